@@ -1,0 +1,89 @@
+//! The command line, as clap sees it. Nothing here is used past `config`, which turns it into
+//! validated settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::render::Format;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; no changes pending
+  1  error (invalid policy, bad input, usage error)
+  2  changes pending (plan --detailed-exitcode)";
+
+/// Keep the sharing of Plotly Chart Studio files under version control.
+#[derive(Debug, Parser)]
+#[command(name = "plotward", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Never colour the output (`NO_COLOR` is respected too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a policy file and report every error in it.
+    Validate(PolicyArg),
+
+    /// Show which rule decides each given path.
+    Explain(ExplainArgs),
+
+    /// Show what would change to make the account follow the policy. Never writes.
+    Plan(PlanArgs),
+}
+
+/// The policy file option, shared by the commands that read one.
+#[derive(Debug, Args)]
+pub struct PolicyArg {
+    /// The policy file.
+    #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
+    pub policy: PathBuf,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// The file type to decide for (`plot`, `grid`, `dashboard`, `spectacle_presentation`,
+    /// `fold`, ...). Without it, every content type is tried and differences are shown.
+    #[arg(long, value_name = "TYPE")]
+    pub filetype: Option<String>,
+
+    /// File paths as Chart Studio shows them, folders joined by `/` (`reports/q3/revenue`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Plan against a snapshot file instead of the live account.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also save the plan as JSON to FILE, for `apply`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 2 when there are changes, 0 when there are none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}

@@ -1,0 +1,74 @@
+//! The one top-level error, and the exit codes.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::inventory::SnapshotError;
+use crate::policy::PolicyError;
+use crate::render::{Painter, diagnostic};
+
+/// How a run ended, as the process exit code. The codes follow Terraform's
+/// `-detailed-exitcode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success, nothing pending.
+    Success = 0,
+    /// 1: an error, usage errors included.
+    Failure = 1,
+    /// 2: changes pending (`plan --detailed-exitcode`).
+    Changes = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The policy could not be read or is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The snapshot could not be read or is invalid.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// The arguments do not make sense together.
+    #[error("{0}")]
+    Usage(String),
+    /// An output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Standard output or error could not be written.
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit(&self) -> Exit {
+        Exit::Failure
+    }
+
+    /// Whether this is a closed pipe (`plotward plan | head`), which is not worth reporting.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The message for stderr: diagnostics with carets for policy errors, `error: ...`
+    /// otherwise.
+    pub fn render(&self, painter: Painter) -> String {
+        match self {
+            Error::Policy(PolicyError::Invalid(diagnostics)) => {
+                diagnostic::render(diagnostics, painter)
+            }
+            other => format!("{}: {other}\n", painter.paint(Painter::RED, "error")),
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The inventory: what the remote account holds, and the snapshot file format that stores it.
+//!
+//! An [`Inventory`] is a flat list of [`RemoteFile`]s with their paths already resolved from the
+//! folder tree. It comes from a live listing (the `remote` client) or from a snapshot file, whose
+//! wire format is documented on [`Snapshot`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A sharing level, ordered by exposure: `Private < Secret < Public`.
+///
+/// The derived `Ord` is the exposure order, so comparing two levels tells whether a change
+/// restricts or exposes a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sharing {
+    /// Owner and collaborators only: `world_readable = false`, `share_key_enabled = false`.
+    Private,
+    /// Anyone holding the share-key link: `world_readable = false`, `share_key_enabled = true`.
+    Secret,
+    /// Anyone: `world_readable = true`.
+    Public,
+}
+
+impl Sharing {
+    /// Every level, in exposure order.
+    pub const ALL: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
+
+    /// Reads the level from the two API flags.
+    ///
+    /// `world_readable` wins: a world-readable file is public whatever its share-key flag says,
+    /// because anyone can open it without the key.
+    pub fn from_flags(flags: Flags) -> Sharing {
+        match (flags.world_readable, flags.share_key_enabled) {
+            (true, _) => Sharing::Public,
+            (false, true) => Sharing::Secret,
+            (false, false) => Sharing::Private,
+        }
+    }
+
+    /// The flags that express this level. Apply always sends both, so no stale share key
+    /// survives a change.
+    pub fn flags(self) -> Flags {
+        Flags {
+            world_readable: self == Sharing::Public,
+            share_key_enabled: self == Sharing::Secret,
+        }
+    }
+
+    /// The lowercase word used in policies, plans and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::Private => "private",
+            Sharing::Secret => "secret",
+            Sharing::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for Sharing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The two sharing flags of a Chart Studio file, exactly as the API reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Flags {
+    /// `true` for public files.
+    pub world_readable: bool,
+    /// `true` when the share-key link is on.
+    pub share_key_enabled: bool,
+}
+
+/// A Chart Studio file type, as the API names it in `filetype`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileType {
+    /// `plot`
+    Plot,
+    /// `grid`
+    Grid,
+    /// `dashboard`
+    Dashboard,
+    /// `spectacle_presentation`
+    Presentation,
+    /// `fold`: a folder.
+    Folder,
+    /// Any other type the server reports (`external_image`, `html_text`, ...), kept verbatim.
+    Other(String),
+}
+
+impl FileType {
+    /// The API names of the types plotward knows by name, for validation messages.
+    pub const KNOWN: [&'static str; 8] = [
+        "plot",
+        "grid",
+        "dashboard",
+        "spectacle_presentation",
+        "fold",
+        "external_image",
+        "html_text",
+        "jupyter_notebook",
+    ];
+
+    /// The four types that hold content and that a policy manages by default.
+    pub const COMMON: [FileType; 4] = [
+        FileType::Plot,
+        FileType::Grid,
+        FileType::Dashboard,
+        FileType::Presentation,
+    ];
+
+    /// Parses the API name of a file type; unknown names become [`FileType::Other`].
+    pub fn from_api(name: &str) -> FileType {
+        match name {
+            "plot" => FileType::Plot,
+            "grid" => FileType::Grid,
+            "dashboard" => FileType::Dashboard,
+            "spectacle_presentation" => FileType::Presentation,
+            "fold" => FileType::Folder,
+            other => FileType::Other(other.to_owned()),
+        }
+    }
+
+    /// The API name (`plot`, `fold`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            FileType::Plot => "plot",
+            FileType::Grid => "grid",
+            FileType::Dashboard => "dashboard",
+            FileType::Presentation => "spectacle_presentation",
+            FileType::Folder => "fold",
+            FileType::Other(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for FileType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for FileType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FileType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(FileType::from_api(&name))
+    }
+}
+
+/// One file of the remote account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteFile {
+    /// The file id, `owner:idlocal` (`alice:42`).
+    pub fid: String,
+    /// Folder names and filename joined by `/`, no leading slash (`reports/q3/revenue`).
+    pub path: String,
+    /// The file type.
+    pub filetype: FileType,
+    /// The sharing flags as observed.
+    #[serde(flatten)]
+    pub flags: Flags,
+}
+
+impl RemoteFile {
+    /// The sharing level the flags express.
+    pub fn sharing(&self) -> Sharing {
+        Sharing::from_flags(self.flags)
+    }
+}
+
+/// Every file of an account, sorted by path then fid so that everything built from it is
+/// deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    files: Vec<RemoteFile>,
+}
+
+impl Inventory {
+    /// Builds an inventory, sorting the files by path then fid.
+    pub fn new(mut files: Vec<RemoteFile>) -> Inventory {
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
+        Inventory { files }
+    }
+
+    /// The files, sorted by path then fid.
+    pub fn files(&self) -> &[RemoteFile] {
+        &self.files
+    }
+
+    /// The number of files, folders included.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the account holds no file at all.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// The snapshot format version this build reads and writes.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+/// A snapshot: an inventory saved as JSON, for offline plans, tests and sandbox seeds.
+///
+/// # Wire format (`format_version` 1)
+///
+/// ```json
+/// {
+///   "format_version": 1,
+///   "source": { "api_url": "https://api.plotly.com", "user": "alice", "taken_at": "2026-11-27T13:00:00Z" },
+///   "files": [
+///     { "fid": "alice:3", "path": "reports", "filetype": "fold",
+///       "world_readable": false, "share_key_enabled": false },
+///     { "fid": "alice:42", "path": "reports/q3/revenue", "filetype": "plot",
+///       "world_readable": false, "share_key_enabled": true }
+///   ]
+/// }
+/// ```
+///
+/// - `source` is optional and informative: where and when the snapshot was taken.
+/// - `files` lists folders (`"filetype": "fold"`) as well as files, so that a sandbox seeded
+///   from the snapshot can rebuild the folder tree. A file's owner is the part of its fid
+///   before the colon.
+/// - Share keys are never stored: a snapshot says whether a link exists, not what it is.
+/// - Readers ignore fields they do not know, so later versions may add fields; a change that
+///   breaks readers bumps `format_version`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Always [`SNAPSHOT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Where the snapshot came from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SnapshotSource>,
+    /// Every file and folder.
+    pub files: Vec<RemoteFile>,
+}
+
+/// Where a snapshot was taken.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotSource {
+    /// The API base URL the files were listed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// The user whose files these are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// When the listing was taken (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
+}
+
+/// Why a snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The file could not be read.
+    #[error("cannot read snapshot {path}: {source}")]
+    Read {
+        /// The snapshot path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or does not have the snapshot shape.
+    #[error("{path}:{line}:{column}: invalid snapshot: {message}")]
+    Syntax {
+        /// The snapshot path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// `serde_json`'s message, without its own position suffix.
+        message: String,
+    },
+    /// The snapshot is well-formed but says something impossible.
+    #[error("{path}: invalid snapshot: {message}")]
+    Invalid {
+        /// The snapshot path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Snapshot {
+    /// Wraps an inventory for writing.
+    pub fn from_inventory(inventory: &Inventory, source: Option<SnapshotSource>) -> Snapshot {
+        Snapshot {
+            format_version: SNAPSHOT_FORMAT_VERSION,
+            source,
+            files: inventory.files().to_vec(),
+        }
+    }
+
+    /// Reads and validates a snapshot file.
+    pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Snapshot::parse(&text, path)
+    }
+
+    /// Parses and validates snapshot JSON; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Snapshot, SnapshotError> {
+        let snapshot: Snapshot =
+            serde_json::from_str(text).map_err(|err| SnapshotError::Syntax {
+                path: path.to_owned(),
+                line: err.line(),
+                column: err.column(),
+                message: strip_position(&err.to_string()),
+            })?;
+        snapshot
+            .validate()
+            .map_err(|message| SnapshotError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?;
+        Ok(snapshot)
+    }
+
+    /// The files as an inventory.
+    pub fn into_inventory(self) -> Inventory {
+        Inventory::new(self.files)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.format_version != SNAPSHOT_FORMAT_VERSION {
+            return Err(format!(
+                "unsupported format_version {}; this plotward reads version {SNAPSHOT_FORMAT_VERSION}",
+                self.format_version
+            ));
+        }
+        let mut fids = HashSet::with_capacity(self.files.len());
+        for file in &self.files {
+            check_fid(&file.fid)?;
+            check_path(&file.path).map_err(|why| format!("file {}: {why}", file.fid))?;
+            if !fids.insert(file.fid.as_str()) {
+                return Err(format!("fid {} appears more than once", file.fid));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the `owner:idlocal` shape of a fid.
+fn check_fid(fid: &str) -> Result<(), String> {
+    match fid.rsplit_once(':') {
+        Some((owner, id)) if !owner.is_empty() && id.parse::<i64>().is_ok() => Ok(()),
+        _ => Err(format!("fid {fid:?} is not of the form owner:number")),
+    }
+}
+
+/// Checks that a path is `/`-joined names with no leading, trailing or doubled slash.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("path is empty".to_owned());
+    }
+    if path.split('/').any(str::is_empty) {
+        return Err(format!(
+            "path {path:?} has an empty folder name (leading, trailing or doubled `/`)"
+        ));
+    }
+    Ok(())
+}
+
+/// `serde_json` appends " at line L column C"; the position is reported separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(world_readable: bool, share_key_enabled: bool) -> Flags {
+        Flags {
+            world_readable,
+            share_key_enabled,
+        }
+    }
+
+    #[test]
+    fn sharing_follows_the_documented_flag_mapping() {
+        assert_eq!(Sharing::from_flags(flags(true, false)), Sharing::Public);
+        assert_eq!(Sharing::from_flags(flags(true, true)), Sharing::Public);
+        assert_eq!(Sharing::from_flags(flags(false, true)), Sharing::Secret);
+        assert_eq!(Sharing::from_flags(flags(false, false)), Sharing::Private);
+        for level in Sharing::ALL {
+            assert_eq!(Sharing::from_flags(level.flags()), level);
+        }
+    }
+
+    #[test]
+    fn exposure_order_is_private_secret_public() {
+        assert!(Sharing::Private < Sharing::Secret);
+        assert!(Sharing::Secret < Sharing::Public);
+    }
+
+    #[test]
+    fn snapshot_round_trips_and_sorts() {
+        let text = r#"{"format_version":1,"files":[
+            {"fid":"a:2","path":"z/b","filetype":"plot","world_readable":true,"share_key_enabled":false},
+            {"fid":"a:1","path":"z","filetype":"fold","world_readable":false,"share_key_enabled":false},
+            {"fid":"a:3","path":"x","filetype":"html_text","world_readable":false,"share_key_enabled":true,"extra":1}
+        ]}"#;
+        let inventory = Snapshot::parse(text, Path::new("s.json"))
+            .unwrap()
+            .into_inventory();
+        let paths: Vec<_> = inventory.files().iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["x", "z", "z/b"]);
+        assert_eq!(
+            inventory.files()[0].filetype,
+            FileType::Other("html_text".into())
+        );
+        let written = serde_json::to_string(&Snapshot::from_inventory(&inventory, None)).unwrap();
+        let again = Snapshot::parse(&written, Path::new("s.json")).unwrap();
+        assert_eq!(again.into_inventory(), inventory);
+    }
+
+    #[test]
+    fn snapshot_errors_name_the_position_or_the_file() {
+        let err = Snapshot::parse(
+            "{\"format_version\": 1,\n \"files\": [{\"fid\": \"a:1\"}]}",
+            Path::new("s.json"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.json:2:25: invalid snapshot: missing field `path`"
+        );
+        let dup = r#"{"format_version":1,"files":[
+            {"fid":"a:1","path":"p","filetype":"plot","world_readable":true,"share_key_enabled":false},
+            {"fid":"a:1","path":"q","filetype":"plot","world_readable":true,"share_key_enabled":false}]}"#;
+        let err = Snapshot::parse(dup, Path::new("s.json")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.json: invalid snapshot: fid a:1 appears more than once"
+        );
+        let err =
+            Snapshot::parse(r#"{"format_version":2,"files":[]}"#, Path::new("s.json")).unwrap_err();
+        assert!(err.to_string().contains("unsupported format_version 2"));
+    }
+
+    #[test]
+    fn paths_and_fids_are_checked() {
+        assert!(check_path("a/b").is_ok());
+        assert!(check_path("/a").is_err());
+        assert!(check_path("a//b").is_err());
+        assert!(check_path("a/").is_err());
+        assert!(check_fid("al.ice_-1:0").is_ok());
+        assert!(check_fid("alice").is_err());
+        assert!(check_fid(":3").is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! plotward keeps the sharing settings of Plotly Chart Studio files under version control.
+//!
+//! ```text
+//! policy.yaml ──policy::Policy::load──▶ Policy ─────────────┐
+//!                                                           ▼
+//! snapshot.json ──inventory::Snapshot::load──▶ Inventory ──▶ plan::diff ──▶ Plan
+//!                                                                           │
+//!                      render::text / render::json (planfile::PlanFile) ◀───┘
+//! ```
+//!
+//! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`
+//! does the I/O around the pure core (`policy`, `plan`, `render`). See `ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod inventory;
+pub mod plan;
+pub mod planfile;
+pub mod policy;
+pub mod render;
+
+use std::io::Write;
+
+pub use config::{CommandConfig, Config};
+pub use error::{Error, Exit};
+
+/// Runs one command with the process's standard streams.
+pub fn run(config: &Config) -> Result<Exit, Error> {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = stderr.lock();
+    let mut io = commands::Io {
+        out: &mut out,
+        out_painter: config.stdout,
+        err: &mut err,
+        err_painter: config.stderr,
+    };
+    let exit = match &config.command {
+        CommandConfig::Validate { policy } => commands::validate(policy, &mut io),
+        CommandConfig::Explain {
+            policy,
+            filetypes,
+            paths,
+        } => commands::explain(policy, filetypes, paths, &mut io),
+        CommandConfig::Plan(plan) => commands::plan(plan, &mut io),
+    }?;
+    out.flush()?;
+    Ok(exit)
+}

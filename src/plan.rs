@@ -1,0 +1,238 @@
+//! The plan: the pure diff between a policy and an inventory.
+//!
+//! [`diff`] decides every file with the policy and compares the wanted level with the observed
+//! one. It does no I/O, so everything about what plotward *would* do is testable from a policy
+//! string and a list of files.
+
+use std::sync::Arc;
+
+use crate::inventory::{Flags, Inventory, RemoteFile, Sharing};
+use crate::policy::{Decision, Policy, Target};
+
+/// The plan for a whole inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// One entry per file of the inventory, in its order (path, then fid).
+    pub entries: Vec<Entry>,
+    /// Rules that decided no file.
+    pub dead_rules: Vec<RuleRef>,
+}
+
+/// What the plan says about one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The file as observed.
+    pub file: RemoteFile,
+    /// Which part of the policy decided it.
+    pub decided_by: DecidedBy,
+    /// What happens to it.
+    pub action: Action,
+}
+
+impl Entry {
+    /// The level the file has now.
+    pub fn current(&self) -> Sharing {
+        self.file.sharing()
+    }
+
+    /// The flags observed when planning, which apply checks again before writing.
+    pub fn observed(&self) -> Flags {
+        self.file.flags
+    }
+}
+
+/// A reference to a rule that outlives the policy, for plans and reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    /// 1-based rule number.
+    pub number: usize,
+    /// Line of the rule in the policy file.
+    pub line: u64,
+    /// The rule's patterns.
+    pub patterns: Vec<Arc<str>>,
+}
+
+/// Which part of the policy decided a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// A rule, through one of its patterns.
+    Rule {
+        /// 1-based rule number.
+        number: usize,
+        /// The pattern that matched.
+        pattern: Arc<str>,
+        /// Line of the rule in the policy file.
+        line: u64,
+    },
+    /// The policy's `default`.
+    Default,
+    /// A folder that no rule names; folders are never managed by the default.
+    Folder,
+}
+
+/// What the plan does with one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Unmanaged (`ignore`, or a folder no rule names): left as it is.
+    Ignore,
+    /// Managed and already at the wanted level.
+    Keep,
+    /// Managed and to be changed to this level.
+    Change(Sharing),
+}
+
+/// Whether a change lowers or raises exposure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    /// Lowers exposure (public -> secret -> private). Applied first.
+    Restrict,
+    /// Raises exposure. Applied after every restriction.
+    Expose,
+}
+
+impl Direction {
+    /// The direction of a change from one level to another, which must differ.
+    pub fn of(from: Sharing, to: Sharing) -> Direction {
+        if to < from {
+            Direction::Restrict
+        } else {
+            Direction::Expose
+        }
+    }
+
+    /// `restrict` or `expose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Restrict => "restrict",
+            Direction::Expose => "expose",
+        }
+    }
+}
+
+/// One planned change, borrowed from a plan entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change<'a> {
+    /// The entry this change belongs to.
+    pub entry: &'a Entry,
+    /// The level now.
+    pub from: Sharing,
+    /// The level wanted.
+    pub to: Sharing,
+}
+
+impl Change<'_> {
+    /// Whether the change restricts or exposes.
+    pub fn direction(&self) -> Direction {
+        Direction::of(self.from, self.to)
+    }
+}
+
+/// The counts of a plan, as printed in its summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Changes that lower exposure.
+    pub restrict: usize,
+    /// Changes that raise exposure.
+    pub expose: usize,
+    /// Managed files already at their level.
+    pub unchanged: usize,
+    /// Unmanaged files.
+    pub ignored: usize,
+}
+
+impl Summary {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        self.restrict + self.expose > 0
+    }
+}
+
+impl Plan {
+    /// The changes, in plan order (path, then fid).
+    pub fn changes(&self) -> impl Iterator<Item = Change<'_>> {
+        self.entries.iter().filter_map(|entry| match entry.action {
+            Action::Change(to) => Some(Change {
+                entry,
+                from: entry.current(),
+                to,
+            }),
+            Action::Ignore | Action::Keep => None,
+        })
+    }
+
+    /// Counts the plan's entries by outcome.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for entry in &self.entries {
+            match entry.action {
+                Action::Ignore => summary.ignored += 1,
+                Action::Keep => summary.unchanged += 1,
+                Action::Change(to) => match Direction::of(entry.current(), to) {
+                    Direction::Restrict => summary.restrict += 1,
+                    Direction::Expose => summary.expose += 1,
+                },
+            }
+        }
+        summary
+    }
+}
+
+/// Plans every file of the inventory against the policy.
+pub fn diff(policy: &Policy, inventory: &Inventory) -> Plan {
+    let mut decider = policy.decider();
+    let mut used = vec![false; policy.rules.len()];
+    let entries = inventory
+        .files()
+        .iter()
+        .map(|file| {
+            let decision = decider.decide(&file.path, &file.filetype);
+            if let Decision::Rule { rule, .. } = decision {
+                used[rule.number - 1] = true;
+            }
+            plan_file(file, &decision)
+        })
+        .collect();
+    let dead_rules = policy
+        .rules
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| !used)
+        .map(|(rule, _)| RuleRef {
+            number: rule.number,
+            line: rule.span.line,
+            patterns: rule.patterns.iter().map(|p| p.glob.clone()).collect(),
+        })
+        .collect();
+    Plan {
+        entries,
+        dead_rules,
+    }
+}
+
+fn plan_file(file: &RemoteFile, decision: &Decision<'_>) -> Entry {
+    let action = match decision.target() {
+        Target::Ignore => Action::Ignore,
+        Target::Share(level) if level == file.sharing() => Action::Keep,
+        Target::Share(level) => Action::Change(level),
+    };
+    Entry {
+        file: file.clone(),
+        decided_by: decided_by(decision),
+        action,
+    }
+}
+
+fn decided_by(decision: &Decision<'_>) -> DecidedBy {
+    match decision {
+        Decision::Rule { rule, pattern } => DecidedBy::Rule {
+            number: rule.number,
+            pattern: pattern.glob.clone(),
+            line: rule.span.line,
+        },
+        Decision::Default(_) => DecidedBy::Default,
+        Decision::Folder => DecidedBy::Folder,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! The JSON plan: what `plan --format json` prints and `plan --out FILE` saves for `apply`.
+//!
+//! These are wire types, separate from [`crate::plan`]'s internal ones, so the format changes
+//! only on purpose. A test pins the schema with mirror structs that deny unknown fields.
+//!
+//! # Wire format (`format_version` 1)
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "policy": "policies/example.yaml",
+//!   "source": { "type": "snapshot", "path": "examples/inventory.json" },
+//!   "summary": { "restrict": 2, "expose": 1, "unchanged": 57, "ignored": 12 },
+//!   "changes": [
+//!     {
+//!       "fid": "alice:77", "path": "finance/payroll", "filetype": "grid",
+//!       "action": "restrict", "from": "public", "to": "private",
+//!       "observed": { "world_readable": true, "share_key_enabled": false },
+//!       "rule": { "type": "rule", "index": 1, "pattern": "finance/**", "line": 7 }
+//!     }
+//!   ],
+//!   "dead_rules": [ { "index": 5, "patterns": ["legacy/**"], "line": 21 } ]
+//! }
+//! ```
+//!
+//! - `source.type` is `snapshot` (with `path`) or `api` (with `api_url` and `user`).
+//! - `changes` are sorted by path, then fid. `action` is `restrict` (exposure goes down) or
+//!   `expose` (it goes up). Levels are `public`, `private` or `secret`.
+//! - `observed` holds the two flags as listed when planning; `apply` refuses the plan if a
+//!   file no longer has them.
+//! - `rule.type` is `rule` (with the 1-based `index`, the `pattern` that matched and the
+//!   rule's `line` in the policy) or `default`.
+//! - Share keys never appear.
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{FileType, Flags, Sharing};
+use crate::plan::{DecidedBy, Direction, Plan, Summary};
+
+/// The plan format version this build writes and reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// A plan as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Always [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The policy file the plan was made from.
+    pub policy: String,
+    /// Where the inventory came from.
+    pub source: Source,
+    /// The counts.
+    pub summary: SummaryJson,
+    /// The changes, by path then fid.
+    pub changes: Vec<ChangeJson>,
+    /// Rules that decided no file.
+    pub dead_rules: Vec<DeadRuleJson>,
+}
+
+/// Where the planned inventory came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Source {
+    /// A snapshot file.
+    Snapshot {
+        /// Its path as given.
+        path: String,
+    },
+    /// A live account.
+    Api {
+        /// The API base URL.
+        api_url: String,
+        /// The user whose files were listed.
+        user: String,
+    },
+}
+
+/// The counts of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryJson {
+    /// Changes that lower exposure.
+    pub restrict: usize,
+    /// Changes that raise exposure.
+    pub expose: usize,
+    /// Managed files already compliant.
+    pub unchanged: usize,
+    /// Unmanaged files.
+    pub ignored: usize,
+}
+
+/// One change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeJson {
+    /// File id.
+    pub fid: String,
+    /// Path.
+    pub path: String,
+    /// File type.
+    pub filetype: FileType,
+    /// `restrict` or `expose`.
+    pub action: DirectionJson,
+    /// Level now.
+    pub from: Sharing,
+    /// Level wanted.
+    pub to: Sharing,
+    /// Flags observed when planning.
+    pub observed: Flags,
+    /// What decided it.
+    pub rule: RuleJson,
+}
+
+/// `restrict` or `expose`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionJson {
+    /// Lowers exposure.
+    Restrict,
+    /// Raises exposure.
+    Expose,
+}
+
+/// What decided a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RuleJson {
+    /// A rule.
+    Rule {
+        /// 1-based rule number.
+        index: usize,
+        /// The pattern that matched.
+        pattern: String,
+        /// The rule's line in the policy.
+        line: u64,
+    },
+    /// The policy's default.
+    Default,
+}
+
+/// A rule that decided no file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadRuleJson {
+    /// 1-based rule number.
+    pub index: usize,
+    /// Its patterns.
+    pub patterns: Vec<String>,
+    /// Its line in the policy.
+    pub line: u64,
+}
+
+impl PlanFile {
+    /// Builds the wire form of a plan.
+    pub fn new(plan: &Plan, policy: &str, source: Source) -> PlanFile {
+        PlanFile {
+            format_version: PLAN_FORMAT_VERSION,
+            policy: policy.to_owned(),
+            source,
+            summary: summary_json(plan.summary()),
+            changes: plan.changes().map(|change| change_json(&change)).collect(),
+            dead_rules: plan
+                .dead_rules
+                .iter()
+                .map(|rule| DeadRuleJson {
+                    index: rule.number,
+                    patterns: rule.patterns.iter().map(ToString::to_string).collect(),
+                    line: rule.line,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn summary_json(summary: Summary) -> SummaryJson {
+    SummaryJson {
+        restrict: summary.restrict,
+        expose: summary.expose,
+        unchanged: summary.unchanged,
+        ignored: summary.ignored,
+    }
+}
+
+fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
+    let file = &change.entry.file;
+    ChangeJson {
+        fid: file.fid.clone(),
+        path: file.path.clone(),
+        filetype: file.filetype.clone(),
+        action: match change.direction() {
+            Direction::Restrict => DirectionJson::Restrict,
+            Direction::Expose => DirectionJson::Expose,
+        },
+        from: change.from,
+        to: change.to,
+        observed: file.flags,
+        rule: match &change.entry.decided_by {
+            DecidedBy::Rule {
+                number,
+                pattern,
+                line,
+            } => RuleJson::Rule {
+                index: *number,
+                pattern: pattern.to_string(),
+                line: *line,
+            },
+            // A folder is only ever changed by a rule that names it, so `Folder` never
+            // reaches a change; mapping it to the default keeps the function total.
+            DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
+        },
+    }
+}

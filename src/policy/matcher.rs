@@ -1,0 +1,49 @@
+//! All the rules' globs in one `GlobSet`, so a path is matched against every pattern in one
+//! pass instead of one regex per rule.
+
+use globset::{Candidate, GlobSet, GlobSetBuilder};
+
+use super::validate::RuleDraft;
+
+/// The compiled patterns of every rule.
+#[derive(Debug)]
+pub(super) struct Matcher {
+    set: GlobSet,
+    /// For each glob in the set: (rule index, pattern index within the rule).
+    owners: Vec<(usize, usize)>,
+}
+
+impl Matcher {
+    /// Compiles the globs of all rules; fails only if the combined set is too large.
+    pub(super) fn new(rules: &[RuleDraft]) -> Result<Matcher, String> {
+        let mut builder = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        for (rule_index, rule) in rules.iter().enumerate() {
+            for (pattern_index, glob) in rule.globs.iter().enumerate() {
+                builder.add(glob.clone());
+                owners.push((rule_index, pattern_index));
+            }
+        }
+        let set = builder
+            .build()
+            .map_err(|err| format!("cannot compile the policy's globs together: {err}"))?;
+        Ok(Matcher { set, owners })
+    }
+
+    /// The first rule (by index) whose patterns match `path` and which `accepts` the file,
+    /// with the index of its first matching pattern. `hits` is scratch space.
+    pub(super) fn first_match(
+        &self,
+        path: &str,
+        hits: &mut Vec<usize>,
+        accepts: impl Fn(usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        self.set.matches_candidate_into(&Candidate::new(path), hits);
+        // GlobSet reports matches in no promised order; the owners' order is the policy's, so
+        // the smallest (rule, pattern) pair among the accepted hits is the first match.
+        hits.iter()
+            .map(|&glob| self.owners[glob])
+            .filter(|&(rule, _)| accepts(rule))
+            .min()
+    }
+}

@@ -1,0 +1,241 @@
+//! The policy: which sharing level each path should have.
+//!
+//! A policy is YAML (see the README for the language). Loading it goes in stages, each testable
+//! alone:
+//!
+//! 1. [`node`]: YAML text to a tree of spanned nodes (syntax errors stop here);
+//! 2. [`validate`]: the tree to rules, collecting *every* semantic error with its position;
+//! 3. [`matcher`]: the rules' globs compiled into one `GlobSet`; the first rule that matches a
+//!    path (and its file type) decides.
+//!
+//! Only this module knows the YAML crate; only `matcher` knows globset.
+
+pub mod diagnostic;
+mod matcher;
+mod node;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::inventory::{FileType, Sharing};
+pub use diagnostic::{Diagnostic, Diagnostics, Span};
+use matcher::Matcher;
+
+/// What a policy wants for a file: a sharing level, or to leave it alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Enforce this level.
+    Share(Sharing),
+    /// Unmanaged: never changed, reported as ignored.
+    Ignore,
+}
+
+impl Target {
+    /// The word used in policies (`public`, `private`, `secret`, `ignore`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Share(level) => level.as_str(),
+            Target::Ignore => "ignore",
+        }
+    }
+}
+
+/// One glob of a rule's `match`, with where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    /// The glob as written.
+    pub glob: Arc<str>,
+    /// Its position in the policy file.
+    pub span: Span,
+}
+
+/// One rule of the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// 1-based position in the `rules` list, as users count ("rule 2").
+    pub number: usize,
+    /// The globs; the rule matches a path when any of them does.
+    pub patterns: Vec<Pattern>,
+    /// What the rule wants.
+    pub target: Target,
+    /// The file types it applies to; `None` means every type except folders.
+    pub filetypes: Option<Vec<FileType>>,
+    /// Where the rule starts in the policy file.
+    pub span: Span,
+}
+
+impl Rule {
+    /// Whether the rule applies to files of this type.
+    pub fn applies_to(&self, filetype: &FileType) -> bool {
+        match &self.filetypes {
+            Some(types) => types.contains(filetype),
+            // Folders are left out by default: changing a folder's sharing can cascade to its
+            // contents upstream, so a policy must name `fold` to touch them.
+            None => *filetype != FileType::Folder,
+        }
+    }
+}
+
+/// A validated policy, ready to decide paths.
+#[derive(Debug)]
+pub struct Policy {
+    /// The file name as the user gave it, for messages.
+    pub name: String,
+    /// What files no rule matches should get.
+    pub default: Target,
+    /// The rules, in order; the first match decides.
+    pub rules: Vec<Rule>,
+    matcher: Matcher,
+}
+
+/// Which part of the policy decided a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<'p> {
+    /// A rule matched, through this pattern.
+    Rule {
+        /// The rule.
+        rule: &'p Rule,
+        /// The first of its patterns that matched.
+        pattern: &'p Pattern,
+    },
+    /// No rule matched; the policy's `default` applies.
+    Default(Target),
+    /// A folder that no rule names: folders are never managed by the default.
+    Folder,
+}
+
+impl Decision<'_> {
+    /// What the decision wants for the file.
+    pub fn target(&self) -> Target {
+        match self {
+            Decision::Rule { rule, .. } => rule.target,
+            Decision::Default(target) => *target,
+            Decision::Folder => Target::Ignore,
+        }
+    }
+}
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        /// The path that failed.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The policy has errors; every one found is listed.
+    #[error("{0}")]
+    Invalid(Box<Diagnostics>),
+}
+
+impl Policy {
+    /// Reads and validates a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let source = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Policy::parse(&source, &path.display().to_string())
+    }
+
+    /// Validates policy text; `name` only labels diagnostics.
+    pub fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
+        let invalid = |items: Vec<Diagnostic>| {
+            PolicyError::Invalid(Box::new(Diagnostics {
+                name: name.to_owned(),
+                source: source.to_owned(),
+                items,
+            }))
+        };
+        let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
+        let draft = validate::validate(&root).map_err(invalid)?;
+        let matcher = Matcher::new(&draft.rules).map_err(|message| {
+            invalid(vec![Diagnostic {
+                message,
+                span: None,
+                label: None,
+            }])
+        })?;
+        Ok(Policy {
+            name: name.to_owned(),
+            default: draft.default,
+            rules: draft.rules.into_iter().map(|rule| rule.rule).collect(),
+            matcher,
+        })
+    }
+
+    /// A decider, which reuses its buffers across many paths.
+    pub fn decider(&self) -> Decider<'_> {
+        Decider {
+            policy: self,
+            hits: Vec::new(),
+        }
+    }
+
+    /// Decides one path; for many paths use [`Policy::decider`].
+    pub fn decide(&self, path: &str, filetype: &FileType) -> Decision<'_> {
+        self.decider().decide(path, filetype)
+    }
+}
+
+/// Decides paths against a policy, reusing a scratch buffer.
+#[derive(Debug)]
+pub struct Decider<'p> {
+    policy: &'p Policy,
+    hits: Vec<usize>,
+}
+
+impl<'p> Decider<'p> {
+    /// Which part of the policy decides this file: the first rule, in policy order, whose
+    /// patterns match the path and whose file types include the file's type.
+    pub fn decide(&mut self, path: &str, filetype: &FileType) -> Decision<'p> {
+        let policy = self.policy;
+        let found = policy.matcher.first_match(path, &mut self.hits, |rule| {
+            policy.rules[rule].applies_to(filetype)
+        });
+        match found {
+            Some((rule, pattern)) => {
+                let rule = &policy.rules[rule];
+                Decision::Rule {
+                    rule,
+                    pattern: &rule.patterns[pattern],
+                }
+            }
+            None if *filetype == FileType::Folder => Decision::Folder,
+            None => Decision::Default(policy.default),
+        }
+    }
+}
+
+/// Turns a YAML syntax error into a diagnostic at its position.
+fn syntax_diagnostic(err: &serde_saphyr::Error) -> Diagnostic {
+    // serde-saphyr's plain text is "error: line L column C: message"; the position is shown
+    // by our renderer, so keep only the message.
+    let text = err.without_snippet().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let message = match text.split_once(": ") {
+        Some((position, rest)) if position.starts_with("line ") => rest,
+        _ => text,
+    };
+    // Some parser messages repeat the position at the end ("... at line 4, column 4").
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(", column ") => &message[..at],
+        _ => message,
+    };
+    Diagnostic {
+        message: format!("invalid YAML: {message}"),
+        span: err.location().map(|location| Span {
+            line: location.line(),
+            column: location.column(),
+            width: 0,
+        }),
+        label: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

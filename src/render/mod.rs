@@ -1,0 +1,69 @@
+//! Rendering: plans and diagnostics into text for people or JSON for programs.
+//!
+//! Renderers write to `&mut dyn Write` and never touch stdout themselves, so tests render into
+//! a buffer. Colour is decided once, by the caller, and passed in as a [`Painter`].
+
+pub mod diagnostic;
+pub mod text;
+
+use std::fmt::Display;
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::planfile::PlanFile;
+
+/// Output formats for `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Terraform-like text for people.
+    Text,
+    /// The versioned JSON plan (`format_version` 1, documented in the README).
+    Json,
+}
+
+/// Applies terminal styles, or does nothing when colour is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Painter {
+    enabled: bool,
+}
+
+impl Painter {
+    /// Errors and exposures.
+    pub const RED: Style = AnsiColor::Red.on_default().bold();
+    /// Restrictions.
+    pub const GREEN: Style = AnsiColor::Green.on_default();
+    /// The change marker.
+    pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+    /// Locations and gutters.
+    pub const BLUE: Style = AnsiColor::Blue.on_default().bold();
+    /// Summary lines.
+    pub const BOLD: Style = Style::new().bold();
+    /// Secondary text.
+    pub const DIM: Style = Style::new().dimmed();
+
+    /// A painter that colours when `enabled`.
+    pub fn new(enabled: bool) -> Painter {
+        Painter { enabled }
+    }
+
+    /// A painter that never colours.
+    pub fn plain() -> Painter {
+        Painter { enabled: false }
+    }
+
+    /// `text` in `style`, or as it is when colour is off.
+    pub fn paint(&self, style: Style, text: impl Display) -> String {
+        if self.enabled {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Writes a JSON plan, pretty-printed, with a trailing newline.
+pub fn json(plan: &PlanFile, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, plan)?;
+    out.write_all(b"\n")
+}

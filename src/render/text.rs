@@ -1,0 +1,129 @@
+//! The plan as Terraform-like text.
+//!
+//! The last line, `Plan: R to restrict, E to expose, U unchanged, I ignored.`, is a stable
+//! contract: CI scripts may grep it. A plan with no changes is that line alone, prefixed with
+//! `No changes.`.
+
+use std::io::{self, Write};
+
+use super::Painter;
+use crate::plan::{Change, DecidedBy, Direction, Plan, RuleRef, Summary};
+
+/// Writes the plan for people.
+pub fn plan(plan: &Plan, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let summary = plan.summary();
+    if !summary.has_changes() {
+        return writeln!(
+            out,
+            "{}",
+            painter.paint(
+                Painter::BOLD,
+                format!("No changes. {}", summary_line(summary))
+            )
+        );
+    }
+    let mut changes: Vec<Change<'_>> = plan.changes().collect();
+    // Restrictions first, as apply runs them; each group keeps the plan's path order.
+    changes.sort_by_key(Change::direction);
+    let count = changes.len();
+    let noun = if count == 1 { "file" } else { "files" };
+    writeln!(out, "plotward will change the sharing of {count} {noun}:\n")?;
+    let widths = Widths::of(&changes);
+    for change in &changes {
+        write_change(change, &widths, painter, out)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        painter.paint(Painter::BOLD, summary_line(summary))
+    )
+}
+
+/// `Plan: 2 to restrict, 1 to expose, 1180 unchanged, 21 ignored.`
+pub fn summary_line(summary: Summary) -> String {
+    format!(
+        "Plan: {} to restrict, {} to expose, {} unchanged, {} ignored.",
+        summary.restrict, summary.expose, summary.unchanged, summary.ignored
+    )
+}
+
+/// How a decision reads in text: `rule 2 "reports/**"` or `default`.
+pub fn decided_by(decided_by: &DecidedBy) -> String {
+    match decided_by {
+        DecidedBy::Rule {
+            number, pattern, ..
+        } => format!("rule {number} \"{pattern}\""),
+        DecidedBy::Default => "default".to_owned(),
+        DecidedBy::Folder => "folder (no rule names `fold`)".to_owned(),
+    }
+}
+
+/// Column widths, so the changes line up.
+struct Widths {
+    path: usize,
+    filetype: usize,
+    fid: usize,
+}
+
+impl Widths {
+    fn of(changes: &[Change<'_>]) -> Widths {
+        let max = |f: &dyn Fn(&Change<'_>) -> usize| changes.iter().map(f).max().unwrap_or(0);
+        Widths {
+            path: max(&|c| c.entry.file.path.chars().count()),
+            filetype: max(&|c| c.entry.file.filetype.as_str().len()),
+            fid: max(&|c| c.entry.file.fid.chars().count()),
+        }
+    }
+}
+
+fn write_change(
+    change: &Change<'_>,
+    widths: &Widths,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let file = &change.entry.file;
+    let to_style = match change.direction() {
+        Direction::Restrict => Painter::GREEN,
+        Direction::Expose => Painter::RED,
+    };
+    // Pad before painting: escape codes would otherwise count towards the width.
+    let to = painter.paint(to_style, format!("{:<7}", change.to.as_str()));
+    let line = format!(
+        "  {} {:<pw$}  {:<tw$}  {:<fw$}  {:<7} -> {}  {}",
+        painter.paint(Painter::YELLOW, "~"),
+        file.path,
+        file.filetype.as_str(),
+        file.fid,
+        change.from.as_str(),
+        to,
+        painter.paint(Painter::DIM, decided_by(&change.entry.decided_by)),
+        pw = widths.path,
+        tw = widths.filetype,
+        fw = widths.fid,
+    );
+    writeln!(out, "{}", line.trim_end())
+}
+
+/// Warns about rules that decided no file; written to stderr so the plan on stdout stays
+/// exactly the plan.
+pub fn dead_rule_warnings(
+    rules: &[RuleRef],
+    policy: &str,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for rule in rules {
+        let patterns: Vec<String> = rule.patterns.iter().map(|p| format!("\"{p}\"")).collect();
+        writeln!(
+            out,
+            "{}: rule {} {} ({policy}:{}) decided no file",
+            painter.paint(Painter::YELLOW, "warning"),
+            rule.number,
+            patterns.join(", "),
+            rule.line
+        )?;
+    }
+    Ok(())
+}

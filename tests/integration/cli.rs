@@ -1,0 +1,58 @@
+use crate::harness::Test;
+
+#[test]
+fn usage_errors_exit_1() {
+    let run = Test::new().args(["plan", "--bogus"]).status(1);
+    assert!(
+        run.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        run.stderr
+    );
+    Test::new().args(["frobnicate"]).status(1);
+    Test::new().status(1);
+}
+
+#[test]
+fn help_and_version_exit_0_and_help_lists_exit_codes() {
+    let run = Test::new().args(["--help"]).status(0);
+    assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
+    assert!(run.stdout.contains("2  changes pending"));
+    let run = Test::new().args(["--version"]).status(0);
+    assert_eq!(
+        run.stdout,
+        format!("plotward {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn plan_without_a_snapshot_says_what_is_missing() {
+    Test::new()
+        .policy("version: 1\n")
+        .args(["plan"])
+        .stderr("error: planning against a live account is not available in this build; pass --snapshot FILE\n")
+        .status(1);
+}
+
+#[test]
+fn no_color_and_pipes_give_plain_text() {
+    let policy = "version: 1\ndefault: public\n";
+    let snapshot = r#"{"format_version":1,"files":[{"fid":"a:1","path":"x","filetype":"plot","world_readable":false,"share_key_enabled":false}]}"#;
+    for args in [
+        vec!["plan", "--snapshot", "s.json"],
+        vec!["--no-color", "plan", "--snapshot", "s.json"],
+    ] {
+        let run = Test::new()
+            .policy(policy)
+            .write("s.json", snapshot)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .status(0);
+        assert!(!run.stdout.contains('\u{1b}'));
+        assert!(
+            run.stdout
+                .contains("x  plot  a:1  private -> public   default"),
+            "{}",
+            run.stdout
+        );
+    }
+}

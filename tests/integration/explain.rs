@@ -1,0 +1,58 @@
+use crate::harness::Test;
+
+const POLICY: &str = "
+    version: 1
+    default: private
+    rules:
+      - match: [\"reports/**\", \"dash-*\"]
+        sharing: secret
+        filetypes: [plot, dashboard]
+      - match: \"scratch/**\"
+        sharing: ignore
+    ";
+
+#[test]
+fn explains_rule_default_and_per_type_differences() {
+    Test::new()
+        .policy(POLICY)
+        .args(["explain", "scratch/tmp", "finance/payroll", "reports/q3/revenue"])
+        .stdout(
+            "
+            scratch/tmp: ignore  (rule 2 \"scratch/**\", plotward.yaml:7:12)
+            finance/payroll: private  (no rule matches; the default applies)
+            reports/q3/revenue [plot, dashboard]: secret  (rule 1 \"reports/**\", plotward.yaml:4:13)
+            reports/q3/revenue [grid, spectacle_presentation]: private  (no rule matches; the default applies)
+            ",
+        )
+        .status(0);
+}
+
+#[test]
+fn a_given_filetype_gives_one_line() {
+    Test::new()
+        .policy(POLICY)
+        .args(["explain", "--filetype", "dashboard", "dash-ops"])
+        .stdout("dash-ops [dashboard]: secret  (rule 1 \"dash-*\", plotward.yaml:4:27)\n")
+        .status(0);
+    Test::new()
+        .policy(POLICY)
+        .args(["explain", "--filetype", "fold", "reports"])
+        .stdout(
+            "reports [fold]: ignore  (a folder no rule names; folders need a rule with `fold`)\n",
+        )
+        .status(0);
+}
+
+#[test]
+fn bad_paths_and_filetypes_are_usage_errors() {
+    Test::new()
+        .policy(POLICY)
+        .args(["explain", "/reports/x"])
+        .stderr("error: invalid path: path \"/reports/x\" has an empty folder name (leading, trailing or doubled `/`)\n")
+        .status(1);
+    Test::new()
+        .policy(POLICY)
+        .args(["explain", "--filetype", "plots", "x"])
+        .stderr("error: unknown filetype `plots` (did you mean `plot`?); expected one of plot, grid, dashboard, spectacle_presentation, fold, external_image, html_text, jupyter_notebook\n")
+        .status(1);
+}

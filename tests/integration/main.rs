@@ -1,0 +1,17 @@
+//! End-to-end tests: the real `plotward` binary, run in a temporary directory with a cleared
+//! environment. One test binary, one module per area.
+
+/// The `Test` builder and helpers shared by every module.
+mod harness;
+
+/// `validate` and policy diagnostics as users see them.
+mod validate;
+
+/// `explain`.
+mod explain;
+
+/// `plan` against snapshots: text, JSON, saved plans, exit codes.
+mod plan;
+
+/// Arguments, usage errors, help and exit codes.
+mod cli;

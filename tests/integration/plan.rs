@@ -1,0 +1,341 @@
+use serde::Deserialize;
+
+use crate::harness::{Test, repo};
+
+/// Mirror of the documented JSON plan; `deny_unknown_fields` everywhere, so any added, renamed
+/// or removed field fails here first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanJson {
+    format_version: u32,
+    policy: String,
+    source: SourceJson,
+    summary: SummaryJson,
+    changes: Vec<ChangeJson>,
+    dead_rules: Vec<DeadRuleJson>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
+enum SourceJson {
+    Snapshot { path: String },
+    Api { api_url: String, user: String },
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct SummaryJson {
+    restrict: usize,
+    expose: usize,
+    unchanged: usize,
+    ignored: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeJson {
+    fid: String,
+    path: String,
+    filetype: String,
+    action: String,
+    from: String,
+    to: String,
+    observed: ObservedJson,
+    rule: RuleJson,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObservedJson {
+    world_readable: bool,
+    share_key_enabled: bool,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
+enum RuleJson {
+    Rule {
+        index: usize,
+        pattern: String,
+        line: u64,
+    },
+    Default,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct DeadRuleJson {
+    index: usize,
+    patterns: Vec<String>,
+    line: u64,
+}
+
+fn example_args(extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "plan".to_owned(),
+        "-p".to_owned(),
+        repo("policies/example.yaml").display().to_string(),
+        "--snapshot".to_owned(),
+        repo("examples/inventory.json").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+const SMALL_POLICY: &str = "
+    version: 1
+    default: ignore
+    rules:
+      - match: \"finance/**\"
+        sharing: private
+      - match: [\"reports/**\", \"dashboards/exec-*\"]
+        sharing: secret
+        filetypes: [plot, dashboard]
+      - match: \"public/**\"
+        sharing: public
+      - match: \"legacy/**\"
+        sharing: private
+    ";
+
+const SMALL_SNAPSHOT: &str = r#"{
+  "format_version": 1,
+  "files": [
+    {"fid": "alice:77", "path": "finance/payroll", "filetype": "grid", "world_readable": true, "share_key_enabled": false},
+    {"fid": "alice:42", "path": "reports/q3/revenue", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+    {"fid": "alice:43", "path": "reports/q3/revenue-data", "filetype": "grid", "world_readable": true, "share_key_enabled": false},
+    {"fid": "alice:5", "path": "public/demo", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
+    {"fid": "alice:6", "path": "public/map", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+    {"fid": "alice:7", "path": "dashboards/exec-kpis", "filetype": "dashboard", "world_readable": false, "share_key_enabled": true},
+    {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": false, "share_key_enabled": false}
+  ]
+}"#;
+
+fn small() -> Test {
+    Test::new()
+        .policy(SMALL_POLICY)
+        .write("snapshot.json", SMALL_SNAPSHOT)
+}
+
+#[test]
+fn text_plan_lists_restrictions_then_exposures_with_a_summary() {
+    small()
+        .args(["plan", "--snapshot", "snapshot.json"])
+        .stdout(
+            r#"
+            plotward will change the sharing of 3 files:
+
+              ~ finance/payroll     grid  alice:77  public  -> private  rule 1 "finance/**"
+              ~ reports/q3/revenue  plot  alice:42  public  -> secret   rule 2 "reports/**"
+              ~ public/demo         plot  alice:5   private -> public   rule 3 "public/**"
+
+            Plan: 2 to restrict, 1 to expose, 2 unchanged, 2 ignored.
+            "#,
+        )
+        .stderr("warning: rule 4 \"legacy/**\" (plotward.yaml:11) decided no file\n")
+        .status(0);
+}
+
+#[test]
+fn json_plan_matches_the_documented_schema() {
+    let run = small()
+        .args(["plan", "--snapshot", "snapshot.json", "--format", "json"])
+        .status(0);
+    let plan: PlanJson = serde_json::from_str(&run.stdout).expect("plan JSON matches the schema");
+    assert_eq!(plan.format_version, 1);
+    assert_eq!(plan.policy, "plotward.yaml");
+    assert_eq!(
+        plan.source,
+        SourceJson::Snapshot {
+            path: "snapshot.json".into()
+        }
+    );
+    assert_eq!(
+        plan.summary,
+        SummaryJson {
+            restrict: 2,
+            expose: 1,
+            unchanged: 2,
+            ignored: 2
+        }
+    );
+    let paths: Vec<&str> = plan.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["finance/payroll", "public/demo", "reports/q3/revenue"]
+    );
+    let revenue = &plan.changes[2];
+    assert_eq!(
+        (
+            revenue.fid.as_str(),
+            revenue.filetype.as_str(),
+            revenue.action.as_str()
+        ),
+        ("alice:42", "plot", "restrict")
+    );
+    assert_eq!(
+        (revenue.from.as_str(), revenue.to.as_str()),
+        ("public", "secret")
+    );
+    assert!(revenue.observed.world_readable && !revenue.observed.share_key_enabled);
+    assert_eq!(
+        revenue.rule,
+        RuleJson::Rule {
+            index: 2,
+            pattern: "reports/**".into(),
+            line: 6
+        }
+    );
+    assert_eq!(plan.changes[1].action, "expose");
+    assert_eq!(
+        plan.dead_rules,
+        [DeadRuleJson {
+            index: 4,
+            patterns: vec!["legacy/**".into()],
+            line: 11
+        }]
+    );
+}
+
+#[test]
+fn default_decisions_are_marked_in_json() {
+    let run = Test::new()
+        .policy("version: 1\ndefault: private\n")
+        .write("snapshot.json", SMALL_SNAPSHOT)
+        .args(["plan", "--snapshot", "snapshot.json", "--format", "json"])
+        .status(0);
+    let plan: PlanJson = serde_json::from_str(&run.stdout).unwrap();
+    assert!(plan.changes.iter().all(|c| c.rule == RuleJson::Default));
+    assert_eq!(plan.changes.len(), 5);
+}
+
+#[test]
+fn out_saves_the_json_plan_whatever_the_format() {
+    let run = small()
+        .args(["plan", "--snapshot", "snapshot.json", "--out", "plan.json"])
+        .status(0);
+    assert!(run.stdout.starts_with("plotward will change"));
+    let saved: PlanJson = serde_json::from_str(&run.read("plan.json")).unwrap();
+    assert_eq!(saved.changes.len(), 3);
+    let json = small()
+        .args(["plan", "--snapshot", "snapshot.json", "--format", "json"])
+        .status(0);
+    assert_eq!(run.read("plan.json"), json.stdout);
+}
+
+#[test]
+fn detailed_exitcode_is_2_with_changes_and_0_without() {
+    small()
+        .args(["plan", "--snapshot", "snapshot.json", "--detailed-exitcode"])
+        .status(2);
+    let compliant = SMALL_SNAPSHOT
+        .replace(r#""finance/payroll", "filetype": "grid", "world_readable": true"#, r#""finance/payroll", "filetype": "grid", "world_readable": false"#)
+        .replace(r#""reports/q3/revenue", "filetype": "plot", "world_readable": true, "share_key_enabled": false"#, r#""reports/q3/revenue", "filetype": "plot", "world_readable": false, "share_key_enabled": true"#)
+        .replace(r#""public/demo", "filetype": "plot", "world_readable": false"#, r#""public/demo", "filetype": "plot", "world_readable": true"#);
+    Test::new()
+        .policy(SMALL_POLICY)
+        .write("snapshot.json", &compliant)
+        .args(["plan", "--snapshot", "snapshot.json", "--detailed-exitcode"])
+        .stdout("No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 2 ignored.\n")
+        .status(0);
+}
+
+#[test]
+fn example_plan_is_pinned() {
+    let run = Test::new().args(example_args(&[])).status(0);
+    let expected = std::fs::read_to_string(repo("tests/fixtures/example-plan.txt")).unwrap();
+    assert!(
+        run.stdout == expected,
+        "plan of the example differs from tests/fixtures/example-plan.txt:\n{}",
+        pretty_assertions::StrComparison::new(&expected, &run.stdout)
+    );
+    assert_eq!(run.stderr, "", "the example policy has no dead rules");
+}
+
+#[test]
+fn example_json_agrees_with_the_text_summary() {
+    let text = Test::new().args(example_args(&[])).status(0).stdout;
+    let json = Test::new()
+        .args(example_args(&["--format", "json"]))
+        .status(0)
+        .stdout;
+    let plan: PlanJson = serde_json::from_str(&json).unwrap();
+    let s = &plan.summary;
+    let line = format!(
+        "Plan: {} to restrict, {} to expose, {} unchanged, {} ignored.",
+        s.restrict, s.expose, s.unchanged, s.ignored
+    );
+    assert_eq!(text.lines().last(), Some(line.as_str()));
+    assert_eq!(plan.changes.len(), s.restrict + s.expose);
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("examples/inventory.json")).unwrap())
+            .unwrap();
+    let total = snapshot["files"].as_array().unwrap().len();
+    assert_eq!(s.restrict + s.expose + s.unchanged + s.ignored, total);
+    let mut sorted: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.fid.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    let order: Vec<(&str, &str)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.path.as_str(), c.fid.as_str()))
+        .collect();
+    assert_eq!(order, sorted, "changes are ordered by path, then fid");
+}
+
+#[test]
+fn share_keys_never_appear_in_plans() {
+    // A snapshot carrying a share key (which plotward never writes) must not leak it.
+    let snapshot = r#"{"format_version": 1, "files": [
+        {"fid": "a:1", "path": "reports/x", "filetype": "plot", "world_readable": false,
+         "share_key_enabled": true, "share_key": "KkpqfcY2FA5kJhU5QwnUs5"}]}"#;
+    for format in ["text", "json"] {
+        let run = Test::new()
+            .policy("version: 1\ndefault: private\n")
+            .write("s.json", snapshot)
+            .args(["plan", "--snapshot", "s.json", "--format", format])
+            .status(0);
+        assert!(
+            !run.stdout.contains("KkpqfcY2FA5kJhU5QwnUs5"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("reports/x"));
+    }
+}
+
+#[test]
+fn bad_snapshots_are_located() {
+    Test::new()
+        .policy("version: 1\n")
+        .write(
+            "s.json",
+            "{\"format_version\": 1,\n \"files\": [{\"fid\": \"a:1\", \"path\": \"x\"}]}",
+        )
+        .args(["plan", "--snapshot", "s.json"])
+        .stderr("error: s.json:2:38: invalid snapshot: missing field `filetype`\n")
+        .status(1);
+    Test::new()
+        .policy("version: 1\n")
+        .args(["plan", "--snapshot", "missing.json"])
+        .stderr(
+            "error: cannot read snapshot missing.json: No such file or directory (os error 2)\n",
+        )
+        .status(1);
+}
+
+#[test]
+fn an_invalid_policy_stops_the_plan_before_reading_anything_else() {
+    let run = Test::new()
+        .policy("version: 1\nrules:\n  - match: x\n    sharing: everyone\n")
+        .args(["plan", "--snapshot", "missing.json"])
+        .status(1);
+    assert!(
+        run.stderr.contains("unknown sharing level `everyone`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}

@@ -1,0 +1,113 @@
+use crate::harness::{Test, repo};
+
+#[test]
+fn every_shipped_policy_is_valid() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo("policies")).unwrap() {
+        let path = entry.unwrap().path();
+        let run = Test::new()
+            .args(["validate", "-p", path.to_str().unwrap()])
+            .status(0);
+        assert!(run.stdout.contains(": valid, "), "{}", run.stdout);
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "expected the example policies, found {checked}"
+    );
+}
+
+#[test]
+fn valid_policy_prints_a_one_line_summary() {
+    Test::new()
+        .policy(
+            "
+            version: 1
+            rules:
+              - match: a/**
+                sharing: public
+            ",
+        )
+        .args(["validate"])
+        .stdout("plotward.yaml: valid, 1 rule\n")
+        .stderr("")
+        .status(0);
+}
+
+#[test]
+fn three_mistakes_are_reported_together_with_carets() {
+    Test::new()
+        .policy(
+            "
+            version: 1
+            default: privat
+            rules:
+              - match: \"finance/[\"
+                sharing: private
+              - match: \"reports/**\"
+                sharing: secret
+                filetype: [plot]
+            ",
+        )
+        .args(["validate"])
+        .stdout("")
+        .stderr(
+            "
+            error: unknown sharing level `privat` in `default`; expected public, private, secret or ignore
+             --> plotward.yaml:2:10
+              |
+            2 | default: privat
+              |          ^^^^^^ did you mean `private`?
+
+            error: invalid glob `finance/[`: unclosed character class; missing ']'
+             --> plotward.yaml:4:12
+              |
+            4 |   - match: \"finance/[\"
+              |            ^^^^^^^^^^^
+
+            error: unknown key `filetype` in rule; expected `match`, `sharing`, `filetypes`
+             --> plotward.yaml:8:5
+              |
+            8 |     filetype: [plot]
+              |     ^^^^^^^^ did you mean `filetypes`?
+
+            plotward.yaml: invalid, 3 errors
+            ",
+        )
+        .status(1);
+}
+
+#[test]
+fn yaml_syntax_errors_are_located() {
+    let run = Test::new()
+        .write(
+            "p.yaml",
+            "version: 1\nrules:\n  - match: [a, b\n    sharing: public\n",
+        )
+        .args(["validate", "-p", "p.yaml"])
+        .status(1);
+    assert!(
+        run.stderr.starts_with("error: invalid YAML: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(" --> p.yaml:4:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_policy_file_is_a_clear_error() {
+    Test::new()
+        .args(["validate"])
+        .stderr("error: cannot read policy plotward.yaml: No such file or directory (os error 2)\n")
+        .status(1);
+}
+
+#[test]
+fn diagnostics_have_no_colour_when_not_a_terminal() {
+    let run = Test::new()
+        .policy("version: 3\n")
+        .args(["validate"])
+        .status(1);
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(run.stderr.contains("unsupported policy version 3"));
+}
