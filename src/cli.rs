@@ -37,6 +37,9 @@ pub enum Command {
 
     /// Show what would change to make the account follow the policy. Never writes.
     Plan(PlanArgs),
+
+    /// Serve a local stand-in for the Chart Studio v2 API, for trying policies safely.
+    Sandbox(SandboxArgs),
 }
 
 /// The policy file option, shared by the commands that read one.
@@ -86,4 +89,53 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// Arguments of `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on; loopback only. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9889")]
+    pub addr: std::net::SocketAddr,
+
+    /// Start with the files of this snapshot (owners from their fids).
+    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "generate")]
+    pub seed: Option<PathBuf>,
+
+    /// Start with a deterministic synthetic account of N files.
+    #[arg(long, value_name = "N")]
+    pub generate: Option<usize>,
+
+    /// Save the state to FILE after writes, and start from it when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// A user and API key, NAME:APIKEY (repeatable). Default: one user with a fresh key.
+    #[arg(long = "user", value_name = "NAME:APIKEY")]
+    pub users: Vec<String>,
+
+    /// Delay every API request by N milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Answer this fraction (0 to 1) of API requests with a 500.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+
+    /// Allow N API requests per second; answer the rest with 429 and Retry-After.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// Allow N writes per user per day; answer the rest with the daily-limit 429.
+    #[arg(long, value_name = "N")]
+    pub daily_write_limit: Option<u64>,
+
+    /// Make this fraction (0 to 1) of share-key enables read back as disabled for 2 seconds,
+    /// like the upstream eventual-consistency bug.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub flaky_share_keys: f64,
+
+    /// Web UI base URL for `web_url` and `embed_url`. Default: the sandbox's own address.
+    #[arg(long, value_name = "URL")]
+    pub web_domain: Option<String>,
 }

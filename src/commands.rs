@@ -116,3 +116,78 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(&temporary, bytes).map_err(fail)?;
     std::fs::rename(&temporary, path).map_err(fail)
 }
+
+/// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
+pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut printed = Ok(());
+    runtime.block_on(crate::sandbox::serve(
+        options.clone(),
+        shutdown_signal(),
+        |started| {
+            printed = print_sandbox_banner(started, options, io.out);
+        },
+    ))?;
+    printed?;
+    writeln!(io.err, "sandbox stopped")?;
+    Ok(Exit::Success)
+}
+
+fn print_sandbox_banner(
+    started: &crate::sandbox::Started,
+    options: &crate::sandbox::Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let url = &started.url;
+    writeln!(out, "plotward sandbox: Chart Studio v2 API at {url}")?;
+    writeln!(
+        out,
+        "  files: {}, folders: {}",
+        started.files, started.folders
+    )?;
+    if let Some(state) = &options.state {
+        writeln!(out, "  state: {}", state.display())?;
+    }
+    for user in &started.users {
+        writeln!(out, "  user: {}  api key: {}", user.username, user.api_key)?;
+    }
+    if let Some(user) = started.users.first() {
+        writeln!(out, "Point clients at it:")?;
+        writeln!(
+            out,
+            "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}",
+            user.username, user.api_key
+        )?;
+    }
+    writeln!(
+        out,
+        "Not part of Chart Studio: {url}/_sandbox/requests, /_sandbox/state, /_sandbox/reset, /_sandbox/faults"
+    )?;
+    writeln!(out, "Press Ctrl-C to stop.")?;
+    // Scripts read the URL from the first line while the server runs: flush now.
+    out.flush()
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -3,11 +3,12 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, ExplainArgs, PlanArgs};
+use crate::cli::{Cli, Command, ExplainArgs, PlanArgs, SandboxArgs};
 use crate::error::Error;
 use crate::inventory::{FileType, check_path};
 use crate::policy::diagnostic::suggest;
 use crate::render::{Format, Painter};
+use crate::sandbox::{self, FaultConfig, Seed, User};
 
 /// Validated settings for one run.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub enum CommandConfig {
     },
     /// `plan`
     Plan(PlanConfig),
+    /// `sandbox`
+    Sandbox(Box<sandbox::Options>),
 }
 
 /// Settings of `plan`.
@@ -69,6 +72,7 @@ impl Config {
             },
             Command::Explain(args) => explain_config(args)?,
             Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
+            Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
         };
         Ok(Config {
             stdout: Painter::new(colour_allowed && std::io::stdout().is_terminal()),
@@ -122,5 +126,50 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
         format: args.format,
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
+    let seed = match (args.seed, args.generate) {
+        (Some(path), _) => sandbox::seed::load_snapshot(&path)?,
+        (None, Some(count)) => Seed::Generate(count),
+        (None, None) => Seed::Empty,
+    };
+    let users = args
+        .users
+        .iter()
+        .map(|spec| match spec.split_once(':') {
+            Some((name, key)) if !name.is_empty() && !key.is_empty() => Ok(User {
+                username: name.to_owned(),
+                api_key: key.to_owned(),
+            }),
+            _ => Err(Error::Usage(format!(
+                "--user takes NAME:APIKEY, got `{}`",
+                spec.split(':').next().unwrap_or_default()
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let faults = FaultConfig {
+        latency_ms: args.latency_ms,
+        fail_rate: args.fail_rate,
+        rate_limit: args.rate_limit,
+        daily_write_limit: args.daily_write_limit,
+        flaky_share_keys: args.flaky_share_keys,
+        flaky_share_key_ms: None,
+    };
+    faults.validate().map_err(Error::Usage)?;
+    if !args.addr.ip().is_loopback() {
+        return Err(Error::Usage(format!(
+            "the sandbox only listens on loopback addresses, not {}",
+            args.addr
+        )));
+    }
+    Ok(sandbox::Options {
+        addr: args.addr,
+        seed,
+        state: args.state,
+        users,
+        faults,
+        web_domain: args.web_domain,
     })
 }

@@ -34,6 +34,9 @@ pub enum Error {
     /// The snapshot could not be read or is invalid.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The sandbox could not start or stopped with an error.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     /// The arguments do not make sense together.
     #[error("{0}")]
     Usage(String),

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod planfile;
 pub mod policy;
 pub mod render;
+pub mod sandbox;
 
 use std::io::Write;
 
@@ -46,6 +47,7 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
             paths,
         } => commands::explain(policy, filetypes, paths, &mut io),
         CommandConfig::Plan(plan) => commands::plan(plan, &mut io),
+        CommandConfig::Sandbox(options) => commands::sandbox(options, &mut io),
     }?;
     out.flush()?;
     Ok(exit)

@@ -15,3 +15,12 @@ mod plan;
 
 /// Arguments, usage errors, help and exit codes.
 mod cli;
+
+/// A blocking HTTP client for the in-process sandbox.
+mod api;
+
+/// The sandbox server over real HTTP: every endpoint, pagination, auth, sharing, faults.
+mod sandbox;
+
+/// The official Python client (`chart-studio` 1.1.0 from PyPI) against the sandbox.
+mod interop;

@@ -1,0 +1,746 @@
+//! The HTTP surface: the Chart Studio v2 endpoints, the auth/fault/log layer, and the admin
+//! routes under `/_sandbox/`.
+
+// axum handlers are async by contract, whether or not they await.
+#![allow(clippy::unused_async)]
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
+
+use super::faults::{FaultConfig, Faults, LoggedRequest, RequestLog};
+use super::seed::{self, Seed};
+use super::store::{Changes, ROOT, Scope, Store, User};
+use super::wire::{self, ApiError, FileObject, Page, Urls, View};
+use crate::inventory::{FileType, Flags, RemoteFile, Snapshot};
+
+/// Everything the handlers share.
+pub struct App {
+    /// The accounts.
+    pub store: Mutex<Store>,
+    /// Fault settings and counters.
+    pub faults: Mutex<Faults>,
+    /// Recent API requests.
+    pub log: Mutex<RequestLog>,
+    /// `--web-domain`, or `None` to use the address the client reached.
+    pub web_domain: Option<String>,
+    /// What `/_sandbox/reset` goes back to.
+    pub seed: Seed,
+    /// Woken after every successful write, for the state saver.
+    pub dirty: Notify,
+}
+
+impl App {
+    /// Locks the store. A panic while holding the lock is a sandbox bug; the state is still
+    /// usable, so the poison is ignored.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn log(&self) -> MutexGuard<'_, RequestLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The router: the API under `/v2`, the admin surface under `/_sandbox`.
+pub fn router(app: Arc<App>) -> Router {
+    let mut api = Router::new()
+        .route("/v2/users/current", get(current_user))
+        .route("/v2/files/lookup", get(lookup_file))
+        .route("/v2/folders/lookup", get(lookup_folder))
+        .route("/v2/folders", post(create_folders))
+        .route(
+            "/v2/folders/home",
+            get(|ctx: Ctx| list_special(ctx, Special::Home)),
+        )
+        .route(
+            "/v2/folders/all",
+            get(|ctx: Ctx| list_special(ctx, Special::All)),
+        )
+        .route(
+            "/v2/folders/shared",
+            get(|ctx: Ctx| list_special(ctx, Special::Shared)),
+        )
+        .route(
+            "/v2/folders/trashed",
+            get(|ctx: Ctx| list_special(ctx, Special::Trashed)),
+        )
+        .route(
+            "/v2/grids",
+            post(|ctx: Ctx, body: Bytes| create(ctx, "grid", body)),
+        )
+        .route(
+            "/v2/plots",
+            post(|ctx: Ctx, body: Bytes| create(ctx, "plot", body)),
+        )
+        .route(
+            "/v2/dashboards",
+            post(|ctx: Ctx, body: Bytes| create(ctx, "dashboard", body)),
+        )
+        .route(
+            "/v2/grids/{fid}/content",
+            get(|ctx: Ctx, Path(fid): Path<String>| content(ctx, fid)),
+        )
+        .route(
+            "/v2/plots/{fid}/content",
+            get(|ctx: Ctx, Path(fid): Path<String>| content(ctx, fid)),
+        );
+    for (resource, filetype) in RESOURCES {
+        api = api
+            .route(&format!("/v2/{resource}/{{fid}}"), detail_routes(filetype))
+            .route(
+                &format!("/v2/{resource}/{{fid}}/trash"),
+                post(|ctx: Ctx, Path(fid): Path<String>| trash(ctx, fid)),
+            )
+            .route(
+                &format!("/v2/{resource}/{{fid}}/restore"),
+                post(|ctx: Ctx, Path(fid): Path<String>| restore(ctx, fid)),
+            )
+            .route(
+                &format!("/v2/{resource}/{{fid}}/permanent_delete"),
+                // The docs use DELETE; the Julia client uses POST. Accept both.
+                post(|ctx: Ctx, Path(fid): Path<String>| permanent_delete(ctx, fid))
+                    .delete(|ctx: Ctx, Path(fid): Path<String>| permanent_delete(ctx, fid)),
+            );
+    }
+    let api = api
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn_with_state(app.clone(), api_layer));
+    Router::new()
+        .route(
+            "/_sandbox/requests",
+            get(admin_requests).delete(admin_clear_requests),
+        )
+        .route("/_sandbox/state", get(admin_state))
+        .route("/_sandbox/reset", post(admin_reset))
+        .route("/_sandbox/faults", get(admin_faults).put(admin_set_faults))
+        .merge(api)
+        .with_state(app)
+}
+
+/// `/v2/{resource}/{fid}` and the file type it holds (`None`: any).
+const RESOURCES: [(&str, Option<&str>); 6] = [
+    ("files", None),
+    ("plots", Some("plot")),
+    ("grids", Some("grid")),
+    ("folders", Some("fold")),
+    ("dashboards", Some("dashboard")),
+    ("spectacle-presentations", Some("spectacle_presentation")),
+];
+
+fn detail_routes(filetype: Option<&'static str>) -> axum::routing::MethodRouter<Arc<App>> {
+    let update =
+        move |ctx: Ctx, Path(fid): Path<String>, body: Bytes| update_file(ctx, filetype, fid, body);
+    let read = move |ctx: Ctx, Path(fid): Path<String>| async move {
+        if filetype == Some("fold") {
+            folder_detail(&ctx, &fid)
+        } else {
+            read_file(&ctx, filetype, &fid)
+        }
+    };
+    let routes = get(read).put(update).patch(update);
+    if filetype == Some("grid") {
+        routes.delete(|ctx: Ctx, Path(fid): Path<String>| destroy(ctx, fid))
+    } else {
+        routes
+    }
+}
+
+/// The authenticated caller, set by [`api_layer`].
+#[derive(Clone, Debug)]
+struct Caller(Option<String>);
+
+/// What every handler needs: the app, the caller, URLs for links, the query and the clock.
+struct Ctx {
+    app: Arc<App>,
+    caller: Option<String>,
+    urls: Urls,
+    path: String,
+    query: Vec<(String, String)>,
+    content_type: Option<String>,
+    now: Instant,
+    wall: SystemTime,
+}
+
+impl FromRequestParts<Arc<App>> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Ctx, ApiError> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or(Caller(None))
+            .0;
+        let host = header_str(&parts.headers, header::HOST.as_str()).unwrap_or("127.0.0.1");
+        let api_base = format!("http://{host}");
+        let query = parts.uri.query().unwrap_or("");
+        let query: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|err| ApiError::bad_request(format!("Malformed query: {err}")))?;
+        Ok(Ctx {
+            app: app.clone(),
+            caller,
+            urls: Urls {
+                web_base: app.web_domain.clone().unwrap_or_else(|| api_base.clone()),
+                api_base,
+            },
+            path: parts.uri.path().to_owned(),
+            query,
+            content_type: header_str(&parts.headers, header::CONTENT_TYPE.as_str())
+                .map(str::to_owned),
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        })
+    }
+}
+
+impl Ctx {
+    fn caller(&self) -> Option<&str> {
+        self.caller.as_deref()
+    }
+
+    fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn params(&self, key: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn body(&self, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+        wire::parse_body(self.content_type.as_deref(), bytes)
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Serializes a response body.
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => ApiError::server_error().into_response(),
+    }
+}
+
+/// Authenticates, injects faults, runs the handler, logs the request, and wakes the saver
+/// after successful writes.
+async fn api_layer(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let platform = header_str(request.headers(), "plotly-client-platform").map(str::to_owned);
+    let is_write = method != Method::GET && method != Method::HEAD;
+    let caller = authenticate(&app, request.headers());
+    let user = caller.as_ref().ok().cloned().flatten();
+    let response = match caller {
+        Err(err) => err.into_response(),
+        Ok(caller) => {
+            let latency = app.faults().config.latency_ms;
+            if latency > 0 {
+                tokio::time::sleep(Duration::from_millis(latency)).await;
+            }
+            let admitted = app
+                .faults()
+                .admit(caller.as_deref(), is_write, Instant::now());
+            if let Err(err) = admitted {
+                err.into_response()
+            } else {
+                request.extensions_mut().insert(Caller(caller));
+                next.run(request).await
+            }
+        }
+    };
+    let status = response.status();
+    app.log().push(LoggedRequest {
+        method: method.to_string(),
+        path,
+        query,
+        status: status.as_u16(),
+        user,
+        client_platform: platform,
+    });
+    if is_write && status.is_success() {
+        app.dirty.notify_one();
+    }
+    response
+}
+
+/// Reads Basic credentials from `plotly-authorization` (preferred, as behind a proxy) or
+/// `authorization`; a bearer token is accepted as an API key. No header: anonymous.
+fn authenticate(app: &App, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = header_str(headers, "plotly-authorization")
+        .or_else(|| header_str(headers, header::AUTHORIZATION.as_str()))
+    else {
+        return Ok(None);
+    };
+    let store = app.store();
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return store.authenticate_token(token.trim()).map(Some);
+    }
+    let encoded = value.strip_prefix("Basic ").ok_or_else(ApiError::bad_key)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::bad_key())?;
+    let text = String::from_utf8(decoded).map_err(|_| ApiError::bad_key())?;
+    let (username, key) = text.split_once(':').ok_or_else(ApiError::bad_key)?;
+    store.authenticate(username, key).map(Some)
+}
+
+async fn current_user(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.caller().ok_or_else(ApiError::unauthenticated)?;
+    Ok(json_response(StatusCode::OK, &json!({ "username": user })))
+}
+
+/// How a handler answers with a file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// 200 with the file object, as a read sees it.
+    Read,
+    /// 200 with the file object as written.
+    Updated,
+    /// 201 with `{"file": object}`.
+    Created,
+}
+
+/// Renders one stored file for the caller. A write's own response shows a newly enabled share
+/// key at once, as upstream does; only later reads may miss it (the eventual-consistency
+/// fault).
+fn file_response(ctx: &Ctx, owner: &str, id: i64, reply: Reply) -> Response {
+    let store = ctx.app.store();
+    let Some(file) = store.get(owner, id) else {
+        return ApiError::not_found().into_response();
+    };
+    let view = if ctx.caller() == Some(owner) {
+        View::Owner
+    } else {
+        View::Reader
+    };
+    let visible = reply != Reply::Read || file.share_key_visible(ctx.now);
+    let object = FileObject::new(file, view, &ctx.urls, visible);
+    match reply {
+        Reply::Created => json_response(StatusCode::CREATED, &json!({ "file": object })),
+        Reply::Read | Reply::Updated => json_response(StatusCode::OK, &object),
+    }
+}
+
+fn read_file(ctx: &Ctx, filetype: Option<&str>, fid: &str) -> Result<Response, ApiError> {
+    let store = ctx.app.store();
+    let (file, view) = store.read(ctx.caller(), fid, ctx.param("share_key"), ctx.now)?;
+    if filetype.is_some_and(|t| t != file.filetype) {
+        return Err(ApiError::not_found());
+    }
+    let visible = file.share_key_visible(ctx.now);
+    Ok(json_response(
+        StatusCode::OK,
+        &FileObject::new(file, view, &ctx.urls, visible),
+    ))
+}
+
+async fn content(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
+    let store = ctx.app.store();
+    let (file, _) = store.read(ctx.caller(), &fid, ctx.param("share_key"), ctx.now)?;
+    let body = file.content.clone().unwrap_or_else(|| json!({}));
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The fields of a create or update body that the sandbox keeps.
+fn changes(body: &Map<String, Value>, filetype: Option<&str>) -> Result<Changes, ApiError> {
+    let mut changes = Changes {
+        filename: wire::string_field(body, "filename")?,
+        parent: wire::int_field(body, "parent")?,
+        parent_path: wire::string_field(body, "parent_path")?,
+        world_readable: wire::bool_field(body, "world_readable")?,
+        share_key_enabled: wire::bool_field(body, "share_key_enabled")?,
+        ..Changes::default()
+    };
+    match filetype {
+        Some("plot") => changes.content = body.get("figure").cloned(),
+        Some("grid") => {
+            if let Some(data) = body.get("data") {
+                changes.cols = Some(grid_columns(data)?);
+                changes.content = Some(data.clone());
+            }
+        }
+        _ => changes.content = body.get("content").cloned(),
+    }
+    Ok(changes)
+}
+
+/// Gives each column of `{"cols": {name: {data, order}}}` a uid, in `order`.
+fn grid_columns(data: &Value) -> Result<Vec<Value>, ApiError> {
+    let cols = data
+        .get("cols")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::invalid("data", "Grid data needs a `cols` object."))?;
+    let mut named: Vec<(i64, &String)> = cols
+        .iter()
+        .map(|(name, col)| (col.get("order").and_then(Value::as_i64).unwrap_or(0), name))
+        .collect();
+    named.sort();
+    Ok(named
+        .into_iter()
+        .map(|(_, name)| {
+            let uid: String = std::iter::repeat_with(|| fastrand::char('a'..='f'))
+                .take(6)
+                .collect();
+            json!({ "name": name, "uid": uid })
+        })
+        .collect())
+}
+
+async fn update_file(
+    ctx: Ctx,
+    filetype: Option<&'static str>,
+    fid: String,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = ctx.body(&body)?;
+    let (owner, id) = {
+        let mut store = ctx.app.store();
+        let (file, _) = store.read(ctx.caller(), &fid, None, ctx.now)?;
+        if filetype.is_some_and(|t| t != file.filetype) {
+            return Err(ApiError::not_found());
+        }
+        let changes = changes(&body, Some(file.filetype.clone().as_str()))?;
+        let (owner, id, enabled) = store.update(ctx.caller(), &fid, changes, ctx.now, ctx.wall)?;
+        if enabled && ctx.app.faults().flaky_share_key() {
+            let window = ctx.app.faults().config.flaky_window();
+            store.hide_share_key(&owner, id, ctx.now + window);
+        }
+        (owner, id)
+    };
+    Ok(file_response(&ctx, &owner, id, Reply::Updated))
+}
+
+async fn create(ctx: Ctx, filetype: &'static str, body: Bytes) -> Result<Response, ApiError> {
+    let body = ctx.body(&body)?;
+    let changes = changes(&body, Some(filetype))?;
+    let (owner, id) = ctx
+        .app
+        .store()
+        .create(ctx.caller(), filetype, changes, ctx.wall)?;
+    Ok(file_response(&ctx, &owner, id, Reply::Created))
+}
+
+async fn create_folders(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
+    let body = ctx.body(&body)?;
+    let path = wire::string_field(&body, "path")?
+        .ok_or_else(|| ApiError::invalid("path", "This field is required."))?;
+    let parent = wire::int_field(&body, "parent")?;
+    let (owner, id) = ctx
+        .app
+        .store()
+        .mkdirs(ctx.caller(), &path, parent, ctx.wall)?;
+    Ok(file_response(&ctx, &owner, id, Reply::Created))
+}
+
+async fn trash(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
+    let (owner, id) = ctx.app.store().trash(ctx.caller(), &fid, ctx.now)?;
+    Ok(file_response(&ctx, &owner, id, Reply::Read))
+}
+
+async fn restore(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
+    let (owner, id) = ctx.app.store().restore(ctx.caller(), &fid, ctx.now)?;
+    Ok(file_response(&ctx, &owner, id, Reply::Read))
+}
+
+async fn permanent_delete(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
+    ctx.app
+        .store()
+        .permanent_delete(ctx.caller(), &fid, ctx.now)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn destroy(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
+    ctx.app.store().destroy(ctx.caller(), &fid, ctx.now)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn lookup_file(ctx: Ctx) -> Result<Response, ApiError> {
+    lookup(&ctx, false)
+}
+
+async fn lookup_folder(ctx: Ctx) -> Result<Response, ApiError> {
+    lookup(&ctx, true)
+}
+
+/// `GET /v2/{files,folders}/lookup?path=&parent=&user=&exists=`.
+fn lookup(ctx: &Ctx, folders_only: bool) -> Result<Response, ApiError> {
+    let path = ctx
+        .param("path")
+        .ok_or_else(|| ApiError::invalid("path", "This field is required."))?;
+    let parent = match ctx.param("parent") {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| ApiError::invalid("parent", "A valid integer is required."))?,
+        ),
+        None => None,
+    };
+    let exists = matches!(ctx.param("exists"), Some("true" | "True" | "1"));
+    let store = ctx.app.store();
+    let found = store
+        .lookup(ctx.caller(), ctx.param("user"), path, parent, ctx.now)
+        .and_then(|(file, view)| {
+            if folders_only && file.filetype != "fold" {
+                Err(ApiError::not_found())
+            } else {
+                Ok((file, view))
+            }
+        });
+    match (found, exists) {
+        (Ok(_), true) => Ok(json_response(StatusCode::OK, &json!({ "exists": true }))),
+        (Err(err), true) if err.status == StatusCode::NOT_FOUND => {
+            Ok(json_response(StatusCode::OK, &json!({ "exists": false })))
+        }
+        (Ok((file, view)), false) => {
+            let visible = file.share_key_visible(ctx.now);
+            Ok(json_response(
+                StatusCode::OK,
+                &FileObject::new(file, view, &ctx.urls, visible),
+            ))
+        }
+        (Err(err), _) => Err(err),
+    }
+}
+
+/// The special folders of `/v2/folders/...`.
+#[derive(Clone, Copy)]
+enum Special {
+    Home,
+    All,
+    Shared,
+    Trashed,
+}
+
+/// The default and largest page sizes. Chart Studio's are undocumented; these are generous
+/// enough for the documented `page_size=500` and bounded so one page cannot be huge.
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 10_000;
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    fid: String,
+    filename: &'a str,
+    filetype: &'static str,
+    owner: &'a str,
+    children: Page<'a>,
+}
+
+#[derive(Serialize)]
+struct FolderListing<'a> {
+    #[serde(flatten)]
+    folder: FileObject<'a>,
+    children: Page<'a>,
+}
+
+async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> {
+    let owner = match special {
+        Special::Trashed | Special::Shared => ctx.caller().ok_or_else(ApiError::unauthenticated)?,
+        Special::Home | Special::All => ctx
+            .param("user")
+            .or(ctx.caller())
+            .ok_or_else(ApiError::not_found)?,
+    }
+    .to_owned();
+    let scope = match special {
+        Special::Home => Scope::Children(ROOT),
+        Special::All | Special::Shared => Scope::All,
+        Special::Trashed => Scope::Trashed,
+    };
+    let mut store = ctx.app.store();
+    let ids = if matches!(special, Special::Shared) {
+        // Collaborators are not modelled: nothing is ever shared with anyone.
+        Arc::from(Vec::new())
+    } else {
+        store.list(
+            ctx.caller(),
+            &owner,
+            &scope,
+            &ctx.params("filetype"),
+            ctx.param("order_by"),
+        )?
+    };
+    let children = page(&ctx, &store, &owner, &ids)?;
+    let listing = Listing {
+        fid: format!("{owner}:{ROOT}"),
+        filename: "",
+        filetype: "fold",
+        owner: &owner,
+        children,
+    };
+    Ok(json_response(StatusCode::OK, &listing))
+}
+
+fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
+    let mut store = ctx.app.store();
+    let (owner, id) = store.folder(ctx.caller(), fid, ctx.now)?;
+    let ids = store.list(
+        ctx.caller(),
+        &owner,
+        &Scope::Children(id),
+        &ctx.params("filetype"),
+        ctx.param("order_by"),
+    )?;
+    let store = &*store;
+    let children = page(ctx, store, &owner, &ids)?;
+    if id == ROOT {
+        let listing = Listing {
+            fid: fid.to_owned(),
+            filename: "",
+            filetype: "fold",
+            owner: &owner,
+            children,
+        };
+        return Ok(json_response(StatusCode::OK, &listing));
+    }
+    let folder = store.get(&owner, id).ok_or_else(ApiError::not_found)?;
+    let view = if ctx.caller() == Some(owner.as_str()) {
+        View::Owner
+    } else {
+        View::Reader
+    };
+    let folder = FileObject::new(folder, view, &ctx.urls, folder.share_key_visible(ctx.now));
+    Ok(json_response(
+        StatusCode::OK,
+        &FolderListing { folder, children },
+    ))
+}
+
+/// One page of a listing, from `page` and `page_size`; a page out of range is a 404.
+fn page<'s>(ctx: &Ctx, store: &'s Store, owner: &str, ids: &[i64]) -> Result<Page<'s>, ApiError> {
+    let number = parse_positive(ctx.param("page"), 1, "page")?;
+    let size =
+        parse_positive(ctx.param("page_size"), DEFAULT_PAGE_SIZE, "page_size")?.min(MAX_PAGE_SIZE);
+    let pages = ids.len().div_ceil(size).max(1);
+    if number > pages {
+        return Err(ApiError::invalid_page());
+    }
+    let start = (number - 1) * size;
+    let results = ids[start..ids.len().min(start + size)]
+        .iter()
+        .filter_map(|&id| store.get(owner, id))
+        .map(|file| {
+            let view = if ctx.caller() == Some(owner) {
+                View::Owner
+            } else {
+                View::Reader
+            };
+            FileObject::new(file, view, &ctx.urls, file.share_key_visible(ctx.now))
+        })
+        .collect();
+    let url = format!("{}{}", ctx.urls.api_base, ctx.path);
+    Ok(Page::new(
+        &url,
+        &ctx.query,
+        ids.len(),
+        number,
+        pages,
+        results,
+    ))
+}
+
+fn parse_positive(
+    value: Option<&str>,
+    default: usize,
+    field: &'static str,
+) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::invalid(field, "A positive integer is required.")),
+    }
+}
+
+async fn admin_requests(State(app): State<Arc<App>>) -> Response {
+    let log = app.log();
+    let entries: Vec<&LoggedRequest> = log.entries().collect();
+    json_response(
+        StatusCode::OK,
+        &json!({ "requests": entries, "dropped": log.dropped() }),
+    )
+}
+
+async fn admin_clear_requests(State(app): State<Arc<App>>) -> StatusCode {
+    app.log().clear();
+    StatusCode::NO_CONTENT
+}
+
+/// Every file not in the trash, in the snapshot format, so tests can compare states.
+async fn admin_state(State(app): State<Arc<App>>) -> Response {
+    let store = app.store();
+    let files: Vec<RemoteFile> = store
+        .all_files()
+        .filter(|f| !f.deleted)
+        .filter_map(|f| {
+            Some(RemoteFile {
+                fid: format!("{}:{}", f.owner, f.id),
+                path: store.path_of(&f.owner, f.id)?,
+                filetype: FileType::from_api(&f.filetype),
+                flags: Flags {
+                    world_readable: f.world_readable,
+                    share_key_enabled: f.share_key_enabled,
+                },
+            })
+        })
+        .collect();
+    let inventory = crate::inventory::Inventory::new(files);
+    json_response(StatusCode::OK, &Snapshot::from_inventory(&inventory, None))
+}
+
+async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError> {
+    let users: Vec<User> = app.store().users().to_vec();
+    let fresh = seed::build(&app.seed, &users).map_err(ApiError::bad_request)?;
+    *app.store() = fresh;
+    app.log().clear();
+    let config = app.faults().config.clone();
+    app.faults().reconfigure(config);
+    app.dirty.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn admin_faults(State(app): State<Arc<App>>) -> Response {
+    json_response(StatusCode::OK, &app.faults().config)
+}
+
+async fn admin_set_faults(
+    State(app): State<Arc<App>>,
+    Json(config): Json<FaultConfig>,
+) -> Result<Response, ApiError> {
+    config.validate().map_err(ApiError::bad_request)?;
+    app.faults().reconfigure(config.clone());
+    Ok(json_response(StatusCode::OK, &config))
+}

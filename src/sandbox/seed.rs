@@ -1,0 +1,309 @@
+//! Where the sandbox's files come from: a snapshot, a generated account, or a saved state; and
+//! how the state is saved.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{ROOT, Store, StoredFile, User, timestamps};
+use crate::inventory::{Snapshot, SnapshotError};
+
+/// What the sandbox starts with (and goes back to on `/_sandbox/reset`).
+#[derive(Clone, Debug, Default)]
+pub enum Seed {
+    /// No files.
+    #[default]
+    Empty,
+    /// The files of a snapshot, owners taken from their fids.
+    Snapshot(Snapshot),
+    /// A deterministic synthetic account of about this many files, for the first user.
+    Generate(usize),
+}
+
+/// The sandbox's own state file, written with `--state`. Not a Chart Studio format.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StateFile {
+    /// Always 1.
+    pub sandbox_state_version: u32,
+    /// The users and their keys.
+    pub users: Vec<User>,
+    /// Every file, trashed ones included.
+    pub files: Vec<StoredFile>,
+}
+
+/// A fresh API key.
+pub fn new_api_key() -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(20)
+        .collect()
+}
+
+/// Builds the store for a seed. Users come first; owners named by the seed that are not among
+/// them are added with fresh keys. With no user at all, `alice` is created.
+pub fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
+    let now = SystemTime::now();
+    let mut users = users.to_vec();
+    let files = match seed {
+        Seed::Empty => Vec::new(),
+        Seed::Snapshot(snapshot) => from_snapshot(snapshot, now)?,
+        Seed::Generate(count) => {
+            let owner = users.first().map_or("alice", |u| u.username.as_str());
+            generate(owner, *count, now)
+        }
+    };
+    for file in &files {
+        if !users.iter().any(|u| u.username == file.owner) {
+            users.push(User {
+                username: file.owner.clone(),
+                api_key: new_api_key(),
+            });
+        }
+    }
+    if users.is_empty() {
+        users.push(User {
+            username: "alice".to_owned(),
+            api_key: new_api_key(),
+        });
+    }
+    Ok(Store::from_parts(users, files))
+}
+
+fn stored(
+    owner: &str,
+    id: i64,
+    parent: i64,
+    filename: &str,
+    filetype: &str,
+    now: SystemTime,
+) -> StoredFile {
+    let (creation_time, date_modified) = timestamps(now);
+    StoredFile {
+        id,
+        owner: owner.to_owned(),
+        filename: filename.to_owned(),
+        parent,
+        filetype: filetype.to_owned(),
+        world_readable: false,
+        share_key_enabled: false,
+        share_key: None,
+        deleted: false,
+        creation_time,
+        date_modified,
+        content: None,
+        cols: Vec::new(),
+        key_hidden_until: None,
+    }
+}
+
+fn set_sharing(file: &mut StoredFile, world_readable: bool, share_key_enabled: bool) {
+    file.world_readable = world_readable;
+    file.share_key_enabled = share_key_enabled;
+    file.share_key = share_key_enabled.then(|| {
+        std::iter::repeat_with(fastrand::alphanumeric)
+            .take(22)
+            .collect()
+    });
+}
+
+/// Turns snapshot entries into stored files, creating any folder the snapshot implies but does
+/// not list.
+fn from_snapshot(snapshot: &Snapshot, now: SystemTime) -> Result<Vec<StoredFile>, String> {
+    let mut entries: Vec<_> = snapshot.files.iter().collect();
+    // Parents before children: fewer slashes first.
+    entries.sort_by_key(|f| (f.path.matches('/').count(), f.path.clone()));
+    let mut builder = SeedBuilder {
+        now: Some(now),
+        ..SeedBuilder::default()
+    };
+    for file in &entries {
+        let (owner, id) = split_fid(&file.fid)?;
+        let next = builder.next_id.entry(owner.to_owned()).or_insert(0);
+        *next = (*next).max(id + 1);
+    }
+    for file in entries {
+        let (owner, id) = split_fid(&file.fid)?;
+        let (parent_path, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
+        let parent = builder.folder(owner, parent_path)?;
+        let mut stored = stored(owner, id, parent, name, file.filetype.as_str(), now);
+        set_sharing(
+            &mut stored,
+            file.flags.world_readable,
+            file.flags.share_key_enabled,
+        );
+        builder.add(stored, &file.path)?;
+    }
+    Ok(builder.files)
+}
+
+/// Accumulates seeded files, indexing folders by path and names by folder.
+#[derive(Default)]
+struct SeedBuilder {
+    now: Option<SystemTime>,
+    next_id: HashMap<String, i64>,
+    folders: HashMap<(String, String), i64>,
+    names: HashSet<(String, i64, String)>,
+    files: Vec<StoredFile>,
+}
+
+impl SeedBuilder {
+    fn add(&mut self, file: StoredFile, path: &str) -> Result<(), String> {
+        let name = (file.owner.clone(), file.parent, file.filename.clone());
+        if !self.names.insert(name) {
+            return Err(format!("seed lists {path} twice for {}", file.owner));
+        }
+        if file.filetype == "fold" {
+            self.folders
+                .insert((file.owner.clone(), path.to_owned()), file.id);
+        }
+        self.files.push(file);
+        Ok(())
+    }
+
+    /// The id of the folder at `path`, creating it (and its parents) if the seed did not list
+    /// it.
+    fn folder(&mut self, owner: &str, path: &str) -> Result<i64, String> {
+        if path.is_empty() {
+            return Ok(ROOT);
+        }
+        if let Some(&id) = self.folders.get(&(owner.to_owned(), path.to_owned())) {
+            return Ok(id);
+        }
+        let (grand, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let parent = self.folder(owner, grand)?;
+        let next = self.next_id.entry(owner.to_owned()).or_insert(0);
+        let id = *next;
+        *next += 1;
+        let now = self.now.unwrap_or(SystemTime::UNIX_EPOCH);
+        self.add(stored(owner, id, parent, name, "fold", now), path)
+            .map_err(|_| format!("seed has files below {path}, which is not a folder"))?;
+        Ok(id)
+    }
+}
+
+fn split_fid(fid: &str) -> Result<(&str, i64), String> {
+    fid.rsplit_once(':')
+        .and_then(|(owner, id)| Some((owner, id.parse().ok()?)))
+        .ok_or_else(|| format!("fid {fid:?} is not of the form owner:number"))
+}
+
+const DEPARTMENTS: [&str; 12] = [
+    "finance",
+    "reports",
+    "dashboards",
+    "marketing",
+    "sales",
+    "hr",
+    "research",
+    "ops",
+    "product",
+    "public",
+    "scratch",
+    "archive",
+];
+const TOPICS: [&str; 16] = [
+    "revenue",
+    "churn",
+    "forecast",
+    "latency",
+    "signups",
+    "retention",
+    "spend",
+    "pipeline",
+    "headcount",
+    "traffic",
+    "conversion",
+    "margin",
+    "backlog",
+    "uptime",
+    "survey",
+    "inventory",
+];
+const FILES_PER_FOLDER: usize = 50;
+
+/// A deterministic synthetic account: `count` files in nested folders (department / year /
+/// project), with a fixed mix of file types (plot 55%, grid 30%, dashboard 10%, presentation
+/// 5%) and sharing (private 40%, public 40%, secret 20%).
+pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
+    let mut rng = fastrand::Rng::with_seed(0x5EED);
+    let mut out = Vec::with_capacity(count + count / FILES_PER_FOLDER + 64);
+    let mut next = 0i64;
+    let mut new_id = || {
+        next += 1;
+        next - 1
+    };
+    let leaf_folders = count.div_ceil(FILES_PER_FOLDER).max(1);
+    let mut leaves = Vec::with_capacity(leaf_folders);
+    let mut years: HashMap<(usize, usize), i64> = HashMap::new();
+    let mut departments: HashMap<usize, i64> = HashMap::new();
+    for leaf in 0..leaf_folders {
+        let (dept, year) = (leaf % DEPARTMENTS.len(), (leaf / DEPARTMENTS.len()) % 4);
+        let dept_id = *departments.entry(dept).or_insert_with(|| {
+            let id = new_id();
+            out.push(stored(owner, id, ROOT, DEPARTMENTS[dept], "fold", now));
+            id
+        });
+        let year_id = *years.entry((dept, year)).or_insert_with(|| {
+            let id = new_id();
+            let name = (2023 + year).to_string();
+            out.push(stored(owner, id, dept_id, &name, "fold", now));
+            id
+        });
+        let id = new_id();
+        let name = format!("project-{leaf:05}");
+        out.push(stored(owner, id, year_id, &name, "fold", now));
+        leaves.push(id);
+    }
+    for n in 0..count {
+        let parent = leaves[n / FILES_PER_FOLDER];
+        let filetype = match rng.u8(0..100) {
+            0..55 => "plot",
+            55..85 => "grid",
+            85..95 => "dashboard",
+            _ => "spectacle_presentation",
+        };
+        let name = format!("{}-{n:06}", TOPICS[rng.usize(0..TOPICS.len())]);
+        let mut file = stored(owner, new_id(), parent, &name, filetype, now);
+        match rng.u8(0..10) {
+            0..4 => set_sharing(&mut file, false, false),
+            4..8 => set_sharing(&mut file, true, false),
+            _ => set_sharing(&mut file, false, true),
+        }
+        out.push(file);
+    }
+    out
+}
+
+/// Reads a saved state.
+pub fn load_state(path: &Path) -> Result<Store, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read sandbox state {}: {err}", path.display()))?;
+    let state: StateFile = serde_json::from_str(&text)
+        .map_err(|err| format!("{}: invalid sandbox state: {err}", path.display()))?;
+    if state.sandbox_state_version != 1 {
+        return Err(format!(
+            "{}: unsupported sandbox_state_version {}",
+            path.display(),
+            state.sandbox_state_version
+        ));
+    }
+    Ok(Store::from_parts(state.users, state.files))
+}
+
+/// Writes the state atomically: a temporary sibling, fsync, then a rename.
+pub fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
+    file.flush()?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Loads a snapshot seed.
+pub fn load_snapshot(path: &Path) -> Result<Seed, SnapshotError> {
+    Snapshot::load(path).map(Seed::Snapshot)
+}

@@ -1,0 +1,456 @@
+//! The sandbox's own JSON shapes: file objects, pages, error bodies, request bodies.
+//!
+//! Written from `chart-studio-api.md`, independently of the client's types in `remote`, so a
+//! wrong field name on one side cannot hide behind a shared struct.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::store::StoredFile;
+
+/// An API error with Chart Studio's body shape:
+/// `{"errors":[{"code":..,"message":..,"path":null,"field":..}],"detail":..}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// The request field at fault, if any.
+    pub field: Option<&'static str>,
+    /// `Retry-After` seconds, for 429s.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400 for a bad value of one field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+        }
+    }
+
+    /// 400 for a request that cannot be carried out.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+
+    /// 401 for a wrong username or key.
+    pub fn bad_key() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNKNOWN", "Bad API key")
+    }
+
+    /// 401 for a write without credentials.
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        )
+    }
+
+    /// 403 for a file the caller can read but not change.
+    pub fn forbidden() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "You do not have permission to perform this action.",
+        )
+    }
+
+    /// 404: missing, or not readable by the caller (Chart Studio never says which).
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    /// 404 for a page past the last, as DRF answers.
+    pub fn invalid_page() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Invalid page.")
+    }
+
+    /// 409 for a file name already taken in its folder.
+    pub fn conflict(name: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("Sorry, a file named '{name}' already exists in this folder."),
+        )
+    }
+
+    /// 500 with the server's well-known message.
+    pub fn server_error() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "Uh oh, an error occurred on the server.",
+        )
+    }
+
+    /// 429 for the per-second throttle.
+    pub fn throttled(retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("Request was throttled. Expected available in {retry_after} seconds."),
+            )
+        }
+    }
+
+    /// 429 for the daily write quota, with the message the real server sends.
+    pub fn daily_limit(limit: u64, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!(
+                    "Hi there, you've reached the threshold of {limit} combined image exports \
+                     and chart saves per 24h period. If you need to raise your daily limit, \
+                     please contact support."
+                ),
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{
+                "code": self.code,
+                "message": self.message,
+                "path": null,
+                "field": self.field,
+            }],
+            "detail": self.message,
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().expect("digits"));
+        }
+        response
+    }
+}
+
+/// What the response builder needs to know about the request: absolute URLs are built from
+/// the `Host` the client used, as the real server does.
+#[derive(Clone, Debug)]
+pub struct Urls {
+    /// `http://host:port` as the client reached the server.
+    pub api_base: String,
+    /// Web UI base for `web_url` and `embed_url` (`--web-domain`).
+    pub web_base: String,
+}
+
+/// A file object as the API returns it. Owner-only fields are left out for other readers.
+#[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // the wire format has these flags
+pub struct FileObject<'a> {
+    fid: String,
+    filename: &'a str,
+    filetype: &'a str,
+    owner: &'a str,
+    parent: i64,
+    parented: bool,
+    world_readable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_key_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    share_key: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<bool>,
+    web_url: String,
+    embed_url: String,
+    api_urls: Map<String, Value>,
+    files_url: String,
+    creation_time: &'a str,
+    date_modified: &'a str,
+    image_urls: Map<String, Value>,
+    img_url: &'static str,
+    preview: &'static str,
+    references: [(); 0],
+    referencers: [(); 0],
+    collaborators: Collaborators,
+    comments: Option<()>,
+    views: u64,
+    title: &'static str,
+    is_theme: bool,
+    is_template: bool,
+    metadata: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cols: Option<Vec<Value>>,
+}
+
+#[derive(Serialize)]
+struct Collaborators {
+    count: u64,
+    results: [(); 0],
+}
+
+/// How much of a file a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The owner: every field, the share key included.
+    Owner,
+    /// Anyone else who may read the file: no admin fields.
+    Reader,
+}
+
+impl<'a> FileObject<'a> {
+    /// The JSON object for a stored file. `share_key_visible` is false while an enabled share
+    /// key is still "propagating" (the eventual-consistency fault).
+    pub fn new(file: &'a StoredFile, view: View, urls: &Urls, share_key_visible: bool) -> Self {
+        let fid = format!("{}:{}", file.owner, file.id);
+        let kind = api_resource(&file.filetype);
+        let files_url = format!("{}/v2/files/{fid}", urls.api_base);
+        let mut api_urls = Map::new();
+        api_urls.insert("files".into(), Value::String(files_url.clone()));
+        api_urls.insert(
+            kind.into(),
+            Value::String(format!("{}/v2/{kind}/{fid}", urls.api_base)),
+        );
+        let enabled = file.share_key_enabled && share_key_visible;
+        let owner = view == View::Owner;
+        FileObject {
+            filename: &file.filename,
+            filetype: &file.filetype,
+            owner: &file.owner,
+            parent: file.parent,
+            parented: file.parent != -1,
+            world_readable: file.world_readable,
+            share_key_enabled: owner.then_some(enabled),
+            share_key: owner.then(|| {
+                file.share_key
+                    .clone()
+                    .filter(|_| enabled)
+                    .map_or(Value::Null, Value::String)
+            }),
+            deleted: owner.then_some(file.deleted),
+            web_url: format!("{}/~{}/{}/", urls.web_base, file.owner, file.id),
+            embed_url: format!("{}/~{}/{}.embed", urls.web_base, file.owner, file.id),
+            api_urls,
+            files_url,
+            creation_time: &file.creation_time,
+            date_modified: &file.date_modified,
+            image_urls: Map::new(),
+            img_url: "",
+            preview: "",
+            references: [],
+            referencers: [],
+            collaborators: Collaborators {
+                count: 0,
+                results: [],
+            },
+            comments: None,
+            views: 0,
+            title: "",
+            is_theme: false,
+            is_template: false,
+            metadata: Map::new(),
+            cols: (file.filetype == "grid").then(|| file.cols.clone()),
+            fid,
+        }
+    }
+}
+
+/// The plural resource name under `/v2/` for a file type.
+fn api_resource(filetype: &str) -> &'static str {
+    match filetype {
+        "fold" => "folders",
+        "grid" => "grids",
+        "dashboard" => "dashboards",
+        "spectacle_presentation" => "spectacle-presentations",
+        "external_image" => "external-images",
+        _ => "plots",
+    }
+}
+
+/// A DRF page-number page: `{count, next, previous, first, last, results}`.
+#[derive(Serialize)]
+pub struct Page<'a> {
+    count: usize,
+    next: Option<String>,
+    previous: Option<String>,
+    first: String,
+    last: String,
+    results: Vec<FileObject<'a>>,
+}
+
+impl<'a> Page<'a> {
+    /// A page of `results`, page `number` (1-based) of `pages`, with absolute links that
+    /// repeat the request's query with `page` replaced, keys sorted as DRF does.
+    pub fn new(
+        path_url: &str,
+        query: &[(String, String)],
+        count: usize,
+        number: usize,
+        pages: usize,
+        results: Vec<FileObject<'a>>,
+    ) -> Page<'a> {
+        let link = |page: usize| page_link(path_url, query, page);
+        Page {
+            count,
+            next: (number < pages).then(|| link(number + 1)),
+            previous: (number > 1).then(|| link(number - 1)),
+            first: link(1),
+            last: link(pages),
+            results,
+        }
+    }
+}
+
+fn page_link(path_url: &str, query: &[(String, String)], page: usize) -> String {
+    let mut pairs: Vec<(&str, String)> = query
+        .iter()
+        .filter(|(key, _)| key != "page")
+        .map(|(key, value)| (key.as_str(), value.clone()))
+        .collect();
+    pairs.push(("page", page.to_string()));
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("{path_url}?{encoded}")
+}
+
+/// A request body as a JSON object: JSON bodies as they are, form bodies as strings (the
+/// documented `requests.patch(url, {"world_readable": False})` recipe sends `False`).
+pub fn parse_body(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let is_form = content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+            .map_err(|err| ApiError::bad_request(format!("Malformed form body: {err}")))?;
+        return Ok(pairs
+            .into_iter()
+            .map(|(key, value)| (key, Value::String(value)))
+            .collect());
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("Expected a JSON object.")),
+        Err(err) => Err(ApiError::bad_request(format!("JSON parse error - {err}"))),
+    }
+}
+
+/// A boolean field: JSON booleans, or the strings DRF's `BooleanField` accepts.
+pub fn bool_field(
+    body: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<bool>, ApiError> {
+    let Some(value) = body.get(field) else {
+        return Ok(None);
+    };
+    let parsed = match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.as_str() {
+            "true" | "True" | "TRUE" | "1" | "on" => Some(true),
+            "false" | "False" | "FALSE" | "0" | "off" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid(field, "Must be a valid boolean."))
+}
+
+/// An integer field, from a JSON number or a numeric string.
+pub fn int_field(body: &Map<String, Value>, field: &'static str) -> Result<Option<i64>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "A valid integer is required.")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(field, "A valid integer is required.")),
+        Some(_) => Err(ApiError::invalid(field, "A valid integer is required.")),
+    }
+}
+
+/// A string field.
+pub fn string_field(
+    body: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(field, "Not a valid string.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_accept_python_booleans() {
+        let body = parse_body(
+            Some("application/x-www-form-urlencoded"),
+            b"world_readable=False&share_key_enabled=True",
+        )
+        .unwrap();
+        assert_eq!(bool_field(&body, "world_readable"), Ok(Some(false)));
+        assert_eq!(bool_field(&body, "share_key_enabled"), Ok(Some(true)));
+        assert_eq!(bool_field(&body, "missing"), Ok(None));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let body = parse_body(Some("application/json"), br#"{"world_readable": "maybe"}"#).unwrap();
+        let err = bool_field(&body, "world_readable").unwrap_err();
+        assert_eq!(
+            (err.status, err.field),
+            (StatusCode::BAD_REQUEST, Some("world_readable"))
+        );
+        assert!(parse_body(None, b"[1]").is_err());
+        assert!(parse_body(None, b"  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn page_links_replace_the_page_and_sort_keys() {
+        let query = vec![
+            ("user".to_owned(), "alice".to_owned()),
+            ("filetype".to_owned(), "plot".to_owned()),
+            ("page_size".to_owned(), "2".to_owned()),
+            ("filetype".to_owned(), "grid".to_owned()),
+            ("page".to_owned(), "1".to_owned()),
+        ];
+        assert_eq!(
+            page_link("http://127.0.0.1:8080/v2/folders/all", &query, 2),
+            "http://127.0.0.1:8080/v2/folders/all?filetype=plot&filetype=grid&page=2&page_size=2&user=alice"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The official Python client, `chart-studio` 1.1.0 from PyPI, against the sandbox.
+//!
+//! The test installs the client into a virtualenv under the target directory the first time
+//! (with `plotly<6`: the client calls `plotly.version.stable_semver()`, which plotly 6 removed),
+//! and reuses it afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use plotward::sandbox::Sandbox;
+
+use crate::api::{Api, As, example_sandbox};
+use crate::harness::repo;
+
+const REQUIREMENTS: [&str; 2] = ["chart-studio==1.1.0", "plotly<6"];
+
+/// The virtualenv's python, installing the client once per target directory.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chart-studio-venv");
+        let python = venv.join("bin").join("python");
+        let marker =
+            venv.join(format!("installed {}", REQUIREMENTS.join(" ")).replace(['<', '='], "_"));
+        if !marker.exists() {
+            run(Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv));
+            run(Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(REQUIREMENTS));
+            std::fs::write(&marker, "").expect("write the install marker");
+        }
+        python
+    })
+}
+
+#[track_caller]
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs one step of `tests/python/chart_studio_interop.py` as `alice` and parses its JSON.
+pub fn client(sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value {
+    let alice = &sandbox.users()[0];
+    let output = Command::new(python())
+        .arg(repo("tests/python/chart_studio_interop.py"))
+        .env_clear()
+        .env("HOME", plotly_dir)
+        .env("PLOTLY_DIR", plotly_dir)
+        .env("SANDBOX_URL", sandbox.url())
+        .env("PLOTLY_USERNAME", &alice.username)
+        .env("PLOTLY_API_KEY", &alice.api_key)
+        .env("STEP", step)
+        .output()
+        .expect("run the chart-studio script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "chart-studio script ({step}) failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("JSON from the script: {stdout}"))
+}
+
+#[test]
+fn chart_studio_creates_public_private_and_secret_plots() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let out = client(&sandbox, dir.path(), "create");
+
+    let public_fid = api.fid("interop/public/deep/chart");
+    let (owner, id) = public_fid.split_once(':').unwrap();
+    assert_eq!(out["public"], format!("{}/~{owner}/{id}/", sandbox.url()));
+    assert_eq!(
+        out["replot"], out["public"],
+        "re-plotting updates the same file"
+    );
+
+    let secret_fid = api.fid("interop/secret/deep/chart");
+    let secret = api
+        .get(&format!("/v2/files/{secret_fid}"), As::User("alice"))
+        .body;
+    let key = secret["share_key"].as_str().expect("a share key");
+    let (_, secret_number) = secret_fid.split_once(':').unwrap();
+    assert_eq!(
+        out["secret"],
+        format!("{}/~{owner}/{secret_number}?share_key={key}", sandbox.url()),
+        "the secret URL carries the share key"
+    );
+    assert_eq!(secret["world_readable"], false);
+
+    let private_fid = api.fid("interop/private/deep/renamed-chart");
+    assert_eq!(out["lookup"]["fid"], private_fid.as_str());
+    assert_eq!(out["lookup"]["world_readable"], false);
+    assert_eq!(out["update"]["filename"], "renamed-chart");
+
+    let default_fid = api.fid("interop/after-config/chart");
+    let default = api
+        .get(&format!("/v2/files/{default_fid}"), As::User("alice"))
+        .body;
+    assert_eq!(
+        default["world_readable"], false,
+        "set_config_file(sharing='private') applies"
+    );
+    assert_eq!(default["share_key_enabled"], false);
+
+    // What others see: public opens, private is 404, secret opens only with the key.
+    let get = |fid: &str, query: &str| {
+        api.get(&format!("/v2/files/{fid}{query}"), As::Anonymous)
+            .status
+    };
+    assert_eq!(get(&public_fid, ""), StatusCode::OK);
+    assert_eq!(get(&private_fid, ""), StatusCode::NOT_FOUND);
+    assert_eq!(get(&secret_fid, ""), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&secret_fid, &format!("?share_key={key}")),
+        StatusCode::OK
+    );
+
+    // The grids extracted from the figures were uploaded next to the plots.
+    api.fid("interop/public/deep/chart_grid");
+    let log = api.get("/_sandbox/requests", As::Anonymous).body;
+    let requests = log["requests"].as_array().unwrap();
+    let seen = |method: &str, prefix: &str| {
+        requests
+            .iter()
+            .any(|r| r["method"] == method && r["path"].as_str().unwrap().starts_with(prefix))
+    };
+    for (method, prefix) in [
+        ("POST", "/v2/folders"),
+        ("GET", "/v2/files/lookup"),
+        ("POST", "/v2/grids"),
+        ("DELETE", "/v2/grids/"),
+        ("POST", "/v2/plots"),
+        ("PUT", "/v2/plots/"),
+        ("PUT", "/v2/files/"),
+    ] {
+        assert!(seen(method, prefix), "the client sent {method} {prefix}...");
+    }
+    assert!(requests.iter().all(|r| r["status"].as_u64().unwrap() < 500));
+    let platform = requests[0]["client_platform"].as_str().unwrap();
+    assert!(platform.starts_with("python "), "{platform}");
+}

@@ -1,0 +1,944 @@
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use plotward::sandbox::{FaultConfig, Options, Seed};
+
+use crate::api::{Api, As, example_sandbox, sandbox_with};
+
+fn is_share_key(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|k| k.len() == 22 && k.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[test]
+fn current_user_and_the_documented_401_body() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let me = api.get("/v2/users/current", As::User("alice"));
+    assert_eq!(
+        (me.status, me.body["username"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
+    let bad = api.get("/v2/users/current", As::Key("alice", "wrong"));
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bad.body,
+        json!({"errors": [{"code": "UNKNOWN", "message": "Bad API key", "path": null, "field": null}],
+               "detail": "Bad API key"})
+    );
+    assert_eq!(
+        api.get("/v2/users/current", As::Anonymous).status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Behind a proxy the client moves its credentials to `plotly-authorization`, which wins.
+    let proxied = Api::send(
+        reqwest::blocking::Client::new()
+            .get(api.url("/v2/users/current"))
+            .basic_auth("proxy", Some("proxy-pass"))
+            .header("plotly-authorization", "Basic Ym9iOmJvYi1rZXk="),
+    );
+    assert_eq!(proxied.body["username"], "bob");
+}
+
+#[test]
+fn file_objects_have_the_documented_fields() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let fid = api.fid("finance/cash-flow");
+    let file = api.get(&format!("/v2/files/{fid}"), As::User("alice")).body;
+    let (owner, id) = fid.split_once(':').unwrap();
+    assert_eq!(file["fid"], fid);
+    assert_eq!(file["owner"], owner);
+    assert_eq!(file["filename"], "cash-flow");
+    assert_eq!(file["filetype"], "plot");
+    assert!(file["parent"].as_i64().unwrap() >= 0);
+    assert_eq!(file["world_readable"], false);
+    assert_eq!(file["share_key_enabled"], true);
+    assert!(is_share_key(&file["share_key"]), "{}", file["share_key"]);
+    assert_eq!(file["deleted"], false);
+    let web = format!("{}/~{owner}/{id}/", sandbox.url());
+    assert_eq!(file["web_url"], web);
+    assert_eq!(
+        file["embed_url"],
+        format!("{}/~{owner}/{id}.embed", sandbox.url())
+    );
+    assert_eq!(
+        file["api_urls"]["files"],
+        format!("{}/v2/files/{fid}", sandbox.url())
+    );
+    for field in ["creation_time", "date_modified"] {
+        assert!(file[field].as_str().unwrap().ends_with('Z'), "{field}");
+    }
+    let root = api
+        .get(
+            &format!("/v2/files/{}", api.fid("overview")),
+            As::User("alice"),
+        )
+        .body;
+    assert_eq!(root["parent"], -1);
+}
+
+#[test]
+fn partial_updates_by_put_json_and_patch_form() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let fid = api.fid("finance/payroll-chart");
+    let path = format!("/v2/files/{fid}");
+    let secret = api.json(
+        Method::PUT,
+        &path,
+        As::User("alice"),
+        &json!({"world_readable": false, "share_key_enabled": true}),
+    );
+    assert_eq!(secret.status, StatusCode::OK);
+    assert!(is_share_key(&secret.body["share_key"]));
+    assert_eq!(
+        secret.body["filename"], "payroll-chart",
+        "partial: other fields kept"
+    );
+    // The documented recipe: requests.patch(url, {"world_readable": False}) sends a form body.
+    let public = api.form(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &[("world_readable", "True"), ("share_key_enabled", "False")],
+    );
+    assert_eq!(public.status, StatusCode::OK, "{}", public.body);
+    assert_eq!(public.body["world_readable"], true);
+    assert_eq!(public.body["share_key_enabled"], false);
+    assert_eq!(
+        public.body["share_key"],
+        Value::Null,
+        "disabling clears the key"
+    );
+    let renamed = api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"filename": "pc"}),
+    );
+    assert_eq!(renamed.body["filename"], "pc");
+    assert_eq!(renamed.body["world_readable"], true);
+    let bad = api.form(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &[("world_readable", "maybe")],
+    );
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["errors"][0]["field"], "world_readable");
+}
+
+#[test]
+fn others_get_404_for_private_files_and_never_see_admin_fields() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let private = format!("/v2/files/{}", api.fid("hr/headcount"));
+    let public = format!("/v2/files/{}", api.fid("public/world-map"));
+    for who in [As::User("bob"), As::Anonymous] {
+        assert_eq!(api.get(&private, who).status, StatusCode::NOT_FOUND);
+        let seen = api.get(&public, who);
+        assert_eq!(seen.status, StatusCode::OK);
+        for hidden in ["share_key", "share_key_enabled", "deleted"] {
+            assert!(
+                seen.body.get(hidden).is_none(),
+                "{hidden} shown to a non-owner"
+            );
+        }
+    }
+    let write = api.json(
+        Method::PATCH,
+        &public,
+        As::User("bob"),
+        &json!({"world_readable": false}),
+    );
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    let write = api.json(
+        Method::PATCH,
+        &private,
+        As::User("bob"),
+        &json!({"world_readable": true}),
+    );
+    assert_eq!(write.status, StatusCode::NOT_FOUND);
+    let anonymous = api.json(
+        Method::PATCH,
+        &public,
+        As::Anonymous,
+        &json!({"world_readable": true}),
+    );
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn a_share_key_opens_a_secret_file() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let path = format!("/v2/files/{}", api.fid("finance/cash-flow"));
+    let key = api.get(&path, As::User("alice")).body["share_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.get(&path, As::Anonymous).status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("{path}?share_key=nope"), As::Anonymous)
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let opened = api.get(&format!("{path}?share_key={key}"), As::Anonymous);
+    assert_eq!(opened.status, StatusCode::OK);
+    assert_eq!(opened.body["filename"], "cash-flow");
+    // Turning the link off revokes the key.
+    api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"share_key_enabled": false}),
+    );
+    assert_eq!(
+        api.get(&format!("{path}?share_key={key}"), As::Anonymous)
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn lookup_finds_paths_relative_to_a_parent_and_for_a_user() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let found = api.get(
+        "/v2/files/lookup?path=reports/q3/revenue",
+        As::User("alice"),
+    );
+    assert_eq!(
+        (found.status, found.body["filename"].as_str()),
+        (StatusCode::OK, Some("revenue"))
+    );
+    let q3 = api
+        .get("/v2/folders/lookup?path=reports/q3", As::User("alice"))
+        .body;
+    assert_eq!(q3["filetype"], "fold");
+    let relative = api.get(
+        &format!(
+            "/v2/files/lookup?path=revenue&parent={}",
+            q3["fid"].as_str().unwrap().split(':').nth(1).unwrap()
+        ),
+        As::User("alice"),
+    );
+    assert_eq!(relative.body["fid"], found.body["fid"]);
+    assert_eq!(
+        api.get("/v2/files/lookup?path=reports/q9", As::User("alice"))
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get(
+            "/v2/folders/lookup?path=reports/q3/revenue",
+            As::User("alice")
+        )
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let exists = api.get(
+        "/v2/files/lookup?path=reports/q3/revenue&exists=true",
+        As::User("alice"),
+    );
+    assert_eq!(exists.body, json!({"exists": true}));
+    let missing = api.get("/v2/files/lookup?path=nope&exists=true", As::User("alice"));
+    assert_eq!(
+        (missing.status, missing.body.clone()),
+        (StatusCode::OK, json!({"exists": false}))
+    );
+    // Another user's public file by `user=`; their private one stays hidden.
+    let theirs = api.get(
+        "/v2/files/lookup?path=public/world-map&user=alice",
+        As::User("bob"),
+    );
+    assert_eq!(theirs.status, StatusCode::OK);
+    let private = api.get(
+        "/v2/files/lookup?path=hr/headcount&user=alice",
+        As::User("bob"),
+    );
+    assert_eq!(private.status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn trash_restore_and_permanent_delete() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let fid = api.fid("scratch/untitled");
+    let path = format!("/v2/files/{fid}");
+    let early = api.call(
+        Method::DELETE,
+        &format!("{path}/permanent_delete"),
+        As::User("alice"),
+    );
+    assert_eq!(
+        early.status,
+        StatusCode::BAD_REQUEST,
+        "must be trashed first"
+    );
+    let trashed = api.call(Method::POST, &format!("{path}/trash"), As::User("alice"));
+    assert_eq!(
+        (trashed.status, trashed.body["deleted"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    assert_eq!(
+        api.get("/v2/files/lookup?path=scratch/untitled", As::User("alice"))
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let bin = api.get("/v2/folders/trashed", As::User("alice")).body;
+    assert!(
+        bin["children"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fid"] == fid.as_str())
+    );
+    let restored = api.call(Method::POST, &format!("{path}/restore"), As::User("alice"));
+    assert_eq!(restored.body["deleted"], false);
+    assert_eq!(api.fid("scratch/untitled"), fid);
+    api.call(Method::POST, &format!("{path}/trash"), As::User("alice"));
+    let gone = api.call(
+        Method::DELETE,
+        &format!("{path}/permanent_delete"),
+        As::User("alice"),
+    );
+    assert_eq!(
+        (gone.status, gone.body.clone()),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    assert_eq!(
+        api.get(&path, As::User("alice")).status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn trashing_a_folder_trashes_its_contents() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let folder = api
+        .get("/v2/folders/lookup?path=marketing", As::User("alice"))
+        .body;
+    let fid = folder["fid"].as_str().unwrap();
+    api.call(
+        Method::POST,
+        &format!("/v2/folders/{fid}/trash"),
+        As::User("alice"),
+    );
+    let deep = "/v2/files/lookup?path=marketing/campaigns/2026-spring/spend";
+    assert_eq!(
+        api.get(deep, As::User("alice")).status,
+        StatusCode::NOT_FOUND
+    );
+    api.call(
+        Method::POST,
+        &format!("/v2/folders/{fid}/restore"),
+        As::User("alice"),
+    );
+    assert_eq!(api.get(deep, As::User("alice")).status, StatusCode::OK);
+}
+
+#[test]
+fn folders_are_created_like_mkdir_p() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let created = api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "a/b/c"}),
+    );
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["file"]["filename"], "c");
+    assert_eq!(created.body["file"]["filetype"], "fold");
+    let again = api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "a/b/c"}),
+    );
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(
+        again.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    let b = api
+        .get("/v2/folders/lookup?path=a/b", As::User("alice"))
+        .body;
+    let parent = b["fid"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let sibling = api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "d", "parent": parent}),
+    );
+    assert_eq!(sibling.status, StatusCode::CREATED);
+    let detail = api
+        .get(
+            &format!("/v2/folders/{}", b["fid"].as_str().unwrap()),
+            As::User("alice"),
+        )
+        .body;
+    let names: BTreeSet<&str> = detail["children"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["c", "d"]));
+    assert_eq!(detail["filename"], "b");
+    let blocked = api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "overview/x"}),
+    );
+    assert_eq!(
+        blocked.status,
+        StatusCode::BAD_REQUEST,
+        "a file is in the way"
+    );
+}
+
+#[test]
+fn home_all_shared_and_filters() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let home = api
+        .get("/v2/folders/home?page_size=1000", As::User("alice"))
+        .body;
+    let top: BTreeSet<&str> = home["children"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    assert!(top.contains("finance") && top.contains("overview") && !top.contains("payroll"));
+    let typed = api.get(
+        "/v2/folders/all?user=alice&filetype=grid&filetype=dashboard&page_size=1000",
+        As::User("alice"),
+    );
+    let results = typed.body["children"]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|f| f["filetype"] == "grid" || f["filetype"] == "dashboard")
+    );
+    assert_eq!(typed.body["children"]["count"], 26);
+    let ordered = api.get(
+        "/v2/folders/all?filetype=fold&order_by=-filename&page_size=1000",
+        As::User("alice"),
+    );
+    let names: Vec<&str> = ordered.body["children"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(names, sorted);
+    let bad_order = api.get("/v2/folders/all?order_by=views", As::User("alice"));
+    assert_eq!(bad_order.status, StatusCode::BAD_REQUEST);
+    // Another user's listing shows only their public files.
+    let theirs = api
+        .get("/v2/folders/all?user=alice&page_size=1000", As::User("bob"))
+        .body;
+    assert!(
+        theirs["children"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["world_readable"] == true)
+    );
+    let shared = api.get("/v2/folders/shared", As::User("bob")).body;
+    assert_eq!(shared["children"]["count"], 0);
+}
+
+#[test]
+fn pagination_follows_next_over_several_pages() {
+    let sandbox = sandbox_with(Seed::Generate(250), Options::default());
+    let api = Api::new(&sandbox);
+    let mut url = "/v2/folders/all?user=alice&filetype=plot&filetype=grid&filetype=dashboard&filetype=spectacle_presentation&page_size=100".to_owned();
+    let mut seen = BTreeSet::new();
+    let mut pages = 0;
+    loop {
+        let page = api.get(&url, As::User("alice")).body;
+        let children = &page["children"];
+        assert_eq!(
+            children["count"], 250,
+            "count is the total, not the page length"
+        );
+        pages += 1;
+        if pages == 1 {
+            assert_eq!(children["previous"], Value::Null);
+            let last = children["last"].as_str().unwrap();
+            assert!(
+                last.starts_with(sandbox.url()) && last.contains("page=3"),
+                "{last}"
+            );
+        } else {
+            assert!(
+                children["previous"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("page={}", pages - 1))
+            );
+        }
+        for file in children["results"].as_array().unwrap() {
+            assert!(
+                seen.insert(file["fid"].as_str().unwrap().to_owned()),
+                "no file twice"
+            );
+        }
+        match children["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!((pages, seen.len()), (3, 250));
+    let beyond = api.get(
+        "/v2/folders/all?page=4&page_size=100&filetype=plot",
+        As::User("alice"),
+    );
+    assert_eq!(beyond.status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn grids_and_plots_as_the_python_client_creates_them() {
+    let sandbox = sandbox_with(Seed::Empty, Options::default());
+    let api = Api::new(&sandbox);
+    api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "lab/runs"}),
+    );
+    let grid = api.json(
+        Method::POST,
+        "/v2/grids",
+        As::User("alice"),
+        &json!({"data": {"cols": {"y": {"data": [3, 1], "order": 1}, "x": {"data": [1, 2], "order": 0}}},
+                "world_readable": false, "filename": "run1_grid", "parent_path": "lab/runs"}),
+    );
+    assert_eq!(grid.status, StatusCode::CREATED, "{}", grid.body);
+    let cols = grid.body["file"]["cols"].as_array().unwrap();
+    assert_eq!(
+        cols.iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["x", "y"]
+    );
+    assert!(
+        cols.iter()
+            .all(|c| c["uid"].as_str().is_some_and(|u| !u.is_empty()))
+    );
+    let plot = api.json(
+        Method::POST,
+        "/v2/plots",
+        As::User("alice"),
+        &json!({"figure": {"data": [{"xsrc": "alice:1:abc"}]}, "world_readable": false,
+                "share_key_enabled": true, "filename": "run1", "parent_path": "lab/runs"}),
+    );
+    assert_eq!(plot.status, StatusCode::CREATED);
+    let file = &plot.body["file"];
+    assert!(is_share_key(&file["share_key"]));
+    assert!(file["web_url"].as_str().unwrap().ends_with('/'));
+    let fid = file["fid"].as_str().unwrap();
+    let updated = api.json(
+        Method::PUT,
+        &format!("/v2/plots/{fid}"),
+        As::User("alice"),
+        &json!({"figure": {"data": []}, "world_readable": true}),
+    );
+    assert_eq!(
+        (updated.status, updated.body["world_readable"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    let content = api
+        .get(&format!("/v2/plots/{fid}/content"), As::User("alice"))
+        .body;
+    assert_eq!(content, json!({"data": []}));
+    let taken = api.json(
+        Method::POST,
+        "/v2/plots",
+        As::User("alice"),
+        &json!({"figure": {}, "filename": "run1", "parent_path": "lab/runs"}),
+    );
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(
+        taken.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    let grid_fid = grid.body["file"]["fid"].as_str().unwrap();
+    assert_eq!(
+        api.get(&format!("/v2/plots/{grid_fid}"), As::User("alice"))
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let destroyed = api.call(
+        Method::DELETE,
+        &format!("/v2/grids/{grid_fid}"),
+        As::User("alice"),
+    );
+    assert_eq!(destroyed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.get(&format!("/v2/files/{grid_fid}"), As::User("alice"))
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get("/v2/nothing/here", As::User("alice")).status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn faults_latency_and_server_errors() {
+    let sandbox = sandbox_with(
+        Seed::Empty,
+        Options {
+            faults: FaultConfig {
+                latency_ms: 150,
+                ..FaultConfig::default()
+            },
+            ..Options::default()
+        },
+    );
+    let api = Api::new(&sandbox);
+    let started = Instant::now();
+    api.get("/v2/users/current", As::User("alice"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "latency is applied"
+    );
+    api.faults(&json!({"fail_rate": 1.0}));
+    let failed = api.get("/v2/users/current", As::User("alice"));
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        failed.body["errors"][0]["message"],
+        "Uh oh, an error occurred on the server."
+    );
+    api.faults(&json!({}));
+    assert_eq!(
+        api.get("/v2/users/current", As::User("alice")).status,
+        StatusCode::OK
+    );
+    let refused = api.json(
+        Method::PUT,
+        "/_sandbox/faults",
+        As::Anonymous,
+        &json!({"fail_rate": 2}),
+    );
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn faults_rate_limit_and_daily_quota() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"rate_limit": 2}));
+    let statuses: Vec<StatusCode> = (0..3)
+        .map(|_| api.get("/v2/users/current", As::User("alice")).status)
+        .collect();
+    assert_eq!(statuses[2], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let throttled = api.get("/v2/users/current", As::User("alice"));
+    assert_eq!(throttled.headers["retry-after"], "1");
+    api.faults(&json!({"daily_write_limit": 1}));
+    let path = format!("/v2/files/{}", api.fid("overview"));
+    let first = api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"world_readable": false}),
+    );
+    assert_eq!(first.status, StatusCode::OK);
+    let second = api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"world_readable": true}),
+    );
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        second.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("per 24h period")
+    );
+    assert!(
+        second.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 3600
+    );
+    assert_eq!(
+        api.get(&path, As::User("alice")).status,
+        StatusCode::OK,
+        "reads go on"
+    );
+    assert_eq!(
+        api.get(&path, As::User("alice")).body["world_readable"],
+        false,
+        "the refused write did nothing"
+    );
+}
+
+#[test]
+fn faults_flaky_share_keys_read_back_disabled_for_a_while() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"flaky_share_keys": 1.0, "flaky_share_key_ms": 300}));
+    let path = format!("/v2/files/{}", api.fid("hr/headcount"));
+    let written = api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"share_key_enabled": true, "world_readable": false}),
+    );
+    assert_eq!(
+        written.body["share_key_enabled"], true,
+        "the write response is truthful"
+    );
+    let key = written.body["share_key"].as_str().unwrap().to_owned();
+    let early = api.get(&path, As::User("alice")).body;
+    assert_eq!(
+        (
+            early["share_key_enabled"].clone(),
+            early["share_key"].clone()
+        ),
+        (json!(false), Value::Null)
+    );
+    assert_eq!(
+        api.get(&format!("{path}?share_key={key}"), As::Anonymous)
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let later = api.get(&path, As::User("alice")).body;
+    assert_eq!(later["share_key"], key.as_str());
+    assert_eq!(
+        api.get(&format!("{path}?share_key={key}"), As::Anonymous)
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn admin_log_state_and_reset() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let before = api.state();
+    assert_eq!(before["format_version"], 1);
+    assert_eq!(before["files"].as_array().unwrap().len(), 84);
+    let path = format!("/v2/files/{}", api.fid("overview"));
+    api.json(
+        Method::PATCH,
+        &path,
+        As::User("alice"),
+        &json!({"world_readable": false}),
+    );
+    assert_ne!(api.state(), before);
+    let log = api.requests();
+    assert_eq!(
+        log.last().unwrap(),
+        &("PATCH".to_owned(), path.clone(), 200)
+    );
+    assert!(
+        log.iter().all(|(_, p, _)| !p.starts_with("/_sandbox")),
+        "admin calls are not logged"
+    );
+    let platform =
+        api.get("/_sandbox/requests", As::Anonymous).body["requests"][0]["client_platform"].clone();
+    assert_eq!(platform, "tests 1.0.0");
+    assert_eq!(
+        api.call(Method::POST, "/_sandbox/reset", As::Anonymous)
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.state(), before);
+    assert!(api.requests().is_empty());
+    // The keys survive a reset.
+    assert_eq!(
+        api.get("/v2/users/current", As::User("alice")).status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn state_file_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let options = || Options {
+        state: Some(state.clone()),
+        ..Options::default()
+    };
+    let sandbox = sandbox_with(Seed::Generate(20), options());
+    let api = Api::new(&sandbox);
+    let created = api.json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "kept/after/restart"}),
+    );
+    assert_eq!(created.status, StatusCode::CREATED);
+    let before = api.state();
+    sandbox.stop();
+    assert!(state.exists());
+    let again = sandbox_with(Seed::Empty, options());
+    let api = Api::new(&again);
+    assert_eq!(api.state(), before);
+    assert_eq!(
+        api.get(
+            "/v2/folders/lookup?path=kept/after/restart",
+            As::User("alice")
+        )
+        .status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn generated_accounts_are_deterministic_and_mixed() {
+    let a = sandbox_with(Seed::Generate(1000), Options::default());
+    let b = sandbox_with(Seed::Generate(1000), Options::default());
+    let (state_a, state_b) = (Api::new(&a).state(), Api::new(&b).state());
+    assert_eq!(state_a, state_b);
+    let files = state_a["files"].as_array().unwrap();
+    let types: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f["filetype"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from([
+            "dashboard",
+            "fold",
+            "grid",
+            "plot",
+            "spectacle_presentation"
+        ])
+    );
+    let content = files.iter().filter(|f| f["filetype"] != "fold").count();
+    assert_eq!(content, 1000);
+    let depth = files
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().matches('/').count())
+        .max();
+    assert_eq!(depth, Some(3));
+    let levels: BTreeSet<(bool, bool)> = files
+        .iter()
+        .filter(|f| f["filetype"] != "fold")
+        .map(|f| {
+            (
+                f["world_readable"].as_bool().unwrap(),
+                f["share_key_enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(levels.len(), 3, "public, private and secret");
+}
+
+#[test]
+fn the_sandbox_command_serves_until_sigterm_and_saves_its_state() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    /// Kills the server if an assertion fails before the test stops it.
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut guard = Guard(std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+        .args([
+            "sandbox",
+            "--addr",
+            "127.0.0.1:0",
+            "--generate",
+            "30",
+            "--user",
+            "carol:carol-key",
+        ])
+        .arg("--state")
+        .arg(&state)
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start plotward sandbox"));
+    let child = &mut guard.0;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let banner: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
+    assert_eq!(banner[0], "  files: 30, folders: 3");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l == "  user: carol  api key: carol-key"),
+        "{banner:?}"
+    );
+    let me = reqwest::blocking::Client::new()
+        .get(format!("{url}/v2/users/current"))
+        .basic_auth("carol", Some("carol-key"))
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a clean shutdown on SIGTERM");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["sandbox_state_version"], 1);
+    assert_eq!(
+        saved["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["filetype"] != "fold")
+            .count(),
+        30
+    );
+}
+
+#[test]
+fn the_sandbox_command_refuses_non_loopback_addresses_and_bad_users() {
+    crate::harness::Test::new()
+        .args(["sandbox", "--addr", "0.0.0.0:9889"])
+        .stderr("error: the sandbox only listens on loopback addresses, not 0.0.0.0:9889\n")
+        .status(1);
+    crate::harness::Test::new()
+        .args(["sandbox", "--user", "nokey"])
+        .stderr("error: --user takes NAME:APIKEY, got `nokey`\n")
+        .status(1);
+    crate::harness::Test::new()
+        .args(["sandbox", "--fail-rate", "3"])
+        .stderr("error: fail_rate must be between 0 and 1, got 3\n")
+        .status(1);
+}
