@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{ROOT, Store, StoredFile, User, timestamps};
+use super::store::{ROOT, Store, StoredFile, User};
 use crate::inventory::{Snapshot, SnapshotError};
 
 /// What the sandbox starts with (and goes back to on `/_sandbox/reset`).
@@ -70,43 +70,6 @@ pub fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
     Ok(Store::from_parts(users, files))
 }
 
-fn stored(
-    owner: &str,
-    id: i64,
-    parent: i64,
-    filename: &str,
-    filetype: &str,
-    now: SystemTime,
-) -> StoredFile {
-    let (creation_time, date_modified) = timestamps(now);
-    StoredFile {
-        id,
-        owner: owner.to_owned(),
-        filename: filename.to_owned(),
-        parent,
-        filetype: filetype.to_owned(),
-        world_readable: false,
-        share_key_enabled: false,
-        share_key: None,
-        deleted: false,
-        creation_time,
-        date_modified,
-        content: None,
-        cols: Vec::new(),
-        key_hidden_until: None,
-    }
-}
-
-fn set_sharing(file: &mut StoredFile, world_readable: bool, share_key_enabled: bool) {
-    file.world_readable = world_readable;
-    file.share_key_enabled = share_key_enabled;
-    file.share_key = share_key_enabled.then(|| {
-        std::iter::repeat_with(fastrand::alphanumeric)
-            .take(22)
-            .collect()
-    });
-}
-
 /// Turns snapshot entries into stored files, creating any folder the snapshot implies but does
 /// not list.
 fn from_snapshot(snapshot: &Snapshot, now: SystemTime) -> Result<Vec<StoredFile>, String> {
@@ -126,12 +89,8 @@ fn from_snapshot(snapshot: &Snapshot, now: SystemTime) -> Result<Vec<StoredFile>
         let (owner, id) = split_fid(&file.fid)?;
         let (parent_path, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
         let parent = builder.folder(owner, parent_path)?;
-        let mut stored = stored(owner, id, parent, name, file.filetype.as_str(), now);
-        set_sharing(
-            &mut stored,
-            file.flags.world_readable,
-            file.flags.share_key_enabled,
-        );
+        let mut stored = StoredFile::new(owner, id, parent, name, file.filetype.as_str(), now);
+        stored.set_sharing(file.flags.world_readable, file.flags.share_key_enabled);
         builder.add(stored, &file.path)?;
     }
     Ok(builder.files)
@@ -176,7 +135,7 @@ impl SeedBuilder {
         let id = *next;
         *next += 1;
         let now = self.now.unwrap_or(SystemTime::UNIX_EPOCH);
-        self.add(stored(owner, id, parent, name, "fold", now), path)
+        self.add(StoredFile::new(owner, id, parent, name, "fold", now), path)
             .map_err(|_| format!("seed has files below {path}, which is not a folder"))?;
         Ok(id)
     }
@@ -241,18 +200,25 @@ pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
         let (dept, year) = (leaf % DEPARTMENTS.len(), (leaf / DEPARTMENTS.len()) % 4);
         let dept_id = *departments.entry(dept).or_insert_with(|| {
             let id = new_id();
-            out.push(stored(owner, id, ROOT, DEPARTMENTS[dept], "fold", now));
+            out.push(StoredFile::new(
+                owner,
+                id,
+                ROOT,
+                DEPARTMENTS[dept],
+                "fold",
+                now,
+            ));
             id
         });
         let year_id = *years.entry((dept, year)).or_insert_with(|| {
             let id = new_id();
             let name = (2023 + year).to_string();
-            out.push(stored(owner, id, dept_id, &name, "fold", now));
+            out.push(StoredFile::new(owner, id, dept_id, &name, "fold", now));
             id
         });
         let id = new_id();
         let name = format!("project-{leaf:05}");
-        out.push(stored(owner, id, year_id, &name, "fold", now));
+        out.push(StoredFile::new(owner, id, year_id, &name, "fold", now));
         leaves.push(id);
     }
     for n in 0..count {
@@ -264,11 +230,11 @@ pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
             _ => "spectacle_presentation",
         };
         let name = format!("{}-{n:06}", TOPICS[rng.usize(0..TOPICS.len())]);
-        let mut file = stored(owner, new_id(), parent, &name, filetype, now);
+        let mut file = StoredFile::new(owner, new_id(), parent, &name, filetype, now);
         match rng.u8(0..10) {
-            0..4 => set_sharing(&mut file, false, false),
-            4..8 => set_sharing(&mut file, true, false),
-            _ => set_sharing(&mut file, false, true),
+            0..4 => file.set_sharing(false, false),
+            4..8 => file.set_sharing(true, false),
+            _ => file.set_sharing(false, true),
         }
         out.push(file);
     }

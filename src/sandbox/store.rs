@@ -61,6 +61,40 @@ pub struct StoredFile {
 }
 
 impl StoredFile {
+    /// A new private file (or folder) not in the trash, created at `wall`.
+    pub fn new(
+        owner: &str,
+        id: i64,
+        parent: i64,
+        filename: &str,
+        filetype: &str,
+        wall: SystemTime,
+    ) -> StoredFile {
+        let (creation_time, date_modified) = timestamps(wall);
+        StoredFile {
+            id,
+            owner: owner.to_owned(),
+            filename: filename.to_owned(),
+            parent,
+            filetype: filetype.to_owned(),
+            world_readable: false,
+            share_key_enabled: false,
+            share_key: None,
+            deleted: false,
+            creation_time,
+            date_modified,
+            content: None,
+            cols: Vec::new(),
+            key_hidden_until: None,
+        }
+    }
+
+    /// Sets both sharing flags; enabling the link creates a key, disabling it clears the key.
+    pub fn set_sharing(&mut self, world_readable: bool, share_key_enabled: bool) {
+        self.world_readable = world_readable;
+        set_share_key(self, share_key_enabled);
+    }
+
     /// Whether the share key is visible (and usable) at `now`.
     pub fn share_key_visible(&self, now: Instant) -> bool {
         self.key_hidden_until.is_none_or(|until| now >= until)
@@ -430,7 +464,7 @@ impl Store {
             .filename
             .clone()
             .unwrap_or_else(|| format!("untitled-{}", account.next_id));
-        let id = insert_file(account, &owner, filetype, parent, filename, wall)?;
+        let id = insert_file(account, &owner, filetype, parent, &filename, wall)?;
         let file = account.files.get_mut(&id).expect("just inserted");
         file.world_readable = changes.world_readable.unwrap_or(true);
         set_share_key(file, changes.share_key_enabled.unwrap_or(false));
@@ -717,35 +751,20 @@ fn insert_file(
     owner: &str,
     filetype: &str,
     parent: i64,
-    filename: String,
+    filename: &str,
     wall: SystemTime,
 ) -> Result<i64, ApiError> {
-    check_filename(&filename)?;
-    if account.names.contains_key(&(parent, filename.clone())) {
-        return Err(ApiError::conflict(&filename));
+    check_filename(filename)?;
+    let key = (parent, filename.to_owned());
+    if account.names.contains_key(&key) {
+        return Err(ApiError::conflict(filename));
     }
     let id = account.next_id;
     account.next_id += 1;
-    let (created, modified) = timestamps(wall);
-    account.names.insert((parent, filename.clone()), id);
+    account.names.insert(key, id);
     account.files.insert(
         id,
-        StoredFile {
-            id,
-            owner: owner.to_owned(),
-            filename,
-            parent,
-            filetype: filetype.to_owned(),
-            world_readable: false,
-            share_key_enabled: false,
-            share_key: None,
-            deleted: false,
-            creation_time: created,
-            date_modified: modified,
-            content: None,
-            cols: Vec::new(),
-            key_hidden_until: None,
-        },
+        StoredFile::new(owner, id, parent, filename, filetype, wall),
     );
     account.touch_names();
     Ok(id)
@@ -817,7 +836,7 @@ fn ensure_folders_from(
                     "'{name}' already exists and is not a folder."
                 )));
             }
-            None => insert_file(account, owner, "fold", current, name.to_owned(), wall)?,
+            None => insert_file(account, owner, "fold", current, name, wall)?,
         };
     }
     Ok(current)

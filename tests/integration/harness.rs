@@ -157,3 +157,13 @@ impl Run {
 fn diff(expected: &str, actual: &str) -> String {
     StrComparison::new(expected, actual).to_string()
 }
+
+/// Kills a spawned process when dropped, so a failing assertion never leaves a server behind.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

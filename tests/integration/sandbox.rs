@@ -863,31 +863,25 @@ fn the_sandbox_command_serves_until_sigterm_and_saves_its_state() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    /// Kills the server if an assertion fails before the test stops it.
-    struct Guard(std::process::Child);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut guard = Guard(std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
-        .args([
-            "sandbox",
-            "--addr",
-            "127.0.0.1:0",
-            "--generate",
-            "30",
-            "--user",
-            "carol:carol-key",
-        ])
-        .arg("--state")
-        .arg(&state)
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start plotward sandbox"));
+    let mut guard = crate::harness::ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args([
+                "sandbox",
+                "--addr",
+                "127.0.0.1:0",
+                "--generate",
+                "30",
+                "--user",
+                "carol:carol-key",
+            ])
+            .arg("--state")
+            .arg(&state)
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start plotward sandbox"),
+    );
     let child = &mut guard.0;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
