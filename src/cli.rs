@@ -9,9 +9,12 @@ use crate::render::Format;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success; no changes pending
-  1  error (invalid policy, bad input, usage error)
-  2  changes pending (plan --detailed-exitcode)";
+  0  success; no changes pending, or every change applied
+  1  error (invalid policy, bad input, usage, network, stale plan, a change not applied)
+  2  changes pending (plan --detailed-exitcode)
+
+Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /
+PLOTLY_USERNAME / PLOTLY_API_KEY; ~/.plotly/.credentials and .config (or $PLOTLY_DIR).";
 
 /// Keep the sharing of Plotly Chart Studio files under version control.
 #[derive(Debug, Parser)]
@@ -37,6 +40,15 @@ pub enum Command {
 
     /// Show what would change to make the account follow the policy. Never writes.
     Plan(PlanArgs),
+
+    /// Make the account follow the policy (or carry out a saved plan).
+    Apply(ApplyArgs),
+
+    /// Save the account's files and sharing as a snapshot (JSON).
+    Snapshot(SnapshotArgs),
+
+    /// Run plan, apply and plan again against a sandbox seeded with the example account.
+    Demo(DemoArgs),
 
     /// Serve a local stand-in for the Chart Studio v2 API, for trying policies safely.
     Sandbox(SandboxArgs),
@@ -77,6 +89,10 @@ pub struct PlanArgs {
     /// Plan against a snapshot file instead of the live account.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+
+    /// How to reach the account (unused with --snapshot).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -138,4 +154,88 @@ pub struct SandboxArgs {
     /// Web UI base URL for `web_url` and `embed_url`. Default: the sandbox's own address.
     #[arg(long, value_name = "URL")]
     pub web_domain: Option<String>,
+}
+
+/// How to reach a Chart Studio account.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// API base URL (default `https://api.plotly.com`; Chart Studio Enterprise: your domain).
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// The Chart Studio username whose files are managed.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Read the API key from this file (its only content). No flag takes the key itself.
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Trust only the CAs in this PEM bundle (like `plotly_ssl_verification: "/path"`).
+    #[arg(long, value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Requests in flight at once, for listing pages and for writes.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Retries of a request that failed with 5xx, 429 or a network error.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+
+    /// First retry delay in milliseconds; it doubles each retry (with jitter), up to 30 s.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub backoff_ms: u64,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The policy file (unused with a plan file).
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// A plan saved by `plan --out`: apply exactly it, if the account still matches it.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Write at most N files in this run (for accounts with small daily quotas).
+    #[arg(long, value_name = "N")]
+    pub max_writes: Option<usize>,
+
+    /// Append one JSON line per write attempt to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+
+    /// How to reach the account.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Write the snapshot to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// How to reach the account.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the sandbox running after the demo, until Ctrl-C, to explore it by hand.
+    #[arg(long)]
+    pub keep_running: bool,
 }

@@ -3,10 +3,12 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, ExplainArgs, PlanArgs, SandboxArgs};
+use crate::cli::{ApplyArgs, Cli, Command, ConnectionArgs, ExplainArgs, PlanArgs, SandboxArgs};
 use crate::error::Error;
 use crate::inventory::{FileType, check_path};
 use crate::policy::diagnostic::suggest;
+use crate::remote::credentials::{self, Env, PlotlyFiles};
+use crate::remote::{Connection, RetryPolicy};
 use crate::render::{Format, Painter};
 use crate::sandbox::{self, FaultConfig, Seed, User};
 
@@ -42,6 +44,57 @@ pub enum CommandConfig {
     Plan(PlanConfig),
     /// `sandbox`
     Sandbox(Box<sandbox::Options>),
+    /// `apply`
+    Apply(Box<ApplyConfig>),
+    /// `snapshot`
+    Snapshot {
+        /// Where to write; stdout when `None`.
+        out: Option<PathBuf>,
+        /// The account.
+        remote: Box<Remote>,
+    },
+    /// `demo`
+    Demo {
+        /// Keep the sandbox up afterwards.
+        keep_running: bool,
+    },
+}
+
+/// A live account and how to talk to it.
+#[derive(Debug)]
+pub struct Remote {
+    /// URL and credentials.
+    pub connection: Connection,
+    /// Timeouts and retries.
+    pub retry: RetryPolicy,
+    /// Requests in flight at once.
+    pub parallelism: usize,
+}
+
+/// Where a plan's inventory comes from.
+#[derive(Debug)]
+pub enum Input {
+    /// A snapshot file.
+    Snapshot(PathBuf),
+    /// The live account.
+    Live(Box<Remote>),
+}
+
+/// Settings of `apply`.
+#[derive(Debug)]
+pub struct ApplyConfig {
+    /// The policy file, used when there is no plan file.
+    pub policy: PathBuf,
+    /// A saved plan to carry out.
+    pub plan_file: Option<PathBuf>,
+    /// Skip the confirmation.
+    pub auto_approve: bool,
+    /// Cap on files written.
+    pub max_writes: Option<usize>,
+    /// Where to append the audit trail.
+    pub audit_log: Option<PathBuf>,
+    /// The account.
+    pub remote: Remote,
 }
 
 /// Settings of `plan`.
@@ -50,7 +103,7 @@ pub struct PlanConfig {
     /// The policy file.
     pub policy: PathBuf,
     /// Where the inventory comes from.
-    pub snapshot: PathBuf,
+    pub input: Input,
     /// Output format on stdout.
     pub format: Format,
     /// Where to save the JSON plan too.
@@ -73,6 +126,14 @@ impl Config {
             Command::Explain(args) => explain_config(args)?,
             Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
+            Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
+            Command::Snapshot(args) => CommandConfig::Snapshot {
+                out: args.out,
+                remote: Box::new(remote(args.connection)?),
+            },
+            Command::Demo(args) => CommandConfig::Demo {
+                keep_running: args.keep_running,
+            },
         };
         Ok(Config {
             stdout: Painter::new(colour_allowed && std::io::stdout().is_terminal()),
@@ -111,21 +172,56 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
 }
 
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
-    // Listing a live account arrives with the API client; until then say so plainly rather
-    // than guess at credentials.
-    let snapshot = args.snapshot.ok_or_else(|| {
-        Error::Usage(
-            "planning against a live account is not available in this build; \
-             pass --snapshot FILE"
-                .to_owned(),
-        )
-    })?;
+    let input = match args.snapshot {
+        Some(path) => Input::Snapshot(path),
+        None => Input::Live(Box::new(remote(args.connection)?)),
+    };
     Ok(PlanConfig {
         policy: args.policy.policy,
-        snapshot,
+        input,
         format: args.format,
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
+    if args.max_writes == Some(0) {
+        return Err(Error::Usage("--max-writes must be at least 1".to_owned()));
+    }
+    Ok(ApplyConfig {
+        policy: args.policy.policy,
+        plan_file: args.plan_file,
+        auto_approve: args.auto_approve,
+        max_writes: args.max_writes,
+        audit_log: args.audit_log,
+        remote: remote(args.connection)?,
+    })
+}
+
+/// Resolves the connection from flags, environment and Plotly's files.
+fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
+    let env = Env::from_process();
+    let files = match &env.plotly_dir {
+        Some(dir) => PlotlyFiles::load(dir)?,
+        None => PlotlyFiles::default(),
+    };
+    let flags = credentials::Flags {
+        api_url: args.api_url,
+        user: args.user,
+        api_key_file: args.api_key_file,
+        ca_bundle: args.ca_bundle,
+    };
+    let connection = credentials::resolve(&flags, &env, &files, credentials::read_key_file)?;
+    Ok(Remote {
+        connection,
+        retry: RetryPolicy {
+            retries: args.retries,
+            backoff: std::time::Duration::from_millis(args.backoff_ms),
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            ..RetryPolicy::default()
+        },
+        parallelism: usize::from(args.parallelism),
     })
 }
 
@@ -156,6 +252,7 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         daily_write_limit: args.daily_write_limit,
         flaky_share_keys: args.flaky_share_keys,
         flaky_share_key_ms: None,
+        fail_writes_to: Vec::new(),
     };
     faults.validate().map_err(Error::Usage)?;
     if !args.addr.ip().is_loopback() {

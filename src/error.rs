@@ -34,6 +34,18 @@ pub enum Error {
     /// The snapshot could not be read or is invalid.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// No usable credentials or API URL.
+    #[error(transparent)]
+    Credentials(#[from] crate::remote::credentials::CredentialsError),
+    /// A request to the API failed.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    /// A saved plan cannot be applied (stale, for another account, unreadable).
+    #[error("{0}")]
+    Plan(String),
+    /// The user did not confirm.
+    #[error("{0}")]
+    Cancelled(String),
     /// The sandbox could not start or stopped with an error.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),

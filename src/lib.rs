@@ -11,6 +11,7 @@
 //! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`
 //! does the I/O around the pure core (`policy`, `plan`, `render`). See `ARCHITECTURE.md`.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod inventory;
 pub mod plan;
 pub mod planfile;
 pub mod policy;
+pub mod remote;
 pub mod render;
 pub mod sandbox;
 
@@ -38,6 +40,8 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
         out_painter: config.stdout,
         err: &mut err,
         err_painter: config.stderr,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stdin_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
     };
     let exit = match &config.command {
         CommandConfig::Validate { policy } => commands::validate(policy, &mut io),
@@ -48,6 +52,11 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
         } => commands::explain(policy, filetypes, paths, &mut io),
         CommandConfig::Plan(plan) => commands::plan(plan, &mut io),
         CommandConfig::Sandbox(options) => commands::sandbox(options, &mut io),
+        CommandConfig::Apply(apply) => commands::apply(apply, &mut io),
+        CommandConfig::Snapshot { out, remote } => {
+            commands::snapshot(out.as_deref(), remote, &mut io)
+        }
+        CommandConfig::Demo { keep_running } => commands::demo(*keep_running, &mut io),
     }?;
     out.flush()?;
     Ok(exit)

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use super::Painter;
+use crate::apply::{Outcome, Report};
 use crate::plan::{Change, DecidedBy, Direction, Plan, RuleRef, Summary};
 
 /// Writes the plan for people.
@@ -126,4 +127,61 @@ pub fn dead_rule_warnings(
         )?;
     }
     Ok(())
+}
+
+/// The apply report: failures and changes not applied, then the summary line
+/// (`Apply complete: 2 restricted, 1 exposed, 0 failed.`), and why a run stopped early.
+pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let failed: Vec<_> = report
+        .results
+        .iter()
+        .filter_map(|(c, o)| match o {
+            Outcome::Failed { message, .. } => Some((c, message)),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() {
+        writeln!(out, "{}", painter.paint(Painter::RED, "Failed:"))?;
+        for (change, message) in &failed {
+            let first = message.lines().next().unwrap_or_default();
+            writeln!(
+                out,
+                "  ! {} {} {} -> {}: {first}",
+                change.path, change.fid, change.from, change.to
+            )?;
+        }
+    }
+    let skipped = report
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::NotApplied { .. }))
+        .count();
+    let tally = report.tally();
+    if report.is_complete() {
+        let line = format!(
+            "Apply complete: {} restricted, {} exposed, {} failed.",
+            tally.restricted, tally.exposed, tally.failed
+        );
+        return writeln!(out, "{}", painter.paint(Painter::BOLD, line));
+    }
+    let line = format!(
+        "Apply incomplete: {} restricted, {} exposed, {} failed, {} not applied.",
+        tally.restricted, tally.exposed, tally.failed, tally.not_applied
+    );
+    writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
+    if let Some(reason) = &report.stopped {
+        writeln!(out, "Stopped early: {reason}.")?;
+    } else if skipped > 0
+        && let Some((_, Outcome::NotApplied { reason })) = report
+            .results
+            .iter()
+            .find(|(_, o)| matches!(o, Outcome::NotApplied { .. }))
+    {
+        writeln!(out, "Stopped early: {reason}.")?;
+    }
+    writeln!(
+        out,
+        "{} changes remain. Run plotward apply again to finish: it changes only what still differs.",
+        tally.failed + tally.not_applied
+    )
 }

@@ -24,6 +24,8 @@ pub struct FaultConfig {
     pub flaky_share_keys: f64,
     /// How long such a share key stays hidden, in milliseconds (default 2000).
     pub flaky_share_key_ms: Option<u64>,
+    /// Writes to these fids always fail with a 500, to test per-file failure handling.
+    pub fail_writes_to: Vec<String>,
 }
 
 impl FaultConfig {
@@ -78,12 +80,18 @@ impl Faults {
     pub fn admit(
         &mut self,
         user: Option<&str>,
-        is_write: bool,
+        write_to: Option<&str>,
         now: Instant,
     ) -> Result<(), ApiError> {
         self.check_rate(now)?;
-        if is_write {
+        if let Some(path) = write_to {
             self.check_daily(user, now)?;
+            let targeted = path
+                .split('/')
+                .any(|segment| self.config.fail_writes_to.iter().any(|fid| fid == segment));
+            if targeted {
+                return Err(ApiError::server_error());
+            }
         }
         if self.config.fail_rate > 0.0 && fastrand::f64() < self.config.fail_rate {
             return Err(ApiError::server_error());
@@ -198,13 +206,13 @@ mod tests {
             ..FaultConfig::default()
         });
         let t0 = Instant::now();
-        assert!(faults.admit(None, false, t0).is_ok());
-        assert!(faults.admit(None, false, t0).is_ok());
-        let err = faults.admit(None, false, t0).unwrap_err();
+        assert!(faults.admit(None, None, t0).is_ok());
+        assert!(faults.admit(None, None, t0).is_ok());
+        let err = faults.admit(None, None, t0).unwrap_err();
         assert_eq!((err.status.as_u16(), err.retry_after), (429, Some(1)));
         assert!(
             faults
-                .admit(None, false, t0 + Duration::from_millis(1001))
+                .admit(None, None, t0 + Duration::from_millis(1001))
                 .is_ok()
         );
     }
@@ -216,16 +224,16 @@ mod tests {
             ..FaultConfig::default()
         });
         let t0 = Instant::now();
-        assert!(faults.admit(Some("a"), true, t0).is_ok());
+        assert!(faults.admit(Some("a"), Some("/x"), t0).is_ok());
         assert!(
-            faults.admit(Some("a"), false, t0).is_ok(),
+            faults.admit(Some("a"), None, t0).is_ok(),
             "reads are not limited"
         );
         assert!(
-            faults.admit(Some("b"), true, t0).is_ok(),
+            faults.admit(Some("b"), Some("/x"), t0).is_ok(),
             "each user has a quota"
         );
-        let err = faults.admit(Some("a"), true, t0).unwrap_err();
+        let err = faults.admit(Some("a"), Some("/x"), t0).unwrap_err();
         assert!(
             err.message.contains("threshold of 1 combined"),
             "{}",
@@ -240,10 +248,25 @@ mod tests {
             fail_rate: 1.0,
             ..FaultConfig::default()
         });
-        let err = faults.admit(None, false, Instant::now()).unwrap_err();
+        let err = faults.admit(None, None, Instant::now()).unwrap_err();
         assert_eq!(err.message, "Uh oh, an error occurred on the server.");
         let mut faults = Faults::default();
-        assert!((0..100).all(|_| faults.admit(None, true, Instant::now()).is_ok()));
+        assert!((0..100).all(|_| faults.admit(None, Some("/x"), Instant::now()).is_ok()));
+    }
+
+    #[test]
+    fn writes_to_named_files_fail() {
+        let mut faults = Faults::new(FaultConfig {
+            fail_writes_to: vec!["a:7".into()],
+            ..FaultConfig::default()
+        });
+        let now = Instant::now();
+        assert!(faults.admit(Some("a"), Some("/v2/files/a:7"), now).is_err());
+        assert!(faults.admit(Some("a"), Some("/v2/files/a:70"), now).is_ok());
+        assert!(
+            faults.admit(Some("a"), None, now).is_ok(),
+            "reads of it work"
+        );
     }
 
     #[test]

@@ -270,9 +270,10 @@ async fn api_layer(State(app): State<Arc<App>>, mut request: Request, next: Next
             if latency > 0 {
                 tokio::time::sleep(Duration::from_millis(latency)).await;
             }
+            let write_to = is_write.then_some(path.as_str());
             let admitted = app
                 .faults()
-                .admit(caller.as_deref(), is_write, Instant::now());
+                .admit(caller.as_deref(), write_to, Instant::now());
             if let Err(err) = admitted {
                 err.into_response()
             } else {

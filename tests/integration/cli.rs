@@ -25,11 +25,11 @@ fn help_and_version_exit_0_and_help_lists_exit_codes() {
 }
 
 #[test]
-fn plan_without_a_snapshot_says_what_is_missing() {
+fn plan_without_a_snapshot_needs_credentials() {
     Test::new()
         .policy("version: 1\n")
         .args(["plan"])
-        .stderr("error: planning against a live account is not available in this build; pass --snapshot FILE\n")
+        .stderr("error: no username found: pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials\n")
         .status(1);
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use plotward::sandbox::Sandbox;
 
@@ -160,4 +160,86 @@ fn chart_studio_creates_public_private_and_secret_plots() {
     assert!(requests.iter().all(|r| r["status"].as_u64().unwrap() < 500));
     let platform = requests[0]["client_platform"].as_str().unwrap();
     assert!(platform.starts_with("python "), "{platform}");
+}
+
+#[test]
+fn plotward_applies_a_policy_the_python_client_then_sees() {
+    let sandbox = crate::api::sandbox_with(
+        plotward::sandbox::Seed::Empty,
+        plotward::sandbox::Options::default(),
+    );
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    client(&sandbox, dir.path(), "create");
+    let policy = "
+        version: 1
+        rules:
+          - match: \"interop/public/**\"
+            sharing: private
+          - match: \"interop/private/**\"
+            sharing: secret
+          - match: [\"interop/secret/**\", \"interop/after-config/**\"]
+            sharing: public
+        ";
+    let run = crate::harness::Test::new()
+        .policy(policy)
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .args(["apply", "--auto-approve"])
+        .status(0);
+    // Each folder holds a plot and its grid.
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 2 restricted, 6 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+
+    let seen = client(&sandbox, dir.path(), "observe");
+    let now_private = &seen["interop/public/deep/chart"];
+    assert_eq!(
+        (
+            now_private["world_readable"].clone(),
+            now_private["share_key_enabled"].clone()
+        ),
+        (json!(false), json!(false))
+    );
+    let now_secret = &seen["interop/private/deep/renamed-chart"];
+    assert_eq!(
+        (
+            now_secret["world_readable"].clone(),
+            now_secret["share_key_enabled"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+    let key = now_secret["share_key"]
+        .as_str()
+        .expect("the client sees the new share key");
+    let now_public = &seen["interop/secret/deep/chart"];
+    assert_eq!(now_public["world_readable"], true);
+
+    let status = |fid: &Value, query: &str| {
+        api.get(
+            &format!("/v2/files/{}{query}", fid.as_str().unwrap()),
+            As::User("bob"),
+        )
+        .status
+    };
+    assert_eq!(
+        status(&now_private["fid"], ""),
+        StatusCode::NOT_FOUND,
+        "private: 404 to others"
+    );
+    assert_eq!(status(&now_secret["fid"], ""), StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(&now_secret["fid"], &format!("?share_key={key}")),
+        StatusCode::OK,
+        "the secret URL opens"
+    );
+    assert_eq!(status(&now_public["fid"], ""), StatusCode::OK);
+    assert_eq!(
+        status(&seen["interop/after-config/chart"]["fid"], ""),
+        StatusCode::OK
+    );
 }

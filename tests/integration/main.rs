@@ -24,3 +24,6 @@ mod sandbox;
 
 /// The official Python client (`chart-studio` 1.1.0 from PyPI) against the sandbox.
 mod interop;
+
+/// `plan`, `apply`, `snapshot` and `demo` against the live (sandbox) API.
+mod live;

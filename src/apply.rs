@@ -1,0 +1,570 @@
+//! Apply: carry out a plan's changes against the account, safely.
+//!
+//! - Restrictions run first, exposures only after every restriction has ended, so an
+//!   interrupted run never leaves anything more exposed than before.
+//! - Writes run with bounded concurrency; each change ends applied, failed (with the server's
+//!   message) or not applied (the run stopped), and one failure does not stop the others.
+//! - A daily-quota 429 stops the run at once; `--max-writes` caps how many files one run writes.
+//! - Every write is verified from the response; a secret link is re-read, because enabling a
+//!   share key is eventually consistent upstream.
+//! - Applying is idempotent: each `PATCH` sets both flags outright, so a re-run converges.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::inventory::{Inventory, Sharing};
+use crate::planfile::{ChangeJson, DirectionJson, PlanFile};
+use crate::remote::{Attempt, Client, RemoteError};
+
+/// How to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Writes in flight at once.
+    pub parallelism: usize,
+    /// At most this many files written in one run.
+    pub max_writes: Option<usize>,
+    /// Waits between re-reads of a newly enabled share key.
+    pub share_key_waits: [Duration; 3],
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            parallelism: 8,
+            max_writes: None,
+            share_key_waits: [
+                Duration::from_millis(500),
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+            ],
+        }
+    }
+}
+
+/// How one change ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written and verified.
+    Applied,
+    /// Tried and failed.
+    Failed {
+        /// HTTP status, if the server answered.
+        status: Option<u16>,
+        /// Why.
+        message: String,
+    },
+    /// Not written: the run stopped or reached `--max-writes`.
+    NotApplied {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The result of an apply.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every change with its outcome, restrictions first.
+    pub results: Vec<(ChangeJson, Outcome)>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Counts of a report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Restrictions applied.
+    pub restricted: usize,
+    /// Exposures applied.
+    pub exposed: usize,
+    /// Changes that failed.
+    pub failed: usize,
+    /// Changes not applied.
+    pub not_applied: usize,
+}
+
+impl Report {
+    /// Counts the outcomes.
+    pub fn tally(&self) -> Tally {
+        let mut tally = Tally::default();
+        for (change, outcome) in &self.results {
+            match (outcome, change.action) {
+                (Outcome::Applied, DirectionJson::Restrict) => tally.restricted += 1,
+                (Outcome::Applied, DirectionJson::Expose) => tally.exposed += 1,
+                (Outcome::Failed { .. }, _) => tally.failed += 1,
+                (Outcome::NotApplied { .. }, _) => tally.not_applied += 1,
+            }
+        }
+        tally
+    }
+
+    /// Whether every change was applied.
+    pub fn is_complete(&self) -> bool {
+        self.results.iter().all(|(_, o)| *o == Outcome::Applied)
+    }
+}
+
+/// A file whose state is not what the saved plan observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drift {
+    /// File id.
+    pub fid: String,
+    /// Path in the plan.
+    pub path: String,
+    /// What changed.
+    pub what: String,
+}
+
+/// Compares a saved plan with a fresh listing: every planned file must still exist, at the
+/// same path, with the flags the plan observed.
+pub fn check_stale(plan: &PlanFile, inventory: &Inventory) -> Vec<Drift> {
+    let now: HashMap<&str, _> = inventory
+        .files()
+        .iter()
+        .map(|f| (f.fid.as_str(), f))
+        .collect();
+    plan.changes
+        .iter()
+        .filter_map(|change| {
+            let what = match now.get(change.fid.as_str()) {
+                None => "no longer exists".to_owned(),
+                Some(file) if file.path != change.path => format!("moved to {}", file.path),
+                Some(file) if file.flags != change.observed => format!(
+                    "is now {} (world_readable={}, share_key_enabled={}), the plan saw {}",
+                    file.sharing(),
+                    file.flags.world_readable,
+                    file.flags.share_key_enabled,
+                    change.from
+                ),
+                Some(_) => return None,
+            };
+            Some(Drift {
+                fid: change.fid.clone(),
+                path: change.path.clone(),
+                what,
+            })
+        })
+        .collect()
+}
+
+/// Appends one JSON line per write attempt. Share keys are never written: the API's answer is
+/// reduced to a status and a message before it gets here.
+#[derive(Debug)]
+pub struct AuditLog {
+    file: Mutex<File>,
+}
+
+#[derive(Serialize)]
+struct AuditEntry<'a> {
+    time: String,
+    fid: &'a str,
+    path: &'a str,
+    from: Sharing,
+    to: Sharing,
+    attempt: u32,
+    outcome: &'a str,
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+impl AuditLog {
+    /// Opens (creating or appending to) an audit log.
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(AuditLog {
+            file: Mutex::new(file),
+        })
+    }
+
+    fn record(
+        &self,
+        change: &ChangeJson,
+        attempt: u32,
+        outcome: &str,
+        status: Option<u16>,
+        message: Option<&str>,
+    ) {
+        let entry = AuditEntry {
+            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            fid: &change.fid,
+            path: &change.path,
+            from: change.from,
+            to: change.to,
+            attempt,
+            outcome,
+            status,
+            message,
+        };
+        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        line.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // One write per line, so concurrent writers never interleave within a line.
+        if let Err(err) = file.write_all(&line) {
+            eprintln!("warning: cannot write the audit log: {err}");
+        }
+    }
+}
+
+/// State shared by the writers of one run.
+struct Run {
+    client: Client,
+    options: Options,
+    audit: Option<Arc<AuditLog>>,
+    started: AtomicUsize,
+    stopped: Mutex<Option<String>>,
+    progress: ProgressBar,
+}
+
+impl Run {
+    fn stop_reason(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn stop(&self, reason: String) {
+        let mut stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stopped.get_or_insert(reason);
+    }
+
+    fn audit(
+        &self,
+        change: &ChangeJson,
+        attempt: u32,
+        outcome: &str,
+        status: Option<u16>,
+        message: Option<&str>,
+    ) {
+        if let Some(audit) = &self.audit {
+            audit.record(change, attempt, outcome, status, message);
+        }
+    }
+}
+
+/// Applies the changes: restrictions first, then exposures.
+pub async fn execute(
+    client: &Client,
+    changes: Vec<ChangeJson>,
+    options: Options,
+    audit: Option<Arc<AuditLog>>,
+    progress: ProgressBar,
+) -> Report {
+    progress.set_length(changes.len() as u64);
+    let run = Arc::new(Run {
+        client: client.clone(),
+        options,
+        audit,
+        started: AtomicUsize::new(0),
+        stopped: Mutex::new(None),
+        progress,
+    });
+    let (restrict, expose): (Vec<_>, Vec<_>) = changes
+        .into_iter()
+        .partition(|c| c.action == DirectionJson::Restrict);
+    let mut results = run_phase(&run, restrict).await;
+    results.extend(run_phase(&run, expose).await);
+    run.progress.finish_and_clear();
+    Report {
+        results,
+        stopped: run.stop_reason(),
+    }
+}
+
+/// Runs one phase with bounded concurrency; returns the outcomes in plan order.
+async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
+    let permits = Arc::new(Semaphore::new(run.options.parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, change) in changes.into_iter().enumerate() {
+        let run = run.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore stays open");
+            let outcome = apply_one(&run, &change).await;
+            run.progress.inc(1);
+            (index, change, outcome)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(result) => done.push(result),
+            Err(err) => eprintln!("warning: an apply task failed: {err}"),
+        }
+    }
+    done.sort_by_key(|(index, _, _)| *index);
+    done.into_iter()
+        .map(|(_, change, outcome)| (change, outcome))
+        .collect()
+}
+
+async fn apply_one(run: &Run, change: &ChangeJson) -> Outcome {
+    if let Some(reason) = run.stop_reason() {
+        return Outcome::NotApplied { reason };
+    }
+    if let Some(cap) = run.options.max_writes
+        && run.started.fetch_add(1, Ordering::SeqCst) >= cap
+    {
+        return Outcome::NotApplied {
+            reason: format!("--max-writes {cap} reached"),
+        };
+    }
+    match write(run, change).await {
+        Err(outcome) => outcome,
+        Ok(attempt) => verify(run, change, attempt).await,
+    }
+}
+
+/// Sends the `PATCH` (with retries); on success returns the attempt number that succeeded.
+async fn write(run: &Run, change: &ChangeJson) -> Result<u32, Outcome> {
+    let mut succeeded = 0;
+    let mut on_attempt = |attempt: &Attempt| {
+        if attempt.message.is_none() {
+            succeeded = attempt.number;
+            return;
+        }
+        let outcome = if attempt.will_retry {
+            "retrying"
+        } else {
+            "failed"
+        };
+        run.audit(
+            change,
+            attempt.number,
+            outcome,
+            attempt.status,
+            attempt.message.as_deref(),
+        );
+    };
+    let result = run
+        .client
+        .set_sharing(&change.fid, change.to, &mut on_attempt)
+        .await;
+    match result {
+        Ok(flags) if flags == Some(change.to.flags()) => Ok(succeeded),
+        Ok(_) => {
+            // The response disagrees; trust a fresh read over the write's echo.
+            match run.client.flags(&change.fid).await {
+                Ok(flags) if flags == change.to.flags() => Ok(succeeded),
+                Ok(flags) => Err(unverified(
+                    run,
+                    change,
+                    succeeded,
+                    &format!(
+                        "after the write the server reports {}",
+                        crate::inventory::Sharing::from_flags(flags)
+                    ),
+                )),
+                Err(err) => Err(unverified(
+                    run,
+                    change,
+                    succeeded,
+                    &format!("cannot read the file back: {err}"),
+                )),
+            }
+        }
+        Err(RemoteError::Quota { message }) => {
+            let reason = format!("the API's daily limit is reached ({message})");
+            run.stop(reason.clone());
+            Err(Outcome::NotApplied { reason })
+        }
+        Err(err) => Err(Outcome::Failed {
+            status: err.status(),
+            message: err.message(),
+        }),
+    }
+}
+
+fn unverified(run: &Run, change: &ChangeJson, attempt: u32, message: &str) -> Outcome {
+    run.audit(change, attempt, "unverified", Some(200), Some(message));
+    Outcome::Failed {
+        status: Some(200),
+        message: message.to_owned(),
+    }
+}
+
+/// Confirms a secret link: the share key must read back as enabled. Upstream it sometimes
+/// reads back disabled for a while, so re-read with waits, then write once more.
+async fn verify(run: &Run, change: &ChangeJson, attempt: u32) -> Outcome {
+    if change.to != Sharing::Secret {
+        run.audit(change, attempt, "applied", Some(200), None);
+        return Outcome::Applied;
+    }
+    if share_key_visible(run, change).await {
+        run.audit(change, attempt, "applied", Some(200), None);
+        return Outcome::Applied;
+    }
+    run.audit(
+        change,
+        attempt,
+        "unverified",
+        Some(200),
+        Some("share key not visible yet; writing again"),
+    );
+    match write(run, change).await {
+        Err(outcome) => outcome,
+        Ok(again) if share_key_visible(run, change).await => {
+            run.audit(change, attempt + again, "applied", Some(200), None);
+            Outcome::Applied
+        }
+        Ok(again) => unverified(
+            run,
+            change,
+            attempt + again,
+            "the share key did not take effect (a known upstream delay); run apply again",
+        ),
+    }
+}
+
+async fn share_key_visible(run: &Run, change: &ChangeJson) -> bool {
+    for wait in std::iter::once(Duration::ZERO).chain(run.options.share_key_waits) {
+        tokio::time::sleep(wait).await;
+        if let Ok(flags) = run.client.flags(&change.fid).await
+            && flags == change.to.flags()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{FileType, Flags, RemoteFile};
+    use crate::planfile::{RuleJson, Source, SummaryJson};
+
+    fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> ChangeJson {
+        ChangeJson {
+            fid: fid.into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            action: if to < from {
+                DirectionJson::Restrict
+            } else {
+                DirectionJson::Expose
+            },
+            from,
+            to,
+            observed: from.flags(),
+            rule: RuleJson::Default,
+        }
+    }
+
+    fn plan(changes: Vec<ChangeJson>) -> PlanFile {
+        PlanFile {
+            format_version: 1,
+            policy: "p.yaml".into(),
+            source: Source::Api {
+                api_url: "http://127.0.0.1:1".into(),
+                user: "a".into(),
+            },
+            summary: SummaryJson {
+                restrict: 0,
+                expose: 0,
+                unchanged: 0,
+                ignored: 0,
+            },
+            changes,
+            dead_rules: Vec::new(),
+        }
+    }
+
+    fn file(fid: &str, path: &str, flags: Flags) -> RemoteFile {
+        RemoteFile {
+            fid: fid.into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            flags,
+        }
+    }
+
+    #[test]
+    fn stale_plans_name_every_drifted_file() {
+        let saved = plan(vec![
+            change("a:1", "x", Sharing::Public, Sharing::Private),
+            change("a:2", "y", Sharing::Private, Sharing::Secret),
+            change("a:3", "z", Sharing::Secret, Sharing::Private),
+            change("a:4", "w", Sharing::Public, Sharing::Secret),
+        ]);
+        let now = Inventory::new(vec![
+            file("a:1", "x", Sharing::Public.flags()),
+            file("a:2", "y", Sharing::Public.flags()),
+            file("a:4", "moved/w", Sharing::Public.flags()),
+        ]);
+        let drift = check_stale(&saved, &now);
+        let named: Vec<(&str, &str)> = drift
+            .iter()
+            .map(|d| (d.fid.as_str(), d.what.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (
+                    "a:2",
+                    "is now public (world_readable=true, share_key_enabled=false), the plan saw private"
+                ),
+                ("a:3", "no longer exists"),
+                ("a:4", "moved to moved/w"),
+            ]
+        );
+    }
+
+    #[test]
+    fn tallies_count_directions_and_outcomes() {
+        let report = Report {
+            results: vec![
+                (
+                    change("a:1", "x", Sharing::Public, Sharing::Private),
+                    Outcome::Applied,
+                ),
+                (
+                    change("a:2", "y", Sharing::Private, Sharing::Public),
+                    Outcome::Applied,
+                ),
+                (
+                    change("a:3", "z", Sharing::Private, Sharing::Public),
+                    Outcome::Failed {
+                        status: Some(500),
+                        message: "boom".into(),
+                    },
+                ),
+                (
+                    change("a:4", "w", Sharing::Private, Sharing::Public),
+                    Outcome::NotApplied {
+                        reason: "quota".into(),
+                    },
+                ),
+            ],
+            stopped: Some("quota".into()),
+        };
+        assert_eq!(
+            report.tally(),
+            Tally {
+                restricted: 1,
+                exposed: 1,
+                failed: 1,
+                not_applied: 1
+            }
+        );
+        assert!(!report.is_complete());
+    }
+}

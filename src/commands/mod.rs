@@ -1,0 +1,126 @@
+//! The commands: each reads its inputs, calls the pure core and writes its output.
+
+mod apply;
+mod plan;
+mod sandbox;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use apply::apply;
+pub use plan::{plan, snapshot};
+pub use sandbox::{demo, sandbox};
+
+use crate::error::{Error, Exit};
+use crate::inventory::FileType;
+use crate::policy::{Decision, Policy};
+use crate::render::Painter;
+
+/// Output streams and their painters.
+pub struct Io<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Painter for `out`.
+    pub out_painter: Painter,
+    /// Standard error, for warnings.
+    pub err: &'a mut dyn Write,
+    /// Painter for `err`.
+    pub err_painter: Painter,
+    /// Whether stderr is a terminal, for progress bars.
+    pub progress: bool,
+    /// Whether stdin is a terminal, so questions can be asked.
+    pub stdin_is_terminal: bool,
+}
+
+impl Io<'_> {
+    /// A progress bar on stderr, or a hidden one when stderr is not a terminal.
+    pub fn progress_bar(&self, what: &str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_message(what.to_owned());
+        bar
+    }
+}
+
+/// A runtime for the network commands: two workers suit this I/O-bound work.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// `validate`: `policy.yaml: valid, 4 rules`.
+pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let policy = Policy::load(policy)?;
+    let count = policy.rules.len();
+    let noun = if count == 1 { "rule" } else { "rules" };
+    writeln!(io.out, "{}: valid, {count} {noun}", policy.name)?;
+    Ok(Exit::Success)
+}
+
+/// `explain`: which rule decides each path, for each file type where they differ.
+pub fn explain(
+    policy: &Path,
+    filetypes: &[FileType],
+    paths: &[String],
+    io: &mut Io<'_>,
+) -> Result<Exit, Error> {
+    let policy = Policy::load(policy)?;
+    let mut decider = policy.decider();
+    for path in paths {
+        // Group the file types by the decision they get, keeping the first type's order.
+        let mut groups: Vec<(Decision<'_>, Vec<&FileType>)> = Vec::new();
+        for filetype in filetypes {
+            let decision = decider.decide(path, filetype);
+            match groups.iter_mut().find(|(seen, _)| *seen == decision) {
+                Some((_, types)) => types.push(filetype),
+                None => groups.push((decision, vec![filetype])),
+            }
+        }
+        let all_alike = groups.len() == 1 && filetypes.len() > 1;
+        for (decision, types) in &groups {
+            let label = if all_alike {
+                String::new()
+            } else {
+                let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+                format!(" [{}]", names.join(", "))
+            };
+            let reason = explain_decision(&policy, decision);
+            let target = decision.target().as_str();
+            writeln!(io.out, "{path}{label}: {target}  ({reason})")?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
+    match decision {
+        Decision::Rule { rule, pattern } => format!(
+            "rule {} \"{}\", {}:{}:{}",
+            rule.number, pattern.glob, policy.name, pattern.span.line, pattern.span.column
+        ),
+        Decision::Default(_) => "no rule matches; the default applies".to_owned(),
+        Decision::Folder => "a folder no rule names; folders need a rule with `fold`".to_owned(),
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let fail = |source: io::Error| Error::WriteFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, bytes).map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(fail)
+}

@@ -1,0 +1,121 @@
+//! `plan` and `snapshot`: read the account (or a snapshot), diff, render.
+
+use super::{Io, runtime, write_atomically};
+use crate::config::{Input, PlanConfig, Remote};
+use crate::error::{Error, Exit};
+use crate::inventory::{Inventory, Snapshot, SnapshotSource};
+use crate::plan::{self, Plan};
+use crate::planfile::{PlanFile, Source};
+use crate::policy::Policy;
+use crate::remote::Client;
+use crate::render::{self, Format};
+
+/// `plan`: the diff, rendered; saved as JSON with `--out`. Never writes to the account.
+pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+    // The policy first: a typo should not cost a listing of the whole account.
+    let policy = Policy::load(&config.policy)?;
+    let (inventory, source) = match &config.input {
+        Input::Snapshot(path) => (
+            Snapshot::load(path)?.into_inventory(),
+            Source::Snapshot {
+                path: path.display().to_string(),
+            },
+        ),
+        Input::Live(remote) => {
+            let client = Client::new(&remote.connection, remote.retry)?;
+            let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
+            (inventory, api_source(&client))
+        }
+    };
+    let (plan, file) = show_plan(&policy, &inventory, source, config.format, io)?;
+    if let Some(path) = &config.out {
+        let mut bytes = Vec::new();
+        render::json(&file, &mut bytes)?;
+        write_atomically(path, &bytes)?;
+    }
+    let pending = plan.summary().has_changes();
+    Ok(if pending && config.detailed_exitcode {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
+}
+
+/// Where a live plan came from, as saved plans record it.
+pub(super) fn api_source(client: &Client) -> Source {
+    Source::Api {
+        api_url: client.api_url().to_owned(),
+        user: client.username().to_owned(),
+    }
+}
+
+/// Diffs and renders a plan (warning about dead rules on stderr); returns it in both forms.
+pub(super) fn show_plan(
+    policy: &Policy,
+    inventory: &Inventory,
+    source: Source,
+    format: Format,
+    io: &mut Io<'_>,
+) -> Result<(Plan, PlanFile), Error> {
+    let plan = plan::diff(policy, inventory);
+    render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
+    let file = PlanFile::new(&plan, &policy.name, source);
+    match format {
+        Format::Text => render::text::plan(&plan, io.out_painter, io.out)?,
+        Format::Json => render::json(&file, io.out)?,
+    }
+    Ok((plan, file))
+}
+
+/// Lists the account with a progress bar on a terminal, warning about files that could not
+/// be placed in the folder tree.
+pub(super) async fn list_account(
+    client: &Client,
+    remote: &Remote,
+    io: &mut Io<'_>,
+) -> Result<Inventory, Error> {
+    let progress = io.progress_bar("listing pages");
+    let listing = client.list(remote.parallelism, &progress).await?;
+    for file in &listing.unplaced {
+        writeln!(
+            io.err,
+            "{}: {} is left out: {}",
+            io.err_painter
+                .paint(crate::render::Painter::YELLOW, "warning"),
+            file.fid,
+            file.reason
+        )?;
+    }
+    Ok(listing.inventory)
+}
+
+/// `snapshot`: the live account in the snapshot format.
+pub fn snapshot(
+    out: Option<&std::path::Path>,
+    remote: &Remote,
+    io: &mut Io<'_>,
+) -> Result<Exit, Error> {
+    let client = Client::new(&remote.connection, remote.retry)?;
+    let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
+    let source = SnapshotSource {
+        api_url: Some(client.api_url().to_owned()),
+        user: Some(client.username().to_owned()),
+        taken_at: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
+    };
+    let snapshot = Snapshot::from_inventory(&inventory, Some(source));
+    let mut bytes = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::from)?;
+    bytes.push(b'\n');
+    match out {
+        Some(path) => {
+            write_atomically(path, &bytes)?;
+            writeln!(
+                io.err,
+                "wrote {} files to {}",
+                inventory.len(),
+                path.display()
+            )?;
+        }
+        None => io.out.write_all(&bytes)?,
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,174 @@
+//! `sandbox` and `demo`.
+
+use std::io::{self, Write};
+
+use super::Io;
+use crate::error::{Error, Exit};
+
+/// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
+pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let runtime = super::runtime()?;
+    let mut printed = Ok(());
+    runtime.block_on(crate::sandbox::serve(
+        options.clone(),
+        shutdown_signal(),
+        |started| {
+            printed = print_sandbox_banner(started, options, io.out);
+        },
+    ))?;
+    printed?;
+    writeln!(io.err, "sandbox stopped")?;
+    Ok(Exit::Success)
+}
+
+fn print_sandbox_banner(
+    started: &crate::sandbox::Started,
+    options: &crate::sandbox::Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let url = &started.url;
+    writeln!(out, "plotward sandbox: Chart Studio v2 API at {url}")?;
+    writeln!(
+        out,
+        "  files: {}, folders: {}",
+        started.files, started.folders
+    )?;
+    if let Some(state) = &options.state {
+        writeln!(out, "  state: {}", state.display())?;
+    }
+    for user in &started.users {
+        writeln!(out, "  user: {}  api key: {}", user.username, user.api_key)?;
+    }
+    if let Some(user) = started.users.first() {
+        writeln!(out, "Point clients at it:")?;
+        writeln!(
+            out,
+            "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}",
+            user.username, user.api_key
+        )?;
+    }
+    writeln!(
+        out,
+        "Not part of Chart Studio: {url}/_sandbox/requests, /_sandbox/state, /_sandbox/reset, /_sandbox/faults"
+    )?;
+    writeln!(out, "Press Ctrl-C to stop.")?;
+    // Scripts read the URL from the first line while the server runs: flush now.
+    out.flush()
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// The example account and policy, built in so the demo runs from any directory.
+const EXAMPLE_INVENTORY: &str = include_str!("../../examples/inventory.json");
+const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
+
+/// `demo`: plan, apply and plan again against a sandbox seeded with the example account.
+pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
+    use crate::inventory::Snapshot;
+    use crate::policy::Policy;
+    use crate::remote::{Client, Connection, RetryPolicy, TlsVerify};
+    use crate::sandbox::{Options, Sandbox, Seed};
+
+    let seed = Snapshot::parse(
+        EXAMPLE_INVENTORY,
+        std::path::Path::new("examples/inventory.json"),
+    )?;
+    let policy = Policy::parse(EXAMPLE_POLICY, "policies/example.yaml")?;
+    let sandbox = Sandbox::start(&Options {
+        seed: Seed::Snapshot(seed),
+        ..Options::default()
+    })?;
+    let user = sandbox.users()[0].clone();
+    let connection = Connection {
+        api_url: sandbox.url().to_owned(),
+        username: user.username.clone(),
+        api_key: crate::remote::ApiKey::new(user.api_key.clone()),
+        tls: TlsVerify::System,
+    };
+    let remote = crate::config::Remote {
+        connection,
+        retry: RetryPolicy::default(),
+        parallelism: 8,
+    };
+    let client = Client::new(&remote.connection, remote.retry)?;
+    writeln!(
+        io.out,
+        "plotward demo: a sandbox Chart Studio at {}, seeded with examples/inventory.json\n",
+        sandbox.url()
+    )?;
+    let runtime = super::runtime()?;
+    let exit = runtime.block_on(demo_steps(&client, &policy, &remote, io))?;
+    if keep_running {
+        print_exports(sandbox.url(), &user, io.out)?;
+        writeln!(io.out, "The sandbox keeps running. Press Ctrl-C to stop.")?;
+        io.out.flush()?;
+        runtime.block_on(shutdown_signal());
+    } else {
+        writeln!(
+            io.out,
+            "\nThe sandbox stopped with the demo. To explore by hand, start one and point plotward at it:\n  \
+             plotward sandbox --seed examples/inventory.json --user alice:demo-key"
+        )?;
+        print_exports(
+            "http://127.0.0.1:9889",
+            &crate::sandbox::User {
+                username: "alice".into(),
+                api_key: "demo-key".into(),
+            },
+            io.out,
+        )?;
+    }
+    sandbox.stop();
+    Ok(exit)
+}
+
+async fn demo_steps(
+    client: &crate::remote::Client,
+    policy: &crate::policy::Policy,
+    remote: &crate::config::Remote,
+    io: &mut Io<'_>,
+) -> Result<Exit, Error> {
+    use super::plan::{api_source, list_account, show_plan};
+    use crate::render::Format;
+
+    writeln!(io.out, "$ plotward plan -p policies/example.yaml")?;
+    let inventory = list_account(client, remote, io).await?;
+    let (_, file) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    writeln!(
+        io.out,
+        "\n$ plotward apply -p policies/example.yaml --auto-approve"
+    )?;
+    let report = super::apply::carry_out(client, file, remote, None, None, io).await?;
+    writeln!(io.out, "\n$ plotward plan -p policies/example.yaml")?;
+    let inventory = list_account(client, remote, io).await?;
+    show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    Ok(super::apply::exit_for(&report))
+}
+
+fn print_exports(url: &str, user: &crate::sandbox::User, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}\n  \
+         plotward plan -p policies/example.yaml",
+        user.username, user.api_key
+    )
+}

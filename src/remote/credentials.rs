@@ -1,0 +1,466 @@
+//! Where the API URL, the username and the API key come from.
+//!
+//! Highest first: command-line flags (`--api-url`, `--user`, `--api-key-file`), the
+//! environment (`PLOTLY_API_DOMAIN`, `PLOTLY_USERNAME`, `PLOTLY_API_KEY`), then Plotly's own
+//! files in `$PLOTLY_DIR` or `~/.plotly` (`.credentials`: `username`, `api_key`; `.config`:
+//! `plotly_api_domain`, `plotly_ssl_verification`). Each value is taken from the first source
+//! that has it. No flag takes the key itself, so it never shows in `ps` or shell history.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default API, Chart Studio cloud. Enterprise users set their own domain.
+pub const DEFAULT_API_URL: &str = "https://api.plotly.com";
+
+/// An API key. It cannot be printed: `Debug` shows `(redacted)` and there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for building the `Authorization` header and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+/// How to check the server's TLS certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// The platform's trusted roots.
+    System,
+    /// Only the CAs in this PEM bundle, as Python's `requests` does with `verify=path`.
+    Bundle(PathBuf),
+    /// No verification at all (`plotly_ssl_verification: false`); warned about on every run.
+    Off,
+}
+
+/// Everything needed to talk to the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// Base URL without a trailing slash (`https://api.plotly.com`).
+    pub api_url: String,
+    /// The user whose files are managed.
+    pub username: String,
+    /// Their key.
+    pub api_key: ApiKey,
+    /// TLS verification.
+    pub tls: TlsVerify,
+}
+
+/// What the command line said.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    /// `--api-url`
+    pub api_url: Option<String>,
+    /// `--user`
+    pub user: Option<String>,
+    /// `--api-key-file`
+    pub api_key_file: Option<PathBuf>,
+    /// `--ca-bundle`
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// What the environment said.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// `PLOTLY_API_DOMAIN`
+    pub api_domain: Option<String>,
+    /// `PLOTLY_USERNAME`
+    pub username: Option<String>,
+    /// `PLOTLY_API_KEY`
+    pub api_key: Option<String>,
+    /// `PLOTLY_DIR`, or `~/.plotly` when unset.
+    pub plotly_dir: Option<PathBuf>,
+}
+
+impl Env {
+    /// Reads the process environment; empty variables count as unset.
+    pub fn from_process() -> Env {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Env {
+            api_domain: var("PLOTLY_API_DOMAIN"),
+            username: var("PLOTLY_USERNAME"),
+            api_key: var("PLOTLY_API_KEY"),
+            plotly_dir: var("PLOTLY_DIR")
+                .map(PathBuf::from)
+                .or_else(|| std::env::home_dir().map(|home| home.join(".plotly"))),
+        }
+    }
+}
+
+/// The parts of `~/.plotly/.credentials` and `.config` plotward reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlotlyFiles {
+    /// `.credentials` `username`
+    pub username: Option<String>,
+    /// `.credentials` `api_key`
+    pub api_key: Option<String>,
+    /// `.config` `plotly_api_domain`
+    pub api_domain: Option<String>,
+    /// `.config` `plotly_ssl_verification`
+    pub tls: Option<TlsVerify>,
+}
+
+#[derive(Deserialize)]
+struct CredentialsFile {
+    username: Option<String>,
+    api_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    plotly_api_domain: Option<String>,
+    plotly_ssl_verification: Option<serde_json::Value>,
+}
+
+/// Why no connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// Something required is nowhere to be found.
+    #[error("no {what} found: {hint}")]
+    Missing {
+        /// What is missing.
+        what: &'static str,
+        /// Where it may be given.
+        hint: &'static str,
+    },
+    /// A file could not be read or parsed.
+    #[error("cannot read {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The API URL is unusable.
+    #[error("invalid API URL `{url}`: {message}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl PlotlyFiles {
+    /// Reads `.credentials` and `.config` from a Plotly directory. Missing files are empty,
+    /// as `chart_studio` treats them; unreadable or malformed ones are errors.
+    pub fn load(dir: &Path) -> Result<PlotlyFiles, CredentialsError> {
+        let credentials: Option<CredentialsFile> = read_json(&dir.join(".credentials"))?;
+        let config: Option<ConfigFile> = read_json(&dir.join(".config"))?;
+        let (username, api_key) = credentials.map_or((None, None), |c| (c.username, c.api_key));
+        let (api_domain, tls) = match config {
+            Some(config) => (
+                config.plotly_api_domain,
+                config.plotly_ssl_verification.and_then(tls_setting),
+            ),
+            None => (None, None),
+        };
+        Ok(PlotlyFiles {
+            username: non_empty(username),
+            api_key: non_empty(api_key),
+            api_domain: non_empty(api_domain),
+            tls,
+        })
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, CredentialsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(CredentialsError::File {
+                path: path.to_owned(),
+                message: err.to_string(),
+            });
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|err| CredentialsError::File {
+            path: path.to_owned(),
+            message: format!("invalid JSON: {err}"),
+        })
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// `plotly_ssl_verification`: a boolean, or a string naming a CA bundle (as `requests` takes
+/// it).
+fn tls_setting(value: serde_json::Value) -> Option<TlsVerify> {
+    match value {
+        serde_json::Value::Bool(true) => Some(TlsVerify::System),
+        serde_json::Value::Bool(false) => Some(TlsVerify::Off),
+        serde_json::Value::String(path) if !path.is_empty() => {
+            Some(TlsVerify::Bundle(PathBuf::from(path)))
+        }
+        _ => None,
+    }
+}
+
+/// Resolves the connection from the three sources. `read_key_file` reads `--api-key-file`.
+pub fn resolve(
+    flags: &Flags,
+    env: &Env,
+    files: &PlotlyFiles,
+    read_key_file: impl FnOnce(&Path) -> Result<String, CredentialsError>,
+) -> Result<Connection, CredentialsError> {
+    let api_url = flags
+        .api_url
+        .clone()
+        .or_else(|| env.api_domain.clone())
+        .or_else(|| files.api_domain.clone())
+        .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+    let api_url = check_url(&api_url)?;
+    let username = flags
+        .user
+        .clone()
+        .or_else(|| env.username.clone())
+        .or_else(|| files.username.clone())
+        .ok_or(CredentialsError::Missing {
+            what: "username",
+            hint: "pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials",
+        })?;
+    let api_key = match &flags.api_key_file {
+        Some(path) => read_key_file(path)?,
+        None => env
+            .api_key
+            .clone()
+            .or_else(|| files.api_key.clone())
+            .ok_or(CredentialsError::Missing {
+                what: "API key",
+                hint: "pass --api-key-file, set PLOTLY_API_KEY, or put `api_key` in ~/.plotly/.credentials",
+            })?,
+    };
+    let tls = match &flags.ca_bundle {
+        Some(path) => TlsVerify::Bundle(path.clone()),
+        None => files.tls.clone().unwrap_or(TlsVerify::System),
+    };
+    Ok(Connection {
+        api_url,
+        username,
+        api_key: ApiKey::new(api_key.trim()),
+        tls,
+    })
+}
+
+/// Reads an API key file: the key is its only content, surrounding whitespace ignored.
+pub fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
+    let text = std::fs::read_to_string(path).map_err(|err| CredentialsError::File {
+        path: path.to_owned(),
+        message: err.to_string(),
+    })?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(CredentialsError::File {
+            path: path.to_owned(),
+            message: "the file is empty".to_owned(),
+        });
+    }
+    Ok(key.to_owned())
+}
+
+/// Checks the API URL: http(s), a host, and plain http only for loopback hosts, since the key
+/// travels in every request.
+pub fn check_url(url: &str) -> Result<String, CredentialsError> {
+    let fail = |message: &str| CredentialsError::Url {
+        url: url.to_owned(),
+        message: message.to_owned(),
+    };
+    let trimmed = url.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(trimmed).map_err(|err| fail(&err.to_string()))?;
+    let host = parsed.host_str().ok_or_else(|| fail("it has no host"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => {
+            return Err(fail(
+                "plain http is refused except on loopback hosts; the API key would travel unencrypted, use https",
+            ));
+        }
+        other => return Err(fail(&format!("unsupported scheme `{other}`; use https"))),
+    }
+    if parsed.path() != "/" && !parsed.path().is_empty() {
+        return Err(fail("give the API root only, e.g. https://api.plotly.com"));
+    }
+    if parsed.query().is_some() || !parsed.username().is_empty() {
+        return Err(fail("give the API root only, without query or user"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_file(_: &Path) -> Result<String, CredentialsError> {
+        panic!("no key file expected")
+    }
+
+    fn full_env() -> Env {
+        Env {
+            api_domain: Some("https://env.example".into()),
+            username: Some("env-user".into()),
+            api_key: Some("env-key".into()),
+            plotly_dir: None,
+        }
+    }
+
+    fn full_files() -> PlotlyFiles {
+        PlotlyFiles {
+            username: Some("file-user".into()),
+            api_key: Some("file-key".into()),
+            api_domain: Some("https://file.example".into()),
+            tls: Some(TlsVerify::Off),
+        }
+    }
+
+    #[test]
+    fn flags_beat_env_beat_files() {
+        let flags = Flags {
+            api_url: Some("https://flag.example/".into()),
+            user: Some("flag-user".into()),
+            api_key_file: Some("key.txt".into()),
+            ca_bundle: None,
+        };
+        let c = resolve(&flags, &full_env(), &full_files(), |_| {
+            Ok("flag-key\n".into())
+        })
+        .unwrap();
+        assert_eq!(
+            (c.api_url.as_str(), c.username.as_str(), c.api_key.expose()),
+            ("https://flag.example", "flag-user", "flag-key")
+        );
+        let c = resolve(&Flags::default(), &full_env(), &full_files(), no_file).unwrap();
+        assert_eq!(
+            (c.api_url.as_str(), c.username.as_str(), c.api_key.expose()),
+            ("https://env.example", "env-user", "env-key")
+        );
+        let c = resolve(&Flags::default(), &Env::default(), &full_files(), no_file).unwrap();
+        assert_eq!(
+            (c.api_url.as_str(), c.username.as_str(), c.api_key.expose()),
+            ("https://file.example", "file-user", "file-key")
+        );
+        assert_eq!(c.tls, TlsVerify::Off);
+    }
+
+    #[test]
+    fn each_value_comes_from_its_own_best_source() {
+        let env = Env {
+            username: Some("env-user".into()),
+            ..Env::default()
+        };
+        let c = resolve(&Flags::default(), &env, &full_files(), no_file).unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.api_key.expose()),
+            ("env-user", "file-key")
+        );
+    }
+
+    #[test]
+    fn defaults_to_chart_studio_cloud_and_says_what_is_missing() {
+        let files = PlotlyFiles {
+            username: Some("u".into()),
+            api_key: Some("k".into()),
+            ..PlotlyFiles::default()
+        };
+        let c = resolve(&Flags::default(), &Env::default(), &files, no_file).unwrap();
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.tls, TlsVerify::System);
+        let err = resolve(
+            &Flags::default(),
+            &Env::default(),
+            &PlotlyFiles::default(),
+            no_file,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("no username found: pass --user"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn http_is_refused_except_on_loopback() {
+        assert!(check_url("http://127.0.0.1:9889").is_ok());
+        assert!(check_url("http://localhost:9889/").is_ok());
+        assert!(check_url("http://[::1]:9889").is_ok());
+        assert_eq!(
+            check_url("https://plotly.acme.com/").unwrap(),
+            "https://plotly.acme.com"
+        );
+        let err = check_url("http://plotly.acme.com").unwrap_err().to_string();
+        assert!(err.contains("plain http is refused"), "{err}");
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("https://api.plotly.com/v2").is_err());
+    }
+
+    #[test]
+    fn keys_never_print() {
+        let key = ApiKey::new("s3cr3t");
+        assert_eq!(format!("{key:?}"), "(redacted)");
+        let c = Connection {
+            api_url: "https://x".into(),
+            username: "u".into(),
+            api_key: key,
+            tls: TlsVerify::System,
+        };
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn plotly_files_are_read_like_chart_studio_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            PlotlyFiles::load(dir.path()).unwrap(),
+            PlotlyFiles::default()
+        );
+        std::fs::write(
+            dir.path().join(".credentials"),
+            r#"{"username": "alice", "api_key": "k", "stream_ids": []}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(".config"),
+            r#"{"plotly_api_domain": "https://plotly.acme.com", "plotly_ssl_verification": "/etc/acme-ca.pem"}"#,
+        )
+        .unwrap();
+        let files = PlotlyFiles::load(dir.path()).unwrap();
+        assert_eq!(files.username.as_deref(), Some("alice"));
+        assert_eq!(
+            files.tls,
+            Some(TlsVerify::Bundle("/etc/acme-ca.pem".into()))
+        );
+        std::fs::write(dir.path().join(".config"), "{not json").unwrap();
+        assert!(PlotlyFiles::load(dir.path()).is_err());
+    }
+}

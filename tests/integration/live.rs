@@ -1,0 +1,672 @@
+//! `plan`, `apply` and `snapshot` against the in-process sandbox, over real HTTP, with the
+//! real binary.
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed};
+
+use crate::api::{Api, As, example_sandbox, sandbox_with};
+use crate::harness::{Run, Test, repo};
+
+const EXAMPLE_POLICY: &str = "policies/example.yaml";
+
+/// A test pointed at the sandbox as alice through the environment.
+fn live(sandbox: &Sandbox) -> Test {
+    Test::new()
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+}
+
+fn policy_arg() -> String {
+    repo(EXAMPLE_POLICY).display().to_string()
+}
+
+/// The writes the sandbox received, as (method, path).
+fn writes(api: &Api) -> Vec<(String, String)> {
+    api.requests()
+        .into_iter()
+        .filter(|(method, _, _)| method != "GET")
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
+fn plan_json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).expect("plan JSON")
+}
+
+/// Every share key of alice's secret files, read as the owner.
+fn share_keys(api: &Api) -> Vec<String> {
+    let all = api
+        .get("/v2/folders/all?page_size=10000", As::User("alice"))
+        .body;
+    all["children"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["share_key"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn plan_lists_the_live_account_and_never_writes() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--detailed-exitcode"])
+        .status(2);
+    let expected = std::fs::read_to_string(repo("tests/fixtures/example-plan.txt")).unwrap();
+    assert_eq!(
+        run.stdout, expected,
+        "the live plan equals the snapshot plan"
+    );
+    assert!(
+        writes(&api).is_empty(),
+        "plan sent a write: {:?}",
+        writes(&api)
+    );
+    let requests = api.get("/_sandbox/requests", As::Anonymous).body;
+    let first = &requests["requests"][0];
+    assert_eq!(
+        first["client_platform"],
+        format!("plotward {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(first["user"], "alice");
+}
+
+#[test]
+fn listing_many_pages_of_nested_folders_matches_the_server() {
+    let sandbox = sandbox_with(Seed::Generate(1800), Options::default());
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["snapshot", "--parallelism", "4"])
+        .status(0);
+    let snapshot: Value = serde_json::from_str(&run.stdout).unwrap();
+    let state = api.state();
+    assert_eq!(
+        snapshot["files"], state["files"],
+        "paths and flags as the server has them"
+    );
+    assert_eq!(snapshot["source"]["user"], "alice");
+    assert_eq!(snapshot["source"]["api_url"], sandbox.url());
+    let pages = api
+        .requests()
+        .iter()
+        .filter(|(_, path, _)| path == "/v2/folders/all")
+        .count();
+    // 1,800 files and 1,848 entries with folders: 4 pages of 500.
+    assert_eq!(pages, 4);
+    // The snapshot is a valid seed for the sandbox.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.json");
+    std::fs::write(&path, &run.stdout).unwrap();
+    let seed = plotward::inventory::Snapshot::load(&path).unwrap();
+    let copy = sandbox_with(Seed::Snapshot(seed), Options::default());
+    assert_eq!(Api::new(&copy).state()["files"], state["files"]);
+}
+
+#[test]
+fn apply_with_auto_approve_restricts_first_and_converges() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let planned = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--format", "json"])
+        .status(0);
+    let plan = plan_json(&planned);
+    let direction: HashMap<String, String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["fid"].as_str().unwrap().to_owned(),
+                c["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    api.call(Method::DELETE, "/_sandbox/requests", As::Anonymous);
+    let run = live(&sandbox)
+        .args(["apply", "-p", &policy_arg(), "--auto-approve"])
+        .status(0);
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 11 restricted, 8 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    let order: Vec<&str> = writes(&api)
+        .iter()
+        .map(|(_, path)| direction[path.trim_start_matches("/v2/files/")].as_str())
+        .collect();
+    assert_eq!(order.len(), 19, "one PATCH per change");
+    let first_expose = order.iter().position(|d| *d == "expose").unwrap();
+    assert!(
+        order[first_expose..].iter().all(|d| *d == "expose"),
+        "restrictions all come first: {order:?}"
+    );
+    assert!(writes(&api).iter().all(|(method, _)| method == "PATCH"));
+    live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--detailed-exitcode"])
+        .stdout("No changes. Plan: 0 to restrict, 0 to expose, 45 unchanged, 39 ignored.\n")
+        .status(0);
+}
+
+#[test]
+fn apply_refuses_without_a_terminal_or_auto_approve() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    live(&sandbox)
+        .args(["apply", "-p", &policy_arg()])
+        .stderr(
+            "error: apply needs a confirmation, but stdin is not a terminal; pass --auto-approve, \
+             or apply a plan saved with `plotward plan --out FILE`\n",
+        )
+        .status(1);
+    assert!(api.requests().is_empty(), "refused before any request");
+}
+
+#[test]
+fn a_saved_plan_applies_as_planned() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
+        .status(0);
+    let saved: Value = serde_json::from_str(&run.read("plan.json")).unwrap();
+    assert_eq!(
+        saved["source"],
+        json!({"type": "api", "api_url": sandbox.url(), "user": "alice"})
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, run.read("plan.json")).unwrap();
+    let applied = live(&sandbox)
+        .args(["apply", path.to_str().unwrap()])
+        .status(0);
+    assert!(
+        applied.stdout.starts_with("Applying the saved plan "),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied
+            .stdout
+            .ends_with("Apply complete: 11 restricted, 8 exposed, 0 failed.\n")
+    );
+    assert_eq!(writes(&api).len(), 19);
+    // Applying it again finds every file changed since: stale, nothing written.
+    let again = live(&sandbox)
+        .args(["apply", path.to_str().unwrap()])
+        .status(1);
+    assert!(
+        again.stderr.contains("is stale: 19 of its files changed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(writes(&api).len(), 19);
+}
+
+#[test]
+fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
+        .status(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, run.read("plan.json")).unwrap();
+    // Someone shares the payroll grid by link after the plan was made.
+    let payroll = api.fid("finance/payroll");
+    api.json(
+        Method::PATCH,
+        &format!("/v2/files/{payroll}"),
+        As::User("alice"),
+        &json!({"world_readable": false, "share_key_enabled": true}),
+    );
+    api.call(Method::DELETE, "/_sandbox/requests", As::Anonymous);
+    let refused = live(&sandbox)
+        .args(["apply", path.to_str().unwrap()])
+        .status(1);
+    assert!(
+        refused.stderr.contains("is stale: 1 of its files changed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains(&format!(
+        "finance/payroll ({payroll}) is now secret (world_readable=false, share_key_enabled=true), the plan saw public"
+    )), "{}", refused.stderr);
+    assert!(writes(&api).is_empty());
+}
+
+#[test]
+fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
+        .status(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, run.read("plan.json")).unwrap();
+    let bob = Test::new()
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "bob")
+        .env("PLOTLY_API_KEY", "bob-key")
+        .args(["apply", path.to_str().unwrap()])
+        .status(1);
+    assert!(
+        bob.stderr.contains("was made for alice at"),
+        "{}",
+        bob.stderr
+    );
+    let offline = Test::new()
+        .args(["plan", "-p", &policy_arg(), "--snapshot"])
+        .args([repo("examples/inventory.json").display().to_string()])
+        .args(["--out", "offline.json"])
+        .status(0);
+    std::fs::write(&path, offline.read("offline.json")).unwrap();
+    let refused = live(&sandbox)
+        .args(["apply", path.to_str().unwrap()])
+        .status(1);
+    assert!(
+        refused.stderr.contains("was made from the snapshot"),
+        "{}",
+        refused.stderr
+    );
+    assert!(writes(&api).is_empty());
+}
+
+#[test]
+fn retries_ride_out_injected_500s_and_429s() {
+    let sandbox = sandbox_with(
+        Seed::Snapshot(
+            plotward::inventory::Snapshot::load(&repo("examples/inventory.json")).unwrap(),
+        ),
+        Options {
+            faults: FaultConfig {
+                fail_rate: 0.25,
+                rate_limit: Some(10),
+                ..FaultConfig::default()
+            },
+            ..Options::default()
+        },
+    );
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--retries",
+            "12",
+            "--backoff-ms",
+            "20",
+        ])
+        .status(0);
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 11 restricted, 8 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    let statuses: Vec<u16> = api
+        .requests()
+        .iter()
+        .map(|(_, _, status)| *status)
+        .collect();
+    assert!(
+        statuses.contains(&500),
+        "some requests failed and were retried"
+    );
+    assert!(
+        statuses.contains(&429),
+        "some requests were throttled and were retried"
+    );
+    api.faults(&json!({}));
+    live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--detailed-exitcode"])
+        .status(0);
+}
+
+#[test]
+fn the_daily_quota_stops_at_once_and_a_rerun_converges() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"daily_write_limit": 5}));
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .status(1);
+    let tail: Vec<&str> = run.stdout.lines().rev().take(3).collect();
+    assert_eq!(
+        tail[2],
+        "Apply incomplete: 5 restricted, 0 exposed, 0 failed, 14 not applied."
+    );
+    assert!(tail[1].starts_with("Stopped early: the API's daily limit is reached (Hi there, you've reached the threshold of 5"), "{}", tail[1]);
+    assert_eq!(
+        tail[0],
+        "14 changes remain. Run plotward apply again to finish: it changes only what still differs."
+    );
+    let patches = writes(&api).len();
+    assert!(
+        patches <= 5 + 8,
+        "at most one refused write per worker, then nothing: {patches}"
+    );
+    let audit = run.read("audit.jsonl");
+    let quota_lines = audit
+        .lines()
+        .filter(|l| l.contains("\"status\":429"))
+        .count();
+    assert_eq!(quota_lines, patches - 5);
+    api.faults(&json!({}));
+    let rerun = live(&sandbox)
+        .args(["apply", "-p", &policy_arg(), "--auto-approve"])
+        .status(0);
+    assert!(
+        rerun
+            .stdout
+            .contains("plotward will change the sharing of 14 files"),
+        "{}",
+        rerun.stdout
+    );
+    assert!(
+        rerun
+            .stdout
+            .ends_with("Apply complete: 6 restricted, 8 exposed, 0 failed.\n"),
+        "{}",
+        rerun.stdout
+    );
+}
+
+#[test]
+fn max_writes_caps_a_run() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--max-writes",
+            "4",
+            "--parallelism",
+            "2",
+        ])
+        .status(1);
+    assert!(
+        run.stdout
+            .contains("Apply incomplete: 4 restricted, 0 exposed, 0 failed, 15 not applied."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Stopped early: --max-writes 4 reached."),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(writes(&api).len(), 4);
+}
+
+#[test]
+fn failures_are_reported_per_file_and_do_not_stop_the_others() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let payroll = api.fid("finance/payroll");
+    let demo = api.fid("public/demo");
+    api.faults(&json!({"fail_writes_to": [payroll, demo]}));
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+        ])
+        .status(1);
+    assert!(run.stdout.contains(&format!(
+        "Failed:\n  ! finance/payroll {payroll} public -> private: Uh oh, an error occurred on the server.\n  ! public/demo {demo} private -> public: Uh oh, an error occurred on the server.\n"
+    )), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Apply incomplete: 10 restricted, 7 exposed, 2 failed, 0 not applied."),
+        "{}",
+        run.stdout
+    );
+    api.faults(&json!({}));
+    let rerun = live(&sandbox)
+        .args(["apply", "-p", &policy_arg(), "--auto-approve"])
+        .status(0);
+    assert!(
+        rerun
+            .stdout
+            .ends_with("Apply complete: 1 restricted, 1 exposed, 0 failed.\n"),
+        "{}",
+        rerun.stdout
+    );
+}
+
+#[test]
+fn secret_links_are_re_read_and_rewritten_when_they_lag() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"flaky_share_keys": 1.0, "flaky_share_key_ms": 1500}));
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .status(0);
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 11 restricted, 8 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    let audit = run.read("audit.jsonl");
+    assert!(audit.contains("\"outcome\":\"applied\""));
+    let secret_targets = plan_secret_count(&sandbox);
+    assert_eq!(
+        secret_targets, 0,
+        "every secret link is live once apply says so"
+    );
+}
+
+/// How many planned changes remain (the plan should be empty after a complete apply).
+fn plan_secret_count(sandbox: &Sandbox) -> usize {
+    let run = live(sandbox)
+        .args(["plan", "-p", &policy_arg(), "--format", "json"])
+        .status(0);
+    plan_json(&run)["changes"].as_array().unwrap().len()
+}
+
+#[test]
+fn the_audit_log_has_one_line_per_write_and_no_secrets() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .write("key.txt", "alice-key\n")
+        .env("PLOTLY_API_KEY", "")
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--api-key-file",
+            "key.txt",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .status(0);
+    let audit = run.read("audit.jsonl");
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 19);
+    for line in &lines {
+        for key in ["time", "fid", "path", "from", "to", "outcome", "status"] {
+            assert!(line.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!(line["outcome"], "applied");
+        assert_eq!(line["status"], 200);
+    }
+    let payroll = lines
+        .iter()
+        .find(|l| l["path"] == "finance/payroll")
+        .unwrap();
+    assert_eq!(
+        (payroll["from"].as_str(), payroll["to"].as_str()),
+        (Some("public"), Some("private"))
+    );
+    let keys = share_keys(&api);
+    assert!(keys.len() > 5, "the account has secret files");
+    for text in [&run.stdout, &run.stderr, &audit] {
+        assert!(!text.contains("alice-key"), "the API key leaked");
+        for key in &keys {
+            assert!(!text.contains(key.as_str()), "a share key leaked");
+        }
+    }
+}
+
+#[test]
+fn credentials_come_from_flags_then_env_then_plotly_files() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let policy = policy_arg();
+    let plan = ["plan", "-p", policy.as_str()];
+    // Plotly's own files only, in ~/.plotly (HOME is the test directory).
+    Test::new()
+        .write(
+            ".plotly/.credentials",
+            r#"{"username": "alice", "api_key": "alice-key"}"#,
+        )
+        .write(
+            ".plotly/.config",
+            &format!(r#"{{"plotly_api_domain": "{}"}}"#, sandbox.url()),
+        )
+        .args(plan)
+        .status(0);
+    // PLOTLY_DIR moves them.
+    Test::new()
+        .write(
+            "elsewhere/.credentials",
+            r#"{"username": "bob", "api_key": "bob-key"}"#,
+        )
+        .write(
+            "elsewhere/.config",
+            &format!(r#"{{"plotly_api_domain": "{}"}}"#, sandbox.url()),
+        )
+        .env("PLOTLY_DIR", "elsewhere")
+        .args(plan)
+        .status(0);
+    // The environment beats the files: a wrong key in the files is never used.
+    Test::new()
+        .write(
+            ".plotly/.credentials",
+            r#"{"username": "alice", "api_key": "wrong"}"#,
+        )
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_API_KEY", "alice-key")
+        .args(plan)
+        .status(0);
+    // Flags beat the environment.
+    Test::new()
+        .write("key.txt", "bob-key")
+        .env("PLOTLY_API_DOMAIN", "https://unused.example")
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .args(plan)
+        .args([
+            "--api-url",
+            sandbox.url(),
+            "--user",
+            "bob",
+            "--api-key-file",
+            "key.txt",
+        ])
+        .status(0);
+    let users: Vec<String> = api.get("/_sandbox/requests", As::Anonymous).body["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["user"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    assert!(users.contains(&"bob".to_owned()) && users.contains(&"alice".to_owned()));
+    assert!(
+        !users.contains(&"-".to_owned()),
+        "every request authenticated"
+    );
+    // A wrong key is the server's 401, said plainly.
+    let bad = live(&sandbox)
+        .env("PLOTLY_API_KEY", "nope")
+        .args(plan)
+        .status(1);
+    assert!(
+        bad.stderr.contains("HTTP 401: Bad API key"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!bad.stderr.contains("nope"));
+    Test::new()
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .args(plan)
+        .stderr("error: no username found: pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials\n")
+        .status(1);
+}
+
+#[test]
+fn plain_http_is_refused_for_remote_hosts() {
+    Test::new()
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "k")
+        .args([
+            "plan",
+            "-p",
+            &policy_arg(),
+            "--api-url",
+            "http://plotly.example.com",
+        ])
+        .stderr(
+            "error: invalid API URL `http://plotly.example.com`: plain http is refused except on \
+             loopback hosts; the API key would travel unencrypted, use https\n",
+        )
+        .status(1);
+}
+
+#[test]
+fn the_demo_plans_applies_and_converges() {
+    let run = Test::new().args(["demo"]).status(0);
+    assert!(
+        run.stdout
+            .contains("Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.")
+    );
+    assert!(
+        run.stdout
+            .contains("Apply complete: 11 restricted, 8 exposed, 0 failed.")
+    );
+    assert!(
+        run.stdout
+            .contains("No changes. Plan: 0 to restrict, 0 to expose, 45 unchanged, 39 ignored.")
+    );
+    assert!(run.stdout.contains("export PLOTLY_API_DOMAIN="));
+}
