@@ -32,9 +32,9 @@ pub use error::{Error, Exit};
 /// Runs one command with the process's standard streams.
 pub fn run(config: &Config) -> Result<Exit, Error> {
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = stderr.lock();
+    // Not locked for the whole run: progress bars draw to stderr from worker threads.
+    let mut err = std::io::stderr();
     let mut io = commands::Io {
         out: &mut out,
         out_painter: config.stdout,

@@ -670,3 +670,56 @@ fn the_demo_plans_applies_and_converges() {
     );
     assert!(run.stdout.contains("export PLOTLY_API_DOMAIN="));
 }
+
+/// Runs plotward under a pseudo-terminal (`script` from util-linux), typing `input`; returns
+/// the exit code and the terminal's text. Bounded: a hang fails the test instead of CI.
+fn on_terminal(sandbox: &Sandbox, args: &str, input: &str) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_plotward"));
+    let mut guard = crate::harness::ChildGuard(
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "alice-key")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run script(1)"),
+    );
+    let child = &mut guard.0;
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "plotward hung on a terminal");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    (status.code(), text)
+}
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let args = format!("apply -p {}", policy_arg());
+    let (code, text) = on_terminal(&sandbox, &args, "no\n");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("Only 'yes' will be accepted to approve."), "{text}");
+    assert!(text.contains("apply cancelled; nothing was changed"), "{text}");
+    assert!(writes(&api).is_empty());
+    // With a terminal, progress bars draw from worker threads while apply runs.
+    let (code, text) = on_terminal(&sandbox, &args, "yes\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Apply complete: 11 restricted, 8 exposed, 0 failed."), "{text}");
+    assert!(text.contains('\u{1b}'), "colour on a terminal");
+    assert_eq!(writes(&api).len(), 19);
+}
