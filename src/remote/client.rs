@@ -189,14 +189,22 @@ impl Client {
                     }
                     classify(&method, url, status, &text, wait)
                 }
-                Err(err) => Failure::Retry {
-                    error: RemoteError::Transport {
+                Err(err) => {
+                    let message = transport_message(&err);
+                    let error = RemoteError::Transport {
                         method: method.to_string(),
                         url: url.to_owned(),
-                        message: transport_message(&err),
-                    },
-                    retry_after: None,
-                },
+                        message: message.clone(),
+                    };
+                    if is_transient(&message) {
+                        Failure::Retry {
+                            error,
+                            retry_after: None,
+                        }
+                    } else {
+                        Failure::Final(error)
+                    }
+                }
             };
             let (error, retry_after, retryable) = match failure {
                 Failure::Retry { error, retry_after } => (error, retry_after, true),
@@ -415,6 +423,12 @@ fn transport_message(err: &reqwest::Error) -> String {
     message
 }
 
+/// Whether a transport failure may go away on its own. A refused certificate will not, and
+/// retrying it only delays the error the user needs to see.
+fn is_transient(message: &str) -> bool {
+    !(message.contains("certificate") || message.contains("CertificateRequired"))
+}
+
 fn distinct(files: &[ListedFile]) -> usize {
     files
         .iter()
@@ -462,6 +476,17 @@ mod tests {
             assert!(policy.wait(retry, None) <= cap);
         }
         assert!(policy.wait(1, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn certificate_errors_are_not_retried() {
+        assert!(!is_transient(
+            "cannot connect: client error (Connect): invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(is_transient(
+            "cannot connect: tcp connect error: Connection refused (os error 111)"
+        ));
+        assert!(is_transient("timed out"));
     }
 
     #[test]

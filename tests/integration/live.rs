@@ -692,17 +692,30 @@ fn on_terminal(sandbox: &Sandbox, args: &str, input: &str) -> (Option<i32>, Stri
             .expect("run script(1)"),
     );
     let child = &mut guard.0;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "plotward hung on a terminal");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "plotward hung on a terminal"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let mut text = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     (status.code(), text)
 }
 
@@ -713,13 +726,47 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     let args = format!("apply -p {}", policy_arg());
     let (code, text) = on_terminal(&sandbox, &args, "no\n");
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("Only 'yes' will be accepted to approve."), "{text}");
-    assert!(text.contains("apply cancelled; nothing was changed"), "{text}");
+    assert!(
+        text.contains("Only 'yes' will be accepted to approve."),
+        "{text}"
+    );
+    assert!(
+        text.contains("apply cancelled; nothing was changed"),
+        "{text}"
+    );
     assert!(writes(&api).is_empty());
     // With a terminal, progress bars draw from worker threads while apply runs.
     let (code, text) = on_terminal(&sandbox, &args, "yes\n");
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("Apply complete: 11 restricted, 8 exposed, 0 failed."), "{text}");
+    assert!(
+        text.contains("Apply complete: 11 restricted, 8 exposed, 0 failed."),
+        "{text}"
+    );
     assert!(text.contains('\u{1b}'), "colour on a terminal");
     assert_eq!(writes(&api).len(), 19);
+}
+
+#[test]
+fn an_unreachable_api_is_a_clear_error_after_retries() {
+    let run = Test::new()
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "k")
+        .args([
+            "plan",
+            "-p",
+            &policy_arg(),
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--retries",
+            "2",
+            "--backoff-ms",
+            "1",
+        ])
+        .status(1);
+    assert!(
+        run.stderr.starts_with("error: GET http://127.0.0.1:9/v2/folders/all?user=alice&page=1&page_size=500: cannot connect"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
 }

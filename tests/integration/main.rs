@@ -27,3 +27,6 @@ mod interop;
 
 /// `plan`, `apply`, `snapshot` and `demo` against the live (sandbox) API.
 mod live;
+
+/// HTTPS with a custom CA bundle, through a TLS proxy in front of the sandbox.
+mod tls;
