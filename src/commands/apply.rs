@@ -43,7 +43,7 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
         })?)),
         None => None,
     };
-    let client = Client::new(&config.remote.connection, config.remote.retry)?;
+    let client = super::connect(&config.remote, io)?;
     runtime()?.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
         let plan = match (saved, &policy) {

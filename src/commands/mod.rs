@@ -50,6 +50,25 @@ impl Io<'_> {
     }
 }
 
+/// The API client for a remote, warning on stderr when certificate checks are off.
+fn connect(
+    remote: &crate::config::Remote,
+    io: &mut Io<'_>,
+) -> Result<crate::remote::Client, Error> {
+    if remote.connection.tls == crate::remote::TlsVerify::Off {
+        writeln!(
+            io.err,
+            "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
+             path can read the API key",
+            io.err_painter.paint(Painter::YELLOW, "warning")
+        )?;
+    }
+    Ok(crate::remote::Client::new(
+        &remote.connection,
+        remote.retry,
+    )?)
+}
+
 /// A runtime for the network commands: two workers suit this I/O-bound work.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     Ok(tokio::runtime::Builder::new_multi_thread()

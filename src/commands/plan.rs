@@ -22,7 +22,7 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
             },
         ),
         Input::Live(remote) => {
-            let client = Client::new(&remote.connection, remote.retry)?;
+            let client = super::connect(remote, io)?;
             let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
             (inventory, api_source(&client))
         }
@@ -95,7 +95,7 @@ pub fn snapshot(
     remote: &Remote,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let client = Client::new(&remote.connection, remote.retry)?;
+    let client = super::connect(remote, io)?;
     let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
     let source = SnapshotSource {
         api_url: Some(client.api_url().to_owned()),
