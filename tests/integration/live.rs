@@ -180,6 +180,14 @@ fn a_saved_plan_applies_as_planned() {
         saved["source"],
         json!({"type": "api", "api_url": sandbox.url(), "user": "alice"})
     );
+    let keys = share_keys(&api);
+    assert!(!keys.is_empty());
+    for key in &keys {
+        assert!(
+            !run.read("plan.json").contains(key.as_str()),
+            "a share key in the saved plan"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");
     std::fs::write(&path, run.read("plan.json")).unwrap();
