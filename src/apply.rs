@@ -485,6 +485,7 @@ mod tests {
             },
             changes,
             dead_rules: Vec::new(),
+            guardrails: Vec::new(),
         }
     }
 

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::render::Format;
+use crate::render::{CheckFormat, Format};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success; no changes pending, or every change applied
   1  error (invalid policy, bad input, usage, network, stale plan, a change not applied)
-  2  changes pending (plan --detailed-exitcode)
+  2  changes pending (plan --detailed-exitcode), or violations found (check)
 
 Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /
 PLOTLY_USERNAME / PLOTLY_API_KEY; ~/.plotly/.credentials and .config (or $PLOTLY_DIR).";
@@ -43,6 +43,9 @@ pub enum Command {
 
     /// Make the account follow the policy (or carry out a saved plan).
     Apply(ApplyArgs),
+
+    /// Read-only compliance gate: report every violation; exit 2 if there is any.
+    Check(CheckArgs),
 
     /// Save the account's files and sharing as a snapshot (JSON).
     Snapshot(SnapshotArgs),
@@ -207,6 +210,10 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
+    /// Apply even if the plan breaks the policy's guardrails.
+    #[arg(long)]
+    pub force: bool,
+
     /// Write at most N files in this run (for accounts with small daily quotas).
     #[arg(long, value_name = "N")]
     pub max_writes: Option<usize>,
@@ -238,4 +245,24 @@ pub struct DemoArgs {
     /// Keep the sandbox running after the demo, until Ctrl-C, to explore it by hand.
     #[arg(long)]
     pub keep_running: bool,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Check a snapshot file instead of the live account.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+
+    /// How to reach the account (unused with --snapshot).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }

@@ -3,13 +3,15 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{ApplyArgs, Cli, Command, ConnectionArgs, ExplainArgs, PlanArgs, SandboxArgs};
+use crate::cli::{
+    ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, PlanArgs, SandboxArgs,
+};
 use crate::error::Error;
 use crate::inventory::{FileType, check_path};
 use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
 use crate::remote::{Connection, RetryPolicy};
-use crate::render::{Format, Painter};
+use crate::render::{CheckFormat, Format, Painter};
 use crate::sandbox::{self, FaultConfig, Seed, User};
 
 /// Validated settings for one run.
@@ -46,6 +48,8 @@ pub enum CommandConfig {
     Sandbox(Box<sandbox::Options>),
     /// `apply`
     Apply(Box<ApplyConfig>),
+    /// `check`
+    Check(Box<CheckConfig>),
     /// `snapshot`
     Snapshot {
         /// Where to write; stdout when `None`.
@@ -80,6 +84,17 @@ pub enum Input {
     Live(Box<Remote>),
 }
 
+/// Settings of `check`.
+#[derive(Debug)]
+pub struct CheckConfig {
+    /// The policy file.
+    pub policy: PathBuf,
+    /// Where the inventory comes from.
+    pub input: Input,
+    /// Output format.
+    pub format: CheckFormat,
+}
+
 /// Settings of `apply`.
 #[derive(Debug)]
 pub struct ApplyConfig {
@@ -89,6 +104,8 @@ pub struct ApplyConfig {
     pub plan_file: Option<PathBuf>,
     /// Skip the confirmation.
     pub auto_approve: bool,
+    /// Apply despite broken guardrails.
+    pub force: bool,
     /// Cap on files written.
     pub max_writes: Option<usize>,
     /// Where to append the audit trail.
@@ -127,6 +144,7 @@ impl Config {
             Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
             Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
+            Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
                 remote: Box::new(remote(args.connection)?),
@@ -172,16 +190,28 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
 }
 
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
-    let input = match args.snapshot {
-        Some(path) => Input::Snapshot(path),
-        None => Input::Live(Box::new(remote(args.connection)?)),
-    };
     Ok(PlanConfig {
         policy: args.policy.policy,
-        input,
+        input: input(args.snapshot, args.connection)?,
         format: args.format,
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
+    Ok(CheckConfig {
+        policy: args.policy.policy,
+        input: input(args.snapshot, args.connection)?,
+        format: args.format,
+    })
+}
+
+/// A snapshot when given, else the live account.
+fn input(snapshot: Option<PathBuf>, connection: ConnectionArgs) -> Result<Input, Error> {
+    Ok(match snapshot {
+        Some(path) => Input::Snapshot(path),
+        None => Input::Live(Box::new(remote(connection)?)),
     })
 }
 
@@ -193,6 +223,7 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
         policy: args.policy.policy,
         plan_file: args.plan_file,
         auto_approve: args.auto_approve,
+        force: args.force,
         max_writes: args.max_writes,
         audit_log: args.audit_log,
         remote: remote(args.connection)?,

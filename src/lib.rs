@@ -12,6 +12,7 @@
 //! does the I/O around the pure core (`policy`, `plan`, `render`). See `ARCHITECTURE.md`.
 
 pub mod apply;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -53,6 +54,7 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Plan(plan) => commands::plan(plan, &mut io),
         CommandConfig::Sandbox(options) => commands::sandbox(options, &mut io),
         CommandConfig::Apply(apply) => commands::apply(apply, &mut io),
+        CommandConfig::Check(check) => commands::check(check, &mut io),
         CommandConfig::Snapshot { out, remote } => {
             commands::snapshot(out.as_deref(), remote, &mut io)
         }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::inventory::{Flags, Inventory, RemoteFile, Sharing};
-use crate::policy::{Decision, Policy, Target};
+use crate::policy::{Decision, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target};
 
 /// The plan for a whole inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,6 +175,103 @@ impl Plan {
         }
         summary
     }
+}
+
+/// A guardrail the plan breaks. `apply` refuses such a plan unless forced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Breach {
+    /// The plan would make a `never_public` file public.
+    ExposesNeverPublic {
+        /// File id.
+        fid: String,
+        /// Path.
+        path: String,
+    },
+    /// More changes than `max_changes` allows.
+    MaxChanges {
+        /// Changes planned.
+        changes: usize,
+        /// Managed files.
+        managed: usize,
+        /// The limit as written.
+        limit: Limit,
+    },
+    /// More exposures than `max_exposures` allows.
+    MaxExposures {
+        /// Exposures planned.
+        exposes: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl Breach {
+    /// The guardrail's setting name (`never_public`, `max_changes`, `max_exposures`).
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Breach::ExposesNeverPublic { .. } => "never_public",
+            Breach::MaxChanges { .. } => "max_changes",
+            Breach::MaxExposures { .. } => "max_exposures",
+        }
+    }
+}
+
+impl std::fmt::Display for Breach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Breach::ExposesNeverPublic { fid, path } => write!(
+                f,
+                "{path} ({fid}) would become public, but guardrails.never_public forbids it"
+            ),
+            Breach::MaxChanges {
+                changes,
+                managed,
+                limit,
+            } => write!(
+                f,
+                "{changes} changes exceed guardrails.max_changes: {limit} of {managed} managed files allows {}",
+                limit.allowed(*managed)
+            ),
+            Breach::MaxExposures { exposes, limit } => write!(
+                f,
+                "{exposes} exposures exceed guardrails.max_exposures: {limit}"
+            ),
+        }
+    }
+}
+
+/// The guardrails a plan breaks.
+pub fn breaches(plan: &Plan, guardrails: &Guardrails) -> Vec<Breach> {
+    let mut found: Vec<Breach> = plan
+        .changes()
+        .filter(|c| c.to == Sharing::Public && guardrails.is_never_public(&c.entry.file.path))
+        .map(|c| Breach::ExposesNeverPublic {
+            fid: c.entry.file.fid.clone(),
+            path: c.entry.file.path.clone(),
+        })
+        .collect();
+    let summary = plan.summary();
+    let changes = summary.restrict + summary.expose;
+    let managed = changes + summary.unchanged;
+    if let Some(limit) = guardrails.max_changes
+        && managed >= MAX_CHANGES_MIN_MANAGED
+        && changes > limit.allowed(managed)
+    {
+        found.push(Breach::MaxChanges {
+            changes,
+            managed,
+            limit,
+        });
+    }
+    if let Some(limit) = guardrails.max_exposures
+        && summary.expose > limit
+    {
+        found.push(Breach::MaxExposures {
+            exposes: summary.expose,
+            limit,
+        });
+    }
+    found
 }
 
 /// Plans every file of the inventory against the policy.

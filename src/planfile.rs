@@ -19,7 +19,8 @@
 //!       "rule": { "type": "rule", "index": 1, "pattern": "finance/**", "line": 7 }
 //!     }
 //!   ],
-//!   "dead_rules": [ { "index": 5, "patterns": ["legacy/**"], "line": 21 } ]
+//!   "dead_rules": [ { "index": 5, "patterns": ["legacy/**"], "line": 21 } ],
+//!   "guardrails": [ { "guardrail": "max_exposures", "message": "12 exposures exceed guardrails.max_exposures: 10" } ]
 //! }
 //! ```
 //!
@@ -30,12 +31,14 @@
 //!   file no longer has them.
 //! - `rule.type` is `rule` (with the 1-based `index`, the `pattern` that matched and the
 //!   rule's `line` in the policy) or `default`.
+//! - `guardrails` lists the guardrails the plan breaks (empty when none); `apply` refuses such
+//!   a plan unless `--force`.
 //! - Share keys never appear.
 
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{FileType, Flags, Sharing};
-use crate::plan::{DecidedBy, Direction, Plan, Summary};
+use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
 
 /// The plan format version this build writes and reads.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -55,6 +58,17 @@ pub struct PlanFile {
     pub changes: Vec<ChangeJson>,
     /// Rules that decided no file.
     pub dead_rules: Vec<DeadRuleJson>,
+    /// Guardrails the plan breaks; `apply` refuses the plan unless forced.
+    pub guardrails: Vec<BreachJson>,
+}
+
+/// A broken guardrail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreachJson {
+    /// The setting: `never_public`, `max_changes` or `max_exposures`.
+    pub guardrail: String,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// Where the planned inventory came from.
@@ -149,7 +163,7 @@ pub struct DeadRuleJson {
 
 impl PlanFile {
     /// Builds the wire form of a plan.
-    pub fn new(plan: &Plan, policy: &str, source: Source) -> PlanFile {
+    pub fn new(plan: &Plan, policy: &str, source: Source, breaches: &[Breach]) -> PlanFile {
         PlanFile {
             format_version: PLAN_FORMAT_VERSION,
             policy: policy.to_owned(),
@@ -163,6 +177,13 @@ impl PlanFile {
                     index: rule.number,
                     patterns: rule.patterns.iter().map(ToString::to_string).collect(),
                     line: rule.line,
+                })
+                .collect(),
+            guardrails: breaches
+                .iter()
+                .map(|breach| BreachJson {
+                    guardrail: breach.setting().to_owned(),
+                    message: breach.to_string(),
                 })
                 .collect(),
         }
@@ -191,7 +212,13 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
         from: change.from,
         to: change.to,
         observed: file.flags,
-        rule: match &change.entry.decided_by {
+        rule: RuleJson::from(&change.entry.decided_by),
+    }
+}
+
+impl From<&DecidedBy> for RuleJson {
+    fn from(decided_by: &DecidedBy) -> RuleJson {
+        match decided_by {
             DecidedBy::Rule {
                 number,
                 pattern,
@@ -202,8 +229,8 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
                 line: *line,
             },
             // A folder is only ever changed by a rule that names it, so `Folder` never
-            // reaches a change; mapping it to the default keeps the function total.
+            // reaches a change; mapping it to the default keeps the conversion total.
             DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
-        },
+        }
     }
 }

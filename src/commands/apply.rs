@@ -43,12 +43,13 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
         })?)),
         None => None,
     };
-    let client = super::connect(&config.remote, io)?;
+    let client = super::connect(&config.remote, false, io)?;
     runtime()?.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
         let plan = match (saved, &policy) {
             (Some((path, plan)), _) => {
                 check_saved_plan(&path, &plan, &client, &inventory)?;
+                check_guardrails(&plan, config.force)?;
                 let summary = &plan.summary;
                 writeln!(
                     io.out,
@@ -63,6 +64,7 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
                 if !plan.summary().has_changes() {
                     return Ok(Exit::Success);
                 }
+                check_guardrails(&file, config.force)?;
                 if !config.auto_approve && !confirm(io)? {
                     return Err(Error::Cancelled(
                         "apply cancelled; nothing was changed".to_owned(),
@@ -167,6 +169,24 @@ fn check_saved_plan(
     for item in &drift {
         let _ = write!(message, "\n  {} ({}) {}", item.path, item.fid, item.what);
     }
+    Err(Error::Plan(message))
+}
+
+/// A plan that breaks a guardrail is applied only with `--force`.
+fn check_guardrails(plan: &PlanFile, force: bool) -> Result<(), Error> {
+    if plan.guardrails.is_empty() || force {
+        return Ok(());
+    }
+    let mut message = format!(
+        "refusing to apply: the plan breaks the guardrails of {}:",
+        plan.policy
+    );
+    for breach in &plan.guardrails {
+        let _ = write!(message, "\n  {}: {}", breach.guardrail, breach.message);
+    }
+    message.push_str(
+        "\nReview the plan; change `guardrails` in the policy, or pass --force to apply it anyway.",
+    );
     Err(Error::Plan(message))
 }
 

@@ -1,6 +1,7 @@
 //! The commands: each reads its inputs, calls the pure core and writes its output.
 
 mod apply;
+mod check;
 mod plan;
 mod sandbox;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use apply::apply;
+pub use check::check;
 pub use plan::{plan, snapshot};
 pub use sandbox::{demo, sandbox};
 
@@ -50,9 +52,11 @@ impl Io<'_> {
     }
 }
 
-/// The API client for a remote, warning on stderr when certificate checks are off.
+/// The API client for a remote (read-only for commands that must never write), warning on
+/// stderr when certificate checks are off.
 fn connect(
     remote: &crate::config::Remote,
+    read_only: bool,
     io: &mut Io<'_>,
 ) -> Result<crate::remote::Client, Error> {
     if remote.connection.tls == crate::remote::TlsVerify::Off {
@@ -63,10 +67,12 @@ fn connect(
             io.err_painter.paint(Painter::YELLOW, "warning")
         )?;
     }
-    Ok(crate::remote::Client::new(
-        &remote.connection,
-        remote.retry,
-    )?)
+    let client = if read_only {
+        crate::remote::Client::read_only(&remote.connection, remote.retry)?
+    } else {
+        crate::remote::Client::new(&remote.connection, remote.retry)?
+    };
+    Ok(client)
 }
 
 /// A runtime for the network commands: two workers suit this I/O-bound work.

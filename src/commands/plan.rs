@@ -14,19 +14,7 @@ use crate::render::{self, Format};
 pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     // The policy first: a typo should not cost a listing of the whole account.
     let policy = Policy::load(&config.policy)?;
-    let (inventory, source) = match &config.input {
-        Input::Snapshot(path) => (
-            Snapshot::load(path)?.into_inventory(),
-            Source::Snapshot {
-                path: path.display().to_string(),
-            },
-        ),
-        Input::Live(remote) => {
-            let client = super::connect(remote, io)?;
-            let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
-            (inventory, api_source(&client))
-        }
-    };
+    let (inventory, source) = load_inventory(&config.input, true, io)?;
     let (plan, file) = show_plan(&policy, &inventory, source, config.format, io)?;
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
@@ -38,6 +26,28 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
         Exit::Changes
     } else {
         Exit::Success
+    })
+}
+
+/// Reads the inventory from a snapshot or the live account (through a read-only client when
+/// `read_only`), with where it came from.
+pub(super) fn load_inventory(
+    input: &Input,
+    read_only: bool,
+    io: &mut Io<'_>,
+) -> Result<(Inventory, Source), Error> {
+    Ok(match input {
+        Input::Snapshot(path) => (
+            Snapshot::load(path)?.into_inventory(),
+            Source::Snapshot {
+                path: path.display().to_string(),
+            },
+        ),
+        Input::Live(remote) => {
+            let client = super::connect(remote, read_only, io)?;
+            let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
+            (inventory, api_source(&client))
+        }
     })
 }
 
@@ -58,11 +68,17 @@ pub(super) fn show_plan(
     io: &mut Io<'_>,
 ) -> Result<(Plan, PlanFile), Error> {
     let plan = plan::diff(policy, inventory);
+    let breaches = plan::breaches(&plan, &policy.guardrails);
     render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
-    let file = PlanFile::new(&plan, &policy.name, source);
+    let file = PlanFile::new(&plan, &policy.name, source, &breaches);
     match format {
-        Format::Text => render::text::plan(&plan, io.out_painter, io.out)?,
+        Format::Text => render::text::plan(&plan, &breaches, io.out_painter, io.out)?,
         Format::Json => render::json(&file, io.out)?,
+        Format::Markdown => {
+            let diff = render::diff::plan(&plan);
+            io.out.write_all(render::markdown::plan(&plan, &breaches, &diff).as_bytes())?;
+        }
+        Format::Diff => io.out.write_all(render::diff::plan(&plan).as_bytes())?,
     }
     Ok((plan, file))
 }
@@ -95,7 +111,7 @@ pub fn snapshot(
     remote: &Remote,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let client = super::connect(remote, io)?;
+    let client = super::connect(remote, true, io)?;
     let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
     let source = SnapshotSource {
         api_url: Some(client.api_url().to_owned()),

@@ -162,3 +162,44 @@ fn direction_follows_exposure_order() {
     assert_eq!(Direction::of(Private, Secret), Direction::Expose);
     assert_eq!(Direction::of(Secret, Public), Direction::Expose);
 }
+
+#[test]
+fn guardrail_breaches_are_found_in_plans() {
+    let source = "version: 1\ndefault: private\nrules:\n  - match: \"public/*\"\n    sharing: public\nguardrails:\n  max_changes: 30%\n  max_exposures: 0\n";
+    let policy = policy(source);
+    let files: Vec<RemoteFile> = (0..10)
+        .map(|n| file(&format!("a:{n}"), &format!("f{n}"), "plot", Sharing::Private))
+        .chain([
+            file("a:20", "public/p", "plot", Sharing::Private),
+            file("a:21", "x1", "plot", Sharing::Public),
+            file("a:22", "x2", "plot", Sharing::Public),
+            file("a:23", "x3", "plot", Sharing::Public),
+            file("a:24", "x4", "plot", Sharing::Public),
+        ])
+        .collect();
+    let plan = diff(&policy, &Inventory::new(files));
+    let found = breaches(&plan, &policy.guardrails);
+    assert_eq!(
+        found,
+        [
+            Breach::MaxChanges { changes: 5, managed: 15, limit: Limit::Percent(30.0) },
+            Breach::MaxExposures { exposes: 1, limit: 0 },
+        ]
+    );
+    assert_eq!(
+        found[0].to_string(),
+        "5 changes exceed guardrails.max_changes: 30% of 15 managed files allows 4"
+    );
+}
+
+#[test]
+fn max_changes_waits_for_ten_managed_files() {
+    let policy = policy("version: 1\ndefault: private\nguardrails:\n  max_changes: 0\n");
+    let nine: Vec<RemoteFile> = (0..9)
+        .map(|n| file(&format!("a:{n}"), &format!("f{n}"), "plot", Sharing::Public))
+        .collect();
+    assert!(breaches(&diff(&policy, &Inventory::new(nine.clone())), &policy.guardrails).is_empty());
+    let mut ten = nine;
+    ten.push(file("a:9", "f9", "plot", Sharing::Public));
+    assert_eq!(breaches(&diff(&policy, &Inventory::new(ten)), &policy.guardrails).len(), 1);
+}

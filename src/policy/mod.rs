@@ -10,6 +10,7 @@
 //!
 //! Only this module knows the YAML crate; only `matcher` knows globset.
 
+mod analysis;
 pub mod diagnostic;
 mod matcher;
 mod node;
@@ -77,6 +78,59 @@ impl Rule {
     }
 }
 
+/// A limit on how many files one apply may change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    /// At most this many.
+    Count(usize),
+    /// At most this percentage of the managed files.
+    Percent(f64),
+}
+
+impl Limit {
+    /// The largest allowed number of changes out of `managed` files.
+    pub fn allowed(self, managed: usize) -> usize {
+        match self {
+            Limit::Count(n) => n,
+            // Truncation is intended: 25% of 10 files allows 2 changes, not 3.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            Limit::Percent(percent) => (percent / 100.0 * managed as f64).floor() as usize,
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Count(n) => write!(f, "{n}"),
+            Limit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Safety limits declared in the policy.
+#[derive(Debug, Default)]
+pub struct Guardrails {
+    /// Paths that must never be public.
+    pub never_public: Vec<Pattern>,
+    never_public_set: globset::GlobSet,
+    /// How many changes one apply may make (`max_changes`); enforced from 10 managed files.
+    pub max_changes: Option<Limit>,
+    /// How many files one apply may expose (`max_exposures`).
+    pub max_exposures: Option<usize>,
+}
+
+/// `max_changes` applies only when at least this many files are managed, so a small account is
+/// not blocked by a percentage of a handful.
+pub const MAX_CHANGES_MIN_MANAGED: usize = 10;
+
+impl Guardrails {
+    /// Whether a path falls under `never_public`.
+    pub fn is_never_public(&self, path: &str) -> bool {
+        self.never_public_set.is_match(path)
+    }
+}
+
 /// A validated policy, ready to decide paths.
 #[derive(Debug)]
 pub struct Policy {
@@ -84,8 +138,12 @@ pub struct Policy {
     pub name: String,
     /// What files no rule matches should get.
     pub default: Target,
+    /// Where `default` is set, if it is.
+    pub default_span: Option<Span>,
     /// The rules, in order; the first match decides.
     pub rules: Vec<Rule>,
+    /// The guardrails.
+    pub guardrails: Guardrails,
     matcher: Matcher,
 }
 
@@ -160,12 +218,35 @@ impl Policy {
                 label: None,
             }])
         })?;
-        Ok(Policy {
+        let guardrails = build_guardrails(draft.guardrails).map_err(|message| {
+            invalid(vec![Diagnostic {
+                message,
+                span: None,
+                label: None,
+            }])
+        })?;
+        let policy = Policy {
             name: name.to_owned(),
             default: draft.default,
+            default_span: draft.default_span,
             rules: draft.rules.into_iter().map(|rule| rule.rule).collect(),
+            guardrails,
             matcher,
-        })
+        };
+        let mut breaches = analysis::never_public_breaches(&policy);
+        if breaches.is_empty() {
+            Ok(policy)
+        } else {
+            breaches.sort_by_key(|d| d.span);
+            Err(invalid(breaches))
+        }
+    }
+
+    /// Paths matching `glob` that this policy would give `level`, with what decides them;
+    /// found by trying representative paths of the glob and of every rule. Sound for what it
+    /// reports; it cannot prove the absence of every possible path.
+    pub fn witnesses(&self, glob: &str, level: Sharing) -> Result<Vec<analysis::Witness>, String> {
+        analysis::witnesses(self, glob, level)
     }
 
     /// A decider, which reuses its buffers across many paths.
@@ -209,6 +290,23 @@ impl<'p> Decider<'p> {
             None => Decision::Default(policy.default),
         }
     }
+}
+
+fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, String> {
+    let mut set = globset::GlobSetBuilder::new();
+    let mut never_public = Vec::with_capacity(draft.never_public.len());
+    for (pattern, glob) in draft.never_public {
+        set.add(glob);
+        never_public.push(pattern);
+    }
+    Ok(Guardrails {
+        never_public,
+        never_public_set: set
+            .build()
+            .map_err(|err| format!("cannot compile `never_public`: {err}"))?,
+        max_changes: draft.max_changes.map(|(limit, _)| limit),
+        max_exposures: draft.max_exposures.map(|(count, _)| count),
+    })
 }
 
 /// Turns a YAML syntax error into a diagnostic at its position.

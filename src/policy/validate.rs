@@ -8,20 +8,31 @@ use serde_saphyr::Spanned;
 
 use super::diagnostic::{Diagnostic, Span, suggest};
 use super::node::{Node, SNode, span_of};
-use super::{Pattern, Rule, Target};
+use super::{Limit, Pattern, Rule, Target};
 use crate::inventory::{FileType, Sharing};
 
 /// The policy language version this build reads.
 pub const POLICY_VERSION: i64 = 1;
 
-const TOP_KEYS: [&str; 3] = ["version", "default", "rules"];
+const TOP_KEYS: [&str; 4] = ["version", "default", "rules", "guardrails"];
+const GUARDRAIL_KEYS: [&str; 3] = ["never_public", "max_changes", "max_exposures"];
 const RULE_KEYS: [&str; 3] = ["match", "sharing", "filetypes"];
 const TARGETS: [&str; 4] = ["public", "private", "secret", "ignore"];
 
 /// A validated policy before its globs are combined into one set.
 pub(super) struct Draft {
     pub default: Target,
+    pub default_span: Option<Span>,
     pub rules: Vec<RuleDraft>,
+    pub guardrails: GuardrailsDraft,
+}
+
+/// Validated guardrails, with the globs of `never_public` compiled.
+#[derive(Default)]
+pub(super) struct GuardrailsDraft {
+    pub never_public: Vec<(Pattern, Glob)>,
+    pub max_changes: Option<(Limit, Span)>,
+    pub max_exposures: Option<(usize, Span)>,
 }
 
 /// A validated rule with its compiled globs, one per pattern.
@@ -55,7 +66,9 @@ impl Checker {
     fn check_document(&mut self, root: &SNode) -> Draft {
         let mut draft = Draft {
             default: Target::Ignore,
+            default_span: None,
             rules: Vec::new(),
+            guardrails: GuardrailsDraft::default(),
         };
         let Node::Map(entries) = &root.value else {
             let found = root.value.kind();
@@ -75,11 +88,13 @@ impl Checker {
                     self.check_version(value);
                 }
                 "default" => {
+                    draft.default_span = Some(span_of(value));
                     if let Some(target) = self.check_target(value, "default") {
                         draft.default = target;
                     }
                 }
                 "rules" => draft.rules = self.check_rules(value),
+                "guardrails" => draft.guardrails = self.check_guardrails(value),
                 _ => self.unknown_key(key, &TOP_KEYS, "policy"),
             }
         }
@@ -187,7 +202,7 @@ impl Checker {
         let (mut patterns, mut target, mut filetypes) = (None, None, Ok(None));
         for (key, value) in entries {
             match key.value.as_str() {
-                "match" => patterns = Some(self.check_match(value)),
+                "match" => patterns = Some(self.check_match_key(value, "match")),
                 "sharing" => target = Some(self.check_target(value, "sharing")),
                 "filetypes" => filetypes = self.check_filetypes(value).map(Some).ok_or(()),
                 _ => self.unknown_key(key, &RULE_KEYS, "rule"),
@@ -218,9 +233,9 @@ impl Checker {
         })
     }
 
-    /// Checks `match`: one glob or a non-empty list of globs.
-    fn check_match(&mut self, value: &SNode) -> Option<(Vec<Pattern>, Vec<Glob>)> {
-        let items = self.string_or_list(value, "match")?;
+    /// Checks a key that takes one glob or a non-empty list of globs.
+    fn check_match_key(&mut self, value: &SNode, key: &str) -> Option<(Vec<Pattern>, Vec<Glob>)> {
+        let items = self.string_or_list(value, key)?;
         let mut patterns = Vec::with_capacity(items.len());
         let mut globs = Vec::with_capacity(items.len());
         for (text, span) in items {
@@ -330,6 +345,71 @@ impl Checker {
         (types.len() == value_len(value)).then_some(types)
     }
 
+    fn check_guardrails(&mut self, value: &SNode) -> GuardrailsDraft {
+        let mut guardrails = GuardrailsDraft::default();
+        let entries = match &value.value {
+            Node::Null => return guardrails,
+            Node::Map(entries) => entries,
+            other => {
+                self.error(Diagnostic::at(
+                    span_of(value),
+                    format!("`guardrails` must be a mapping, found {}", other.kind()),
+                ));
+                return guardrails;
+            }
+        };
+        for (key, value) in entries {
+            match key.value.as_str() {
+                "never_public" => {
+                    if let Some((patterns, globs)) = self.check_match_key(value, "never_public") {
+                        guardrails.never_public = patterns.into_iter().zip(globs).collect();
+                    }
+                }
+                "max_changes" => {
+                    guardrails.max_changes = self.check_limit(value).map(|l| (l, span_of(value)));
+                }
+                "max_exposures" => {
+                    guardrails.max_exposures = self.check_count(value, "max_exposures").map(|n| (n, span_of(value)));
+                }
+                _ => self.unknown_key(key, &GUARDRAIL_KEYS, "guardrails"),
+            }
+        }
+        guardrails
+    }
+
+    /// `max_changes`: a count (`25`) or a percentage of the managed files (`25%`).
+    fn check_limit(&mut self, value: &SNode) -> Option<Limit> {
+        if let Node::Str(text) = &value.value
+            && let Some(number) = text.trim().strip_suffix('%')
+        {
+            return match number.trim().parse::<f64>() {
+                Ok(percent) if (0.0..=100.0).contains(&percent) => Some(Limit::Percent(percent)),
+                _ => {
+                    self.error(Diagnostic::at(
+                        span_of(value),
+                        format!("`max_changes` percentage `{text}` must be between 0% and 100%"),
+                    ));
+                    None
+                }
+            };
+        }
+        self.check_count(value, "max_changes").map(Limit::Count)
+    }
+
+    fn check_count(&mut self, value: &SNode, key: &str) -> Option<usize> {
+        match &value.value {
+            Node::Int(n) if *n >= 0 => usize::try_from(*n).ok(),
+            other => {
+                let hint = if key == "max_changes" { " or a percentage such as `25%`" } else { "" };
+                self.error(Diagnostic::at(
+                    span_of(value),
+                    format!("`{key}` must be a whole number{hint}, found {}", describe(other)),
+                ));
+                None
+            }
+        }
+    }
+
     /// A rule with the same globs and file types as an earlier one can never decide a file.
     fn check_duplicates(&mut self, rules: &[RuleDraft]) {
         for (later_index, later) in rules.iter().enumerate() {
@@ -351,6 +431,15 @@ impl Checker {
                 first.number, first.span.line
             )));
         }
+    }
+}
+
+/// A value for "found ..." messages: numbers and strings are shown, others named.
+fn describe(node: &Node) -> String {
+    match node {
+        Node::Int(n) => format!("{n}"),
+        Node::Str(s) => format!("`{s}`"),
+        other => other.kind().to_owned(),
     }
 }
 

@@ -82,6 +82,7 @@ pub struct Client {
     api_url: String,
     username: String,
     retry: RetryPolicy,
+    read_only: bool,
 }
 
 /// The `Plotly-Client-Platform` header: name and a plain dotted version, as the server wants.
@@ -140,6 +141,16 @@ impl Client {
             api_url: connection.api_url.clone(),
             username: connection.username.clone(),
             retry,
+            read_only: false,
+        })
+    }
+
+    /// A client that can only read: any other method fails before a byte is sent. `check`
+    /// uses it, so a compliance gate can never change the account, whatever the code path.
+    pub fn read_only(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
+        Ok(Client {
+            read_only: true,
+            ..Client::new(connection, retry)?
         })
     }
 
@@ -161,6 +172,11 @@ impl Client {
         body: Option<&serde_json::Value>,
         on_attempt: &mut (dyn FnMut(&Attempt) + Send),
     ) -> Result<bytes_body::Body, RemoteError> {
+        if self.read_only && method != Method::GET {
+            return Err(RemoteError::Setup(format!(
+                "refused to send {method} {url}: this client is read-only"
+            )));
+        }
         let mut number = 0;
         loop {
             number += 1;

@@ -4,6 +4,9 @@
 //! a buffer. Colour is decided once, by the caller, and passed in as a [`Painter`].
 
 pub mod diagnostic;
+pub mod diff;
+pub mod junit;
+pub mod markdown;
 pub mod text;
 
 use std::fmt::Display;
@@ -20,6 +23,23 @@ pub enum Format {
     Text,
     /// The versioned JSON plan (`format_version` 1, documented in the README).
     Json,
+    /// A pull-request comment for GitHub and GitLab.
+    Markdown,
+    /// A unified diff of the sharing manifest (`path  filetype  level`), current to desired.
+    Diff,
+}
+
+/// Output formats for `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Violations for people, and a summary line.
+    Text,
+    /// The versioned JSON check result.
+    Json,
+    /// A pull-request comment for GitHub and GitLab.
+    Markdown,
+    /// JUnit XML: one test case per file, a failure per violation.
+    Junit,
 }
 
 /// Applies terminal styles, or does nothing when colour is off.
@@ -64,6 +84,11 @@ impl Painter {
 
 /// Writes a JSON plan, pretty-printed, with a trailing newline.
 pub fn json(plan: &PlanFile, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, plan)?;
+    write_json(plan, out)
+}
+
+/// Writes any JSON document, pretty-printed, with a trailing newline.
+pub fn write_json(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
     out.write_all(b"\n")
 }

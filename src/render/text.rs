@@ -8,10 +8,10 @@ use std::io::{self, Write};
 
 use super::Painter;
 use crate::apply::{Outcome, Report};
-use crate::plan::{Change, DecidedBy, Direction, Plan, RuleRef, Summary};
+use crate::plan::{Breach, Change, DecidedBy, Direction, Plan, RuleRef, Summary};
 
-/// Writes the plan for people.
-pub fn plan(plan: &Plan, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the plan for people, with the guardrails it breaks.
+pub fn plan(plan: &Plan, breaches: &[Breach], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let summary = plan.summary();
     if !summary.has_changes() {
         return writeln!(
@@ -34,6 +34,7 @@ pub fn plan(plan: &Plan, painter: Painter, out: &mut dyn Write) -> io::Result<()
         write_change(change, &widths, painter, out)?;
     }
     writeln!(out)?;
+    write_breaches(breaches, painter, out)?;
     writeln!(
         out,
         "{}",
@@ -184,4 +185,16 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         "{} changes remain. Run plotward apply again to finish: it changes only what still differs.",
         tally.failed + tally.not_applied
     )
+}
+
+fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    if breaches.is_empty() {
+        return Ok(());
+    }
+    let title = "Guardrails broken; apply refuses this plan without --force:";
+    writeln!(out, "{}", painter.paint(Painter::RED, title))?;
+    for breach in breaches {
+        writeln!(out, "  ! {breach}")?;
+    }
+    writeln!(out)
 }

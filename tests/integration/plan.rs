@@ -13,6 +13,14 @@ struct PlanJson {
     summary: SummaryJson,
     changes: Vec<ChangeJson>,
     dead_rules: Vec<DeadRuleJson>,
+    guardrails: Vec<BreachJson>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct BreachJson {
+    guardrail: String,
+    message: String,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -186,6 +194,7 @@ fn json_plan_matches_the_documented_schema() {
         }
     );
     assert_eq!(plan.changes[1].action, "expose");
+    assert_eq!(plan.guardrails, []);
     assert_eq!(
         plan.dead_rules,
         [DeadRuleJson {

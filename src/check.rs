@@ -1,0 +1,254 @@
+//! Compliance: what is wrong with the account today, as a read-only judgement.
+//!
+//! A finding is either drift (a managed file whose sharing differs from what the policy wants)
+//! or a `never_public` file that is public right now, whether or not the policy manages it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::{FileType, Sharing};
+use crate::plan::{Action, DecidedBy, Plan};
+use crate::planfile::{RuleJson, Source};
+use crate::policy::Guardrails;
+
+/// The check format version.
+pub const CHECK_FORMAT_VERSION: u32 = 1;
+
+/// `check --format json`:
+/// `{format_version, policy, source, compliant, summary: {files, violations, drift,
+/// never_public}, violations: [{fid, path, filetype, kind, now, wanted?, rule?, message}]}`.
+/// `kind` is `drift` (with `wanted` and `rule`) or `never_public`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckJson {
+    /// Always [`CHECK_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The policy file.
+    pub policy: String,
+    /// Where the inventory came from.
+    pub source: Source,
+    /// Whether nothing is wrong.
+    pub compliant: bool,
+    /// The counts.
+    pub summary: CheckSummaryJson,
+    /// Every violation, by path.
+    pub violations: Vec<ViolationJson>,
+}
+
+/// Counts of a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSummaryJson {
+    /// Files judged.
+    pub files: usize,
+    /// All violations.
+    pub violations: usize,
+    /// Drifted files.
+    pub drift: usize,
+    /// Public `never_public` files.
+    pub never_public: usize,
+}
+
+/// One violation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViolationJson {
+    /// File id.
+    pub fid: String,
+    /// Path.
+    pub path: String,
+    /// File type.
+    pub filetype: FileType,
+    /// `drift` or `never_public`.
+    pub kind: String,
+    /// Sharing now.
+    pub now: Sharing,
+    /// What the policy wants (drift only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<Sharing>,
+    /// What decided it (drift only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleJson>,
+    /// The explanation.
+    pub message: String,
+}
+
+/// One violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// File id.
+    pub fid: String,
+    /// Path.
+    pub path: String,
+    /// File type.
+    pub filetype: FileType,
+    /// Its sharing now.
+    pub now: Sharing,
+    /// What is wrong.
+    pub kind: Kind,
+}
+
+/// The kinds of violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Sharing differs from the policy.
+    Drift {
+        /// What the policy wants.
+        wanted: Sharing,
+        /// Which part of the policy wants it.
+        decided_by: DecidedBy,
+    },
+    /// Public, but `guardrails.never_public` forbids it.
+    NeverPublic,
+}
+
+impl Finding {
+    /// A one-line explanation: `public, the policy wants private (rule 1 "finance/**")`.
+    pub fn message(&self) -> String {
+        match &self.kind {
+            Kind::Drift { wanted, decided_by } => format!(
+                "{}, the policy wants {wanted} ({})",
+                self.now,
+                crate::render::text::decided_by(decided_by)
+            ),
+            Kind::NeverPublic => "public, but guardrails.never_public forbids it".to_owned(),
+        }
+    }
+}
+
+/// The result of a check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Every file the check judged (managed files, and unmanaged `never_public` ones), by path.
+    pub judged: Vec<Judged>,
+}
+
+/// A file and its findings (none when compliant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judged {
+    /// File id.
+    pub fid: String,
+    /// Path.
+    pub path: String,
+    /// File type.
+    pub filetype: FileType,
+    /// What is wrong with it.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Every finding, in path order.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.judged.iter().flat_map(|j| j.findings.iter())
+    }
+
+    /// Whether nothing is wrong.
+    pub fn is_compliant(&self) -> bool {
+        self.findings().next().is_none()
+    }
+
+    /// `(drift, never_public)` counts.
+    pub fn counts(&self) -> (usize, usize) {
+        self.findings().fold((0, 0), |(drift, never), f| match f.kind {
+            Kind::Drift { .. } => (drift + 1, never),
+            Kind::NeverPublic => (drift, never + 1),
+        })
+    }
+
+    /// The closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
+    /// never_public).` or `Check: compliant, 45 files.`
+    pub fn summary_line(&self) -> String {
+        let files = self.judged.len();
+        if self.is_compliant() {
+            return format!("Check: compliant, {files} files.");
+        }
+        let (drift, never) = self.counts();
+        format!(
+            "Check: {} violations in {files} files ({drift} drifted, {never} public despite never_public).",
+            drift + never
+        )
+    }
+}
+
+/// Judges every managed file against its plan entry, and every file against `never_public`.
+pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
+    let judged = plan
+        .entries
+        .iter()
+        .filter_map(|entry| {
+            let file = &entry.file;
+            let mut findings = Vec::new();
+            if let Action::Change(wanted) = entry.action {
+                findings.push(Finding {
+                    fid: file.fid.clone(),
+                    path: file.path.clone(),
+                    filetype: file.filetype.clone(),
+                    now: entry.current(),
+                    kind: Kind::Drift {
+                        wanted,
+                        decided_by: entry.decided_by.clone(),
+                    },
+                });
+            }
+            if entry.current() == Sharing::Public && guardrails.is_never_public(&file.path) {
+                findings.push(Finding {
+                    fid: file.fid.clone(),
+                    path: file.path.clone(),
+                    filetype: file.filetype.clone(),
+                    now: Sharing::Public,
+                    kind: Kind::NeverPublic,
+                });
+            }
+            let managed = entry.action != Action::Ignore;
+            (managed || !findings.is_empty()).then(|| Judged {
+                fid: file.fid.clone(),
+                path: file.path.clone(),
+                filetype: file.filetype.clone(),
+                findings,
+            })
+        })
+        .collect();
+    Report { judged }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Inventory, RemoteFile};
+    use crate::policy::Policy;
+
+    fn file(fid: &str, path: &str, level: Sharing) -> RemoteFile {
+        RemoteFile {
+            fid: fid.into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            flags: level.flags(),
+        }
+    }
+
+    #[test]
+    fn drift_and_never_public_are_both_found() {
+        let policy = Policy::parse(
+            "version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"scratch/**\"\n    sharing: ignore\nguardrails:\n  never_public: [\"finance/**\", \"scratch/secret-*\"]\n",
+            "p.yaml",
+        )
+        .unwrap();
+        let inventory = Inventory::new(vec![
+            file("a:1", "finance/payroll", Sharing::Public),
+            file("a:2", "finance/ok", Sharing::Private),
+            file("a:3", "scratch/secret-x", Sharing::Public),
+            file("a:4", "scratch/other", Sharing::Public),
+            file("a:5", "elsewhere", Sharing::Public),
+        ]);
+        let report = check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+        let judged: Vec<(&str, usize)> = report
+            .judged
+            .iter()
+            .map(|j| (j.path.as_str(), j.findings.len()))
+            .collect();
+        assert_eq!(judged, [("finance/ok", 0), ("finance/payroll", 2), ("scratch/secret-x", 1)]);
+        assert_eq!(report.counts(), (1, 2));
+        assert_eq!(
+            report.summary_line(),
+            "Check: 3 violations in 3 files (1 drifted, 2 public despite never_public)."
+        );
+        let first = report.findings().next().unwrap();
+        assert_eq!(first.message(), "public, the policy wants private (rule 1 \"finance/**\")");
+    }
+}

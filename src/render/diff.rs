@@ -1,0 +1,74 @@
+//! The sharing manifest and its unified diff: one sorted line `path  filetype  level` per
+//! managed file, current against desired. Unchanged lines give context, so a reviewer sees
+//! the neighbourhood of each change.
+
+use similar::TextDiff;
+
+use crate::plan::{Action, Plan};
+
+/// Lines of context around each change.
+pub const CONTEXT: usize = 3;
+
+/// The current and the desired manifest of the managed files, sorted by path.
+pub fn manifests(plan: &Plan) -> (String, String) {
+    let mut current = String::new();
+    let mut desired = String::new();
+    for entry in &plan.entries {
+        let wanted = match entry.action {
+            Action::Ignore => continue,
+            Action::Keep => entry.current(),
+            Action::Change(to) => to,
+        };
+        let line = |level: crate::inventory::Sharing| {
+            format!("{}  {}  {}\n", entry.file.path, entry.file.filetype, level)
+        };
+        current.push_str(&line(entry.current()));
+        desired.push_str(&line(wanted));
+    }
+    (current, desired)
+}
+
+/// A unified diff of two texts; empty when they are equal.
+pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .header(old_name, new_name)
+        .to_string()
+}
+
+/// The plan as a unified diff of the sharing manifest.
+pub fn plan(plan: &Plan) -> String {
+    let (current, desired) = manifests(plan);
+    unified(&current, &desired, "current", "desired")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use crate::policy::Policy;
+
+    #[test]
+    fn the_manifest_diff_shows_changes_with_context() {
+        let files: Vec<RemoteFile> = (0..10)
+            .map(|n| RemoteFile {
+                fid: format!("a:{n}"),
+                path: format!("f{n}"),
+                filetype: FileType::Plot,
+                flags: if n == 5 { Sharing::Public } else { Sharing::Private }.flags(),
+            })
+            .collect();
+        let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
+        let plan = crate::plan::diff(&policy, &Inventory::new(files));
+        assert_eq!(
+            super::plan(&plan),
+            "--- current\n+++ desired\n@@ -3,7 +3,7 @@\n f2  plot  private\n f3  plot  private\n f4  plot  private\n-f5  plot  public\n+f5  plot  private\n f6  plot  private\n f7  plot  private\n f8  plot  private\n"
+        );
+        let compliant = Policy::parse("version: 1\ndefault: ignore\n", "p.yaml").unwrap();
+        assert_eq!(super::plan(&crate::plan::diff(&compliant, &Inventory::default())), "");
+    }
+}

@@ -1,0 +1,83 @@
+//! JUnit XML for `check`: one test case per judged file, a failure per violation, so GitLab,
+//! Jenkins and GitHub (through report actions) show compliance as a test report.
+
+use std::fmt::Write as _;
+
+use crate::check::{Kind, Report};
+
+/// The report as a JUnit XML document.
+pub fn check(report: &Report, suite: &str) -> String {
+    let tests = report.judged.len();
+    let failures = report.judged.iter().filter(|j| !j.findings.is_empty()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"plotward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        escape(suite)
+    );
+    for judged in &report.judged {
+        let folder = judged.path.rsplit_once('/').map_or("(root)", |(folder, _)| folder);
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\"",
+            escape(folder),
+            escape(&judged.path)
+        );
+        if judged.findings.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        for finding in &judged.findings {
+            let kind = match finding.kind {
+                Kind::Drift { .. } => "drift",
+                Kind::NeverPublic => "never_public",
+            };
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{kind}\" message=\"{}\">{} {} ({}): {}</failure>",
+                escape(&finding.message()),
+                escape(&finding.path),
+                escape(&finding.fid),
+                escape(finding.filetype.as_str()),
+                escape(&finding.message())
+            );
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_control_characters() {
+        assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+        assert_eq!(escape("bell\u{7}"), "bell\u{fffd}");
+    }
+}

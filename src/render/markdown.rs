@@ -1,0 +1,258 @@
+//! Markdown reports for pull and merge requests (GitHub and GitLab).
+//!
+//! Layout: the summary line first; guardrail breaches and exposures called out; everything in
+//! a collapsible `<details>` table; then the sharing manifest as a fenced `diff` block, which
+//! both hosts colour. Reports are capped at [`CAP`] characters: rows and diff lines are dropped
+//! (never half a table or an unclosed fence) and a note says how much is missing.
+
+use std::fmt::Write as _;
+
+use crate::check;
+use crate::plan::{Breach, Change, Direction, Plan};
+use crate::plan::DecidedBy;
+use crate::render::text::summary_line;
+
+/// The largest report, safely under GitHub's 65,536-character comment limit.
+pub const CAP: usize = 65_000;
+
+/// One row of a report table.
+struct Row {
+    path: String,
+    filetype: String,
+    fid: String,
+    change: String,
+    /// Already Markdown (patterns in code spans).
+    why: String,
+    /// Called out above the table (exposures, never-public files).
+    callout: bool,
+}
+
+/// What a report holds, before it is fitted under the cap.
+struct Report<'a> {
+    summary: String,
+    alert: Vec<String>,
+    callout_title: String,
+    others_line: Option<String>,
+    table_title: &'a str,
+    columns: [&'a str; 5],
+    rows: Vec<Row>,
+    diff: String,
+    rerun: &'a str,
+}
+
+/// The plan as a pull-request comment.
+pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
+    let summary = plan.summary();
+    if !summary.has_changes() {
+        return format!("**No changes. {}**\n", summary_line(summary));
+    }
+    let mut changes: Vec<Change<'_>> = plan.changes().collect();
+    changes.sort_by_key(|c| std::cmp::Reverse(c.direction()));
+    let rows: Vec<Row> = changes
+        .iter()
+        .map(|c| Row {
+            path: c.entry.file.path.clone(),
+            filetype: c.entry.file.filetype.to_string(),
+            fid: c.entry.file.fid.clone(),
+            change: format!("{} → {}", c.from, c.to),
+            why: why(&c.entry.decided_by),
+            callout: c.direction() == Direction::Expose,
+        })
+        .collect();
+    let (expose, restrict) = (summary.expose, summary.restrict);
+    let mut alert = Vec::new();
+    if !breaches.is_empty() {
+        alert.push("Guardrails broken; `plotward apply` refuses this plan without `--force`:".to_owned());
+        alert.extend(breaches.iter().map(|b| format!("- {}", escape(&b.to_string()))));
+    }
+    fit(&Report {
+        summary: summary_line(summary),
+        alert,
+        callout_title: format!("**Exposes {expose} {}** (more people will see {}):", files(expose), them(expose)),
+        others_line: (restrict > 0).then(|| format!("**Restricts {restrict} {}** (fewer people will see {}).", files(restrict), them(restrict))),
+        table_title: "All changes",
+        columns: ["Path", "Type", "File", "Change", "Rule"],
+        rows,
+        diff: diff.to_owned(),
+        rerun: "plotward plan",
+    })
+}
+
+/// The check result as a pull-request comment.
+pub fn check(report: &check::Report, diff: &str) -> String {
+    if report.is_compliant() {
+        return format!("**{}**\n", report.summary_line());
+    }
+    let mut rows: Vec<Row> = report
+        .findings()
+        .map(|f| Row {
+            path: f.path.clone(),
+            filetype: f.filetype.to_string(),
+            fid: f.fid.clone(),
+            change: match &f.kind {
+                check::Kind::Drift { wanted, .. } => format!("{} → {wanted}", f.now),
+                check::Kind::NeverPublic => "public".to_owned(),
+            },
+            why: match &f.kind {
+                check::Kind::Drift { decided_by: d, .. } => why(d),
+                check::Kind::NeverPublic => "`guardrails.never_public`".to_owned(),
+            },
+            callout: f.kind == check::Kind::NeverPublic,
+        })
+        .collect();
+    // Called-out rows first, so truncation never hides them before the rest.
+    rows.sort_by_key(|r| !r.callout);
+    let (drift, never) = report.counts();
+    fit(&Report {
+        summary: report.summary_line(),
+        alert: Vec::new(),
+        callout_title: format!("**{never} {} public despite `never_public`:**", files(never)),
+        others_line: (drift > 0).then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
+        table_title: "All violations",
+        columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
+        rows,
+        diff: diff.to_owned(),
+        rerun: "plotward check",
+    })
+}
+
+/// Which part of the policy decided, as Markdown: patterns in code spans, so `**` in a glob is
+/// never read as emphasis.
+fn why(decided_by: &DecidedBy) -> String {
+    match decided_by {
+        DecidedBy::Rule { number, pattern, .. } => format!("rule {number} {}", code(pattern)),
+        DecidedBy::Default => "default".to_owned(),
+        DecidedBy::Folder => "folder".to_owned(),
+    }
+}
+
+fn files(n: usize) -> &'static str {
+    if n == 1 { "file" } else { "files" }
+}
+
+fn them(n: usize) -> &'static str {
+    if n == 1 { "it" } else { "them" }
+}
+
+/// Renders the report whole if it fits, else with as many rows and diff lines as fit.
+fn fit(report: &Report<'_>) -> String {
+    let diff_lines = report.diff.lines().count();
+    let full = render(report, report.rows.len(), diff_lines);
+    if full.len() <= CAP {
+        return full;
+    }
+    // Binary search the largest share of rows (and proportionally diff lines) that fits.
+    let (mut low, mut high) = (0, report.rows.len().max(1));
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        let lines = diff_lines * mid / report.rows.len().max(1);
+        if render(report, mid, lines).len() <= CAP {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    render(report, low, diff_lines * low / report.rows.len().max(1))
+}
+
+fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
+    let mut out = format!("**{}**\n\n", report.summary);
+    if !report.alert.is_empty() {
+        out.push_str("> [!CAUTION]\n");
+        for line in &report.alert {
+            let _ = writeln!(out, "> {line}");
+        }
+        out.push('\n');
+    }
+    let shown = &report.rows[..rows.min(report.rows.len())];
+    let callouts: Vec<&Row> = shown.iter().filter(|r| r.callout).collect();
+    if report.rows.iter().any(|r| r.callout) {
+        let _ = writeln!(out, "{}\n", report.callout_title);
+        for row in &callouts {
+            let _ = writeln!(
+                out,
+                "- {} ({}, {}): {}, {}",
+                code(&row.path),
+                escape(&row.filetype),
+                code(&row.fid),
+                row.change,
+                row.why
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(line) = &report.others_line {
+        let _ = writeln!(out, "{line}\n");
+    }
+    let _ = writeln!(out, "<details>\n<summary>{} ({})</summary>\n", report.table_title, report.rows.len());
+    let _ = writeln!(out, "| {} |", report.columns.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(report.columns.len()));
+    for row in shown {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            code(&row.path),
+            escape(&row.filetype),
+            code(&row.fid),
+            row.change,
+            row.why
+        );
+    }
+    out.push_str("\n</details>\n");
+    if !report.diff.is_empty() {
+        out.push_str("\n```diff\n");
+        for line in report.diff.lines().take(diff_lines) {
+            // A line of backticks inside would close the fence early.
+            let _ = writeln!(out, "{}", line.replace("```", "`\u{200b}``"));
+        }
+        out.push_str("```\n");
+    }
+    let missing_rows = report.rows.len() - shown.len();
+    if missing_rows > 0 || diff_lines < report.diff.lines().count() {
+        let _ = writeln!(
+            out,
+            "\n> Truncated to stay under {CAP} characters: {missing_rows} of {} rows and {} diff lines are not shown. Run `{}` for everything.",
+            report.rows.len(),
+            report.diff.lines().count() - diff_lines.min(report.diff.lines().count()),
+            report.rerun
+        );
+    }
+    out
+}
+
+/// A code span that survives any content: a fence longer than any backtick run inside, and
+/// pipes escaped so a table cell stays one cell.
+fn code(text: &str) -> String {
+    let longest = text
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let body = text.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let pad = if body.starts_with('`') || body.ends_with('`') { " " } else { "" };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+/// Plain text for Markdown: HTML and table syntax neutralised.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(code("a/b"), "`a/b`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(escape("<b>&|"), "&lt;b&gt;&amp;\\|");
+    }
+}
