@@ -145,10 +145,11 @@ impl Report {
 
     /// `(drift, never_public)` counts.
     pub fn counts(&self) -> (usize, usize) {
-        self.findings().fold((0, 0), |(drift, never), f| match f.kind {
-            Kind::Drift { .. } => (drift + 1, never),
-            Kind::NeverPublic => (drift, never + 1),
-        })
+        self.findings()
+            .fold((0, 0), |(drift, never), f| match f.kind {
+                Kind::Drift { .. } => (drift + 1, never),
+                Kind::NeverPublic => (drift, never + 1),
+            })
     }
 
     /// The closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
@@ -242,13 +243,23 @@ mod tests {
             .iter()
             .map(|j| (j.path.as_str(), j.findings.len()))
             .collect();
-        assert_eq!(judged, [("finance/ok", 0), ("finance/payroll", 2), ("scratch/secret-x", 1)]);
+        assert_eq!(
+            judged,
+            [
+                ("finance/ok", 0),
+                ("finance/payroll", 2),
+                ("scratch/secret-x", 1)
+            ]
+        );
         assert_eq!(report.counts(), (1, 2));
         assert_eq!(
             report.summary_line(),
             "Check: 3 violations in 3 files (1 drifted, 2 public despite never_public)."
         );
         let first = report.findings().next().unwrap();
-        assert_eq!(first.message(), "public, the policy wants private (rule 1 \"finance/**\")");
+        assert_eq!(
+            first.message(),
+            "public, the policy wants private (rule 1 \"finance/**\")"
+        );
     }
 }

@@ -50,6 +50,15 @@ pub enum Command {
     /// Save the account's files and sharing as a snapshot (JSON).
     Snapshot(SnapshotArgs),
 
+    /// Write a policy that reproduces the account's sharing as it is today.
+    Export(ExportArgs),
+
+    /// Run the policy's tests: example paths and assertions, offline.
+    Test(TestArgs),
+
+    /// Print the JSON Schema of the policy file, for editors.
+    Schema,
+
     /// Run plan, apply and plan again against a sandbox seeded with the example account.
     Demo(DemoArgs),
 
@@ -265,4 +274,32 @@ pub struct CheckArgs {
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Export from a snapshot file instead of the live account.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Write the policy to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "diff")]
+    pub out: Option<PathBuf>,
+
+    /// Show how the exported policy differs from this existing one, as a unified diff.
+    #[arg(long, value_name = "EXISTING")]
+    pub diff: Option<PathBuf>,
+
+    /// How to reach the account (unused with --snapshot).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The test file.
+    #[arg(value_name = "FILE", default_value = "plotward.test.yaml")]
+    pub file: PathBuf,
 }

@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{
-    ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, PlanArgs, SandboxArgs,
+    ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, ExportArgs, PlanArgs,
+    SandboxArgs,
 };
 use crate::error::Error;
 use crate::inventory::{FileType, check_path};
@@ -57,6 +58,22 @@ pub enum CommandConfig {
         /// The account.
         remote: Box<Remote>,
     },
+    /// `export`
+    Export {
+        /// Where the inventory comes from.
+        input: Input,
+        /// Where to write; stdout when `None`.
+        out: Option<PathBuf>,
+        /// An existing policy to diff against.
+        diff: Option<PathBuf>,
+    },
+    /// `test`
+    Test {
+        /// The test file.
+        file: PathBuf,
+    },
+    /// `schema`
+    Schema,
     /// `demo`
     Demo {
         /// Keep the sandbox up afterwards.
@@ -149,6 +166,9 @@ impl Config {
                 out: args.out,
                 remote: Box::new(remote(args.connection)?),
             },
+            Command::Export(args) => export_config(args)?,
+            Command::Test(args) => CommandConfig::Test { file: args.file },
+            Command::Schema => CommandConfig::Schema,
             Command::Demo(args) => CommandConfig::Demo {
                 keep_running: args.keep_running,
             },
@@ -196,6 +216,14 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
         format: args.format,
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
+    Ok(CommandConfig::Export {
+        input: input(args.snapshot, args.connection)?,
+        out: args.out,
+        diff: args.diff,
     })
 }
 

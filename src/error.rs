@@ -31,6 +31,9 @@ pub enum Error {
     /// The policy could not be read or is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A policy test file could not be read or is invalid.
+    #[error(transparent)]
+    TestFile(#[from] crate::policytest::TestFileError),
     /// The snapshot could not be read or is invalid.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
@@ -80,7 +83,8 @@ impl Error {
     /// otherwise.
     pub fn render(&self, painter: Painter) -> String {
         match self {
-            Error::Policy(PolicyError::Invalid(diagnostics)) => {
+            Error::Policy(PolicyError::Invalid(diagnostics))
+            | Error::TestFile(crate::policytest::TestFileError::Invalid(diagnostics)) => {
                 diagnostic::render(diagnostics, painter)
             }
             other => format!("{}: {other}\n", painter.paint(Painter::RED, "error")),

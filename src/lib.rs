@@ -17,13 +17,16 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod inventory;
 pub mod plan;
 pub mod planfile;
 pub mod policy;
+pub mod policytest;
 pub mod remote;
 pub mod render;
 pub mod sandbox;
+pub mod schema;
 
 use std::io::Write;
 
@@ -59,6 +62,11 @@ pub fn run(config: &Config) -> Result<Exit, Error> {
             commands::snapshot(out.as_deref(), remote, &mut io)
         }
         CommandConfig::Demo { keep_running } => commands::demo(*keep_running, &mut io),
+        CommandConfig::Export { input, out, diff } => {
+            commands::export(input, out.as_deref(), diff.as_deref(), &mut io)
+        }
+        CommandConfig::Test { file } => commands::test(file, &mut io),
+        CommandConfig::Schema => commands::schema(&mut io),
     }?;
     out.flush()?;
     Ok(exit)

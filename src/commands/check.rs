@@ -22,9 +22,12 @@ pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
         CheckFormat::Json => render::write_json(&wire(&report, &policy, source), io.out)?,
         CheckFormat::Markdown => {
             let diff = render::diff::plan(&plan);
-            io.out.write_all(render::markdown::check(&report, &diff).as_bytes())?;
+            io.out
+                .write_all(render::markdown::check(&report, &diff).as_bytes())?;
         }
-        CheckFormat::Junit => io.out.write_all(render::junit::check(&report, &policy.name).as_bytes())?,
+        CheckFormat::Junit => io
+            .out
+            .write_all(render::junit::check(&report, &policy.name).as_bytes())?,
     }
     Ok(if report.is_compliant() {
         Exit::Success
@@ -55,7 +58,11 @@ fn text(report: &check::Report, io: &mut Io<'_>) -> Result<(), Error> {
     if !findings.is_empty() {
         writeln!(io.out)?;
     }
-    writeln!(io.out, "{}", io.out_painter.paint(Painter::BOLD, report.summary_line()))?;
+    writeln!(
+        io.out,
+        "{}",
+        io.out_painter.paint(Painter::BOLD, report.summary_line())
+    )?;
     Ok(())
 }
 

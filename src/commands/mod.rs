@@ -2,7 +2,9 @@
 
 mod apply;
 mod check;
+mod export;
 mod plan;
+mod policy;
 mod sandbox;
 
 use std::io::{self, Write};
@@ -12,7 +14,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub use apply::apply;
 pub use check::check;
+pub use export::export;
 pub use plan::{plan, snapshot};
+pub use policy::{schema, test};
 pub use sandbox::{demo, sandbox};
 
 use crate::error::{Error, Exit};

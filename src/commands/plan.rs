@@ -76,7 +76,8 @@ pub(super) fn show_plan(
         Format::Json => render::json(&file, io.out)?,
         Format::Markdown => {
             let diff = render::diff::plan(&plan);
-            io.out.write_all(render::markdown::plan(&plan, &breaches, &diff).as_bytes())?;
+            io.out
+                .write_all(render::markdown::plan(&plan, &breaches, &diff).as_bytes())?;
         }
         Format::Diff => io.out.write_all(render::diff::plan(&plan).as_bytes())?,
     }

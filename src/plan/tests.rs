@@ -168,7 +168,14 @@ fn guardrail_breaches_are_found_in_plans() {
     let source = "version: 1\ndefault: private\nrules:\n  - match: \"public/*\"\n    sharing: public\nguardrails:\n  max_changes: 30%\n  max_exposures: 0\n";
     let policy = policy(source);
     let files: Vec<RemoteFile> = (0..10)
-        .map(|n| file(&format!("a:{n}"), &format!("f{n}"), "plot", Sharing::Private))
+        .map(|n| {
+            file(
+                &format!("a:{n}"),
+                &format!("f{n}"),
+                "plot",
+                Sharing::Private,
+            )
+        })
         .chain([
             file("a:20", "public/p", "plot", Sharing::Private),
             file("a:21", "x1", "plot", Sharing::Public),
@@ -182,8 +189,15 @@ fn guardrail_breaches_are_found_in_plans() {
     assert_eq!(
         found,
         [
-            Breach::MaxChanges { changes: 5, managed: 15, limit: Limit::Percent(30.0) },
-            Breach::MaxExposures { exposes: 1, limit: 0 },
+            Breach::MaxChanges {
+                changes: 5,
+                managed: 15,
+                limit: Limit::Percent(30.0)
+            },
+            Breach::MaxExposures {
+                exposes: 1,
+                limit: 0
+            },
         ]
     );
     assert_eq!(
@@ -198,8 +212,17 @@ fn max_changes_waits_for_ten_managed_files() {
     let nine: Vec<RemoteFile> = (0..9)
         .map(|n| file(&format!("a:{n}"), &format!("f{n}"), "plot", Sharing::Public))
         .collect();
-    assert!(breaches(&diff(&policy, &Inventory::new(nine.clone())), &policy.guardrails).is_empty());
+    assert!(
+        breaches(
+            &diff(&policy, &Inventory::new(nine.clone())),
+            &policy.guardrails
+        )
+        .is_empty()
+    );
     let mut ten = nine;
     ten.push(file("a:9", "f9", "plot", Sharing::Public));
-    assert_eq!(breaches(&diff(&policy, &Inventory::new(ten)), &policy.guardrails).len(), 1);
+    assert_eq!(
+        breaches(&diff(&policy, &Inventory::new(ten)), &policy.guardrails).len(),
+        1
+    );
 }

@@ -103,8 +103,106 @@ fn class_sample(chars: &[char], start: usize) -> (String, usize) {
     (piece, close)
 }
 
+/// A path both globs match, found segment by segment (`*/payroll` and `finance/**` meet at
+/// `finance/payroll`); `None` when none is found.
+pub(super) fn intersect(a: &str, b: &str) -> Option<String> {
+    let compile = |glob: &str| {
+        GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .ok()
+            .map(|g| g.compile_matcher())
+    };
+    let (ma, mb) = (compile(a)?, compile(b)?);
+    let accept = |path: &str| ma.is_match(path) && mb.is_match(path);
+    let a: Vec<&str> = a.split('/').collect();
+    let b: Vec<&str> = b.split('/').collect();
+    let mut path = Vec::new();
+    unify(&a, &b, &mut path, &accept, 0).then(|| path.join("/"))
+}
+
+/// Extends `path` with segments matching both segment lists, until a whole path both globs
+/// accept; depth-bounded.
+fn unify(
+    a: &[&str],
+    b: &[&str],
+    path: &mut Vec<String>,
+    accept: &dyn Fn(&str) -> bool,
+    depth: usize,
+) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    match (a.first(), b.first()) {
+        (None, None) => !path.is_empty() && accept(&path.join("/")),
+        (Some(&"**"), _) => {
+            // `**` matches one segment and stays, or no segment at all.
+            take_one(b, path, |p| unify(a, &b[1..], p, accept, depth + 1))
+                || unify(&a[1..], b, path, accept, depth + 1)
+        }
+        (_, Some(&"**")) => {
+            take_one(a, path, |p| unify(&a[1..], b, p, accept, depth + 1))
+                || unify(a, &b[1..], path, accept, depth + 1)
+        }
+        (Some(x), Some(y)) => match segment_meet(x, y) {
+            Some(segment) => {
+                path.push(segment);
+                let found = unify(&a[1..], &b[1..], path, accept, depth + 1);
+                if !found {
+                    path.pop();
+                }
+                found
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Consumes one segment of `rest` (a sample of it) and continues with `then`.
+fn take_one(
+    rest: &[&str],
+    path: &mut Vec<String>,
+    then: impl FnOnce(&mut Vec<String>) -> bool,
+) -> bool {
+    let Some(segment) = rest.first().and_then(|s| samples(s).into_iter().next()) else {
+        return false;
+    };
+    if *rest.first().unwrap_or(&"") == "**" {
+        return false;
+    }
+    path.push(segment);
+    let found = then(path);
+    if !found {
+        path.pop();
+    }
+    found
+}
+
+/// A single path segment both segment globs match.
+fn segment_meet(x: &str, y: &str) -> Option<String> {
+    let compile = |glob: &str| {
+        GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .ok()
+            .map(|g| g.compile_matcher())
+    };
+    let (mx, my) = (compile(x)?, compile(y)?);
+    samples(x)
+        .into_iter()
+        .chain(samples(y))
+        .find(|s| !s.contains('/') && mx.is_match(s) && my.is_match(s))
+}
+
 /// Paths matching `glob` that the policy gives `level`, one per deciding rule (or default).
-pub(super) fn witnesses(policy: &Policy, glob: &str, level: Sharing) -> Result<Vec<Witness>, String> {
+pub(super) fn witnesses(
+    policy: &Policy,
+    glob: &str,
+    level: Sharing,
+) -> Result<Vec<Witness>, String> {
     let matcher = GlobBuilder::new(glob)
         .literal_separator(true)
         .backslash_escape(true)
@@ -116,6 +214,7 @@ pub(super) fn witnesses(policy: &Policy, glob: &str, level: Sharing) -> Result<V
     for rule in policy.rules.iter().filter(|r| r.target == wanted) {
         for pattern in &rule.patterns {
             candidates.extend(samples(&pattern.glob));
+            candidates.extend(intersect(&pattern.glob, glob));
         }
     }
     let filetypes: Vec<FileType> = FileType::COMMON
@@ -165,7 +264,10 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
                     pattern.glob
                 ),
                 span: witness.span,
-                label: Some(format!("`{}` is at line {}", pattern.glob, pattern.span.line)),
+                label: Some(format!(
+                    "`{}` is at line {}",
+                    pattern.glob, pattern.span.line
+                )),
             });
         }
     }
@@ -179,7 +281,10 @@ mod tests {
     #[test]
     fn samples_cover_each_glob_construct() {
         assert_eq!(samples("finance/**"), ["finance/x", "finance/x/x"]);
-        assert_eq!(samples("**/payroll"), ["payroll", "x/payroll", "x/x/payroll"]);
+        assert_eq!(
+            samples("**/payroll"),
+            ["payroll", "x/payroll", "x/x/payroll"]
+        );
         assert_eq!(samples("a/*/b?"), ["a/x/bx"]);
         assert_eq!(samples("q[1-4]/{rev,churn}"), ["q1/rev", "q1/churn"]);
         assert_eq!(samples("lit\\*eral"), ["lit*eral"]);
@@ -206,17 +311,28 @@ mod tests {
     fn precedence_is_respected_and_the_default_is_checked() {
         // `**` is public, but an earlier rule keeps finance private: no breach.
         assert!(policy("version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"**\"\n    sharing: public\nguardrails:\n  never_public: \"finance/**\"\n").is_ok());
-        let err = policy("version: 1\ndefault: public\nguardrails:\n  never_public: \"hr/**\"\n").unwrap_err();
-        assert!(err.starts_with("p.yaml:2:10: the default would make `hr/x` (plot) public"), "{err}");
+        let err = policy("version: 1\ndefault: public\nguardrails:\n  never_public: \"hr/**\"\n")
+            .unwrap_err();
+        assert!(
+            err.starts_with("p.yaml:2:10: the default would make `hr/x` (plot) public"),
+            "{err}"
+        );
         // Filetypes narrow a rule: public only for dashboards still breaks the guardrail.
         let err = policy("version: 1\nrules:\n  - match: \"**\"\n    sharing: public\n    filetypes: [dashboard]\nguardrails:\n  never_public: \"hr/**\"\n").unwrap_err();
-        assert!(err.contains("rule 1 would make `hr/x` (dashboard) public"), "{err}");
+        assert!(
+            err.contains("rule 1 would make `hr/x` (dashboard) public"),
+            "{err}"
+        );
     }
 
     #[test]
     fn limits_are_validated() {
-        let ok = policy("version: 1\nguardrails:\n  max_changes: 25%\n  max_exposures: 10\n").unwrap();
-        assert_eq!(ok.guardrails.max_changes, Some(super::super::Limit::Percent(25.0)));
+        let ok =
+            policy("version: 1\nguardrails:\n  max_changes: 25%\n  max_exposures: 10\n").unwrap();
+        assert_eq!(
+            ok.guardrails.max_changes,
+            Some(super::super::Limit::Percent(25.0))
+        );
         assert_eq!(ok.guardrails.max_exposures, Some(10));
         let err = policy("version: 1\nguardrails:\n  max_changes: lots\n  max_exposures: -1\n  never_publik: []\n").unwrap_err();
         assert_eq!(
@@ -229,11 +345,33 @@ mod tests {
     }
 
     #[test]
+    fn intersections_meet_segment_by_segment() {
+        assert_eq!(
+            intersect("*/payroll", "finance/**").as_deref(),
+            Some("finance/payroll")
+        );
+        assert_eq!(
+            intersect("**/q?/*", "reports/**").as_deref(),
+            Some("reports/qx/x")
+        );
+        assert_eq!(intersect("a/*", "b/**"), None);
+        assert_eq!(intersect("*", "finance/**"), None, "`*` stays in the root");
+        assert_eq!(intersect("**", "hr/*").as_deref(), Some("hr/x"));
+    }
+
+    #[test]
     fn witnesses_name_the_deciding_rule() {
         let p = policy("version: 1\nrules:\n  - match: \"reports/q1/*\"\n    sharing: public\n  - match: \"reports/**\"\n    sharing: secret\n").unwrap();
         let found = p.witnesses("reports/**", Sharing::Public).unwrap();
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].path.as_str(), found[0].rule), ("reports/q1/x", Some(1)));
-        assert!(p.witnesses("finance/**", Sharing::Public).unwrap().is_empty());
+        assert_eq!(
+            (found[0].path.as_str(), found[0].rule),
+            ("reports/q1/x", Some(1))
+        );
+        assert!(
+            p.witnesses("finance/**", Sharing::Public)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -93,7 +93,11 @@ impl Limit {
         match self {
             Limit::Count(n) => n,
             // Truncation is intended: 25% of 10 files allows 2 changes, not 3.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             Limit::Percent(percent) => (percent / 100.0 * managed as f64).floor() as usize,
         }
     }

@@ -369,7 +369,9 @@ impl Checker {
                     guardrails.max_changes = self.check_limit(value).map(|l| (l, span_of(value)));
                 }
                 "max_exposures" => {
-                    guardrails.max_exposures = self.check_count(value, "max_exposures").map(|n| (n, span_of(value)));
+                    guardrails.max_exposures = self
+                        .check_count(value, "max_exposures")
+                        .map(|n| (n, span_of(value)));
                 }
                 _ => self.unknown_key(key, &GUARDRAIL_KEYS, "guardrails"),
             }
@@ -400,10 +402,17 @@ impl Checker {
         match &value.value {
             Node::Int(n) if *n >= 0 => usize::try_from(*n).ok(),
             other => {
-                let hint = if key == "max_changes" { " or a percentage such as `25%`" } else { "" };
+                let hint = if key == "max_changes" {
+                    " or a percentage such as `25%`"
+                } else {
+                    ""
+                };
                 self.error(Diagnostic::at(
                     span_of(value),
-                    format!("`{key}` must be a whole number{hint}, found {}", describe(other)),
+                    format!(
+                        "`{key}` must be a whole number{hint}, found {}",
+                        describe(other)
+                    ),
                 ));
                 None
             }

@@ -48,7 +48,6 @@ pub fn plan(plan: &Plan) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
     use crate::policy::Policy;
 
@@ -59,7 +58,12 @@ mod tests {
                 fid: format!("a:{n}"),
                 path: format!("f{n}"),
                 filetype: FileType::Plot,
-                flags: if n == 5 { Sharing::Public } else { Sharing::Private }.flags(),
+                flags: if n == 5 {
+                    Sharing::Public
+                } else {
+                    Sharing::Private
+                }
+                .flags(),
             })
             .collect();
         let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
@@ -69,6 +73,9 @@ mod tests {
             "--- current\n+++ desired\n@@ -3,7 +3,7 @@\n f2  plot  private\n f3  plot  private\n f4  plot  private\n-f5  plot  public\n+f5  plot  private\n f6  plot  private\n f7  plot  private\n f8  plot  private\n"
         );
         let compliant = Policy::parse("version: 1\ndefault: ignore\n", "p.yaml").unwrap();
-        assert_eq!(super::plan(&crate::plan::diff(&compliant, &Inventory::default())), "");
+        assert_eq!(
+            super::plan(&crate::plan::diff(&compliant, &Inventory::default())),
+            ""
+        );
     }
 }

@@ -8,7 +8,11 @@ use crate::check::{Kind, Report};
 /// The report as a JUnit XML document.
 pub fn check(report: &Report, suite: &str) -> String {
     let tests = report.judged.len();
-    let failures = report.judged.iter().filter(|j| !j.findings.is_empty()).count();
+    let failures = report
+        .judged
+        .iter()
+        .filter(|j| !j.findings.is_empty())
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -20,7 +24,10 @@ pub fn check(report: &Report, suite: &str) -> String {
         escape(suite)
     );
     for judged in &report.judged {
-        let folder = judged.path.rsplit_once('/').map_or("(root)", |(folder, _)| folder);
+        let folder = judged
+            .path
+            .rsplit_once('/')
+            .map_or("(root)", |(folder, _)| folder);
         let _ = write!(
             out,
             "    <testcase classname=\"{}\" name=\"{}\"",

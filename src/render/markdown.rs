@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use crate::check;
-use crate::plan::{Breach, Change, Direction, Plan};
 use crate::plan::DecidedBy;
+use crate::plan::{Breach, Change, Direction, Plan};
 use crate::render::text::summary_line;
 
 /// The largest report, safely under GitHub's 65,536-character comment limit.
@@ -62,14 +62,30 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
     let (expose, restrict) = (summary.expose, summary.restrict);
     let mut alert = Vec::new();
     if !breaches.is_empty() {
-        alert.push("Guardrails broken; `plotward apply` refuses this plan without `--force`:".to_owned());
-        alert.extend(breaches.iter().map(|b| format!("- {}", escape(&b.to_string()))));
+        alert.push(
+            "Guardrails broken; `plotward apply` refuses this plan without `--force`:".to_owned(),
+        );
+        alert.extend(
+            breaches
+                .iter()
+                .map(|b| format!("- {}", escape(&b.to_string()))),
+        );
     }
     fit(&Report {
         summary: summary_line(summary),
         alert,
-        callout_title: format!("**Exposes {expose} {}** (more people will see {}):", files(expose), them(expose)),
-        others_line: (restrict > 0).then(|| format!("**Restricts {restrict} {}** (fewer people will see {}).", files(restrict), them(restrict))),
+        callout_title: format!(
+            "**Exposes {expose} {}** (more people will see {}):",
+            files(expose),
+            them(expose)
+        ),
+        others_line: (restrict > 0).then(|| {
+            format!(
+                "**Restricts {restrict} {}** (fewer people will see {}).",
+                files(restrict),
+                them(restrict)
+            )
+        }),
         table_title: "All changes",
         columns: ["Path", "Type", "File", "Change", "Rule"],
         rows,
@@ -106,8 +122,12 @@ pub fn check(report: &check::Report, diff: &str) -> String {
     fit(&Report {
         summary: report.summary_line(),
         alert: Vec::new(),
-        callout_title: format!("**{never} {} public despite `never_public`:**", files(never)),
-        others_line: (drift > 0).then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
+        callout_title: format!(
+            "**{never} {} public despite `never_public`:**",
+            files(never)
+        ),
+        others_line: (drift > 0)
+            .then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
         table_title: "All violations",
         columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
         rows,
@@ -120,7 +140,9 @@ pub fn check(report: &check::Report, diff: &str) -> String {
 /// never read as emphasis.
 fn why(decided_by: &DecidedBy) -> String {
     match decided_by {
-        DecidedBy::Rule { number, pattern, .. } => format!("rule {number} {}", code(pattern)),
+        DecidedBy::Rule {
+            number, pattern, ..
+        } => format!("rule {number} {}", code(pattern)),
         DecidedBy::Default => "default".to_owned(),
         DecidedBy::Folder => "folder".to_owned(),
     }
@@ -184,7 +206,12 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
     if let Some(line) = &report.others_line {
         let _ = writeln!(out, "{line}\n");
     }
-    let _ = writeln!(out, "<details>\n<summary>{} ({})</summary>\n", report.table_title, report.rows.len());
+    let _ = writeln!(
+        out,
+        "<details>\n<summary>{} ({})</summary>\n",
+        report.table_title,
+        report.rows.len()
+    );
     let _ = writeln!(out, "| {} |", report.columns.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(report.columns.len()));
     for row in shown {
@@ -223,14 +250,14 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
 /// A code span that survives any content: a fence longer than any backtick run inside, and
 /// pipes escaped so a table cell stays one cell.
 fn code(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let body = text.replace('|', "\\|").replace(['\n', '\r'], " ");
-    let pad = if body.starts_with('`') || body.ends_with('`') { " " } else { "" };
+    let pad = if body.starts_with('`') || body.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{fence}{pad}{body}{pad}{fence}")
 }
 

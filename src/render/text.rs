@@ -11,7 +11,12 @@ use crate::apply::{Outcome, Report};
 use crate::plan::{Breach, Change, DecidedBy, Direction, Plan, RuleRef, Summary};
 
 /// Writes the plan for people, with the guardrails it breaks.
-pub fn plan(plan: &Plan, breaches: &[Breach], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub fn plan(
+    plan: &Plan,
+    breaches: &[Breach],
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let summary = plan.summary();
     if !summary.has_changes() {
         return writeln!(

@@ -58,6 +58,16 @@ impl Test {
         self
     }
 
+    /// Copies a repository file to the same relative path in the directory, byte for byte.
+    pub fn copy(self, path: &str) -> Test {
+        let target = self.dir.path().join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::copy(repo(path), target).expect("copy a repository file");
+        self
+    }
+
     /// Writes `plotward.yaml`, the default policy file.
     pub fn policy(self, yaml: &str) -> Test {
         self.write("plotward.yaml", yaml)

@@ -16,7 +16,13 @@ use plotward::sandbox::Sandbox;
 use crate::api::{Api, As, example_sandbox};
 use crate::harness::repo;
 
-const REQUIREMENTS: [&str; 2] = ["chart-studio==1.1.0", "plotly<6"];
+/// The official client, and `jsonschema` with `PyYAML` to check `plotward schema` independently.
+const REQUIREMENTS: [&str; 4] = [
+    "chart-studio==1.1.0",
+    "plotly<6",
+    "jsonschema==4.23.0",
+    "PyYAML==6.0.2",
+];
 
 /// The virtualenv's python, installing the client once per target directory.
 fn python() -> &'static Path {
@@ -242,4 +248,50 @@ fn plotward_applies_a_policy_the_python_client_then_sees() {
         status(&seen["interop/after-config/chart"]["fid"], ""),
         StatusCode::OK
     );
+}
+
+#[test]
+fn the_json_schema_accepts_the_shipped_policies_and_rejects_mistakes() {
+    let run = crate::harness::Test::new()
+        .write(
+            "bad.yaml",
+            "version: 2\ndefault: privat\nrules:\n  - match: []\n    sharing: public\n    filetype: plot\nguardrails:\n  max_changes: lots\n",
+        )
+        .args(["schema"])
+        .status(0);
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.json");
+    std::fs::write(&schema, &run.stdout).unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, run.read("bad.yaml")).unwrap();
+    let mut policies: Vec<std::path::PathBuf> = std::fs::read_dir(repo("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+        .collect();
+    policies.sort();
+    assert!(policies.len() >= 3);
+    let output = Command::new(python())
+        .arg(repo("tests/python/validate_schema.py"))
+        .arg(&schema)
+        .args(&policies)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for policy in &policies {
+        assert_eq!(
+            result[policy.to_str().unwrap()],
+            json!([]),
+            "{} breaks the schema",
+            policy.display()
+        );
+    }
+    let errors = result[bad.to_str().unwrap()].as_array().unwrap();
+    assert!(errors.len() >= 4, "every mistake is caught: {errors:?}");
 }

@@ -30,3 +30,6 @@ mod live;
 
 /// HTTPS with a custom CA bundle, through a TLS proxy in front of the sandbox.
 mod tls;
+
+/// check, Markdown/diff/JUnit reports, guardrails, export, policy tests, schema, pipelines.
+mod gitops;

@@ -5,6 +5,9 @@ fn every_shipped_policy_is_valid() {
     let mut checked = 0;
     for entry in std::fs::read_dir(repo("policies")).unwrap() {
         let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".test.yaml") {
+            continue; // policy tests, run in gitops.rs
+        }
         let run = Test::new()
             .args(["validate", "-p", path.to_str().unwrap()])
             .status(0);

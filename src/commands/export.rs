@@ -1,0 +1,52 @@
+//! `export`: today's sharing as a policy.
+
+use std::path::Path;
+
+use super::plan::load_inventory;
+use super::{Io, write_atomically};
+use crate::config::Input;
+use crate::error::{Error, Exit};
+use crate::planfile::Source;
+use crate::render;
+
+/// `export`: prints (or writes) the policy, or diffs it against an existing one.
+pub fn export(
+    input: &Input,
+    out: Option<&Path>,
+    diff: Option<&Path>,
+    io: &mut Io<'_>,
+) -> Result<Exit, Error> {
+    let (inventory, source) = load_inventory(input, true, io)?;
+    let origin = match &source {
+        Source::Snapshot { path } => format!("the snapshot {path}"),
+        Source::Api { api_url, user } => format!("{user} at {api_url}"),
+    };
+    let exported = crate::export::export(&inventory);
+    let yaml = exported.to_yaml(&origin);
+    if let Some(existing) = diff {
+        let text = std::fs::read_to_string(existing)
+            .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;
+        let shown = existing.display().to_string();
+        let patch = render::diff::unified(&text, &yaml, &shown, "exported");
+        if patch.is_empty() {
+            writeln!(io.out, "{shown} is the same as the exported policy")?;
+        } else {
+            io.out.write_all(patch.as_bytes())?;
+        }
+        return Ok(Exit::Success);
+    }
+    match out {
+        Some(path) => {
+            write_atomically(path, yaml.as_bytes())?;
+            writeln!(
+                io.err,
+                "wrote {} with {} rules for {} files",
+                path.display(),
+                exported.rules.len(),
+                inventory.len()
+            )?;
+        }
+        None => io.out.write_all(yaml.as_bytes())?,
+    }
+    Ok(Exit::Success)
+}

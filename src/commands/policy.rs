@@ -1,0 +1,41 @@
+//! `test` and `schema`: offline tools for the policy file itself.
+
+use std::path::Path;
+
+use super::Io;
+use crate::error::{Error, Exit};
+use crate::policy::Policy;
+use crate::policytest::{self, TestFile};
+use crate::render::{self, Painter};
+
+/// `test`: runs the cases and assertions; exit 1 on any failure.
+pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let tests = TestFile::load(file)?;
+    let policy = Policy::load(&tests.policy)?;
+    let outcome = policytest::run(&tests, &policy);
+    for failure in &outcome.failures {
+        writeln!(
+            io.out,
+            "{}:{}:{}: {}",
+            tests.name, failure.span.line, failure.span.column, failure.message
+        )?;
+    }
+    let summary = outcome.summary(&tests.name);
+    let style = if outcome.passed() {
+        Painter::GREEN
+    } else {
+        Painter::RED
+    };
+    writeln!(io.out, "{}", io.out_painter.paint(style, summary))?;
+    Ok(if outcome.passed() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
+}
+
+/// `schema`: the policy's JSON Schema.
+pub fn schema(io: &mut Io<'_>) -> Result<Exit, Error> {
+    render::write_json(&crate::schema::policy(), io.out)?;
+    Ok(Exit::Success)
+}

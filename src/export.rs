@@ -1,0 +1,290 @@
+//! Export: a policy that reproduces an account's sharing as it is today, with few rules, so a
+//! team can adopt plotward without changing anything.
+//!
+//! The most common level becomes the `default`. Walking the folder tree from the root, a
+//! folder whose files mostly have another level than the one inherited gets a `folder/**`
+//! rule; files that differ from their folder's level get exact rules, grouped per folder and
+//! level. Exceptions sit above the rules they refine (first match wins), so the exported
+//! policy plans zero changes against the account it came from.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::inventory::{FileType, Inventory, Sharing};
+
+/// An exported policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    /// The default level.
+    pub default: Sharing,
+    /// The rules, in policy order.
+    pub rules: Vec<ExportedRule>,
+}
+
+/// One exported rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportedRule {
+    /// Globs, already escaped.
+    pub patterns: Vec<String>,
+    /// The level.
+    pub sharing: Sharing,
+    /// Folder depth, for ordering (deeper first).
+    depth: usize,
+    /// Exact file rules come before folder rules.
+    is_folder: bool,
+}
+
+/// Level counts of a subtree: private, secret, public.
+type Counts = [usize; 3];
+
+#[derive(Default)]
+struct Folder {
+    files: Vec<(String, Sharing)>,
+    children: Vec<String>,
+    counts: Counts,
+}
+
+fn index(level: Sharing) -> usize {
+    match level {
+        Sharing::Private => 0,
+        Sharing::Secret => 1,
+        Sharing::Public => 2,
+    }
+}
+
+/// The level most files have; ties go to `prefer` when it is among them, else to the least
+/// exposed, so an export never widens a tie.
+fn majority(counts: Counts, prefer: Sharing) -> Sharing {
+    let best = counts.iter().copied().max().unwrap_or(0);
+    if counts[index(prefer)] == best {
+        return prefer;
+    }
+    Sharing::ALL
+        .into_iter()
+        .find(|level| counts[index(*level)] == best)
+        .unwrap_or(Sharing::Private)
+}
+
+/// Derives a policy from an inventory. Folders themselves are not managed, as in any policy
+/// that does not name `fold`.
+pub fn export(inventory: &Inventory) -> Exported {
+    let folders = tree(inventory);
+    let root = folders.get("").map_or([0; 3], |f| f.counts);
+    let default = majority(root, Sharing::Private);
+    let mut rules = Vec::new();
+    walk(&folders, "", default, &mut rules);
+    rules.sort_by(|a, b| {
+        (a.is_folder, std::cmp::Reverse(a.depth), &a.patterns).cmp(&(
+            b.is_folder,
+            std::cmp::Reverse(b.depth),
+            &b.patterns,
+        ))
+    });
+    Exported { default, rules }
+}
+
+/// Folders by path (`""` the root), with their files and the level counts of their subtree.
+fn tree(inventory: &Inventory) -> BTreeMap<String, Folder> {
+    let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
+    folders.entry(String::new()).or_default();
+    for file in inventory
+        .files()
+        .iter()
+        .filter(|f| f.filetype != FileType::Folder)
+    {
+        let (parent, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
+        let level = file.sharing();
+        folders
+            .entry(parent.to_owned())
+            .or_default()
+            .files
+            .push((name.to_owned(), level));
+        // Count the file in every ancestor, creating the chain of folders on the way.
+        let mut current = parent.to_owned();
+        loop {
+            folders.entry(current.clone()).or_default().counts[index(level)] += 1;
+            if current.is_empty() {
+                break;
+            }
+            let up = current
+                .rsplit_once('/')
+                .map_or(String::new(), |(up, _)| up.to_owned());
+            let child = std::mem::replace(&mut current, up);
+            let siblings = &mut folders.entry(current.clone()).or_default().children;
+            if !siblings.contains(&child) {
+                siblings.push(child);
+            }
+        }
+    }
+    folders
+}
+
+fn walk(
+    folders: &BTreeMap<String, Folder>,
+    path: &str,
+    inherited: Sharing,
+    rules: &mut Vec<ExportedRule>,
+) {
+    let Some(folder) = folders.get(path) else {
+        return;
+    };
+    let depth = if path.is_empty() {
+        0
+    } else {
+        path.matches('/').count() + 1
+    };
+    let mut level = inherited;
+    if !path.is_empty() {
+        let wanted = majority(folder.counts, inherited);
+        if wanted != inherited {
+            rules.push(ExportedRule {
+                patterns: vec![format!("{}/**", escape(path))],
+                sharing: wanted,
+                depth,
+                is_folder: true,
+            });
+            level = wanted;
+        }
+    }
+    let mut exceptions: BTreeMap<Sharing, Vec<String>> = BTreeMap::new();
+    for (name, sharing) in &folder.files {
+        if *sharing != level {
+            let full = if path.is_empty() {
+                escape(name)
+            } else {
+                format!("{}/{}", escape(path), escape(name))
+            };
+            exceptions.entry(*sharing).or_default().push(full);
+        }
+    }
+    for (sharing, mut patterns) in exceptions {
+        patterns.sort();
+        rules.push(ExportedRule {
+            patterns,
+            sharing,
+            depth,
+            is_folder: false,
+        });
+    }
+    for child in &folder.children {
+        walk(folders, child, level, rules);
+    }
+}
+
+/// Escapes the glob metacharacters of a literal name.
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Exported {
+    /// The policy as YAML, with a comment naming where it came from.
+    pub fn to_yaml(&self, origin: &str) -> String {
+        let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
+        let mut out = format!(
+            "# Exported by plotward from {origin}.\n\
+             # It reproduces today's sharing: `plotward plan` with it changes nothing.\n\
+             version: 1\ndefault: {}\n",
+            self.default
+        );
+        if self.rules.is_empty() {
+            out.push_str("rules: []\n");
+            return out;
+        }
+        out.push_str("rules:\n");
+        for rule in &self.rules {
+            let patterns: Vec<String> = rule.patterns.iter().map(|p| quote(p)).collect();
+            let matched = if patterns.len() == 1 {
+                patterns[0].clone()
+            } else {
+                format!("[{}]", patterns.join(", "))
+            };
+            let _ = write!(out, "  - match: {matched}\n    sharing: {}\n", rule.sharing);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::RemoteFile;
+    use crate::policy::Policy;
+
+    fn file(path: &str, level: Sharing) -> RemoteFile {
+        RemoteFile {
+            fid: format!(
+                "a:{}",
+                path.len() * 1000 + path.chars().map(|c| c as usize).sum::<usize>()
+            ),
+            path: path.into(),
+            filetype: FileType::Plot,
+            flags: level.flags(),
+        }
+    }
+
+    fn round_trip(files: Vec<RemoteFile>) -> (Exported, String) {
+        let inventory = Inventory::new(files);
+        let exported = export(&inventory);
+        let yaml = exported.to_yaml("a test");
+        let policy =
+            Policy::parse(&yaml, "exported.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let plan = crate::plan::diff(&policy, &inventory);
+        assert!(
+            !plan.summary().has_changes(),
+            "exported policy changes something:\n{yaml}"
+        );
+        (exported, yaml)
+    }
+
+    #[test]
+    fn folders_that_agree_become_one_rule_with_exceptions_above() {
+        use Sharing::{Private, Public, Secret};
+        let (exported, yaml) = round_trip(vec![
+            file("top", Private),
+            file("reports/a", Secret),
+            file("reports/b", Secret),
+            file("reports/q1/c", Secret),
+            file("reports/q1/open", Public),
+            file("finance/x", Private),
+            file("finance/y", Private),
+        ]);
+        assert_eq!(exported.default, Private);
+        assert_eq!(
+            yaml,
+            "# Exported by plotward from a test.\n\
+             # It reproduces today's sharing: `plotward plan` with it changes nothing.\n\
+             version: 1\ndefault: private\nrules:\n  \
+             - match: \"reports/q1/open\"\n    sharing: public\n  \
+             - match: \"reports/**\"\n    sharing: secret\n"
+        );
+    }
+
+    #[test]
+    fn names_with_glob_characters_are_escaped() {
+        use Sharing::{Private, Public};
+        let (_, yaml) = round_trip(vec![
+            file("a/*star*", Public),
+            file("a/[x]", Public),
+            file("a/plain", Private),
+            file("a/b{c}", Private),
+            file("a/back\\slash", Private),
+            file("a/quote\"d", Private),
+            file("données/ventes", Public),
+        ]);
+        assert!(yaml.contains("\"a/\\\\*star\\\\*\""), "{yaml}");
+    }
+
+    #[test]
+    fn an_empty_account_exports_a_valid_empty_policy() {
+        let (exported, yaml) = round_trip(Vec::new());
+        assert!(exported.rules.is_empty());
+        assert!(yaml.ends_with("default: private\nrules: []\n"));
+    }
+}

@@ -1,0 +1,442 @@
+//! Policy tests (`plotward test`): example paths with the sharing each must get, and
+//! assertions such as "nothing under `finance/**` is ever public". They run offline, so a pull
+//! request that edits the policy is checked before any account is touched.
+//!
+//! ```yaml
+//! policy: plotward.yaml          # relative to this file
+//! cases:
+//!   - path: finance/payroll      # without filetype: must hold for every content type
+//!     expect: private
+//!   - path: reports/q3/revenue
+//!     filetype: plot
+//!     expect: secret
+//! assertions:
+//!   - under: "finance/**"
+//!     never: public              # or a list: [public, secret]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::inventory::{FileType, Sharing};
+use crate::policy::{Decision, Diagnostic, Diagnostics, Policy, Span, Target};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDef {
+    policy: Spanned<String>,
+    #[serde(default)]
+    cases: Vec<Spanned<CaseDef>>,
+    #[serde(default)]
+    assertions: Vec<Spanned<AssertionDef>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseDef {
+    path: Spanned<String>,
+    #[serde(default)]
+    filetype: Option<Spanned<String>>,
+    expect: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssertionDef {
+    under: Spanned<String>,
+    never: Spanned<OneOrMany>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A parsed test file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestFile {
+    /// The test file's name as given.
+    pub name: String,
+    /// The policy it tests, resolved against the test file's folder.
+    pub policy: PathBuf,
+    /// The cases.
+    pub cases: Vec<Case>,
+    /// The assertions.
+    pub assertions: Vec<Assertion>,
+}
+
+/// An example path and what it must get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// Where the case is written.
+    pub span: Span,
+    /// The path.
+    pub path: String,
+    /// The types to try: the given one, or every content type.
+    pub filetypes: Vec<FileType>,
+    /// What it must get.
+    pub expect: Target,
+}
+
+/// "Nothing under this glob ever gets these levels."
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assertion {
+    /// Where it is written.
+    pub span: Span,
+    /// The glob.
+    pub under: String,
+    /// The forbidden levels.
+    pub never: Vec<Sharing>,
+}
+
+/// One failed case or assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Where it is written in the test file.
+    pub span: Span,
+    /// What went wrong, naming the rule that decided instead.
+    pub message: String,
+}
+
+/// The result of running a test file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Failed cases and assertions, in file order.
+    pub failures: Vec<Failure>,
+    /// Cases run.
+    pub cases: usize,
+    /// Cases that failed.
+    pub failed_cases: usize,
+    /// Assertions run.
+    pub assertions: usize,
+    /// Assertions that failed.
+    pub failed_assertions: usize,
+}
+
+fn span<T>(value: &Spanned<T>) -> Span {
+    Span {
+        line: value.referenced.line(),
+        column: value.referenced.column(),
+        width: value.referenced.span().len(),
+    }
+}
+
+/// Why a test file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TestFileError {
+    /// Unreadable.
+    #[error("cannot read test file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Invalid; every problem found is listed.
+    #[error("{0}")]
+    Invalid(Box<Diagnostics>),
+}
+
+impl TestFile {
+    /// Reads and validates a test file.
+    pub fn load(path: &Path) -> Result<TestFile, TestFileError> {
+        let source = std::fs::read_to_string(path).map_err(|source| TestFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        TestFile::parse(&source, &path.display().to_string(), base)
+    }
+
+    /// Validates test-file text; `base` is the folder the policy path is relative to.
+    pub fn parse(source: &str, name: &str, base: &Path) -> Result<TestFile, TestFileError> {
+        let invalid = |items: Vec<Diagnostic>| {
+            TestFileError::Invalid(Box::new(Diagnostics {
+                name: name.to_owned(),
+                source: source.to_owned(),
+                items,
+            }))
+        };
+        let def: FileDef = serde_saphyr::from_str(source).map_err(|err| {
+            let text = err.without_snippet().to_string();
+            invalid(vec![Diagnostic {
+                message: text.strip_prefix("error: ").unwrap_or(&text).to_owned(),
+                span: err.location().map(|l| Span {
+                    line: l.line(),
+                    column: l.column(),
+                    width: 0,
+                }),
+                label: None,
+            }])
+        })?;
+        let mut errors = Vec::new();
+        let cases = def
+            .cases
+            .iter()
+            .filter_map(|case| check_case(case, &mut errors))
+            .collect();
+        let assertions = def
+            .assertions
+            .iter()
+            .filter_map(|assertion| check_assertion(assertion, &mut errors))
+            .collect();
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        Ok(TestFile {
+            name: name.to_owned(),
+            policy: base.join(&def.policy.value),
+            cases,
+            assertions,
+        })
+    }
+}
+
+fn check_case(case: &Spanned<CaseDef>, errors: &mut Vec<Diagnostic>) -> Option<Case> {
+    let def = &case.value;
+    let expect = match def.expect.value.as_str() {
+        "ignore" => Some(Target::Ignore),
+        word => Sharing::ALL
+            .into_iter()
+            .find(|level| level.as_str() == word)
+            .map(Target::Share),
+    };
+    if expect.is_none() {
+        errors.push(Diagnostic::at(
+            span(&def.expect),
+            format!(
+                "unknown sharing level `{}`; expected public, private, secret or ignore",
+                def.expect.value
+            ),
+        ));
+    }
+    let filetypes = match &def.filetype {
+        None => Some(FileType::COMMON.to_vec()),
+        Some(name) if FileType::KNOWN.contains(&name.value.as_str()) => {
+            Some(vec![FileType::from_api(&name.value)])
+        }
+        Some(name) => {
+            errors.push(Diagnostic::at(
+                span(name),
+                format!(
+                    "unknown filetype `{}`; expected one of {}",
+                    name.value,
+                    FileType::KNOWN.join(", ")
+                ),
+            ));
+            None
+        }
+    };
+    Some(Case {
+        span: span(case),
+        path: def.path.value.clone(),
+        filetypes: filetypes?,
+        expect: expect?,
+    })
+}
+
+fn check_assertion(
+    assertion: &Spanned<AssertionDef>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Assertion> {
+    let def = &assertion.value;
+    let words = match &def.never.value {
+        OneOrMany::One(word) => vec![word.clone()],
+        OneOrMany::Many(words) => words.clone(),
+    };
+    let mut never = Vec::new();
+    for word in &words {
+        match Sharing::ALL
+            .into_iter()
+            .find(|level| level.as_str() == word)
+        {
+            Some(level) => never.push(level),
+            None => errors.push(Diagnostic::at(
+                span(&def.never),
+                format!(
+                    "unknown sharing level `{word}` in `never`; expected public, private or secret"
+                ),
+            )),
+        }
+    }
+    (never.len() == words.len() && !never.is_empty()).then(|| Assertion {
+        span: span(assertion),
+        under: def.under.value.clone(),
+        never,
+    })
+}
+
+/// What decided a file, with the policy file and line: `rule 3 "reports/**" (p.yaml:19)`.
+fn describe(policy: &Policy, decision: &Decision<'_>) -> String {
+    match decision {
+        Decision::Rule { rule, pattern } => format!(
+            "rule {} \"{}\" ({}:{})",
+            rule.number, pattern.glob, policy.name, rule.span.line
+        ),
+        Decision::Default(_) => match policy.default_span {
+            Some(span) => format!("the default ({}:{})", policy.name, span.line),
+            None => "the default (ignore)".to_owned(),
+        },
+        Decision::Folder => "the folder rule: folders need a rule with `fold`".to_owned(),
+    }
+}
+
+/// Runs every case and assertion against the policy.
+pub fn run(file: &TestFile, policy: &Policy) -> Outcome {
+    let mut outcome = Outcome {
+        cases: file.cases.len(),
+        assertions: file.assertions.len(),
+        ..Outcome::default()
+    };
+    let mut decider = policy.decider();
+    for case in &file.cases {
+        let wrong = case.filetypes.iter().find_map(|filetype| {
+            let decision = decider.decide(&case.path, filetype);
+            (decision.target() != case.expect).then_some((filetype, decision))
+        });
+        if let Some((filetype, decision)) = wrong {
+            outcome.failed_cases += 1;
+            outcome.failures.push(Failure {
+                span: case.span,
+                message: format!(
+                    "case failed: {} ({filetype}) gets {}, expected {}; decided by {}",
+                    case.path,
+                    decision.target().as_str(),
+                    case.expect.as_str(),
+                    describe(policy, &decision)
+                ),
+            });
+        }
+    }
+    for assertion in &file.assertions {
+        if let Some(message) = assertion_failure(policy, assertion) {
+            outcome.failed_assertions += 1;
+            outcome.failures.push(Failure {
+                span: assertion.span,
+                message,
+            });
+        }
+    }
+    outcome.failures.sort_by_key(|f| f.span);
+    outcome
+}
+
+fn assertion_failure(policy: &Policy, assertion: &Assertion) -> Option<String> {
+    for level in &assertion.never {
+        let found = match policy.witnesses(&assertion.under, *level) {
+            Ok(found) => found,
+            Err(message) => return Some(format!("assertion failed: {message}")),
+        };
+        if let Some(witness) = found.first() {
+            let decision = policy.decide(&witness.path, &witness.filetype);
+            return Some(format!(
+                "assertion failed: nothing under \"{}\" may be {level}, but {} ({}) is; decided by {}",
+                assertion.under,
+                witness.path,
+                witness.filetype,
+                describe(policy, &decision)
+            ));
+        }
+    }
+    None
+}
+
+impl Outcome {
+    /// Whether everything passed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
+    pub fn summary(&self, name: &str) -> String {
+        if self.passed() {
+            return format!(
+                "{name}: {} cases and {} assertions passed",
+                self.cases, self.assertions
+            );
+        }
+        format!(
+            "{name}: {} of {} cases and {} of {} assertions passed",
+            self.cases - self.failed_cases,
+            self.cases,
+            self.assertions - self.failed_assertions,
+            self.assertions
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "version: 1\ndefault: private\nrules:\n  - match: \"reports/**\"\n    sharing: secret\n    filetypes: [plot]\n  - match: \"**\"\n    sharing: public\n";
+
+    fn run_text(test: &str) -> (Outcome, Vec<String>) {
+        let file = TestFile::parse(test, "t.yaml", Path::new("")).unwrap_or_else(|e| panic!("{e}"));
+        let policy = Policy::parse(POLICY, "p.yaml").unwrap();
+        let outcome = run(&file, &policy);
+        let lines = outcome
+            .failures
+            .iter()
+            .map(|f| format!("{}:{}: {}", f.span.line, f.span.column, f.message))
+            .collect();
+        (outcome, lines)
+    }
+
+    #[test]
+    fn cases_report_the_rule_that_decided_instead() {
+        let (outcome, lines) = run_text(
+            "policy: p.yaml\ncases:\n  - path: reports/q3/revenue\n    filetype: plot\n    expect: secret\n  - path: reports/q3/data\n    expect: secret\n  - path: misc\n    expect: public\n",
+        );
+        assert_eq!(
+            lines,
+            [
+                "6:5: case failed: reports/q3/data (grid) gets public, expected secret; decided by rule 2 \"**\" (p.yaml:7)"
+            ]
+        );
+        assert_eq!(
+            outcome.summary("t.yaml"),
+            "t.yaml: 2 of 3 cases and 0 of 0 assertions passed"
+        );
+    }
+
+    #[test]
+    fn assertions_find_a_path_that_breaks_them() {
+        let (outcome, lines) = run_text(
+            "policy: p.yaml\nassertions:\n  - under: \"reports/**\"\n    never: public\n  - under: \"reports/**\"\n    never: [private]\n",
+        );
+        assert_eq!(
+            lines,
+            [
+                "3:5: assertion failed: nothing under \"reports/**\" may be public, but reports/x (grid) is; decided by rule 2 \"**\" (p.yaml:7)"
+            ]
+        );
+        assert_eq!(outcome.failed_assertions, 1);
+    }
+
+    #[test]
+    fn bad_test_files_are_located() {
+        let err = TestFile::parse(
+            "policy: p.yaml\ncases:\n  - path: x\n    expect: publik\n    filetype: plots\n",
+            "t.yaml",
+            Path::new(""),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.yaml:4:13: unknown sharing level `publik`; expected public, private, secret or ignore\n\
+             t.yaml:5:15: unknown filetype `plots`; expected one of plot, grid, dashboard, spectacle_presentation, fold, external_image, html_text, jupyter_notebook"
+        );
+        let err = TestFile::parse(
+            "policy: p.yaml\ncases:\n  - path: x\n    expected: public\n",
+            "t.yaml",
+            Path::new(""),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("t.yaml:4:"), "{err}");
+    }
+}

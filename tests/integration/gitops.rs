@@ -1,0 +1,573 @@
+//! `check`, the reports for pull requests (Markdown, diff, JUnit), guardrails, `export`,
+//! `test`, `schema` and the pipeline examples.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use plotward::sandbox::{Options, Seed};
+
+use crate::api::{Api, example_sandbox, sandbox_with};
+use crate::harness::{Test, repo};
+
+fn example(path: &str) -> String {
+    repo(path).display().to_string()
+}
+
+fn live(sandbox: &plotward::sandbox::Sandbox) -> Test {
+    Test::new()
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+}
+
+/// Mirror of `check --format json`, denying unknown fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckJson {
+    format_version: u32,
+    policy: String,
+    source: Value,
+    compliant: bool,
+    summary: CheckSummary,
+    violations: Vec<Violation>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct CheckSummary {
+    files: usize,
+    violations: usize,
+    drift: usize,
+    never_public: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Violation {
+    fid: String,
+    path: String,
+    filetype: String,
+    kind: String,
+    now: String,
+    wanted: Option<String>,
+    rule: Option<Value>,
+    message: String,
+}
+
+#[test]
+fn check_is_read_only_and_exits_2_on_violations_then_0() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["check", "-p", &example("policies/example.yaml")])
+        .status(2);
+    assert!(run.stdout.ends_with(
+        "Check: 22 violations in 45 files (19 drifted, 3 public despite never_public).\n"
+    ));
+    assert!(run.stdout.contains("finance/payroll"));
+    let methods: Vec<String> = api.requests().into_iter().map(|(m, _, _)| m).collect();
+    assert!(
+        !methods.is_empty() && methods.iter().all(|m| m == "GET"),
+        "{methods:?}"
+    );
+    live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &example("policies/example.yaml"),
+            "--auto-approve",
+        ])
+        .status(0);
+    live(&sandbox)
+        .args(["check", "-p", &example("policies/example.yaml")])
+        .stdout("Check: compliant, 45 files.\n")
+        .status(0);
+}
+
+#[test]
+fn check_json_matches_its_schema() {
+    let run = Test::new()
+        .args([
+            "check",
+            "-p",
+            &example("policies/example.yaml"),
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--format",
+            "json",
+        ])
+        .status(2);
+    let check: CheckJson = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((check.format_version, check.compliant), (1, false));
+    assert!(check.policy.ends_with("example.yaml"));
+    assert_eq!(check.source["type"], "snapshot");
+    assert_eq!(
+        check.summary,
+        CheckSummary {
+            files: 45,
+            violations: 22,
+            drift: 19,
+            never_public: 3
+        }
+    );
+    let payroll: Vec<&Violation> = check
+        .violations
+        .iter()
+        .filter(|v| v.path == "finance/payroll")
+        .collect();
+    assert_eq!(payroll.len(), 2);
+    assert_eq!(
+        (
+            payroll[0].kind.as_str(),
+            payroll[0].now.as_str(),
+            payroll[0].wanted.as_deref()
+        ),
+        ("drift", "public", Some("private"))
+    );
+    assert_eq!(
+        payroll[0].rule,
+        Some(json!({"type": "rule", "index": 1, "pattern": "finance/**", "line": 14}))
+    );
+    assert_eq!(
+        (
+            payroll[1].kind.as_str(),
+            payroll[1].wanted.as_deref(),
+            payroll[1].rule.clone()
+        ),
+        ("never_public", None, None)
+    );
+    assert_eq!(
+        payroll[1].message,
+        "public, but guardrails.never_public forbids it"
+    );
+    assert!(
+        check
+            .violations
+            .iter()
+            .all(|v| v.fid.starts_with("alice:") && v.filetype != "fold")
+    );
+}
+
+#[test]
+fn check_junit_is_valid_xml_with_a_case_per_file_and_a_failure_per_violation() {
+    // Relative paths, so the suite name in the pinned output does not depend on the checkout.
+    let run = Test::new()
+        .copy("policies/example.yaml")
+        .copy("examples/inventory.json")
+        .args([
+            "check",
+            "-p",
+            "policies/example.yaml",
+            "--snapshot",
+            "examples/inventory.json",
+            "--format",
+            "junit",
+        ])
+        .status(2);
+    let doc = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    assert_eq!(
+        (root.attribute("tests"), root.attribute("failures")),
+        (Some("45"), Some("19"))
+    );
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 45);
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(failures, 22);
+    let payroll = cases
+        .iter()
+        .find(|c| c.attribute("name") == Some("finance/payroll"))
+        .unwrap();
+    assert_eq!(payroll.attribute("classname"), Some("finance"));
+    let kinds: Vec<_> = payroll
+        .children()
+        .filter(|n| n.has_tag_name("failure"))
+        .map(|n| n.attribute("type").unwrap())
+        .collect();
+    assert_eq!(kinds, ["drift", "never_public"]);
+    let fixture = std::fs::read_to_string(repo("tests/fixtures/example-check.xml")).unwrap();
+    assert_eq!(
+        run.stdout, fixture,
+        "tests/fixtures/example-check.xml pins the JUnit output"
+    );
+}
+
+#[test]
+fn markdown_and_diff_reports_are_pinned() {
+    for (format, fixture) in [
+        ("markdown", "example-plan.md"),
+        ("diff", "example-plan.diff"),
+    ] {
+        let run = Test::new()
+            .args([
+                "plan",
+                "-p",
+                &example("policies/example.yaml"),
+                "--snapshot",
+                &example("examples/inventory.json"),
+                "--format",
+                format,
+            ])
+            .status(0);
+        let expected = std::fs::read_to_string(repo(&format!("tests/fixtures/{fixture}"))).unwrap();
+        assert!(
+            run.stdout == expected,
+            "tests/fixtures/{fixture} differs:\n{}",
+            pretty_assertions::StrComparison::new(&expected, &run.stdout)
+        );
+    }
+    let check = Test::new()
+        .args([
+            "check",
+            "-p",
+            &example("policies/example.yaml"),
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--format",
+            "markdown",
+        ])
+        .status(2);
+    let expected = std::fs::read_to_string(repo("tests/fixtures/example-check.md")).unwrap();
+    assert_eq!(check.stdout, expected, "tests/fixtures/example-check.md");
+}
+
+#[test]
+fn markdown_reports_order_exposures_first_and_carry_the_diff() {
+    let run = Test::new()
+        .args([
+            "plan",
+            "-p",
+            &example("policies/example.yaml"),
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--format",
+            "markdown",
+        ])
+        .status(0);
+    let md = &run.stdout;
+    assert!(md.starts_with("**Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.**\n"));
+    let exposes = md.find("**Exposes 8 files**").unwrap();
+    let restricts = md.find("**Restricts 11 files**").unwrap();
+    let details = md.find("<details>").unwrap();
+    let diff = md.find("```diff\n").unwrap();
+    assert!(exposes < restricts && restricts < details && details < diff);
+    assert!(md.contains("</details>") && md.trim_end().ends_with("```"));
+    assert!(md.contains(
+        "| `finance/payroll` | grid | `alice:5` | public → private | rule 1 `finance/**` |"
+    ));
+}
+
+#[test]
+fn large_markdown_reports_are_truncated_cleanly_under_the_cap() {
+    let sandbox = sandbox_with(Seed::Generate(6000), Options::default());
+    let run = live(&sandbox)
+        .policy("version: 1\ndefault: private\n")
+        .args(["plan", "--format", "markdown"])
+        .status(0);
+    let md = &run.stdout;
+    assert!(md.len() <= 65_000, "{} characters", md.len());
+    assert!(
+        md.len() > 50_000,
+        "the cap is used, not wasted: {}",
+        md.len()
+    );
+    assert!(md.starts_with("**Plan: "));
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
+    assert_eq!(md.matches("```").count() % 2, 0, "every fence is closed");
+    assert!(
+        md.contains("> Truncated to stay under 65000 characters:"),
+        "{}",
+        &md[md.len() - 300..]
+    );
+    let last_row = md.lines().rfind(|l| l.starts_with("| `")).unwrap();
+    assert!(last_row.ends_with(" |"), "no half row: {last_row}");
+}
+
+#[test]
+fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let policy = "
+        version: 1
+        default: public
+        rules:
+          - match: \"finance/**\"
+            sharing: private
+        guardrails:
+          never_public: \"finance/**\"
+          max_changes: 10%
+          max_exposures: 3
+        ";
+    let planned = live(&sandbox).policy(policy).args(["plan"]).status(0);
+    assert!(
+        planned.stdout.contains(
+            "Guardrails broken; apply refuses this plan without --force:\n  \
+         ! 39 changes exceed guardrails.max_changes: 10% of 66 managed files allows 6\n  \
+         ! 34 exposures exceed guardrails.max_exposures: 3\n"
+        ),
+        "{}",
+        planned.stdout
+    );
+    let refused = live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve"])
+        .status(1);
+    assert!(refused.stderr.contains("refusing to apply: the plan breaks the guardrails of plotward.yaml:\n  max_changes: 39 changes exceed guardrails.max_changes"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("pass --force to apply it anyway"));
+    assert!(
+        api.requests().iter().all(|(m, _, _)| m == "GET"),
+        "nothing was written"
+    );
+    let saved = live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--out", "plan.json"])
+        .status(0);
+    let plan: Value = serde_json::from_str(&saved.read("plan.json")).unwrap();
+    assert_eq!(plan["guardrails"][0]["guardrail"], "max_changes");
+    let forced = live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve", "--force"])
+        .status(0);
+    assert!(
+        forced
+            .stdout
+            .ends_with("Apply complete: 5 restricted, 34 exposed, 0 failed.\n"),
+        "{}",
+        forced.stdout
+    );
+}
+
+#[test]
+fn a_policy_that_would_publish_a_never_public_path_is_invalid() {
+    Test::new()
+        .policy(
+            "
+            version: 1
+            rules:
+              - match: \"*/payroll\"
+                sharing: public
+            guardrails:
+              never_public: [\"finance/**\"]
+            ",
+        )
+        .args(["validate"])
+        .stderr(
+            "
+            error: rule 1 would make `finance/payroll` (plot) public, but guardrails.never_public lists `finance/**`
+             --> plotward.yaml:3:5
+              |
+            3 |   - match: \"*/payroll\"
+              |     ^ `finance/**` is at line 6
+
+            plotward.yaml: invalid, 1 error
+            ",
+        )
+        .status(1);
+}
+
+#[test]
+fn export_reproduces_the_example_account() {
+    let exported = Test::new()
+        .args([
+            "export",
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "-o",
+            "exported.yaml",
+        ])
+        .status(0);
+    assert!(
+        exported.stderr.starts_with("wrote exported.yaml with "),
+        "{}",
+        exported.stderr
+    );
+    let yaml = exported.read("exported.yaml");
+    Test::new()
+        .write("exported.yaml", &yaml)
+        .args([
+            "plan",
+            "-p",
+            "exported.yaml",
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--detailed-exitcode",
+        ])
+        .stdout("No changes. Plan: 0 to restrict, 0 to expose, 66 unchanged, 18 ignored.\n")
+        .status(0);
+}
+
+#[test]
+fn export_of_a_generated_10000_file_account_plans_zero_changes() {
+    let sandbox = sandbox_with(Seed::Generate(10_000), Options::default());
+    let exported = live(&sandbox)
+        .args(["export", "-o", "exported.yaml"])
+        .status(0);
+    let yaml = exported.read("exported.yaml");
+    let rules = yaml.matches("  - match:").count();
+    assert!(
+        rules < 2_000,
+        "{rules} rules for 10,000 files is not a summary"
+    );
+    let plan = live(&sandbox)
+        .write("exported.yaml", &yaml)
+        .args(["plan", "-p", "exported.yaml", "--detailed-exitcode"])
+        .status(0);
+    assert!(
+        plan.stdout
+            .starts_with("No changes. Plan: 0 to restrict, 0 to expose, 10000 unchanged, "),
+        "{}",
+        plan.stdout
+    );
+    // Export reads through the read-only client.
+    assert!(
+        Api::new(&sandbox)
+            .requests()
+            .iter()
+            .all(|(m, _, _)| m == "GET")
+    );
+}
+
+#[test]
+fn export_diff_shows_how_an_existing_policy_differs() {
+    let run = Test::new()
+        .args([
+            "export",
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--diff",
+            &example("policies/lockdown.yaml"),
+        ])
+        .status(0);
+    let lockdown = example("policies/lockdown.yaml");
+    assert!(
+        run.stdout
+            .starts_with(&format!("--- {lockdown}\n+++ exported\n@@ ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("\n-default: private\n+default: public\n")
+    );
+    let same = Test::new()
+        .args([
+            "export",
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "-o",
+            "e.yaml",
+        ])
+        .status(0);
+    let yaml = same.read("e.yaml");
+    Test::new()
+        .write("e.yaml", &yaml)
+        .args([
+            "export",
+            "--snapshot",
+            &example("examples/inventory.json"),
+            "--diff",
+            "e.yaml",
+        ])
+        .stdout("e.yaml is the same as the exported policy\n")
+        .status(0);
+}
+
+#[test]
+fn policy_tests_pass_fail_and_point_at_lines() {
+    Test::new()
+        .args(["test", &example("policies/example.test.yaml")])
+        .stdout(&format!(
+            "{}: 9 cases and 3 assertions passed\n",
+            example("policies/example.test.yaml")
+        ))
+        .status(0);
+    Test::new()
+        .policy("version: 1\ndefault: public\nrules:\n  - match: \"finance/**\"\n    sharing: private\n    filetypes: [grid]\n")
+        .write(
+            "plotward.test.yaml",
+            "policy: plotward.yaml\ncases:\n  - path: finance/payroll\n    filetype: grid\n    expect: private\n  - path: finance/chart\n    expect: private\nassertions:\n  - under: \"finance/**\"\n    never: public\n",
+        )
+        .args(["test"])
+        .stdout(
+            "\
+plotward.test.yaml:6:5: case failed: finance/chart (plot) gets public, expected private; decided by the default (plotward.yaml:2)
+plotward.test.yaml:9:5: assertion failed: nothing under \"finance/**\" may be public, but finance/x (plot) is; decided by the default (plotward.yaml:2)
+plotward.test.yaml: 1 of 2 cases and 0 of 1 assertions passed
+",
+        )
+        .status(1);
+    Test::new()
+        .args(["test", "missing.yaml"])
+        .stderr(
+            "error: cannot read test file missing.yaml: No such file or directory (os error 2)\n",
+        )
+        .status(1);
+}
+
+#[test]
+fn the_pipeline_examples_parse_and_call_real_commands() {
+    for file in ["examples/github-actions.yml", "examples/gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(repo(file)).unwrap();
+        let doc: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut commands = Vec::new();
+        collect_plotward_commands(&doc, &mut commands);
+        for needed in [
+            "plotward test",
+            "plotward plan --format markdown",
+            "plotward apply --auto-approve",
+            "plotward check --format junit",
+        ] {
+            assert!(
+                commands.iter().any(|c| c.starts_with(needed)),
+                "{file} lacks `{needed}`: {commands:?}"
+            );
+        }
+        for command in &commands {
+            // Every subcommand and flag must exist: clap rejects unknown ones before --help.
+            let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
+            args.push("--help");
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{file}: `{command}` is not a valid plotward command: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+/// Every `plotward ...` command in the strings of a YAML document, cut at shell operators.
+fn collect_plotward_commands(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            for line in text.lines() {
+                for part in line.split(['|', ';', '&']) {
+                    let part = part.trim();
+                    if let Some(rest) = part.strip_prefix("plotward ") {
+                        let args: Vec<&str> = rest
+                            .split_whitespace()
+                            .take_while(|t| !t.starts_with('>') && !t.starts_with('<'))
+                            .collect();
+                        out.push(format!("plotward {}", args.join(" ")));
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_plotward_commands(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_plotward_commands(v, out)),
+        _ => {}
+    }
+}
