@@ -9,27 +9,28 @@ use std::sync::Arc;
 use crate::inventory::{Flags, Inventory, RemoteFile, Sharing};
 use crate::policy::{Decision, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target};
 
-/// The plan for a whole inventory.
+/// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
+/// so planning a large account allocates little beyond the decisions.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// One entry per file of the inventory, in its order (path, then fid).
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Entry<'a>>,
     /// Rules that decided no file.
     pub dead_rules: Vec<RuleRef>,
 }
 
 /// What the plan says about one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<'a> {
     /// The file as observed.
-    pub file: RemoteFile,
+    pub file: &'a RemoteFile,
     /// Which part of the policy decided it.
     pub decided_by: DecidedBy,
     /// What happens to it.
     pub action: Action,
 }
 
-impl Entry {
+impl Entry<'_> {
     /// The level the file has now.
     pub fn current(&self) -> Sharing {
         self.file.sharing()
@@ -113,7 +114,7 @@ impl Direction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Change<'a> {
     /// The entry this change belongs to.
-    pub entry: &'a Entry,
+    pub entry: &'a Entry<'a>,
     /// The level now.
     pub from: Sharing,
     /// The level wanted.
@@ -147,7 +148,7 @@ impl Summary {
     }
 }
 
-impl Plan {
+impl Plan<'_> {
     /// The changes, in plan order (path, then fid).
     pub fn changes(&self) -> impl Iterator<Item = Change<'_>> {
         self.entries.iter().filter_map(|entry| match entry.action {
@@ -241,7 +242,7 @@ impl std::fmt::Display for Breach {
 }
 
 /// The guardrails a plan breaks.
-pub fn breaches(plan: &Plan, guardrails: &Guardrails) -> Vec<Breach> {
+pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
     let mut found: Vec<Breach> = plan
         .changes()
         .filter(|c| c.to == Sharing::Public && guardrails.is_never_public(&c.entry.file.path))
@@ -275,7 +276,7 @@ pub fn breaches(plan: &Plan, guardrails: &Guardrails) -> Vec<Breach> {
 }
 
 /// Plans every file of the inventory against the policy.
-pub fn diff(policy: &Policy, inventory: &Inventory) -> Plan {
+pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     let mut decider = policy.decider();
     let mut used = vec![false; policy.rules.len()];
     let entries = inventory
@@ -306,14 +307,14 @@ pub fn diff(policy: &Policy, inventory: &Inventory) -> Plan {
     }
 }
 
-fn plan_file(file: &RemoteFile, decision: &Decision<'_>) -> Entry {
+fn plan_file<'i>(file: &'i RemoteFile, decision: &Decision<'_>) -> Entry<'i> {
     let action = match decision.target() {
         Target::Ignore => Action::Ignore,
         Target::Share(level) if level == file.sharing() => Action::Keep,
         Target::Share(level) => Action::Change(level),
     };
     Entry {
-        file: file.clone(),
+        file,
         decided_by: decided_by(decision),
         action,
     }

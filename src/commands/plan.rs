@@ -60,13 +60,13 @@ pub(super) fn api_source(client: &Client) -> Source {
 }
 
 /// Diffs and renders a plan (warning about dead rules on stderr); returns it in both forms.
-pub(super) fn show_plan(
+pub(super) fn show_plan<'i>(
     policy: &Policy,
-    inventory: &Inventory,
+    inventory: &'i Inventory,
     source: Source,
     format: Format,
     io: &mut Io<'_>,
-) -> Result<(Plan, PlanFile), Error> {
+) -> Result<(Plan<'i>, PlanFile), Error> {
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;

@@ -55,7 +55,8 @@ fn account() -> Inventory {
 
 #[test]
 fn plans_precedence_defaults_ignore_filetypes_and_globs() {
-    let plan = diff(&policy(POLICY), &account());
+    let files = account();
+    let plan = diff(&policy(POLICY), &files);
     assert_eq!(
         changes(&plan),
         [
@@ -79,7 +80,8 @@ fn plans_precedence_defaults_ignore_filetypes_and_globs() {
 
 #[test]
 fn each_entry_records_its_decision_and_observed_flags() {
-    let plan = diff(&policy(POLICY), &account());
+    let files = account();
+    let plan = diff(&policy(POLICY), &files);
     let by_path = |path: &str| plan.entries.iter().find(|e| e.file.path == path).unwrap();
     let revenue = by_path("reports/q3/revenue");
     assert_eq!(
@@ -113,13 +115,14 @@ fn entries_are_ordered_by_path_then_fid() {
 
 #[test]
 fn rules_that_decide_nothing_are_dead() {
-    let plan = diff(&policy(POLICY), &account());
+    let files = account();
+    let plan = diff(&policy(POLICY), &files);
     let dead: Vec<usize> = plan.dead_rules.iter().map(|r| r.number).collect();
     assert_eq!(dead, [5]);
     assert_eq!(plan.dead_rules[0].line, 13);
     // A rule whose every match is taken by an earlier rule is dead too.
     let shadowed = "version: 1\nrules:\n  - match: \"**\"\n    sharing: private\n  - match: \"finance/*\"\n    sharing: public\n";
-    let plan = diff(&policy(shadowed), &account());
+    let plan = diff(&policy(shadowed), &files);
     assert_eq!(
         plan.dead_rules.iter().map(|r| r.number).collect::<Vec<_>>(),
         [2]
@@ -128,7 +131,8 @@ fn rules_that_decide_nothing_are_dead() {
 
 #[test]
 fn a_compliant_inventory_gives_an_empty_plan() {
-    let plan = diff(&policy(POLICY), &account());
+    let files = account();
+    let plan = diff(&policy(POLICY), &files);
     let fixed: Vec<RemoteFile> = plan
         .entries
         .iter()
@@ -140,7 +144,8 @@ fn a_compliant_inventory_gives_an_empty_plan() {
             Action::Keep | Action::Ignore => entry.file.clone(),
         })
         .collect();
-    let again = diff(&policy(POLICY), &Inventory::new(fixed));
+    let fixed = Inventory::new(fixed);
+    let again = diff(&policy(POLICY), &fixed);
     assert_eq!(changes(&again), Vec::<String>::new());
     assert!(!again.summary().has_changes());
     assert_eq!(again.summary().unchanged, 7);
@@ -150,7 +155,8 @@ fn a_compliant_inventory_gives_an_empty_plan() {
 fn a_public_file_with_a_stale_share_key_is_still_public() {
     let mut stale = file("a:1", "public/x", "plot", Sharing::Public);
     stale.flags.share_key_enabled = true;
-    let plan = diff(&policy(POLICY), &Inventory::new(vec![stale]));
+    let stale = Inventory::new(vec![stale]);
+    let plan = diff(&policy(POLICY), &stale);
     assert_eq!(plan.entries[0].action, Action::Keep);
 }
 
@@ -184,7 +190,8 @@ fn guardrail_breaches_are_found_in_plans() {
             file("a:24", "x4", "plot", Sharing::Public),
         ])
         .collect();
-    let plan = diff(&policy, &Inventory::new(files));
+    let files = Inventory::new(files);
+    let plan = diff(&policy, &files);
     let found = breaches(&plan, &policy.guardrails);
     assert_eq!(
         found,

@@ -160,14 +160,22 @@ pub struct Unplaced {
 /// Builds the inventory from listed files: paths from the folder tree (parents by idlocal,
 /// `-1` the root), trashed files left out, duplicates (pages that shifted) merged.
 pub fn build_inventory(files: Vec<ListedFile>) -> Result<(Inventory, Vec<Unplaced>), String> {
-    let mut by_fid: HashMap<String, ListedFile> = HashMap::with_capacity(files.len());
-    for file in files {
-        if file.deleted != Some(true) {
-            by_fid.insert(file.fid.clone(), file);
-        }
-    }
-    let folders: HashMap<i64, (&str, i64)> = by_fid
-        .values()
+    // Keep the first sighting of each fid (pages that shifted may repeat one), without
+    // copying every fid into a map.
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(files.len());
+        files
+            .iter()
+            .map(|f| f.deleted != Some(true) && seen.insert(f.fid.as_str()))
+            .collect()
+    };
+    let files: Vec<ListedFile> = files
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(file, keep)| keep.then_some(file))
+        .collect();
+    let folders: HashMap<i64, (&str, i64)> = files
+        .iter()
         .filter(|f| f.filetype == "fold")
         .filter_map(|f| {
             Some((
@@ -177,9 +185,9 @@ pub fn build_inventory(files: Vec<ListedFile>) -> Result<(Inventory, Vec<Unplace
         })
         .collect();
     let mut paths = PathCache::new(&folders);
-    let mut inventory = Vec::with_capacity(by_fid.len());
+    let mut inventory = Vec::with_capacity(files.len());
     let mut unplaced = Vec::new();
-    for file in by_fid.values() {
+    for file in &files {
         let Some(share_key_enabled) = file.share_key_enabled else {
             return Err(format!(
                 "the API did not say whether {} has a share key; plotward can only manage files it owns",

@@ -193,7 +193,9 @@ impl Client {
                             .get(header::RETRY_AFTER)
                             .and_then(|v| v.to_str().ok()),
                     );
-                    let text = response.text().await.unwrap_or_default();
+                    // Bytes, not text: JSON is parsed straight from them, which spares a
+                    // lossy UTF-8 pass and a copy of every page.
+                    let bytes = response.bytes().await.unwrap_or_default();
                     if status.is_success() {
                         on_attempt(&Attempt {
                             number,
@@ -201,9 +203,9 @@ impl Client {
                             will_retry: false,
                             message: None,
                         });
-                        return Ok(bytes_body::Body { status, text });
+                        return Ok(bytes_body::Body { status, bytes });
                     }
-                    classify(&method, url, status, &text, wait)
+                    classify(&method, url, status, &String::from_utf8_lossy(&bytes), wait)
                 }
                 Err(err) => {
                     let message = transport_message(&err);
@@ -461,12 +463,12 @@ mod bytes_body {
     /// A successful response's body.
     pub struct Body {
         pub status: StatusCode,
-        pub text: String,
+        pub bytes: bytes::Bytes,
     }
 
     impl Body {
         pub fn parse<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, RemoteError> {
-            serde_json::from_str(&self.text).map_err(|err| RemoteError::Decode {
+            serde_json::from_slice(&self.bytes).map_err(|err| RemoteError::Decode {
                 url: url.to_owned(),
                 message: format!("unexpected response ({}): {err}", self.status.as_u16()),
             })

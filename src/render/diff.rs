@@ -67,7 +67,8 @@ mod tests {
             })
             .collect();
         let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
-        let plan = crate::plan::diff(&policy, &Inventory::new(files));
+        let files = Inventory::new(files);
+        let plan = crate::plan::diff(&policy, &files);
         assert_eq!(
             super::plan(&plan),
             "--- current\n+++ desired\n@@ -3,7 +3,7 @@\n f2  plot  private\n f3  plot  private\n f4  plot  private\n-f5  plot  public\n+f5  plot  private\n f6  plot  private\n f7  plot  private\n f8  plot  private\n"

@@ -213,7 +213,7 @@ fn prepare(
         folders,
     };
     let app = Arc::new(App {
-        store: Mutex::new(store),
+        store: std::sync::RwLock::new(store),
         faults: Mutex::new(Faults::new(options.faults.clone())),
         log: Mutex::new(RequestLog::default()),
         web_domain: options

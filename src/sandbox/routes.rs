@@ -4,7 +4,7 @@
 // axum handlers are async by contract, whether or not they await.
 #![allow(clippy::unused_async)]
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
@@ -28,8 +28,8 @@ use crate::inventory::{FileType, Flags, RemoteFile, Snapshot};
 
 /// Everything the handlers share.
 pub struct App {
-    /// The accounts.
-    pub store: Mutex<Store>,
+    /// The accounts. Reads share the lock, so listing pages render on every core at once.
+    pub store: RwLock<Store>,
     /// Fault settings and counters.
     pub faults: Mutex<Faults>,
     /// Recent API requests.
@@ -43,11 +43,18 @@ pub struct App {
 }
 
 impl App {
-    /// Locks the store. A panic while holding the lock is a sandbox bug; the state is still
-    /// usable, so the poison is ignored.
-    pub fn store(&self) -> MutexGuard<'_, Store> {
+    /// Locks the store for reading. A panic while holding the lock is a sandbox bug; the
+    /// state is still usable, so the poison is ignored.
+    pub fn store(&self) -> RwLockReadGuard<'_, Store> {
         self.store
-            .lock()
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks the store for writing.
+    pub fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -428,7 +435,7 @@ async fn update_file(
 ) -> Result<Response, ApiError> {
     let body = ctx.body(&body)?;
     let (owner, id) = {
-        let mut store = ctx.app.store();
+        let mut store = ctx.app.store_mut();
         let (file, _) = store.read(ctx.caller(), &fid, None, ctx.now)?;
         if filetype.is_some_and(|t| t != file.filetype) {
             return Err(ApiError::not_found());
@@ -449,7 +456,7 @@ async fn create(ctx: Ctx, filetype: &'static str, body: Bytes) -> Result<Respons
     let changes = changes(&body, Some(filetype))?;
     let (owner, id) = ctx
         .app
-        .store()
+        .store_mut()
         .create(ctx.caller(), filetype, changes, ctx.wall)?;
     Ok(file_response(&ctx, &owner, id, Reply::Created))
 }
@@ -461,30 +468,30 @@ async fn create_folders(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let parent = wire::int_field(&body, "parent")?;
     let (owner, id) = ctx
         .app
-        .store()
+        .store_mut()
         .mkdirs(ctx.caller(), &path, parent, ctx.wall)?;
     Ok(file_response(&ctx, &owner, id, Reply::Created))
 }
 
 async fn trash(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
-    let (owner, id) = ctx.app.store().trash(ctx.caller(), &fid, ctx.now)?;
+    let (owner, id) = ctx.app.store_mut().trash(ctx.caller(), &fid, ctx.now)?;
     Ok(file_response(&ctx, &owner, id, Reply::Read))
 }
 
 async fn restore(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
-    let (owner, id) = ctx.app.store().restore(ctx.caller(), &fid, ctx.now)?;
+    let (owner, id) = ctx.app.store_mut().restore(ctx.caller(), &fid, ctx.now)?;
     Ok(file_response(&ctx, &owner, id, Reply::Read))
 }
 
 async fn permanent_delete(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
     ctx.app
-        .store()
+        .store_mut()
         .permanent_delete(ctx.caller(), &fid, ctx.now)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn destroy(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
-    ctx.app.store().destroy(ctx.caller(), &fid, ctx.now)?;
+    ctx.app.store_mut().destroy(ctx.caller(), &fid, ctx.now)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -579,7 +586,7 @@ async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> 
         Special::All | Special::Shared => Scope::All,
         Special::Trashed => Scope::Trashed,
     };
-    let mut store = ctx.app.store();
+    let store = ctx.app.store();
     let ids = if matches!(special, Special::Shared) {
         // Collaborators are not modelled: nothing is ever shared with anyone.
         Arc::from(Vec::new())
@@ -604,7 +611,7 @@ async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> 
 }
 
 fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
-    let mut store = ctx.app.store();
+    let store = ctx.app.store();
     let (owner, id) = store.folder(ctx.caller(), fid, ctx.now)?;
     let ids = store.list(
         ctx.caller(),
@@ -639,7 +646,12 @@ fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
 }
 
 /// One page of a listing, from `page` and `page_size`; a page out of range is a 404.
-fn page<'s>(ctx: &Ctx, store: &'s Store, owner: &str, ids: &[i64]) -> Result<Page<'s>, ApiError> {
+fn page<'s>(
+    ctx: &'s Ctx,
+    store: &'s Store,
+    owner: &str,
+    ids: &[i64],
+) -> Result<Page<'s>, ApiError> {
     let number = parse_positive(ctx.param("page"), 1, "page")?;
     let size =
         parse_positive(ctx.param("page_size"), DEFAULT_PAGE_SIZE, "page_size")?.min(MAX_PAGE_SIZE);
@@ -725,7 +737,7 @@ async fn admin_state(State(app): State<Arc<App>>) -> Response {
 async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError> {
     let users: Vec<User> = app.store().users().to_vec();
     let fresh = seed::build(&app.seed, &users).map_err(ApiError::bad_request)?;
-    *app.store() = fresh;
+    *app.store_mut() = fresh;
     app.log().clear();
     let config = app.faults().config.clone();
     app.faults().reconfigure(config);

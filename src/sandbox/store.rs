@@ -169,6 +169,9 @@ impl Order {
 
 type ListKey = (Scope, Vec<String>, Order);
 
+/// Cached listings: for each key, the stamp it was computed at and the ids.
+type Listings = HashMap<ListKey, (u64, Arc<[i64]>)>;
+
 /// One user's files.
 #[derive(Debug, Default)]
 struct Account {
@@ -180,7 +183,8 @@ struct Account {
     generation: u64,
     /// Bumped on every change, for listings sorted by modification time.
     revision: u64,
-    listings: HashMap<ListKey, (u64, Arc<[i64]>)>,
+    /// Behind its own lock, so listings can be served under a shared lock of the store.
+    listings: std::sync::Mutex<Listings>,
 }
 
 impl Account {
@@ -607,7 +611,7 @@ impl Store {
 
     /// The ids a listing covers, in order, cached until the account changes.
     pub fn list(
-        &mut self,
+        &self,
         caller: Option<&str>,
         owner: &str,
         scope: &Scope,
@@ -616,7 +620,7 @@ impl Store {
     ) -> Result<Arc<[i64]>, ApiError> {
         let order = Order::parse(order_by)?;
         let is_owner = caller == Some(owner);
-        let account = self.account_mut(owner)?;
+        let account = self.account(owner)?;
         let mut types = filetypes.to_vec();
         types.sort_unstable();
         types.dedup();
@@ -625,15 +629,24 @@ impl Store {
             Order::Modified(_) => account.revision,
             _ => account.generation,
         };
-        if is_owner
-            && let Some((seen, ids)) = account.listings.get(&key)
-            && *seen == stamp
-        {
-            return Ok(ids.clone());
+        let cached = |listings: &Listings| {
+            listings
+                .get(&key)
+                .filter(|(seen, _)| *seen == stamp)
+                .map(|(_, ids)| ids.clone())
+        };
+        let lock = || {
+            account
+                .listings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if is_owner && let Some(ids) = cached(&lock()) {
+            return Ok(ids);
         }
         let ids: Arc<[i64]> = select(account, &key, is_owner).into();
         if is_owner {
-            account.listings.insert(key, (stamp, ids.clone()));
+            lock().insert(key, (stamp, ids.clone()));
         }
         Ok(ids)
     }

@@ -165,7 +165,7 @@ pub struct Urls {
 #[derive(Serialize)]
 #[allow(clippy::struct_excessive_bools)] // the wire format has these flags
 pub struct FileObject<'a> {
-    fid: String,
+    fid: Text<'a>,
     filename: &'a str,
     filetype: &'a str,
     owner: &'a str,
@@ -175,13 +175,13 @@ pub struct FileObject<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     share_key_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    share_key: Option<Value>,
+    share_key: Option<ShareKey<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     deleted: Option<bool>,
-    web_url: String,
-    embed_url: String,
-    api_urls: Map<String, Value>,
-    files_url: String,
+    web_url: Text<'a>,
+    embed_url: Text<'a>,
+    api_urls: ApiUrls<'a>,
+    files_url: Text<'a>,
     creation_time: &'a str,
     date_modified: &'a str,
     image_urls: Map<String, Value>,
@@ -199,6 +199,75 @@ pub struct FileObject<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     cols: Option<Vec<Value>>,
 }
+
+/// A string written straight into the response while serializing: a page of 500 file objects
+/// builds no URL strings.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Fid {
+        owner: &'a str,
+        id: i64,
+    },
+    Web {
+        base: &'a str,
+        owner: &'a str,
+        id: i64,
+        suffix: &'static str,
+    },
+    Api {
+        base: &'a str,
+        resource: &'static str,
+        owner: &'a str,
+        id: i64,
+    },
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Text::Fid { owner, id } => write!(f, "{owner}:{id}"),
+            Text::Web {
+                base,
+                owner,
+                id,
+                suffix,
+            } => write!(f, "{base}/~{owner}/{id}{suffix}"),
+            Text::Api {
+                base,
+                resource,
+                owner,
+                id,
+            } => write!(f, "{base}/v2/{resource}/{owner}:{id}"),
+        }
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// `api_urls`: `{"files": ..., "<resource>": ...}`.
+struct ApiUrls<'a> {
+    files: Text<'a>,
+    resource: &'static str,
+    typed: Text<'a>,
+}
+
+impl Serialize for ApiUrls<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("files", &self.files)?;
+        map.serialize_entry(self.resource, &self.typed)?;
+        map.end()
+    }
+}
+
+/// The owner's view of `share_key`: the key, or `null` when the link is off.
+#[derive(Serialize)]
+struct ShareKey<'a>(Option<&'a str>);
 
 #[derive(Serialize)]
 struct Collaborators {
@@ -218,16 +287,21 @@ pub enum View {
 impl<'a> FileObject<'a> {
     /// The JSON object for a stored file. `share_key_visible` is false while an enabled share
     /// key is still "propagating" (the eventual-consistency fault).
-    pub fn new(file: &'a StoredFile, view: View, urls: &Urls, share_key_visible: bool) -> Self {
-        let fid = format!("{}:{}", file.owner, file.id);
+    pub fn new(file: &'a StoredFile, view: View, urls: &'a Urls, share_key_visible: bool) -> Self {
+        let (owner_name, id) = (file.owner.as_str(), file.id);
         let kind = api_resource(&file.filetype);
-        let files_url = format!("{}/v2/files/{fid}", urls.api_base);
-        let mut api_urls = Map::new();
-        api_urls.insert("files".into(), Value::String(files_url.clone()));
-        api_urls.insert(
-            kind.into(),
-            Value::String(format!("{}/v2/{kind}/{fid}", urls.api_base)),
-        );
+        let api = |resource| Text::Api {
+            base: &urls.api_base,
+            resource,
+            owner: owner_name,
+            id,
+        };
+        let web = |suffix| Text::Web {
+            base: &urls.web_base,
+            owner: owner_name,
+            id,
+            suffix,
+        };
         let enabled = file.share_key_enabled && share_key_visible;
         let owner = view == View::Owner;
         FileObject {
@@ -238,17 +312,16 @@ impl<'a> FileObject<'a> {
             parented: file.parent != -1,
             world_readable: file.world_readable,
             share_key_enabled: owner.then_some(enabled),
-            share_key: owner.then(|| {
-                file.share_key
-                    .clone()
-                    .filter(|_| enabled)
-                    .map_or(Value::Null, Value::String)
-            }),
+            share_key: owner.then(|| ShareKey(file.share_key.as_deref().filter(|_| enabled))),
             deleted: owner.then_some(file.deleted),
-            web_url: format!("{}/~{}/{}/", urls.web_base, file.owner, file.id),
-            embed_url: format!("{}/~{}/{}.embed", urls.web_base, file.owner, file.id),
-            api_urls,
-            files_url,
+            web_url: web("/"),
+            embed_url: web(".embed"),
+            api_urls: ApiUrls {
+                files: api("files"),
+                resource: kind,
+                typed: api(kind),
+            },
+            files_url: api("files"),
             creation_time: &file.creation_time,
             date_modified: &file.date_modified,
             image_urls: Map::new(),
@@ -267,7 +340,10 @@ impl<'a> FileObject<'a> {
             is_template: false,
             metadata: Map::new(),
             cols: (file.filetype == "grid").then(|| file.cols.clone()),
-            fid,
+            fid: Text::Fid {
+                owner: owner_name,
+                id,
+            },
         }
     }
 }

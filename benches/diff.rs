@@ -1,0 +1,96 @@
+//! `plan::diff` throughput: 1,000,000 paths against 1,000 rules, a realistic mix of folder
+//! (`dept/**`), single-level (`dept/2024/*`), cross-folder (`*/2025/project-1*`) and file
+//! globs. Run with `cargo bench --bench diff`; the figure to read is the throughput in paths
+//! (elements) per second.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use plotward::inventory::{FileType, Flags, Inventory, RemoteFile};
+use plotward::plan;
+use plotward::policy::Policy;
+
+const PATHS: usize = 1_000_000;
+const RULES: usize = 1_000;
+const DEPARTMENTS: usize = 40;
+
+/// A deterministic account: 40 departments, 5 years, 100 projects, files in projects.
+fn inventory() -> Inventory {
+    let types = [
+        FileType::Plot,
+        FileType::Grid,
+        FileType::Dashboard,
+        FileType::Presentation,
+    ];
+    let files = (0..PATHS)
+        .map(|n| {
+            let dept = n % DEPARTMENTS;
+            let year = 2021 + (n / DEPARTMENTS) % 5;
+            let project = (n / 200) % 100;
+            RemoteFile {
+                fid: format!("alice:{n}"),
+                path: format!("dept-{dept:02}/{year}/project-{project:03}/chart-{n:07}"),
+                filetype: types[n % 4].clone(),
+                flags: Flags {
+                    world_readable: n % 5 < 2,
+                    share_key_enabled: n % 5 == 4,
+                },
+            }
+        })
+        .collect();
+    Inventory::new(files)
+}
+
+/// 1,000 rules: per department a `**` rule, per department and year a `*` rule and a
+/// cross-department project rule, and file-name rules to fill up.
+fn policy() -> Policy {
+    let levels = ["private", "secret", "public", "ignore"];
+    let mut rules = Vec::with_capacity(RULES);
+    for dept in 0..DEPARTMENTS {
+        for year in 2021..2026 {
+            rules.push(format!(
+                "  - match: \"dept-{dept:02}/{year}/project-0{}*/*\"\n    sharing: {}\n",
+                dept % 10,
+                levels[dept % 4]
+            ));
+        }
+    }
+    for year in 2021..2026 {
+        for project in 0..40 {
+            rules.push(format!(
+                "  - match: \"*/{year}/project-{project:03}/**\"\n    sharing: {}\n",
+                levels[project % 3]
+            ));
+        }
+    }
+    for dept in 0..DEPARTMENTS {
+        rules.push(format!(
+            "  - match: \"dept-{dept:02}/**\"\n    sharing: {}\n    filetypes: [plot, dashboard]\n",
+            levels[dept % 3]
+        ));
+    }
+    let mut n = 0;
+    while rules.len() < RULES {
+        rules.push(format!(
+            "  - match: \"**/chart-{n:04}???\"\n    sharing: {}\n",
+            levels[n % 4]
+        ));
+        n += 1;
+    }
+    let text = format!("version: 1\ndefault: private\nrules:\n{}", rules.concat());
+    Policy::parse(&text, "bench.yaml").unwrap_or_else(|err| panic!("{err}"))
+}
+
+fn diff(c: &mut Criterion) {
+    let inventory = inventory();
+    let policy = policy();
+    assert_eq!(policy.rules.len(), RULES);
+    let mut group = c.benchmark_group("plan::diff");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(PATHS as u64));
+    group.bench_function("1M paths x 1000 rules", |b| {
+        b.iter(|| plan::diff(&policy, &inventory));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, diff);
+criterion_main!(benches);
