@@ -9,8 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use globset::GlobBuilder;
-
+use super::matcher::glob_matcher;
 use super::{Decision, Diagnostic, Policy, Span, Target};
 use crate::inventory::{FileType, Sharing};
 
@@ -106,15 +105,7 @@ fn class_sample(chars: &[char], start: usize) -> (String, usize) {
 /// A path both globs match, found segment by segment (`*/payroll` and `finance/**` meet at
 /// `finance/payroll`); `None` when none is found.
 pub(super) fn intersect(a: &str, b: &str) -> Option<String> {
-    let compile = |glob: &str| {
-        GlobBuilder::new(glob)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .ok()
-            .map(|g| g.compile_matcher())
-    };
-    let (ma, mb) = (compile(a)?, compile(b)?);
+    let (ma, mb) = (glob_matcher(a).ok()?, glob_matcher(b).ok()?);
     let accept = |path: &str| ma.is_match(path) && mb.is_match(path);
     let a: Vec<&str> = a.split('/').collect();
     let b: Vec<&str> = b.split('/').collect();
@@ -182,15 +173,7 @@ fn take_one(
 
 /// A single path segment both segment globs match.
 fn segment_meet(x: &str, y: &str) -> Option<String> {
-    let compile = |glob: &str| {
-        GlobBuilder::new(glob)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .ok()
-            .map(|g| g.compile_matcher())
-    };
-    let (mx, my) = (compile(x)?, compile(y)?);
+    let (mx, my) = (glob_matcher(x).ok()?, glob_matcher(y).ok()?);
     samples(x)
         .into_iter()
         .chain(samples(y))
@@ -203,12 +186,7 @@ pub(super) fn witnesses(
     glob: &str,
     level: Sharing,
 ) -> Result<Vec<Witness>, String> {
-    let matcher = GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|err| format!("invalid glob `{glob}`: {}", err.kind()))?
-        .compile_matcher();
+    let matcher = glob_matcher(glob)?;
     let wanted = Target::Share(level);
     let mut candidates: BTreeSet<String> = samples(glob).into_iter().collect();
     for rule in policy.rules.iter().filter(|r| r.target == wanted) {

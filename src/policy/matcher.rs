@@ -1,9 +1,26 @@
 //! All the rules' globs in one `GlobSet`, so a path is matched against every pattern in one
 //! pass instead of one regex per rule.
 
-use globset::{Candidate, GlobSet, GlobSetBuilder};
+use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use super::validate::RuleDraft;
+
+/// Compiles one policy glob: `*` stays within a folder (`literal_separator`), `**` crosses
+/// folders, `\\` escapes on every platform. Every glob of a policy is built here, so the
+/// flavour is defined once.
+pub(super) fn glob(text: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(text)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+}
+
+/// A single-glob matcher with the policy's flavour, or the reason it is invalid.
+pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
+    glob(text)
+        .map(|g| g.compile_matcher())
+        .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
+}
 
 /// The compiled patterns of every rule.
 #[derive(Debug)]

@@ -8,7 +8,8 @@
 //! 3. [`matcher`]: the rules' globs compiled into one `GlobSet`; the first rule that matches a
 //!    path (and its file type) decides.
 //!
-//! Only this module knows the YAML crate; only `matcher` knows globset.
+//! Only this module knows the YAML crate; every glob is built by `matcher::glob`, so the glob
+//! flavour (`*` within a folder, `**` across) is defined once.
 
 mod analysis;
 pub mod diagnostic;

@@ -3,7 +3,7 @@
 //! Each `check_*` function reports what is wrong with one part and returns what it could make
 //! of it, so one bad rule does not hide the errors of the next.
 
-use globset::{Glob, GlobBuilder};
+use globset::Glob;
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{Diagnostic, Span, suggest};
@@ -311,11 +311,7 @@ impl Checker {
             );
             return None;
         }
-        let built = GlobBuilder::new(text)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build();
-        built
+        super::matcher::glob(text)
             .map_err(|err| {
                 self.error(Diagnostic::at(
                     span,
