@@ -329,16 +329,29 @@ async fn apply_one(run: &Run, change: &ChangeJson) -> Outcome {
     }
     match write(run, change).await {
         Err(outcome) => outcome,
-        Ok(attempt) => verify(run, change, attempt).await,
+        Ok(written) => verify(run, change, written).await,
     }
 }
 
-/// Sends the `PATCH` (with retries); on success returns the attempt number that succeeded.
-async fn write(run: &Run, change: &ChangeJson) -> Result<u32, Outcome> {
-    let mut succeeded = 0;
+/// A write the server accepted: which attempt, and its status.
+#[derive(Clone, Copy)]
+struct Written {
+    attempt: u32,
+    status: Option<u16>,
+}
+
+/// Sends the `PATCH` (with retries) and checks the flags it reports.
+async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
+    let mut written = Written {
+        attempt: 0,
+        status: None,
+    };
     let mut on_attempt = |attempt: &Attempt| {
         if attempt.message.is_none() {
-            succeeded = attempt.number;
+            written = Written {
+                attempt: attempt.number,
+                status: attempt.status,
+            };
             return;
         }
         let outcome = if attempt.will_retry {
@@ -359,28 +372,26 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<u32, Outcome> {
         .set_sharing(&change.fid, change.to, &mut on_attempt)
         .await;
     match result {
-        Ok(flags) if flags == Some(change.to.flags()) => Ok(succeeded),
-        Ok(_) => {
-            // The response disagrees; trust a fresh read over the write's echo.
-            match run.client.flags(&change.fid).await {
-                Ok(flags) if flags == change.to.flags() => Ok(succeeded),
-                Ok(flags) => Err(unverified(
-                    run,
-                    change,
-                    succeeded,
-                    &format!(
-                        "after the write the server reports {}",
-                        crate::inventory::Sharing::from_flags(flags)
-                    ),
-                )),
-                Err(err) => Err(unverified(
-                    run,
-                    change,
-                    succeeded,
-                    &format!("cannot read the file back: {err}"),
-                )),
-            }
-        }
+        Ok(flags) if flags == Some(change.to.flags()) => Ok(written),
+        // The response disagrees; trust a fresh read over the write's echo.
+        Ok(_) => match run.client.flags(&change.fid).await {
+            Ok(flags) if flags == change.to.flags() => Ok(written),
+            Ok(flags) => Err(unverified(
+                run,
+                change,
+                written,
+                &format!(
+                    "after the write the server reports {}",
+                    Sharing::from_flags(flags)
+                ),
+            )),
+            Err(err) => Err(unverified(
+                run,
+                change,
+                written,
+                &format!("cannot read the file back: {err}"),
+            )),
+        },
         Err(RemoteError::Quota { message }) => {
             let reason = format!("the API's daily limit is reached ({message})");
             run.stop(reason.clone());
@@ -393,45 +404,48 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<u32, Outcome> {
     }
 }
 
-fn unverified(run: &Run, change: &ChangeJson, attempt: u32, message: &str) -> Outcome {
-    run.audit(change, attempt, "unverified", Some(200), Some(message));
+fn unverified(run: &Run, change: &ChangeJson, written: Written, message: &str) -> Outcome {
+    run.audit(
+        change,
+        written.attempt,
+        "unverified",
+        written.status,
+        Some(message),
+    );
     Outcome::Failed {
-        status: Some(200),
+        status: written.status,
         message: message.to_owned(),
     }
 }
 
-/// Confirms a secret link: the share key must read back as enabled. Upstream it sometimes
-/// reads back disabled for a while, so re-read with waits, then write once more.
-async fn verify(run: &Run, change: &ChangeJson, attempt: u32) -> Outcome {
-    if change.to != Sharing::Secret {
-        run.audit(change, attempt, "applied", Some(200), None);
-        return Outcome::Applied;
-    }
-    if share_key_visible(run, change).await {
-        run.audit(change, attempt, "applied", Some(200), None);
-        return Outcome::Applied;
-    }
-    run.audit(
-        change,
-        attempt,
-        "unverified",
-        Some(200),
-        Some("share key not visible yet; writing again"),
-    );
-    match write(run, change).await {
-        Err(outcome) => outcome,
-        Ok(again) if share_key_visible(run, change).await => {
-            run.audit(change, attempt + again, "applied", Some(200), None);
-            Outcome::Applied
-        }
-        Ok(again) => unverified(
-            run,
+/// Records an accepted write as applied; a secret link must first read back as enabled.
+/// Upstream it sometimes reads back disabled for a while, so it is re-read with waits, then
+/// written once more.
+async fn verify(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
+    let mut last = written;
+    if change.to == Sharing::Secret && !share_key_visible(run, change).await {
+        let note = "share key not visible yet; writing again";
+        run.audit(
             change,
-            attempt + again,
-            "the share key did not take effect (a known upstream delay); run apply again",
-        ),
+            written.attempt,
+            "unverified",
+            written.status,
+            Some(note),
+        );
+        last = match write(run, change).await {
+            Err(outcome) => return outcome,
+            Ok(again) => Written {
+                attempt: written.attempt + again.attempt,
+                status: again.status,
+            },
+        };
+        if !share_key_visible(run, change).await {
+            let why = "the share key did not take effect (a known upstream delay); run apply again";
+            return unverified(run, change, last, why);
+        }
     }
+    run.audit(change, last.attempt, "applied", last.status, None);
+    Outcome::Applied
 }
 
 async fn share_key_visible(run: &Run, change: &ChangeJson) -> bool {

@@ -1,11 +1,12 @@
 //! plotward keeps the sharing settings of Plotly Chart Studio files under version control.
 //!
 //! ```text
-//! policy.yaml ──policy::Policy::load──▶ Policy ─────────────┐
-//!                                                           ▼
-//! snapshot.json ──inventory::Snapshot::load──▶ Inventory ──▶ plan::diff ──▶ Plan
-//!                                                                           │
-//!                      render::text / render::json (planfile::PlanFile) ◀───┘
+//! policy.yaml ──policy::Policy::load──▶ Policy ──────────────────────┐
+//!                                                                    ▼
+//! snapshot.json ──inventory::Snapshot──┐                         plan::diff ──▶ Plan ──▶ render
+//! Chart Studio API ──remote::Client────┴─▶ Inventory ─────────────────┘          │
+//!                                                                                ▼
+//!        check::check (findings) · export::export (policy) · apply::execute ──PATCH──▶ API
 //! ```
 //!
 //! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`

@@ -10,23 +10,29 @@ use super::{Io, runtime};
 use crate::apply::{self, AuditLog, Report};
 use crate::config::{ApplyConfig, Remote};
 use crate::error::{Error, Exit};
+use crate::inventory::Sharing;
 use crate::planfile::{DirectionJson, PLAN_FORMAT_VERSION, PlanFile, Source};
 use crate::policy::Policy;
 use crate::remote::Client;
 use crate::render::{self, Format};
 
+/// What `apply` carries out: a saved plan, or a fresh plan of a policy.
+enum Wanted {
+    Saved { path: String, plan: PlanFile },
+    Policy(Policy),
+}
+
 /// `apply`.
 pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let saved = config
-        .plan_file
-        .as_deref()
-        .map(load_plan_file)
-        .transpose()?;
-    let policy = match saved {
-        Some(_) => None,
-        None => Some(Policy::load(&config.policy)?),
+    let wanted = match config.plan_file.as_deref() {
+        Some(path) => {
+            let (path, plan) = load_plan_file(path)?;
+            Wanted::Saved { path, plan }
+        }
+        None => Wanted::Policy(Policy::load(&config.policy)?),
     };
-    if saved.is_none() && !config.auto_approve && !io.stdin_is_terminal {
+    let asks = matches!(wanted, Wanted::Policy(_)) && !config.auto_approve;
+    if asks && !io.stdin_is_terminal {
         // Never hang on a question nobody can answer, and never apply unasked.
         return Err(Error::Cancelled(
             "apply needs a confirmation, but stdin is not a terminal; pass --auto-approve, \
@@ -46,8 +52,8 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let client = super::connect(&config.remote, false, io)?;
     runtime()?.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
-        let plan = match (saved, &policy) {
-            (Some((path, plan)), _) => {
+        let plan = match wanted {
+            Wanted::Saved { path, plan } => {
                 check_saved_plan(&path, &plan, &client, &inventory)?;
                 check_guardrails(&plan, config.force)?;
                 let summary = &plan.summary;
@@ -58,21 +64,20 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
                 )?;
                 plan
             }
-            (None, Some(policy)) => {
+            Wanted::Policy(policy) => {
                 let source = api_source(&client);
-                let (plan, file) = show_plan(policy, &inventory, source, Format::Text, io)?;
+                let (plan, file) = show_plan(&policy, &inventory, source, Format::Text, io)?;
                 if !plan.summary().has_changes() {
                     return Ok(Exit::Success);
                 }
                 check_guardrails(&file, config.force)?;
-                if !config.auto_approve && !confirm(io)? {
+                if asks && !confirm(io)? {
                     return Err(Error::Cancelled(
                         "apply cancelled; nothing was changed".to_owned(),
                     ));
                 }
                 file
             }
-            (None, None) => unreachable!("a policy is loaded whenever there is no plan file"),
         };
         let report = carry_out(&client, plan, &config.remote, config.max_writes, audit, io).await?;
         Ok(exit_for(&report))
@@ -120,13 +125,17 @@ fn load_plan_file(path: &Path) -> Result<(String, PlanFile), Error> {
             plan.format_version
         )));
     }
-    let wrong_order = plan
-        .changes
-        .iter()
-        .any(|c| (c.to < c.from) != (c.action == DirectionJson::Restrict) || c.to == c.from);
-    if wrong_order {
+    // A hand-edited plan must still say one thing: the direction follows from the levels,
+    // and `from` from the observed flags, so restrict-before-expose stays true.
+    let inconsistent = plan.changes.iter().any(|c| {
+        c.to == c.from
+            || (c.to < c.from) != (c.action == DirectionJson::Restrict)
+            || Sharing::from_flags(c.observed) != c.from
+    });
+    if inconsistent {
         return Err(Error::Plan(format!(
-            "{shown} is inconsistent: an action does not match its levels; make it again with plotward plan --out"
+            "{shown} is inconsistent: an action does not match its levels or observed flags; \
+             make it again with plotward plan --out"
         )));
     }
     Ok((shown, plan))

@@ -18,7 +18,7 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let (plan, file) = show_plan(&policy, &inventory, source, config.format, io)?;
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
-        render::json(&file, &mut bytes)?;
+        render::write_json(&file, &mut bytes)?;
         write_atomically(path, &bytes)?;
     }
     let pending = plan.summary().has_changes();
@@ -73,7 +73,7 @@ pub(super) fn show_plan<'i>(
     let file = PlanFile::new(&plan, &policy.name, source, &breaches);
     match format {
         Format::Text => render::text::plan(&plan, &breaches, io.out_painter, io.out)?,
-        Format::Json => render::json(&file, io.out)?,
+        Format::Json => render::write_json(&file, io.out)?,
         Format::Markdown => {
             let diff = render::diff::plan(&plan);
             io.out

@@ -14,8 +14,6 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use crate::planfile::PlanFile;
-
 /// Output formats for `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -80,11 +78,6 @@ impl Painter {
             text.to_string()
         }
     }
-}
-
-/// Writes a JSON plan, pretty-printed, with a trailing newline.
-pub fn json(plan: &PlanFile, out: &mut dyn Write) -> io::Result<()> {
-    write_json(plan, out)
 }
 
 /// Writes any JSON document, pretty-printed, with a trailing newline.

@@ -778,3 +778,33 @@ fn an_unreachable_api_is_a_clear_error_after_retries() {
     );
     assert_eq!(run.stdout, "");
 }
+
+#[test]
+fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
+        .status(0);
+    let mut plan: Value = serde_json::from_str(&run.read("plan.json")).unwrap();
+    // Mark an exposure as a restriction: it would jump the restrict-first queue.
+    let change = plan["changes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["action"] == "expose")
+        .unwrap();
+    change["action"] = json!("restrict");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, plan.to_string()).unwrap();
+    let refused = live(&sandbox)
+        .args(["apply", path.to_str().unwrap()])
+        .status(1);
+    assert!(
+        refused.stderr.contains("is inconsistent"),
+        "{}",
+        refused.stderr
+    );
+    assert!(writes(&api).is_empty());
+}
