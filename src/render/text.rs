@@ -157,11 +157,6 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
             )?;
         }
     }
-    let skipped = report
-        .results
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::NotApplied { .. }))
-        .count();
     let tally = report.tally();
     if report.is_complete() {
         let line = format!(
@@ -175,14 +170,13 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         tally.restricted, tally.exposed, tally.failed, tally.not_applied
     );
     writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
-    if let Some(reason) = &report.stopped {
-        writeln!(out, "Stopped early: {reason}.")?;
-    } else if skipped > 0
-        && let Some((_, Outcome::NotApplied { reason })) = report
-            .results
-            .iter()
-            .find(|(_, o)| matches!(o, Outcome::NotApplied { .. }))
-    {
+    // Why changes were left: the run's stop (the daily quota), else the first change's own
+    // reason (`--max-writes`).
+    let first_reason = report.results.iter().find_map(|(_, o)| match o {
+        Outcome::NotApplied { reason } => Some(reason),
+        _ => None,
+    });
+    if let Some(reason) = report.stopped.as_ref().or(first_reason) {
         writeln!(out, "Stopped early: {reason}.")?;
     }
     writeln!(
