@@ -265,7 +265,7 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 async fn api_layer(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let query = request.uri().query().map(str::to_owned);
+    let query = request.uri().query().map(redact_query);
     let platform = header_str(request.headers(), "plotly-client-platform").map(str::to_owned);
     let is_write = method != Method::GET && method != Method::HEAD;
     let caller = authenticate(&app, request.headers());
@@ -302,6 +302,18 @@ async fn api_layer(State(app): State<Arc<App>>, mut request: Request, next: Next
         app.dirty.notify_one();
     }
     response
+}
+
+/// The query with any `share_key` value replaced, so the request log never holds a key.
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("share_key", _)) => "share_key=(redacted)".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Reads Basic credentials from `plotly-authorization` (preferred, as behind a proxy) or

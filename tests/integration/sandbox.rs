@@ -191,6 +191,12 @@ fn a_share_key_opens_a_secret_file() {
     let opened = api.get(&format!("{path}?share_key={key}"), As::Anonymous);
     assert_eq!(opened.status, StatusCode::OK);
     assert_eq!(opened.body["filename"], "cash-flow");
+    let log = api
+        .get("/_sandbox/requests", As::Anonymous)
+        .body
+        .to_string();
+    assert!(!log.contains(&key), "the request log holds a share key");
+    assert!(log.contains("share_key=(redacted)"));
     // Turning the link off revokes the key.
     api.json(
         Method::PATCH,
