@@ -262,7 +262,12 @@ pub fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
     use std::io::Write;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
-    let mut file = std::fs::File::create(&temporary)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // The state holds API keys and share keys: readable by its owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
     serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
     file.flush()?;
     file.sync_all()?;

@@ -810,6 +810,12 @@ fn state_file_survives_a_restart() {
     let before = api.state();
     sandbox.stop();
     assert!(state.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the state holds keys: owner only");
+    }
     let again = sandbox_with(Seed::Empty, options());
     let api = Api::new(&again);
     assert_eq!(api.state(), before);
