@@ -38,6 +38,19 @@ fn plan_json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).expect("plan JSON")
 }
 
+/// Saves a plan of the example policy against the sandbox into a directory that outlives the
+/// run, returning the directory (keep it alive), the plan's path and its text.
+fn saved_plan(sandbox: &Sandbox) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let run = live(sandbox)
+        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
+        .status(0);
+    let text = run.read("plan.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    std::fs::write(&path, &text).unwrap();
+    (dir, path, text)
+}
+
 /// Every share key of alice's secret files, read as the owner.
 fn share_keys(api: &Api) -> Vec<String> {
     let all = api
@@ -172,10 +185,8 @@ fn apply_refuses_without_a_terminal_or_auto_approve() {
 fn a_saved_plan_applies_as_planned() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
-        .status(0);
-    let saved: Value = serde_json::from_str(&run.read("plan.json")).unwrap();
+    let (_dir, path, text) = saved_plan(&sandbox);
+    let saved: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         saved["source"],
         json!({"type": "api", "api_url": sandbox.url(), "user": "alice"})
@@ -184,13 +195,10 @@ fn a_saved_plan_applies_as_planned() {
     assert!(!keys.is_empty());
     for key in &keys {
         assert!(
-            !run.read("plan.json").contains(key.as_str()),
+            !text.contains(key.as_str()),
             "a share key in the saved plan"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plan.json");
-    std::fs::write(&path, run.read("plan.json")).unwrap();
     let applied = live(&sandbox)
         .args(["apply", path.to_str().unwrap()])
         .status(0);
@@ -221,12 +229,7 @@ fn a_saved_plan_applies_as_planned() {
 fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
-        .status(0);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plan.json");
-    std::fs::write(&path, run.read("plan.json")).unwrap();
+    let (_dir, path, _) = saved_plan(&sandbox);
     // Someone shares the payroll grid by link after the plan was made.
     let payroll = api.fid("finance/payroll");
     api.json(
@@ -254,12 +257,7 @@ fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
 fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
-        .status(0);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plan.json");
-    std::fs::write(&path, run.read("plan.json")).unwrap();
+    let (_dir, path, _) = saved_plan(&sandbox);
     let bob = Test::new()
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("PLOTLY_USERNAME", "bob")
@@ -783,10 +781,8 @@ fn an_unreachable_api_is_a_clear_error_after_retries() {
 fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .args(["plan", "-p", &policy_arg(), "--out", "plan.json"])
-        .status(0);
-    let mut plan: Value = serde_json::from_str(&run.read("plan.json")).unwrap();
+    let (dir, path, text) = saved_plan(&sandbox);
+    let mut plan: Value = serde_json::from_str(&text).unwrap();
     // Mark an exposure as a restriction: it would jump the restrict-first queue.
     let change = plan["changes"]
         .as_array_mut()
@@ -795,8 +791,6 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
         .find(|c| c["action"] == "expose")
         .unwrap();
     change["action"] = json!("restrict");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plan.json");
     std::fs::write(&path, plan.to_string()).unwrap();
     let refused = live(&sandbox)
         .args(["apply", path.to_str().unwrap()])
