@@ -781,7 +781,7 @@ fn an_unreachable_api_is_a_clear_error_after_retries() {
 fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let (dir, path, text) = saved_plan(&sandbox);
+    let (_dir, path, text) = saved_plan(&sandbox);
     let mut plan: Value = serde_json::from_str(&text).unwrap();
     // Mark an exposure as a restriction: it would jump the restrict-first queue.
     let change = plan["changes"]
