@@ -33,6 +33,47 @@ pub struct CheckJson {
     pub violations: Vec<ViolationJson>,
 }
 
+impl CheckJson {
+    /// The wire form of a check report.
+    pub fn new(report: &Report, policy: &str, source: Source) -> CheckJson {
+        let (drift, never_public) = report.counts();
+        CheckJson {
+            format_version: CHECK_FORMAT_VERSION,
+            policy: policy.to_owned(),
+            source,
+            compliant: report.is_compliant(),
+            summary: CheckSummaryJson {
+                files: report.judged.len(),
+                violations: drift + never_public,
+                drift,
+                never_public,
+            },
+            violations: report.findings().map(ViolationJson::new).collect(),
+        }
+    }
+}
+
+impl ViolationJson {
+    fn new(finding: &Finding) -> ViolationJson {
+        let (kind, wanted, rule) = match &finding.kind {
+            Kind::Drift { wanted, decided_by } => {
+                ("drift", Some(*wanted), Some(RuleJson::from(decided_by)))
+            }
+            Kind::NeverPublic => ("never_public", None, None),
+        };
+        ViolationJson {
+            fid: finding.fid.clone(),
+            path: finding.path.clone(),
+            filetype: finding.filetype.clone(),
+            kind: kind.to_owned(),
+            now: finding.now,
+            wanted,
+            rule,
+            message: finding.message(),
+        }
+    }
+}
+
 /// Counts of a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckSummaryJson {

@@ -211,7 +211,7 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
         },
         from: change.from,
         to: change.to,
-        observed: file.flags,
+        observed: change.entry.observed(),
         rule: RuleJson::from(&change.entry.decided_by),
     }
 }

@@ -65,11 +65,6 @@ impl Painter {
         Painter { enabled }
     }
 
-    /// A painter that never colours.
-    pub fn plain() -> Painter {
-        Painter { enabled: false }
-    }
-
     /// `text` in `style`, or as it is when colour is off.
     pub fn paint(&self, style: Style, text: impl Display) -> String {
         if self.enabled {

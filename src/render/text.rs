@@ -34,7 +34,14 @@ pub fn plan(
     let count = changes.len();
     let noun = if count == 1 { "file" } else { "files" };
     writeln!(out, "plotward will change the sharing of {count} {noun}:\n")?;
-    let widths = Widths::of(&changes);
+    let widths = Widths::of(changes.iter().map(|c| {
+        let file = c.entry.file;
+        (
+            file.path.as_str(),
+            file.filetype.as_str(),
+            file.fid.as_str(),
+        )
+    }));
     for change in &changes {
         write_change(change, &widths, painter, out)?;
     }
@@ -74,13 +81,20 @@ struct Widths {
 }
 
 impl Widths {
-    fn of(changes: &[Change<'_>]) -> Widths {
-        let max = |f: &dyn Fn(&Change<'_>) -> usize| changes.iter().map(f).max().unwrap_or(0);
-        Widths {
-            path: max(&|c| c.entry.file.path.chars().count()),
-            filetype: max(&|c| c.entry.file.filetype.as_str().len()),
-            fid: max(&|c| c.entry.file.fid.chars().count()),
-        }
+    /// The widest path, file type and fid among rows of `(path, filetype, fid)`.
+    fn of<'r>(rows: impl Iterator<Item = (&'r str, &'r str, &'r str)>) -> Widths {
+        rows.fold(
+            Widths {
+                path: 0,
+                filetype: 0,
+                fid: 0,
+            },
+            |w, (path, filetype, fid)| Widths {
+                path: w.path.max(path.chars().count()),
+                filetype: w.filetype.max(filetype.chars().count()),
+                fid: w.fid.max(fid.chars().count()),
+            },
+        )
     }
 }
 
@@ -196,4 +210,40 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
         writeln!(out, "  ! {breach}")?;
     }
     writeln!(out)
+}
+
+/// The check result for people: one line per violation, then the summary line.
+pub fn check(
+    report: &crate::check::Report,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let findings: Vec<_> = report.findings().collect();
+    let widths = Widths::of(
+        findings
+            .iter()
+            .map(|f| (f.path.as_str(), f.filetype.as_str(), f.fid.as_str())),
+    );
+    for finding in &findings {
+        writeln!(
+            out,
+            "  {} {:<pw$}  {:<tw$}  {:<fw$}  {}",
+            painter.paint(Painter::RED, "!"),
+            finding.path,
+            finding.filetype.as_str(),
+            finding.fid,
+            finding.message(),
+            pw = widths.path,
+            tw = widths.filetype,
+            fw = widths.fid,
+        )?;
+    }
+    if !findings.is_empty() {
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{}",
+        painter.paint(Painter::BOLD, report.summary_line())
+    )
 }
