@@ -4,7 +4,9 @@
 //!   interrupted run never leaves anything more exposed than before.
 //! - Writes run with bounded concurrency; each change ends applied, failed (with the server's
 //!   message) or not applied (the run stopped), and one failure does not stop the others.
-//! - A daily-quota 429 stops the run at once; `--max-writes` caps how many files one run writes.
+//! - A daily-quota 429 stops the run at once; so does a server that stops answering
+//!   ([`crate::remote::DEAD_AFTER`] requests in a row without a response); `--max-writes` caps
+//!   how many files one run writes.
 //! - Every write is verified from the response; a secret link is re-read, because enabling a
 //!   share key is eventually consistent upstream.
 //! - Applying is idempotent: each `PATCH` sets both flags outright, so a re-run converges.
@@ -397,6 +399,12 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
             run.stop(reason.clone());
             Err(Outcome::NotApplied { reason })
         }
+        // The server stopped answering: no further write is started, and the ones that got
+        // no answer are reported as not applied (a re-run finds out and converges).
+        Err(RemoteError::ServerDown(why)) => {
+            run.stop(why.clone());
+            Err(Outcome::NotApplied { reason: why })
+        }
         Err(err) => Err(Outcome::Failed {
             status: err.status(),
             message: err.message(),
@@ -500,6 +508,7 @@ mod tests {
             changes,
             dead_rules: Vec::new(),
             guardrails: Vec::new(),
+            listing: crate::inventory::Coverage::default(),
         }
     }
 

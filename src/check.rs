@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{FileType, Sharing};
+use crate::inventory::{Coverage, FileType, Sharing};
 use crate::plan::{Action, DecidedBy, Plan};
 use crate::planfile::{RuleJson, Source};
 use crate::policy::Guardrails;
@@ -31,6 +31,9 @@ pub struct CheckJson {
     pub summary: CheckSummaryJson,
     /// Every violation, by path.
     pub violations: Vec<ViolationJson>,
+    /// What the listing could not vouch for; absent when it was complete.
+    #[serde(default, skip_serializing_if = "Coverage::is_full")]
+    pub listing: Coverage,
 }
 
 impl CheckJson {
@@ -49,6 +52,7 @@ impl CheckJson {
                 never_public,
             },
             violations: report.findings().map(ViolationJson::new).collect(),
+            listing: report.coverage,
         }
     }
 }
@@ -158,6 +162,8 @@ impl Finding {
 pub struct Report {
     /// Every file the check judged (managed files, and unmanaged `never_public` ones), by path.
     pub judged: Vec<Judged>,
+    /// What the listing behind the check could not vouch for.
+    pub coverage: Coverage,
 }
 
 /// A file and its findings (none when compliant).
@@ -198,6 +204,11 @@ impl Report {
     pub fn summary_line(&self) -> String {
         let files = self.judged.len();
         if self.is_compliant() {
+            if self.coverage.unproven.is_some() {
+                return format!(
+                    "Check: no violations in {files} files listed, but the listing was not proven complete."
+                );
+            }
             return format!("Check: compliant, {files} files.");
         }
         let (drift, never) = self.counts();
@@ -246,7 +257,10 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
             })
         })
         .collect();
-    Report { judged }
+    Report {
+        judged,
+        coverage: plan.coverage,
+    }
 }
 
 #[cfg(test)]

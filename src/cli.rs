@@ -202,6 +202,15 @@ pub struct ConnectionArgs {
     /// First retry delay in milliseconds; it doubles each retry (with jitter), up to 30 s.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub backoff_ms: u64,
+
+    /// Refuse any response body larger than this many MiB (read with a streaming limit).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_response_mib: u32,
+
+    /// Go on when the listed files never add up to the server's `count` (some servers count
+    /// trashed or shared files). Every output then says the listing was not proven complete.
+    #[arg(long)]
+    pub accept_count_mismatch: bool,
 }
 
 /// Arguments of `apply`.

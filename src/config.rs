@@ -90,6 +90,10 @@ pub struct Remote {
     pub retry: RetryPolicy,
     /// Requests in flight at once.
     pub parallelism: usize,
+    /// The cap on one response body.
+    pub max_response_bytes: usize,
+    /// Go on, saying so, when the listing never adds up to the server's count.
+    pub accept_count_mismatch: bool,
 }
 
 /// Where a plan's inventory comes from.
@@ -281,6 +285,9 @@ fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
             ..RetryPolicy::default()
         },
         parallelism: usize::from(args.parallelism),
+        max_response_bytes: usize::try_from(u64::from(args.max_response_mib) * 1024 * 1024)
+            .unwrap_or(usize::MAX),
+        accept_count_mismatch: args.accept_count_mismatch,
     })
 }
 

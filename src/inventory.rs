@@ -178,18 +178,69 @@ impl RemoteFile {
     }
 }
 
+/// What the listing behind an inventory could not vouch for. Every plan, check, snapshot and
+/// export made from the inventory repeats it, so no output claims more than the listing
+/// proved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Files of other users that the listing held and plotward skipped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub foreign_skipped: usize,
+    /// Set when the server's `count` never matched the items listed and the user chose to go
+    /// on (`--accept-count-mismatch`): the listing is not proven complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproven: Option<CountMismatch>,
+}
+
+/// A listing whose item count differs from the server's `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountMismatch {
+    /// What the server's `count` said.
+    pub counted: usize,
+    /// How many distinct items were listed.
+    pub listed: usize,
+}
+
+impl Coverage {
+    /// Whether there is nothing to say.
+    pub fn is_full(&self) -> bool {
+        *self == Coverage::default()
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// Every file of an account, sorted by path then fid so that everything built from it is
 /// deterministic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inventory {
     files: Vec<RemoteFile>,
+    coverage: Coverage,
 }
 
 impl Inventory {
     /// Builds an inventory, sorting the files by path then fid.
     pub fn new(mut files: Vec<RemoteFile>) -> Inventory {
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
-        Inventory { files }
+        Inventory {
+            files,
+            coverage: Coverage::default(),
+        }
+    }
+
+    /// The same inventory, with what its listing could not vouch for.
+    #[must_use]
+    pub fn with_coverage(mut self, coverage: Coverage) -> Inventory {
+        self.coverage = coverage;
+        self
+    }
+
+    /// What the listing behind this inventory could not vouch for.
+    pub fn coverage(&self) -> Coverage {
+        self.coverage
     }
 
     /// The files, sorted by path then fid.
@@ -232,6 +283,9 @@ pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// - `files` lists folders (`"filetype": "fold"`) as well as files, so that a sandbox seeded
 ///   from the snapshot can rebuild the folder tree. A file's owner is the part of its fid
 ///   before the colon.
+/// - `listing` (optional) says what the live listing could not vouch for:
+///   `{"foreign_skipped": 3, "unproven": {"counted": 120, "listed": 117}}`. Plans and checks
+///   made from the snapshot repeat it.
 /// - Share keys are never stored: a snapshot says whether a link exists, not what it is.
 /// - Readers ignore fields they do not know, so later versions may add fields; a change that
 ///   breaks readers bumps `format_version`.
@@ -242,6 +296,9 @@ pub struct Snapshot {
     /// Where the snapshot came from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SnapshotSource>,
+    /// What the listing could not vouch for; absent when it was complete.
+    #[serde(default, skip_serializing_if = "Coverage::is_full")]
+    pub listing: Coverage,
     /// Every file and folder.
     pub files: Vec<RemoteFile>,
 }
@@ -299,6 +356,7 @@ impl Snapshot {
         Snapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
             source,
+            listing: inventory.coverage(),
             files: inventory.files().to_vec(),
         }
     }
@@ -332,7 +390,7 @@ impl Snapshot {
 
     /// The files as an inventory.
     pub fn into_inventory(self) -> Inventory {
-        Inventory::new(self.files)
+        Inventory::new(self.files).with_coverage(self.listing)
     }
 
     fn validate(&self) -> Result<(), String> {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::inventory::{Flags, Inventory, RemoteFile, Sharing};
+use crate::inventory::{Coverage, Flags, Inventory, RemoteFile, Sharing};
 use crate::policy::{Decision, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target};
 
 /// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
@@ -17,6 +17,8 @@ pub struct Plan<'a> {
     pub entries: Vec<Entry<'a>>,
     /// Rules that decided no file.
     pub dead_rules: Vec<RuleRef>,
+    /// What the listing behind the inventory could not vouch for.
+    pub coverage: Coverage,
 }
 
 /// What the plan says about one file.
@@ -304,6 +306,7 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     Plan {
         entries,
         dead_rules,
+        coverage: inventory.coverage(),
     }
 }
 

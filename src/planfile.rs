@@ -33,11 +33,13 @@
 //!   rule's `line` in the policy) or `default`.
 //! - `guardrails` lists the guardrails the plan breaks (empty when none); `apply` refuses such
 //!   a plan unless `--force`.
+//! - `listing` (optional) says what the live listing could not vouch for:
+//!   `{"foreign_skipped": 3, "unproven": {"counted": 120, "listed": 117}}`.
 //! - Share keys never appear.
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{FileType, Flags, Sharing};
+use crate::inventory::{Coverage, FileType, Flags, Sharing};
 use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
 
 /// The plan format version this build writes and reads.
@@ -60,6 +62,9 @@ pub struct PlanFile {
     pub dead_rules: Vec<DeadRuleJson>,
     /// Guardrails the plan breaks; `apply` refuses the plan unless forced.
     pub guardrails: Vec<BreachJson>,
+    /// What the listing could not vouch for; absent when it was complete.
+    #[serde(default, skip_serializing_if = "Coverage::is_full")]
+    pub listing: Coverage,
 }
 
 /// A broken guardrail.
@@ -186,6 +191,7 @@ impl PlanFile {
                     message: breach.to_string(),
                 })
                 .collect(),
+            listing: plan.coverage,
         }
     }
 }

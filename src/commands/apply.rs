@@ -151,7 +151,7 @@ fn check_saved_plan(
 ) -> Result<(), Error> {
     match &plan.source {
         Source::Api { api_url, user }
-            if api_url == client.api_url() && user == client.username() => {}
+            if *api_url == client.api_url() && user == client.username() => {}
         Source::Api { api_url, user } => {
             return Err(Error::Plan(format!(
                 "the plan {path} was made for {user} at {api_url}, not {} at {}; refusing to apply it",

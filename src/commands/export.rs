@@ -22,7 +22,13 @@ pub fn export(
         Source::Api { api_url, user } => format!("{user} at {api_url}"),
     };
     let exported = crate::export::export(&inventory);
-    let yaml = exported.to_yaml(&origin);
+    let mut yaml = String::new();
+    for note in render::coverage_notes(inventory.coverage()) {
+        yaml.push_str("# ");
+        yaml.push_str(&note);
+        yaml.push('\n');
+    }
+    yaml.push_str(&exported.to_yaml(&crate::remote::api::escape_controls(&origin)));
     if let Some(existing) = diff {
         let text = std::fs::read_to_string(existing)
             .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;

@@ -76,7 +76,7 @@ fn connect(
     } else {
         crate::remote::Client::new(&remote.connection, remote.retry)?
     };
-    Ok(client)
+    Ok(client.with_max_response_bytes(remote.max_response_bytes))
 }
 
 /// A runtime for the network commands: two workers suit this I/O-bound work.

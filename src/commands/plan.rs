@@ -85,24 +85,18 @@ pub(super) fn show_plan<'i>(
 }
 
 /// Lists the account with a progress bar on a terminal, warning about files that could not
-/// be placed in the folder tree.
+/// be placed in the folder tree, other users' files that were skipped, and a listing that was
+/// not proven complete.
 pub(super) async fn list_account(
     client: &Client,
     remote: &Remote,
     io: &mut Io<'_>,
 ) -> Result<Inventory, Error> {
     let progress = io.progress_bar("listing pages");
-    let listing = client.list(remote.parallelism, &progress).await?;
-    for file in &listing.unplaced {
-        writeln!(
-            io.err,
-            "{}: {} is left out: {}",
-            io.err_painter
-                .paint(crate::render::Painter::YELLOW, "warning"),
-            file.fid,
-            file.reason
-        )?;
-    }
+    let listing = client
+        .list(remote.parallelism, &progress, remote.accept_count_mismatch)
+        .await?;
+    render::text::listing_warnings(&listing, io.err_painter, io.err)?;
     Ok(listing.inventory)
 }
 

@@ -108,6 +108,8 @@ pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         connection,
         retry: RetryPolicy::default(),
         parallelism: 8,
+        max_response_bytes: crate::remote::DEFAULT_MAX_RESPONSE_BYTES,
+        accept_count_mismatch: false,
     };
     let client = Client::new(&remote.connection, remote.retry)?;
     writeln!(

@@ -1,37 +1,26 @@
 //! The API as data: URLs, request bodies and response shapes, with no I/O, so every parsing
 //! rule is tested on plain strings. `client` does the sending.
 
-use std::collections::HashMap;
+mod base;
+mod fid;
+mod paging;
+
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::inventory::{FileType, Flags, Inventory, RemoteFile, Sharing};
+pub use base::{ApiBase, LinkError, escape_controls, redact};
+pub use fid::{Fid, FidCheck};
+pub use paging::{
+    MAX_COUNT, PAGE_MARGIN, PagingError, Walk, check_count, numbered_pages, page_budget,
+};
+
+use crate::inventory::{FileType, Flags, Inventory, RemoteFile, Sharing, check_path};
 
 /// The page size plotward asks for; the documented recipes use 500.
 pub const PAGE_SIZE: usize = 500;
-
-/// `GET /v2/folders/all?user=U&page=N&page_size=S`: every file of the user, folders included.
-pub fn list_url(api_url: &str, user: &str, page: usize) -> String {
-    let query = serde_urlencoded::to_string([
-        ("user", user),
-        ("page", &page.to_string()),
-        ("page_size", &PAGE_SIZE.to_string()),
-    ])
-    .unwrap_or_default();
-    format!("{api_url}/v2/folders/all?{query}")
-}
-
-/// `/v2/files/{fid}`, the colon left literal as the official client sends it.
-pub fn file_url(api_url: &str, fid: &str) -> String {
-    format!("{api_url}/v2/files/{fid}")
-}
-
-/// `/v2/users/current`.
-pub fn current_user_url(api_url: &str) -> String {
-    format!("{api_url}/v2/users/current")
-}
 
 /// The body of a sharing change. Both flags are always sent, so no stale share key survives
 /// and the result does not depend on server defaults.
@@ -50,31 +39,37 @@ pub struct ListPage {
     pub children: Children,
 }
 
-/// `children` of a folder listing.
+/// `children` of a folder listing. DRF's page-number pagination always sends `count`; a page
+/// without it cannot be proven complete, so it is refused.
 #[derive(Debug, Deserialize)]
 pub struct Children {
-    /// Total across all pages, if the server says.
-    pub count: Option<usize>,
+    /// Total across all pages, as the server counts them.
+    pub count: usize,
     /// Absolute URL of the next page.
     pub next: Option<String>,
-    /// The files of this page.
+    /// The items of this page.
     pub results: Vec<ListedFile>,
 }
 
-/// One file as listed. The share key is never read.
+/// One item as listed. Only `fid` is required to parse: items of other users may lack the
+/// owner-only fields, and the checks in [`build_inventory`] say which field of which file is
+/// missing. The share key itself is never read.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ListedFile {
     /// `owner:idlocal`.
     pub fid: String,
     /// Name within its folder.
-    pub filename: String,
+    #[serde(default)]
+    pub filename: Option<String>,
     /// API file type.
-    pub filetype: String,
-    /// Parent folder idlocal; `-1` (or absent) is the root.
+    #[serde(default)]
+    pub filetype: Option<String>,
+    /// Parent folder idlocal; `-1` is the root.
     #[serde(default)]
     pub parent: Option<i64>,
     /// Public flag.
-    pub world_readable: bool,
+    #[serde(default)]
+    pub world_readable: Option<bool>,
     /// Share-key flag; owners always see it.
     #[serde(default)]
     pub share_key_enabled: Option<bool>,
@@ -116,6 +111,8 @@ pub fn error_message(body: &str) -> String {
                 .iter()
                 .filter_map(|e| e.get("message").and_then(Value::as_str))
                 .filter(|m| !m.is_empty())
+                .map(|m| escape_controls(&m.chars().take(500).collect::<String>()))
+                .take(10)
                 .collect::<Vec<_>>()
                 .join("\n")
         })
@@ -125,7 +122,7 @@ pub fn error_message(body: &str) -> String {
     } else if body.trim().is_empty() {
         "No Content".to_owned()
     } else {
-        body.trim().chars().take(500).collect()
+        escape_controls(&body.trim().chars().take(500).collect::<String>())
     }
 }
 
@@ -157,64 +154,133 @@ pub struct Unplaced {
     pub reason: String,
 }
 
-/// Builds the inventory from listed files: paths from the folder tree (parents by idlocal,
-/// `-1` the root), trashed files left out, duplicates (pages that shifted) merged.
-pub fn build_inventory(files: Vec<ListedFile>) -> Result<(Inventory, Vec<Unplaced>), String> {
-    // Keep the first sighting of each fid (pages that shifted may repeat one), without
-    // copying every fid into a map.
-    let keep: Vec<bool> = {
-        let mut seen = std::collections::HashSet::with_capacity(files.len());
-        files
-            .iter()
-            .map(|f| f.deleted != Some(true) && seen.insert(f.fid.as_str()))
-            .collect()
+/// An inventory built from a listing, with what was left out of it.
+#[derive(Debug)]
+pub struct Built {
+    /// The managed user's files, paths resolved.
+    pub inventory: Inventory,
+    /// Files whose folder was not listed.
+    pub unplaced: Vec<Unplaced>,
+    /// Well-formed fids of other users, skipped (sorted).
+    pub foreign: Vec<String>,
+}
+
+/// The number of distinct fids listed, which a complete listing makes equal to `count`.
+pub fn distinct(files: &[ListedFile]) -> usize {
+    files
+        .iter()
+        .map(|f| f.fid.as_str())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+/// A listed file of the managed user, every field checked.
+struct Checked<'a> {
+    fid: Fid,
+    name: &'a str,
+    filetype: &'a str,
+    parent: i64,
+    flags: Flags,
+}
+
+/// Checks one listed item of the managed user; every problem names the fid.
+fn check_item<'a>(file: &'a ListedFile, fid: Fid) -> Result<Checked<'a>, String> {
+    let missing = |field: &str| {
+        format!(
+            "the listing gives {fid} no `{field}`; plotward will not guess where or how shared a file is"
+        )
     };
-    let files: Vec<ListedFile> = files
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(file, keep)| keep.then_some(file))
-        .collect();
-    let folders: HashMap<i64, (&str, i64)> = files
+    let name = file
+        .filename
+        .as_deref()
+        .ok_or_else(|| missing("filename"))?;
+    if name.is_empty() || name.contains('/') {
+        return Err(format!(
+            "the listing names {fid} `{}`, which cannot be a path segment (empty or containing `/`)",
+            redact(name)
+        ));
+    }
+    Ok(Checked {
+        name,
+        filetype: file
+            .filetype
+            .as_deref()
+            .ok_or_else(|| missing("filetype"))?,
+        parent: file.parent.ok_or_else(|| missing("parent"))?,
+        flags: Flags {
+            world_readable: file
+                .world_readable
+                .ok_or_else(|| missing("world_readable"))?,
+            share_key_enabled: file
+                .share_key_enabled
+                .ok_or_else(|| missing("share_key_enabled"))?,
+        },
+        fid,
+    })
+}
+
+/// Builds the inventory of `user` from listed items: every fid checked (a malformed one fails
+/// the whole listing, so nothing is written on the word of a server that sends them), other
+/// users' files skipped and counted, trashed files and repeats (pages that shifted) left
+/// out, paths resolved from the folder tree (parents by idlocal, `-1` the root).
+pub fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String> {
+    let mut seen = HashSet::with_capacity(files.len());
+    let mut foreign = Vec::new();
+    let mut own = Vec::with_capacity(files.len());
+    for file in files {
+        match Fid::check(&file.fid, user) {
+            FidCheck::Malformed => {
+                return Err(format!(
+                    "the listing holds the file id `{}`, which is not of the form {user}:number; \
+                     refusing to plan or write on a listing that holds it",
+                    redact(&file.fid)
+                ));
+            }
+            FidCheck::Foreign => {
+                if seen.insert(file.fid.as_str()) {
+                    foreign.push(file.fid.clone());
+                }
+            }
+            FidCheck::Own(fid) => {
+                if file.deleted != Some(true) && seen.insert(file.fid.as_str()) {
+                    own.push(check_item(file, fid)?);
+                }
+            }
+        }
+    }
+    let folders: HashMap<i64, (&str, i64)> = own
         .iter()
         .filter(|f| f.filetype == "fold")
-        .filter_map(|f| {
-            Some((
-                idlocal(&f.fid)?,
-                (f.filename.as_str(), f.parent.unwrap_or(-1)),
-            ))
-        })
+        .map(|f| (f.fid.idlocal(), (f.name, f.parent)))
         .collect();
     let mut paths = PathCache::new(&folders);
-    let mut inventory = Vec::with_capacity(files.len());
+    let mut inventory = Vec::with_capacity(own.len());
     let mut unplaced = Vec::new();
-    for file in &files {
-        let Some(share_key_enabled) = file.share_key_enabled else {
-            return Err(format!(
-                "the API did not say whether {} has a share key; plotward can only manage files it owns",
-                file.fid
-            ));
-        };
-        match paths.folder_path(file.parent.unwrap_or(-1)) {
-            Some(folder) => inventory.push(RemoteFile {
-                fid: file.fid.clone(),
-                path: join(&folder, &file.filename),
-                filetype: FileType::from_api(&file.filetype),
-                flags: Flags {
-                    world_readable: file.world_readable,
-                    share_key_enabled,
-                },
-            }),
+    for file in own {
+        match paths.folder_path(file.parent) {
+            Some(folder) => {
+                let path = join(&folder, file.name);
+                check_path(&path).map_err(|why| format!("{}: {why}", file.fid))?;
+                inventory.push(RemoteFile {
+                    fid: file.fid.into_string(),
+                    path,
+                    filetype: FileType::from_api(file.filetype),
+                    flags: file.flags,
+                });
+            }
             None => unplaced.push(Unplaced {
-                fid: file.fid.clone(),
-                reason: format!(
-                    "its folder {} is not in the listing",
-                    file.parent.unwrap_or(-1)
-                ),
+                fid: file.fid.as_str().to_owned(),
+                reason: format!("its folder {} is not in the listing", file.parent),
             }),
         }
     }
     unplaced.sort_by(|a, b| a.fid.cmp(&b.fid));
-    Ok((Inventory::new(inventory), unplaced))
+    foreign.sort();
+    Ok(Built {
+        inventory: Inventory::new(inventory),
+        unplaced,
+        foreign,
+    })
 }
 
 fn join(folder: &str, name: &str) -> String {
@@ -223,11 +289,6 @@ fn join(folder: &str, name: &str) -> String {
     } else {
         format!("{folder}/{name}")
     }
-}
-
-/// The number after the last colon of a fid.
-fn idlocal(fid: &str) -> Option<i64> {
-    fid.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Folder paths, computed once each, so building paths is linear in the number of files.
@@ -272,143 +333,4 @@ impl<'a> PathCache<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn listed(fid: &str, name: &str, filetype: &str, parent: i64) -> ListedFile {
-        ListedFile {
-            fid: fid.into(),
-            filename: name.into(),
-            filetype: filetype.into(),
-            parent: Some(parent),
-            world_readable: false,
-            share_key_enabled: Some(false),
-            deleted: Some(false),
-        }
-    }
-
-    #[test]
-    fn urls_and_bodies() {
-        assert_eq!(
-            list_url("https://api.plotly.com", "al.ice", 3),
-            "https://api.plotly.com/v2/folders/all?user=al.ice&page=3&page_size=500"
-        );
-        assert_eq!(file_url("http://h", "a:1"), "http://h/v2/files/a:1");
-        assert_eq!(
-            sharing_body(Sharing::Secret),
-            json!({"world_readable": false, "share_key_enabled": true})
-        );
-        assert_eq!(
-            sharing_body(Sharing::Public),
-            json!({"world_readable": true, "share_key_enabled": false})
-        );
-    }
-
-    #[test]
-    fn pages_parse_and_ignore_unknown_fields() {
-        let page: ListPage = serde_json::from_str(
-            r#"{"fid":"a:-1","children":{"count":3,"next":"http://h/v2/folders/all?page=2",
-                "previous":null,"results":[{"fid":"a:1","filename":"x","filetype":"plot",
-                "parent":-1,"world_readable":true,"share_key_enabled":false,
-                "share_key":"KkpqfcY2FA5kJhU5QwnUs5","views":3}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(page.children.count, Some(3));
-        assert_eq!(page.children.results[0].fid, "a:1");
-        let last: ListPage =
-            serde_json::from_str(r#"{"children":{"count":0,"next":null,"results":[]}}"#).unwrap();
-        assert!(last.children.next.is_none() && last.children.results.is_empty());
-    }
-
-    #[test]
-    fn error_messages_follow_chart_studio() {
-        assert_eq!(
-            error_message(
-                r#"{"errors":[{"code":"UNKNOWN","message":"Bad API key","path":null,"field":null}],"detail":"Bad API key"}"#
-            ),
-            "Bad API key"
-        );
-        assert_eq!(
-            error_message(r#"{"errors":[{"message":"a"},{"message":"b"}]}"#),
-            "a\nb"
-        );
-        assert_eq!(error_message(r#"{"errors":[]}"#), r#"{"errors":[]}"#);
-        assert_eq!(error_message(""), "No Content");
-        assert_eq!(
-            error_message("<html>bad gateway</html>"),
-            "<html>bad gateway</html>"
-        );
-    }
-
-    #[test]
-    fn daily_quota_is_told_from_a_throttle() {
-        let daily = "Hi there, you've reached the threshold of 100 combined image exports and chart saves per 24h period.";
-        assert!(is_daily_quota(daily, None));
-        assert!(!is_daily_quota(
-            "Request was throttled. Expected available in 1 seconds.",
-            Some(Duration::from_secs(1))
-        ));
-        assert!(is_daily_quota(
-            "Too many requests",
-            Some(Duration::from_hours(1))
-        ));
-        assert_eq!(retry_after(Some(" 7 ")), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
-    }
-
-    #[test]
-    fn inventory_paths_come_from_the_folder_tree() {
-        let files = vec![
-            listed("a:3", "q3", "fold", 1),
-            listed("a:1", "reports", "fold", -1),
-            listed("a:4", "revenue", "plot", 3),
-            listed("a:5", "top", "dashboard", -1),
-            listed("a:6", "orphan", "plot", 99),
-            ListedFile {
-                deleted: Some(true),
-                ..listed("a:7", "binned", "plot", -1)
-            },
-        ];
-        let (inventory, unplaced) = build_inventory(files).unwrap();
-        let paths: Vec<(&str, &str)> = inventory
-            .files()
-            .iter()
-            .map(|f| (f.fid.as_str(), f.path.as_str()))
-            .collect();
-        assert_eq!(
-            paths,
-            [
-                ("a:1", "reports"),
-                ("a:3", "reports/q3"),
-                ("a:4", "reports/q3/revenue"),
-                ("a:5", "top")
-            ]
-        );
-        assert_eq!(
-            unplaced,
-            [Unplaced {
-                fid: "a:6".into(),
-                reason: "its folder 99 is not in the listing".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn a_missing_share_key_flag_is_an_error_not_a_guess() {
-        let mut file = listed("a:1", "x", "plot", -1);
-        file.share_key_enabled = None;
-        assert!(build_inventory(vec![file]).unwrap_err().contains("a:1"));
-    }
-
-    #[test]
-    fn folder_loops_do_not_hang() {
-        let files = vec![
-            listed("a:1", "x", "fold", 2),
-            listed("a:2", "y", "fold", 1),
-            listed("a:3", "z", "plot", 1),
-        ];
-        let (inventory, unplaced) = build_inventory(files).unwrap();
-        assert!(inventory.is_empty());
-        assert_eq!(unplaced.len(), 3);
-    }
-}
+mod tests;

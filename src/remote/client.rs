@@ -1,18 +1,22 @@
-//! The HTTP client: authentication, timeouts, retries with backoff, concurrent listing.
+//! The HTTP client: authentication, timeouts, retries with backoff, concurrent listing, and
+//! the defences against a server that lies or breaks: no redirects, URLs only from
+//! [`ApiBase`], capped bodies, listings that must end and add up, and a breaker that stops
+//! the run when the server stops answering.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::{Bytes, BytesMut};
 use indicatif::ProgressBar;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode};
-use tokio::sync::Semaphore;
+use reqwest::{Method, StatusCode, Url};
 
 use super::RemoteError;
-use super::api::{self, FileFlags, ListPage, ListedFile, Unplaced};
+use super::api::{self, ApiBase, Fid, FileFlags, ListPage, ListedFile, Unplaced};
 use super::credentials::{Connection, TlsVerify};
-use crate::inventory::{Flags, Inventory, Sharing};
+use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
 
 /// How requests are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,22 +71,68 @@ pub struct Attempt {
 /// A listed account.
 #[derive(Debug)]
 pub struct Listing {
-    /// The files, paths resolved.
+    /// The managed user's files, paths resolved, with what the listing could not vouch for.
     pub inventory: Inventory,
     /// Files left out because their folder was not listed.
     pub unplaced: Vec<Unplaced>,
-    /// How many pages were fetched.
+    /// Fids of other users' files that the listing held; skipped, never managed.
+    pub foreign: Vec<String>,
+    /// How many pages were fetched, over every pass.
     pub pages: usize,
 }
+
+/// Consecutive requests without any answer (refused, reset, DNS, TLS, timed out) after which
+/// the server is taken for dead: no further request is sent in this run.
+pub const DEAD_AFTER: u32 = 10;
+
+/// The default cap on one response body: a 10,000-item page of full file objects is about
+/// 20 MiB, so this leaves room and still bounds memory at `parallelism` times the cap.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// How much of an error response is read for its message.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// A Chart Studio API client for one user.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
-    api_url: String,
+    base: ApiBase,
     username: String,
     retry: RetryPolicy,
     read_only: bool,
+    max_response_bytes: usize,
+    breaker: Arc<Breaker>,
+}
+
+/// Counts requests in a row that got no answer; once [`DEAD_AFTER`] is reached it stays open,
+/// so every clone of the client stops sending at once.
+#[derive(Debug, Default)]
+struct Breaker {
+    misses: AtomicU32,
+    open: OnceLock<String>,
+}
+
+impl Breaker {
+    /// Why the server is taken for dead, once it is.
+    fn why_open(&self) -> Option<&String> {
+        self.open.get()
+    }
+
+    fn answered(&self) {
+        self.misses.store(0, Ordering::SeqCst);
+    }
+
+    /// Counts a request without an answer; true once the breaker opens.
+    fn missed(&self, origin: &str, last: &str) -> bool {
+        let misses = self.misses.fetch_add(1, Ordering::SeqCst) + 1;
+        if misses >= DEAD_AFTER {
+            let _ = self.open.set(format!(
+                "the server at {origin} stopped answering: {DEAD_AFTER} requests in a row got no \
+                 response (last: {last})"
+            ));
+        }
+        self.open.get().is_some()
+    }
 }
 
 /// The `Plotly-Client-Platform` header: name and a plain dotted version, as the server wants.
@@ -91,8 +141,10 @@ pub fn platform() -> String {
 }
 
 impl Client {
-    /// Builds a client for a connection.
+    /// Builds a client for a connection. It follows no redirect: credentials go to the
+    /// configured origin and nowhere else.
     pub fn new(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
+        let base = ApiBase::parse(&connection.api_url).map_err(RemoteError::Setup)?;
         let mut headers = HeaderMap::new();
         let token = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
@@ -111,6 +163,7 @@ impl Client {
         );
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(retry.timeout)
             .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
             .user_agent(platform());
@@ -138,10 +191,12 @@ impl Client {
             .map_err(|err| RemoteError::Setup(format!("cannot build the HTTP client: {err}")))?;
         Ok(Client {
             http,
-            api_url: connection.api_url.clone(),
+            base,
             username: connection.username.clone(),
             retry,
             read_only: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            breaker: Arc::new(Breaker::default()),
         })
     }
 
@@ -154,9 +209,16 @@ impl Client {
         })
     }
 
-    /// The API base URL.
-    pub fn api_url(&self) -> &str {
-        &self.api_url
+    /// The same client with another cap on response bodies (at least 1 KiB).
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Client {
+        self.max_response_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The API base URL, as configured.
+    pub fn api_url(&self) -> String {
+        self.base.to_string()
     }
 
     /// The user.
@@ -164,14 +226,15 @@ impl Client {
         &self.username
     }
 
-    /// Sends a request, retrying what is worth retrying, reporting each attempt.
+    /// Sends a request, retrying what is worth retrying, reporting each attempt. Stops at
+    /// once, sending nothing, when the server has been taken for dead.
     async fn send(
         &self,
         method: Method,
-        url: &str,
+        url: &Url,
         body: Option<&serde_json::Value>,
         on_attempt: &mut (dyn FnMut(&Attempt) + Send),
-    ) -> Result<bytes_body::Body, RemoteError> {
+    ) -> Result<Body, RemoteError> {
         if self.read_only && method != Method::GET {
             return Err(RemoteError::Setup(format!(
                 "refused to send {method} {url}: this client is read-only"
@@ -180,69 +243,106 @@ impl Client {
         let mut number = 0;
         loop {
             number += 1;
-            let mut request = self.http.request(method.clone(), url);
-            if let Some(body) = body {
-                request = request.json(body);
+            if let Some(why) = self.breaker.why_open() {
+                return Err(RemoteError::ServerDown(why.clone()));
             }
-            let failure = match request.send().await {
+            let failure = match self.attempt(&method, url, body).await {
                 Ok(response) => {
-                    let status = response.status();
-                    let wait = api::retry_after(
-                        response
-                            .headers()
-                            .get(header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok()),
-                    );
-                    // Bytes, not text: JSON is parsed straight from them, which spares a
-                    // lossy UTF-8 pass and a copy of every page.
-                    let bytes = response.bytes().await.unwrap_or_default();
-                    if status.is_success() {
-                        on_attempt(&Attempt {
-                            number,
-                            status: Some(status.as_u16()),
-                            will_retry: false,
-                            message: None,
-                        });
-                        return Ok(bytes_body::Body { status, bytes });
-                    }
-                    classify(&method, url, status, &String::from_utf8_lossy(&bytes), wait)
+                    self.breaker.answered();
+                    on_attempt(&Attempt {
+                        number,
+                        status: Some(response.status.as_u16()),
+                        will_retry: false,
+                        message: None,
+                    });
+                    return Ok(response);
                 }
-                Err(err) => {
-                    let message = transport_message(&err);
-                    let error = RemoteError::Transport {
-                        method: method.to_string(),
-                        url: url.to_owned(),
-                        message: message.clone(),
-                    };
-                    if is_transient(&message) {
-                        Failure::Retry {
-                            error,
-                            retry_after: None,
-                        }
-                    } else {
-                        Failure::Final(error)
-                    }
-                }
+                Err(failure) => failure,
             };
-            let (error, retry_after, retryable) = match failure {
-                Failure::Retry { error, retry_after } => (error, retry_after, true),
-                Failure::Final(error) => (error, None, false),
-            };
-            let will_retry = retryable && number <= self.retry.retries;
+            if failure.answered {
+                self.breaker.answered();
+            } else if self
+                .breaker
+                .missed(&self.base.origin(), &failure.error.message())
+            {
+                on_attempt(&Attempt {
+                    number,
+                    status: None,
+                    will_retry: false,
+                    message: Some(failure.error.message()),
+                });
+                let why = self.breaker.why_open().cloned().unwrap_or_default();
+                return Err(RemoteError::ServerDown(why));
+            }
+            let will_retry = failure.retryable && number <= self.retry.retries;
             on_attempt(&Attempt {
                 number,
-                status: error.status(),
+                status: failure.error.status(),
                 will_retry,
-                message: Some(error.message()),
+                message: Some(failure.error.message()),
             });
             if !will_retry {
-                return Err(error);
+                return Err(failure.error);
             }
-            tokio::time::sleep(self.retry.wait(number, retry_after)).await;
+            tokio::time::sleep(self.retry.wait(number, failure.retry_after)).await;
         }
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, RemoteError> {
+    /// One attempt: the response with its whole body (within the cap), or how it failed.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Body, Failure> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|err| Failure::transport(method, url, &err, ""))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| api::redact(&String::from_utf8_lossy(v.as_bytes())))
+                .unwrap_or_default();
+            return Err(Failure::fatal(RemoteError::Redirect {
+                method: method.to_string(),
+                url: url.to_string(),
+                status: status.as_u16(),
+                location,
+                origin: self.base.origin(),
+            }));
+        }
+        if !status.is_success() {
+            let wait = api::retry_after(
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let text = read_prefix(response, ERROR_BODY_BYTES).await;
+            return Err(classify(method, url, status, &text, wait));
+        }
+        let bytes = read_capped(response, self.max_response_bytes)
+            .await
+            .map_err(|err| match err {
+                BodyError::TooLarge => Failure::fatal(RemoteError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.max_response_bytes,
+                }),
+                BodyError::Transport(err) => {
+                    Failure::transport(method, url, &err, " while reading the response")
+                }
+            })?;
+        Ok(Body { status, bytes })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T, RemoteError> {
         let body = self.send(Method::GET, url, None, &mut |_| {}).await?;
         body.parse(url)
     }
@@ -253,111 +353,171 @@ impl Client {
         struct Me {
             username: String,
         }
-        let me: Me = self.get_json(&api::current_user_url(&self.api_url)).await?;
+        let me: Me = self.get_json(&self.base.current_user_url()).await?;
         Ok(me.username)
     }
 
-    /// Lists every file of the user. Once the first page tells how many there are, the other
-    /// pages are fetched concurrently (page-number pagination allows it); without a count, or
-    /// if the account changed while listing, it follows `next` one page at a time.
+    /// Lists every file of the user, and proves the listing complete: the distinct items
+    /// listed must equal the server's `count`. The first pass fetches pages by number,
+    /// `parallelism` at a time; if the pages do not fit together, or the count does not
+    /// match, the account is listed once more by following `next`. A second mismatch is an
+    /// error, unless `accept_count_mismatch`, in which case the inventory says so.
     pub async fn list(
         &self,
         parallelism: usize,
         progress: &ProgressBar,
+        accept_count_mismatch: bool,
     ) -> Result<Listing, RemoteError> {
-        let first_url = api::list_url(&self.api_url, &self.username, 1);
-        let first: ListPage = self.get_json(&first_url).await?;
-        let per_page = first.children.results.len();
-        let mut files = first.children.results;
-        let mut pages = 1;
-        if let (Some(count), Some(_)) = (first.children.count, &first.children.next) {
-            let total_pages = count.div_ceil(per_page.max(1));
-            progress.set_length(total_pages as u64);
-            progress.inc(1);
-            let rest = self
-                .fetch_pages(2..=total_pages, parallelism, progress)
-                .await?;
-            pages += rest.len();
-            files.extend(rest.into_iter().flatten());
-            if distinct(&files) != count {
-                // Pages shifted under us (files created or deleted meanwhile): list again the
-                // slow, consistent way rather than plan from a partial picture.
-                let (again, walked) = self
-                    .follow_next(Vec::new(), Some(first_url), progress)
-                    .await?;
-                files = again;
-                pages += walked;
+        let mut pages = 0;
+        let mut by_number = true;
+        let (files, unproven) = loop {
+            let pass = self.list_pass(parallelism, progress, by_number).await?;
+            pages += pass.pages;
+            let listed = api::distinct(&pass.files);
+            if listed == pass.count {
+                break (pass.files, None);
             }
-        } else {
-            progress.inc(1);
-            let (rest, walked) = self
-                .follow_next(Vec::new(), first.children.next, progress)
-                .await?;
-            files.extend(rest);
-            pages += walked;
-        }
+            if by_number {
+                // Pages shifted under us, or the pages did not fit: once more, the slow and
+                // consistent way.
+                by_number = false;
+                continue;
+            }
+            let mismatch = CountMismatch {
+                counted: pass.count,
+                listed,
+            };
+            if !accept_count_mismatch {
+                return Err(RemoteError::CountMismatch(mismatch));
+            }
+            break (pass.files, Some(mismatch));
+        };
         progress.finish_and_clear();
-        let (inventory, unplaced) = api::build_inventory(files).map_err(RemoteError::Listing)?;
+        let built = api::build_inventory(&files, &self.username).map_err(RemoteError::Listing)?;
+        drop(files);
+        let coverage = Coverage {
+            foreign_skipped: built.foreign.len(),
+            unproven,
+        };
         Ok(Listing {
-            inventory,
-            unplaced,
+            inventory: built.inventory.with_coverage(coverage),
+            unplaced: built.unplaced,
+            foreign: built.foreign,
             pages,
         })
     }
 
-    async fn fetch_pages(
+    /// One pass over the listing: the first page, then the rest by number (when `by_number`
+    /// and the pages fit together) or by following `next`.
+    async fn list_pass(
         &self,
-        numbers: std::ops::RangeInclusive<usize>,
         parallelism: usize,
         progress: &ProgressBar,
-    ) -> Result<Vec<Vec<ListedFile>>, RemoteError> {
-        let permits = Arc::new(Semaphore::new(parallelism.max(1)));
+        by_number: bool,
+    ) -> Result<Pass, RemoteError> {
+        let first_url = self.base.list_url(&self.username, 1, api::PAGE_SIZE);
+        let first: ListPage = self.get_json(&first_url).await?;
+        let count = api::check_count(first.children.count).map_err(listing_error)?;
+        let per_page = first.children.results.len();
+        progress.set_length(api::page_budget(count, per_page) as u64);
+        progress.set_position(1);
+        let numbers = api::numbered_pages(count, per_page);
+        if by_number && first.children.next.is_some() && !numbers.is_empty() {
+            progress.set_length(*numbers.end() as u64);
+            if let Some(rest) = self
+                .fetch_numbered(numbers.clone(), per_page, parallelism, progress)
+                .await?
+            {
+                let mut files = first.children.results;
+                files.extend(rest.into_iter().flatten());
+                return Ok(Pass {
+                    files,
+                    count,
+                    pages: 1 + numbers.count(),
+                });
+            }
+        }
+        let mut walk = api::Walk::new(first_url.clone(), count, per_page);
+        let mut files = first.children.results;
+        let mut next = first.children.next;
+        while let Some(link) = next {
+            let url = self
+                .base
+                .accept_link(&link, &first_url)
+                .map_err(|err| RemoteError::Listing(err.to_string()))?;
+            walk.step(&url).map_err(listing_error)?;
+            let page: ListPage = self.get_json(&url).await?;
+            walk.add_items(page.children.results.len())
+                .map_err(listing_error)?;
+            files.extend(page.children.results);
+            next = page.children.next;
+            progress.inc(1);
+        }
+        Ok(Pass {
+            files,
+            count,
+            pages: walk.pages(),
+        })
+    }
+
+    /// Fetches pages by number, at most `parallelism` in flight (a task is started only when
+    /// another ends, however many pages there are). `None` when the pages do not fit
+    /// together (a page past the end, or one of another size), so the caller follows `next`.
+    async fn fetch_numbered(
+        &self,
+        numbers: std::ops::RangeInclusive<usize>,
+        per_page: usize,
+        parallelism: usize,
+        progress: &ProgressBar,
+    ) -> Result<Option<Vec<Vec<ListedFile>>>, RemoteError> {
+        let last = *numbers.end();
+        let mut numbers = numbers;
         let mut tasks = tokio::task::JoinSet::new();
-        for number in numbers {
+        let spawn = |tasks: &mut tokio::task::JoinSet<_>, number: usize| {
             let client = self.clone();
-            let permits = permits.clone();
-            let progress = progress.clone();
             tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore stays open");
-                let url = api::list_url(&client.api_url, &client.username, number);
-                let page: ListPage = client.get_json(&url).await?;
-                progress.inc(1);
-                Ok::<_, RemoteError>((number, page.children.results))
+                let url = client
+                    .base
+                    .list_url(&client.username, number, api::PAGE_SIZE);
+                (number, client.get_json::<ListPage>(&url).await)
             });
+        };
+        for number in numbers.by_ref().take(parallelism.max(1)) {
+            spawn(&mut tasks, number);
         }
         let mut pages = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let page = joined
-                .map_err(|err| RemoteError::Setup(format!("listing task failed: {err}")))??;
-            pages.push(page);
+            let (number, page) =
+                joined.map_err(|err| RemoteError::Setup(format!("listing task failed: {err}")))?;
+            let results = match page {
+                Ok(page) => page.children.results,
+                Err(err) if err.status() == Some(404) => return Ok(None),
+                Err(err) => return Err(err),
+            };
+            let fits = if number == last {
+                (1..=per_page).contains(&results.len())
+            } else {
+                results.len() == per_page
+            };
+            if !fits {
+                return Ok(None);
+            }
+            pages.push((number, results));
+            progress.inc(1);
+            if let Some(number) = numbers.next() {
+                spawn(&mut tasks, number);
+            }
         }
         pages.sort_by_key(|(number, _)| *number);
-        Ok(pages.into_iter().map(|(_, files)| files).collect())
-    }
-
-    async fn follow_next(
-        &self,
-        mut files: Vec<ListedFile>,
-        mut next: Option<String>,
-        progress: &ProgressBar,
-    ) -> Result<(Vec<ListedFile>, usize), RemoteError> {
-        let mut pages = 0;
-        while let Some(url) = next {
-            let page: ListPage = self.get_json(&url).await?;
-            files.extend(page.children.results);
-            next = page.children.next;
-            pages += 1;
-            progress.inc(1);
-        }
-        Ok((files, pages))
+        Ok(Some(pages.into_iter().map(|(_, files)| files).collect()))
     }
 
     /// Reads a file's sharing flags.
     pub async fn flags(&self, fid: &str) -> Result<Flags, RemoteError> {
-        let url = api::file_url(&self.api_url, fid);
+        let url = self.file_url(fid)?;
         let file: FileFlags = self.get_json(&url).await?;
         file.flags().ok_or_else(|| RemoteError::Decode {
-            url,
+            url: url.to_string(),
             message: "the response has no share_key_enabled".into(),
         })
     }
@@ -370,7 +530,7 @@ impl Client {
         level: Sharing,
         on_attempt: &mut (dyn FnMut(&Attempt) + Send),
     ) -> Result<Option<Flags>, RemoteError> {
-        let url = api::file_url(&self.api_url, fid);
+        let url = self.file_url(fid)?;
         let body = api::sharing_body(level);
         let response = self
             .send(Method::PATCH, &url, Some(&body), on_attempt)
@@ -378,20 +538,64 @@ impl Client {
         let file: FileFlags = response.parse(&url)?;
         Ok(file.flags())
     }
+
+    /// The URL of one of the user's files; any other fid is refused before anything is sent.
+    fn file_url(&self, fid: &str) -> Result<Url, RemoteError> {
+        let fid = Fid::parse(fid, &self.username).map_err(RemoteError::Refused)?;
+        Ok(self.base.file_url(&fid))
+    }
+}
+
+/// What one listing pass collected.
+struct Pass {
+    files: Vec<ListedFile>,
+    count: usize,
+    pages: usize,
+}
+
+fn listing_error(err: api::PagingError) -> RemoteError {
+    RemoteError::Listing(err.to_string())
 }
 
 /// How one failed attempt is handled.
-enum Failure {
-    Retry {
-        error: RemoteError,
-        retry_after: Option<Duration>,
-    },
-    Final(RemoteError),
+struct Failure {
+    error: RemoteError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+    /// Whether the server answered at all (for the dead-server breaker).
+    answered: bool,
+}
+
+impl Failure {
+    /// An answer that retrying will not change.
+    fn fatal(error: RemoteError) -> Failure {
+        Failure {
+            error,
+            retryable: false,
+            retry_after: None,
+            answered: true,
+        }
+    }
+
+    /// No (whole) answer: refused, reset, DNS, TLS or a timeout, named as such.
+    fn transport(method: &Method, url: &Url, err: &reqwest::Error, during: &str) -> Failure {
+        let message = transport_message(err, during);
+        Failure {
+            retryable: is_transient(&message),
+            error: RemoteError::Transport {
+                method: method.to_string(),
+                url: url.to_string(),
+                message,
+            },
+            retry_after: None,
+            answered: false,
+        }
+    }
 }
 
 fn classify(
     method: &Method,
-    url: &str,
+    url: &Url,
     status: StatusCode,
     text: &str,
     wait: Option<Duration>,
@@ -399,38 +603,39 @@ fn classify(
     let message = api::error_message(text);
     let http = || RemoteError::Http {
         method: method.to_string(),
-        url: url.to_owned(),
+        url: url.to_string(),
         status: status.as_u16(),
         message: message.clone(),
     };
+    let retry = |retry_after| Failure {
+        error: http(),
+        retryable: true,
+        retry_after,
+        answered: true,
+    };
     if status == StatusCode::TOO_MANY_REQUESTS {
         if api::is_daily_quota(&message, wait) {
-            return Failure::Final(RemoteError::Quota {
+            return Failure::fatal(RemoteError::Quota {
                 message: message.clone(),
             });
         }
-        return Failure::Retry {
-            error: http(),
-            retry_after: wait,
-        };
+        return retry(wait);
     }
     if status.is_server_error() {
-        return Failure::Retry {
-            error: http(),
-            retry_after: wait.filter(|w| *w <= api::LONGEST_WAIT),
-        };
+        return retry(wait.filter(|w| *w <= api::LONGEST_WAIT));
     }
-    Failure::Final(http())
+    Failure::fatal(http())
 }
 
 /// A transport error's message without the URL (which the caller adds) and with its causes.
-fn transport_message(err: &reqwest::Error) -> String {
+/// A timeout says so first: it is the one thing a user can act on (`--timeout`).
+fn transport_message(err: &reqwest::Error, during: &str) -> String {
     let mut message = if err.is_timeout() {
-        "timed out".to_owned()
+        format!("timed out{during} (--timeout)")
     } else if err.is_connect() {
         "cannot connect".to_owned()
     } else {
-        "request failed".to_owned()
+        format!("the connection failed{during}")
     };
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -438,7 +643,7 @@ fn transport_message(err: &reqwest::Error) -> String {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    message
+    api::escape_controls(&message)
 }
 
 /// Whether a transport failure may go away on its own. A refused certificate will not, and
@@ -447,32 +652,60 @@ fn is_transient(message: &str) -> bool {
     !(message.contains("certificate") || message.contains("CertificateRequired"))
 }
 
-fn distinct(files: &[ListedFile]) -> usize {
-    files
-        .iter()
-        .map(|f| f.fid.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len()
+/// Why a body could not be read whole.
+enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
 }
 
-mod bytes_body {
-    use reqwest::StatusCode;
-
-    use super::RemoteError;
-
-    /// A successful response's body.
-    pub struct Body {
-        pub status: StatusCode,
-        pub bytes: bytes::Bytes,
+/// Reads a body chunk by chunk, refusing it as soon as it would pass `limit` bytes: a hostile
+/// or broken server cannot make plotward buffer more than the cap.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Err(BodyError::TooLarge);
     }
-
-    impl Body {
-        pub fn parse<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, RemoteError> {
-            serde_json::from_slice(&self.bytes).map_err(|err| RemoteError::Decode {
-                url: url.to_owned(),
-                message: format!("unexpected response ({}): {err}", self.status.as_u16()),
-            })
+    let mut bytes = BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
         }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// Up to `limit` bytes of an error body, as text; whatever arrived if reading fails.
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - bytes.len();
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A successful response's body.
+struct Body {
+    status: StatusCode,
+    bytes: Bytes,
+}
+
+impl Body {
+    fn parse<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T, RemoteError> {
+        serde_json::from_slice(&self.bytes).map_err(|err| RemoteError::Decode {
+            url: url.to_string(),
+            message: format!(
+                "unexpected response ({}): {}",
+                self.status.as_u16(),
+                api::escape_controls(&err.to_string())
+            ),
+        })
     }
 }
 
@@ -510,36 +743,58 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let get = Method::GET;
+        let url = Url::parse("http://127.0.0.1/v2/files/a:1").unwrap();
+        let retried = |f: &Failure| f.retryable && f.answered;
+        assert!(retried(&classify(
+            &get,
+            &url,
+            StatusCode::BAD_GATEWAY,
+            "",
+            None
+        )));
+        let not_found = classify(&get, &url, StatusCode::NOT_FOUND, "", None);
+        assert!(!not_found.retryable);
         assert!(matches!(
-            classify(&get, "u", StatusCode::BAD_GATEWAY, "", None),
-            Failure::Retry { .. }
+            not_found.error,
+            RemoteError::Http { status: 404, .. }
         ));
-        assert!(matches!(
-            classify(&get, "u", StatusCode::NOT_FOUND, "", None),
-            Failure::Final(RemoteError::Http { status: 404, .. })
-        ));
-        assert!(matches!(
-            classify(
-                &get,
-                "u",
-                StatusCode::TOO_MANY_REQUESTS,
-                r#"{"errors":[{"message":"slow down"}]}"#,
-                Some(Duration::from_secs(1))
-            ),
-            Failure::Retry {
-                retry_after: Some(_),
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(
-                &get,
-                "u",
-                StatusCode::TOO_MANY_REQUESTS,
-                r#"{"errors":[{"message":"threshold of 100 ... per 24h period"}]}"#,
-                None
-            ),
-            Failure::Final(RemoteError::Quota { .. })
-        ));
+        let throttled = classify(
+            &get,
+            &url,
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"errors":[{"message":"slow down"}]}"#,
+            Some(Duration::from_secs(1)),
+        );
+        assert!(retried(&throttled) && throttled.retry_after.is_some());
+        let quota = classify(
+            &get,
+            &url,
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"errors":[{"message":"threshold of 100 ... per 24h period"}]}"#,
+            None,
+        );
+        assert!(!quota.retryable);
+        assert!(matches!(quota.error, RemoteError::Quota { .. }));
+    }
+
+    #[test]
+    fn the_breaker_opens_after_enough_misses_in_a_row_only() {
+        let breaker = Breaker::default();
+        for _ in 1..DEAD_AFTER {
+            assert!(!breaker.missed("https://h", "refused"));
+        }
+        breaker.answered();
+        for _ in 1..DEAD_AFTER {
+            assert!(!breaker.missed("https://h", "refused"));
+        }
+        assert!(breaker.missed("https://h", "refused"));
+        assert!(
+            breaker
+                .why_open()
+                .unwrap()
+                .contains("https://h stopped answering")
+        );
+        breaker.answered();
+        assert!(breaker.why_open().is_some(), "an open breaker stays open");
     }
 }

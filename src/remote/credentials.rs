@@ -279,33 +279,21 @@ pub fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
     Ok(key.to_owned())
 }
 
-/// Checks the API URL: http(s), a host, and plain http only for loopback hosts, since the key
-/// travels in every request.
+/// Checks the API URL: http(s), a host, no user info, and plain http only for loopback
+/// hosts, since the key travels in every request. Errors show the URL with any user info
+/// replaced by `***`.
 pub fn check_url(url: &str) -> Result<String, CredentialsError> {
     let fail = |message: &str| CredentialsError::Url {
-        url: url.to_owned(),
+        url: super::api::redact(url.trim()),
         message: message.to_owned(),
     };
-    let trimmed = url.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(trimmed).map_err(|err| fail(&err.to_string()))?;
-    let host = parsed.host_str().ok_or_else(|| fail("it has no host"))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if is_loopback(host) => {}
-        "http" => {
-            return Err(fail(
-                "plain http is refused except on loopback hosts; the API key would travel unencrypted, use https",
-            ));
-        }
-        other => return Err(fail(&format!("unsupported scheme `{other}`; use https"))),
+    let base = super::api::ApiBase::parse(url).map_err(|message| fail(&message))?;
+    if base.is_http() && !is_loopback(base.host()) {
+        return Err(fail(
+            "plain http is refused except on loopback hosts; the API key would travel unencrypted, use https",
+        ));
     }
-    if parsed.path() != "/" && !parsed.path().is_empty() {
-        return Err(fail("give the API root only, e.g. https://api.plotly.com"));
-    }
-    if parsed.query().is_some() || !parsed.username().is_empty() {
-        return Err(fail("give the API root only, without query or user"));
-    }
-    Ok(trimmed.to_owned())
+    Ok(base.to_string())
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -422,6 +410,24 @@ mod tests {
         assert!(err.contains("plain http is refused"), "{err}");
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("https://api.plotly.com/v2").is_err());
+    }
+
+    #[test]
+    fn user_info_in_the_url_is_refused_without_echoing_it() {
+        for url in [
+            "https://bob:hunter2@plotly.acme.com",
+            "https://hunter2@plotly.acme.com/",
+            "http://bob:hunter2@127.0.0.1:9889",
+            "https://bob:hunter2@plotly.acme.com/v2?x=1",
+        ] {
+            let err = check_url(url).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("***@"), "{err}");
+        }
+        let err = check_url("https://bob:hunter2@plotly.acme.com")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("user name or password"), "{err}");
     }
 
     #[test]

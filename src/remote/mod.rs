@@ -5,8 +5,10 @@ pub mod api;
 pub mod client;
 pub mod credentials;
 
-pub use client::{Attempt, Client, Listing, RetryPolicy};
+pub use client::{Attempt, Client, DEAD_AFTER, DEFAULT_MAX_RESPONSE_BYTES, Listing, RetryPolicy};
 pub use credentials::{ApiKey, Connection, TlsVerify};
+
+use crate::inventory::CountMismatch;
 
 /// Why a request to the API failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,52 @@ pub enum RemoteError {
     /// The listing cannot be turned into an inventory.
     #[error("cannot list the account: {0}")]
     Listing(String),
+    /// The server redirected; plotward follows no redirect, so credentials stay home.
+    #[error(
+        "{method} {url}: the server answered {status} with a redirect to `{location}`; plotward \
+         follows no redirects, so credentials only ever go to {origin}. If the API moved, \
+         point --api-url at its new address"
+    )]
+    Redirect {
+        /// HTTP method.
+        method: String,
+        /// URL.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed (user info redacted).
+        location: String,
+        /// The configured origin.
+        origin: String,
+    },
+    /// A response body passed the cap.
+    #[error(
+        "{url}: the response is larger than {} MiB; refusing to read it (raise \
+         --max-response-mib if the server's pages are really this large)",
+        limit.div_ceil(1024 * 1024)
+    )]
+    TooLarge {
+        /// URL.
+        url: String,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The server stopped answering; nothing more is sent this run.
+    #[error("{0}")]
+    ServerDown(String),
+    /// Listed items never added up to the server's `count`.
+    #[error(
+        "the account changed during listing; re-run. The server counts {} items but {} were \
+         listed, twice. If this server's count never matches (some servers count trashed or \
+         shared files), pass --accept-count-mismatch to go on; every output will then say the \
+         listing was not proven complete",
+        .0.counted,
+        .0.listed
+    )]
+    CountMismatch(CountMismatch),
+    /// A request plotward will not send (a fid that is not the user's).
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl RemoteError {
@@ -73,7 +121,10 @@ impl RemoteError {
             | RemoteError::Transport { message, .. }
             | RemoteError::Decode { message, .. }
             | RemoteError::Setup(message)
-            | RemoteError::Listing(message) => message.clone(),
+            | RemoteError::Listing(message)
+            | RemoteError::ServerDown(message)
+            | RemoteError::Refused(message) => message.clone(),
+            other => other.to_string(),
         }
     }
 }

@@ -43,7 +43,15 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 /// The plan as a unified diff of the sharing manifest.
 pub fn plan(plan: &Plan) -> String {
     let (current, desired) = manifests(plan);
-    unified(&current, &desired, "current", "desired")
+    let mut out = String::new();
+    // Lines before `---` are a patch's preamble, which diff tools ignore.
+    for note in super::coverage_notes(plan.coverage) {
+        out.push_str("# ");
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out.push_str(&unified(&current, &desired, "current", "desired"));
+    out
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use crate::check::{Kind, Report};
 
 /// The report as a JUnit XML document.
 pub fn check(report: &Report, suite: &str) -> String {
-    let tests = report.judged.len();
+    let unproven = report.coverage.unproven;
+    let skipped = usize::from(unproven.is_some());
+    let tests = report.judged.len() + skipped;
     let failures = report
         .judged
         .iter()
@@ -20,9 +22,28 @@ pub fn check(report: &Report, suite: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         escape(suite)
     );
+    if !report.coverage.is_full() {
+        let _ = writeln!(
+            out,
+            "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
+             <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
+            report.coverage.foreign_skipped,
+            unproven.is_none()
+        );
+    }
+    if unproven.is_some() {
+        // Not a pass and not a violation: the listing could not vouch for completeness.
+        let note = crate::render::coverage_notes(report.coverage).join(" ");
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"(listing)\" name=\"the listing is complete\">\n      \
+             <skipped message=\"{}\"/>\n    </testcase>",
+            escape(&note)
+        );
+    }
     for judged in &report.judged {
         let folder = judged
             .path

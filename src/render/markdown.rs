@@ -44,7 +44,11 @@ struct Report<'a> {
 pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
     let summary = plan.summary();
     if !summary.has_changes() {
-        return format!("**No changes. {}**\n", summary_line(summary));
+        return format!(
+            "**No changes. {}**\n{}",
+            summary_line(summary),
+            coverage_block(plan.coverage)
+        );
     }
     let mut changes: Vec<Change<'_>> = plan.changes().collect();
     changes.sort_by_key(|c| std::cmp::Reverse(c.direction()));
@@ -71,6 +75,7 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
                 .map(|b| format!("- {}", escape(&b.to_string()))),
         );
     }
+    alert.extend(crate::render::coverage_notes(plan.coverage));
     fit(&Report {
         summary: summary_line(summary),
         alert,
@@ -97,7 +102,11 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
 /// The check result as a pull-request comment.
 pub fn check(report: &check::Report, diff: &str) -> String {
     if report.is_compliant() {
-        return format!("**{}**\n", report.summary_line());
+        return format!(
+            "**{}**\n{}",
+            report.summary_line(),
+            coverage_block(report.coverage)
+        );
     }
     let mut rows: Vec<Row> = report
         .findings()
@@ -121,7 +130,7 @@ pub fn check(report: &check::Report, diff: &str) -> String {
     let (drift, never) = report.counts();
     fit(&Report {
         summary: report.summary_line(),
-        alert: Vec::new(),
+        alert: crate::render::coverage_notes(report.coverage),
         callout_title: format!(
             "**{never} {} public despite `never_public`:**",
             files(never)
@@ -175,6 +184,19 @@ fn fit(report: &Report<'_>) -> String {
         }
     }
     render(report, low, diff_lines * low / report.rows.len().max(1))
+}
+
+/// The coverage notes as a warning block after a one-line result, or nothing.
+fn coverage_block(coverage: crate::inventory::Coverage) -> String {
+    let notes = crate::render::coverage_notes(coverage);
+    if notes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n> [!WARNING]\n");
+    for note in notes {
+        let _ = writeln!(out, "> {}", escape(&note));
+    }
+    out
 }
 
 fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {

@@ -14,6 +14,29 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
+use crate::inventory::Coverage;
+
+/// What the listing could not vouch for, one sentence each, for every output made from it:
+/// other users' files that were skipped, and a listing not proven complete.
+pub fn coverage_notes(coverage: Coverage) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(gap) = coverage.unproven {
+        notes.push(format!(
+            "The listing was not proven complete: the server counts {} items, {} were listed \
+             (--accept-count-mismatch). Files the listing missed are not in this result.",
+            gap.counted, gap.listed
+        ));
+    }
+    match coverage.foreign_skipped {
+        0 => {}
+        1 => notes.push("1 file owned by another user skipped (never managed).".to_owned()),
+        n => notes.push(format!(
+            "{n} files owned by others skipped (never managed)."
+        )),
+    }
+    notes
+}
+
 /// Output formats for `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -19,6 +19,7 @@ pub fn plan(
 ) -> io::Result<()> {
     let summary = plan.summary();
     if !summary.has_changes() {
+        write_coverage(plan.coverage, painter, out)?;
         return writeln!(
             out,
             "{}",
@@ -47,11 +48,72 @@ pub fn plan(
     }
     writeln!(out)?;
     write_breaches(breaches, painter, out)?;
+    write_coverage(plan.coverage, painter, out)?;
     writeln!(
         out,
         "{}",
         painter.paint(Painter::BOLD, summary_line(summary))
     )
+}
+
+/// The coverage notes, each on its own line, before a summary line (which stays last, as
+/// scripts expect).
+fn write_coverage(
+    coverage: crate::inventory::Coverage,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for note in super::coverage_notes(coverage) {
+        let style = if coverage.unproven.is_some() && note.starts_with("The listing") {
+            Painter::RED
+        } else {
+            Painter::YELLOW
+        };
+        writeln!(out, "{}", painter.paint(style, note))?;
+    }
+    Ok(())
+}
+
+/// Warnings on stderr while listing: files left out of the folder tree, other users' files
+/// skipped, a listing not proven complete.
+pub fn listing_warnings(
+    listing: &crate::remote::Listing,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let warning = painter.paint(Painter::YELLOW, "warning");
+    for file in &listing.unplaced {
+        writeln!(out, "{warning}: {} is left out: {}", file.fid, file.reason)?;
+    }
+    if !listing.foreign.is_empty() {
+        let shown: Vec<String> = listing
+            .foreign
+            .iter()
+            .take(5)
+            .map(|fid| crate::remote::api::redact(fid))
+            .collect();
+        let more = listing.foreign.len() - shown.len();
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "{warning}: the listing holds {} files of other users, skipped: {}{tail}",
+            listing.foreign.len(),
+            shown.join(", ")
+        )?;
+    }
+    if let Some(gap) = listing.inventory.coverage().unproven {
+        writeln!(
+            out,
+            "{warning}: the listing was not proven complete: the server counts {} items, {} \
+             were listed; going on because of --accept-count-mismatch",
+            gap.counted, gap.listed
+        )?;
+    }
+    Ok(())
 }
 
 /// `Plan: 2 to restrict, 1 to expose, 1180 unchanged, 21 ignored.`
@@ -241,6 +303,7 @@ pub fn check(
     if !findings.is_empty() {
         writeln!(out)?;
     }
+    write_coverage(report.coverage, painter, out)?;
     writeln!(
         out,
         "{}",

@@ -1,0 +1,88 @@
+//! File ids as the server hands them out, checked before any of them becomes part of a URL.
+
+use std::fmt;
+
+/// The largest file number accepted; far above any account, small enough for every integer
+/// type a server might use.
+const MAX_IDLOCAL: u64 = i64::MAX as u64;
+
+/// A file id of the managed user: `owner:number`, the owner exactly the configured user and
+/// the number plain decimal digits. Nothing else can become a `/v2/files/{fid}` URL.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fid {
+    text: String,
+    idlocal: i64,
+}
+
+/// What a server-supplied fid turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FidCheck {
+    /// One of the managed user's files.
+    Own(Fid),
+    /// A well-formed fid of another user: listed, but never managed.
+    Foreign,
+    /// Not `owner:number`: the listing cannot be trusted.
+    Malformed,
+}
+
+impl Fid {
+    /// Classifies a fid against the managed user.
+    pub fn check(text: &str, user: &str) -> FidCheck {
+        let Some((owner, number)) = text.split_once(':') else {
+            return FidCheck::Malformed;
+        };
+        let digits =
+            !number.is_empty() && number.len() <= 19 && number.bytes().all(|b| b.is_ascii_digit());
+        let idlocal = number.parse::<u64>().ok().filter(|n| *n <= MAX_IDLOCAL);
+        let owner_ok = !owner.is_empty()
+            && owner.chars().all(|c| {
+                !c.is_control()
+                    && !c.is_whitespace()
+                    && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
+            });
+        match (digits && owner_ok, idlocal) {
+            (true, Some(idlocal)) if owner == user => FidCheck::Own(Fid {
+                text: text.to_owned(),
+                idlocal: i64::try_from(idlocal).unwrap_or(i64::MAX),
+            }),
+            (true, Some(_)) => FidCheck::Foreign,
+            _ => FidCheck::Malformed,
+        }
+    }
+
+    /// Parses one of the managed user's fids, or says why it is not one.
+    pub fn parse(text: &str, user: &str) -> Result<Fid, String> {
+        match Fid::check(text, user) {
+            FidCheck::Own(fid) => Ok(fid),
+            FidCheck::Foreign => Err(format!(
+                "the file id `{}` belongs to another user, not {user}",
+                super::base::redact(text)
+            )),
+            FidCheck::Malformed => Err(format!(
+                "the file id `{}` is not of the form {user}:number",
+                super::base::redact(text)
+            )),
+        }
+    }
+
+    /// The fid as text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The fid as an owned string, without copying it.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
+    /// The number after the colon, which folders' `parent` fields refer to.
+    pub fn idlocal(&self) -> i64 {
+        self.idlocal
+    }
+}
+
+impl fmt::Display for Fid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}

@@ -1,0 +1,131 @@
+//! The rules that make every listing end: a ceiling on `count`, a page budget derived from
+//! it, and no page URL fetched twice. Pure, so property tests can throw anything at it.
+
+use std::collections::HashSet;
+
+use reqwest::Url;
+
+/// The largest `count` plotward believes. Far above any real account (the largest accounts
+/// seen hold tens of thousands of files); a server claiming more is refused rather than
+/// given memory and time in proportion to its claim.
+pub const MAX_COUNT: usize = 1_000_000;
+
+/// Pages followed beyond `ceil(count / page size)` before a listing is called endless: room
+/// for files created while the listing runs.
+pub const PAGE_MARGIN: usize = 2;
+
+/// Why a listing was stopped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PagingError {
+    /// `count` above [`MAX_COUNT`].
+    #[error(
+        "the server claims {count} files, more than plotward's ceiling of {MAX_COUNT}; \
+         refusing to list (a real account is far smaller)"
+    )]
+    CountTooLarge {
+        /// The claimed count.
+        count: usize,
+    },
+    /// A `next` link named a page already fetched.
+    #[error(
+        "the server's `next` link `{0}` repeats a page already listed; the listing would never end"
+    )]
+    Repeated(String),
+    /// More pages than the count allows.
+    #[error(
+        "the server sent more than {budget} pages for {count} files at {per_page} a page; \
+         the listing would not end"
+    )]
+    TooManyPages {
+        /// Pages allowed.
+        budget: usize,
+        /// The claimed count.
+        count: usize,
+        /// Items on the first page.
+        per_page: usize,
+    },
+    /// More items than the ceiling.
+    #[error("the server listed more than {MAX_COUNT} items; refusing to go on")]
+    TooManyItems,
+}
+
+/// Checks a page's `count` against the ceiling.
+pub fn check_count(count: usize) -> Result<usize, PagingError> {
+    if count > MAX_COUNT {
+        Err(PagingError::CountTooLarge { count })
+    } else {
+        Ok(count)
+    }
+}
+
+/// How many pages a listing of `count` items at `per_page` a page may take, margin included.
+/// A first page with no items cannot say how big pages are, so only the margin is allowed.
+pub fn page_budget(count: usize, per_page: usize) -> usize {
+    if per_page == 0 {
+        return 1 + PAGE_MARGIN;
+    }
+    count.min(MAX_COUNT).div_ceil(per_page).max(1) + PAGE_MARGIN
+}
+
+/// The pages that fetching by number should ask for after the first: `2..=last`, or nothing
+/// when the first page holds everything or says nothing usable.
+pub fn numbered_pages(count: usize, per_page: usize) -> std::ops::RangeInclusive<usize> {
+    if per_page == 0 || count <= per_page {
+        return 2..=1;
+    }
+    2..=count.min(MAX_COUNT).div_ceil(per_page)
+}
+
+/// A walk along `next` links: refuses a page seen before, and more pages or items than the
+/// budget allows.
+#[derive(Debug)]
+pub struct Walk {
+    seen: HashSet<Url>,
+    budget: usize,
+    count: usize,
+    per_page: usize,
+    items: usize,
+}
+
+impl Walk {
+    /// Starts a walk whose first page, already fetched, was `first` with `items` items.
+    pub fn new(first: Url, count: usize, per_page: usize) -> Walk {
+        Walk {
+            seen: HashSet::from([first]),
+            budget: page_budget(count, per_page),
+            count,
+            per_page,
+            items: per_page,
+        }
+    }
+
+    /// Records the next page's URL before it is fetched; refuses a repeat or one page too many.
+    pub fn step(&mut self, url: &Url) -> Result<(), PagingError> {
+        if self.seen.contains(url) {
+            return Err(PagingError::Repeated(super::base::redact(url.as_str())));
+        }
+        if self.seen.len() >= self.budget {
+            return Err(PagingError::TooManyPages {
+                budget: self.budget,
+                count: self.count,
+                per_page: self.per_page,
+            });
+        }
+        self.seen.insert(url.clone());
+        Ok(())
+    }
+
+    /// Records the items of a fetched page; refuses more than the ceiling.
+    pub fn add_items(&mut self, items: usize) -> Result<(), PagingError> {
+        self.items = self.items.saturating_add(items);
+        if self.items > MAX_COUNT + self.per_page {
+            return Err(PagingError::TooManyItems);
+        }
+        Ok(())
+    }
+
+    /// Pages fetched so far, the first included.
+    pub fn pages(&self) -> usize {
+        self.seen.len()
+    }
+}

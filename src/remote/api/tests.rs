@@ -1,0 +1,404 @@
+//! The API as data: URLs, links, fids, pages and inventories, including property tests that
+//! throw arbitrary server text at them.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use reqwest::Url;
+use serde_json::json;
+
+use super::*;
+
+fn listed(fid: &str, name: &str, filetype: &str, parent: i64) -> ListedFile {
+    ListedFile {
+        fid: fid.into(),
+        filename: Some(name.into()),
+        filetype: Some(filetype.into()),
+        parent: Some(parent),
+        world_readable: Some(false),
+        share_key_enabled: Some(false),
+        deleted: Some(false),
+    }
+}
+
+fn base(url: &str) -> ApiBase {
+    ApiBase::parse(url).unwrap()
+}
+
+fn fid(text: &str) -> Fid {
+    Fid::parse(text, "alice").unwrap()
+}
+
+#[test]
+fn urls_and_bodies() {
+    let api = base("https://api.plotly.com");
+    assert_eq!(
+        api.list_url("al.ice", 3, 500).as_str(),
+        "https://api.plotly.com/v2/folders/all?user=al.ice&page=3&page_size=500"
+    );
+    assert_eq!(
+        base("http://h:8").file_url(&fid("alice:1")).as_str(),
+        "http://h:8/v2/files/alice:1"
+    );
+    assert_eq!(
+        api.current_user_url().as_str(),
+        "https://api.plotly.com/v2/users/current"
+    );
+    assert_eq!(
+        sharing_body(Sharing::Secret),
+        json!({"world_readable": false, "share_key_enabled": true})
+    );
+    assert_eq!(
+        sharing_body(Sharing::Public),
+        json!({"world_readable": true, "share_key_enabled": false})
+    );
+}
+
+#[test]
+fn the_user_is_encoded_as_a_query_value_never_as_url_structure() {
+    let url = base("https://h").list_url("a&page=9#x", 1, 500);
+    assert_eq!(url.path(), "/v2/folders/all");
+    assert_eq!(url.query_pairs().count(), 3);
+    assert_eq!(url.fragment(), None);
+}
+
+#[test]
+fn only_the_managed_users_well_formed_fids_become_urls() {
+    assert!(matches!(Fid::check("alice:0", "alice"), FidCheck::Own(_)));
+    assert_eq!(fid("alice:42").idlocal(), 42);
+    assert_eq!(Fid::check("bob:7", "alice"), FidCheck::Foreign);
+    for bad in [
+        "alice:1/../../users/current",
+        "alice:../1",
+        "alice",
+        "alice:",
+        ":3",
+        "alice:-1",
+        "alice:+1",
+        "alice: 1",
+        "alice:1:2",
+        "alice:99999999999999999999",
+        "al/ice:1",
+        "al%2fice:1",
+        "alice:1?x=1",
+        "alice:1#x",
+        "alice:１",
+    ] {
+        assert_eq!(Fid::check(bad, "alice"), FidCheck::Malformed, "{bad}");
+        assert!(Fid::parse(bad, "alice").is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn links_stay_on_the_configured_origin() {
+    let api = base("https://plotly.acme.com");
+    let first = api.list_url("alice", 1, 500);
+    let page2 = "https://plotly.acme.com/v2/folders/all?user=alice&page=2&page_size=500";
+    assert_eq!(api.accept_link(page2, &first).unwrap().as_str(), page2);
+    // A TLS-terminating proxy's http link is upgraded, never followed as http.
+    let upgraded = api
+        .accept_link(
+            "http://plotly.acme.com/v2/folders/all?user=alice&page=2",
+            &first,
+        )
+        .unwrap();
+    assert_eq!(upgraded.scheme(), "https");
+    assert_eq!(upgraded.port_or_known_default(), Some(443));
+    // Relative links resolve against the base.
+    assert!(api.accept_link("/v2/folders/all?page=2", &first).is_ok());
+    for other in [
+        "https://evil.example/v2/folders/all?page=2",
+        "https://plotly.acme.com:8443/v2/folders/all?page=2",
+        "http://plotly.acme.com:8443/v2/folders/all?page=2",
+        "https://plotly.acme.com.evil.example/v2/folders/all",
+        "https://user:pw@plotly.acme.com/v2/folders/all?page=2",
+        "//evil.example/v2/folders/all",
+        "ftp://plotly.acme.com/v2/folders/all",
+    ] {
+        let err = api.accept_link(other, &first).unwrap_err();
+        assert!(
+            matches!(err, LinkError::OtherOrigin { .. }),
+            "{other}: {err:?}"
+        );
+        assert!(!err.to_string().contains(":pw@"), "{err}");
+    }
+    assert!(matches!(
+        api.accept_link("https://plotly.acme.com/v2/users/current", &first),
+        Err(LinkError::OtherPath { .. })
+    ));
+    // Never downgraded: an https link under an http (loopback) base is another origin.
+    let local = base("http://127.0.0.1:9889");
+    let first = local.list_url("alice", 1, 500);
+    assert!(
+        local
+            .accept_link("https://127.0.0.1:9889/v2/folders/all?page=2", &first)
+            .is_err()
+    );
+    assert!(
+        local
+            .accept_link("http://127.0.0.2:9889/v2/folders/all?page=2", &first)
+            .is_err()
+    );
+}
+
+#[test]
+fn printed_urls_hide_user_info_and_control_characters() {
+    assert_eq!(redact("https://u:p@h/x@y"), "https://***@h/x@y");
+    assert_eq!(redact("h\u{1b}]0;x\u{7}"), "h\\u{1b}]0;x\\u{7}");
+    assert_eq!(redact("a\u{202e}b"), "a\\u{202e}b");
+    assert!(redact(&"x".repeat(1000)).chars().count() <= 301);
+}
+
+#[test]
+fn pages_parse_and_ignore_unknown_fields() {
+    let page: ListPage = serde_json::from_str(
+        r#"{"fid":"a:-1","children":{"count":3,"next":"http://h/v2/folders/all?page=2",
+            "previous":null,"results":[{"fid":"a:1","filename":"x","filetype":"plot",
+            "parent":-1,"world_readable":true,"share_key_enabled":false,
+            "share_key":"KkpqfcY2FA5kJhU5QwnUs5","views":3}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(page.children.count, 3);
+    assert_eq!(page.children.results[0].fid, "a:1");
+    let last: ListPage =
+        serde_json::from_str(r#"{"children":{"count":0,"next":null,"results":[]}}"#).unwrap();
+    assert!(last.children.next.is_none() && last.children.results.is_empty());
+    // No count: the page cannot be proven complete, so it does not parse.
+    assert!(
+        serde_json::from_str::<ListPage>(r#"{"children":{"next":null,"results":[]}}"#).is_err()
+    );
+}
+
+#[test]
+fn error_messages_follow_chart_studio() {
+    assert_eq!(
+        error_message(
+            r#"{"errors":[{"code":"UNKNOWN","message":"Bad API key","path":null,"field":null}],"detail":"Bad API key"}"#
+        ),
+        "Bad API key"
+    );
+    assert_eq!(
+        error_message(r#"{"errors":[{"message":"a"},{"message":"b"}]}"#),
+        "a\nb"
+    );
+    assert_eq!(error_message(r#"{"errors":[]}"#), r#"{"errors":[]}"#);
+    assert_eq!(error_message(""), "No Content");
+    assert_eq!(
+        error_message("<html>bad gateway</html>"),
+        "<html>bad gateway</html>"
+    );
+    assert_eq!(
+        error_message("{\"errors\":[{\"message\":\"x\\u001b[2Jy\"}]}"),
+        "x\\u{1b}[2Jy"
+    );
+}
+
+#[test]
+fn daily_quota_is_told_from_a_throttle() {
+    let daily = "Hi there, you've reached the threshold of 100 combined image exports and chart saves per 24h period.";
+    assert!(is_daily_quota(daily, None));
+    assert!(!is_daily_quota(
+        "Request was throttled. Expected available in 1 seconds.",
+        Some(Duration::from_secs(1))
+    ));
+    assert!(is_daily_quota(
+        "Too many requests",
+        Some(Duration::from_hours(1))
+    ));
+    assert_eq!(retry_after(Some(" 7 ")), Some(Duration::from_secs(7)));
+    assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+}
+
+#[test]
+fn inventory_paths_come_from_the_folder_tree() {
+    let files = vec![
+        listed("a:3", "q3", "fold", 1),
+        listed("a:1", "reports", "fold", -1),
+        listed("a:4", "revenue", "plot", 3),
+        listed("a:5", "top", "dashboard", -1),
+        listed("a:6", "orphan", "plot", 99),
+        ListedFile {
+            deleted: Some(true),
+            ..listed("a:7", "binned", "plot", -1)
+        },
+        listed("a:4", "revenue", "plot", 3),
+    ];
+    let built = build_inventory(&files, "a").unwrap();
+    let paths: Vec<(&str, &str)> = built
+        .inventory
+        .files()
+        .iter()
+        .map(|f| (f.fid.as_str(), f.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("a:1", "reports"),
+            ("a:3", "reports/q3"),
+            ("a:4", "reports/q3/revenue"),
+            ("a:5", "top")
+        ]
+    );
+    assert_eq!(
+        built.unplaced,
+        [Unplaced {
+            fid: "a:6".into(),
+            reason: "its folder 99 is not in the listing".into()
+        }]
+    );
+    assert!(built.foreign.is_empty());
+}
+
+#[test]
+fn other_users_files_are_skipped_and_counted_not_fatal() {
+    let files = vec![
+        listed("a:1", "mine", "plot", -1),
+        ListedFile {
+            share_key_enabled: None,
+            parent: None,
+            ..listed("bob:7", "theirs", "plot", -1)
+        },
+        listed("carol:2", "also", "plot", -1),
+        listed("bob:7", "theirs", "plot", -1),
+    ];
+    let built = build_inventory(&files, "a").unwrap();
+    assert_eq!(built.inventory.len(), 1);
+    assert_eq!(built.foreign, ["bob:7", "carol:2"]);
+}
+
+#[test]
+fn a_missing_field_of_an_own_file_is_an_error_naming_it_not_a_guess() {
+    let mut file = listed("a:1", "x", "plot", -1);
+    file.share_key_enabled = None;
+    let err = build_inventory(&[file], "a").unwrap_err();
+    assert!(
+        err.contains("a:1") && err.contains("share_key_enabled"),
+        "{err}"
+    );
+    let mut file = listed("a:2", "x", "plot", -1);
+    file.parent = None;
+    let err = build_inventory(&[file], "a").unwrap_err();
+    assert!(err.contains("a:2") && err.contains("`parent`"), "{err}");
+    let file = listed("a:3", "x/y", "plot", -1);
+    let err = build_inventory(&[file], "a").unwrap_err();
+    assert!(err.contains("a:3"), "{err}");
+}
+
+#[test]
+fn a_malformed_fid_fails_the_whole_listing() {
+    let files = vec![
+        listed("a:1", "fine", "plot", -1),
+        listed("a:1/../../users/current", "x", "plot", -1),
+    ];
+    let err = build_inventory(&files, "a").unwrap_err();
+    assert!(err.contains("a:1/../../users/current"), "{err}");
+}
+
+#[test]
+fn folder_loops_do_not_hang() {
+    let files = vec![
+        listed("a:1", "x", "fold", 2),
+        listed("a:2", "y", "fold", 1),
+        listed("a:3", "z", "plot", 1),
+    ];
+    let built = build_inventory(&files, "a").unwrap();
+    assert!(built.inventory.is_empty());
+    assert_eq!(built.unplaced.len(), 3);
+}
+
+#[test]
+fn counts_above_the_ceiling_and_endless_walks_are_refused() {
+    assert!(check_count(MAX_COUNT).is_ok());
+    assert!(matches!(
+        check_count(1_000_000_000_000),
+        Err(PagingError::CountTooLarge { .. })
+    ));
+    assert_eq!(numbered_pages(1000, 500), 2..=2);
+    assert!(numbered_pages(500, 500).is_empty());
+    assert!(numbered_pages(10, 0).is_empty());
+    let api = base("http://127.0.0.1:1");
+    let first = api.list_url("a", 1, 500);
+    let mut walk = Walk::new(first.clone(), 1000, 500);
+    assert!(matches!(walk.step(&first), Err(PagingError::Repeated(_))));
+    for page in 2..=page_budget(1000, 500) {
+        walk.step(&api.list_url("a", page, 500)).unwrap();
+    }
+    assert!(matches!(
+        walk.step(&api.list_url("a", 99, 500)),
+        Err(PagingError::TooManyPages { budget: 4, .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No link text, however hostile, yields a URL off the configured origin or panics.
+    #[test]
+    fn no_link_leaves_the_origin(link in "\\PC{0,80}", host_link in "(https?://)?(127\\.0\\.0\\.[12]|plotly\\.acme\\.com|x)(:[0-9]{1,5})?(/v2/folders/all)?(\\?page=[0-9])?") {
+        for api in [base("https://plotly.acme.com"), base("http://127.0.0.1:9889")] {
+            let first = api.list_url("alice", 1, 500);
+            for text in [&link, &host_link] {
+                if let Ok(url) = api.accept_link(text, &first) {
+                    prop_assert_eq!(url.origin(), Url::parse(&api.to_string()).unwrap().origin());
+                    prop_assert_eq!(url.path(), "/v2/folders/all");
+                    prop_assert!(url.username().is_empty() && url.password().is_none());
+                }
+            }
+        }
+    }
+
+    /// Whatever the fid, a file URL either is refused or stays one path segment under
+    /// `/v2/files/` on the configured origin.
+    #[test]
+    fn fids_never_escape_their_path_segment(text in "\\PC{0,40}") {
+        let api = base("https://plotly.acme.com");
+        if let Ok(fid) = Fid::parse(&text, "alice") {
+            let url = api.file_url(&fid);
+            prop_assert_eq!(url.host_str(), Some("plotly.acme.com"));
+            prop_assert_eq!(url.path_segments().unwrap().count(), 3);
+            prop_assert!(url.path().starts_with("/v2/files/alice:"));
+            prop_assert!(url.query().is_none() && url.fragment().is_none());
+        }
+    }
+
+    /// A walk ends: whatever links a server sends, it is refused after the budget.
+    #[test]
+    fn walks_always_end(count in 0usize..5000, per_page in 0usize..600, links in proptest::collection::vec(1usize..50, 0..200)) {
+        let api = base("http://127.0.0.1:1");
+        let first = api.list_url("a", 1, 500);
+        let mut walk = Walk::new(first, count, per_page);
+        let mut accepted = 1;
+        for page in links {
+            if walk.step(&api.list_url("a", page, 500)).is_ok() {
+                accepted += 1;
+            }
+        }
+        prop_assert!(accepted <= page_budget(count, per_page));
+        prop_assert_eq!(accepted, walk.pages());
+    }
+
+    /// Listed items never panic the inventory builder; every own fid it keeps is well formed
+    /// and every path it makes is a valid path.
+    #[test]
+    fn inventories_from_arbitrary_items_are_sound(items in proptest::collection::vec(
+        ("(a|b|a/x|)(:)?(-?[0-9]{0,3})", "[a-z/]{0,4}", prop_oneof!["fold", "plot"], -2i64..6, any::<bool>()), 0..40)) {
+        let files: Vec<ListedFile> = items
+            .iter()
+            .map(|(fid, name, filetype, parent, public)| ListedFile {
+                fid: fid.clone(),
+                filename: Some(name.clone()),
+                filetype: Some((*filetype).to_owned()),
+                parent: Some(*parent),
+                world_readable: Some(*public),
+                share_key_enabled: Some(false),
+                deleted: None,
+            })
+            .collect();
+        if let Ok(built) = build_inventory(&files, "a") {
+            for file in built.inventory.files() {
+                prop_assert!(matches!(Fid::check(&file.fid, "a"), FidCheck::Own(_)));
+                prop_assert!(crate::inventory::check_path(&file.path).is_ok());
+            }
+        }
+    }
+}
