@@ -54,7 +54,7 @@ pub(super) fn load_inventory(
 /// Where a live plan came from, as saved plans record it.
 pub(super) fn api_source(client: &Client) -> Source {
     Source::Api {
-        api_url: client.api_url().to_owned(),
+        api_url: client.api_url(),
         user: client.username().to_owned(),
     }
 }
@@ -109,7 +109,7 @@ pub fn snapshot(
     let client = super::connect(remote, true, io)?;
     let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
     let source = SnapshotSource {
-        api_url: Some(client.api_url().to_owned()),
+        api_url: Some(client.api_url()),
         user: Some(client.username().to_owned()),
         taken_at: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
     };

@@ -184,7 +184,7 @@ struct Checked<'a> {
 }
 
 /// Checks one listed item of the managed user; every problem names the fid.
-fn check_item<'a>(file: &'a ListedFile, fid: Fid) -> Result<Checked<'a>, String> {
+fn check_item(file: &ListedFile, fid: Fid) -> Result<Checked<'_>, String> {
     let missing = |field: &str| {
         format!(
             "the listing gives {fid} no `{field}`; plotward will not guess where or how shared a file is"

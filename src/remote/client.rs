@@ -421,8 +421,8 @@ impl Client {
         let per_page = first.children.results.len();
         progress.set_length(api::page_budget(count, per_page) as u64);
         progress.set_position(1);
-        let numbers = api::numbered_pages(count, per_page);
-        if by_number && first.children.next.is_some() && !numbers.is_empty() {
+        let numbers = api::numbered_pages(count, per_page).filter(|_| by_number);
+        if let Some(numbers) = numbers.filter(|_| first.children.next.is_some()) {
             progress.set_length(*numbers.end() as u64);
             if let Some(rest) = self
                 .fetch_numbered(numbers.clone(), per_page, parallelism, progress)
@@ -553,6 +553,7 @@ struct Pass {
     pages: usize,
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(listing_error)`
 fn listing_error(err: api::PagingError) -> RemoteError {
     RemoteError::Listing(err.to_string())
 }

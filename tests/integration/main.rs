@@ -33,3 +33,9 @@ mod tls;
 
 /// check, Markdown/diff/JUnit reports, guardrails, export, policy tests, schema, pipelines.
 mod gitops;
+
+/// A scripted hostile HTTP server on loopback, for attacks the sandbox is too polite to make.
+mod hostile;
+
+/// Every attack of a lying or broken server, on the real binary: what each server saw.
+mod untrusted;

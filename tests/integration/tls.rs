@@ -13,9 +13,11 @@ use crate::api::example_sandbox;
 use crate::harness::{Test, repo};
 
 /// A TLS proxy to `target`, with the PEM of the CA that signed its certificate.
-struct TlsProxy {
-    url: String,
-    ca_pem: String,
+pub struct TlsProxy {
+    /// `https://localhost:PORT`.
+    pub url: String,
+    /// The CA that signed the proxy's certificate.
+    pub ca_pem: String,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -27,7 +29,8 @@ impl Drop for TlsProxy {
     }
 }
 
-fn tls_proxy(target: SocketAddr) -> TlsProxy {
+/// Starts a TLS-terminating proxy on 127.0.0.1 in front of `target`.
+pub fn tls_proxy(target: SocketAddr) -> TlsProxy {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

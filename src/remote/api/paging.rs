@@ -67,13 +67,13 @@ pub fn page_budget(count: usize, per_page: usize) -> usize {
     count.min(MAX_COUNT).div_ceil(per_page).max(1) + PAGE_MARGIN
 }
 
-/// The pages that fetching by number should ask for after the first: `2..=last`, or nothing
+/// The pages that fetching by number should ask for after the first: `2..=last`, or `None`
 /// when the first page holds everything or says nothing usable.
-pub fn numbered_pages(count: usize, per_page: usize) -> std::ops::RangeInclusive<usize> {
+pub fn numbered_pages(count: usize, per_page: usize) -> Option<std::ops::RangeInclusive<usize>> {
     if per_page == 0 || count <= per_page {
-        return 2..=1;
+        return None;
     }
-    2..=count.min(MAX_COUNT).div_ceil(per_page)
+    Some(2..=count.min(MAX_COUNT).div_ceil(per_page))
 }
 
 /// A walk along `next` links: refuses a page seen before, and more pages or items than the

@@ -313,9 +313,10 @@ fn counts_above_the_ceiling_and_endless_walks_are_refused() {
         check_count(1_000_000_000_000),
         Err(PagingError::CountTooLarge { .. })
     ));
-    assert_eq!(numbered_pages(1000, 500), 2..=2);
-    assert!(numbered_pages(500, 500).is_empty());
-    assert!(numbered_pages(10, 0).is_empty());
+    assert_eq!(numbered_pages(1000, 500), Some(2..=2));
+    assert_eq!(numbered_pages(1001, 500), Some(2..=3));
+    assert_eq!(numbered_pages(500, 500), None);
+    assert_eq!(numbered_pages(10, 0), None);
     let api = base("http://127.0.0.1:1");
     let first = api.list_url("a", 1, 500);
     let mut walk = Walk::new(first.clone(), 1000, 500);
@@ -387,7 +388,7 @@ proptest! {
             .map(|(fid, name, filetype, parent, public)| ListedFile {
                 fid: fid.clone(),
                 filename: Some(name.clone()),
-                filetype: Some((*filetype).to_owned()),
+                filetype: Some((*filetype).clone()),
                 parent: Some(*parent),
                 world_readable: Some(*public),
                 share_key_enabled: Some(false),

@@ -1,0 +1,606 @@
+//! The real binary against servers that lie or break: each test plays one attack with the
+//! scripted server of `hostile.rs` on 127.0.0.1 (and 127.0.0.2 as "another host") and asserts
+//! on what each server saw, the exit code and the message.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Run, Test};
+use crate::hostile::{Reply, Request, Server, file, page};
+
+/// Everything private, so every public file is a change.
+const PRIVATE: &str = "version: 1\ndefault: private\n";
+
+/// A run of `plotward COMMAND...` as alice against `server`, with fast retries.
+fn against(server: &Server, command: &[&str]) -> Test {
+    Test::new()
+        .env("PLOTLY_API_DOMAIN", &server.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .policy(PRIVATE)
+        .args(command)
+        .args(["--backoff-ms", "1"])
+}
+
+fn is_listing(request: &Request) -> bool {
+    request.path() == "/v2/folders/all"
+}
+
+fn listing_requests(server: &Server) -> usize {
+    server.requests().iter().filter(|r| is_listing(r)).count()
+}
+
+fn patches(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.target)
+        .collect()
+}
+
+/// The flags of a file object as a PATCH response reports them, taken from the request body.
+fn echo_patch(request: &Request) -> Reply {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    Reply::Json(
+        200,
+        json!({
+            "fid": request.path().trim_start_matches("/v2/files/"),
+            "world_readable": body["world_readable"],
+            "share_key_enabled": body["share_key_enabled"],
+        }),
+    )
+}
+
+#[track_caller]
+fn assert_contains(run: &Run, needle: &str) {
+    assert!(
+        run.stderr.contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_next_link_to_another_host_gets_no_request_let_alone_the_key() {
+    let other = Server::start("127.0.0.2", |_| Reply::Json(200, page(1, None, vec![])));
+    let link = format!("{}/v2/folders/all?user=alice&page=2", other.url());
+    let next = link.clone();
+    let main = Server::start("127.0.0.1", move |request| {
+        match request.query("page").as_deref() {
+            // The numbered page 2 is gone, so plotward falls back to following `next`.
+            Some("1") => Reply::Json(
+                200,
+                page(
+                    2,
+                    Some(next.clone()),
+                    vec![file("alice:1", "a", "plot", -1, true)],
+                ),
+            ),
+            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+        }
+    });
+    for command in [
+        ["plan"].as_slice(),
+        &["check"],
+        &["snapshot"],
+        &["export"],
+        &["apply", "--auto-approve"],
+    ] {
+        let run = against(&main, command).status(1);
+        assert_contains(&run, "points outside the configured API origin");
+        assert_contains(&run, &link);
+        assert!(run.stdout.is_empty(), "{command:?} printed {}", run.stdout);
+    }
+    assert!(
+        other.requests().is_empty(),
+        "the other host was sent {:?}",
+        other.requests()
+    );
+    assert!(patches(&main).is_empty());
+    assert!(
+        main.requests()
+            .iter()
+            .all(|r| r.header("authorization").is_some()),
+        "the key went where it belongs"
+    );
+}
+
+#[test]
+fn redirects_are_never_followed_to_any_host() {
+    let other = Server::start("127.0.0.2", |_| Reply::Json(200, page(0, None, vec![])));
+    let target = format!("{}/v2/folders/all?user=alice&page=1", other.url());
+    let location = target.clone();
+    let main = Server::start("127.0.0.1", move |_| Reply::Redirect(302, location.clone()));
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "redirect to");
+    assert_contains(&run, &target);
+    assert_contains(&run, "follows no redirects");
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+    assert_eq!(
+        listing_requests(&main),
+        1,
+        "a redirect is not retried either"
+    );
+    // Nor to the same host: a moved API is fixed with --api-url.
+    let same = Server::start("127.0.0.1", |_| {
+        Reply::Redirect(301, "/v2/elsewhere".into())
+    });
+    against(&same, &["check"]).status(1);
+    assert_eq!(same.requests().len(), 1);
+}
+
+#[test]
+fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
+    let proxy_url = Arc::new(Mutex::new(String::new()));
+    let seen_proxy = proxy_url.clone();
+    let main = Server::start("127.0.0.1", move |request| {
+        let http_link = seen_proxy.lock().unwrap().replace("https://", "http://");
+        match (
+            request.query("page").as_deref(),
+            request.query("cursor").as_deref(),
+        ) {
+            (Some("1"), _) => Reply::Json(
+                200,
+                page(
+                    2,
+                    Some(format!("{http_link}/v2/folders/all?user=alice&cursor=b")),
+                    vec![file("alice:1", "a", "plot", -1, false)],
+                ),
+            ),
+            (_, Some("b")) => Reply::Json(
+                200,
+                page(2, None, vec![file("alice:2", "b", "plot", -1, false)]),
+            ),
+            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+        }
+    });
+    let proxy = crate::tls::tls_proxy(main.addr());
+    *proxy_url.lock().unwrap() = proxy.url.clone();
+    let run = Test::new()
+        .write("ca.pem", &proxy.ca_pem)
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .policy(PRIVATE)
+        .args(["check", "--api-url", &proxy.url, "--ca-bundle", "ca.pem"])
+        .status(0);
+    assert!(
+        run.stdout.contains("Check: compliant, 2 files."),
+        "{}",
+        run.stdout
+    );
+    // The cursor page arrived through the TLS proxy: plotward spoke https to it.
+    assert!(
+        main.requests()
+            .iter()
+            .any(|r| r.query("cursor").as_deref() == Some("b"))
+    );
+}
+
+#[test]
+fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
+    let main = Server::start("127.0.0.1", |request| {
+        let me = format!(
+            "http://{}{}",
+            request.header("host").unwrap_or_default(),
+            request.target
+        );
+        match request.query("page").as_deref() {
+            Some("1") => Reply::Json(
+                200,
+                page(3, Some(me), vec![file("alice:1", "a", "plot", -1, true)]),
+            ),
+            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+        }
+    });
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "repeats a page already listed");
+    assert!(listing_requests(&main) <= 4, "{}", listing_requests(&main));
+}
+
+#[test]
+fn endless_fresh_next_links_stop_at_the_page_budget() {
+    let main = Server::start("127.0.0.1", |request| {
+        let n: usize = request
+            .query("page")
+            .or_else(|| request.query("cursor"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let next = format!(
+            "http://{}/v2/folders/all?user=alice&cursor={}",
+            request.header("host").unwrap_or_default(),
+            n + 1
+        );
+        // Every page repeats the same file, so the count never adds up and plotward walks.
+        Reply::Json(
+            200,
+            page(3, Some(next), vec![file("alice:1", "a", "plot", -1, true)]),
+        )
+    });
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "more than 5 pages for 3 files");
+    // Pass one: page 1 and the numbered pages 2 and 3; pass two: the budget of five.
+    assert_eq!(listing_requests(&main), 3 + 5);
+}
+
+#[test]
+fn an_absurd_count_is_refused_after_one_request() {
+    let main = Server::start("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(
+                1_000_000_000_000,
+                Some("/v2/folders/all?page=2".into()),
+                vec![file("alice:1", "a", "plot", -1, true)],
+            ),
+        )
+    });
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "claims 1000000000000 files");
+    assert_eq!(main.requests().len(), 1);
+}
+
+#[test]
+fn a_huge_count_never_puts_more_than_parallelism_pages_in_flight() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now, peak) = (in_flight.clone(), most.clone());
+    let main = Server::start("127.0.0.1", move |request| {
+        if request.query("page").as_deref() == Some("1") {
+            return Reply::Json(
+                200,
+                page(
+                    999_999,
+                    Some("/v2/folders/all?user=alice&page=2".into()),
+                    vec![file("alice:1", "a", "plot", -1, true)],
+                ),
+            );
+        }
+        let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(current, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(200));
+        now.fetch_sub(1, Ordering::SeqCst);
+        Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]}))
+    });
+    let run = against(&main, &["plan", "--parallelism", "3"]).status(1);
+    assert!(
+        most.load(Ordering::SeqCst) <= 3,
+        "{} at once",
+        most.load(Ordering::SeqCst)
+    );
+    // The first 404 ends the numbered pass; the walk's 404 ends the run.
+    assert!(
+        listing_requests(&main) <= 1 + 3 + 1,
+        "{}",
+        listing_requests(&main)
+    );
+    assert_contains(&run, "HTTP 404");
+}
+
+#[test]
+fn oversized_bodies_are_refused_while_they_stream() {
+    for reply in [
+        Reply::Huge { bytes: 300_000_000 },
+        Reply::HugeChunked { bytes: 300_000_000 },
+    ] {
+        let reply = Arc::new(Mutex::new(Some(reply)));
+        let main = Server::start("127.0.0.1", move |_| {
+            reply
+                .lock()
+                .unwrap()
+                .take()
+                .unwrap_or(Reply::Text(500, "gone".into()))
+        });
+        let run = against(&main, &["plan", "--max-response-mib", "8"]).status(1);
+        assert_contains(&run, "larger than 8 MiB");
+        assert_contains(&run, "--max-response-mib");
+        assert_eq!(main.requests().len(), 1, "a body too large is not retried");
+    }
+}
+
+#[test]
+fn a_dripping_server_times_out_named_as_a_timeout_and_is_retried() {
+    let body = serde_json::to_vec(&page(0, None, vec![])).unwrap();
+    let main = Server::start("127.0.0.1", move |_| Reply::Drip {
+        body: body.clone(),
+        every: Duration::from_millis(300),
+    });
+    let run = against(&main, &["plan", "--timeout", "1", "--retries", "1"]).status(1);
+    assert_contains(&run, "timed out while reading the response (--timeout)");
+    assert!(!run.stderr.contains("EOF while parsing"), "{}", run.stderr);
+    assert_eq!(main.requests().len(), 2, "retried once");
+}
+
+/// A listing of alice's public file, bob's file and `extra`, answering PATCHes.
+fn listing_with(extra: Value) -> Server {
+    Server::start("127.0.0.1", move |request| {
+        if request.method == "PATCH" {
+            return echo_patch(request);
+        }
+        Reply::Json(
+            200,
+            page(
+                3,
+                None,
+                vec![
+                    file("alice:1", "mine", "plot", -1, true),
+                    file("bob:7", "theirs", "plot", -1, true),
+                    extra.clone(),
+                ],
+            ),
+        )
+    })
+}
+
+#[test]
+fn other_users_files_are_skipped_counted_and_never_patched() {
+    let main = listing_with(file("carol:2", "also", "plot", -1, true));
+    let run = against(&main, &["plan"]).status(0);
+    assert!(
+        run.stdout
+            .contains("2 files owned by others skipped (never managed).\nPlan: 1 to restrict"),
+        "{}",
+        run.stdout
+    );
+    assert_contains(
+        &run,
+        "the listing holds 2 files of other users, skipped: bob:7, carol:2",
+    );
+    let json = against(&main, &["check", "--format", "json"]).status(2);
+    let check: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(check["listing"]["foreign_skipped"], 2);
+    assert_eq!(check["summary"]["files"], 1);
+    against(&main, &["apply", "--auto-approve"]).status(0);
+    assert_eq!(patches(&main), ["/v2/files/alice:1"]);
+}
+
+#[test]
+fn a_malformed_fid_fails_closed_and_nothing_is_written() {
+    for fid in [
+        "alice:1/../../users/current",
+        "alice",
+        "alice:7?x=1",
+        "alice:0x1f",
+    ] {
+        let main = listing_with(file(fid, "evil", "plot", -1, true));
+        let run = against(&main, &["apply", "--auto-approve"]).status(1);
+        assert_contains(&run, "is not of the form alice:number");
+        assert!(patches(&main).is_empty(), "{fid}: {:?}", patches(&main));
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_listed_file_without_a_parent_is_an_error_naming_it() {
+    let mut orphan = file("alice:9", "orphan", "plot", -1, true);
+    orphan.as_object_mut().unwrap().remove("parent");
+    let main = listing_with(orphan);
+    let run = against(&main, &["check"]).status(1);
+    assert_contains(&run, "the listing gives alice:9 no `parent`");
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn a_count_that_never_adds_up_fails_naming_both_numbers_unless_accepted() {
+    let main = Server::start("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(
+                5,
+                None,
+                vec![
+                    file("alice:1", "a", "plot", -1, true),
+                    file("alice:2", "b", "plot", -1, false),
+                    file("alice:3", "c", "plot", -1, false),
+                ],
+            ),
+        )
+    });
+    let run = against(&main, &["check"]).status(1);
+    assert_contains(&run, "the account changed during listing; re-run");
+    assert_contains(&run, "counts 5 items but 3 were listed");
+    assert_contains(&run, "--accept-count-mismatch");
+    assert!(
+        run.stdout.is_empty(),
+        "a check over a partial listing is never printed"
+    );
+    assert_eq!(
+        listing_requests(&main),
+        2,
+        "listed once more before failing"
+    );
+
+    let accepted = |format: &str, code: i32| {
+        against(
+            &main,
+            &["check", "--accept-count-mismatch", "--format", format],
+        )
+        .status(code)
+    };
+    let text = accepted("text", 2);
+    assert!(
+        text.stdout.contains(
+            "The listing was not proven complete: the server counts 5 items, 3 were listed"
+        ),
+        "{}",
+        text.stdout
+    );
+    assert_contains(&text, "not proven complete");
+    let json: Value = serde_json::from_str(&accepted("json", 2).stdout).unwrap();
+    assert_eq!(
+        json["listing"]["unproven"],
+        json!({"counted": 5, "listed": 3})
+    );
+    assert!(
+        accepted("markdown", 2)
+            .stdout
+            .contains("not proven complete")
+    );
+    let junit = accepted("junit", 2).stdout;
+    assert!(
+        junit.contains("<skipped message=\"The listing was not proven complete"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("listing_proven_complete\" value=\"false\""),
+        "{junit}"
+    );
+    let plan = against(
+        &main,
+        &["plan", "--accept-count-mismatch", "--format", "json"],
+    )
+    .status(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan["listing"]["unproven"]["counted"], 5);
+    for format in ["text", "markdown", "diff"] {
+        let run = against(
+            &main,
+            &["plan", "--accept-count-mismatch", "--format", format],
+        )
+        .status(0);
+        assert!(
+            run.stdout.contains("not proven complete"),
+            "{format}: {}",
+            run.stdout
+        );
+    }
+    let snapshot = against(&main, &["snapshot", "--accept-count-mismatch"]).status(0);
+    let snapshot: Value = serde_json::from_str(&snapshot.stdout).unwrap();
+    assert_eq!(snapshot["listing"]["unproven"]["listed"], 3);
+    let export = against(&main, &["export", "--accept-count-mismatch"]).status(0);
+    assert!(
+        export
+            .stdout
+            .starts_with("# The listing was not proven complete"),
+        "{}",
+        export.stdout
+    );
+    // A compliant-looking check over an unproven listing does not say "compliant".
+    let quiet = Server::start("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(2, None, vec![file("alice:1", "a", "plot", -1, false)]),
+        )
+    });
+    let run = against(&quiet, &["check", "--accept-count-mismatch"]).status(0);
+    assert!(!run.stdout.contains("compliant"), "{}", run.stdout);
+    assert!(run.stdout.contains("not proven complete"), "{}", run.stdout);
+}
+
+#[test]
+fn a_404_past_the_end_falls_back_to_following_next() {
+    let main = Server::start("127.0.0.1", |request| {
+        let host = request.header("host").unwrap_or_default().to_owned();
+        let link = |cursor: &str| {
+            Some(format!(
+                "http://{host}/v2/folders/all?user=alice&cursor={cursor}"
+            ))
+        };
+        match (
+            request.query("page").as_deref(),
+            request.query("cursor").as_deref(),
+        ) {
+            (Some("1"), _) => Reply::Json(
+                200,
+                page(3, link("b"), vec![file("alice:1", "a", "plot", -1, true)]),
+            ),
+            (_, Some("b")) => Reply::Json(
+                200,
+                page(3, link("c"), vec![file("alice:2", "b", "plot", -1, true)]),
+            ),
+            (_, Some("c")) => Reply::Json(
+                200,
+                page(3, None, vec![file("alice:3", "c", "plot", -1, true)]),
+            ),
+            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+        }
+    });
+    let run = against(&main, &["plan"]).status(0);
+    assert!(run.stdout.contains("Plan: 3 to restrict"), "{}", run.stdout);
+}
+
+#[test]
+fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
+    let files: Vec<Value> = (1..=60)
+        .map(|n| file(&format!("alice:{n}"), &format!("f{n:02}"), "plot", -1, true))
+        .collect();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let seen = writes.clone();
+    let main = Server::start("127.0.0.1", move |request| {
+        if request.method != "PATCH" {
+            return Reply::Json(200, page(60, None, files.clone()));
+        }
+        // Three writes land; then the server is gone: connections close unanswered.
+        if seen.fetch_add(1, Ordering::SeqCst) < 3 {
+            echo_patch(request)
+        } else {
+            Reply::Close
+        }
+    });
+    let run = against(
+        &main,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "4",
+            "--retries",
+            "5",
+        ],
+    )
+    .status(1);
+    assert!(
+        run.stdout
+            .contains("Stopped early: the server at http://127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("stopped answering: 10 requests in a row"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Apply incomplete: 3 restricted, 0 exposed, 0 failed, 57 not applied."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Run plotward apply again"),
+        "{}",
+        run.stdout
+    );
+    // Three answered writes, ten unanswered attempts, and at most one in-flight attempt per
+    // other writer that raced the breaker: never the 57 x 6 of a full retry schedule.
+    let sent = patches(&main).len();
+    assert!((13..=13 + 4).contains(&sent), "{sent} PATCHes");
+}
+
+#[test]
+fn user_info_in_the_api_url_is_refused_without_echoing_it() {
+    for (flag, env) in [
+        (Some("https://bob:hunter2@plotly.acme.com"), None),
+        (None, Some("https://bob:hunter2@plotly.acme.com/")),
+    ] {
+        let mut test = Test::new()
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "alice-key")
+            .policy(PRIVATE)
+            .args(["plan"]);
+        if let Some(url) = flag {
+            test = test.args(["--api-url", url]);
+        }
+        if let Some(url) = env {
+            test = test.env("PLOTLY_API_DOMAIN", url);
+        }
+        let run = test.status(1);
+        assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+        assert_contains(&run, "https://***@plotly.acme.com");
+        assert_contains(&run, "user name or password");
+    }
+}
