@@ -314,7 +314,7 @@ fn a_dripping_server_times_out_named_as_a_timeout_and_is_retried() {
     assert_eq!(main.requests().len(), 2, "retried once");
 }
 
-/// A listing of alice's public file, bob's file and `extra`, answering PATCHes.
+/// A listing of alice's public file, bob's file and `extra`, answering `PATCH`es.
 fn listing_with(extra: Value) -> Server {
     Server::start("127.0.0.1", move |request| {
         if request.method == "PATCH" {
@@ -385,20 +385,7 @@ fn a_listed_file_without_a_parent_is_an_error_naming_it() {
 
 #[test]
 fn a_count_that_never_adds_up_fails_naming_both_numbers_unless_accepted() {
-    let main = Server::start("127.0.0.1", |_| {
-        Reply::Json(
-            200,
-            page(
-                5,
-                None,
-                vec![
-                    file("alice:1", "a", "plot", -1, true),
-                    file("alice:2", "b", "plot", -1, false),
-                    file("alice:3", "c", "plot", -1, false),
-                ],
-            ),
-        )
-    });
+    let main = miscounting();
     let run = against(&main, &["check"]).status(1);
     assert_contains(&run, "the account changed during listing; re-run");
     assert_contains(&run, "counts 5 items but 3 were listed");
@@ -412,7 +399,29 @@ fn a_count_that_never_adds_up_fails_naming_both_numbers_unless_accepted() {
         2,
         "listed once more before failing"
     );
+}
 
+/// A server whose count says 5 while it lists 3 files.
+fn miscounting() -> Server {
+    Server::start("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(
+                5,
+                None,
+                vec![
+                    file("alice:1", "a", "plot", -1, true),
+                    file("alice:2", "b", "plot", -1, false),
+                    file("alice:3", "c", "plot", -1, false),
+                ],
+            ),
+        )
+    })
+}
+
+#[test]
+fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
+    let main = miscounting();
     let accepted = |format: &str, code: i32| {
         against(
             &main,
