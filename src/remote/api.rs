@@ -174,9 +174,10 @@ pub fn distinct(files: &[ListedFile]) -> usize {
         .len()
 }
 
-/// A listed file of the managed user, every field checked.
+/// A listed file of the managed user, every field checked; borrowed from the listing, so
+/// checking copies nothing.
 struct Checked<'a> {
-    fid: Fid,
+    fid: &'a str,
     name: &'a str,
     filetype: &'a str,
     parent: i64,
@@ -184,16 +185,14 @@ struct Checked<'a> {
 }
 
 /// Checks one listed item of the managed user; every problem names the fid.
-fn check_item(file: &ListedFile, fid: Fid) -> Result<Checked<'_>, String> {
+fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
+    let fid = file.fid.as_str();
     let missing = |field: &str| {
         format!(
             "the listing gives {fid} no `{field}`; plotward will not guess where or how shared a file is"
         )
     };
-    let name = file
-        .filename
-        .as_deref()
-        .ok_or_else(|| missing("filename"))?;
+    let name = file.filename.as_deref().ok_or_else(|| missing("filename"))?;
     if name.is_empty() || name.contains('/') {
         return Err(format!(
             "the listing names {fid} `{}`, which cannot be a path segment (empty or containing `/`)",
@@ -201,21 +200,16 @@ fn check_item(file: &ListedFile, fid: Fid) -> Result<Checked<'_>, String> {
         ));
     }
     Ok(Checked {
+        fid,
         name,
-        filetype: file
-            .filetype
-            .as_deref()
-            .ok_or_else(|| missing("filetype"))?,
+        filetype: file.filetype.as_deref().ok_or_else(|| missing("filetype"))?,
         parent: file.parent.ok_or_else(|| missing("parent"))?,
         flags: Flags {
-            world_readable: file
-                .world_readable
-                .ok_or_else(|| missing("world_readable"))?,
+            world_readable: file.world_readable.ok_or_else(|| missing("world_readable"))?,
             share_key_enabled: file
                 .share_key_enabled
                 .ok_or_else(|| missing("share_key_enabled"))?,
         },
-        fid,
     })
 }
 
@@ -223,11 +217,15 @@ fn check_item(file: &ListedFile, fid: Fid) -> Result<Checked<'_>, String> {
 /// the whole listing, so nothing is written on the word of a server that sends them), other
 /// users' files skipped and counted, trashed files and repeats (pages that shifted) left
 /// out, paths resolved from the folder tree (parents by idlocal, `-1` the root).
+///
+/// Two passes over the listing, the first checking every item and collecting folders, the
+/// second building paths, so memory beyond the listing is the inventory itself.
 pub fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String> {
     let mut seen = HashSet::with_capacity(files.len());
     let mut foreign = Vec::new();
     let mut own = Vec::with_capacity(files.len());
-    for file in files {
+    let mut folders: HashMap<i64, (&str, i64)> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
         match Fid::check(&file.fid, user) {
             FidCheck::Malformed => {
                 return Err(format!(
@@ -241,35 +239,36 @@ pub fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String
                     foreign.push(file.fid.clone());
                 }
             }
-            FidCheck::Own(fid) => {
+            FidCheck::Own(idlocal) => {
                 if file.deleted != Some(true) && seen.insert(file.fid.as_str()) {
-                    own.push(check_item(file, fid)?);
+                    let checked = check_item(file)?;
+                    if checked.filetype == "fold" {
+                        folders.insert(idlocal, (checked.name, checked.parent));
+                    }
+                    own.push(index);
                 }
             }
         }
     }
-    let folders: HashMap<i64, (&str, i64)> = own
-        .iter()
-        .filter(|f| f.filetype == "fold")
-        .map(|f| (f.fid.idlocal(), (f.name, f.parent)))
-        .collect();
+    drop(seen);
     let mut paths = PathCache::new(&folders);
     let mut inventory = Vec::with_capacity(own.len());
     let mut unplaced = Vec::new();
-    for file in own {
+    for index in own {
+        let file = check_item(&files[index])?;
         match paths.folder_path(file.parent) {
             Some(folder) => {
                 let path = join(&folder, file.name);
                 check_path(&path).map_err(|why| format!("{}: {why}", file.fid))?;
                 inventory.push(RemoteFile {
-                    fid: file.fid.into_string(),
+                    fid: file.fid.to_owned(),
                     path,
                     filetype: FileType::from_api(file.filetype),
                     flags: file.flags,
                 });
             }
             None => unplaced.push(Unplaced {
-                fid: file.fid.as_str().to_owned(),
+                fid: file.fid.to_owned(),
                 reason: format!("its folder {} is not in the listing", file.parent),
             }),
         }

@@ -145,6 +145,14 @@ pub enum CredentialsError {
         /// Why.
         message: String,
     },
+    /// The username cannot be a Chart Studio username.
+    #[error(
+        "invalid username `{name}`: Chart Studio usernames hold no `:`, `/`, `?`, `#`, `%`, `\\`, spaces or control characters"
+    )]
+    Username {
+        /// The name as given, control characters escaped.
+        name: String,
+    },
     /// The API URL is unusable.
     #[error("invalid API URL `{url}`: {message}")]
     Url {
@@ -240,6 +248,7 @@ pub fn resolve(
             what: "username",
             hint: "pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials",
         })?;
+    check_username(&username)?;
     let api_key = match &flags.api_key_file {
         Some(path) => read_key_file(path)?,
         None => env
@@ -261,6 +270,20 @@ pub fn resolve(
         api_key: ApiKey::new(api_key.trim()),
         tls,
     })
+}
+
+/// Checks a username: it is the owner part of every fid plotward accepts and half of the
+/// Basic credentials, so `:`, `/`, whitespace and control characters are refused.
+fn check_username(name: &str) -> Result<(), CredentialsError> {
+    let bad = name.chars().find(|c| {
+        c.is_control() || c.is_whitespace() || matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
+    });
+    match bad {
+        None if !name.is_empty() => Ok(()),
+        _ => Err(CredentialsError::Username {
+            name: super::api::redact(name),
+        }),
+    }
 }
 
 /// Reads an API key file: the key is its only content, surrounding whitespace ignored.
@@ -428,6 +451,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("user name or password"), "{err}");
+    }
+
+    #[test]
+    fn usernames_that_would_break_fids_or_basic_auth_are_refused() {
+        for name in ["al:ice", "al ice", "a/b", "x\u{1b}[2J", "a%2f"] {
+            let flags = Flags {
+                user: Some(name.into()),
+                ..Flags::default()
+            };
+            let err = resolve(&flags, &full_env(), &full_files(), no_file).unwrap_err();
+            assert!(err.to_string().starts_with("invalid username"), "{err}");
+            assert!(!err.to_string().contains('\u{1b}'), "{err}");
+        }
+        let flags = Flags {
+            user: Some("al.ice_-1".into()),
+            ..Flags::default()
+        };
+        assert!(resolve(&flags, &full_env(), &full_files(), no_file).is_ok());
     }
 
     #[test]

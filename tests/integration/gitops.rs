@@ -23,13 +23,15 @@ fn live(sandbox: &plotward::sandbox::Sandbox) -> Test {
 /// Mirror of `check --format json`, denying unknown fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CheckJson {
+pub struct CheckJson {
     format_version: u32,
     policy: String,
     source: Value,
     compliant: bool,
     summary: CheckSummary,
     violations: Vec<Violation>,
+    /// Present only when the listing could not vouch for something.
+    pub listing: Option<crate::plan::ListingJson>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]

@@ -6,7 +6,7 @@ use crate::harness::{Test, repo};
 /// or removed field fails here first.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlanJson {
+pub struct PlanJson {
     format_version: u32,
     policy: String,
     source: SourceJson,
@@ -14,6 +14,28 @@ struct PlanJson {
     changes: Vec<ChangeJson>,
     dead_rules: Vec<DeadRuleJson>,
     guardrails: Vec<BreachJson>,
+    /// Present only when the listing could not vouch for something.
+    pub listing: Option<ListingJson>,
+}
+
+/// `listing`: what the listing could not vouch for (plans, checks and snapshots).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListingJson {
+    /// Other users' files skipped; absent when none.
+    pub foreign_skipped: Option<usize>,
+    /// The count that never matched; absent when the listing added up.
+    pub unproven: Option<UnprovenJson>,
+}
+
+/// `listing.unproven`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UnprovenJson {
+    /// The server's `count`.
+    pub counted: usize,
+    /// Distinct items listed.
+    pub listed: usize,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Run, Test};
 use crate::hostile::{Reply, Request, Server, file, page};
+use crate::plan::{ListingJson, UnprovenJson};
 
 /// Everything private, so every public file is a change.
 const PRIVATE: &str = "version: 1\ndefault: private\n";
@@ -351,8 +352,15 @@ fn other_users_files_are_skipped_counted_and_never_patched() {
     );
     let json = against(&main, &["check", "--format", "json"]).status(2);
     let check: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(check["listing"]["foreign_skipped"], 2);
     assert_eq!(check["summary"]["files"], 1);
+    let pinned: crate::gitops::CheckJson = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        pinned.listing,
+        Some(ListingJson {
+            foreign_skipped: Some(2),
+            unproven: None
+        })
+    );
     against(&main, &["apply", "--auto-approve"]).status(0);
     assert_eq!(patches(&main), ["/v2/files/alice:1"]);
 }
@@ -438,11 +446,12 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
         text.stdout
     );
     assert_contains(&text, "not proven complete");
-    let json: Value = serde_json::from_str(&accepted("json", 2).stdout).unwrap();
-    assert_eq!(
-        json["listing"]["unproven"],
-        json!({"counted": 5, "listed": 3})
-    );
+    let json: crate::gitops::CheckJson = serde_json::from_str(&accepted("json", 2).stdout).unwrap();
+    let unproven = Some(UnprovenJson {
+        counted: 5,
+        listed: 3,
+    });
+    assert_eq!(json.listing.unwrap().unproven, unproven);
     assert!(
         accepted("markdown", 2)
             .stdout
@@ -462,8 +471,8 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
         &["plan", "--accept-count-mismatch", "--format", "json"],
     )
     .status(0);
-    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
-    assert_eq!(plan["listing"]["unproven"]["counted"], 5);
+    let plan: crate::plan::PlanJson = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan.listing.unwrap().unproven, unproven);
     for format in ["text", "markdown", "diff"] {
         let run = against(
             &main,
@@ -529,6 +538,44 @@ fn a_404_past_the_end_falls_back_to_following_next() {
     });
     let run = against(&main, &["plan"]).status(0);
     assert!(run.stdout.contains("Plan: 3 to restrict"), "{}", run.stdout);
+}
+
+#[test]
+fn a_short_page_in_the_middle_falls_back_to_following_next() {
+    let main = Server::start("127.0.0.1", |request| {
+        let host = request.header("host").unwrap_or_default().to_owned();
+        let link = |cursor: &str| {
+            Some(format!(
+                "http://{host}/v2/folders/all?user=alice&cursor={cursor}"
+            ))
+        };
+        let files = |names: &[u32]| {
+            names
+                .iter()
+                .map(|n| file(&format!("alice:{n}"), &format!("f{n}"), "plot", -1, true))
+                .collect::<Vec<_>>()
+        };
+        match (
+            request.query("page").as_deref(),
+            request.query("cursor").as_deref(),
+        ) {
+            (Some("1"), _) => Reply::Json(200, page(6, link("b"), files(&[1, 2]))),
+            // Page 2 by number is short although page 3 should follow: the pages do not fit.
+            (Some("2"), _) => Reply::Json(200, page(6, link("c"), files(&[3]))),
+            (Some("3"), _) => Reply::Json(200, page(6, None, files(&[5, 6]))),
+            (_, Some("b")) => Reply::Json(200, page(6, link("c"), files(&[3, 4]))),
+            (_, Some("c")) => Reply::Json(200, page(6, None, files(&[5, 6]))),
+            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+        }
+    });
+    let run = against(&main, &["plan"]).status(0);
+    assert!(run.stdout.contains("Plan: 6 to restrict"), "{}", run.stdout);
+    assert!(
+        main.requests()
+            .iter()
+            .any(|r| r.query("cursor").as_deref() == Some("c")),
+        "the walk followed next"
+    );
 }
 
 #[test]

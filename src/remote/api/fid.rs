@@ -14,11 +14,12 @@ pub struct Fid {
     idlocal: i64,
 }
 
-/// What a server-supplied fid turned out to be.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a server-supplied fid turned out to be. Classifying allocates nothing, so a listing
+/// of 100,000 files is checked without copying a fid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FidCheck {
-    /// One of the managed user's files.
-    Own(Fid),
+    /// One of the managed user's files, with its number.
+    Own(i64),
     /// A well-formed fid of another user: listed, but never managed.
     Foreign,
     /// Not `owner:number`: the listing cannot be trusted.
@@ -41,10 +42,9 @@ impl Fid {
                     && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
             });
         match (digits && owner_ok, idlocal) {
-            (true, Some(idlocal)) if owner == user => FidCheck::Own(Fid {
-                text: text.to_owned(),
-                idlocal: i64::try_from(idlocal).unwrap_or(i64::MAX),
-            }),
+            (true, Some(idlocal)) if owner == user => {
+                FidCheck::Own(i64::try_from(idlocal).unwrap_or(i64::MAX))
+            }
             (true, Some(_)) => FidCheck::Foreign,
             _ => FidCheck::Malformed,
         }
@@ -53,7 +53,10 @@ impl Fid {
     /// Parses one of the managed user's fids, or says why it is not one.
     pub fn parse(text: &str, user: &str) -> Result<Fid, String> {
         match Fid::check(text, user) {
-            FidCheck::Own(fid) => Ok(fid),
+            FidCheck::Own(idlocal) => Ok(Fid {
+                text: text.to_owned(),
+                idlocal,
+            }),
             FidCheck::Foreign => Err(format!(
                 "the file id `{}` belongs to another user, not {user}",
                 super::base::redact(text)
@@ -68,11 +71,6 @@ impl Fid {
     /// The fid as text.
     pub fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// The fid as an owned string, without copying it.
-    pub fn into_string(self) -> String {
-        self.text
     }
 
     /// The number after the colon, which folders' `parent` fields refer to.
