@@ -192,7 +192,10 @@ fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
             "the listing gives {fid} no `{field}`; plotward will not guess where or how shared a file is"
         )
     };
-    let name = file.filename.as_deref().ok_or_else(|| missing("filename"))?;
+    let name = file
+        .filename
+        .as_deref()
+        .ok_or_else(|| missing("filename"))?;
     if name.is_empty() || name.contains('/') {
         return Err(format!(
             "the listing names {fid} `{}`, which cannot be a path segment (empty or containing `/`)",
@@ -202,10 +205,15 @@ fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
     Ok(Checked {
         fid,
         name,
-        filetype: file.filetype.as_deref().ok_or_else(|| missing("filetype"))?,
+        filetype: file
+            .filetype
+            .as_deref()
+            .ok_or_else(|| missing("filetype"))?,
         parent: file.parent.ok_or_else(|| missing("parent"))?,
         flags: Flags {
-            world_readable: file.world_readable.ok_or_else(|| missing("world_readable"))?,
+            world_readable: file
+                .world_readable
+                .ok_or_else(|| missing("world_readable"))?,
             share_key_enabled: file
                 .share_key_enabled
                 .ok_or_else(|| missing("share_key_enabled"))?,

@@ -56,6 +56,32 @@ fn echo_patch(request: &Request) -> Reply {
     )
 }
 
+/// The `404 Invalid page.` DRF answers past the last page.
+fn not_found() -> Reply {
+    Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]}))
+}
+
+/// A `next` link on the requested host that pages by cursor instead of by number.
+fn cursor_link(request: &Request, cursor: &str) -> String {
+    format!(
+        "http://{}/v2/folders/all?user=alice&cursor={cursor}",
+        request.header("host").unwrap_or_default()
+    )
+}
+
+/// The `page` and `cursor` query values of a listing request.
+fn page_and_cursor(request: &Request) -> (Option<String>, Option<String>) {
+    (request.query("page"), request.query("cursor"))
+}
+
+/// Owner-view files `alice:N` named `fN`, public.
+fn public_files(numbers: &[u32]) -> Vec<Value> {
+    numbers
+        .iter()
+        .map(|n| file(&format!("alice:{n}"), &format!("f{n}"), "plot", -1, true))
+        .collect()
+}
+
 #[track_caller]
 fn assert_contains(run: &Run, needle: &str) {
     assert!(
@@ -81,7 +107,7 @@ fn a_next_link_to_another_host_gets_no_request_let_alone_the_key() {
                     vec![file("alice:1", "a", "plot", -1, true)],
                 ),
             ),
-            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+            _ => not_found(),
         }
     });
     for command in [
@@ -156,7 +182,7 @@ fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
                 200,
                 page(2, None, vec![file("alice:2", "b", "plot", -1, false)]),
             ),
-            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+            _ => not_found(),
         }
     });
     let proxy = crate::tls::tls_proxy(main.addr());
@@ -194,7 +220,7 @@ fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
                 200,
                 page(3, Some(me), vec![file("alice:1", "a", "plot", -1, true)]),
             ),
-            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+            _ => not_found(),
         }
     });
     let run = against(&main, &["plan"]).status(1);
@@ -264,7 +290,7 @@ fn a_huge_count_never_puts_more_than_parallelism_pages_in_flight() {
         peak.fetch_max(current, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(200));
         now.fetch_sub(1, Ordering::SeqCst);
-        Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]}))
+        not_found()
     });
     let run = against(&main, &["plan", "--parallelism", "3"]).status(1);
     assert!(
@@ -511,29 +537,18 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
 #[test]
 fn a_404_past_the_end_falls_back_to_following_next() {
     let main = Server::start("127.0.0.1", |request| {
-        let host = request.header("host").unwrap_or_default().to_owned();
-        let link = |cursor: &str| {
-            Some(format!(
-                "http://{host}/v2/folders/all?user=alice&cursor={cursor}"
-            ))
-        };
-        match (
-            request.query("page").as_deref(),
-            request.query("cursor").as_deref(),
-        ) {
+        let (page_number, cursor) = page_and_cursor(request);
+        match (page_number.as_deref(), cursor.as_deref()) {
             (Some("1"), _) => Reply::Json(
                 200,
-                page(3, link("b"), vec![file("alice:1", "a", "plot", -1, true)]),
+                page(3, Some(cursor_link(request, "b")), public_files(&[1])),
             ),
             (_, Some("b")) => Reply::Json(
                 200,
-                page(3, link("c"), vec![file("alice:2", "b", "plot", -1, true)]),
+                page(3, Some(cursor_link(request, "c")), public_files(&[2])),
             ),
-            (_, Some("c")) => Reply::Json(
-                200,
-                page(3, None, vec![file("alice:3", "c", "plot", -1, true)]),
-            ),
-            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+            (_, Some("c")) => Reply::Json(200, page(3, None, public_files(&[3]))),
+            _ => not_found(),
         }
     });
     let run = against(&main, &["plan"]).status(0);
@@ -543,29 +558,25 @@ fn a_404_past_the_end_falls_back_to_following_next() {
 #[test]
 fn a_short_page_in_the_middle_falls_back_to_following_next() {
     let main = Server::start("127.0.0.1", |request| {
-        let host = request.header("host").unwrap_or_default().to_owned();
-        let link = |cursor: &str| {
-            Some(format!(
-                "http://{host}/v2/folders/all?user=alice&cursor={cursor}"
-            ))
-        };
-        let files = |names: &[u32]| {
-            names
-                .iter()
-                .map(|n| file(&format!("alice:{n}"), &format!("f{n}"), "plot", -1, true))
-                .collect::<Vec<_>>()
-        };
-        match (
-            request.query("page").as_deref(),
-            request.query("cursor").as_deref(),
-        ) {
-            (Some("1"), _) => Reply::Json(200, page(6, link("b"), files(&[1, 2]))),
+        let (page_number, cursor) = page_and_cursor(request);
+        match (page_number.as_deref(), cursor.as_deref()) {
+            (Some("1"), _) => Reply::Json(
+                200,
+                page(6, Some(cursor_link(request, "b")), public_files(&[1, 2])),
+            ),
             // Page 2 by number is short although page 3 should follow: the pages do not fit.
-            (Some("2"), _) => Reply::Json(200, page(6, link("c"), files(&[3]))),
-            (Some("3"), _) => Reply::Json(200, page(6, None, files(&[5, 6]))),
-            (_, Some("b")) => Reply::Json(200, page(6, link("c"), files(&[3, 4]))),
-            (_, Some("c")) => Reply::Json(200, page(6, None, files(&[5, 6]))),
-            _ => Reply::Json(404, json!({"errors": [{"message": "Invalid page."}]})),
+            (Some("2"), _) => Reply::Json(
+                200,
+                page(6, Some(cursor_link(request, "c")), public_files(&[3])),
+            ),
+            (_, Some("b")) => Reply::Json(
+                200,
+                page(6, Some(cursor_link(request, "c")), public_files(&[3, 4])),
+            ),
+            (Some("3"), _) | (_, Some("c")) => {
+                Reply::Json(200, page(6, None, public_files(&[5, 6])))
+            }
+            _ => not_found(),
         }
     });
     let run = against(&main, &["plan"]).status(0);
@@ -580,9 +591,7 @@ fn a_short_page_in_the_middle_falls_back_to_following_next() {
 
 #[test]
 fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
-    let files: Vec<Value> = (1..=60)
-        .map(|n| file(&format!("alice:{n}"), &format!("f{n:02}"), "plot", -1, true))
-        .collect();
+    let files = public_files(&(1..=60).collect::<Vec<_>>());
     let writes = Arc::new(AtomicUsize::new(0));
     let seen = writes.clone();
     let main = Server::start("127.0.0.1", move |request| {
