@@ -150,13 +150,19 @@ pub struct PlanConfig {
     pub detailed_exitcode: bool,
 }
 
+/// The one colour decision of the program, for a stream: on only for a terminal, and never
+/// with `--no-color`, a non-empty `NO_COLOR` or `TERM=dumb`. `main` uses it for errors too.
+pub fn painter(no_color: bool, stream_is_terminal: bool) -> Painter {
+    let allowed = !no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|v| v != "dumb");
+    Painter::new(allowed && stream_is_terminal)
+}
+
 impl Config {
-    /// Validates the arguments; colour is on only for terminals, and never with
-    /// `--no-color`, a non-empty `NO_COLOR` or `TERM=dumb`.
+    /// Validates the arguments; colour follows [`painter`].
     pub fn from_cli(cli: Cli) -> Result<Config, Error> {
-        let colour_allowed = !cli.no_color
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::env::var_os("TERM").is_none_or(|v| v != "dumb");
+        let no_color = cli.no_color;
         let command = match cli.command {
             Command::Validate(args) => CommandConfig::Validate {
                 policy: args.policy,
@@ -178,8 +184,8 @@ impl Config {
             },
         };
         Ok(Config {
-            stdout: Painter::new(colour_allowed && std::io::stdout().is_terminal()),
-            stderr: Painter::new(colour_allowed && std::io::stderr().is_terminal()),
+            stdout: painter(no_color, std::io::stdout().is_terminal()),
+            stderr: painter(no_color, std::io::stderr().is_terminal()),
             command,
         })
     }

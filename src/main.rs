@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use plotward::cli::Cli;
-use plotward::render::Painter;
 use plotward::{Config, Exit};
 
 fn main() -> ExitCode {
@@ -22,7 +21,7 @@ fn main() -> ExitCode {
             .into();
         }
     };
-    let painter = Painter::new(!cli.no_color && std::io::stderr().is_terminal());
+    let painter = plotward::config::painter(cli.no_color, std::io::stderr().is_terminal());
     match Config::from_cli(cli).and_then(|config| plotward::run(&config)) {
         Ok(exit) => exit.into(),
         Err(err) if err.is_broken_pipe() => Exit::Success.into(),

@@ -98,6 +98,9 @@ pub(super) async fn carry_out(
         max_writes,
         ..apply::Options::default()
     };
+    // Whatever was shown (the plan and its summary, or the saved plan's line) is out before
+    // the first write starts, even when stdout is a file or a pipe.
+    io.out.flush()?;
     let progress = io.progress_bar("applying");
     let report = apply::execute(client, plan.changes, options, audit, progress).await;
     render::text::apply_report(&report, io.out_painter, io.out)?;
@@ -199,8 +202,10 @@ fn check_guardrails(plan: &PlanFile, force: bool) -> Result<(), Error> {
     Err(Error::Plan(message))
 }
 
-/// Asks on the terminal; only `yes` approves, as Terraform does.
+/// Asks on the terminal; only `yes` approves, as Terraform does. The plan on stdout is
+/// flushed first, so nobody is asked to approve what they cannot see yet.
 fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
+    io.out.flush()?;
     write!(
         io.err,
         "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "

@@ -680,6 +680,16 @@ fn the_demo_plans_applies_and_converges() {
 /// Runs plotward under a pseudo-terminal (`script` from util-linux), typing `input`; returns
 /// the exit code and the terminal's text. Bounded: a hang fails the test instead of CI.
 fn on_terminal(sandbox: &Sandbox, args: &str, input: &str) -> (Option<i32>, String) {
+    on_terminal_with(sandbox, args, input, &[])
+}
+
+/// Runs plotward on a pseudo-terminal (`script`), with extra environment variables.
+fn on_terminal_with(
+    sandbox: &Sandbox,
+    args: &str,
+    input: &str,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
     use std::io::{Read, Write};
     use std::process::{Command, Stdio};
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_plotward"));
@@ -692,6 +702,7 @@ fn on_terminal(sandbox: &Sandbox, args: &str, input: &str) -> (Option<i32>, Stri
             .env("PLOTLY_API_DOMAIN", sandbox.url())
             .env("PLOTLY_USERNAME", "alice")
             .env("PLOTLY_API_KEY", "alice-key")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -732,9 +743,18 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     let args = format!("apply -p {}", policy_arg());
     let (code, text) = on_terminal(&sandbox, &args, "no\n");
     assert_eq!(code, Some(1), "{text}");
+    // What a person sees, in order: the plan, its summary line, then the question.
+    let order = [
+        "plotward will change the sharing of 19 files:",
+        "Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.",
+        "Do you want to apply these changes?",
+        "Only 'yes' will be accepted to approve.",
+        "apply cancelled; nothing was changed",
+    ];
+    let positions: Vec<Option<usize>> = order.iter().map(|line| text.find(line)).collect();
     assert!(
-        text.contains("Only 'yes' will be accepted to approve."),
-        "{text}"
+        positions.iter().all(Option::is_some) && positions.is_sorted(),
+        "expected {order:#?} in this order, found at {positions:?}:\n{text}"
     );
     assert!(
         text.contains("apply cancelled; nothing was changed"),
@@ -744,10 +764,14 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     // With a terminal, progress bars draw from worker threads while apply runs.
     let (code, text) = on_terminal(&sandbox, &args, "yes\n");
     assert_eq!(code, Some(0), "{text}");
-    assert!(
-        text.contains("Apply complete: 11 restricted, 8 exposed, 0 failed."),
-        "{text}"
-    );
+    let summary = text
+        .find("Plan: 11 to restrict")
+        .expect("the plan's summary");
+    let question = text.find("Do you want to apply").expect("the question");
+    let done = text
+        .find("Apply complete: 11 restricted, 8 exposed, 0 failed.")
+        .expect("the report");
+    assert!(summary < question && question < done, "{text}");
     assert!(text.contains('\u{1b}'), "colour on a terminal");
     assert_eq!(writes(&api).len(), 19);
 }
@@ -801,4 +825,27 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
         refused.stderr
     );
     assert!(writes(&api).is_empty());
+}
+
+#[test]
+fn errors_on_a_terminal_follow_the_one_colour_decision() {
+    let sandbox = example_sandbox();
+    let args = "plan -p missing-policy.yaml";
+    let (code, text) = on_terminal_with(&sandbox, args, "", &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("\u{1b}["),
+        "a terminal gets a coloured error: {text:?}"
+    );
+    for env in [[("NO_COLOR", "1")], [("TERM", "dumb")]] {
+        let (code, text) = on_terminal_with(&sandbox, args, "", &env);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(text.contains("error:"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{env:?} still coloured: {text:?}");
+    }
+    let (_, text) = on_terminal_with(&sandbox, &format!("{args} --no-color"), "", &[]);
+    assert!(
+        !text.contains('\u{1b}'),
+        "--no-color still coloured: {text:?}"
+    );
 }

@@ -669,3 +669,39 @@ fn user_info_in_the_api_url_is_refused_without_echoing_it() {
         assert_contains(&run, "user name or password");
     }
 }
+
+#[test]
+fn with_stdout_in_a_file_the_plan_is_written_before_the_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stdout.txt");
+    let policy = dir.path().join("plotward.yaml");
+    std::fs::write(&policy, PRIVATE).unwrap();
+    let seen_at_first_write = Arc::new(Mutex::new(None::<String>));
+    let (watched, seen) = (out.clone(), seen_at_first_write.clone());
+    let main = Server::start("127.0.0.1", move |request| {
+        if request.method == "PATCH" {
+            let mut first = seen.lock().unwrap();
+            if first.is_none() {
+                *first = Some(std::fs::read_to_string(&watched).unwrap_or_default());
+            }
+            return echo_patch(request);
+        }
+        Reply::Json(200, page(2, None, public_files(&[1, 2])))
+    });
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+        .args(["apply", "--auto-approve", "--parallelism", "1", "-p"])
+        .arg(&policy)
+        .env_clear()
+        .env("PLOTLY_API_DOMAIN", main.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let before = seen_at_first_write.lock().unwrap().clone().unwrap();
+    assert!(
+        before.ends_with("Plan: 2 to restrict, 0 to expose, 0 unchanged, 0 ignored.\n"),
+        "stdout when the first PATCH arrived:\n{before}"
+    );
+}
