@@ -110,7 +110,9 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Also save the plan as JSON to FILE, for `apply`.
+    /// Also save the plan as JSON to FILE, for `apply` (atomically; a symlink's target is
+    /// replaced, anything but a regular file refused). `-` prints the JSON plan on stdout
+    /// and the plan for people on stderr.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
@@ -248,7 +250,7 @@ pub struct ApplyArgs {
 /// Arguments of `snapshot`.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Write the snapshot to FILE instead of stdout.
+    /// Write the snapshot to FILE (atomically) instead of stdout; `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
@@ -292,7 +294,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// Write the policy to FILE instead of stdout.
+    /// Write the policy to FILE (atomically) instead of stdout; `-` is stdout.
     #[arg(short, long, value_name = "FILE", conflicts_with = "diff")]
     pub out: Option<PathBuf>,
 

@@ -41,7 +41,7 @@ pub fn export(
         }
         return Ok(Exit::Success);
     }
-    match out {
+    match out.filter(|path| !super::outfile::is_stdout(path)) {
         Some(path) => {
             write_atomically(path, yaml.as_bytes())?;
             writeln!(

@@ -3,11 +3,14 @@
 mod apply;
 mod check;
 mod export;
+mod outfile;
 mod plan;
 mod policy;
 mod sandbox;
 
-use std::io::{self, Write};
+use std::io::Write;
+
+pub(crate) use outfile::write_atomically;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -140,16 +143,4 @@ fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
         Decision::Default(_) => "no rule matches; the default applies".to_owned(),
         Decision::Folder => "a folder no rule names; folders need a rule with `fold`".to_owned(),
     }
-}
-
-/// Writes a file through a temporary sibling and a rename, so a reader never sees half of it.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let fail = |source: io::Error| Error::WriteFile {
-        path: path.to_owned(),
-        source,
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    std::fs::write(&temporary, bytes).map_err(fail)?;
-    std::fs::rename(&temporary, path).map_err(fail)
 }

@@ -1,6 +1,6 @@
 //! `plan` and `snapshot`: read the account (or a snapshot), diff, render.
 
-use super::{Io, runtime, write_atomically};
+use super::{Io, outfile, runtime, write_atomically};
 use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
 use crate::inventory::{Inventory, Snapshot, SnapshotSource};
@@ -15,11 +15,39 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     // The policy first: a typo should not cost a listing of the whole account.
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
-    let (plan, file) = show_plan(&policy, &inventory, source, config.format, io)?;
+    let json_to_stdout = config.out.as_deref().is_some_and(outfile::is_stdout);
+    let (plan, file) = if json_to_stdout {
+        // `--out -`: stdout carries the saved plan alone; the plan for people goes to stderr.
+        let mut shown = Vec::new();
+        let planned = show_plan(
+            &policy,
+            &inventory,
+            source,
+            config.format,
+            &mut Io {
+                out: &mut shown,
+                out_painter: io.err_painter,
+                err: &mut *io.err,
+                err_painter: io.err_painter,
+                progress: io.progress,
+                stdin_is_terminal: io.stdin_is_terminal,
+            },
+        )?;
+        if config.format != Format::Json {
+            io.err.write_all(&shown)?;
+        }
+        planned
+    } else {
+        show_plan(&policy, &inventory, source, config.format, io)?
+    };
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
         render::write_json(&file, &mut bytes)?;
-        write_atomically(path, &bytes)?;
+        if json_to_stdout {
+            io.out.write_all(&bytes)?;
+        } else {
+            write_atomically(path, &bytes)?;
+        }
     }
     let pending = plan.summary().has_changes();
     Ok(if pending && config.detailed_exitcode {
@@ -116,7 +144,7 @@ pub fn snapshot(
     let snapshot = Snapshot::from_inventory(&inventory, Some(source));
     let mut bytes = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::from)?;
     bytes.push(b'\n');
-    match out {
+    match out.filter(|path| !outfile::is_stdout(path)) {
         Some(path) => {
             write_atomically(path, &bytes)?;
             writeln!(

@@ -68,6 +68,12 @@ impl Test {
         self
     }
 
+    /// The absolute path of a file in the test's directory, to prepare what `write` cannot
+    /// (symlinks, FIFOs, devices).
+    pub fn path(&self, path: &str) -> PathBuf {
+        self.dir.path().join(path)
+    }
+
     /// Writes `plotward.yaml`, the default policy file.
     pub fn policy(self, yaml: &str) -> Test {
         self.write("plotward.yaml", yaml)
@@ -132,6 +138,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The absolute path of a file in the run's directory.
+    pub fn path(&self, path: &str) -> PathBuf {
+        self.dir.path().join(path)
+    }
+
     /// Reads a file the run left in its directory.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(path)).expect("read output file")

@@ -370,3 +370,78 @@ fn an_invalid_policy_stops_the_plan_before_reading_anything_else() {
     );
     assert_eq!(run.stdout, "");
 }
+
+#[test]
+fn out_follows_a_symlink_and_never_replaces_what_is_not_a_file() {
+    let test = Test::new().write("real.json", "old");
+    std::os::unix::fs::symlink(test.path("real.json"), test.path("link.json")).unwrap();
+    let run = test.args(example_args(&["--out", "link.json"])).status(0);
+    let saved: PlanJson = serde_json::from_str(&run.read("real.json")).expect("the plan");
+    assert_eq!(saved.summary.restrict, 11);
+    let link = std::fs::symlink_metadata(run.path("link.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is still a link");
+
+    let test = Test::new();
+    let fifo = test.path("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::create_dir(test.path("dir")).unwrap();
+    // A device node of our own (the null device's numbers), where the test may make one.
+    let device = test.path("device");
+    let made_device = std::process::Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut targets = vec![("fifo", "a FIFO"), ("dir", "a directory")];
+    if made_device {
+        targets.push(("device", "a device"));
+    }
+    for (name, kind) in targets {
+        let run = Test::new()
+            .args(example_args(&[
+                "--out",
+                &test.path(name).display().to_string(),
+            ]))
+            .status(1);
+        assert!(
+            run.stderr
+                .contains(&format!("it is {kind}, not a regular file")),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    if made_device {
+        assert!(
+            std::fs::metadata(&device)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
+}
+
+#[test]
+fn out_dash_prints_the_json_plan_on_stdout_and_the_text_plan_on_stderr() {
+    let run = Test::new().args(example_args(&["--out", "-"])).status(0);
+    let saved: PlanJson = serde_json::from_str(&run.stdout).expect("stdout is the JSON plan");
+    assert_eq!(saved.summary.expose, 8);
+    assert!(
+        run.stderr
+            .ends_with("Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.\n"),
+        "{}",
+        run.stderr
+    );
+    let json = Test::new()
+        .args(example_args(&["--out", "-", "--format", "json"]))
+        .status(0);
+    assert_eq!(json.stdout, run.stdout, "the JSON plan once, not twice");
+}

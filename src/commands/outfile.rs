@@ -1,0 +1,131 @@
+//! Output files: written whole or not at all, and never over something that is not a file.
+//!
+//! `--out`, `snapshot -o` and `export -o` write through [`write_atomically`]: a temporary file
+//! in the target's directory, flushed to disk, then renamed over the target, so a reader (or a
+//! crash) never sees half a plan. A symlink is followed and its target replaced (the link
+//! stays); a directory, FIFO, socket or device is refused, so `--out /dev/full` cannot turn a
+//! device into a file.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Whether an output path means standard output (`-`).
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes `bytes` to `path` atomically, keeping an existing file's permissions.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let fail = |source: io::Error| Error::WriteFile {
+        path: path.to_owned(),
+        source,
+    };
+    let target = regular_target(path).map_err(fail)?;
+    let dir = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".plotward-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A new file gets 0666 less the umask, as `fs::write` would; a replaced one keeps its mode.
+        let mode = fs::metadata(&target).map_or(0o666, |meta| meta.permissions().mode() & 0o7777);
+        builder.permissions(fs::Permissions::from_mode(mode));
+    }
+    let mut file = builder.tempfile_in(&dir).map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.as_file().sync_all().map_err(fail)?;
+    file.persist(&target).map_err(|err| fail(err.error))?;
+    // The rename itself reaches the disk only when the directory is synced.
+    if let Ok(dir) = fs::File::open(&dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// The file to replace: `path`, or the file a symlink at `path` leads to. Anything that
+/// exists and is not a regular file is refused.
+fn regular_target(path: &Path) -> io::Result<PathBuf> {
+    let target = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("it is a symlink whose target cannot be resolved ({err})"),
+            )
+        })?,
+        Ok(_) => path.to_owned(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(path.to_owned()),
+        Err(err) => return Err(err),
+    };
+    match fs::metadata(&target) {
+        Ok(meta) if meta.is_file() => Ok(target),
+        Ok(meta) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "it is {}, not a regular file; plotward only replaces regular files",
+                describe(&meta.file_type())
+            ),
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(target),
+        Err(err) => Err(err),
+    }
+}
+
+/// What a file type is, in words.
+fn describe(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "something other than a file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_replaced_whole_and_keep_their_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        write_atomically(&path, b"one").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+            write_atomically(&path, b"two").unwrap();
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o640
+            );
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomically(dir.path(), b"x").unwrap_err().to_string();
+        assert!(err.contains("a directory, not a regular file"), "{err}");
+    }
+}
