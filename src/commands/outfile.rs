@@ -68,7 +68,7 @@ fn regular_target(path: &Path) -> io::Result<PathBuf> {
             io::ErrorKind::InvalidInput,
             format!(
                 "it is {}, not a regular file; plotward only replaces regular files",
-                describe(&meta.file_type())
+                describe(meta.file_type())
             ),
         )),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(target),
@@ -77,7 +77,7 @@ fn regular_target(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// What a file type is, in words.
-fn describe(kind: &fs::FileType) -> &'static str {
+fn describe(kind: fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
