@@ -373,6 +373,8 @@ fn an_invalid_policy_stops_the_plan_before_reading_anything_else() {
 
 #[test]
 fn out_follows_a_symlink_and_never_replaces_what_is_not_a_file() {
+    use std::os::unix::fs::FileTypeExt;
+
     let test = Test::new().write("real.json", "old");
     std::os::unix::fs::symlink(test.path("real.json"), test.path("link.json")).unwrap();
     let run = test.args(example_args(&["--out", "link.json"])).status(0);
@@ -417,7 +419,6 @@ fn out_follows_a_symlink_and_never_replaces_what_is_not_a_file() {
             run.stderr
         );
     }
-    use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     if made_device {
         assert!(
