@@ -87,7 +87,12 @@ impl Error {
             | Error::TestFile(crate::policytest::TestFileError::Invalid(diagnostics)) => {
                 diagnostic::render(diagnostics, painter)
             }
-            other => format!("{}: {other}\n", painter.paint(Painter::RED, "error")),
+            // Messages hold text from outside (paths, server words): shown, never obeyed.
+            other => format!(
+                "{}: {}\n",
+                painter.paint(Painter::RED, "error"),
+                crate::visible::escape_lines(&other.to_string())
+            ),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod remote;
 pub mod render;
 pub mod sandbox;
 pub mod schema;
+pub mod visible;
 
 use std::io::Write;
 

@@ -179,7 +179,13 @@ fn check_saved_plan(
         drift.len()
     );
     for item in &drift {
-        let _ = write!(message, "\n  {} ({}) {}", item.path, item.fid, item.what);
+        let _ = write!(
+            message,
+            "\n  {} ({}) {}",
+            crate::visible::escape(&item.path),
+            crate::visible::escape(&item.fid),
+            crate::visible::escape(&item.what)
+        );
     }
     Err(Error::Plan(message))
 }
@@ -194,7 +200,12 @@ fn check_guardrails(plan: &PlanFile, force: bool) -> Result<(), Error> {
         plan.policy
     );
     for breach in &plan.guardrails {
-        let _ = write!(message, "\n  {}: {}", breach.guardrail, breach.message);
+        let _ = write!(
+            message,
+            "\n  {}: {}",
+            crate::visible::escape(&breach.guardrail),
+            crate::visible::escape(&breach.message)
+        );
     }
     message.push_str(
         "\nReview the plan; change `guardrails` in the policy, or pass --force to apply it anyway.",

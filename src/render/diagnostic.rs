@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::Painter;
 use crate::policy::{Diagnostic, Diagnostics};
+use crate::visible::{self, escape};
 
 /// Renders every diagnostic, then a closing count line (`policy.yaml: invalid, 3 errors`).
 pub fn render(diagnostics: &Diagnostics, painter: Painter) -> String {
@@ -36,7 +37,7 @@ fn render_one(
         out,
         "{}{}",
         painter.paint(Painter::RED, "error"),
-        painter.paint(Painter::BOLD, format!(": {}", item.message))
+        painter.paint(Painter::BOLD, format!(": {}", escape(&item.message)))
     );
     let arrow = painter.paint(Painter::BLUE, format!("{:gutter$}-->", ""));
     let Some(span) = item.span else {
@@ -46,26 +47,102 @@ fn render_one(
     let _ = writeln!(
         out,
         "{arrow} {}:{}:{}",
-        diagnostics.name, span.line, span.column
+        escape(&diagnostics.name),
+        span.line,
+        span.column
     );
     let Some(line) = diagnostics.line(span.line) else {
         return;
     };
     let bar = painter.paint(Painter::BLUE, "|");
     let number = painter.paint(Painter::BLUE, format!("{:>gutter$}", span.line));
-    // Tabs would shift the caret; columns are counted in characters, so one space per tab
-    // keeps them aligned.
-    let shown = line.replace('\t', " ");
-    let indent = usize::try_from(span.column.saturating_sub(1)).unwrap_or(0);
-    let visible = shown.chars().count().saturating_sub(indent).max(1);
-    let width = usize::try_from(span.width).unwrap_or(1).clamp(1, visible);
-    let caret = painter.paint(Painter::RED, "^".repeat(width));
+    let indent = usize::try_from(span.column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let width = usize::try_from(span.width).unwrap_or(1).max(1);
+    let excerpt = Excerpt::around(line, indent, width);
+    let caret = painter.paint(Painter::RED, "^".repeat(excerpt.caret));
     let label = item
         .label
         .as_ref()
-        .map(|label| format!(" {}", painter.paint(Painter::RED, label)))
+        .map(|label| format!(" {}", painter.paint(Painter::RED, escape(label))))
         .unwrap_or_default();
     let _ = writeln!(out, "{:gutter$} {bar}", "");
-    let _ = writeln!(out, "{number} {bar} {shown}");
-    let _ = writeln!(out, "{:gutter$} {bar} {:indent$}{caret}{label}", "", "");
+    let _ = writeln!(out, "{number} {bar} {}", excerpt.text);
+    let _ = writeln!(
+        out,
+        "{:gutter$} {bar} {}{caret}{label}",
+        "",
+        " ".repeat(excerpt.indent)
+    );
+}
+
+/// The part of a source line shown under a diagnostic: at most [`Excerpt::MAX`] characters
+/// around the error, escaped, with the caret's place in terminal cells.
+struct Excerpt {
+    text: String,
+    indent: usize,
+    caret: usize,
+}
+
+impl Excerpt {
+    /// Characters of a long line shown around the error.
+    const MAX: usize = 160;
+    /// Characters shown before the error when the line is cut.
+    const BEFORE: usize = 60;
+
+    /// The excerpt of `line` for an error at character `column` (0-based) spanning `width`
+    /// characters. Tabs become one space each, so columns counted in characters line up.
+    fn around(line: &str, column: usize, width: usize) -> Excerpt {
+        let chars: Vec<char> = line
+            .chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect();
+        let column = column.min(chars.len());
+        let start = if chars.len() <= Self::MAX {
+            0
+        } else {
+            column.saturating_sub(Self::BEFORE)
+        };
+        let end = (start + Self::MAX).min(chars.len()).max(column);
+        let piece = |from: usize, to: usize| {
+            escape(&chars[from..to].iter().collect::<String>()).into_owned()
+        };
+        let (open, close) = (
+            if start > 0 { "…" } else { "" },
+            if end < chars.len() { "…" } else { "" },
+        );
+        let before = piece(start, column);
+        let under = piece(column, (column + width).min(end));
+        Excerpt {
+            text: format!("{open}{}{close}", piece(start, end)),
+            indent: visible::width(open) + visible::width(&before),
+            caret: visible::width(&under).max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_show_a_window_with_the_caret_under_the_error() {
+        let line = format!("{}bad{}", "x".repeat(70_000), "y".repeat(10));
+        let excerpt = Excerpt::around(&line, 70_000, 3);
+        assert!(excerpt.text.chars().count() <= Excerpt::MAX + 2);
+        assert_eq!(
+            excerpt
+                .text
+                .chars()
+                .skip(excerpt.indent)
+                .take(3)
+                .collect::<String>(),
+            "bad"
+        );
+        assert_eq!(excerpt.caret, 3);
+        let short = Excerpt::around("a:\tb\u{1b}[2J", 3, 1);
+        assert_eq!(short.text, "a: b\\e[2J");
+        assert_eq!((short.indent, short.caret), (3, 1));
+        let wide = Excerpt::around("名前: [", 4, 1);
+        assert_eq!(wide.indent, 6, "CJK characters take two cells");
+    }
 }

@@ -20,7 +20,12 @@ pub fn manifests(plan: &Plan) -> (String, String) {
             Action::Change(to) => to,
         };
         let line = |level: crate::inventory::Sharing| {
-            format!("{}  {}  {}\n", entry.file.path, entry.file.filetype, level)
+            format!(
+                "{}  {}  {}\n",
+                crate::visible::escape(&entry.file.path),
+                crate::visible::escape(entry.file.filetype.as_str()),
+                level
+            )
         };
         current.push_str(&line(entry.current()));
         desired.push_str(&line(wanted));

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use super::Painter;
 use crate::apply::{Outcome, Report};
 use crate::plan::{Breach, Change, DecidedBy, Direction, Plan, RuleRef, Summary};
+use crate::visible::{self, escape};
 
 /// Writes the plan for people, with the guardrails it breaks.
 pub fn plan(
@@ -83,7 +84,12 @@ pub fn listing_warnings(
 ) -> io::Result<()> {
     let warning = painter.paint(Painter::YELLOW, "warning");
     for file in &listing.unplaced {
-        writeln!(out, "{warning}: {} is left out: {}", file.fid, file.reason)?;
+        writeln!(
+            out,
+            "{warning}: {} is left out: {}",
+            escape(&file.fid),
+            escape(&file.reason)
+        )?;
     }
     if !listing.foreign.is_empty() {
         let shown: Vec<String> = listing
@@ -129,13 +135,13 @@ pub fn decided_by(decided_by: &DecidedBy) -> String {
     match decided_by {
         DecidedBy::Rule {
             number, pattern, ..
-        } => format!("rule {number} \"{pattern}\""),
+        } => format!("rule {number} \"{}\"", escape(pattern)),
         DecidedBy::Default => "default".to_owned(),
         DecidedBy::Folder => "folder (no rule names `fold`)".to_owned(),
     }
 }
 
-/// Column widths, so the changes line up.
+/// Column widths in terminal cells, so the changes line up.
 struct Widths {
     path: usize,
     filetype: usize,
@@ -143,7 +149,8 @@ struct Widths {
 }
 
 impl Widths {
-    /// The widest path, file type and fid among rows of `(path, filetype, fid)`.
+    /// The widest path, file type and fid, as shown (escaped), among rows of
+    /// `(path, filetype, fid)`.
     fn of<'r>(rows: impl Iterator<Item = (&'r str, &'r str, &'r str)>) -> Widths {
         rows.fold(
             Widths {
@@ -152,10 +159,20 @@ impl Widths {
                 fid: 0,
             },
             |w, (path, filetype, fid)| Widths {
-                path: w.path.max(path.chars().count()),
-                filetype: w.filetype.max(filetype.chars().count()),
-                fid: w.fid.max(fid.chars().count()),
+                path: w.path.max(visible::width(&escape(path))),
+                filetype: w.filetype.max(visible::width(&escape(filetype))),
+                fid: w.fid.max(visible::width(&escape(fid))),
             },
+        )
+    }
+
+    /// `path  filetype  fid`, each escaped and padded to its column.
+    fn columns(&self, path: &str, filetype: &str, fid: &str) -> String {
+        format!(
+            "{}  {}  {}",
+            visible::pad(&escape(path), self.path),
+            visible::pad(&escape(filetype), self.filetype),
+            visible::pad(&escape(fid), self.fid)
         )
     }
 }
@@ -174,17 +191,12 @@ fn write_change(
     // Pad before painting: escape codes would otherwise count towards the width.
     let to = painter.paint(to_style, format!("{:<7}", change.to.as_str()));
     let line = format!(
-        "  {} {:<pw$}  {:<tw$}  {:<fw$}  {:<7} -> {}  {}",
+        "  {} {}  {:<7} -> {}  {}",
         painter.paint(Painter::YELLOW, "~"),
-        file.path,
-        file.filetype.as_str(),
-        file.fid,
+        widths.columns(&file.path, file.filetype.as_str(), &file.fid),
         change.from.as_str(),
         to,
         painter.paint(Painter::DIM, decided_by(&change.entry.decided_by)),
-        pw = widths.path,
-        tw = widths.filetype,
-        fw = widths.fid,
     );
     writeln!(out, "{}", line.trim_end())
 }
@@ -198,7 +210,11 @@ pub fn dead_rule_warnings(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     for rule in rules {
-        let patterns: Vec<String> = rule.patterns.iter().map(|p| format!("\"{p}\"")).collect();
+        let patterns: Vec<String> = rule
+            .patterns
+            .iter()
+            .map(|p| format!("\"{}\"", escape(p)))
+            .collect();
         writeln!(
             out,
             "{}: rule {} {} ({policy}:{}) decided no file",
@@ -228,8 +244,12 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
             let first = message.lines().next().unwrap_or_default();
             writeln!(
                 out,
-                "  ! {} {} {} -> {}: {first}",
-                change.path, change.fid, change.from, change.to
+                "  ! {} {} {} -> {}: {}",
+                escape(&change.path),
+                escape(&change.fid),
+                change.from,
+                change.to,
+                escape(first)
             )?;
         }
     }
@@ -253,7 +273,7 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         _ => None,
     });
     if let Some(reason) = report.stopped.as_ref().or(first_reason) {
-        writeln!(out, "Stopped early: {reason}.")?;
+        writeln!(out, "Stopped early: {}.", escape(reason))?;
     }
     writeln!(
         out,
@@ -269,7 +289,7 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
     let title = "Guardrails broken; apply refuses this plan without --force:";
     writeln!(out, "{}", painter.paint(Painter::RED, title))?;
     for breach in breaches {
-        writeln!(out, "  ! {breach}")?;
+        writeln!(out, "  ! {}", escape(&breach.to_string()))?;
     }
     writeln!(out)
 }
@@ -287,18 +307,13 @@ pub fn check(
             .map(|f| (f.path.as_str(), f.filetype.as_str(), f.fid.as_str())),
     );
     for finding in &findings {
-        writeln!(
-            out,
-            "  {} {:<pw$}  {:<tw$}  {:<fw$}  {}",
+        let line = format!(
+            "  {} {}  {}",
             painter.paint(Painter::RED, "!"),
-            finding.path,
-            finding.filetype.as_str(),
-            finding.fid,
-            finding.message(),
-            pw = widths.path,
-            tw = widths.filetype,
-            fw = widths.fid,
-        )?;
+            widths.columns(&finding.path, finding.filetype.as_str(), &finding.fid),
+            escape(&finding.message()),
+        );
+        writeln!(out, "{}", line.trim_end())?;
     }
     if !findings.is_empty() {
         writeln!(out)?;

@@ -446,3 +446,143 @@ fn out_dash_prints_the_json_plan_on_stdout_and_the_text_plan_on_stderr() {
         .status(0);
     assert_eq!(json.stdout, run.stdout, "the JSON plan once, not twice");
 }
+
+/// A snapshot of public plots at these paths (`alice:1`, `alice:2`, ...).
+fn snapshot_of(paths: &[&str]) -> String {
+    let files: Vec<serde_json::Value> = paths
+        .iter()
+        .enumerate()
+        .map(|(n, path)| {
+            serde_json::json!({"fid": format!("alice:{}", n + 1), "path": path, "filetype": "plot",
+                "world_readable": true, "share_key_enabled": false})
+        })
+        .collect();
+    serde_json::json!({"format_version": 1, "files": files}).to_string()
+}
+
+/// Whether text holds anything a terminal would obey rather than show (line breaks aside).
+fn has_raw_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c))
+}
+
+#[test]
+fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
+    let forged = "x\nNo changes. Plan: 0 to restrict, 0 to expose, 0 unchanged, 0 ignored.";
+    let paths = [
+        forged,
+        "esc\u{1b}]0;owned\u{7}\u{1b}[2J",
+        "rlo\u{202e}txt.exe",
+        "cr\rPlan: 9",
+    ];
+    let test = |args: &[&str], code: i32| {
+        Test::new()
+            .write("snap.json", &snapshot_of(&paths))
+            .policy("version: 1\ndefault: private\n")
+            .args(["plan", "--snapshot", "snap.json"])
+            .args(args)
+            .status(code)
+    };
+    let text = test(&[], 0).stdout;
+    let summaries = text
+        .lines()
+        .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
+        .count();
+    assert_eq!(summaries, 1, "{text}");
+    assert!(
+        text.ends_with("Plan: 4 to restrict, 0 to expose, 0 unchanged, 0 ignored.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("x\\nNo changes. Plan: 0"),
+        "shown, escaped: {text}"
+    );
+    assert!(text.contains("esc\\e]0;owned\\u{7}\\e[2J"), "{text}");
+    assert!(text.contains("rlo\\u{202e}txt.exe"), "{text}");
+    assert!(!has_raw_controls(&text), "{text:?}");
+    // One line per change: the header, a blank line, four changes, a blank line, the summary.
+    assert_eq!(text.lines().count(), 8, "{text}");
+    let diff = test(&["--format", "diff"], 0).stdout;
+    assert!(!has_raw_controls(&diff), "{diff:?}");
+    assert_eq!(
+        diff.lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .count(),
+        4,
+        "{diff}"
+    );
+    let markdown = test(&["--format", "markdown"], 0).stdout;
+    assert!(!has_raw_controls(&markdown), "{markdown:?}");
+    let check = Test::new()
+        .write("snap.json", &snapshot_of(&paths))
+        .policy("version: 1\ndefault: private\n")
+        .args(["check", "--snapshot", "snap.json"])
+        .status(2)
+        .stdout;
+    assert!(!has_raw_controls(&check), "{check:?}");
+    assert_eq!(
+        check.lines().filter(|l| l.starts_with("Check:")).count(),
+        1,
+        "{check}"
+    );
+}
+
+#[test]
+fn a_very_long_name_or_policy_line_is_shown_not_a_crash() {
+    let long = "n".repeat(70_000);
+    for command in ["plan", "check"] {
+        let run = Test::new()
+            .write("snap.json", &snapshot_of(&[&long, "short"]))
+            .policy("version: 1\ndefault: private\n")
+            .args([command, "--snapshot", "snap.json"])
+            .status(if command == "plan" { 0 } else { 2 });
+        assert!(run.stdout.contains(&long), "{command}");
+    }
+    // A policy error past column 65,535 of one line.
+    let policy = format!(
+        "version: 1\ndefault: private\nrules: [{}{{match: \"a\", sharing: nope}}]\n",
+        " ".repeat(70_000)
+    );
+    let run = Test::new().policy(&policy).args(["validate"]).status(1);
+    assert!(
+        run.stderr.contains("plotward.yaml:3:"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(500)]
+    );
+    let caret_line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains('^'))
+        .expect("a caret");
+    assert!(
+        caret_line.len() < 300,
+        "the caret line is a window, not 70,000 spaces"
+    );
+}
+
+#[test]
+fn columns_line_up_by_display_width_with_wide_characters() {
+    let run = Test::new()
+        .write(
+            "snap.json",
+            &snapshot_of(&["財務/給与", "reports/q3-revenue", "ab"]),
+        )
+        .policy("version: 1\ndefault: private\n")
+        .args(["plan", "--snapshot", "snap.json"])
+        .status(0);
+    let columns: Vec<usize> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  ~ "))
+        .map(|l| {
+            let before = &l[..l.find("plot").expect("the filetype column")];
+            unicode_width::UnicodeWidthStr::width(before)
+        })
+        .collect();
+    assert_eq!(columns.len(), 3, "{}", run.stdout);
+    assert!(
+        columns.iter().all(|c| *c == columns[0]),
+        "{columns:?}\n{}",
+        run.stdout
+    );
+}

@@ -188,21 +188,7 @@ pub fn redact(text: &str) -> String {
     shown
 }
 
-/// Escapes control characters and bidirectional overrides (`\u{1b}`, `\n`, `\u{202e}`),
-/// leaving every other character as it is.
+/// Escapes control characters and bidirectional overrides (see [`crate::visible::escape`]).
 pub fn escape_controls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || is_bidi_control(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Unicode's bidirectional overrides and isolates, which reorder what a terminal shows.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    crate::visible::escape(text).into_owned()
 }

@@ -1,0 +1,124 @@
+//! Text from outside made safe to show: control and bidirectional-override characters become
+//! visible escapes, and columns are measured in terminal cells.
+//!
+//! File names, folder names, fids, patterns and server messages come from people and servers
+//! plotward does not control. Printed raw, an `ESC` sequence could recolour or clear a
+//! terminal, a carriage return or newline could forge a line (`\nNo changes. Plan: 0 ...`),
+//! and U+202E could reverse what a reviewer reads. Every renderer passes such text through
+//! [`escape`] (or [`escape_lines`] for messages whose own line breaks are meant).
+
+use std::borrow::Cow;
+
+use unicode_width::UnicodeWidthStr;
+
+/// `text` with every control character (`\e`, `\n`, `\r`, `\t`, `\u{7}`, ...) and every
+/// bidirectional control (`\u{202e}`, ...) written as a visible escape. Borrowed when there
+/// is nothing to escape, which is almost always.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Like [`escape`], but keeps `\n` line breaks: for multi-line messages built by plotward,
+/// whose parts from outside were escaped already.
+pub fn escape_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c == '\n' {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// How many terminal cells `text` takes (CJK and emoji count two, combining marks none).
+pub fn width(text: &str) -> usize {
+    text.width()
+}
+
+/// `text` followed by spaces up to `cells` terminal cells (nothing added if it is wider).
+/// Unlike `format!("{:<w$}")`, this counts display cells and takes any width.
+pub fn pad(text: &str, cells: usize) -> String {
+    let mut out = String::with_capacity(text.len() + cells);
+    out.push_str(text);
+    out.extend(std::iter::repeat_n(' ', cells.saturating_sub(width(text))));
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\u{1b}' => out.push_str("\\e"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c => out.push(c),
+    }
+}
+
+/// Unicode's bidirectional embeddings, overrides, isolates and marks, which reorder what a
+/// terminal or browser shows.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn controls_and_overrides_become_visible() {
+        assert_eq!(escape("plain/名前"), "plain/名前");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("a\u{1b}[2Jb\nPlan: 0\r\u{7}\u{202e}x"),
+            "a\\e[2Jb\\nPlan: 0\\r\\u{7}\\u{202e}x"
+        );
+        assert_eq!(escape_lines("one\ntwo\u{1b}"), "one\ntwo\\e");
+    }
+
+    #[test]
+    fn padding_counts_cells_and_takes_any_width() {
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad("名前", 6), "名前  ");
+        assert_eq!(pad("toolong", 3), "toolong");
+        assert_eq!(pad("x", 70_000).len(), 70_000);
+        assert_eq!(width("名前"), 4);
+    }
+
+    proptest! {
+        /// Nothing escaped holds a character that moves the cursor, ends a line or reorders
+        /// text, and escaping is the identity on text that has none.
+        #[test]
+        fn escaped_text_is_inert(text in "\\PC*|[\\x00-\\x1f\\x7f-\\u{9f}\\u{202a}-\\u{202e}a-z名]{0,40}") {
+            let shown = escape(&text);
+            prop_assert!(!shown.chars().any(needs_escape));
+            if !text.chars().any(needs_escape) {
+                prop_assert_eq!(shown.as_ref(), text.as_str());
+            }
+            let lines = escape_lines(&text);
+            prop_assert!(!lines.chars().any(|c| c != '\n' && needs_escape(c)));
+            prop_assert_eq!(lines.matches('\n').count(), text.matches('\n').count());
+        }
+    }
+}
