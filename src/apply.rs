@@ -399,6 +399,11 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
             run.stop(reason.clone());
             Err(Outcome::NotApplied { reason })
         }
+        Err(err @ RemoteError::Backoff { .. }) => {
+            let reason = err.to_string();
+            run.stop(reason.clone());
+            Err(Outcome::NotApplied { reason })
+        }
         // The server stopped answering: no further write is started, and the ones that got
         // no answer are reported as not applied (a re-run finds out and converges).
         Err(RemoteError::ServerDown(why)) => {

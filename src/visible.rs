@@ -8,6 +8,7 @@
 //! [`escape`] (or [`escape_lines`] for messages whose own line breaks are meant).
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use unicode_width::UnicodeWidthStr;
 
@@ -57,7 +58,13 @@ pub fn pad(text: &str, cells: usize) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
+    c.is_control() || is_bidi_control(c) || is_invisible(c)
+}
+
+/// Zero-width characters that make two different names look the same (`alice\u{200b}:1`).
+/// The joiners U+200C and U+200D are left alone: scripts and emoji need them.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}')
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -66,7 +73,9 @@ fn push_escaped(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c if needs_escape(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
         c => out.push(c),
     }
 }
@@ -95,6 +104,7 @@ mod tests {
             "a\\e[2Jb\\nPlan: 0\\r\\u{7}\\u{202e}x"
         );
         assert_eq!(escape_lines("one\ntwo\u{1b}"), "one\ntwo\\e");
+        assert_eq!(escape("alice\u{200b}:1\u{61c}"), "alice\\u{200b}:1\\u{61c}");
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub(super) fn exit_for(report: &Report) -> Exit {
 }
 
 fn load_plan_file(path: &Path) -> Result<(String, PlanFile), Error> {
-    let shown = path.display().to_string();
+    let shown = crate::visible::escape(&path.display().to_string()).into_owned();
     let text = std::fs::read_to_string(path)
         .map_err(|err| Error::Plan(format!("cannot read the plan {shown}: {err}")))?;
     let plan: PlanFile = serde_json::from_str(&text)
@@ -139,6 +139,28 @@ fn load_plan_file(path: &Path) -> Result<(String, PlanFile), Error> {
         return Err(Error::Plan(format!(
             "{shown} is inconsistent: an action does not match its levels or observed flags; \
              make it again with plotward plan --out"
+        )));
+    }
+    // Each file once, and the summary a reviewer read must count the changes applied.
+    let mut fids = std::collections::HashSet::with_capacity(plan.changes.len());
+    if let Some(twice) = plan.changes.iter().find(|c| !fids.insert(c.fid.as_str())) {
+        return Err(Error::Plan(format!(
+            "{shown} changes {} more than once; make it again with plotward plan --out",
+            crate::visible::escape(&twice.fid)
+        )));
+    }
+    let restrict = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == DirectionJson::Restrict)
+        .count();
+    let expose = plan.changes.len() - restrict;
+    if (plan.summary.restrict, plan.summary.expose) != (restrict, expose) {
+        return Err(Error::Plan(format!(
+            "{shown} is inconsistent: its summary says {} to restrict and {} to expose, but it \
+             holds {restrict} restrictions and {expose} exposures; make it again with plotward \
+             plan --out",
+            plan.summary.restrict, plan.summary.expose
         )));
     }
     Ok((shown, plan))

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 pub use base::{ApiBase, LinkError, escape_controls, redact};
 pub use fid::{Fid, FidCheck};
 pub use paging::{
-    MAX_COUNT, PAGE_MARGIN, PagingError, Walk, check_count, numbered_pages, page_budget,
+    MAX_COUNT, MIN_PAGE_ITEMS, PAGE_MARGIN, PagingError, Walk, check_count, check_page_size,
+    numbered_pages, page_budget,
 };
 
 use crate::inventory::{FileType, Flags, Inventory, RemoteFile, Sharing, check_path};
@@ -163,6 +164,44 @@ pub struct Built {
     pub unplaced: Vec<Unplaced>,
     /// Well-formed fids of other users, skipped (sorted).
     pub foreign: Vec<String>,
+}
+
+/// The longest file name accepted, in bytes; far above any real one (file systems stop at
+/// 255), so a server cannot make plotward hold gigabytes of names across pages.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// The longest fid accepted, in bytes.
+pub const MAX_FID_BYTES: usize = 256;
+/// The longest file type accepted, in bytes.
+pub const MAX_FILETYPE_BYTES: usize = 64;
+
+/// Checks that each item's fields are within their size limits, as soon as a page arrives.
+pub fn check_items(items: &[ListedFile]) -> Result<(), String> {
+    for item in items {
+        let too_long = |field: &str, limit: usize| {
+            format!(
+                "the listing gives `{}` a {field} longer than {limit} bytes; refusing it",
+                redact(&item.fid.chars().take(80).collect::<String>())
+            )
+        };
+        if item.fid.len() > MAX_FID_BYTES {
+            return Err(too_long("fid", MAX_FID_BYTES));
+        }
+        if item
+            .filename
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_NAME_BYTES)
+        {
+            return Err(too_long("filename", MAX_NAME_BYTES));
+        }
+        if item
+            .filetype
+            .as_ref()
+            .is_some_and(|t| t.len() > MAX_FILETYPE_BYTES)
+        {
+            return Err(too_long("filetype", MAX_FILETYPE_BYTES));
+        }
+    }
+    Ok(())
 }
 
 /// The number of distinct fids listed, which a complete listing makes equal to `count`.

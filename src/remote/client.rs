@@ -241,6 +241,7 @@ impl Client {
             )));
         }
         let mut number = 0;
+        let mut waited = Duration::ZERO;
         loop {
             number += 1;
             if let Some(why) = self.breaker.why_open() {
@@ -274,7 +275,12 @@ impl Client {
                 let why = self.breaker.why_open().cloned().unwrap_or_default();
                 return Err(RemoteError::ServerDown(why));
             }
-            let will_retry = failure.retryable && number <= self.retry.retries;
+            // However often the server says `Retry-After`, one request waits at most
+            // LONGEST_WAIT in all: a server cannot stall a run by asking it to wait.
+            let wait = self.retry.wait(number, failure.retry_after);
+            let will_retry = failure.retryable
+                && number <= self.retry.retries
+                && waited + wait <= api::LONGEST_WAIT;
             on_attempt(&Attempt {
                 number,
                 status: failure.error.status(),
@@ -284,7 +290,8 @@ impl Client {
             if !will_retry {
                 return Err(failure.error);
             }
-            tokio::time::sleep(self.retry.wait(number, failure.retry_after)).await;
+            waited += wait;
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -326,7 +333,14 @@ impl Client {
                     .and_then(|v| v.to_str().ok()),
             );
             let text = read_prefix(response, ERROR_BODY_BYTES).await;
-            return Err(classify(method, url, status, &text, wait));
+            return Err(classify(
+                method,
+                url,
+                status,
+                &text,
+                wait,
+                self.retry.max_backoff,
+            ));
         }
         let bytes = read_capped(response, self.max_response_bytes)
             .await
@@ -416,9 +430,11 @@ impl Client {
         by_number: bool,
     ) -> Result<Pass, RemoteError> {
         let first_url = self.base.list_url(&self.username, 1, api::PAGE_SIZE);
-        let first: ListPage = self.get_json(&first_url).await?;
+        let first = self.get_page(&first_url).await?;
         let count = api::check_count(first.children.count).map_err(listing_error)?;
         let per_page = first.children.results.len();
+        api::check_page_size(count, per_page, first.children.next.is_some())
+            .map_err(listing_error)?;
         progress.set_length(api::page_budget(count, per_page) as u64);
         progress.set_position(1);
         let numbers = api::numbered_pages(count, per_page).filter(|_| by_number);
@@ -446,7 +462,7 @@ impl Client {
                 .accept_link(&link, &first_url)
                 .map_err(|err| RemoteError::Listing(err.to_string()))?;
             walk.step(&url).map_err(listing_error)?;
-            let page: ListPage = self.get_json(&url).await?;
+            let page = self.get_page(&url).await?;
             walk.add_items(page.children.results.len())
                 .map_err(listing_error)?;
             files.extend(page.children.results);
@@ -479,7 +495,7 @@ impl Client {
                 let url = client
                     .base
                     .list_url(&client.username, number, api::PAGE_SIZE);
-                (number, client.get_json::<ListPage>(&url).await)
+                (number, client.get_page(&url).await)
             });
         };
         for number in numbers.by_ref().take(parallelism.max(1)) {
@@ -510,6 +526,14 @@ impl Client {
         }
         pages.sort_by_key(|(number, _)| *number);
         Ok(Some(pages.into_iter().map(|(_, files)| files).collect()))
+    }
+
+    /// One listing page, every item's fields within their size limits, so a server cannot
+    /// pile up memory across pages with huge names.
+    async fn get_page(&self, url: &Url) -> Result<ListPage, RemoteError> {
+        let page: ListPage = self.get_json(url).await?;
+        api::check_items(&page.children.results).map_err(RemoteError::Listing)?;
+        Ok(page)
     }
 
     /// Reads a file's sharing flags.
@@ -594,12 +618,15 @@ impl Failure {
     }
 }
 
+/// What a failed response means: retry (after how long), or stop. A 5xx asking to wait longer
+/// than `max_wait` stops the run like the daily quota, rather than stall every change.
 fn classify(
     method: &Method,
     url: &Url,
     status: StatusCode,
     text: &str,
     wait: Option<Duration>,
+    max_wait: Duration,
 ) -> Failure {
     let message = api::error_message(text);
     let http = || RemoteError::Http {
@@ -623,7 +650,13 @@ fn classify(
         return retry(wait);
     }
     if status.is_server_error() {
-        return retry(wait.filter(|w| *w <= api::LONGEST_WAIT));
+        if let Some(asked) = wait.filter(|w| *w > max_wait) {
+            return Failure::fatal(RemoteError::Backoff {
+                seconds: asked.as_secs(),
+                message: message.clone(),
+            });
+        }
+        return retry(wait);
     }
     Failure::fatal(http())
 }
@@ -741,6 +774,8 @@ mod tests {
         assert!(is_transient("timed out"));
     }
 
+    const MAX: Duration = Duration::from_secs(30);
+
     #[test]
     fn statuses_are_classified() {
         let get = Method::GET;
@@ -751,9 +786,10 @@ mod tests {
             &url,
             StatusCode::BAD_GATEWAY,
             "",
-            None
+            None,
+            MAX
         )));
-        let not_found = classify(&get, &url, StatusCode::NOT_FOUND, "", None);
+        let not_found = classify(&get, &url, StatusCode::NOT_FOUND, "", None, MAX);
         assert!(!not_found.retryable);
         assert!(matches!(
             not_found.error,
@@ -765,6 +801,7 @@ mod tests {
             StatusCode::TOO_MANY_REQUESTS,
             r#"{"errors":[{"message":"slow down"}]}"#,
             Some(Duration::from_secs(1)),
+            MAX,
         );
         assert!(retried(&throttled) && throttled.retry_after.is_some());
         let quota = classify(
@@ -773,9 +810,32 @@ mod tests {
             StatusCode::TOO_MANY_REQUESTS,
             r#"{"errors":[{"message":"threshold of 100 ... per 24h period"}]}"#,
             None,
+            MAX,
         );
         assert!(!quota.retryable);
         assert!(matches!(quota.error, RemoteError::Quota { .. }));
+        let busy = classify(
+            &get,
+            &url,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "",
+            Some(Duration::from_mins(2)),
+            MAX,
+        );
+        assert!(matches!(
+            busy.error,
+            RemoteError::Backoff { seconds: 120, .. }
+        ));
+        assert!(!busy.retryable);
+        let brief = classify(
+            &get,
+            &url,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "",
+            Some(Duration::from_secs(2)),
+            MAX,
+        );
+        assert!(brief.retryable && brief.retry_after == Some(Duration::from_secs(2)));
     }
 
     #[test]

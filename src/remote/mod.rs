@@ -85,6 +85,17 @@ pub enum RemoteError {
         /// The cap in bytes.
         limit: usize,
     },
+    /// A 5xx that asks for a longer wait than plotward's longest backoff.
+    #[error(
+        "the server is unavailable and asks to wait {seconds} s ({message}); plotward stops \
+         rather than stall the run. Run it again later"
+    )]
+    Backoff {
+        /// The wait asked for.
+        seconds: u64,
+        /// The server's message.
+        message: String,
+    },
     /// The server stopped answering; nothing more is sent this run.
     #[error("{0}")]
     ServerDown(String),
@@ -109,6 +120,7 @@ impl RemoteError {
         match self {
             RemoteError::Http { status, .. } => Some(*status),
             RemoteError::Quota { .. } => Some(429),
+            RemoteError::Backoff { .. } => Some(503),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! Every thread polls a shared stop flag at least every 100 ms, so [`Server::stop`] (also run on
 //! drop) returns within about a second, whatever the client is doing.
 
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +103,25 @@ pub enum Reply {
     Hang,
     /// Close the connection without a response.
     Close,
+    /// Like [`Reply::Json`], with extra response headers; made by [`Reply::with_header`].
+    JsonWithHeaders(u16, Value, Vec<(String, String)>),
+}
+
+impl Reply {
+    /// The same JSON reply with one more response header (`Retry-After`, ...). Panics for
+    /// other replies: only JSON replies carry extra headers.
+    #[must_use]
+    pub fn with_header(self, name: &str, value: &str) -> Reply {
+        let header = (name.to_owned(), value.to_owned());
+        match self {
+            Reply::Json(status, body) => Reply::JsonWithHeaders(status, body, vec![header]),
+            Reply::JsonWithHeaders(status, body, mut headers) => {
+                headers.push(header);
+                Reply::JsonWithHeaders(status, body, headers)
+            }
+            other => panic!("with_header is for JSON replies, not {other:?}"),
+        }
+    }
 }
 
 /// A running scripted server; stops on drop.
@@ -448,6 +468,17 @@ impl Conn<'_> {
             Reply::Json(status, value) => {
                 let body = serde_json::to_vec(&value).expect("JSON serialises");
                 self.simple(status, "application/json", connection, &body, head_only)
+            }
+            Reply::JsonWithHeaders(status, value, headers) => {
+                let body = serde_json::to_vec(&value).expect("JSON serialises");
+                let extra = headers
+                    .iter()
+                    .fold(String::new(), |mut extra, (name, value)| {
+                        let _ = write!(extra, "{name}: {value}\r\n");
+                        extra
+                    });
+                let connection = format!("{extra}{connection}");
+                self.simple(status, "application/json", &connection, &body, head_only)
             }
             Reply::Text(status, text) => self.simple(
                 status,

@@ -824,6 +824,32 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
         "{}",
         refused.stderr
     );
+    // The same file twice (private, then secret), or a summary that hides a change.
+    let original: Value = serde_json::from_str(&text).unwrap();
+    let mut twice = original.clone();
+    let mut again = twice["changes"][0].clone();
+    again["to"] = json!("secret");
+    again["action"] = json!(if again["from"] == "public" {
+        "restrict"
+    } else {
+        "expose"
+    });
+    twice["changes"].as_array_mut().unwrap().push(again);
+    let mut understated = original.clone();
+    understated["summary"]["expose"] = json!(0);
+    for (edited, message) in [
+        (twice, "more than once"),
+        (
+            understated,
+            "its summary says 11 to restrict and 0 to expose, but it holds 11 restrictions and 8 exposures",
+        ),
+    ] {
+        std::fs::write(&path, edited.to_string()).unwrap();
+        let refused = live(&sandbox)
+            .args(["apply", path.to_str().unwrap()])
+            .status(1);
+        assert!(refused.stderr.contains(message), "{}", refused.stderr);
+    }
     assert!(writes(&api).is_empty());
 }
 

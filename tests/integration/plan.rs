@@ -475,7 +475,7 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         "rlo\u{202e}txt.exe",
         "cr\rPlan: 9",
     ];
-    let test = |args: &[&str], code: i32| {
+    let plan_with = |args: &[&str], code: i32| {
         Test::new()
             .write("snap.json", &snapshot_of(&paths))
             .policy("version: 1\ndefault: private\n")
@@ -483,7 +483,7 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
             .args(args)
             .status(code)
     };
-    let text = test(&[], 0).stdout;
+    let text = plan_with(&[], 0).stdout;
     let summaries = text
         .lines()
         .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
@@ -502,7 +502,7 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
     assert!(!has_raw_controls(&text), "{text:?}");
     // One line per change: the header, a blank line, four changes, a blank line, the summary.
     assert_eq!(text.lines().count(), 8, "{text}");
-    let diff = test(&["--format", "diff"], 0).stdout;
+    let diff = plan_with(&["--format", "diff"], 0).stdout;
     assert!(!has_raw_controls(&diff), "{diff:?}");
     assert_eq!(
         diff.lines()
@@ -511,7 +511,7 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         4,
         "{diff}"
     );
-    let markdown = test(&["--format", "markdown"], 0).stdout;
+    let markdown = plan_with(&["--format", "markdown"], 0).stdout;
     assert!(!has_raw_controls(&markdown), "{markdown:?}");
     let check = Test::new()
         .write("snap.json", &snapshot_of(&paths))

@@ -76,9 +76,15 @@ fn page_and_cursor(request: &Request) -> (Option<String>, Option<String>) {
 
 /// Owner-view files `alice:N` named `fN`, public.
 fn public_files(numbers: &[u32]) -> Vec<Value> {
+    files_in(numbers.iter().copied(), true)
+}
+
+/// Owner-view plots `alice:N` named `fN`, public or private. Pages that continue must hold
+/// at least 50 items (plotward refuses smaller ones), so multi-page listings use ranges.
+fn files_in(numbers: impl IntoIterator<Item = u32>, public: bool) -> Vec<Value> {
     numbers
-        .iter()
-        .map(|n| file(&format!("alice:{n}"), &format!("f{n}"), "plot", -1, true))
+        .into_iter()
+        .map(|n| file(&format!("alice:{n}"), &format!("f{n}"), "plot", -1, public))
         .collect()
 }
 
@@ -99,14 +105,7 @@ fn a_next_link_to_another_host_gets_no_request_let_alone_the_key() {
     let main = Server::start("127.0.0.1", move |request| {
         match request.query("page").as_deref() {
             // The numbered page 2 is gone, so plotward falls back to following `next`.
-            Some("1") => Reply::Json(
-                200,
-                page(
-                    2,
-                    Some(next.clone()),
-                    vec![file("alice:1", "a", "plot", -1, true)],
-                ),
-            ),
+            Some("1") => Reply::Json(200, page(100, Some(next.clone()), files_in(1..=50, true))),
             _ => not_found(),
         }
     });
@@ -173,15 +172,12 @@ fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
             (Some("1"), _) => Reply::Json(
                 200,
                 page(
-                    2,
+                    100,
                     Some(format!("{http_link}/v2/folders/all?user=alice&cursor=b")),
-                    vec![file("alice:1", "a", "plot", -1, false)],
+                    files_in(1..=50, false),
                 ),
             ),
-            (_, Some("b")) => Reply::Json(
-                200,
-                page(2, None, vec![file("alice:2", "b", "plot", -1, false)]),
-            ),
+            (_, Some("b")) => Reply::Json(200, page(100, None, files_in(51..=100, false))),
             _ => not_found(),
         }
     });
@@ -195,7 +191,7 @@ fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
         .args(["check", "--api-url", &proxy.url, "--ca-bundle", "ca.pem"])
         .status(0);
     assert!(
-        run.stdout.contains("Check: compliant, 2 files."),
+        run.stdout.contains("Check: compliant, 100 files."),
         "{}",
         run.stdout
     );
@@ -216,10 +212,7 @@ fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
             request.target
         );
         match request.query("page").as_deref() {
-            Some("1") => Reply::Json(
-                200,
-                page(3, Some(me), vec![file("alice:1", "a", "plot", -1, true)]),
-            ),
+            Some("1") => Reply::Json(200, page(150, Some(me), files_in(1..=50, true))),
             _ => not_found(),
         }
     });
@@ -241,14 +234,11 @@ fn endless_fresh_next_links_stop_at_the_page_budget() {
             request.header("host").unwrap_or_default(),
             n + 1
         );
-        // Every page repeats the same file, so the count never adds up and plotward walks.
-        Reply::Json(
-            200,
-            page(3, Some(next), vec![file("alice:1", "a", "plot", -1, true)]),
-        )
+        // Every page repeats the same files, so the count never adds up and plotward walks.
+        Reply::Json(200, page(150, Some(next), files_in(1..=50, true)))
     });
     let run = against(&main, &["plan"]).status(1);
-    assert_contains(&run, "more than 5 pages for 3 files");
+    assert_contains(&run, "more than 5 pages for 150 files at 50 a page");
     // Pass one: page 1 and the numbered pages 2 and 3; pass two: the budget of five.
     assert_eq!(listing_requests(&main), 3 + 5);
 }
@@ -282,7 +272,7 @@ fn a_huge_count_never_puts_more_than_parallelism_pages_in_flight() {
                 page(
                     999_999,
                     Some("/v2/folders/all?user=alice&page=2".into()),
-                    vec![file("alice:1", "a", "plot", -1, true)],
+                    files_in(1..=50, true),
                 ),
             );
         }
@@ -541,18 +531,26 @@ fn a_404_past_the_end_falls_back_to_following_next() {
         match (page_number.as_deref(), cursor.as_deref()) {
             (Some("1"), _) => Reply::Json(
                 200,
-                page(3, Some(cursor_link(request, "b")), public_files(&[1])),
+                page(150, Some(cursor_link(request, "b")), files_in(1..=50, true)),
             ),
             (_, Some("b")) => Reply::Json(
                 200,
-                page(3, Some(cursor_link(request, "c")), public_files(&[2])),
+                page(
+                    150,
+                    Some(cursor_link(request, "c")),
+                    files_in(51..=100, true),
+                ),
             ),
-            (_, Some("c")) => Reply::Json(200, page(3, None, public_files(&[3]))),
+            (_, Some("c")) => Reply::Json(200, page(150, None, files_in(101..=150, true))),
             _ => not_found(),
         }
     });
     let run = against(&main, &["plan"]).status(0);
-    assert!(run.stdout.contains("Plan: 3 to restrict"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Plan: 150 to restrict"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -562,25 +560,37 @@ fn a_short_page_in_the_middle_falls_back_to_following_next() {
         match (page_number.as_deref(), cursor.as_deref()) {
             (Some("1"), _) => Reply::Json(
                 200,
-                page(6, Some(cursor_link(request, "b")), public_files(&[1, 2])),
+                page(150, Some(cursor_link(request, "b")), files_in(1..=50, true)),
             ),
             // Page 2 by number is short although page 3 should follow: the pages do not fit.
             (Some("2"), _) => Reply::Json(
                 200,
-                page(6, Some(cursor_link(request, "c")), public_files(&[3])),
+                page(
+                    150,
+                    Some(cursor_link(request, "c")),
+                    files_in(51..=75, true),
+                ),
             ),
             (_, Some("b")) => Reply::Json(
                 200,
-                page(6, Some(cursor_link(request, "c")), public_files(&[3, 4])),
+                page(
+                    150,
+                    Some(cursor_link(request, "c")),
+                    files_in(51..=100, true),
+                ),
             ),
             (Some("3"), _) | (_, Some("c")) => {
-                Reply::Json(200, page(6, None, public_files(&[5, 6])))
+                Reply::Json(200, page(150, None, files_in(101..=150, true)))
             }
             _ => not_found(),
         }
     });
     let run = against(&main, &["plan"]).status(0);
-    assert!(run.stdout.contains("Plan: 6 to restrict"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Plan: 150 to restrict"),
+        "{}",
+        run.stdout
+    );
     assert!(
         main.requests()
             .iter()
@@ -648,26 +658,34 @@ fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
 
 #[test]
 fn user_info_in_the_api_url_is_refused_without_echoing_it() {
-    for (flag, env) in [
-        (Some("https://bob:hunter2@plotly.acme.com"), None),
-        (None, Some("https://bob:hunter2@plotly.acme.com/")),
+    for (url, via_env) in [
+        ("https://bob:hunter2@plotly.acme.com", false),
+        ("https://bob:hunter2@plotly.acme.com/", true),
+        // Passwords with `/`, `?` or `#` break URL parsing; they are still never shown.
+        ("https://bob:hunter/2@plotly.acme.com", false),
+        ("https://bob:hunter?2@plotly.acme.com", true),
+        ("bob:hunter2@plotly.acme.com", false),
     ] {
         let mut test = Test::new()
             .env("PLOTLY_USERNAME", "alice")
             .env("PLOTLY_API_KEY", "alice-key")
             .policy(PRIVATE)
             .args(["plan"]);
-        if let Some(url) = flag {
-            test = test.args(["--api-url", url]);
-        }
-        if let Some(url) = env {
-            test = test.env("PLOTLY_API_DOMAIN", url);
-        }
+        test = if via_env {
+            test.env("PLOTLY_API_DOMAIN", url)
+        } else {
+            test.args(["--api-url", url])
+        };
         let run = test.status(1);
-        assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
-        assert_contains(&run, "https://***@plotly.acme.com");
-        assert_contains(&run, "user name or password");
+        assert!(!run.stderr.contains("hunter"), "{url}: {}", run.stderr);
+        assert_contains(&run, "***@plotly.acme.com");
     }
+    let run = Test::new()
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .args(["plan", "--api-url", "https://bob:hunter2@plotly.acme.com"])
+        .status(1);
+    assert_contains(&run, "user name or password");
 }
 
 #[test]
@@ -704,4 +722,58 @@ fn with_stdout_in_a_file_the_plan_is_written_before_the_first_write() {
         before.ends_with("Plan: 2 to restrict, 0 to expose, 0 unchanged, 0 ignored.\n"),
         "stdout when the first PATCH arrived:\n{before}"
     );
+}
+
+#[test]
+fn names_beyond_their_limit_and_tiny_pages_are_refused() {
+    let mut huge = file("alice:9", "x", "plot", -1, true);
+    huge["filename"] = json!("n".repeat(2_000));
+    let main = listing_with(huge);
+    let run = against(&main, &["snapshot"]).status(1);
+    assert_contains(
+        &run,
+        "the listing gives `alice:9` a filename longer than 1024 bytes",
+    );
+    // One item a page would make a listing of a million items a million requests.
+    let tiny = Server::start("127.0.0.1", |request| {
+        Reply::Json(
+            200,
+            page(1000, Some(cursor_link(request, "b")), files_in(1..=1, true)),
+        )
+    });
+    let run = against(&tiny, &["plan"]).status(1);
+    assert_contains(&run, "the server's first page holds 1 of 1000 items");
+    assert_eq!(tiny.requests().len(), 1);
+}
+
+#[test]
+fn fid_numbers_must_be_canonical() {
+    let main = listing_with(file("alice:01", "twin", "plot", -1, true));
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "`alice:01`, which is not of the form alice:number");
+}
+
+#[test]
+fn a_long_retry_after_on_a_5xx_stops_the_run_instead_of_stalling_it() {
+    let main = Server::start("127.0.0.1", |request| {
+        if request.method == "PATCH" {
+            return Reply::Json(503, json!({"errors": [{"message": "maintenance"}]}))
+                .with_header("Retry-After", "120");
+        }
+        Reply::Json(200, page(20, None, files_in(1..=20, true)))
+    });
+    let run = against(&main, &["apply", "--auto-approve", "--parallelism", "2"]).status(1);
+    assert!(
+        run.stdout.contains(
+            "Stopped early: the server is unavailable and asks to wait 120 s (maintenance)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("0 restricted, 0 exposed"),
+        "{}",
+        run.stdout
+    );
+    assert!(patches(&main).len() <= 2, "{:?}", patches(&main));
 }

@@ -161,22 +161,18 @@ impl fmt::Display for ApiBase {
     }
 }
 
-/// A URL (or URL-like text) fit to print: user info replaced by `***`, control characters
-/// escaped, and at most 300 characters, so a hostile server or a pasted URL cannot put a
-/// password or a terminal escape into an error message.
+/// A URL (or URL-like text) fit to print: everything from the scheme to the last `@`
+/// replaced by `***` (a password may hold `/`, `?` or `#`, so the authority's end cannot be
+/// trusted), control characters escaped, and at most 300 characters, so a hostile server or
+/// a pasted URL cannot put a password or a terminal escape into an error message.
 pub fn redact(text: &str) -> String {
-    let without_userinfo = match text.find("://") {
-        Some(start) => {
-            let authority_start = start + 3;
-            let rest = &text[authority_start..];
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!(
-                    "{}***@{}",
-                    &text[..authority_start],
-                    &text[authority_start + at + 1..]
-                ),
-                None => text.to_owned(),
+    let without_userinfo = match text.rfind('@') {
+        Some(at) => {
+            let start = text.find("://").map_or(0, |scheme| scheme + 3);
+            if at >= start {
+                format!("{}***{}", &text[..start], &text[at..])
+            } else {
+                text.to_owned()
             }
         }
         None => text.to_owned(),

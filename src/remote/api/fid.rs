@@ -32,8 +32,11 @@ impl Fid {
         let Some((owner, number)) = text.split_once(':') else {
             return FidCheck::Malformed;
         };
-        let digits =
-            !number.is_empty() && number.len() <= 19 && number.bytes().all(|b| b.is_ascii_digit());
+        // Canonical decimal only: `alice:01` would name `alice:1` a second time.
+        let digits = !number.is_empty()
+            && number.len() <= 19
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && (number == "0" || !number.starts_with('0'));
         let idlocal = number.parse::<u64>().ok().filter(|n| *n <= MAX_IDLOCAL);
         let owner_ok = !owner.is_empty()
             && owner.chars().all(|c| {

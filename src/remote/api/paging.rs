@@ -14,6 +14,11 @@ pub const MAX_COUNT: usize = 1_000_000;
 /// for files created while the listing runs.
 pub const PAGE_MARGIN: usize = 2;
 
+/// The fewest items a first page may hold while more remain. plotward asks for 500 (as the
+/// documented recipes do); a server that pages by fewer could make a listing of
+/// [`MAX_COUNT`] items take a million requests, so it is refused.
+pub const MIN_PAGE_ITEMS: usize = 50;
+
 /// Why a listing was stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PagingError {
@@ -44,6 +49,17 @@ pub enum PagingError {
         /// Items on the first page.
         per_page: usize,
     },
+    /// The first page is too small for the count it announces.
+    #[error(
+        "the server's first page holds {per_page} of {count} items; plotward asks for 500 a \
+         page and needs at least {MIN_PAGE_ITEMS} to bound the listing"
+    )]
+    PagesTooSmall {
+        /// The claimed count.
+        count: usize,
+        /// Items on the first page.
+        per_page: usize,
+    },
     /// More items than the ceiling.
     #[error("the server listed more than {MAX_COUNT} items; refusing to go on")]
     TooManyItems,
@@ -55,6 +71,16 @@ pub fn check_count(count: usize) -> Result<usize, PagingError> {
         Err(PagingError::CountTooLarge { count })
     } else {
         Ok(count)
+    }
+}
+
+/// Checks the first page's size: when another page follows, it must hold at least
+/// [`MIN_PAGE_ITEMS`]. A lone page is the whole listing, judged by the count check.
+pub fn check_page_size(count: usize, per_page: usize, has_next: bool) -> Result<(), PagingError> {
+    if !has_next || per_page >= MIN_PAGE_ITEMS {
+        Ok(())
+    } else {
+        Err(PagingError::PagesTooSmall { count, per_page })
     }
 }
 

@@ -83,6 +83,8 @@ fn only_the_managed_users_well_formed_fids_become_urls() {
         "alice:1?x=1",
         "alice:1#x",
         "alice:１",
+        "alice:01",
+        "alice:00",
     ] {
         assert_eq!(Fid::check(bad, "alice"), FidCheck::Malformed, "{bad}");
         assert!(Fid::parse(bad, "alice").is_err(), "{bad}");
@@ -143,7 +145,20 @@ fn links_stay_on_the_configured_origin() {
 
 #[test]
 fn printed_urls_hide_user_info_and_control_characters() {
-    assert_eq!(redact("https://u:p@h/x@y"), "https://***@h/x@y");
+    assert_eq!(redact("https://u:p@h/x"), "https://***@h/x");
+    // Over-redacting an `@` in a path is the price of never showing a password.
+    assert_eq!(redact("https://h/x@y"), "https://***@y");
+    for pasted in [
+        "https://bob:hunter/2@plotly.acme.com",
+        "https://bob:hun?ter2@plotly.acme.com",
+        "https://bob:hun#ter2@plotly.acme.com",
+        "bob:hunter2@plotly.acme.com",
+    ] {
+        assert!(
+            !redact(pasted).contains("hunter2") && !redact(pasted).contains("hun"),
+            "{pasted}"
+        );
+    }
     assert_eq!(redact("h\u{1b}]0;x\u{7}"), "h\\e]0;x\\u{7}");
     assert_eq!(redact("a\u{202e}b"), "a\\u{202e}b");
     assert!(redact(&"x".repeat(1000)).chars().count() <= 301);
