@@ -10,7 +10,8 @@ use crate::render::{CheckFormat, Format};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success; no changes pending, or every change applied
-  1  error (invalid policy, bad input, usage, network, stale plan, a change not applied)
+  1  error (invalid policy, bad input, usage, network, stale plan, a change not applied,
+     a plan that breaks a guardrail)
   2  changes pending (plan --detailed-exitcode), or violations found (check)
 
 Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /

@@ -49,6 +49,17 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
             write_atomically(path, &bytes)?;
         }
     }
+    // A broken guardrail is a refusal, not a pending change: exit 1, so `|| [ $? -eq 2 ]`
+    // in CI cannot let it through. The plan is still printed and saved, marked.
+    if !file.guardrails.is_empty() {
+        render::text::guardrail_refusal(
+            file.guardrails.len(),
+            &policy.name,
+            io.err_painter,
+            io.err,
+        )?;
+        return Ok(Exit::Failure);
+    }
     let pending = plan.summary().has_changes();
     Ok(if pending && config.detailed_exitcode {
         Exit::Changes

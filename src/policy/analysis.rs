@@ -90,8 +90,11 @@ fn class_sample(chars: &[char], start: usize) -> (String, usize) {
         i += 1;
     }
     let first = chars.get(i).copied();
-    // A `]` right after the opening is a literal member.
-    let close = chars[i + 1..]
+    // A `]` right after the opening is a literal member. A class cut short (splitting a
+    // glob on `/` can halve `[!/]`) runs to the end of the segment.
+    let close = chars
+        .get(i + 1..)
+        .unwrap_or_default()
         .iter()
         .position(|c| *c == ']')
         .map_or(chars.len() - 1, |offset| i + 1 + offset);

@@ -288,3 +288,20 @@ fn yaml_syntax_errors_point_at_their_position() {
             .starts_with("p.yaml:2:1: invalid YAML: duplicate mapping key")
     );
 }
+
+#[test]
+fn a_class_holding_a_slash_never_crashes_the_never_public_analysis() {
+    for (rule, guarded) in [
+        ("x/[!/]*", "x/**"),
+        ("[!/]", "[!/]"),
+        ("a/[/]b", "**"),
+        ("[", "**"),
+        ("x/[!", "x/**"),
+    ] {
+        let yaml = format!(
+            "version: 1\nrules:\n  - match: \"{rule}\"\n    sharing: public\nguardrails:\n  never_public: [\"{guarded}\"]\n"
+        );
+        // Valid or a diagnostic: either is an answer; a panic is not.
+        let _ = Policy::parse(&yaml, "p.yaml");
+    }
+}

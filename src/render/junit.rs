@@ -81,8 +81,11 @@ pub fn check(report: &Report, suite: &str) -> String {
     out
 }
 
-/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
+/// Escapes text for XML attributes and content. Control, bidi and zero-width characters are
+/// first made visible (`\e`, `\n`, `\u{202e}`), so a name is one line in any CI viewer;
+/// what XML 1.0 cannot hold is dropped.
 fn escape(text: &str) -> String {
+    let text = crate::visible::escape(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -106,6 +109,16 @@ mod tests {
     #[test]
     fn escaping_covers_markup_and_control_characters() {
         assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
-        assert_eq!(escape("bell\u{7}"), "bell\u{fffd}");
+        assert_eq!(escape("bell\u{7}"), "bell\\u{7}");
+        assert_eq!(
+            escape("a\rPlan: 0\nb"),
+            "a\\rPlan: 0\\nb",
+            "one line, shown"
+        );
+        assert_eq!(
+            escape("\u{fffe}"),
+            "\u{fffd}",
+            "what XML cannot hold is dropped"
+        );
     }
 }

@@ -75,6 +75,26 @@ fn write_coverage(
     Ok(())
 }
 
+/// The stderr line that explains why a plan that breaks guardrails exits 1.
+pub fn guardrail_refusal(
+    count: usize,
+    policy: &str,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let noun = if count == 1 {
+        "guardrail"
+    } else {
+        "guardrails"
+    };
+    writeln!(
+        out,
+        "{}: the plan breaks {count} {noun} of {}; apply refuses it without --force",
+        painter.paint(Painter::RED, "error"),
+        escape(policy)
+    )
+}
+
 /// Warnings on stderr while listing: files left out of the folder tree, other users' files
 /// skipped, a listing not proven complete.
 pub fn listing_warnings(

@@ -310,7 +310,19 @@ fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
           max_changes: 10%
           max_exposures: 3
         ";
-    let planned = live(&sandbox).policy(policy).args(["plan"]).status(0);
+    // A broken guardrail exits 1, with or without --detailed-exitcode: never "just changes".
+    let planned = live(&sandbox).policy(policy).args(["plan"]).status(1);
+    assert!(
+        planned.stderr.contains(
+            "error: the plan breaks 2 guardrails of plotward.yaml; apply refuses it without --force"
+        ),
+        "{}",
+        planned.stderr
+    );
+    live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--detailed-exitcode"])
+        .status(1);
     assert!(
         planned.stdout.contains(
             "Guardrails broken; apply refuses this plan without --force:\n  \
@@ -333,7 +345,7 @@ fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
     let saved = live(&sandbox)
         .policy(policy)
         .args(["plan", "--out", "plan.json"])
-        .status(0);
+        .status(1);
     let plan: Value = serde_json::from_str(&saved.read("plan.json")).unwrap();
     assert_eq!(plan["guardrails"][0]["guardrail"], "max_changes");
     let forced = live(&sandbox)
