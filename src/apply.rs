@@ -157,6 +157,53 @@ pub fn check_stale(plan: &PlanFile, inventory: &Inventory) -> Vec<Drift> {
         .collect()
 }
 
+/// Everything that makes a saved plan stale, by path: its files' drift in the listing
+/// ([`check_stale`]), changes a fresh plan of the same policy no longer makes or makes
+/// differently, and changes the fresh plan makes that the saved one does not mention.
+pub fn stale_changes(saved: &PlanFile, fresh: &PlanFile, inventory: &Inventory) -> Vec<Drift> {
+    let mut drift = check_stale(saved, inventory);
+    let drifted: std::collections::HashSet<String> = drift.iter().map(|d| d.fid.clone()).collect();
+    let wanted: HashMap<&str, &ChangeJson> =
+        fresh.changes.iter().map(|c| (c.fid.as_str(), c)).collect();
+    let planned: std::collections::HashSet<&str> =
+        saved.changes.iter().map(|c| c.fid.as_str()).collect();
+    for change in &saved.changes {
+        if drifted.contains(&change.fid) {
+            continue;
+        }
+        let what = match wanted.get(change.fid.as_str()) {
+            Some(now) if now.to == change.to => continue,
+            Some(now) => format!(
+                "is planned {} -> {}, but the policy now wants {}",
+                change.from, change.to, now.to
+            ),
+            None => format!(
+                "is planned {} -> {}, but the policy no longer changes it",
+                change.from, change.to
+            ),
+        };
+        drift.push(Drift {
+            fid: change.fid.clone(),
+            path: change.path.clone(),
+            what,
+        });
+    }
+    for change in &fresh.changes {
+        if !planned.contains(change.fid.as_str()) {
+            drift.push(Drift {
+                fid: change.fid.clone(),
+                path: change.path.clone(),
+                what: format!(
+                    "now needs a change the plan does not include ({} -> {})",
+                    change.from, change.to
+                ),
+            });
+        }
+    }
+    drift.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
+    drift
+}
+
 /// Appends one JSON line per write attempt. Share keys are never written: the API's answer is
 /// reduced to a status and a message before it gets here.
 #[derive(Debug)]
@@ -500,6 +547,7 @@ mod tests {
         PlanFile {
             format_version: 1,
             policy: "p.yaml".into(),
+            policy_sha256: None,
             source: Source::Api {
                 api_url: "http://127.0.0.1:1".into(),
                 user: "a".into(),

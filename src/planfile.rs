@@ -9,6 +9,7 @@
 //! {
 //!   "format_version": 1,
 //!   "policy": "policies/example.yaml",
+//!   "policy_sha256": "9f2c…",
 //!   "source": { "type": "snapshot", "path": "examples/inventory.json" },
 //!   "summary": { "restrict": 2, "expose": 1, "unchanged": 57, "ignored": 12 },
 //!   "changes": [
@@ -24,6 +25,8 @@
 //! }
 //! ```
 //!
+//! - `policy_sha256` is the SHA-256 of the policy file's text; `apply PLANFILE` refuses the
+//!   plan unless the policy it is given (`-p`) has exactly this digest.
 //! - `source.type` is `snapshot` (with `path`) or `api` (with `api_url` and `user`).
 //! - `changes` are sorted by path, then fid. `action` is `restrict` (exposure goes down) or
 //!   `expose` (it goes up). Levels are `public`, `private` or `secret`.
@@ -41,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Coverage, FileType, Flags, Sharing};
 use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
+use crate::policy::Policy;
 
 /// The plan format version this build writes and reads.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -52,6 +56,9 @@ pub struct PlanFile {
     pub format_version: u32,
     /// The policy file the plan was made from.
     pub policy: String,
+    /// SHA-256 of that policy's text; `apply` refuses the plan under any other policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<String>,
     /// Where the inventory came from.
     pub source: Source,
     /// The counts.
@@ -168,10 +175,11 @@ pub struct DeadRuleJson {
 
 impl PlanFile {
     /// Builds the wire form of a plan.
-    pub fn new(plan: &Plan, policy: &str, source: Source, breaches: &[Breach]) -> PlanFile {
+    pub fn new(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breach]) -> PlanFile {
         PlanFile {
             format_version: PLAN_FORMAT_VERSION,
-            policy: policy.to_owned(),
+            policy: policy.name.clone(),
+            policy_sha256: Some(policy.digest.clone()),
             source,
             summary: summary_json(plan.summary()),
             changes: plan.changes().map(|change| change_json(&change)).collect(),

@@ -16,22 +16,21 @@ use crate::policy::Policy;
 use crate::remote::Client;
 use crate::render::{self, Format};
 
-/// What `apply` carries out: a saved plan, or a fresh plan of a policy.
-enum Wanted {
-    Saved { path: String, plan: PlanFile },
-    Policy(Policy),
-}
-
-/// `apply`.
+/// `apply`. With a saved plan, the plan is carried out only under the policy it was made from
+/// (its digest) and only while a fresh plan of that policy still says exactly the same;
+/// without one, the fresh plan is shown and confirmed. Either way `never_public` is checked
+/// once more against the current policy just before writing, and no flag overrides it.
 pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let wanted = match config.plan_file.as_deref() {
-        Some(path) => {
-            let (path, plan) = load_plan_file(path)?;
-            Wanted::Saved { path, plan }
-        }
-        None => Wanted::Policy(Policy::load(&config.policy)?),
-    };
-    let asks = matches!(wanted, Wanted::Policy(_)) && !config.auto_approve;
+    let saved = config
+        .plan_file
+        .as_deref()
+        .map(load_plan_file)
+        .transpose()?;
+    let policy = Policy::load(&config.policy)?;
+    if let Some((path, plan)) = &saved {
+        check_digest(path, plan, &policy)?;
+    }
+    let asks = saved.is_none() && !config.auto_approve;
     if asks && !io.stdin_is_terminal {
         // Never hang on a question nobody can answer, and never apply unasked.
         return Err(Error::Cancelled(
@@ -52,33 +51,17 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let client = super::connect(&config.remote, false, io)?;
     runtime()?.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
-        let plan = match wanted {
-            Wanted::Saved { path, plan } => {
-                check_saved_plan(&path, &plan, &client, &inventory)?;
-                check_guardrails(&plan, config.force)?;
-                let summary = &plan.summary;
-                writeln!(
-                    io.out,
-                    "Applying the saved plan {path}: {} to restrict, {} to expose.",
-                    summary.restrict, summary.expose
-                )?;
-                plan
-            }
-            Wanted::Policy(policy) => {
-                let source = api_source(&client);
-                let (plan, file) = show_plan(&policy, &inventory, source, Format::Text, io)?;
-                if !plan.summary().has_changes() {
-                    return Ok(Exit::Success);
-                }
-                check_guardrails(&file, config.force)?;
-                if asks && !confirm(io)? {
-                    return Err(Error::Cancelled(
-                        "apply cancelled; nothing was changed".to_owned(),
-                    ));
-                }
-                file
-            }
+        let plan = if let Some((path, plan)) = saved {
+            confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?
+        } else {
+            let Some(file) =
+                show_and_confirm(&policy, &inventory, &client, config.force, asks, io)?
+            else {
+                return Ok(Exit::Success);
+            };
+            file
         };
+        refuse_never_public(&plan, &policy)?;
         let report = carry_out(&client, plan, &config.remote, config.max_writes, audit, io).await?;
         Ok(exit_for(&report))
     })
@@ -166,32 +149,106 @@ fn load_plan_file(path: &Path) -> Result<(String, PlanFile), Error> {
     Ok((shown, plan))
 }
 
-/// A saved plan applies only to the account it was made from, and only while every planned
-/// file still has the state the plan observed.
-fn check_saved_plan(
+/// The saved plan, once it is shown to follow the policy, the account and the account's
+/// present state; prints which plan is being applied.
+fn confirm_saved(
     path: &str,
-    plan: &PlanFile,
+    plan: PlanFile,
+    policy: &Policy,
     client: &Client,
     inventory: &crate::inventory::Inventory,
-) -> Result<(), Error> {
+    force: bool,
+    io: &mut Io<'_>,
+) -> Result<PlanFile, Error> {
+    check_account(path, &plan, client)?;
+    let fresh = crate::plan::diff(policy, inventory);
+    let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
+    let fresh = PlanFile::new(&fresh, policy, api_source(client), &breaches);
+    check_stale(path, &plan, &fresh, inventory)?;
+    check_guardrails(&fresh, force)?;
+    writeln!(
+        io.out,
+        "Applying the saved plan {path}: {} to restrict, {} to expose.",
+        plan.summary.restrict, plan.summary.expose
+    )?;
+    Ok(plan)
+}
+
+/// The fresh plan, shown, checked against the guardrails and (when `asks`) confirmed; `None`
+/// when there is nothing to do.
+fn show_and_confirm(
+    policy: &Policy,
+    inventory: &crate::inventory::Inventory,
+    client: &Client,
+    force: bool,
+    asks: bool,
+    io: &mut Io<'_>,
+) -> Result<Option<PlanFile>, Error> {
+    let (plan, file) = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
+    if !plan.summary().has_changes() {
+        return Ok(None);
+    }
+    check_guardrails(&file, force)?;
+    if asks && !confirm(io)? {
+        return Err(Error::Cancelled(
+            "apply cancelled; nothing was changed".to_owned(),
+        ));
+    }
+    Ok(Some(file))
+}
+
+/// A saved plan applies only under the policy it was made from: the same text, by digest.
+fn check_digest(path: &str, plan: &PlanFile, policy: &Policy) -> Result<(), Error> {
+    let name = crate::visible::escape(&policy.name);
+    match &plan.policy_sha256 {
+        Some(digest) if *digest == policy.digest => Ok(()),
+        Some(digest) => Err(Error::Plan(format!(
+            "the plan {path} was made from a policy with SHA-256 {}…, but {name} has {}…; \
+             a plan is applied only under the policy it was made from. Pass that policy with \
+             -p, or make the plan again with plotward plan --out",
+            crate::visible::escape(&digest.chars().take(12).collect::<String>()),
+            &policy.digest[..12]
+        ))),
+        None => Err(Error::Plan(format!(
+            "the plan {path} records no policy digest, so plotward cannot tell which policy it \
+             follows; make it again with plotward plan --out"
+        ))),
+    }
+}
+
+/// A saved plan applies only to the account it was made from.
+fn check_account(path: &str, plan: &PlanFile, client: &Client) -> Result<(), Error> {
     match &plan.source {
         Source::Api { api_url, user }
-            if *api_url == client.api_url() && user == client.username() => {}
-        Source::Api { api_url, user } => {
-            return Err(Error::Plan(format!(
-                "the plan {path} was made for {user} at {api_url}, not {} at {}; refusing to apply it",
-                client.username(),
-                client.api_url()
-            )));
+            if *api_url == client.api_url() && user == client.username() =>
+        {
+            Ok(())
         }
-        Source::Snapshot { path: snapshot } => {
-            return Err(Error::Plan(format!(
-                "the plan {path} was made from the snapshot {snapshot}, not from the account; \
-                 make it with plotward plan --out against the account"
-            )));
-        }
+        Source::Api { api_url, user } => Err(Error::Plan(format!(
+            "the plan {path} was made for {} at {}, not {} at {}; refusing to apply it",
+            crate::visible::escape(user),
+            crate::visible::escape(api_url),
+            client.username(),
+            client.api_url()
+        ))),
+        Source::Snapshot { path: snapshot } => Err(Error::Plan(format!(
+            "the plan {path} was made from the snapshot {}, not from the account; \
+             make it with plotward plan --out against the account",
+            crate::visible::escape(snapshot)
+        ))),
     }
-    let drift = apply::check_stale(plan, inventory);
+}
+
+/// A saved plan applies only while every file it plans still has the state it observed, and
+/// while a fresh plan of the same policy says exactly the same: no change dropped, altered
+/// or added.
+fn check_stale(
+    path: &str,
+    plan: &PlanFile,
+    fresh: &PlanFile,
+    inventory: &crate::inventory::Inventory,
+) -> Result<(), Error> {
+    let drift = apply::stale_changes(plan, fresh, inventory);
     if drift.is_empty() {
         return Ok(());
     }
@@ -212,14 +269,47 @@ fn check_saved_plan(
     Err(Error::Plan(message))
 }
 
-/// A plan that breaks a guardrail is applied only with `--force`.
+/// The last check before writing, against the current policy whatever the plan says about
+/// itself: no change may make a `never_public` path public. No flag overrides it.
+fn refuse_never_public(plan: &PlanFile, policy: &Policy) -> Result<(), Error> {
+    let forbidden: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.to == Sharing::Public && policy.forbids_public(&c.path))
+        .collect();
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "refusing to apply: {} change(s) would make public what guardrails.never_public of {} \
+         forbids; no flag overrides never_public:",
+        forbidden.len(),
+        crate::visible::escape(&policy.name)
+    );
+    for change in forbidden {
+        let _ = write!(
+            message,
+            "\n  {} ({})",
+            crate::visible::escape(&change.path),
+            crate::visible::escape(&change.fid)
+        );
+    }
+    Err(Error::Plan(message))
+}
+
+/// A plan that breaks `max_changes` or `max_exposures` is applied only with `--force`; one
+/// that breaks `never_public` never is.
 fn check_guardrails(plan: &PlanFile, force: bool) -> Result<(), Error> {
-    if plan.guardrails.is_empty() || force {
+    let absolute = plan
+        .guardrails
+        .iter()
+        .any(|b| b.guardrail == "never_public");
+    if plan.guardrails.is_empty() || (force && !absolute) {
         return Ok(());
     }
     let mut message = format!(
         "refusing to apply: the plan breaks the guardrails of {}:",
-        plan.policy
+        crate::visible::escape(&plan.policy)
     );
     for breach in &plan.guardrails {
         let _ = write!(
@@ -229,9 +319,11 @@ fn check_guardrails(plan: &PlanFile, force: bool) -> Result<(), Error> {
             crate::visible::escape(&breach.message)
         );
     }
-    message.push_str(
-        "\nReview the plan; change `guardrails` in the policy, or pass --force to apply it anyway.",
-    );
+    message.push_str(if absolute {
+        "\nNo flag overrides never_public: change the rules so these files are not made public."
+    } else {
+        "\nReview the plan; change `guardrails` in the policy, or pass --force to apply it anyway."
+    });
     Err(Error::Plan(message))
 }
 

@@ -109,7 +109,7 @@ pub(super) fn show_plan<'i>(
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
-    let file = PlanFile::new(&plan, &policy.name, source, &breaches);
+    let file = PlanFile::new(&plan, policy, source, &breaches);
     match format {
         Format::Text => render::text::plan(&plan, &breaches, io.out_painter, io.out)?,
         Format::Json => render::write_json(&file, io.out)?,

@@ -149,6 +149,9 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// The guardrails.
     pub guardrails: Guardrails,
+    /// SHA-256 of the policy text, in hex: a saved plan records it, and `apply` carries the
+    /// plan out only under the very same policy.
+    pub digest: String,
     matcher: Matcher,
 }
 
@@ -205,6 +208,11 @@ impl Policy {
         Policy::parse(&source, &path.display().to_string())
     }
 
+    /// Whether `path` may never be public under this policy's guardrails.
+    pub fn forbids_public(&self, path: &str) -> bool {
+        self.guardrails.is_never_public(path)
+    }
+
     /// Validates policy text; `name` only labels diagnostics.
     pub fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
         let invalid = |items: Vec<Diagnostic>| {
@@ -236,6 +244,7 @@ impl Policy {
             default_span: draft.default_span,
             rules: draft.rules.into_iter().map(|rule| rule.rule).collect(),
             guardrails,
+            digest: digest(source),
             matcher,
         };
         let mut breaches = analysis::never_public_breaches(&policy);
@@ -342,3 +351,16 @@ fn syntax_diagnostic(err: &serde_saphyr::Error) -> Diagnostic {
 
 #[cfg(test)]
 mod tests;
+
+/// The SHA-256 of a policy's text, in lowercase hex.
+fn digest(source: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(source.as_bytes()).iter().fold(
+        String::with_capacity(64),
+        |mut hex, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        },
+    )
+}

@@ -66,14 +66,14 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
     let (expose, restrict) = (summary.expose, summary.restrict);
     let mut alert = Vec::new();
     if !breaches.is_empty() {
-        alert.push(
-            "Guardrails broken; `plotward apply` refuses this plan without `--force`:".to_owned(),
-        );
-        alert.extend(
-            breaches
-                .iter()
-                .map(|b| format!("- {}", escape(&b.to_string()))),
-        );
+        alert.push("Guardrails broken; `plotward apply` refuses this plan:".to_owned());
+        alert.extend(breaches.iter().map(|b| {
+            format!(
+                "- {} {}",
+                escape(&b.to_string()),
+                escape(crate::render::text::override_note(b))
+            )
+        }));
     }
     alert.extend(crate::render::coverage_notes(plan.coverage));
     fit(&Report {

@@ -75,6 +75,15 @@ fn write_coverage(
     Ok(())
 }
 
+/// What can override a broken guardrail: `--force` for the limits, nothing for
+/// `never_public`.
+pub fn override_note(breach: &Breach) -> &'static str {
+    match breach {
+        Breach::ExposesNeverPublic { .. } => "(refused: no flag overrides never_public)",
+        Breach::MaxChanges { .. } | Breach::MaxExposures { .. } => "(--force overrides)",
+    }
+}
+
 /// The stderr line that explains why a plan that breaks guardrails exits 1.
 pub fn guardrail_refusal(
     count: usize,
@@ -89,7 +98,7 @@ pub fn guardrail_refusal(
     };
     writeln!(
         out,
-        "{}: the plan breaks {count} {noun} of {}; apply refuses it without --force",
+        "{}: the plan breaks {count} {noun} of {}; apply refuses it",
         painter.paint(Painter::RED, "error"),
         escape(policy)
     )
@@ -306,10 +315,15 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
     if breaches.is_empty() {
         return Ok(());
     }
-    let title = "Guardrails broken; apply refuses this plan without --force:";
+    let title = "Guardrails broken; apply refuses this plan:";
     writeln!(out, "{}", painter.paint(Painter::RED, title))?;
     for breach in breaches {
-        writeln!(out, "  ! {}", escape(&breach.to_string()))?;
+        writeln!(
+            out,
+            "  ! {} {}",
+            escape(&breach.to_string()),
+            override_note(breach)
+        )?;
     }
     writeln!(out)
 }

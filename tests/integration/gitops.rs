@@ -313,9 +313,9 @@ fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
     // A broken guardrail exits 1, with or without --detailed-exitcode: never "just changes".
     let planned = live(&sandbox).policy(policy).args(["plan"]).status(1);
     assert!(
-        planned.stderr.contains(
-            "error: the plan breaks 2 guardrails of plotward.yaml; apply refuses it without --force"
-        ),
+        planned
+            .stderr
+            .contains("error: the plan breaks 2 guardrails of plotward.yaml; apply refuses it"),
         "{}",
         planned.stderr
     );
@@ -325,9 +325,9 @@ fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
         .status(1);
     assert!(
         planned.stdout.contains(
-            "Guardrails broken; apply refuses this plan without --force:\n  \
-         ! 39 changes exceed guardrails.max_changes: 10% of 66 managed files allows 6\n  \
-         ! 34 exposures exceed guardrails.max_exposures: 3\n"
+            "Guardrails broken; apply refuses this plan:\n  \
+         ! 39 changes exceed guardrails.max_changes: 10% of 66 managed files allows 6 (--force overrides)\n  \
+         ! 34 exposures exceed guardrails.max_exposures: 3 (--force overrides)\n"
         ),
         "{}",
         planned.stdout
@@ -584,4 +584,131 @@ fn collect_plotward_commands(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_plotward_commands(v, out)),
         _ => {}
     }
+}
+
+/// A sandbox seeded with these `(fid, path, filetype, public)` files of alice.
+fn seeded(files: &[(&str, &str, &str, bool)]) -> plotward::sandbox::Sandbox {
+    let files: Vec<Value> = files
+        .iter()
+        .map(|(fid, path, filetype, public)| {
+            json!({"fid": fid, "path": path, "filetype": filetype,
+                   "world_readable": public, "share_key_enabled": false})
+        })
+        .collect();
+    let text = json!({"format_version": 1, "files": files}).to_string();
+    let snapshot =
+        plotward::inventory::Snapshot::parse(&text, std::path::Path::new("seed.json")).unwrap();
+    sandbox_with(Seed::Snapshot(snapshot), Options::default())
+}
+
+const FINANCE: &str =
+    "version: 1\ndefault: private\nrules:\n  - match: \"finance/**\"\n    sharing: private\n";
+
+#[test]
+fn a_saved_plan_applies_only_under_its_own_policy_and_while_nothing_else_changed() {
+    let sandbox = seeded(&[
+        ("alice:1", "finance", "fold", false),
+        ("alice:2", "finance/payroll", "plot", true),
+        ("alice:3", "finance/budget", "plot", false),
+    ]);
+    let api = Api::new(&sandbox);
+    let saved = live(&sandbox)
+        .policy(FINANCE)
+        .args(["plan", "--out", "plan.json"])
+        .status(0);
+    let plan_text = saved.read("plan.json");
+    let plan: Value = serde_json::from_str(&plan_text).unwrap();
+    assert_eq!(plan["policy_sha256"].as_str().unwrap().len(), 64);
+    let apply_with = |policy: &str, plan: &str| {
+        live(&sandbox)
+            .policy(policy)
+            .write("plan.json", plan)
+            .args(["apply", "plan.json"])
+    };
+    // Another policy, even one comment apart, is refused.
+    let other = apply_with(&format!("# reviewed\n{FINANCE}"), &plan_text).status(1);
+    assert!(
+        other.stderr.contains("was made from a policy with SHA-256"),
+        "{}",
+        other.stderr
+    );
+    let mut undigested = plan.clone();
+    undigested.as_object_mut().unwrap().remove("policy_sha256");
+    let none = apply_with(FINANCE, &undigested.to_string()).status(1);
+    assert!(
+        none.stderr.contains("records no policy digest"),
+        "{}",
+        none.stderr
+    );
+    // A file the plan does not mention now needs a change: the plan is stale.
+    let made_public = api.json(
+        reqwest::Method::PATCH,
+        "/v2/files/alice:3",
+        crate::api::As::User("alice"),
+        &json!({"world_readable": true}),
+    );
+    assert_eq!(made_public.status, 200);
+    let stale = apply_with(FINANCE, &plan_text).status(1);
+    assert!(
+        stale.stderr.contains(
+            "finance/budget (alice:3) now needs a change the plan does not include (public -> private)"
+        ),
+        "{}",
+        stale.stderr
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .all(|(m, path, _)| m == "GET" || path == "/v2/files/alice:3"),
+        "nothing was written by plotward"
+    );
+}
+
+#[test]
+fn never_public_is_absolute_even_where_validation_cannot_see_the_overlap() {
+    // `x*y/z` and `*q*/z` overlap in `xqy/z`, which the sampling analysis misses: the plan,
+    // which tests every real file, still catches it, and no flag lets apply through.
+    let policy = "version: 1\ndefault: private\nrules:\n  - match: \"x*y/z\"\n    sharing: public\nguardrails:\n  never_public: [\"*q*/z\"]\n";
+    let sandbox = seeded(&[
+        ("alice:1", "xqy", "fold", false),
+        ("alice:2", "xqy/z", "plot", false),
+    ]);
+    let api = Api::new(&sandbox);
+    let planned = live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--detailed-exitcode"])
+        .status(1);
+    assert!(
+        planned.stdout.contains(
+            "! xqy/z (alice:2) would become public, but guardrails.never_public forbids it (refused: no flag overrides never_public)"
+        ),
+        "{}",
+        planned.stdout
+    );
+    let forced = live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve", "--force"])
+        .status(1);
+    assert!(
+        forced.stderr.contains("No flag overrides never_public"),
+        "{}",
+        forced.stderr
+    );
+    // A hand-edited saved plan that claims no guardrail is broken is judged by the policy.
+    let saved = live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--out", "plan.json"])
+        .status(1);
+    let mut plan: Value = serde_json::from_str(&saved.read("plan.json")).unwrap();
+    plan["guardrails"] = json!([]);
+    let edited = live(&sandbox)
+        .policy(policy)
+        .write("plan.json", &plan.to_string())
+        .args(["apply", "plan.json", "--force"])
+        .status(1);
+    assert!(edited.stderr.contains("never_public"), "{}", edited.stderr);
+    assert!(
+        api.requests().iter().all(|(m, _, _)| m == "GET"),
+        "nothing was written"
+    );
 }

@@ -200,7 +200,7 @@ fn a_saved_plan_applies_as_planned() {
         );
     }
     let applied = live(&sandbox)
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(0);
     assert!(
         applied.stdout.starts_with("Applying the saved plan "),
@@ -215,7 +215,7 @@ fn a_saved_plan_applies_as_planned() {
     assert_eq!(writes(&api).len(), 19);
     // Applying it again finds every file changed since: stale, nothing written.
     let again = live(&sandbox)
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
         again.stderr.contains("is stale: 19 of its files changed"),
@@ -240,7 +240,7 @@ fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
     );
     api.call(Method::DELETE, "/_sandbox/requests", As::Anonymous);
     let refused = live(&sandbox)
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
         refused.stderr.contains("is stale: 1 of its files changed"),
@@ -262,7 +262,7 @@ fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("PLOTLY_USERNAME", "bob")
         .env("PLOTLY_API_KEY", "bob-key")
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
         bob.stderr.contains("was made for alice at"),
@@ -276,7 +276,7 @@ fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
         .status(0);
     std::fs::write(&path, offline.read("offline.json")).unwrap();
     let refused = live(&sandbox)
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
         refused.stderr.contains("was made from the snapshot"),
@@ -817,7 +817,7 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
     change["action"] = json!("restrict");
     std::fs::write(&path, plan.to_string()).unwrap();
     let refused = live(&sandbox)
-        .args(["apply", path.to_str().unwrap()])
+        .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
         refused.stderr.contains("is inconsistent"),
@@ -846,7 +846,7 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
     ] {
         std::fs::write(&path, edited.to_string()).unwrap();
         let refused = live(&sandbox)
-            .args(["apply", path.to_str().unwrap()])
+            .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
             .status(1);
         assert!(refused.stderr.contains(message), "{}", refused.stderr);
     }

@@ -9,6 +9,8 @@ use crate::harness::{Test, repo};
 pub struct PlanJson {
     format_version: u32,
     policy: String,
+    /// The SHA-256 of the policy's text, 64 hex digits.
+    pub policy_sha256: String,
     source: SourceJson,
     summary: SummaryJson,
     changes: Vec<ChangeJson>,
@@ -297,6 +299,13 @@ fn example_json_agrees_with_the_text_summary() {
     );
     assert_eq!(text.lines().last(), Some(line.as_str()));
     assert_eq!(plan.changes.len(), s.restrict + s.expose);
+    // The digest is the policy file's SHA-256, as `sha256sum` computes it.
+    let sha256sum = std::process::Command::new("sha256sum")
+        .arg(repo("policies/example.yaml"))
+        .output()
+        .expect("sha256sum (coreutils)");
+    let expected = String::from_utf8(sha256sum.stdout).unwrap();
+    assert_eq!(plan.policy_sha256, expected.split_whitespace().next().unwrap());
     let snapshot: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo("examples/inventory.json")).unwrap())
             .unwrap();
