@@ -340,3 +340,64 @@ fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::FileType;
+    use crate::planfile::{ChangeJson, RuleJson, SummaryJson};
+
+    #[test]
+    fn the_last_check_refuses_any_never_public_exposure_whatever_the_plan_says() {
+        let policy = Policy::parse(
+            "version: 1\ndefault: private\nguardrails:\n  never_public: [\"finance/**\"]\n",
+            "p.yaml",
+        )
+        .unwrap();
+        let change = |path: &str, to: Sharing| ChangeJson {
+            fid: "alice:4".into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            action: DirectionJson::Expose,
+            from: Sharing::Private,
+            to,
+            observed: Sharing::Private.flags(),
+            rule: RuleJson::Default,
+        };
+        let plan = |changes| PlanFile {
+            format_version: PLAN_FORMAT_VERSION,
+            policy: "p.yaml".into(),
+            policy_sha256: Some(policy.digest.clone()),
+            source: Source::Snapshot { path: "s".into() },
+            summary: SummaryJson {
+                restrict: 0,
+                expose: 1,
+                unchanged: 0,
+                ignored: 0,
+            },
+            changes,
+            dead_rules: Vec::new(),
+            guardrails: Vec::new(),
+            listing: crate::inventory::Coverage::default(),
+        };
+        let err = refuse_never_public(
+            &plan(vec![change("finance/payroll", Sharing::Public)]),
+            &policy,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no flag overrides never_public"), "{err}");
+        assert!(err.contains("finance/payroll (alice:4)"), "{err}");
+        assert!(
+            refuse_never_public(
+                &plan(vec![change("finance/payroll", Sharing::Secret)]),
+                &policy
+            )
+            .is_ok()
+        );
+        assert!(
+            refuse_never_public(&plan(vec![change("public/demo", Sharing::Public)]), &policy)
+                .is_ok()
+        );
+    }
+}

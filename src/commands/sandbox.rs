@@ -8,10 +8,16 @@ use crate::error::{Error, Exit};
 /// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
 pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exit, Error> {
     let runtime = super::runtime()?;
+    // Listen for the signals before the banner says the server is up: a SIGTERM sent as
+    // soon as the URL is printed must stop it cleanly, not kill it.
+    let shutdown = {
+        let _inside = runtime.enter();
+        shutdown_signal()?
+    };
     let mut printed = Ok(());
     runtime.block_on(crate::sandbox::serve(
         options.clone(),
-        shutdown_signal(),
+        shutdown,
         |started| {
             printed = print_sandbox_banner(started, options, io.out);
         },
@@ -56,24 +62,26 @@ fn print_sandbox_banner(
     out.flush()
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed now, when this is
+/// called (inside a runtime), not when the future is first polled.
+fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -120,10 +128,14 @@ pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     let runtime = super::runtime()?;
     let exit = runtime.block_on(demo_steps(&client, &policy, &remote, io))?;
     if keep_running {
+        let shutdown = {
+            let _inside = runtime.enter();
+            shutdown_signal()?
+        };
         print_exports(sandbox.url(), &user, io.out)?;
         writeln!(io.out, "The sandbox keeps running. Press Ctrl-C to stop.")?;
         io.out.flush()?;
-        runtime.block_on(shutdown_signal());
+        runtime.block_on(shutdown);
     } else {
         writeln!(
             io.out,

@@ -1,24 +1,41 @@
 //! What a policy can do to paths it has never seen: used to refuse a policy that would make a
 //! `never_public` path public, and by `plotward test` assertions.
 //!
-//! Glob overlap in general is hard; instead, each glob involved is expanded into a few
-//! representative paths (`finance/**` gives `finance/x` and `finance/x/x`), and the policy
-//! decides each of them for every file type. Whatever this finds is a real path the policy
-//! would treat that way, with the rule that decides it; a miss proves nothing, which is why
-//! `plan` and `check` also test every real file against the guardrails.
+//! The analysis is exact. Every glob involved (the globs asked about and every rule pattern,
+//! each as globset itself compiles it, plus a pattern of valid paths) becomes one pattern of a
+//! single multi-pattern DFA that reports *all* the patterns matching a whole input. Each
+//! input ends in some reachable state, and that state's end-of-input match set is exactly the
+//! set of patterns the input matches; so a breadth-first search over the reachable states
+//! meets every combination of matches any path can produce, each with a shortest path that
+//! produces it. Deciding each combination for every file type, as the policy's `Decider`
+//! does, finds every rule (or the default) that gives a matching path the level asked about,
+//! with a witness path, or proves there is none.
+//!
+//! The DFA's size is capped; a policy too large to analyse exactly is an error, never a guess.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::matcher::glob_matcher;
-use super::{Decision, Diagnostic, Policy, Span, Target};
+use regex_automata::dfa::{Automaton, StartKind, dense};
+use regex_automata::nfa::thompson;
+use regex_automata::util::{primitives::StateID, start, syntax};
+use regex_automata::{Anchored, MatchKind};
+
+use super::matcher::glob;
+use super::{Diagnostic, Policy, Span, Target};
 use crate::inventory::{FileType, Sharing};
+
+/// The largest DFA the analysis builds, in bytes (and as much again for determinizing).
+const DFA_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Valid paths: non-empty `/`-separated names of valid UTF-8, no leading or trailing `/`.
+const VALID_PATH: &str = r"(?u)^[^/]+(?:/[^/]+)*$";
 
 /// A path the policy would give a level, and what decides it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
-    /// A representative path.
+    /// A shortest such path (preferring `x`, then other letters).
     pub path: String,
-    /// The file type tried.
+    /// The file type it has.
     pub filetype: FileType,
     /// The deciding rule's number, or `None` for the default.
     pub rule: Option<usize>,
@@ -34,153 +51,196 @@ impl Witness {
     }
 }
 
-/// Representative paths for a glob; at most 64.
-pub(super) fn samples(glob: &str) -> Vec<String> {
-    const MAX: usize = 64;
-    let chars: Vec<char> = glob.chars().collect();
-    let mut outs = vec![String::new()];
-    let mut i = 0;
-    while i < chars.len() {
-        let pieces: Vec<String> = match chars[i] {
-            '\\' if i + 1 < chars.len() => {
-                i += 1;
-                vec![chars[i].to_string()]
-            }
-            '*' if chars.get(i + 1) == Some(&'*') => {
-                i += 1;
-                if chars.get(i + 1) == Some(&'/') {
-                    // `**/` also matches no folder at all.
-                    i += 1;
-                    vec![String::new(), "x/".into(), "x/x/".into()]
-                } else {
-                    vec!["x".into(), "x/x".into()]
-                }
-            }
-            '*' | '?' => vec!["x".into()],
-            '[' => {
-                let (piece, end) = class_sample(&chars, i);
-                i = end;
-                vec![piece]
-            }
-            '{' => match chars[i..].iter().position(|c| *c == '}') {
-                Some(offset) => {
-                    let inner: String = chars[i + 1..i + offset].iter().collect();
-                    i += offset;
-                    inner.split(',').flat_map(samples).collect()
-                }
-                None => vec!["{".into()],
-            },
-            c => vec![c.to_string()],
-        };
-        outs = outs
-            .iter()
-            .flat_map(|out| pieces.iter().map(move |piece| format!("{out}{piece}")))
-            .take(MAX)
-            .collect();
-        i += 1;
-    }
-    outs
-}
-
-/// One character a `[...]` class accepts, and the index of its closing bracket.
-fn class_sample(chars: &[char], start: usize) -> (String, usize) {
-    let mut i = start + 1;
-    let negated = matches!(chars.get(i), Some('!' | '^'));
-    if negated {
-        i += 1;
-    }
-    let first = chars.get(i).copied();
-    // A `]` right after the opening is a literal member. A class cut short (splitting a
-    // glob on `/` can halve `[!/]`) runs to the end of the segment.
-    let close = chars
-        .get(i + 1..)
-        .unwrap_or_default()
-        .iter()
-        .position(|c| *c == ']')
-        .map_or(chars.len() - 1, |offset| i + 1 + offset);
-    let piece = match (negated, first) {
-        (false, Some(c)) => c.to_string(),
-        _ => "~".to_owned(),
-    };
-    (piece, close)
-}
-
-/// A path both globs match, found segment by segment (`*/payroll` and `finance/**` meet at
-/// `finance/payroll`); `None` when none is found.
-pub(super) fn intersect(a: &str, b: &str) -> Option<String> {
-    let (ma, mb) = (glob_matcher(a).ok()?, glob_matcher(b).ok()?);
-    let accept = |path: &str| ma.is_match(path) && mb.is_match(path);
-    let a: Vec<&str> = a.split('/').collect();
-    let b: Vec<&str> = b.split('/').collect();
-    let mut path = Vec::new();
-    unify(&a, &b, &mut path, &accept, 0).then(|| path.join("/"))
-}
-
-/// Extends `path` with segments matching both segment lists, until a whole path both globs
-/// accept; depth-bounded.
-fn unify(
-    a: &[&str],
-    b: &[&str],
-    path: &mut Vec<String>,
-    accept: &dyn Fn(&str) -> bool,
-    depth: usize,
-) -> bool {
-    if depth > 32 {
-        return false;
-    }
-    match (a.first(), b.first()) {
-        (None, None) => !path.is_empty() && accept(&path.join("/")),
-        (Some(&"**"), _) => {
-            // `**` matches one segment and stays, or no segment at all.
-            take_one(b, path, |p| unify(a, &b[1..], p, accept, depth + 1))
-                || unify(&a[1..], b, path, accept, depth + 1)
-        }
-        (_, Some(&"**")) => {
-            take_one(a, path, |p| unify(&a[1..], b, p, accept, depth + 1))
-                || unify(a, &b[1..], path, accept, depth + 1)
-        }
-        (Some(x), Some(y)) => match segment_meet(x, y) {
-            Some(segment) => {
-                path.push(segment);
-                let found = unify(&a[1..], &b[1..], path, accept, depth + 1);
-                if !found {
-                    path.pop();
-                }
-                found
-            }
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-/// Consumes one segment of `rest` (a sample of it) and continues with `then`.
-fn take_one(
-    rest: &[&str],
-    path: &mut Vec<String>,
-    then: impl FnOnce(&mut Vec<String>) -> bool,
-) -> bool {
-    let Some(segment) = rest.first().and_then(|s| samples(s).into_iter().next()) else {
-        return false;
-    };
-    if *rest.first().unwrap_or(&"") == "**" {
-        return false;
-    }
-    path.push(segment);
-    let found = then(path);
-    if !found {
-        path.pop();
-    }
-    found
-}
-
-/// A single path segment both segment globs match.
-fn segment_meet(x: &str, y: &str) -> Option<String> {
-    let (mx, my) = (glob_matcher(x).ok()?, glob_matcher(y).ok()?);
-    samples(x)
+/// The file types whose decisions can differ: the common ones, folders, every type a rule
+/// names, and one type no rule names.
+fn filetypes(policy: &Policy) -> Vec<FileType> {
+    let mut types: Vec<FileType> = FileType::COMMON
         .into_iter()
-        .chain(samples(y))
-        .find(|s| !s.contains('/') && mx.is_match(s) && my.is_match(s))
+        .chain([FileType::Folder])
+        .collect();
+    for rule in &policy.rules {
+        for filetype in rule.filetypes.iter().flatten() {
+            if !types.contains(filetype) {
+                types.push(filetype.clone());
+            }
+        }
+    }
+    let unnamed = [
+        "external_image",
+        "html_text",
+        "jupyter_notebook",
+        "plotward_other",
+    ]
+    .into_iter()
+    .map(FileType::from_api)
+    .find(|t| !types.contains(t));
+    types.extend(unnamed);
+    types
+}
+
+/// One DFA over a valid-path pattern, the asked-about globs and every rule pattern.
+struct PolicyAutomaton {
+    dfa: dense::DFA<Vec<u32>>,
+    /// Number of asked-about globs; they are patterns `1..=globs`.
+    globs: usize,
+    /// For each rule pattern (patterns after the globs), its rule's index.
+    owners: Vec<usize>,
+}
+
+impl PolicyAutomaton {
+    fn build(policy: &Policy, globs: &[&str]) -> Result<PolicyAutomaton, String> {
+        let mut patterns = vec![VALID_PATH.to_owned()];
+        let mut owners = Vec::new();
+        for text in globs {
+            patterns.push(regex_of(text)?);
+        }
+        for (index, rule) in policy.rules.iter().enumerate() {
+            for pattern in &rule.patterns {
+                patterns.push(regex_of(&pattern.glob)?);
+                owners.push(index);
+            }
+        }
+        let dfa = dense::Builder::new()
+            .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
+            .thompson(thompson::Config::new().utf8(false))
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(StartKind::Anchored)
+                    .dfa_size_limit(Some(DFA_LIMIT))
+                    .determinize_size_limit(Some(DFA_LIMIT)),
+            )
+            .build_many(&patterns)
+            .map_err(|err| {
+                format!(
+                    "the policy is too large to check exactly ({} patterns): {err}",
+                    patterns.len()
+                )
+            })?;
+        Ok(PolicyAutomaton {
+            dfa,
+            globs: globs.len(),
+            owners,
+        })
+    }
+
+    /// Every distinct set of patterns some valid path matches, with a shortest such path.
+    fn match_sets(&self) -> Result<Vec<(Vec<usize>, String)>, String> {
+        let dfa = &self.dfa;
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .map_err(|err| format!("cannot start the policy automaton: {err}"))?;
+        let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
+        let mut seen = HashSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        let mut sets: HashMap<Vec<usize>, String> = HashMap::new();
+        while let Some(state) = queue.pop_front() {
+            let end = dfa.next_eoi_state(state);
+            if dfa.is_match_state(end) {
+                let mut set: Vec<usize> = (0..dfa.match_len(end))
+                    .map(|i| dfa.match_pattern(end, i).as_usize())
+                    .collect();
+                set.sort_unstable();
+                // Pattern 0 is "a valid path": only real paths count.
+                if set.first() == Some(&0) && !sets.contains_key(&set) {
+                    sets.insert(set, path_to(state, &parent));
+                }
+            }
+            for byte in byte_order() {
+                let next = dfa.next_state(state, byte);
+                if dfa.is_dead_state(next) || dfa.is_quit_state(next) || !seen.insert(next) {
+                    continue;
+                }
+                parent.insert(next, (state, byte));
+                queue.push_back(next);
+            }
+        }
+        let mut sets: Vec<(Vec<usize>, String)> = sets.into_iter().collect();
+        sets.sort_by(|a, b| (a.1.len(), &a.1).cmp(&(b.1.len(), &b.1)));
+        Ok(sets)
+    }
+}
+
+/// The regex globset compiles a policy glob to.
+fn regex_of(text: &str) -> Result<String, String> {
+    glob(text)
+        .map(|g| g.regex().to_owned())
+        .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
+}
+
+/// Bytes in the order witnesses prefer them: `x` first (as in `finance/x`), then letters,
+/// digits and the separator, then everything else.
+fn byte_order() -> impl Iterator<Item = u8> {
+    let preferred: Vec<u8> = std::iter::once(b'x')
+        .chain((b'a'..=b'z').filter(|b| *b != b'x'))
+        .chain(b'0'..=b'9')
+        .chain([b'/', b'-', b'_', b'.'])
+        .collect();
+    let rest: Vec<u8> = (0..=u8::MAX).filter(|b| !preferred.contains(b)).collect();
+    preferred.into_iter().chain(rest)
+}
+
+/// The input that leads from the start to `state`, by the BFS parents.
+fn path_to(mut state: StateID, parent: &HashMap<StateID, (StateID, u8)>) -> String {
+    let mut bytes = Vec::new();
+    while let Some(&(previous, byte)) = parent.get(&state) {
+        bytes.push(byte);
+        state = previous;
+    }
+    bytes.reverse();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Paths matching each of `globs` that the policy gives `level`: for each glob (by index),
+/// one witness per deciding rule (or default), shortest first. Exact: an empty answer proves
+/// no such path exists.
+pub(super) fn witnesses_of(
+    policy: &Policy,
+    globs: &[&str],
+    level: Sharing,
+) -> Result<Vec<(usize, Witness)>, String> {
+    let automaton = PolicyAutomaton::build(policy, globs)?;
+    let types = filetypes(policy);
+    let wanted = Target::Share(level);
+    let mut found: Vec<(usize, Witness)> = Vec::new();
+    for (set, path) in automaton.match_sets()? {
+        let rules: Vec<usize> = set
+            .iter()
+            .filter(|p| **p > automaton.globs)
+            .map(|p| automaton.owners[p - automaton.globs - 1])
+            .collect();
+        for glob in set.iter().filter(|p| (1..=automaton.globs).contains(*p)) {
+            for filetype in &types {
+                let decider = rules
+                    .iter()
+                    .copied()
+                    .filter(|r| policy.rules[*r].applies_to(filetype))
+                    .min();
+                let (target, rule, span) = match decider {
+                    Some(r) => (
+                        policy.rules[r].target,
+                        Some(policy.rules[r].number),
+                        Some(policy.rules[r].span),
+                    ),
+                    None if *filetype == FileType::Folder => continue,
+                    None => (policy.default, None, policy.default_span),
+                };
+                let known = found.iter().any(|(g, w)| *g == glob - 1 && w.rule == rule);
+                if target == wanted && !known {
+                    found.push((
+                        glob - 1,
+                        Witness {
+                            path: path.clone(),
+                            filetype: filetype.clone(),
+                            rule,
+                            span,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Paths matching `glob` that the policy gives `level`, one per deciding rule (or default).
@@ -189,54 +249,42 @@ pub(super) fn witnesses(
     glob: &str,
     level: Sharing,
 ) -> Result<Vec<Witness>, String> {
-    let matcher = glob_matcher(glob)?;
-    let wanted = Target::Share(level);
-    let mut candidates: BTreeSet<String> = samples(glob).into_iter().collect();
-    for rule in policy.rules.iter().filter(|r| r.target == wanted) {
-        for pattern in &rule.patterns {
-            candidates.extend(samples(&pattern.glob));
-            candidates.extend(intersect(&pattern.glob, glob));
-        }
-    }
-    let filetypes: Vec<FileType> = FileType::COMMON
+    Ok(witnesses_of(policy, &[glob], level)?
         .into_iter()
-        .chain([FileType::Folder])
-        .collect();
-    let mut found: Vec<Witness> = Vec::new();
-    let mut decider = policy.decider();
-    for path in candidates.iter().filter(|p| matcher.is_match(p.as_str())) {
-        for filetype in &filetypes {
-            let decision = decider.decide(path, filetype);
-            if decision.target() != wanted {
-                continue;
-            }
-            let (rule, span) = match decision {
-                Decision::Rule { rule, .. } => (Some(rule.number), Some(rule.span)),
-                Decision::Default(_) | Decision::Folder => (None, policy.default_span),
-            };
-            if found.iter().all(|w| w.rule != rule) {
-                found.push(Witness {
-                    path: path.clone(),
-                    filetype: filetype.clone(),
-                    rule,
-                    span,
-                });
-            }
-        }
-    }
-    Ok(found)
+        .map(|(_, witness)| witness)
+        .collect())
 }
 
 /// Every rule (or default) that would make a `never_public` path public, as diagnostics at
-/// that rule.
+/// that rule; a policy too large to analyse is one diagnostic saying so.
 pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
-    let mut breaches = Vec::new();
-    for pattern in &policy.guardrails.never_public {
-        let Ok(found) = witnesses(policy, &pattern.glob, Sharing::Public) else {
-            continue;
-        };
-        for witness in found {
-            breaches.push(Diagnostic {
+    let globs: Vec<&str> = policy
+        .guardrails
+        .never_public
+        .iter()
+        .map(|p| p.glob.as_ref())
+        .collect();
+    if globs.is_empty() {
+        return Vec::new();
+    }
+    let found = match witnesses_of(policy, &globs, Sharing::Public) {
+        Ok(found) => found,
+        Err(message) => {
+            return vec![Diagnostic {
+                message: format!(
+                    "{message}; plotward cannot prove that guardrails.never_public holds, so the \
+                     policy is refused"
+                ),
+                span: None,
+                label: None,
+            }];
+        }
+    };
+    found
+        .into_iter()
+        .map(|(index, witness)| {
+            let pattern = &policy.guardrails.never_public[index];
+            Diagnostic {
                 message: format!(
                     "{} would make `{}` ({}) public, but guardrails.never_public lists `{}`",
                     witness.decided_by(),
@@ -249,28 +297,14 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
                     "`{}` is at line {}",
                     pattern.glob, pattern.span.line
                 )),
-            });
-        }
-    }
-    breaches
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn samples_cover_each_glob_construct() {
-        assert_eq!(samples("finance/**"), ["finance/x", "finance/x/x"]);
-        assert_eq!(
-            samples("**/payroll"),
-            ["payroll", "x/payroll", "x/x/payroll"]
-        );
-        assert_eq!(samples("a/*/b?"), ["a/x/bx"]);
-        assert_eq!(samples("q[1-4]/{rev,churn}"), ["q1/rev", "q1/churn"]);
-        assert_eq!(samples("lit\\*eral"), ["lit*eral"]);
-        assert_eq!(samples("[!a]"), ["~"]);
-    }
 
     fn policy(source: &str) -> Result<Policy, String> {
         Policy::parse(source, "p.yaml").map_err(|err| err.to_string())
@@ -326,18 +360,25 @@ mod tests {
     }
 
     #[test]
-    fn intersections_meet_segment_by_segment() {
-        assert_eq!(
-            intersect("*/payroll", "finance/**").as_deref(),
-            Some("finance/payroll")
-        );
-        assert_eq!(
-            intersect("**/q?/*", "reports/**").as_deref(),
-            Some("reports/qx/x")
-        );
-        assert_eq!(intersect("a/*", "b/**"), None);
-        assert_eq!(intersect("*", "finance/**"), None, "`*` stays in the root");
-        assert_eq!(intersect("**", "hr/*").as_deref(), Some("hr/x"));
+    fn overlaps_sampling_missed_are_found_with_a_witness() {
+        for (rule, guarded, witness) in [
+            ("x*y/z", "*q*/z", "xqy/z"),
+            ("a/**/b", "**/m/n/**", "a/m/n/b"),
+            ("[0-9][0-9]/*", "1?/k", "10/k"),
+            ("x/[!/]*", "x/**", "x/x"),
+        ] {
+            let err = policy(&format!(
+                "version: 1\nrules:\n  - match: \"{rule}\"\n    sharing: public\nguardrails:\n  never_public: [\"{guarded}\"]\n"
+            ))
+            .unwrap_err();
+            assert!(
+                err.contains(&format!("rule 1 would make `{witness}` (plot) public")),
+                "{rule} vs {guarded}: {err}"
+            );
+        }
+        // Disjoint, however alike they look: no breach.
+        assert!(policy("version: 1\nrules:\n  - match: \"a*/b\"\n    sharing: public\nguardrails:\n  never_public: [\"b*/b\"]\n").is_ok());
+        assert!(policy("version: 1\nrules:\n  - match: \"*\"\n    sharing: public\nguardrails:\n  never_public: [\"*/*\"]\n").is_ok());
     }
 
     #[test]
@@ -354,5 +395,113 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    mod brute_force {
+        use std::fmt::Write as _;
+
+        use proptest::prelude::*;
+
+        use super::super::super::matcher::glob_matcher;
+        use super::super::*;
+        use super::policy;
+
+        fn segment() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "a", "b", "*", "?", "[ab]", "[!a]", "a*", "*b", "{a,b}", "**", "aa",
+            ])
+        }
+
+        fn glob_text() -> impl Strategy<Value = String> {
+            prop::collection::vec(segment(), 1..=3).prop_map(|segments| segments.join("/"))
+        }
+
+        fn target() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["public", "private", "secret", "ignore"])
+        }
+
+        fn filetypes() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "",
+                "\n    filetypes: [plot]",
+                "\n    filetypes: [fold, grid]",
+            ])
+        }
+
+        /// Every path of one to three names from {a, b, aa, ab, ba, bb}.
+        fn universe() -> Vec<String> {
+            let names = ["a", "b", "aa", "ab", "ba", "bb"];
+            let mut paths: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            for _ in 0..2 {
+                let longer: Vec<String> = paths
+                    .iter()
+                    .filter(|p| {
+                        p.matches('/').count() == paths[paths.len() - 1].matches('/').count()
+                    })
+                    .flat_map(|p| names.iter().map(move |n| format!("{p}/{n}")))
+                    .collect();
+                paths.extend(longer);
+            }
+            paths
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Every witness is real, and every breach brute force finds on small paths is
+            /// found, with its deciding rule.
+            #[test]
+            fn the_analysis_agrees_with_brute_force(
+                rules in prop::collection::vec((glob_text(), target(), filetypes()), 1..=3),
+                default in target(),
+                guarded in glob_text(),
+            ) {
+                let mut yaml = format!("version: 1\ndefault: {default}\nrules:\n");
+                for (glob, target, types) in &rules {
+                    let _ = writeln!(yaml, "  - match: \"{glob}\"\n    sharing: {target}{types}");
+                }
+                // Shadowed or duplicate rules are refused by validation; nothing to compare.
+                let Ok(policy) = policy(&yaml) else {
+                    return Ok(());
+                };
+                let found = witnesses(&policy, &guarded, Sharing::Public).unwrap();
+                let guard = glob_matcher(&guarded).unwrap();
+                let mut decider = policy.decider();
+                for witness in &found {
+                    prop_assert!(guard.is_match(&witness.path), "{witness:?}");
+                    let decision = decider.decide(&witness.path, &witness.filetype);
+                    prop_assert_eq!(decision.target(), Target::Share(Sharing::Public));
+                    let rule = match decision {
+                        super::super::super::Decision::Rule { rule, .. } => Some(rule.number),
+                        _ => None,
+                    };
+                    prop_assert_eq!(rule, witness.rule);
+                }
+                let types = filetypes_of(&policy);
+                for path in universe() {
+                    if !guard.is_match(&path) {
+                        continue;
+                    }
+                    for filetype in &types {
+                        let decision = decider.decide(&path, filetype);
+                        if decision.target() != Target::Share(Sharing::Public) {
+                            continue;
+                        }
+                        let rule = match decision {
+                            super::super::super::Decision::Rule { rule, .. } => Some(rule.number),
+                            _ => None,
+                        };
+                        prop_assert!(
+                            found.iter().any(|w| w.rule == rule),
+                            "{path} ({filetype}) is made public by {rule:?}, not found in {found:?}\n{yaml}"
+                        );
+                    }
+                }
+            }
+        }
+
+        fn filetypes_of(policy: &Policy) -> Vec<FileType> {
+            super::super::filetypes(policy)
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! All the rules' globs in one `GlobSet`, so a path is matched against every pattern in one
 //! pass instead of one regex per rule.
 
-use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+#[cfg(test)]
+use globset::GlobMatcher;
+use globset::{Candidate, Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::validate::RuleDraft;
 
@@ -15,7 +17,9 @@ pub(super) fn glob(text: &str) -> Result<Glob, globset::Error> {
         .build()
 }
 
-/// A single-glob matcher with the policy's flavour, or the reason it is invalid.
+/// A single-glob matcher with the policy's flavour, or the reason it is invalid; the
+/// analysis's brute-force tests compare against it.
+#[cfg(test)]
 pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
     glob(text)
         .map(|g| g.compile_matcher())

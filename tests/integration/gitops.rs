@@ -665,48 +665,54 @@ fn a_saved_plan_applies_only_under_its_own_policy_and_while_nothing_else_changed
 }
 
 #[test]
-fn never_public_is_absolute_even_where_validation_cannot_see_the_overlap() {
-    // `x*y/z` and `*q*/z` overlap in `xqy/z`, which the sampling analysis misses: the plan,
-    // which tests every real file, still catches it, and no flag lets apply through.
-    let policy = "version: 1\ndefault: private\nrules:\n  - match: \"x*y/z\"\n    sharing: public\nguardrails:\n  never_public: [\"*q*/z\"]\n";
+fn never_public_is_absolute_from_validation_to_the_last_write() {
+    // `x*y/z` and `*q*/z` overlap only in paths like `xqy/z`: the exact analysis finds it.
+    let overlapping = "version: 1\ndefault: private\nrules:\n  - match: \"x*y/z\"\n    sharing: public\nguardrails:\n  never_public: [\"*q*/z\"]\n";
     let sandbox = seeded(&[
         ("alice:1", "xqy", "fold", false),
         ("alice:2", "xqy/z", "plot", false),
+        ("alice:3", "finance", "fold", false),
+        ("alice:4", "finance/payroll", "plot", false),
     ]);
     let api = Api::new(&sandbox);
-    let planned = live(&sandbox)
-        .policy(policy)
-        .args(["plan", "--detailed-exitcode"])
-        .status(1);
-    assert!(
-        planned.stdout.contains(
-            "! xqy/z (alice:2) would become public, but guardrails.never_public forbids it (refused: no flag overrides never_public)"
-        ),
-        "{}",
-        planned.stdout
-    );
-    let forced = live(&sandbox)
-        .policy(policy)
-        .args(["apply", "--auto-approve", "--force"])
-        .status(1);
-    assert!(
-        forced.stderr.contains("No flag overrides never_public"),
-        "{}",
-        forced.stderr
-    );
-    // A hand-edited saved plan that claims no guardrail is broken is judged by the policy.
+    for args in [["plan", "--detailed-exitcode"], ["apply", "--auto-approve"]] {
+        let refused = live(&sandbox).policy(overlapping).args(args).status(1);
+        assert!(
+            refused.stderr.contains(
+                "rule 1 would make `xqy/z` (plot) public, but guardrails.never_public lists `*q*/z`"
+            ),
+            "{}",
+            refused.stderr
+        );
+    }
+    // A saved plan edited to expose a never_public file, its guardrails emptied: refused,
+    // --force or not.
+    let guarded = "version: 1\ndefault: private\nguardrails:\n  never_public: [\"finance/**\"]\n";
     let saved = live(&sandbox)
-        .policy(policy)
+        .policy(guarded)
         .args(["plan", "--out", "plan.json"])
-        .status(1);
+        .status(0);
     let mut plan: Value = serde_json::from_str(&saved.read("plan.json")).unwrap();
+    plan["changes"] = json!([{
+        "fid": "alice:4", "path": "finance/payroll", "filetype": "plot",
+        "action": "expose", "from": "private", "to": "public",
+        "observed": {"world_readable": false, "share_key_enabled": false},
+        "rule": {"type": "default"}
+    }]);
+    plan["summary"]["expose"] = json!(1);
     plan["guardrails"] = json!([]);
     let edited = live(&sandbox)
-        .policy(policy)
+        .policy(guarded)
         .write("plan.json", &plan.to_string())
         .args(["apply", "plan.json", "--force"])
         .status(1);
-    assert!(edited.stderr.contains("never_public"), "{}", edited.stderr);
+    assert!(
+        edited
+            .stderr
+            .contains("finance/payroll (alice:4) is planned private -> public, but the policy no longer changes it"),
+        "{}",
+        edited.stderr
+    );
     assert!(
         api.requests().iter().all(|(m, _, _)| m == "GET"),
         "nothing was written"

@@ -305,7 +305,10 @@ fn example_json_agrees_with_the_text_summary() {
         .output()
         .expect("sha256sum (coreutils)");
     let expected = String::from_utf8(sha256sum.stdout).unwrap();
-    assert_eq!(plan.policy_sha256, expected.split_whitespace().next().unwrap());
+    assert_eq!(
+        plan.policy_sha256,
+        expected.split_whitespace().next().unwrap()
+    );
     let snapshot: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo("examples/inventory.json")).unwrap())
             .unwrap();
