@@ -24,8 +24,13 @@ use super::matcher::glob;
 use super::{Diagnostic, Policy, Span, Target};
 use crate::inventory::{FileType, Sharing};
 
-/// The largest DFA the analysis builds, in bytes (and as much again for determinizing).
-const DFA_LIMIT: usize = 64 * 1024 * 1024;
+/// The budget of the first attempt, one automaton for the whole policy: enough for any policy
+/// of ordinary size, small enough to give up fast on a large one.
+const WHOLE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The largest automaton built for one part of a decomposed analysis, in bytes (and as much
+/// again for determinizing).
+const PART_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Valid paths: non-empty `/`-separated names of valid UTF-8, no leading or trailing `/`.
 const VALID_PATH: &str = r"(?u)^[^/]+(?:/[^/]+)*$";
@@ -78,26 +83,35 @@ fn filetypes(policy: &Policy) -> Vec<FileType> {
     types
 }
 
-/// One DFA over a valid-path pattern, the asked-about globs and every rule pattern.
+/// One DFA over a valid-path pattern (pattern 0), some globs (patterns `1..=globs.len()`) and
+/// the patterns of some rules (the rest), reporting every pattern a whole input matches.
 struct PolicyAutomaton {
     dfa: dense::DFA<Vec<u32>>,
-    /// Number of asked-about globs; they are patterns `1..=globs`.
-    globs: usize,
-    /// For each rule pattern (patterns after the globs), its rule's index.
+    /// The globs' indices in the caller's list.
+    globs: Vec<usize>,
+    /// For each rule pattern, its rule's index in the policy.
     owners: Vec<usize>,
 }
 
 impl PolicyAutomaton {
-    fn build(policy: &Policy, globs: &[&str]) -> Result<PolicyAutomaton, String> {
+    /// Builds the automaton for `globs` (by index into `texts`) and the `rules` (by index),
+    /// within `limit` bytes.
+    fn build(
+        policy: &Policy,
+        texts: &[&str],
+        globs: &[usize],
+        rules: &[usize],
+        limit: usize,
+    ) -> Result<PolicyAutomaton, String> {
         let mut patterns = vec![VALID_PATH.to_owned()];
         let mut owners = Vec::new();
-        for text in globs {
-            patterns.push(regex_of(text)?);
+        for &glob in globs {
+            patterns.push(regex_of(texts[glob])?);
         }
-        for (index, rule) in policy.rules.iter().enumerate() {
-            for pattern in &rule.patterns {
+        for &rule in rules {
+            for pattern in &policy.rules[rule].patterns {
                 patterns.push(regex_of(&pattern.glob)?);
-                owners.push(index);
+                owners.push(rule);
             }
         }
         let dfa = dense::Builder::new()
@@ -107,19 +121,19 @@ impl PolicyAutomaton {
                 dense::Config::new()
                     .match_kind(MatchKind::All)
                     .start_kind(StartKind::Anchored)
-                    .dfa_size_limit(Some(DFA_LIMIT))
-                    .determinize_size_limit(Some(DFA_LIMIT)),
+                    .dfa_size_limit(Some(limit))
+                    .determinize_size_limit(Some(limit)),
             )
             .build_many(&patterns)
             .map_err(|err| {
                 format!(
-                    "the policy is too large to check exactly ({} patterns): {err}",
+                    "the policy is too large to check exactly ({} patterns at once): {err}",
                     patterns.len()
                 )
             })?;
         Ok(PolicyAutomaton {
             dfa,
-            globs: globs.len(),
+            globs: globs.to_vec(),
             owners,
         })
     }
@@ -159,6 +173,59 @@ impl PolicyAutomaton {
         sets.sort_by(|a, b| (a.1.len(), &a.1).cmp(&(b.1.len(), &b.1)));
         Ok(sets)
     }
+
+    /// For each match set, each glob in it and each file type: the deciding rule (by
+    /// `Decider`'s rules, among this automaton's), reported when `reported(rule)` and it gives
+    /// `wanted`. Adds to `found` one witness per (glob, deciding rule).
+    fn collect(
+        &self,
+        policy: &Policy,
+        wanted: Target,
+        reported: impl Fn(Option<usize>) -> bool,
+        found: &mut Vec<(usize, Witness)>,
+    ) -> Result<(), String> {
+        let types = filetypes(policy);
+        let first_rule = 1 + self.globs.len();
+        for (set, path) in self.match_sets()? {
+            let rules: Vec<usize> = set
+                .iter()
+                .filter(|p| **p >= first_rule)
+                .map(|p| self.owners[p - first_rule])
+                .collect();
+            for position in set.iter().filter(|p| (1..first_rule).contains(*p)) {
+                let glob = self.globs[position - 1];
+                for filetype in &types {
+                    let decider = rules
+                        .iter()
+                        .copied()
+                        .filter(|r| policy.rules[*r].applies_to(filetype))
+                        .min();
+                    let (target, rule, span) = match decider {
+                        Some(r) => {
+                            let r = &policy.rules[r];
+                            (r.target, Some(r.number), Some(r.span))
+                        }
+                        None if *filetype == FileType::Folder => continue,
+                        None => (policy.default, None, policy.default_span),
+                    };
+                    let index = decider;
+                    let known = found.iter().any(|(g, w)| *g == glob && w.rule == rule);
+                    if target == wanted && reported(index) && !known {
+                        found.push((
+                            glob,
+                            Witness {
+                                path: path.clone(),
+                                filetype: filetype.clone(),
+                                rule,
+                                span,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The regex globset compiles a policy glob to.
@@ -192,55 +259,78 @@ fn path_to(mut state: StateID, parent: &HashMap<StateID, (StateID, u8)>) -> Stri
 }
 
 /// Paths matching each of `globs` that the policy gives `level`: for each glob (by index),
-/// one witness per deciding rule (or default), shortest first. Exact: an empty answer proves
-/// no such path exists.
+/// one witness per deciding rule (or default). Exact: an empty answer proves no such path
+/// exists. One automaton for everything when it fits [`WHOLE_LIMIT`]; otherwise the
+/// decomposed analysis of [`decomposed`].
 pub(super) fn witnesses_of(
     policy: &Policy,
     globs: &[&str],
     level: Sharing,
 ) -> Result<Vec<(usize, Witness)>, String> {
-    let automaton = PolicyAutomaton::build(policy, globs)?;
-    let types = filetypes(policy);
-    let wanted = Target::Share(level);
-    let mut found: Vec<(usize, Witness)> = Vec::new();
-    for (set, path) in automaton.match_sets()? {
-        let rules: Vec<usize> = set
-            .iter()
-            .filter(|p| **p > automaton.globs)
-            .map(|p| automaton.owners[p - automaton.globs - 1])
-            .collect();
-        for glob in set.iter().filter(|p| (1..=automaton.globs).contains(*p)) {
-            for filetype in &types {
-                let decider = rules
-                    .iter()
-                    .copied()
-                    .filter(|r| policy.rules[*r].applies_to(filetype))
-                    .min();
-                let (target, rule, span) = match decider {
-                    Some(r) => (
-                        policy.rules[r].target,
-                        Some(policy.rules[r].number),
-                        Some(policy.rules[r].span),
-                    ),
-                    None if *filetype == FileType::Folder => continue,
-                    None => (policy.default, None, policy.default_span),
-                };
-                let known = found.iter().any(|(g, w)| *g == glob - 1 && w.rule == rule);
-                if target == wanted && !known {
-                    found.push((
-                        glob - 1,
-                        Witness {
-                            path: path.clone(),
-                            filetype: filetype.clone(),
-                            rule,
-                            span,
-                        },
-                    ));
-                }
-            }
+    witnesses_within(policy, globs, level, WHOLE_LIMIT)
+}
+
+/// [`witnesses_of`] with the budget of the one-automaton attempt given (0 forces the
+/// decomposed analysis, for tests).
+fn witnesses_within(
+    policy: &Policy,
+    globs: &[&str],
+    level: Sharing,
+    whole_limit: usize,
+) -> Result<Vec<(usize, Witness)>, String> {
+    let all_globs: Vec<usize> = (0..globs.len()).collect();
+    let all_rules: Vec<usize> = (0..policy.rules.len()).collect();
+    let mut found = Vec::new();
+    let whole = (whole_limit > 0)
+        .then(|| PolicyAutomaton::build(policy, globs, &all_globs, &all_rules, whole_limit).ok())
+        .flatten();
+    if let Some(whole) = whole {
+        whole.collect(policy, Target::Share(level), |_| true, &mut found)?;
+    } else {
+        for glob in all_globs {
+            decomposed(policy, globs, glob, level, &mut found)?;
         }
     }
+    found.sort_by_key(|(glob, witness)| (*glob, witness.rule.unwrap_or(usize::MAX)));
     Ok(found)
+}
+
+/// The analysis of one glob, part by part, when one automaton for everything is too large.
+///
+/// Only rules with a pattern that meets the glob can decide a path under it, so the others
+/// are left out (each tested with a three-pattern automaton). A rule giving `level` decides
+/// some path under the glob exactly when it is the first applicable match there among the
+/// relevant rules up to it; later rules cannot change that. So each such rule gets its own
+/// automaton, of the relevant rules up to it. The default needs all relevant rules at once.
+fn decomposed(
+    policy: &Policy,
+    globs: &[&str],
+    glob: usize,
+    level: Sharing,
+    found: &mut Vec<(usize, Witness)>,
+) -> Result<(), String> {
+    let wanted = Target::Share(level);
+    let mut relevant = Vec::new();
+    for rule in 0..policy.rules.len() {
+        let pair = PolicyAutomaton::build(policy, globs, &[glob], &[rule], PART_LIMIT)?;
+        // A match set holding the valid path, the glob and a rule pattern: they meet.
+        if pair.match_sets()?.iter().any(|(set, _)| set.len() >= 3) {
+            relevant.push(rule);
+        }
+    }
+    for (position, &rule) in relevant.iter().enumerate() {
+        if policy.rules[rule].target != wanted {
+            continue;
+        }
+        let part =
+            PolicyAutomaton::build(policy, globs, &[glob], &relevant[..=position], PART_LIMIT)?;
+        part.collect(policy, wanted, |decider| decider == Some(rule), found)?;
+    }
+    if policy.default == wanted {
+        let part = PolicyAutomaton::build(policy, globs, &[glob], &relevant, PART_LIMIT)?;
+        part.collect(policy, wanted, |decider| decider.is_none(), found)?;
+    }
+    Ok(())
 }
 
 /// Paths matching `glob` that the policy gives `level`, one per deciding rule (or default).
@@ -465,6 +555,11 @@ mod tests {
                     return Ok(());
                 };
                 let found = witnesses(&policy, &guarded, Sharing::Public).unwrap();
+                // The decomposed analysis, used for large policies, finds the same deciders.
+                let parts = witnesses_within(&policy, &[guarded.as_str()], Sharing::Public, 0).unwrap();
+                let deciders = |w: &[Witness]| w.iter().map(|w| w.rule).collect::<std::collections::BTreeSet<_>>();
+                let part_witnesses: Vec<Witness> = parts.into_iter().map(|(_, w)| w).collect();
+                prop_assert_eq!(deciders(&found), deciders(&part_witnesses));
                 let guard = glob_matcher(&guarded).unwrap();
                 let mut decider = policy.decider();
                 for witness in &found {
