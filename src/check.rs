@@ -185,9 +185,9 @@ impl Report {
         self.judged.iter().flat_map(|j| j.findings.iter())
     }
 
-    /// Whether nothing is wrong.
+    /// Whether nothing is wrong: no finding, and no listed file left unjudged.
     pub fn is_compliant(&self) -> bool {
-        self.findings().next().is_none()
+        self.findings().next().is_none() && self.coverage.unplaced == 0
     }
 
     /// `(drift, never_public)` counts.
@@ -203,6 +203,13 @@ impl Report {
     /// never_public).` or `Check: compliant, 45 files.`
     pub fn summary_line(&self) -> String {
         let files = self.judged.len();
+        if self.findings().next().is_none() && self.coverage.unplaced > 0 {
+            return format!(
+                "Check: not compliant: no violations in {files} files judged, but {} listed \
+                 files could not be judged.",
+                self.coverage.unplaced
+            );
+        }
         if self.is_compliant() {
             if self.coverage.unproven.is_some() {
                 return format!(

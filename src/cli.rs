@@ -194,8 +194,8 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 
-    /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Per-request timeout in seconds (1 to 600), reading the body included.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
     /// Retries of a request that failed with 5xx, 429 or a network error.

@@ -186,7 +186,7 @@ fn escape(name: &str) -> String {
 impl Exported {
     /// The policy as YAML, with a comment naming where it came from.
     pub fn to_yaml(&self, origin: &str) -> String {
-        let quote = |text: &str| serde_json::to_string(text).unwrap_or_default();
+        let quote = |text: &str| yaml_quote(text);
         let mut out = format!(
             "# Exported by plotward from {origin}.\n\
              # It reproduces today's sharing: `plotward plan` with it changes nothing.\n\
@@ -209,6 +209,31 @@ impl Exported {
         }
         out
     }
+}
+
+/// A YAML double-quoted scalar that reads back as exactly `text`: `\\` and `"` escaped, and
+/// every character a reader could not see or a YAML reader could take for a line break
+/// (control characters, DEL, NEL, bidi controls, invisible characters) as a `\u` escape.
+fn yaml_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if crate::visible::needs_escape(c) => {
+                let code = u32::from(c);
+                let _ = if code > 0xFFFF {
+                    write!(out, "\\U{code:08X}")
+                } else {
+                    write!(out, "\\u{code:04X}")
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -279,6 +304,35 @@ mod tests {
             file("données/ventes", Public),
         ]);
         assert!(yaml.contains("\"a/\\\\*star\\\\*\""), "{yaml}");
+    }
+
+    #[test]
+    fn names_with_invisible_or_control_characters_round_trip_as_escapes() {
+        use Sharing::{Private, Public};
+        let names = [
+            "del\u{7f}x",
+            "nel\u{85}x",
+            "rlo\u{202e}x",
+            "zw\u{200b}x",
+            "ls\u{2028}x",
+            "esc\u{1b}[2Jx",
+            "nl\nx",
+            "tag\u{e0041}x",
+        ];
+        // The odd names are the exceptions, so the export must write them as patterns.
+        let mut files: Vec<RemoteFile> = names.iter().map(|n| file(n, Private)).collect();
+        files.extend((0..20).map(|n| file(&format!("plain{n}"), Public)));
+        let (_, yaml) = round_trip(files);
+        assert!(
+            !yaml
+                .chars()
+                .any(|c| c != '\n' && crate::visible::needs_escape(c)),
+            "{yaml:?}"
+        );
+        assert!(
+            yaml.contains("\\u007F") && yaml.contains("\\u0085") && yaml.contains("\\U000E0041"),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -186,6 +186,10 @@ pub struct Coverage {
     /// Files of other users that the listing held and plotward skipped.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub foreign_skipped: usize,
+    /// The user's files left out because their folder is not in the listing: never judged,
+    /// so `check` cannot call the account compliant while there are any.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unplaced: usize,
     /// Set when the server's `count` never matched the items listed and the user chose to go
     /// on (`--accept-count-mismatch`): the listing is not proven complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -420,10 +424,18 @@ fn check_fid(fid: &str) -> Result<(), String> {
     }
 }
 
-/// Checks that a path is `/`-joined names with no leading, trailing or doubled slash.
+/// The longest path plotward accepts, in bytes: far above any real one, and a bound on what a
+/// listing or snapshot can make plotward hold per file.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Checks that a path is `/`-joined names with no leading, trailing or doubled slash, and at
+/// most [`MAX_PATH_BYTES`] long.
 pub fn check_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
         return Err("path is empty".to_owned());
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(format!("path is longer than {MAX_PATH_BYTES} bytes"));
     }
     if path.split('/').any(str::is_empty) {
         return Err(format!(

@@ -57,14 +57,35 @@ pub fn pad(text: &str, cells: usize) -> String {
     out
 }
 
-fn needs_escape(c: char) -> bool {
+/// Whether a character is shown as an escape: control characters, bidirectional controls,
+/// line and paragraph separators, and characters that print as nothing.
+pub fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c) || is_invisible(c)
 }
 
-/// Zero-width characters that make two different names look the same (`alice\u{200b}:1`).
-/// The joiners U+200C and U+200D are left alone: scripts and emoji need them.
+/// Characters that print as nothing or as blank, so two different names look the same
+/// (`alice\u{200b}:1`), and the line and paragraph separators some viewers break lines at.
+/// The joiners U+200C and U+200D and variation selectors are left alone: scripts and emoji
+/// need them.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 fn push_escaped(out: &mut String, c: char) {
@@ -105,6 +126,11 @@ mod tests {
         );
         assert_eq!(escape_lines("one\ntwo\u{1b}"), "one\ntwo\\e");
         assert_eq!(escape("alice\u{200b}:1\u{61c}"), "alice\\u{200b}:1\\u{61c}");
+        assert_eq!(
+            escape("a\u{2028}b\u{ad}\u{e0041}"),
+            "a\\u{2028}b\\u{ad}\\u{e0041}"
+        );
+        assert_eq!(escape("👨\u{200d}👩"), "👨\u{200d}👩", "joiners stay");
     }
 
     #[test]

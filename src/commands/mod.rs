@@ -128,7 +128,12 @@ pub fn explain(
             };
             let reason = explain_decision(&policy, decision);
             let target = decision.target().as_str();
-            writeln!(io.out, "{path}{label}: {target}  ({reason})")?;
+            writeln!(
+                io.out,
+                "{}{label}: {target}  ({})",
+                crate::visible::escape(path),
+                crate::visible::escape(&reason)
+            )?;
         }
     }
     Ok(Exit::Success)

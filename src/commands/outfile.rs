@@ -49,8 +49,27 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// The file to replace: `path`, or the file a symlink at `path` leads to. Anything that
-/// exists and is not a regular file is refused.
+/// exists and is not a regular file is refused, and so is anything under `/dev` or `/proc`:
+/// `/dev/stderr` leads through `/proc/self/fd/2` to whatever the stream is redirected to,
+/// which a rename would replace.
 fn regular_target(path: &Path) -> io::Result<PathBuf> {
+    let special = |p: &Path| {
+        let dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/dev") || d.starts_with("/proc"))
+    };
+    let link = fs::read_link(path).ok().map(|target| match path.parent() {
+        Some(parent) if target.is_relative() => parent.join(target),
+        _ => target,
+    });
+    if special(path) || link.as_deref().is_some_and(special) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is under /dev or /proc; plotward writes regular files only (use `-` for stdout)",
+        ));
+    }
     let target = match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).map_err(|err| {
             io::Error::new(
@@ -120,6 +139,19 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn streams_under_dev_and_proc_are_refused_even_through_a_link() {
+        let err = write_atomically(Path::new("/dev/stderr"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("under /dev or /proc"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("log");
+        std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+        let err = write_atomically(&link, b"x").unwrap_err().to_string();
+        assert!(err.contains("under /dev or /proc"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::error::{Error, Exit};
 use crate::policy::Policy;
 use crate::policytest::{self, TestFile};
 use crate::render::{self, Painter};
+use crate::visible::escape;
 
 /// `test`: runs the cases and assertions; exit 1 on any failure.
 pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
@@ -17,10 +18,13 @@ pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
         writeln!(
             io.out,
             "{}:{}:{}: {}",
-            tests.name, failure.span.line, failure.span.column, failure.message
+            escape(&tests.name),
+            failure.span.line,
+            failure.span.column,
+            escape(&failure.message)
         )?;
     }
-    let summary = outcome.summary(&tests.name);
+    let summary = escape(&outcome.summary(&tests.name)).into_owned();
     let style = if outcome.passed() {
         Painter::GREEN
     } else {

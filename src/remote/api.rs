@@ -169,6 +169,8 @@ pub struct Built {
 /// The longest file name accepted, in bytes; far above any real one (file systems stop at
 /// 255), so a server cannot make plotward hold gigabytes of names across pages.
 pub const MAX_NAME_BYTES: usize = 1024;
+/// The longest path (folder names and file name joined by `/`) accepted, in bytes.
+pub use crate::inventory::MAX_PATH_BYTES;
 /// The longest fid accepted, in bytes.
 pub const MAX_FID_BYTES: usize = 256;
 /// The longest file type accepted, in bytes.
@@ -301,11 +303,23 @@ pub fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String
     let mut paths = PathCache::new(&folders);
     let mut inventory = Vec::with_capacity(own.len());
     let mut unplaced = Vec::new();
+    let too_long = |fid: &str| {
+        format!(
+            "the listing puts {} under a path longer than {MAX_PATH_BYTES} bytes; refusing it",
+            redact(fid)
+        )
+    };
     for index in own {
         let file = check_item(&files[index])?;
-        match paths.folder_path(file.parent) {
+        let folder = paths
+            .folder_path(file.parent)
+            .map_err(|folder| too_long(&format!("{user}:{folder}")))?;
+        match folder {
             Some(folder) => {
                 let path = join(&folder, file.name);
+                if path.len() > MAX_PATH_BYTES {
+                    return Err(too_long(file.fid));
+                }
                 check_path(&path).map_err(|why| format!("{}: {why}", file.fid))?;
                 inventory.push(RemoteFile {
                     fid: file.fid.to_owned(),
@@ -351,8 +365,10 @@ impl<'a> PathCache<'a> {
         }
     }
 
-    /// The path of a folder, `None` if it or an ancestor is missing or the chain loops.
-    fn folder_path(&mut self, id: i64) -> Option<String> {
+    /// The path of a folder, `None` if it or an ancestor is missing or the chain loops;
+    /// `Err(id)` naming the first folder whose path would pass [`MAX_PATH_BYTES`], so deep
+    /// nesting cannot make the paths grow with the square of the depth.
+    fn folder_path(&mut self, id: i64) -> Result<Option<String>, i64> {
         // Walk up to the first folder whose path is known, then fill the chain back down.
         let mut chain = Vec::new();
         let mut current = id;
@@ -372,9 +388,12 @@ impl<'a> PathCache<'a> {
         let mut path = base;
         for folder in chain.into_iter().rev() {
             path = path.map(|p| join(&p, self.folders[&folder].0));
+            if path.as_ref().is_some_and(|p| p.len() > MAX_PATH_BYTES) {
+                return Err(folder);
+            }
             self.known.insert(folder, path.clone());
         }
-        path
+        Ok(path)
     }
 }
 

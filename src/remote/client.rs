@@ -241,7 +241,7 @@ impl Client {
             )));
         }
         let mut number = 0;
-        let mut waited = Duration::ZERO;
+        let began = tokio::time::Instant::now();
         loop {
             number += 1;
             if let Some(why) = self.breaker.why_open() {
@@ -275,12 +275,12 @@ impl Client {
                 let why = self.breaker.why_open().cloned().unwrap_or_default();
                 return Err(RemoteError::ServerDown(why));
             }
-            // However often the server says `Retry-After`, one request waits at most
-            // LONGEST_WAIT in all: a server cannot stall a run by asking it to wait.
+            // No attempt starts later than LONGEST_WAIT after the first, whatever the server
+            // says in `Retry-After` and however long attempts hang: a request ends within
+            // LONGEST_WAIT plus one timeout.
             let wait = self.retry.wait(number, failure.retry_after);
-            let will_retry = failure.retryable
-                && number <= self.retry.retries
-                && waited + wait <= api::LONGEST_WAIT;
+            let will_retry =
+                failure.retryable && may_retry(number, self.retry.retries, began.elapsed(), wait);
             on_attempt(&Attempt {
                 number,
                 status: failure.error.status(),
@@ -290,7 +290,6 @@ impl Client {
             if !will_retry {
                 return Err(failure.error);
             }
-            waited += wait;
             tokio::time::sleep(wait).await;
         }
     }
@@ -411,6 +410,7 @@ impl Client {
         drop(files);
         let coverage = Coverage {
             foreign_skipped: built.foreign.len(),
+            unplaced: built.unplaced.len(),
             unproven,
         };
         Ok(Listing {
@@ -454,6 +454,11 @@ impl Client {
             }
         }
         let mut walk = api::Walk::new(first_url.clone(), count, per_page);
+        walk.add_fids(
+            &first_url,
+            first.children.results.iter().map(|f| f.fid.as_str()),
+        )
+        .map_err(listing_error)?;
         let mut files = first.children.results;
         let mut next = first.children.next;
         while let Some(link) = next {
@@ -464,6 +469,8 @@ impl Client {
             walk.step(&url).map_err(listing_error)?;
             let page = self.get_page(&url).await?;
             walk.add_items(page.children.results.len())
+                .map_err(listing_error)?;
+            walk.add_fids(&url, page.children.results.iter().map(|f| f.fid.as_str()))
                 .map_err(listing_error)?;
             files.extend(page.children.results);
             next = page.children.next;
@@ -568,6 +575,12 @@ impl Client {
         let fid = Fid::parse(fid, &self.username).map_err(RemoteError::Refused)?;
         Ok(self.base.file_url(&fid))
     }
+}
+
+/// Whether attempt `number` may be followed by another after `wait`: within the retries, and
+/// starting no later than [`api::LONGEST_WAIT`] after the first attempt began.
+fn may_retry(number: u32, retries: u32, elapsed: Duration, wait: Duration) -> bool {
+    number <= retries && elapsed + wait <= api::LONGEST_WAIT
 }
 
 /// What one listing pass collected.
@@ -836,6 +849,27 @@ mod tests {
             MAX,
         );
         assert!(brief.retryable && brief.retry_after == Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn no_retry_starts_more_than_two_minutes_after_the_first_attempt() {
+        let second = Duration::from_secs(1);
+        assert!(may_retry(1, 5, Duration::ZERO, second));
+        assert!(!may_retry(6, 5, Duration::ZERO, second), "retries run out");
+        // Attempts that hung for 30 s each: the fifth would start past two minutes.
+        assert!(may_retry(
+            4,
+            5,
+            Duration::from_secs(90),
+            Duration::from_secs(29)
+        ));
+        assert!(!may_retry(
+            4,
+            5,
+            Duration::from_secs(119),
+            Duration::from_secs(2)
+        ));
+        assert!(!may_retry(1, 5, Duration::ZERO, Duration::from_secs(121)));
     }
 
     #[test]

@@ -9,12 +9,14 @@ use crate::check::{Kind, Report};
 pub fn check(report: &Report, suite: &str) -> String {
     let unproven = report.coverage.unproven;
     let skipped = usize::from(unproven.is_some());
-    let tests = report.judged.len() + skipped;
+    let unjudged = usize::from(report.coverage.unplaced > 0);
+    let tests = report.judged.len() + skipped + unjudged;
     let failures = report
         .judged
         .iter()
         .filter(|j| !j.findings.is_empty())
-        .count();
+        .count()
+        + unjudged;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -29,9 +31,25 @@ pub fn check(report: &Report, suite: &str) -> String {
         let _ = writeln!(
             out,
             "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
+             <property name=\"unplaced\" value=\"{}\"/>\n      \
              <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
             report.coverage.foreign_skipped,
+            report.coverage.unplaced,
             unproven.is_none()
+        );
+    }
+    if unjudged > 0 {
+        // Files nobody judged cannot pass: the check fails until they can be placed.
+        let message = format!(
+            "{} listed files could not be placed in the folder tree and were not judged",
+            report.coverage.unplaced
+        );
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"(listing)\" name=\"every listed file was judged\">\n      \
+             <failure type=\"unplaced\" message=\"{}\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape(&message)
         );
     }
     if unproven.is_some() {

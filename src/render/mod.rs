@@ -27,6 +27,18 @@ pub fn coverage_notes(coverage: Coverage) -> Vec<String> {
             gap.counted, gap.listed
         ));
     }
+    match coverage.unplaced {
+        0 => {}
+        1 => notes.push(
+            "1 listed file could not be placed in the folder tree (its folder is not in the \
+             listing) and was not judged."
+                .to_owned(),
+        ),
+        n => notes.push(format!(
+            "{n} listed files could not be placed in the folder tree (their folder is not in \
+             the listing) and were not judged."
+        )),
+    }
     match coverage.foreign_skipped {
         0 => {}
         1 => notes.push("1 file owned by another user skipped (never managed).".to_owned()),

@@ -56,3 +56,30 @@ fn bad_paths_and_filetypes_are_usage_errors() {
         .stderr("error: unknown filetype `plots` (did you mean `plot`?); expected one of plot, grid, dashboard, spectacle_presentation, fold, external_image, html_text, jupyter_notebook\n")
         .status(1);
 }
+
+#[test]
+fn explain_and_policy_tests_show_control_characters_as_escapes() {
+    // `\e` in a double-quoted YAML string is an ESC; `\ec` resets a terminal.
+    let policy = "version: 1\ndefault: private\nrules:\n  - match: \"{finance/**,zz\\ec}\"\n    sharing: public\n";
+    let run = Test::new()
+        .write("plotward.yaml", policy)
+        .args(["explain", "finance/payroll"])
+        .status(0);
+    assert_eq!(
+        run.stdout,
+        "finance/payroll: public  (rule 1 \"{finance/**,zz\\ec}\", plotward.yaml:4:12)\n"
+    );
+    let tests =
+        "policy: plotward.yaml\ncases:\n  - path: \"finance/x\\e[2J\"\n    expect: private\n";
+    let run = Test::new()
+        .write("plotward.yaml", policy)
+        .write("plotward.test.yaml", tests)
+        .args(["test"])
+        .status(1);
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+    assert!(
+        run.stdout.contains("finance/x\\e[2J (plot) gets public"),
+        "{}",
+        run.stdout
+    );
+}

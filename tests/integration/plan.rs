@@ -26,6 +26,8 @@ pub struct PlanJson {
 pub struct ListingJson {
     /// Other users' files skipped; absent when none.
     pub foreign_skipped: Option<usize>,
+    /// The user's files left out of the folder tree, never judged; absent when none.
+    pub unplaced: Option<usize>,
     /// The count that never matched; absent when the listing added up.
     pub unproven: Option<UnprovenJson>,
 }
@@ -541,7 +543,8 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
 
 #[test]
 fn a_very_long_name_or_policy_line_is_shown_not_a_crash() {
-    let long = "n".repeat(70_000);
+    // Names up to the 4,096-byte path limit are shown whole; longer ones are refused.
+    let long = "n".repeat(4_000);
     for command in ["plan", "check"] {
         let run = Test::new()
             .write("snap.json", &snapshot_of(&[&long, "short"]))
@@ -550,6 +553,17 @@ fn a_very_long_name_or_policy_line_is_shown_not_a_crash() {
             .status(if command == "plan" { 0 } else { 2 });
         assert!(run.stdout.contains(&long), "{command}");
     }
+    let too_long = "n".repeat(70_000);
+    let run = Test::new()
+        .write("snap.json", &snapshot_of(&[&too_long]))
+        .policy("version: 1\ndefault: private\n")
+        .args(["plan", "--snapshot", "snap.json"])
+        .status(1);
+    assert!(
+        run.stderr.contains("path is longer than 4096 bytes"),
+        "{}",
+        run.stderr
+    );
     // A policy error past column 65,535 of one line.
     let policy = format!(
         "version: 1\ndefault: private\nrules: [{}{{match: \"a\", sharing: nope}}]\n",

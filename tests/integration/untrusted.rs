@@ -222,25 +222,51 @@ fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
 }
 
 #[test]
-fn endless_fresh_next_links_stop_at_the_page_budget() {
+fn pages_that_repeat_what_was_listed_end_the_listing() {
     let main = Server::start("127.0.0.1", |request| {
         let n: usize = request
-            .query("page")
-            .or_else(|| request.query("cursor"))
+            .query("cursor")
             .and_then(|p| p.parse().ok())
             .unwrap_or(1);
-        let next = format!(
-            "http://{}/v2/folders/all?user=alice&cursor={}",
-            request.header("host").unwrap_or_default(),
-            n + 1
-        );
         // Every page repeats the same files, so the count never adds up and plotward walks.
-        Reply::Json(200, page(150, Some(next), files_in(1..=50, true)))
+        Reply::Json(
+            200,
+            page(
+                150,
+                Some(cursor_link(request, &(n + 1).to_string())),
+                files_in(1..=50, true),
+            ),
+        )
+    });
+    let run = against(&main, &["plan"]).status(1);
+    assert_contains(&run, "lists nothing new");
+    // Pass one: page 1 and the numbered pages 2 and 3; pass two: page 1 and one repeat.
+    assert_eq!(listing_requests(&main), 3 + 2);
+}
+
+#[test]
+fn endless_fresh_next_links_stop_at_the_page_budget() {
+    let main = Server::start("127.0.0.1", |request| {
+        let (page_number, cursor) = page_and_cursor(request);
+        let n: u32 = match (page_number.as_deref(), cursor) {
+            (Some("1"), _) => 1,
+            (_, Some(c)) => c.parse().unwrap_or(1),
+            // The numbered pages are gone: plotward follows `next`.
+            _ => return not_found(),
+        };
+        let fresh = files_in((n - 1) * 50 + 1..=n * 50, true);
+        Reply::Json(
+            200,
+            page(150, Some(cursor_link(request, &(n + 1).to_string())), fresh),
+        )
     });
     let run = against(&main, &["plan"]).status(1);
     assert_contains(&run, "more than 5 pages for 150 files at 50 a page");
-    // Pass one: page 1 and the numbered pages 2 and 3; pass two: the budget of five.
-    assert_eq!(listing_requests(&main), 3 + 5);
+    assert!(
+        listing_requests(&main) <= 3 + 4,
+        "{}",
+        listing_requests(&main)
+    );
 }
 
 #[test]
@@ -374,6 +400,7 @@ fn other_users_files_are_skipped_counted_and_never_patched() {
         pinned.listing,
         Some(ListingJson {
             foreign_skipped: Some(2),
+            unplaced: None,
             unproven: None
         })
     );
@@ -776,4 +803,42 @@ fn a_long_retry_after_on_a_5xx_stops_the_run_instead_of_stalling_it() {
         run.stdout
     );
     assert!(patches(&main).len() <= 2, "{:?}", patches(&main));
+}
+
+#[test]
+fn files_left_out_of_the_folder_tree_make_check_fail_not_pass() {
+    for orphans in [
+        // A public plot whose folder is not in the listing.
+        vec![file("alice:7", "orphan", "plot", 99, true)],
+        // A folder cycle holding a public plot.
+        vec![
+            file("alice:8", "x", "fold", 9, false),
+            file("alice:9", "y", "fold", 8, false),
+            file("alice:10", "inside", "plot", 8, true),
+        ],
+    ] {
+        let mut items = vec![file("alice:1", "fine", "plot", -1, false)];
+        let unplaced = orphans.iter().filter(|f| f["filetype"] == "plot").count()
+            + orphans.iter().filter(|f| f["filetype"] == "fold").count();
+        items.extend(orphans);
+        let count = items.len();
+        let main = Server::start("127.0.0.1", move |_| {
+            Reply::Json(200, page(count, None, items.clone()))
+        });
+        let text = against(&main, &["check"]).status(2);
+        assert!(
+            text.stdout.contains(&format!(
+                "Check: not compliant: no violations in 1 files judged, but {unplaced} listed files could not be judged."
+            )),
+            "{}",
+            text.stdout
+        );
+        let json = against(&main, &["check", "--format", "json"]).status(2);
+        let pinned: crate::gitops::CheckJson = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(pinned.listing.unwrap().unplaced, Some(unplaced));
+        let junit = against(&main, &["check", "--format", "junit"])
+            .status(2)
+            .stdout;
+        assert!(junit.contains("<failure type=\"unplaced\""), "{junit}");
+    }
 }

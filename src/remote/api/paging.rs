@@ -60,6 +60,12 @@ pub enum PagingError {
         /// Items on the first page.
         per_page: usize,
     },
+    /// A page that added no item not already listed: the walk makes no progress.
+    #[error(
+        "the server's page `{0}` lists nothing new (empty, or only items already listed); \
+         the listing makes no progress. If the account is changing fast, re-run"
+    )]
+    NoProgress(String),
     /// More items than the ceiling.
     #[error("the server listed more than {MAX_COUNT} items; refusing to go on")]
     TooManyItems,
@@ -107,6 +113,8 @@ pub fn numbered_pages(count: usize, per_page: usize) -> Option<std::ops::RangeIn
 #[derive(Debug)]
 pub struct Walk {
     seen: HashSet<Url>,
+    /// Fingerprints of the fids listed so far (8 bytes each, not the fids themselves).
+    listed: HashSet<u64>,
     budget: usize,
     count: usize,
     per_page: usize,
@@ -118,6 +126,7 @@ impl Walk {
     pub fn new(first: Url, count: usize, per_page: usize) -> Walk {
         Walk {
             seen: HashSet::from([first]),
+            listed: HashSet::new(),
             budget: page_budget(count, per_page),
             count,
             per_page,
@@ -150,8 +159,31 @@ impl Walk {
         Ok(())
     }
 
+    /// Records the fids of a page (the first page too); refuses a page after the first that
+    /// adds none, so a server cannot keep a walk going with empty or repeated pages.
+    pub fn add_fids<'f>(
+        &mut self,
+        url: &Url,
+        fids: impl Iterator<Item = &'f str>,
+    ) -> Result<(), PagingError> {
+        let before = self.listed.len();
+        self.listed.extend(fids.map(fingerprint));
+        if self.listed.len() == before && self.seen.len() > 1 {
+            return Err(PagingError::NoProgress(super::base::redact(url.as_str())));
+        }
+        Ok(())
+    }
+
     /// Pages fetched so far, the first included.
     pub fn pages(&self) -> usize {
         self.seen.len()
     }
+}
+
+/// A fid's fingerprint: collisions only ever make a page look less new, never more.
+fn fingerprint(fid: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    fid.hash(&mut hasher);
+    hasher.finish()
 }

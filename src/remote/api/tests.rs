@@ -345,6 +345,29 @@ fn counts_above_the_ceiling_and_endless_walks_are_refused() {
     ));
 }
 
+#[test]
+fn a_walk_stops_at_a_page_that_adds_nothing() {
+    let api = base("http://127.0.0.1:1");
+    let first = api.list_url("a", 1, 500);
+    let mut walk = Walk::new(first.clone(), 300, 100);
+    walk.add_fids(&first, ["a:1", "a:2"].into_iter()).unwrap();
+    let second = api.list_url("a", 2, 500);
+    walk.step(&second).unwrap();
+    walk.add_fids(&second, ["a:2", "a:3"].into_iter()).unwrap();
+    let third = api.list_url("a", 3, 500);
+    walk.step(&third).unwrap();
+    assert!(matches!(
+        walk.add_fids(&third, ["a:1", "a:3"].into_iter()),
+        Err(PagingError::NoProgress(_))
+    ));
+    let fourth = api.list_url("a", 4, 500);
+    walk.step(&fourth).unwrap();
+    assert!(
+        walk.add_fids(&fourth, std::iter::empty()).is_err(),
+        "an empty page adds nothing"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -417,4 +440,27 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn deep_nesting_cannot_grow_paths_without_bound() {
+    // Ten folders of 1,000-byte names: the sixth passes 4,096 bytes.
+    let name = |n: usize| format!("{n}{}", "n".repeat(999));
+    let mut files: Vec<ListedFile> = (1..=10)
+        .map(|n| {
+            listed(
+                &format!("a:{n}"),
+                &name(n),
+                "fold",
+                i64::try_from(n).unwrap() - 1,
+            )
+        })
+        .collect();
+    files[0].parent = Some(-1);
+    files.push(listed("a:11", "leaf", "plot", 10));
+    let err = build_inventory(&files, "a").unwrap_err();
+    assert!(
+        err.contains("a:5 under a path longer than 4096 bytes"),
+        "{err}"
+    );
 }
