@@ -31,6 +31,8 @@ pub struct CheckJson {
     pub summary: CheckSummaryJson,
     /// Every violation, by path.
     pub violations: Vec<ViolationJson>,
+    /// Rules that decided no file (they protect nothing).
+    pub dead_rules: Vec<crate::planfile::DeadRuleJson>,
     /// What the listing could not vouch for; absent when it was complete.
     #[serde(default, skip_serializing_if = "Coverage::is_full")]
     pub listing: Coverage,
@@ -52,6 +54,7 @@ impl CheckJson {
                 never_public,
             },
             violations: report.findings().map(ViolationJson::new).collect(),
+            dead_rules: crate::planfile::dead_rules_json(&report.dead_rules),
             listing: report.coverage,
         }
     }
@@ -164,6 +167,8 @@ pub struct Report {
     pub judged: Vec<Judged>,
     /// What the listing behind the check could not vouch for.
     pub coverage: Coverage,
+    /// Rules that decided no file.
+    pub dead_rules: Vec<crate::plan::RuleRef>,
 }
 
 /// A file and its findings (none when compliant).
@@ -202,6 +207,15 @@ impl Report {
     /// The closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
     /// never_public).` or `Check: compliant, 45 files.`
     pub fn summary_line(&self) -> String {
+        match self.dead_rules.len() {
+            0 => self.verdict(),
+            1 => format!("{} 1 rule decided no file.", self.verdict()),
+            n => format!("{} {n} rules decided no file.", self.verdict()),
+        }
+    }
+
+    /// The summary line without the dead-rule count.
+    fn verdict(&self) -> String {
         let files = self.judged.len();
         if self.findings().next().is_none() && self.coverage.unplaced > 0 {
             return format!(
@@ -267,6 +281,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
     Report {
         judged,
         coverage: plan.coverage,
+        dead_rules: plan.dead_rules.clone(),
     }
 }
 

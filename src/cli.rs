@@ -120,6 +120,10 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none.
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Exit 1 when a rule decides no file, or the policy manages no file at all.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `sandbox`.
@@ -282,6 +286,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+
+    /// Exit 1 when a rule decides no file, or the policy manages no file at all.
+    #[arg(long)]
+    pub strict: bool,
 
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]

@@ -114,6 +114,8 @@ pub struct CheckConfig {
     pub input: Input,
     /// Output format.
     pub format: CheckFormat,
+    /// Fail on dead rules or a policy that manages nothing.
+    pub strict: bool,
 }
 
 /// Settings of `apply`.
@@ -148,6 +150,8 @@ pub struct PlanConfig {
     pub out: Option<PathBuf>,
     /// Exit 2 on pending changes.
     pub detailed_exitcode: bool,
+    /// Fail on dead rules or a policy that manages nothing.
+    pub strict: bool,
 }
 
 /// The one colour decision of the program, for a stream: on only for a terminal, and never
@@ -226,6 +230,7 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
         format: args.format,
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
+        strict: args.strict,
     })
 }
 
@@ -242,6 +247,7 @@ fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
         policy: args.policy.policy,
         input: input(args.snapshot, args.connection)?,
         format: args.format,
+        strict: args.strict,
     })
 }
 

@@ -173,6 +173,18 @@ pub struct DeadRuleJson {
     pub line: u64,
 }
 
+/// Dead rules in their wire form, shared by the JSON plan and the JSON check.
+pub fn dead_rules_json(rules: &[crate::plan::RuleRef]) -> Vec<DeadRuleJson> {
+    rules
+        .iter()
+        .map(|rule| DeadRuleJson {
+            index: rule.number,
+            patterns: rule.patterns.iter().map(ToString::to_string).collect(),
+            line: rule.line,
+        })
+        .collect()
+}
+
 impl PlanFile {
     /// Builds the wire form of a plan.
     pub fn new(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breach]) -> PlanFile {
@@ -183,15 +195,7 @@ impl PlanFile {
             source,
             summary: summary_json(plan.summary()),
             changes: plan.changes().map(|change| change_json(&change)).collect(),
-            dead_rules: plan
-                .dead_rules
-                .iter()
-                .map(|rule| DeadRuleJson {
-                    index: rule.number,
-                    patterns: rule.patterns.iter().map(ToString::to_string).collect(),
-                    line: rule.line,
-                })
-                .collect(),
+            dead_rules: dead_rules_json(&plan.dead_rules),
             guardrails: breaches
                 .iter()
                 .map(|breach| BreachJson {

@@ -49,6 +49,17 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
             write_atomically(path, &bytes)?;
         }
     }
+    let summary = plan.summary();
+    if config.strict
+        && render::text::strict_refusal(
+            &plan.dead_rules,
+            summary.unchanged + summary.restrict + summary.expose,
+            io.err_painter,
+            io.err,
+        )?
+    {
+        return Ok(Exit::Failure);
+    }
     // A broken guardrail is a refusal, not a pending change: exit 1, so `|| [ $? -eq 2 ]`
     // in CI cannot let it through. The plan is still printed and saved, marked.
     if !file.guardrails.is_empty() {
@@ -108,7 +119,11 @@ pub(super) fn show_plan<'i>(
 ) -> Result<(Plan<'i>, PlanFile), Error> {
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
-    render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
+    // The text plan lists dead rules itself; other formats are for machines and reviews, so
+    // a person at the terminal still hears about them on stderr.
+    if format != Format::Text {
+        render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
+    }
     let file = PlanFile::new(&plan, policy, source, &breaches);
     match format {
         Format::Text => render::text::plan(&plan, &breaches, io.out_painter, io.out)?,

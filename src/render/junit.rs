@@ -8,7 +8,7 @@ use crate::check::{Kind, Report};
 /// The report as a JUnit XML document.
 pub fn check(report: &Report, suite: &str) -> String {
     let unproven = report.coverage.unproven;
-    let skipped = usize::from(unproven.is_some());
+    let skipped = usize::from(unproven.is_some()) + report.dead_rules.len();
     let unjudged = usize::from(report.coverage.unplaced > 0);
     let tests = report.judged.len() + skipped + unjudged;
     let failures = report
@@ -36,6 +36,15 @@ pub fn check(report: &Report, suite: &str) -> String {
             report.coverage.foreign_skipped,
             report.coverage.unplaced,
             unproven.is_none()
+        );
+    }
+    // A rule that decided no file protects nothing: shown, not passed.
+    for note in crate::render::dead_rule_notes(&report.dead_rules) {
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"(policy)\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            escape(note.split(" decided").next().unwrap_or_default()),
+            escape(&note)
         );
     }
     if unjudged > 0 {

@@ -47,7 +47,7 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
         return format!(
             "**No changes. {}**\n{}",
             summary_line(summary),
-            coverage_block(plan.coverage)
+            notes_block(&plan.dead_rules, plan.coverage)
         );
     }
     let mut changes: Vec<Change<'_>> = plan.changes().collect();
@@ -75,6 +75,7 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
             )
         }));
     }
+    alert.extend(crate::render::dead_rule_notes(&plan.dead_rules));
     alert.extend(crate::render::coverage_notes(plan.coverage));
     fit(&Report {
         summary: summary_line(summary),
@@ -105,7 +106,7 @@ pub fn check(report: &check::Report, diff: &str) -> String {
         return format!(
             "**{}**\n{}",
             report.summary_line(),
-            coverage_block(report.coverage)
+            notes_block(&report.dead_rules, report.coverage)
         );
     }
     let mut rows: Vec<Row> = report
@@ -130,7 +131,10 @@ pub fn check(report: &check::Report, diff: &str) -> String {
     let (drift, never) = report.counts();
     fit(&Report {
         summary: report.summary_line(),
-        alert: crate::render::coverage_notes(report.coverage),
+        alert: crate::render::dead_rule_notes(&report.dead_rules)
+            .into_iter()
+            .chain(crate::render::coverage_notes(report.coverage))
+            .collect(),
         callout_title: format!(
             "**{never} {} public despite `never_public`:**",
             files(never)
@@ -186,9 +190,13 @@ fn fit(report: &Report<'_>) -> String {
     render(report, low, diff_lines * low / report.rows.len().max(1))
 }
 
-/// The coverage notes as a warning block after a one-line result, or nothing.
-fn coverage_block(coverage: crate::inventory::Coverage) -> String {
-    let notes = crate::render::coverage_notes(coverage);
+/// Dead-rule and coverage notes as a warning block after a one-line result, or nothing.
+fn notes_block(
+    dead_rules: &[crate::plan::RuleRef],
+    coverage: crate::inventory::Coverage,
+) -> String {
+    let mut notes = crate::render::dead_rule_notes(dead_rules);
+    notes.extend(crate::render::coverage_notes(coverage));
     if notes.is_empty() {
         return String::new();
     }

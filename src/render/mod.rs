@@ -16,6 +16,27 @@ use anstyle::{AnsiColor, Style};
 
 use crate::inventory::Coverage;
 
+/// One sentence per rule that decided no file: a typo in a glob protects nothing, and says so
+/// in every output a reviewer reads.
+pub fn dead_rule_notes(rules: &[crate::plan::RuleRef]) -> Vec<String> {
+    rules
+        .iter()
+        .map(|rule| {
+            let patterns: Vec<String> = rule
+                .patterns
+                .iter()
+                .map(|p| format!("\"{}\"", crate::visible::escape(p)))
+                .collect();
+            format!(
+                "Rule {} {} (line {}) decided no file: it protects nothing.",
+                rule.number,
+                patterns.join(", "),
+                rule.line
+            )
+        })
+        .collect()
+}
+
 /// What the listing could not vouch for, one sentence each, for every output made from it:
 /// other users' files that were skipped, and a listing not proven complete.
 pub fn coverage_notes(coverage: Coverage) -> Vec<String> {

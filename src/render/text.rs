@@ -20,6 +20,7 @@ pub fn plan(
 ) -> io::Result<()> {
     let summary = plan.summary();
     if !summary.has_changes() {
+        write_dead_rules(&plan.dead_rules, painter, out)?;
         write_coverage(plan.coverage, painter, out)?;
         return writeln!(
             out,
@@ -49,12 +50,21 @@ pub fn plan(
     }
     writeln!(out)?;
     write_breaches(breaches, painter, out)?;
+    write_dead_rules(&plan.dead_rules, painter, out)?;
     write_coverage(plan.coverage, painter, out)?;
     writeln!(
         out,
         "{}",
         painter.paint(Painter::BOLD, summary_line(summary))
     )
+}
+
+/// The dead-rule notes, each on its own line, before the summary line.
+fn write_dead_rules(rules: &[RuleRef], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    for note in super::dead_rule_notes(rules) {
+        writeln!(out, "{}", painter.paint(Painter::YELLOW, note))?;
+    }
+    Ok(())
 }
 
 /// The coverage notes, each on its own line, before a summary line (which stays last, as
@@ -82,6 +92,27 @@ pub fn override_note(breach: &Breach) -> &'static str {
         Breach::ExposesNeverPublic { .. } => "(refused: no flag overrides never_public)",
         Breach::MaxChanges { .. } | Breach::MaxExposures { .. } => "(--force overrides)",
     }
+}
+
+/// What `--strict` refuses, one stderr line each: every dead rule, and a policy that manages
+/// no file at all. Writes nothing (and returns false) when there is nothing to refuse.
+pub fn strict_refusal(
+    dead_rules: &[RuleRef],
+    managed: usize,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<bool> {
+    let error = painter.paint(Painter::RED, "error");
+    for note in super::dead_rule_notes(dead_rules) {
+        writeln!(out, "{error}: --strict: {note}")?;
+    }
+    if managed == 0 {
+        writeln!(
+            out,
+            "{error}: --strict: the policy manages no file (every file is ignored or unmatched)"
+        )?;
+    }
+    Ok(!dead_rules.is_empty() || managed == 0)
 }
 
 /// The stderr line that explains why a plan that breaks guardrails exits 1.
@@ -352,6 +383,7 @@ pub fn check(
     if !findings.is_empty() {
         writeln!(out)?;
     }
+    write_dead_rules(&report.dead_rules, painter, out)?;
     write_coverage(report.coverage, painter, out)?;
     writeln!(
         out,

@@ -32,6 +32,8 @@ pub struct CheckJson {
     violations: Vec<Violation>,
     /// Present only when the listing could not vouch for something.
     pub listing: Option<crate::plan::ListingJson>,
+    /// Rules that decided no file.
+    pub dead_rules: Vec<crate::plan::DeadRuleJson>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -717,4 +719,66 @@ fn never_public_is_absolute_from_validation_to_the_last_write() {
         api.requests().iter().all(|(m, _, _)| m == "GET"),
         "nothing was written"
     );
+}
+
+#[test]
+fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
+    let policy = "version: 1\nrules:\n  - match: \"finanse/**\"\n    sharing: private\n";
+    let snapshot = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+        {"fid": "alice:2", "path": "finance/payroll", "filetype": "grid", "world_readable": true, "share_key_enabled": false}
+    ]})
+    .to_string();
+    let run = |args: &[&str], code: i32| {
+        Test::new()
+            .policy(policy)
+            .write("snap.json", &snapshot)
+            .args(args)
+            .args(["--snapshot", "snap.json"])
+            .status(code)
+    };
+    let note = "Rule 1 \"finanse/**\" (line 3) decided no file: it protects nothing.";
+    let check = run(&["check"], 0);
+    assert_eq!(
+        check.stdout,
+        format!("{note}\nCheck: compliant, 0 files. 1 rule decided no file.\n")
+    );
+    let json: CheckJson =
+        serde_json::from_str(&run(&["check", "--format", "json"], 0).stdout).unwrap();
+    assert_eq!(json.dead_rules.len(), 1);
+    assert_eq!((json.dead_rules[0].index, json.dead_rules[0].line), (1, 3));
+    assert!(
+        run(&["check", "--format", "markdown"], 0)
+            .stdout
+            .contains(note)
+    );
+    let junit = run(&["check", "--format", "junit"], 0).stdout;
+    assert!(
+        junit.contains(&format!(
+            "<skipped message=\"{}\"/>",
+            note.replace('"', "&quot;")
+        )),
+        "{junit}"
+    );
+    assert!(run(&["plan"], 0).stdout.contains(note));
+    assert!(
+        run(&["plan", "--format", "markdown"], 0)
+            .stdout
+            .contains(note)
+    );
+    for command in ["check", "plan"] {
+        let strict = run(&[command, "--strict"], 1);
+        assert!(
+            strict.stderr.contains(&format!("error: --strict: {note}")),
+            "{}",
+            strict.stderr
+        );
+        assert!(
+            strict
+                .stderr
+                .contains("error: --strict: the policy manages no file"),
+            "{}",
+            strict.stderr
+        );
+    }
 }

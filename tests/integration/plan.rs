@@ -98,10 +98,13 @@ enum RuleJson {
 
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct DeadRuleJson {
-    index: usize,
-    patterns: Vec<String>,
-    line: u64,
+pub struct DeadRuleJson {
+    /// 1-based rule number.
+    pub index: usize,
+    /// The rule's patterns.
+    pub patterns: Vec<String>,
+    /// The rule's line.
+    pub line: u64,
 }
 
 fn example_args(extra: &[&str]) -> Vec<String> {
@@ -162,9 +165,16 @@ fn text_plan_lists_restrictions_then_exposures_with_a_summary() {
               ~ reports/q3/revenue  plot  alice:42  public  -> secret   rule 2 "reports/**"
               ~ public/demo         plot  alice:5   private -> public   rule 3 "public/**"
 
+            Rule 4 "legacy/**" (line 11) decided no file: it protects nothing.
             Plan: 2 to restrict, 1 to expose, 2 unchanged, 2 ignored.
             "#,
         )
+        // The text plan names dead rules itself, above the summary line; nothing on stderr.
+        .stderr("")
+        .status(0);
+    // Other formats leave stdout to the machine or the review, and warn on stderr.
+    small()
+        .args(["plan", "--snapshot", "snapshot.json", "--format", "json"])
         .stderr("warning: rule 4 \"legacy/**\" (plotward.yaml:11) decided no file\n")
         .status(0);
 }
@@ -270,7 +280,10 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
         .policy(SMALL_POLICY)
         .write("snapshot.json", &compliant)
         .args(["plan", "--snapshot", "snapshot.json", "--detailed-exitcode"])
-        .stdout("No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 2 ignored.\n")
+        .stdout(
+            "Rule 4 \"legacy/**\" (line 11) decided no file: it protects nothing.\n\
+             No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 2 ignored.\n",
+        )
         .status(0);
 }
 
