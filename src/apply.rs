@@ -78,6 +78,10 @@ pub struct Report {
     pub results: Vec<(ChangeJson, Outcome)>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
+    /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
+    pub interrupted: bool,
+    /// Why the audit log could not be written, if it could not: the run failed closed.
+    pub audit_failed: Option<String>,
 }
 
 /// Counts of a report.
@@ -108,9 +112,9 @@ impl Report {
         tally
     }
 
-    /// Whether every change was applied.
+    /// Whether every change was applied and recorded.
     pub fn is_complete(&self) -> bool {
-        self.results.iter().all(|(_, o)| *o == Outcome::Applied)
+        self.audit_failed.is_none() && self.results.iter().all(|(_, o)| *o == Outcome::Applied)
     }
 }
 
@@ -209,6 +213,8 @@ pub fn stale_changes(saved: &PlanFile, fresh: &PlanFile, inventory: &Inventory) 
 #[derive(Debug)]
 pub struct AuditLog {
     file: Mutex<File>,
+    /// The first write error, once there is one: the run stops (fail closed).
+    broken: std::sync::OnceLock<String>,
 }
 
 #[derive(Serialize)]
@@ -234,6 +240,7 @@ impl AuditLog {
             .open(path)?;
         Ok(AuditLog {
             file: Mutex::new(file),
+            broken: std::sync::OnceLock::new(),
         })
     }
 
@@ -262,10 +269,19 @@ impl AuditLog {
             .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // One write per line, so concurrent writers never interleave within a line.
-        if let Err(err) = file.write_all(&line) {
-            eprintln!("warning: cannot write the audit log: {err}");
+        // One write per line, so concurrent writers never interleave within a line; flushed
+        // to the file at once, so an interrupted run loses no line.
+        if let Err(err) = file.write_all(&line).and_then(|()| file.flush()) {
+            let _ = self.broken.set(format!(
+                "cannot write the audit log ({err}); the run stopped, since writes that cannot be \
+                 recorded are not made"
+            ));
         }
+    }
+
+    /// Why the log cannot be written, once a write failed.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.get().map(String::as_str)
     }
 }
 
@@ -305,6 +321,10 @@ impl Run {
     ) {
         if let Some(audit) = &self.audit {
             audit.record(change, attempt, outcome, status, message);
+            if let Some(why) = audit.broken() {
+                self.stop(why.to_owned());
+                self.client.halt(why.to_owned());
+            }
         }
     }
 }
@@ -335,28 +355,51 @@ pub async fn execute(
     Report {
         results,
         stopped: run.stop_reason(),
+        interrupted: false,
+        audit_failed: run
+            .audit
+            .as_ref()
+            .and_then(|audit| audit.broken().map(str::to_owned)),
     }
 }
 
-/// Runs one phase with bounded concurrency; returns the outcomes in plan order.
+/// Runs one phase with bounded concurrency; returns the outcomes in plan order. A task that
+/// panicked is a failed change, never a change missing from the report.
 async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
     let permits = Arc::new(Semaphore::new(run.options.parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut running = HashMap::with_capacity(changes.len());
     for (index, change) in changes.into_iter().enumerate() {
         let run = run.clone();
         let permits = permits.clone();
-        tasks.spawn(async move {
+        let copy = change.clone();
+        let handle = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore stays open");
             let outcome = apply_one(&run, &change).await;
             run.progress.inc(1);
             (index, change, outcome)
         });
+        running.insert(handle.id(), (index, copy));
     }
     let mut done = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
+    while let Some(joined) = tasks.join_next_with_id().await {
         match joined {
-            Ok(result) => done.push(result),
-            Err(err) => eprintln!("warning: an apply task failed: {err}"),
+            Ok((id, result)) => {
+                running.remove(&id);
+                done.push(result);
+            }
+            Err(err) => {
+                if let Some((index, change)) = running.remove(&err.id()) {
+                    let outcome = Outcome::Failed {
+                        status: None,
+                        message: format!(
+                            "internal error while writing ({err}); whether it was applied is \
+                             unknown, run plotward plan"
+                        ),
+                    };
+                    done.push((index, change, outcome));
+                }
+            }
         }
     }
     done.sort_by_key(|(index, _, _)| *index);
@@ -453,7 +496,7 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
         }
         // The server stopped answering: no further write is started, and the ones that got
         // no answer are reported as not applied (a re-run finds out and converges).
-        Err(RemoteError::ServerDown(why)) => {
+        Err(RemoteError::ServerDown(why) | RemoteError::Halted(why)) => {
             run.stop(why.clone());
             Err(Outcome::NotApplied { reason: why })
         }
@@ -632,6 +675,8 @@ mod tests {
                 ),
             ],
             stopped: Some("quota".into()),
+            interrupted: false,
+            audit_failed: None,
         };
         assert_eq!(
             report.tally(),

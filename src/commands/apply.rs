@@ -84,10 +84,51 @@ pub(super) async fn carry_out(
     // Whatever was shown (the plan and its summary, or the saved plan's line) is out before
     // the first write starts, even when stdout is a file or a pipe.
     io.out.flush()?;
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = tokio::spawn(halt_on_signals(client.clone(), interrupted.clone())?);
     let progress = io.progress_bar("applying");
-    let report = apply::execute(client, plan.changes, options, audit, progress).await;
+    let mut report = apply::execute(client, plan.changes, options, audit, progress).await;
+    watcher.abort();
+    report.interrupted = interrupted.load(std::sync::atomic::Ordering::SeqCst);
     render::text::apply_report(&report, io.out_painter, io.out)?;
     Ok(report)
+}
+
+/// While writes run, the first SIGINT or SIGTERM halts the client: writes in flight finish
+/// and are recorded, nothing new starts, and the report says what is left. A second signal
+/// exits at once (130). The handlers are installed now, before the first write.
+fn halt_on_signals(
+    client: Client,
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+            client.halt(format!("interrupted by {name}"));
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                client.halt("interrupted".to_owned());
+            }
+        })
+    }
 }
 
 /// 0 when every change was applied, 1 otherwise (failures, a quota stop, `--max-writes`).

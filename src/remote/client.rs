@@ -102,6 +102,8 @@ pub struct Client {
     read_only: bool,
     max_response_bytes: usize,
     breaker: Arc<Breaker>,
+    /// Set once the run is halted (an interrupt, a broken audit log): no attempt starts after.
+    halt: Arc<OnceLock<String>>,
 }
 
 /// Counts requests in a row that got no answer; once [`DEAD_AFTER`] is reached it stays open,
@@ -197,6 +199,7 @@ impl Client {
             read_only: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             breaker: Arc::new(Breaker::default()),
+            halt: Arc::new(OnceLock::new()),
         })
     }
 
@@ -214,6 +217,12 @@ impl Client {
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Client {
         self.max_response_bytes = bytes.max(1024);
         self
+    }
+
+    /// Halts this client and every clone of it: no attempt (retries included) starts after
+    /// this; attempts already sent finish. The first reason given is kept.
+    pub fn halt(&self, reason: String) {
+        let _ = self.halt.set(reason);
     }
 
     /// The API base URL, as configured.
@@ -244,6 +253,9 @@ impl Client {
         let began = tokio::time::Instant::now();
         loop {
             number += 1;
+            if let Some(why) = self.halt.get() {
+                return Err(RemoteError::Halted(why.clone()));
+            }
             if let Some(why) = self.breaker.why_open() {
                 return Err(RemoteError::ServerDown(why.clone()));
             }

@@ -96,6 +96,9 @@ pub enum RemoteError {
         /// The server's message.
         message: String,
     },
+    /// The run was halted (an interrupt, a broken audit log); nothing more is sent.
+    #[error("{0}")]
+    Halted(String),
     /// The server stopped answering; nothing more is sent this run.
     #[error("{0}")]
     ServerDown(String),
@@ -135,6 +138,7 @@ impl RemoteError {
             | RemoteError::Setup(message)
             | RemoteError::Listing(message)
             | RemoteError::ServerDown(message)
+            | RemoteError::Halted(message)
             | RemoteError::Refused(message) => message.clone(),
             other => other.to_string(),
         }

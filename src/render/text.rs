@@ -314,6 +314,25 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         }
     }
     let tally = report.tally();
+    if report.interrupted {
+        let line = format!(
+            "Interrupted: {} restricted, {} exposed, {} failed, {} not applied; re-run to finish.",
+            tally.restricted, tally.exposed, tally.failed, tally.not_applied
+        );
+        writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
+        return writeln!(
+            out,
+            "Writes in flight were finished and recorded. Run plotward apply again: it changes \
+             only what still differs."
+        );
+    }
+    if let Some(why) = &report.audit_failed {
+        writeln!(
+            out,
+            "{}",
+            painter.paint(Painter::RED, format!("Stopped: {}.", escape(why)))
+        )?;
+    }
     if report.is_complete() {
         let line = format!(
             "Apply complete: {} restricted, {} exposed, {} failed.",

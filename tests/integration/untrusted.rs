@@ -842,3 +842,154 @@ fn files_left_out_of_the_folder_tree_make_check_fail_not_pass() {
         assert!(junit.contains("<failure type=\"unplaced\""), "{junit}");
     }
 }
+
+/// A listing of `n` public plots whose `PATCH`es each take `slow`, answered correctly.
+fn slow_writes(n: u32, slow: Duration) -> Server {
+    let files = files_in(1..=n, true);
+    let count = files.len();
+    Server::start("127.0.0.1", move |request| {
+        if request.method == "PATCH" {
+            std::thread::sleep(slow);
+            return echo_patch(request);
+        }
+        Reply::Json(200, page(count, None, files.clone()))
+    })
+}
+
+/// Starts `plotward apply --auto-approve` against `server` in `dir`, with these extra args.
+fn spawn_apply(
+    server: &Server,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> crate::harness::ChildGuard {
+    std::fs::write(dir.join("plotward.yaml"), PRIVATE).unwrap();
+    crate::harness::ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["apply", "--auto-approve", "--backoff-ms", "1"])
+            .args(extra)
+            .current_dir(dir)
+            .env_clear()
+            .env("PLOTLY_API_DOMAIN", server.url())
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "alice-key")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits (bounded) until the server has seen `n` `PATCH`es.
+fn wait_for_patches(server: &Server, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while patches(server).len() < n {
+        assert!(std::time::Instant::now() < deadline, "no PATCH arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits (bounded) for the child, returning its exit code and stdout.
+fn finish(mut guard: crate::harness::ChildGuard) -> (Option<i32>, String) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "apply did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    guard
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    (status.code(), out)
+}
+
+#[test]
+fn an_interrupt_finishes_and_records_writes_in_flight_and_reports_the_rest() {
+    let main = slow_writes(30, Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let guard = spawn_apply(
+        &main,
+        dir.path(),
+        &["--parallelism", "2", "--audit-log", "audit.jsonl"],
+    );
+    wait_for_patches(&main, 1);
+    signal(&guard.0, "INT");
+    let (code, out) = finish(guard);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Interrupted: "), "{out}");
+    assert!(out.contains("not applied; re-run to finish."), "{out}");
+    let sent = patches(&main).len();
+    assert!(
+        sent < 30,
+        "{sent} PATCHes: the interrupt stopped new writes"
+    );
+    // Every write the server received was answered, waited for, and recorded.
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let applied = audit
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"applied\""))
+        .count();
+    assert_eq!(applied, sent, "{audit}");
+    assert!(
+        out.contains(&format!(
+            "Interrupted: {sent} restricted, 0 exposed, 0 failed, {} not applied",
+            30 - sent
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_second_interrupt_exits_at_once() {
+    let main = slow_writes(30, Duration::from_secs(2));
+    let dir = tempfile::tempdir().unwrap();
+    let guard = spawn_apply(&main, dir.path(), &["--parallelism", "2"]);
+    wait_for_patches(&main, 1);
+    signal(&guard.0, "INT");
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&guard.0, "TERM");
+    let (code, _) = finish(guard);
+    assert_eq!(code, Some(130));
+}
+
+#[test]
+fn an_audit_log_that_cannot_be_written_stops_the_run() {
+    let main = slow_writes(30, Duration::from_millis(20));
+    let run = against(
+        &main,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+            "--audit-log",
+            "/dev/full",
+        ],
+    )
+    .status(1);
+    assert!(
+        run.stdout.contains("Stopped: cannot write the audit log"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        patches(&main).len() <= 4,
+        "{} PATCHes",
+        patches(&main).len()
+    );
+}
