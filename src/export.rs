@@ -28,6 +28,8 @@ pub struct ExportedRule {
     pub patterns: Vec<String>,
     /// The level.
     pub sharing: Sharing,
+    /// The one file type it is for, when files of other types share its path.
+    pub filetype: Option<FileType>,
     /// Folder depth, for ordering (deeper first).
     depth: usize,
     /// Exact file rules come before folder rules.
@@ -39,7 +41,7 @@ type Counts = [usize; 3];
 
 #[derive(Default)]
 struct Folder {
-    files: Vec<(String, Sharing)>,
+    files: Vec<(String, FileType, Sharing)>,
     children: Vec<String>,
     counts: Counts,
 }
@@ -66,8 +68,24 @@ fn majority(counts: Counts, prefer: Sharing) -> Sharing {
 }
 
 /// Derives a policy from an inventory. Folders themselves are not managed, as in any policy
-/// that does not name `fold`.
-pub fn export(inventory: &Inventory) -> Exported {
+/// that does not name `fold`. Refused, with the paths named, when files of one path and one
+/// type differ in sharing: no policy can tell them apart, and an export must not lie.
+pub fn export(inventory: &Inventory) -> Result<Exported, String> {
+    let conflicts = conflicts(inventory);
+    if !conflicts.is_empty() {
+        let shown: Vec<String> = conflicts
+            .iter()
+            .take(5)
+            .map(|(path, filetype)| format!("{} ({filetype})", crate::visible::escape(path)))
+            .collect();
+        return Err(format!(
+            "cannot export: {} path(s) hold several files of one type with different sharing, \
+             which no policy can tell apart: {}{}. Rename one of each, then export again",
+            conflicts.len(),
+            shown.join(", "),
+            if conflicts.len() > 5 { ", ..." } else { "" }
+        ));
+    }
     let folders = tree(inventory);
     let root = folders.get("").map_or([0; 3], |f| f.counts);
     let default = majority(root, Sharing::Private);
@@ -80,7 +98,26 @@ pub fn export(inventory: &Inventory) -> Exported {
             &b.patterns,
         ))
     });
-    Exported { default, rules }
+    Ok(Exported { default, rules })
+}
+
+/// Paths (with a type) that hold files of that type at more than one level.
+fn conflicts(inventory: &Inventory) -> Vec<(String, FileType)> {
+    let mut levels: BTreeMap<(&str, &FileType), Sharing> = BTreeMap::new();
+    let mut conflicts = std::collections::BTreeSet::new();
+    for file in inventory
+        .files()
+        .iter()
+        .filter(|f| f.filetype != FileType::Folder)
+    {
+        let seen = *levels
+            .entry((file.path.as_str(), &file.filetype))
+            .or_insert(file.sharing());
+        if seen != file.sharing() {
+            conflicts.insert((file.path.clone(), file.filetype.clone()));
+        }
+    }
+    conflicts.into_iter().collect()
 }
 
 /// Folders by path (`""` the root), with their files and the level counts of their subtree.
@@ -94,11 +131,11 @@ fn tree(inventory: &Inventory) -> BTreeMap<String, Folder> {
     {
         let (parent, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
         let level = file.sharing();
-        folders
-            .entry(parent.to_owned())
-            .or_default()
-            .files
-            .push((name.to_owned(), level));
+        folders.entry(parent.to_owned()).or_default().files.push((
+            name.to_owned(),
+            file.filetype.clone(),
+            level,
+        ));
         // Count the file in every ancestor, creating the chain of folders on the way.
         let mut current = parent.to_owned();
         loop {
@@ -140,28 +177,40 @@ fn walk(
             rules.push(ExportedRule {
                 patterns: vec![format!("{}/**", escape(path))],
                 sharing: wanted,
+                filetype: None,
                 depth,
                 is_folder: true,
             });
             level = wanted;
         }
     }
-    let mut exceptions: BTreeMap<Sharing, Vec<String>> = BTreeMap::new();
-    for (name, sharing) in &folder.files {
+    // A name that several files (of different types) share gets rules per type, so each
+    // file keeps its own level.
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, _, _) in &folder.files {
+        *names.entry(name.as_str()).or_default() += 1;
+    }
+    let mut exceptions: BTreeMap<(Sharing, Option<FileType>), Vec<String>> = BTreeMap::new();
+    for (name, filetype, sharing) in &folder.files {
         if *sharing != level {
             let full = if path.is_empty() {
                 escape(name)
             } else {
                 format!("{}/{}", escape(path), escape(name))
             };
-            exceptions.entry(*sharing).or_default().push(full);
+            let only = (names[name.as_str()] > 1).then(|| filetype.clone());
+            let group = exceptions.entry((*sharing, only)).or_default();
+            if !group.contains(&full) {
+                group.push(full);
+            }
         }
     }
-    for (sharing, mut patterns) in exceptions {
+    for ((sharing, filetype), mut patterns) in exceptions {
         patterns.sort();
         rules.push(ExportedRule {
             patterns,
             sharing,
+            filetype,
             depth,
             is_folder: false,
         });
@@ -206,6 +255,9 @@ impl Exported {
                 format!("[{}]", patterns.join(", "))
             };
             let _ = write!(out, "  - match: {matched}\n    sharing: {}\n", rule.sharing);
+            if let Some(filetype) = &rule.filetype {
+                let _ = writeln!(out, "    filetypes: [{}]", quote(filetype.as_str()));
+            }
         }
         out
     }
@@ -256,7 +308,7 @@ mod tests {
 
     fn round_trip(files: Vec<RemoteFile>) -> (Exported, String) {
         let inventory = Inventory::new(files);
-        let exported = export(&inventory);
+        let exported = export(&inventory).unwrap();
         let yaml = exported.to_yaml("a test");
         let policy =
             Policy::parse(&yaml, "exported.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -332,6 +384,43 @@ mod tests {
         assert!(
             yaml.contains("\\u007F") && yaml.contains("\\u0085") && yaml.contains("\\U000E0041"),
             "{yaml}"
+        );
+    }
+
+    #[test]
+    fn files_sharing_a_path_keep_their_own_levels_through_filetypes() {
+        let typed = |path: &str, filetype: FileType, level: Sharing| RemoteFile {
+            filetype,
+            ..file(path, level)
+        };
+        let (exported, yaml) = round_trip(vec![
+            typed("report", FileType::Plot, Sharing::Public),
+            typed("report", FileType::Grid, Sharing::Private),
+            typed("other", FileType::Plot, Sharing::Private),
+        ]);
+        assert_eq!(exported.rules.len(), 1, "{yaml}");
+        assert!(
+            yaml.contains(
+                "  - match: \"report\"\n    sharing: public\n    filetypes: [\"plot\"]\n"
+            ),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn files_no_policy_can_tell_apart_are_refused_by_name() {
+        let twin = |fid: &str, level: Sharing| RemoteFile {
+            fid: fid.into(),
+            ..file("report", level)
+        };
+        let inventory = Inventory::new(vec![
+            twin("a:1", Sharing::Public),
+            twin("a:2", Sharing::Private),
+        ]);
+        let err = export(&inventory).unwrap_err();
+        assert!(
+            err.contains("1 path(s)") && err.contains("report (plot)"),
+            "{err}"
         );
     }
 

@@ -14,6 +14,8 @@ use crate::render::{self, CheckFormat};
 pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
+    io.err
+        .write_all(render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
     let plan = plan::diff(&policy, &inventory);
     let report = check::check(&plan, &policy.guardrails);
     match config.format {

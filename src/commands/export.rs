@@ -21,7 +21,7 @@ pub fn export(
         Source::Snapshot { path } => format!("the snapshot {path}"),
         Source::Api { api_url, user } => format!("{user} at {api_url}"),
     };
-    let exported = crate::export::export(&inventory);
+    let exported = crate::export::export(&inventory).map_err(Error::Usage)?;
     let mut yaml = String::new();
     for note in render::coverage_notes(inventory.coverage()) {
         yaml.push_str("# ");

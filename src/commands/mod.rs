@@ -93,6 +93,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// `validate`: `policy.yaml: valid, 4 rules`.
 pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
+    io.err
+        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
     let count = policy.rules.len();
     let noun = if count == 1 { "rule" } else { "rules" };
     writeln!(io.out, "{}: valid, {count} {noun}", policy.name)?;
@@ -107,6 +109,8 @@ pub fn explain(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
+    io.err
+        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
     let mut decider = policy.decider();
     for path in paths {
         // Group the file types by the decision they get, keeping the first type's order.

@@ -117,6 +117,8 @@ pub(super) fn show_plan<'i>(
     format: Format,
     io: &mut Io<'_>,
 ) -> Result<(Plan<'i>, PlanFile), Error> {
+    io.err
+        .write_all(render::diagnostic::warnings(policy, io.err_painter).as_bytes())?;
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     // The text plan lists dead rules itself; other formats are for machines and reviews, so

@@ -30,8 +30,18 @@ pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
 #[derive(Debug)]
 pub(super) struct Matcher {
     set: GlobSet,
+    /// The same globs one by one, for paths the set's shortcuts get wrong (see
+    /// [`needs_full_match`]).
+    each: Vec<globset::GlobMatcher>,
     /// For each glob in the set: (rule index, pattern index within the rule).
     owners: Vec<(usize, usize)>,
+}
+
+/// Whether a path's last name is `.` or `..`. `GlobSet` takes the file name from the path,
+/// which has none then, so its file-name shortcuts miss (`**/..` would not match `x/..`);
+/// such paths are matched glob by glob, with each glob's full regex.
+pub(super) fn needs_full_match(path: &str) -> bool {
+    matches!(path.rsplit('/').next(), Some("." | ".."))
 }
 
 impl Matcher {
@@ -39,16 +49,18 @@ impl Matcher {
     pub(super) fn new(rules: &[RuleDraft]) -> Result<Matcher, String> {
         let mut builder = GlobSetBuilder::new();
         let mut owners = Vec::new();
+        let mut each = Vec::new();
         for (rule_index, rule) in rules.iter().enumerate() {
             for (pattern_index, glob) in rule.globs.iter().enumerate() {
                 builder.add(glob.clone());
+                each.push(glob.compile_matcher());
                 owners.push((rule_index, pattern_index));
             }
         }
         let set = builder
             .build()
             .map_err(|err| format!("cannot compile the policy's globs together: {err}"))?;
-        Ok(Matcher { set, owners })
+        Ok(Matcher { set, each, owners })
     }
 
     /// The first rule (by index) whose patterns match `path` and which `accepts` the file,
@@ -59,7 +71,12 @@ impl Matcher {
         hits: &mut Vec<usize>,
         accepts: impl Fn(usize) -> bool,
     ) -> Option<(usize, usize)> {
-        self.set.matches_candidate_into(&Candidate::new(path), hits);
+        if needs_full_match(path) {
+            hits.clear();
+            hits.extend((0..self.each.len()).filter(|&glob| self.each[glob].is_match(path)));
+        } else {
+            self.set.matches_candidate_into(&Candidate::new(path), hits);
+        }
         // GlobSet reports matches in no promised order; the owners' order is the policy's, so
         // the smallest (rule, pattern) pair among the accepted hits is the first match.
         hits.iter()

@@ -132,6 +132,11 @@ pub const MAX_CHANGES_MIN_MANAGED: usize = 10;
 impl Guardrails {
     /// Whether a path falls under `never_public`.
     pub fn is_never_public(&self, path: &str) -> bool {
+        if matcher::needs_full_match(path) {
+            return self.never_public.iter().any(|pattern| {
+                matcher::glob(&pattern.glob).is_ok_and(|g| g.compile_matcher().is_match(path))
+            });
+        }
         self.never_public_set.is_match(path)
     }
 }
@@ -152,6 +157,8 @@ pub struct Policy {
     /// SHA-256 of the policy text, in hex: a saved plan records it, and `apply` carries the
     /// plan out only under the very same policy.
     pub digest: String,
+    /// What is valid but probably not meant (a `?` beside non-ASCII text), for stderr.
+    pub warnings: Vec<Diagnostic>,
     matcher: Matcher,
 }
 
@@ -245,8 +252,11 @@ impl Policy {
             rules: draft.rules.into_iter().map(|rule| rule.rule).collect(),
             guardrails,
             digest: digest(source),
+            warnings: Vec::new(),
             matcher,
         };
+        let mut policy = policy;
+        policy.warnings = byte_wise_warnings(&policy);
         let mut breaches = analysis::never_public_breaches(&policy);
         if breaches.is_empty() {
             Ok(policy)
@@ -363,4 +373,27 @@ fn digest(source: &str) -> String {
             hex
         },
     )
+}
+
+/// Warnings for globs whose `?` or `[...]` sit in a glob with non-ASCII text: both match one
+/// byte, not one character, so `caf?` does not match `café` (whose `é` is two bytes).
+fn byte_wise_warnings(policy: &Policy) -> Vec<Diagnostic> {
+    policy
+        .rules
+        .iter()
+        .flat_map(|rule| rule.patterns.iter())
+        .chain(policy.guardrails.never_public.iter())
+        .filter(|pattern| {
+            !pattern.glob.is_ascii() && pattern.glob.contains(['?', '['])
+        })
+        .map(|pattern| Diagnostic {
+            message: format!(
+                "`{}` uses `?` or `[...]` beside non-ASCII text; they match one byte, not one \
+                 character (`é` is two bytes). Write such characters literally, or use `*`",
+                pattern.glob
+            ),
+            span: Some(pattern.span),
+            label: None,
+        })
+        .collect()
 }

@@ -305,3 +305,29 @@ fn a_class_holding_a_slash_never_crashes_the_never_public_analysis() {
         let _ = Policy::parse(&yaml, "p.yaml");
     }
 }
+
+#[test]
+fn names_of_dot_and_dot_dot_match_like_any_other_name() {
+    let policy = Policy::parse(
+        "version: 1\nrules:\n  - match: \"**/..\"\n    sharing: public\n  - match: \"**/.\"\n    sharing: secret\nguardrails:\n  never_public: [\"**/.\"]\n",
+        "p.yaml",
+    );
+    // `**/.` is never_public while `**/.` rules are only secret: valid, and the decider agrees
+    // with the analysis about `x/..`, which globset's own shortcuts would miss.
+    let policy = policy.unwrap();
+    let mut decider = policy.decider();
+    assert_eq!(
+        decider.decide("x/..", &FileType::Plot).target(),
+        Target::Share(Sharing::Public)
+    );
+    assert_eq!(
+        decider.decide("x/y/.", &FileType::Plot).target(),
+        Target::Share(Sharing::Secret)
+    );
+    assert!(policy.guardrails.is_never_public("x/."));
+    assert!(!policy.guardrails.is_never_public("x/.."));
+    assert_eq!(
+        policy.witnesses("**/..", Sharing::Public).unwrap()[0].path,
+        ".."
+    );
+}

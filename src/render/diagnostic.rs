@@ -26,6 +26,24 @@ pub fn render(diagnostics: &Diagnostics, painter: Painter) -> String {
     out
 }
 
+/// A policy's warnings, one line each: `warning: plotward.yaml:4:12: message`.
+pub fn warnings(policy: &crate::policy::Policy, painter: Painter) -> String {
+    let mut out = String::new();
+    for item in &policy.warnings {
+        let place = item.span.map_or_else(
+            || escape(&policy.name).into_owned(),
+            |span| format!("{}:{}:{}", escape(&policy.name), span.line, span.column),
+        );
+        let _ = writeln!(
+            out,
+            "{}: {place}: {}",
+            painter.paint(Painter::YELLOW, "warning"),
+            escape(&item.message)
+        );
+    }
+    out
+}
+
 fn render_one(
     out: &mut String,
     diagnostics: &Diagnostics,

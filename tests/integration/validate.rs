@@ -114,3 +114,16 @@ fn diagnostics_have_no_colour_when_not_a_terminal() {
     assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
     assert!(run.stderr.contains("unsupported policy version 3"));
 }
+
+#[test]
+fn byte_wise_wildcards_beside_non_ascii_text_are_warned_about() {
+    let run = Test::new()
+        .policy("version: 1\ndefault: private\nrules:\n  - match: \"caf?/[é]x\"\n    sharing: public\n  - match: \"plain/?\"\n    sharing: secret\n")
+        .args(["validate"])
+        .status(0);
+    assert_eq!(run.stdout, "plotward.yaml: valid, 2 rules\n");
+    assert_eq!(
+        run.stderr,
+        "warning: plotward.yaml:4:12: `caf?/[é]x` uses `?` or `[...]` beside non-ASCII text; they match one byte, not one character (`é` is two bytes). Write such characters literally, or use `*`\n"
+    );
+}
