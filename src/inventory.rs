@@ -367,10 +367,13 @@ impl Snapshot {
 
     /// Reads and validates a snapshot file.
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
+                SnapshotError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         Snapshot::parse(&text, path)
     }
 
@@ -535,5 +538,42 @@ mod tests {
         assert!(check_fid("al.ice_-1:0").is_ok());
         assert!(check_fid("alice").is_err());
         assert!(check_fid(":3").is_err());
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No text makes the snapshot reader panic, and whatever it accepts has valid paths
+        /// and unique fids.
+        #[test]
+        fn any_text_is_a_snapshot_or_an_error(text in "\\PC{0,300}") {
+            let _ = Snapshot::parse(&text, Path::new("s.json"));
+        }
+
+        #[test]
+        fn near_valid_snapshots_hold_only_valid_files(
+            files in prop::collection::vec(("[a-z]{0,3}:-?[0-9]{0,3}", "\\PC{0,12}", any::<bool>()), 0..8)
+        ) {
+            let files: Vec<serde_json::Value> = files
+                .iter()
+                .map(|(fid, path, public)| serde_json::json!({"fid": fid, "path": path,
+                    "filetype": "plot", "world_readable": public, "share_key_enabled": false}))
+                .collect();
+            let text = serde_json::json!({"format_version": 1, "files": files}).to_string();
+            if let Ok(snapshot) = Snapshot::parse(&text, Path::new("s.json")) {
+                let mut fids = HashSet::new();
+                for file in &snapshot.files {
+                    prop_assert!(check_path(&file.path).is_ok());
+                    prop_assert!(fids.insert(file.fid.clone()));
+                }
+            }
+        }
     }
 }

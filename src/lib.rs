@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod inventory;
+pub mod limits;
 pub mod plan;
 pub mod planfile;
 pub mod policy;

@@ -144,10 +144,13 @@ pub enum TestFileError {
 impl TestFile {
     /// Reads and validates a test file.
     pub fn load(path: &Path) -> Result<TestFile, TestFileError> {
-        let source = std::fs::read_to_string(path).map_err(|source| TestFileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let source =
+            crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|source| {
+                TestFileError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         let base = path.parent().unwrap_or(Path::new(""));
         TestFile::parse(&source, &path.display().to_string(), base)
     }

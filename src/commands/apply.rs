@@ -142,7 +142,7 @@ pub(super) fn exit_for(report: &Report) -> Exit {
 
 fn load_plan_file(path: &Path) -> Result<(String, PlanFile), Error> {
     let shown = crate::visible::escape(&path.display().to_string()).into_owned();
-    let text = std::fs::read_to_string(path)
+    let text = crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES)
         .map_err(|err| Error::Plan(format!("cannot read the plan {shown}: {err}")))?;
     let plan: PlanFile = serde_json::from_str(&text)
         .map_err(|err| Error::Plan(format!("{shown} is not a plotward plan: {err}")))?;

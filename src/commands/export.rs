@@ -30,7 +30,7 @@ pub fn export(
     }
     yaml.push_str(&exported.to_yaml(&crate::remote::api::escape_controls(&origin)));
     if let Some(existing) = diff {
-        let text = std::fs::read_to_string(existing)
+        let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES)
             .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;
         let shown = existing.display().to_string();
         let patch = render::diff::unified(&text, &yaml, &shown, "exported");

@@ -208,10 +208,13 @@ pub enum PolicyError {
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let source = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let source =
+            crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|source| {
+                PolicyError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         Policy::parse(&source, &path.display().to_string())
     }
 
@@ -383,9 +386,7 @@ fn byte_wise_warnings(policy: &Policy) -> Vec<Diagnostic> {
         .iter()
         .flat_map(|rule| rule.patterns.iter())
         .chain(policy.guardrails.never_public.iter())
-        .filter(|pattern| {
-            !pattern.glob.is_ascii() && pattern.glob.contains(['?', '['])
-        })
+        .filter(|pattern| !pattern.glob.is_ascii() && pattern.glob.contains(['?', '[']))
         .map(|pattern| Diagnostic {
             message: format!(
                 "`{}` uses `?` or `[...]` beside non-ASCII text; they match one byte, not one \

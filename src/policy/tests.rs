@@ -331,3 +331,46 @@ fn names_of_dot_and_dot_dot_match_like_any_other_name() {
         ".."
     );
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::super::Policy;
+
+    /// Fragments of policy YAML, valid and not, to build policies near the grammar.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("version: 1\n".to_owned()),
+            Just("default: public\n".to_owned()),
+            Just("rules:\n".to_owned()),
+            "  - match: \"[a-z*?/{},\\[\\]!\\\\]{0,12}\"\n    sharing: (public|private|secret|ignore|nope)\n",
+            "    filetypes: \\[(plot|fold|grid|x)\\]\n",
+            "guardrails:\n  never_public: \\[\"[a-z*?/\\[\\]!]{0,8}\"\\]\n",
+            "  max_changes: [0-9%a-z-]{0,5}\n",
+            "\\PC{0,30}\n",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// No text makes the parser panic: it is a policy or a list of diagnostics.
+        #[test]
+        fn any_text_parses_or_is_diagnosed(text in "\\PC{0,300}") {
+            let _ = Policy::parse(&text, "p.yaml");
+        }
+
+        /// Near-valid policies, with odd globs, never panic either; when one parses, every
+        /// glob it holds compiled.
+        #[test]
+        fn near_valid_policies_never_panic(parts in prop::collection::vec(fragment(), 0..10)) {
+            let text: String = parts.concat();
+            if let Ok(policy) = Policy::parse(&text, "p.yaml") {
+                let mut decider = policy.decider();
+                for path in ["a", "a/b", "x/..", "é/ü"] {
+                    let _ = decider.decide(path, &crate::inventory::FileType::Plot);
+                }
+            }
+        }
+    }
+}

@@ -291,6 +291,16 @@ impl Checker {
     }
 
     fn compile_glob(&mut self, text: &str, span: Span) -> Option<Glob> {
+        if text.chars().count() > crate::limits::MAX_GLOB_CHARS {
+            self.error(Diagnostic::at(
+                span,
+                format!(
+                    "pattern is longer than {} characters; split it, or match a folder with `**`",
+                    crate::limits::MAX_GLOB_CHARS
+                ),
+            ));
+            return None;
+        }
         if let Some(rest) = text.strip_prefix('/') {
             self.error(
                 Diagnostic::at(

@@ -136,3 +136,77 @@ pub fn write_json(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Res
     serde_json::to_writer_pretty(&mut *out, value)?;
     out.write_all(b"\n")
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use crate::policy::Policy;
+
+    /// Whether text holds something a terminal or a browser would obey rather than show.
+    fn obeyed(text: &str) -> bool {
+        text.chars()
+            .any(|c| c != '\n' && crate::visible::needs_escape(c))
+    }
+
+    /// Names of one to three segments of any printable-or-not characters but `/`.
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec("[^/]{1,12}", 1..=3).prop_map(|segments| segments.join("/"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the names, every renderer shows them inertly, one line or row per file,
+        /// and the summary stays the text plan's one and last summary line.
+        #[test]
+        fn renderers_show_any_name_inertly(
+            files in prop::collection::vec((path(), any::<bool>()), 1..12)
+        ) {
+            let inventory = Inventory::new(
+                files
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (path, public))| RemoteFile {
+                        fid: format!("a:{n}"),
+                        path: path.clone(),
+                        filetype: FileType::Plot,
+                        flags: if *public { Sharing::Public } else { Sharing::Private }.flags(),
+                    })
+                    .collect(),
+            );
+            let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
+            let plan = crate::plan::diff(&policy, &inventory);
+            let changes = plan.changes().count();
+
+            let mut text = Vec::new();
+            super::text::plan(&plan, &[], super::Painter::new(false), &mut text).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            prop_assert!(!obeyed(&text), "{text:?}");
+            let summaries = text
+                .lines()
+                .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
+                .count();
+            prop_assert_eq!(summaries, 1);
+            let last = text.lines().last().unwrap_or_default();
+            prop_assert!(last.starts_with("Plan:") || last.starts_with("No changes."));
+            prop_assert_eq!(text.lines().filter(|l| l.starts_with("  ~ ")).count(), changes);
+
+            let diff = super::diff::plan(&plan);
+            prop_assert!(!obeyed(&diff), "{diff:?}");
+            prop_assert_eq!(diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count(), changes);
+
+            let markdown = super::markdown::plan(&plan, &[], &diff);
+            prop_assert!(!obeyed(&markdown), "{markdown:?}");
+            prop_assert!(markdown.len() <= 65_000);
+
+            let report = crate::check::check(&plan, &policy.guardrails);
+            let junit = super::junit::check(&report, "p.yaml");
+            let doc = roxmltree::Document::parse(&junit);
+            prop_assert!(doc.is_ok(), "{junit}");
+            let cases = doc.unwrap().descendants().filter(|n| n.has_tag_name("testcase")).count();
+            prop_assert_eq!(cases, report.judged.len());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The sizes plotward accepts from files, so no input can take unbounded memory or time.
+//! Each is documented in the README; going past one is a clear error, never a crash.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The largest policy or policy-test file, in bytes.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// The longest glob, in characters.
+pub const MAX_GLOB_CHARS: usize = 1024;
+
+/// The largest snapshot or saved plan, in bytes (a snapshot of 1,000,000 files is about
+/// 150 MB).
+pub const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Reads a UTF-8 text file of at most `limit` bytes, reading no more than that whatever the
+/// file claims (a FIFO or a growing file included).
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} (plotward reads at most that much)",
+                shown(limit)
+            ),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    if file.metadata().is_ok_and(|meta| meta.len() > limit) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// `1 MiB`, `1 GiB`.
+fn shown(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{} GiB", bytes >> 30)
+    } else {
+        format!("{} MiB", bytes >> 20)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_past_their_limit_are_refused_before_being_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(&path, "x".repeat(2 * 1024 * 1024)).unwrap();
+        let err = read_text(&path, MAX_POLICY_BYTES).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "it is larger than 1 MiB (plotward reads at most that much)"
+        );
+        std::fs::write(&path, "version: 1\n").unwrap();
+        assert_eq!(read_text(&path, MAX_POLICY_BYTES).unwrap(), "version: 1\n");
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert!(read_text(&path, MAX_POLICY_BYTES).is_err());
+    }
+}
