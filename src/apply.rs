@@ -366,18 +366,39 @@ pub async fn execute(
 /// Runs one phase with bounded concurrency; returns the outcomes in plan order. A task that
 /// panicked is a failed change, never a change missing from the report.
 async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
-    let permits = Arc::new(Semaphore::new(run.options.parallelism.max(1)));
+    let run = run.clone();
+    run_each(run.options.parallelism, changes, move |change| {
+        let run = run.clone();
+        async move {
+            let outcome = apply_one(&run, &change).await;
+            run.progress.inc(1);
+            outcome
+        }
+    })
+    .await
+}
+
+/// Runs `work` for each change, at most `parallelism` at once; the outcomes in input order.
+/// A task that panics is reported as a failed change of its own, so nothing drops out.
+async fn run_each<W, F>(
+    parallelism: usize,
+    changes: Vec<ChangeJson>,
+    work: W,
+) -> Vec<(ChangeJson, Outcome)>
+where
+    W: Fn(ChangeJson) -> F,
+    F: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = HashMap::with_capacity(changes.len());
     for (index, change) in changes.into_iter().enumerate() {
-        let run = run.clone();
         let permits = permits.clone();
         let copy = change.clone();
+        let job = work(change.clone());
         let handle = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore stays open");
-            let outcome = apply_one(&run, &change).await;
-            run.progress.inc(1);
-            (index, change, outcome)
+            (index, change, job.await)
         });
         running.insert(handle.id(), (index, copy));
     }
@@ -645,6 +666,53 @@ mod tests {
                 ("a:3", "no longer exists"),
                 ("a:4", "moved to moved/w"),
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_is_a_failed_change_not_a_missing_one() {
+        let changes = vec![
+            change("a:1", "x", Sharing::Public, Sharing::Private),
+            change("a:2", "y", Sharing::Public, Sharing::Private),
+            change("a:3", "z", Sharing::Public, Sharing::Private),
+        ];
+        let results = run_each(2, changes, |change| async move {
+            assert!(change.fid != "a:2", "a bug in one write");
+            Outcome::Applied
+        })
+        .await;
+        let fids: Vec<&str> = results.iter().map(|(c, _)| c.fid.as_str()).collect();
+        assert_eq!(
+            fids,
+            ["a:1", "a:2", "a:3"],
+            "every change is reported, in order"
+        );
+        assert_eq!(results[0].1, Outcome::Applied);
+        assert!(
+            matches!(&results[1].1, Outcome::Failed { message, .. } if message.contains("internal error")),
+            "{:?}",
+            results[1].1
+        );
+        assert_eq!(results[2].1, Outcome::Applied);
+    }
+
+    #[test]
+    fn a_share_key_turned_on_for_a_planned_public_file_makes_the_plan_stale() {
+        let saved = plan(vec![change("a:1", "x", Sharing::Public, Sharing::Private)]);
+        let now = Inventory::new(vec![file(
+            "a:1",
+            "x",
+            Flags {
+                world_readable: true,
+                share_key_enabled: true,
+            },
+        )]);
+        let drift = check_stale(&saved, &now);
+        assert_eq!(drift.len(), 1, "{drift:?}");
+        assert!(
+            drift[0].what.contains("share_key_enabled=true"),
+            "{}",
+            drift[0].what
         );
     }
 
