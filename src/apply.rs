@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use indicatif::ProgressBar;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::inventory::{Inventory, Sharing};
 use crate::planfile::{ChangeJson, DirectionJson, PlanFile};
@@ -367,10 +366,10 @@ pub async fn execute(
 /// panicked is a failed change, never a change missing from the report.
 async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
     let run = run.clone();
-    run_each(run.options.parallelism, changes, move |change| {
+    run_each(run.options.parallelism, changes, move |changes, index| {
         let run = run.clone();
         async move {
-            let outcome = apply_one(&run, &change).await;
+            let outcome = apply_one(&run, &changes[index]).await;
             run.progress.inc(1);
             outcome
         }
@@ -378,54 +377,68 @@ async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson,
     .await
 }
 
-/// Runs `work` for each change, at most `parallelism` at once; the outcomes in input order.
-/// A task that panics is reported as a failed change of its own, so nothing drops out.
+/// Runs `work` for each change, at most `parallelism` at once: a task is started only when
+/// another ends, so memory follows `parallelism`, not the number of changes. The changes are
+/// shared, never copied. The outcomes come back in input order, and a task that panics is a
+/// failed change of its own, so nothing drops out of the report.
 async fn run_each<W, F>(
     parallelism: usize,
     changes: Vec<ChangeJson>,
     work: W,
 ) -> Vec<(ChangeJson, Outcome)>
 where
-    W: Fn(ChangeJson) -> F,
+    W: Fn(Arc<Vec<ChangeJson>>, usize) -> F,
     F: std::future::Future<Output = Outcome> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(parallelism.max(1)));
+    let changes = Arc::new(changes);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; changes.len()];
     let mut tasks = tokio::task::JoinSet::new();
-    let mut running = HashMap::with_capacity(changes.len());
-    for (index, change) in changes.into_iter().enumerate() {
-        let permits = permits.clone();
-        let copy = change.clone();
-        let job = work(change.clone());
-        let handle = tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore stays open");
-            (index, change, job.await)
-        });
-        running.insert(handle.id(), (index, copy));
+    let mut running = HashMap::with_capacity(parallelism);
+    let mut next = 0..changes.len();
+    let start = |tasks: &mut tokio::task::JoinSet<_>, running: &mut HashMap<_, _>, index| {
+        let job = work(changes.clone(), index);
+        let handle = tasks.spawn(async move { (index, job.await) });
+        running.insert(handle.id(), index);
+    };
+    for index in next.by_ref().take(parallelism.max(1)) {
+        start(&mut tasks, &mut running, index);
     }
-    let mut done = Vec::new();
     while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((id, result)) => {
+        let (index, outcome) = match joined {
+            Ok((id, (index, outcome))) => {
                 running.remove(&id);
-                done.push(result);
+                (index, outcome)
             }
             Err(err) => {
-                if let Some((index, change)) = running.remove(&err.id()) {
-                    let outcome = Outcome::Failed {
-                        status: None,
-                        message: format!(
-                            "internal error while writing ({err}); whether it was applied is \
-                             unknown, run plotward plan"
-                        ),
-                    };
-                    done.push((index, change, outcome));
-                }
+                let Some(index) = running.remove(&err.id()) else {
+                    continue;
+                };
+                let outcome = Outcome::Failed {
+                    status: None,
+                    message: format!(
+                        "internal error while writing ({err}); whether it was applied is \
+                         unknown, run plotward plan"
+                    ),
+                };
+                (index, outcome)
             }
+        };
+        outcomes[index] = Some(outcome);
+        if let Some(index) = next.next() {
+            start(&mut tasks, &mut running, index);
         }
     }
-    done.sort_by_key(|(index, _, _)| *index);
-    done.into_iter()
-        .map(|(_, change, outcome)| (change, outcome))
+    let changes = Arc::try_unwrap(changes).unwrap_or_else(|shared| (*shared).clone());
+    changes
+        .into_iter()
+        .zip(outcomes)
+        .map(|(change, outcome)| {
+            let outcome = outcome.unwrap_or(Outcome::Failed {
+                status: None,
+                message: "internal error: the write never reported".to_owned(),
+            });
+            (change, outcome)
+        })
         .collect()
 }
 
@@ -676,8 +689,8 @@ mod tests {
             change("a:2", "y", Sharing::Public, Sharing::Private),
             change("a:3", "z", Sharing::Public, Sharing::Private),
         ];
-        let results = run_each(2, changes, |change| async move {
-            assert!(change.fid != "a:2", "a bug in one write");
+        let results = run_each(2, changes, |changes, index| async move {
+            assert!(changes[index].fid != "a:2", "a bug in one write");
             Outcome::Applied
         })
         .await;
