@@ -35,15 +35,7 @@ pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
             .out
             .write_all(render::junit::check(&report, &policy.name).as_bytes())?,
     }
-    let summary = plan.summary();
-    if config.strict
-        && render::text::strict_refusal(
-            &report.dead_rules,
-            summary.unchanged + summary.restrict + summary.expose,
-            io.err_painter,
-            io.err,
-        )?
-    {
+    if config.strict && super::fails_strict(&plan, io)? {
         return Ok(Exit::Failure);
     }
     Ok(if report.is_compliant() {

@@ -82,6 +82,19 @@ fn connect(
     Ok(client.with_max_response_bytes(remote.max_response_bytes))
 }
 
+/// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),
+/// saying why on stderr.
+fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, Error> {
+    let summary = plan.summary();
+    let managed = summary.unchanged + summary.restrict + summary.expose;
+    Ok(crate::render::text::strict_refusal(
+        &plan.dead_rules,
+        managed,
+        io.err_painter,
+        io.err,
+    )?)
+}
+
 /// A runtime for the network commands: two workers suit this I/O-bound work.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     Ok(tokio::runtime::Builder::new_multi_thread()

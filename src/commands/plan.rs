@@ -49,15 +49,7 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
             write_atomically(path, &bytes)?;
         }
     }
-    let summary = plan.summary();
-    if config.strict
-        && render::text::strict_refusal(
-            &plan.dead_rules,
-            summary.unchanged + summary.restrict + summary.expose,
-            io.err_painter,
-            io.err,
-        )?
-    {
+    if config.strict && super::fails_strict(&plan, io)? {
         return Ok(Exit::Failure);
     }
     // A broken guardrail is a refusal, not a pending change: exit 1, so `|| [ $? -eq 2 ]`
