@@ -175,11 +175,14 @@ pub fn stale_changes(saved: &PlanFile, fresh: &PlanFile, inventory: &Inventory) 
             continue;
         }
         let what = match wanted.get(change.fid.as_str()) {
-            Some(now) if now.to == change.to => continue,
-            Some(now) => format!(
+            Some(now) if **now == *change => continue,
+            Some(now) if now.to != change.to => format!(
                 "is planned {} -> {}, but the policy now wants {}",
                 change.from, change.to, now.to
             ),
+            Some(_) => "is planned differently from what the policy says now (its type, rule \
+                        or levels were edited or have changed)"
+                .to_owned(),
             None => format!(
                 "is planned {} -> {}, but the policy no longer changes it",
                 change.from, change.to
@@ -202,6 +205,13 @@ pub fn stale_changes(saved: &PlanFile, fresh: &PlanFile, inventory: &Inventory) 
                 ),
             });
         }
+    }
+    if saved.dead_rules != fresh.dead_rules {
+        drift.push(Drift {
+            fid: "-".to_owned(),
+            path: "(the plan's dead_rules)".to_owned(),
+            what: "differ from those of the policy now".to_owned(),
+        });
     }
     drift.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
     drift
@@ -468,6 +478,13 @@ struct Written {
 
 /// Sends the `PATCH` (with retries) and checks the flags it reports.
 async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
+    // Recorded before it is sent: a write the audit log cannot hold is never made.
+    run.audit(change, 1, "started", None, None);
+    if let Some(reason) = run.audit.as_ref().and_then(|audit| audit.broken()) {
+        return Err(Outcome::NotApplied {
+            reason: reason.to_owned(),
+        });
+    }
     let mut written = Written {
         attempt: 0,
         status: None,

@@ -72,8 +72,14 @@ fn is_invisible(c: char) -> bool {
         c,
         '\u{00AD}'
             | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{08E2}'
             | '\u{115F}'
             | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
             | '\u{180E}'
             | '\u{200B}'
             | '\u{2028}'
@@ -84,6 +90,10 @@ fn is_invisible(c: char) -> bool {
             | '\u{FEFF}'
             | '\u{FFA0}'
             | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E007F}'
     )
 }
@@ -129,6 +139,10 @@ mod tests {
         assert_eq!(
             escape("a\u{2028}b\u{ad}\u{e0041}"),
             "a\\u{2028}b\\u{ad}\\u{e0041}"
+        );
+        assert_eq!(
+            escape("x\u{600}\u{70f}\u{1d173}"),
+            "x\\u{600}\\u{70f}\\u{1d173}"
         );
         assert_eq!(escape("👨\u{200d}👩"), "👨\u{200d}👩", "joiners stay");
     }

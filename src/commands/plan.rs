@@ -12,6 +12,7 @@ use crate::render::{self, Format};
 
 /// `plan`: the diff, rendered; saved as JSON with `--out`. Never writes to the account.
 pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+    refuse_out_over_inputs(config)?;
     // The policy first: a typo should not cost a listing of the whole account.
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
@@ -71,6 +72,30 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     })
 }
 
+/// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
+/// where the policy was).
+fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
+    let Some(out) = config.out.as_deref().filter(|p| !outfile::is_stdout(p)) else {
+        return Ok(());
+    };
+    let Ok(out) = std::fs::canonicalize(out) else {
+        return Ok(());
+    };
+    let snapshot = match &config.input {
+        Input::Snapshot(path) => Some(path.as_path()),
+        Input::Live(_) => None,
+    };
+    for input in std::iter::once(config.policy.as_path()).chain(snapshot) {
+        if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
+            return Err(Error::Usage(format!(
+                "--out {} is this plan's own input; write the plan somewhere else",
+                crate::visible::escape(&input.display().to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the inventory from a snapshot or the live account (through a read-only client when
 /// `read_only`), with where it came from.
 pub(super) fn load_inventory(
@@ -127,7 +152,18 @@ pub(super) fn show_plan<'i>(
             io.out
                 .write_all(render::markdown::plan(&plan, &breaches, &diff).as_bytes())?;
         }
-        Format::Diff => io.out.write_all(render::diff::plan(&plan).as_bytes())?,
+        Format::Diff => {
+            // Broken guardrails lead the patch, in its preamble, where diff tools ignore them.
+            for breach in &breaches {
+                writeln!(
+                    io.out,
+                    "# Guardrail broken: {} {}",
+                    crate::visible::escape(&breach.to_string()),
+                    render::text::override_note(breach)
+                )?;
+            }
+            io.out.write_all(render::diff::plan(&plan).as_bytes())?;
+        }
     }
     Ok((plan, file))
 }

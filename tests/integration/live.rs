@@ -528,11 +528,21 @@ fn the_audit_log_has_one_line_per_write_and_no_secrets() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 19);
+    // Each write: a `started` line before it is sent, then its outcome.
+    assert_eq!(lines.len(), 2 * 19);
     for line in &lines {
         for key in ["time", "fid", "path", "from", "to", "outcome", "status"] {
             assert!(line.get(key).is_some(), "{key} missing in {line}");
         }
+    }
+    let started: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "started").collect();
+    let lines: Vec<Value> = lines
+        .iter()
+        .filter(|l| l["outcome"] != "started")
+        .cloned()
+        .collect();
+    assert_eq!(started.len(), 19);
+    for line in &lines {
         assert_eq!(line["outcome"], "applied");
         assert_eq!(line["status"], 200);
     }
@@ -837,7 +847,29 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
     twice["changes"].as_array_mut().unwrap().push(again);
     let mut understated = original.clone();
     understated["summary"]["expose"] = json!(0);
+    let mut retyped = original.clone();
+    retyped["changes"][0]["filetype"] = json!(if retyped["changes"][0]["filetype"] == "plot" {
+        "grid"
+    } else {
+        "plot"
+    });
+    let mut reruled = original.clone();
+    reruled["changes"][0]["rule"] = json!({"type": "default"});
+    let mut more_dead = original.clone();
+    more_dead["dead_rules"] = json!([{"index": 9, "patterns": ["made/up/**"], "line": 99}]);
     for (edited, message) in [
+        (
+            retyped,
+            "is planned differently from what the policy says now",
+        ),
+        (
+            reruled,
+            "is planned differently from what the policy says now",
+        ),
+        (
+            more_dead,
+            "(the plan's dead_rules) (-) differ from those of the policy now",
+        ),
         (twice, "more than once"),
         (
             understated,

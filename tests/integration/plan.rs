@@ -625,3 +625,21 @@ fn columns_line_up_by_display_width_with_wide_characters() {
         run.stdout
     );
 }
+
+#[test]
+fn out_never_replaces_the_plans_own_inputs() {
+    for target in ["plotward.yaml", "snap.json"] {
+        let run = Test::new()
+            .policy("version: 1\ndefault: private\n")
+            .write("snap.json", &snapshot_of(&["a"]))
+            .args(["plan", "--snapshot", "snap.json", "--out", target])
+            .status(1);
+        assert!(
+            run.stderr
+                .contains(&format!("--out {target} is this plan's own input")),
+            "{}",
+            run.stderr
+        );
+        assert!(run.read(target).len() < 200, "{target} was left alone");
+    }
+}

@@ -988,8 +988,8 @@ fn an_audit_log_that_cannot_be_written_stops_the_run() {
         run.stdout
     );
     assert!(
-        patches(&main).len() <= 4,
-        "{} PATCHes",
+        patches(&main).is_empty(),
+        "{} PATCHes went out unrecorded",
         patches(&main).len()
     );
 }
