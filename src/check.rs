@@ -33,6 +33,9 @@ pub struct CheckJson {
     pub violations: Vec<ViolationJson>,
     /// Rules that decided no file (they protect nothing).
     pub dead_rules: Vec<crate::planfile::DeadRuleJson>,
+    /// Patterns that match no file; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dead_patterns: Vec<crate::planfile::DeadPatternJson>,
     /// What the listing could not vouch for; absent when it was complete.
     #[serde(default, skip_serializing_if = "Coverage::is_full")]
     pub listing: Coverage,
@@ -55,6 +58,7 @@ impl CheckJson {
             },
             violations: report.findings().map(ViolationJson::new).collect(),
             dead_rules: crate::planfile::dead_rules_json(&report.dead_rules),
+            dead_patterns: crate::planfile::dead_patterns_json(&report.dead_patterns),
             listing: report.coverage,
         }
     }
@@ -169,6 +173,8 @@ pub struct Report {
     pub coverage: Coverage,
     /// Rules that decided no file.
     pub dead_rules: Vec<crate::plan::RuleRef>,
+    /// Patterns (of live rules, or `never_public`) that match no file.
+    pub dead_patterns: Vec<crate::plan::DeadPattern>,
 }
 
 /// A file and its findings (none when compliant).
@@ -207,11 +213,17 @@ impl Report {
     /// The closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
     /// never_public).` or `Check: compliant, 45 files.`
     pub fn summary_line(&self) -> String {
-        match self.dead_rules.len() {
-            0 => self.verdict(),
-            1 => format!("{} 1 rule decided no file.", self.verdict()),
-            n => format!("{} {n} rules decided no file.", self.verdict()),
-        }
+        let dead = match self.dead_rules.len() {
+            0 => String::new(),
+            1 => " 1 rule decided no file.".to_owned(),
+            n => format!(" {n} rules decided no file."),
+        };
+        let unmatched = match self.dead_patterns.len() {
+            0 => String::new(),
+            1 => " 1 pattern matches no file.".to_owned(),
+            n => format!(" {n} patterns match no file."),
+        };
+        format!("{}{dead}{unmatched}", self.verdict())
     }
 
     /// The summary line without the dead-rule count.
@@ -282,6 +294,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
         judged,
         coverage: plan.coverage,
         dead_rules: plan.dead_rules.clone(),
+        dead_patterns: plan.dead_patterns.clone(),
     }
 }
 

@@ -17,6 +17,9 @@ pub struct Plan<'a> {
     pub entries: Vec<Entry<'a>>,
     /// Rules that decided no file.
     pub dead_rules: Vec<RuleRef>,
+    /// Patterns of live rules that match no file, and `never_public` globs that match no file:
+    /// each protects nothing today (often a typo).
+    pub dead_patterns: Vec<DeadPattern>,
     /// What the listing behind the inventory could not vouch for.
     pub coverage: Coverage,
 }
@@ -53,6 +56,17 @@ pub struct RuleRef {
     pub line: u64,
     /// The rule's patterns.
     pub patterns: Vec<Arc<str>>,
+}
+
+/// A pattern that matches no file of the inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadPattern {
+    /// The rule it belongs to (1-based), or `None` for a `guardrails.never_public` glob.
+    pub rule: Option<usize>,
+    /// The glob.
+    pub pattern: Arc<str>,
+    /// Its line in the policy file.
+    pub line: u64,
 }
 
 /// Which part of the policy decided a file.
@@ -281,17 +295,55 @@ pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
 pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     let mut decider = policy.decider();
     let mut used = vec![false; policy.rules.len()];
+    let mut deciding: std::collections::HashSet<(usize, Arc<str>)> =
+        std::collections::HashSet::new();
+    let mut guarding = vec![false; policy.guardrails.never_public.len()];
+    let mut hits = Vec::new();
     let entries = inventory
         .files()
         .iter()
         .map(|file| {
             let decision = decider.decide(&file.path, &file.filetype);
-            if let Decision::Rule { rule, .. } = decision {
+            if let Decision::Rule { rule, pattern } = decision {
                 used[rule.number - 1] = true;
+                deciding.insert((rule.number, pattern.glob.clone()));
+            }
+            policy.guardrails.never_public_hits(&file.path, &mut hits);
+            for &hit in &hits {
+                guarding[hit] = true;
             }
             plan_file(file, &decision)
         })
         .collect();
+    let paths: Vec<&str> = inventory.files().iter().map(|f| f.path.as_str()).collect();
+    let mut dead_patterns: Vec<DeadPattern> = policy
+        .rules
+        .iter()
+        .filter(|rule| used[rule.number - 1] && rule.patterns.len() > 1)
+        .flat_map(|rule| rule.patterns.iter().map(move |p| (rule, p)))
+        // A pattern that never decided may still match files another pattern of its rule
+        // decided first: only one that matches nothing at all is dead.
+        .filter(|(rule, p)| !deciding.contains(&(rule.number, p.glob.clone())))
+        .filter(|(_, p)| !crate::policy::matches_any(&p.glob, &paths))
+        .map(|(rule, p)| DeadPattern {
+            rule: Some(rule.number),
+            pattern: p.glob.clone(),
+            line: p.span.line,
+        })
+        .collect();
+    dead_patterns.extend(
+        policy
+            .guardrails
+            .never_public
+            .iter()
+            .zip(guarding)
+            .filter(|(_, guarding)| !guarding)
+            .map(|(p, _)| DeadPattern {
+                rule: None,
+                pattern: p.glob.clone(),
+                line: p.span.line,
+            }),
+    );
     let dead_rules = policy
         .rules
         .iter()
@@ -306,6 +358,7 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     Plan {
         entries,
         dead_rules,
+        dead_patterns,
         coverage: inventory.coverage(),
     }
 }

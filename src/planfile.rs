@@ -67,6 +67,9 @@ pub struct PlanFile {
     pub changes: Vec<ChangeJson>,
     /// Rules that decided no file.
     pub dead_rules: Vec<DeadRuleJson>,
+    /// Patterns (of live rules, or `never_public`) that match no file; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dead_patterns: Vec<DeadPatternJson>,
     /// Guardrails the plan breaks; `apply` refuses the plan unless forced.
     pub guardrails: Vec<BreachJson>,
     /// What the listing could not vouch for; absent when it was complete.
@@ -173,6 +176,31 @@ pub struct DeadRuleJson {
     pub line: u64,
 }
 
+/// A pattern that matches no file: `{"rule": 2, "pattern": "hrr/**", "line": 5}`, `rule`
+/// absent for a `never_public` glob.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadPatternJson {
+    /// The rule (1-based); absent for `guardrails.never_public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<usize>,
+    /// The glob.
+    pub pattern: String,
+    /// Its line.
+    pub line: u64,
+}
+
+/// Dead patterns in their wire form.
+pub fn dead_patterns_json(patterns: &[crate::plan::DeadPattern]) -> Vec<DeadPatternJson> {
+    patterns
+        .iter()
+        .map(|dead| DeadPatternJson {
+            rule: dead.rule,
+            pattern: dead.pattern.to_string(),
+            line: dead.line,
+        })
+        .collect()
+}
+
 /// Dead rules in their wire form, shared by the JSON plan and the JSON check.
 pub fn dead_rules_json(rules: &[crate::plan::RuleRef]) -> Vec<DeadRuleJson> {
     rules
@@ -196,6 +224,7 @@ impl PlanFile {
             summary: summary_json(plan.summary()),
             changes: plan.changes().map(|change| change_json(&change)).collect(),
             dead_rules: dead_rules_json(&plan.dead_rules),
+            dead_patterns: dead_patterns_json(&plan.dead_patterns),
             guardrails: breaches
                 .iter()
                 .map(|breach| BreachJson {

@@ -418,6 +418,7 @@ mod tests {
             },
             changes,
             dead_rules: Vec::new(),
+            dead_patterns: Vec::new(),
             guardrails: Vec::new(),
             listing: crate::inventory::Coverage::default(),
         };

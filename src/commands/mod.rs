@@ -89,6 +89,7 @@ fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, E
     let managed = summary.unchanged + summary.restrict + summary.expose;
     Ok(crate::render::text::strict_refusal(
         &plan.dead_rules,
+        &plan.dead_patterns,
         managed,
         io.err_painter,
         io.err,

@@ -141,7 +141,13 @@ pub(super) fn show_plan<'i>(
     // The text plan lists dead rules itself; other formats are for machines and reviews, so
     // a person at the terminal still hears about them on stderr.
     if format != Format::Text {
-        render::text::dead_rule_warnings(&plan.dead_rules, &policy.name, io.err_painter, io.err)?;
+        render::text::dead_rule_warnings(
+            &plan.dead_rules,
+            &plan.dead_patterns,
+            &policy.name,
+            io.err_painter,
+            io.err,
+        )?;
     }
     let file = PlanFile::new(&plan, policy, source, &breaches);
     match format {

@@ -129,7 +129,29 @@ pub struct Guardrails {
 /// not blocked by a percentage of a handful.
 pub const MAX_CHANGES_MIN_MANAGED: usize = 10;
 
+/// Whether a glob (with the policy's flavour) matches any of `paths`.
+pub fn matches_any(glob: &str, paths: &[&str]) -> bool {
+    matcher::glob(glob).is_ok_and(|g| {
+        let matcher = g.compile_matcher();
+        paths.iter().any(|path| matcher.is_match(path))
+    })
+}
+
 impl Guardrails {
+    /// The indices of the `never_public` globs that match `path`, into `hits`.
+    pub fn never_public_hits(&self, path: &str, hits: &mut Vec<usize>) {
+        hits.clear();
+        if matcher::needs_full_match(path) {
+            hits.extend(self.never_public.iter().enumerate().filter_map(|(i, p)| {
+                matcher::glob(&p.glob)
+                    .is_ok_and(|g| g.compile_matcher().is_match(path))
+                    .then_some(i)
+            }));
+        } else {
+            self.never_public_set.matches_into(path, hits);
+        }
+    }
+
     /// Whether a path falls under `never_public`.
     pub fn is_never_public(&self, path: &str) -> bool {
         if matcher::needs_full_match(path) {

@@ -8,7 +8,8 @@ use crate::check::{Kind, Report};
 /// The report as a JUnit XML document.
 pub fn check(report: &Report, suite: &str) -> String {
     let unproven = report.coverage.unproven;
-    let skipped = usize::from(unproven.is_some()) + report.dead_rules.len();
+    let notes = crate::render::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
+    let skipped = usize::from(unproven.is_some()) + notes.len();
     let unjudged = usize::from(report.coverage.unplaced > 0);
     let tests = report.judged.len() + skipped + unjudged;
     let failures = report
@@ -27,50 +28,7 @@ pub fn check(report: &Report, suite: &str) -> String {
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         escape(suite)
     );
-    if !report.coverage.is_full() {
-        let _ = writeln!(
-            out,
-            "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
-             <property name=\"unplaced\" value=\"{}\"/>\n      \
-             <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
-            report.coverage.foreign_skipped,
-            report.coverage.unplaced,
-            unproven.is_none()
-        );
-    }
-    // A rule that decided no file protects nothing: shown, not passed.
-    for note in crate::render::dead_rule_notes(&report.dead_rules) {
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"(policy)\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
-            escape(note.split(" decided").next().unwrap_or_default()),
-            escape(&note)
-        );
-    }
-    if unjudged > 0 {
-        // Files nobody judged cannot pass: the check fails until they can be placed.
-        let message = format!(
-            "{} listed files could not be placed in the folder tree and were not judged",
-            report.coverage.unplaced
-        );
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"(listing)\" name=\"every listed file was judged\">\n      \
-             <failure type=\"unplaced\" message=\"{}\">{}</failure>\n    </testcase>",
-            escape(&message),
-            escape(&message)
-        );
-    }
-    if unproven.is_some() {
-        // Not a pass and not a violation: the listing could not vouch for completeness.
-        let note = crate::render::coverage_notes(report.coverage).join(" ");
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"(listing)\" name=\"the listing is complete\">\n      \
-             <skipped message=\"{}\"/>\n    </testcase>",
-            escape(&note)
-        );
-    }
+    write_policy_and_listing_cases(&mut out, report, notes);
     for judged in &report.judged {
         let folder = judged
             .path
@@ -106,6 +64,65 @@ pub fn check(report: &Report, suite: &str) -> String {
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// The cases about the policy and the listing rather than one file: listing properties, each
+/// pattern or rule that protects nothing (skipped), files nobody judged (a failure) and a
+/// listing not proven complete (skipped).
+fn write_policy_and_listing_cases(out: &mut String, report: &Report, notes: Vec<String>) {
+    let unproven = report.coverage.unproven;
+    let unjudged = usize::from(report.coverage.unplaced > 0);
+    if !report.coverage.is_full() {
+        let _ = writeln!(
+            *out,
+            "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
+             <property name=\"unplaced\" value=\"{}\"/>\n      \
+             <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
+            report.coverage.foreign_skipped,
+            report.coverage.unplaced,
+            unproven.is_none()
+        );
+    }
+    // A rule that decided no file protects nothing: shown, not passed.
+    for note in notes {
+        let _ = writeln!(
+            *out,
+            "    <testcase classname=\"(policy)\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            escape(
+                note.split(" decided")
+                    .next()
+                    .unwrap_or_default()
+                    .split(" matches")
+                    .next()
+                    .unwrap_or_default()
+            ),
+            escape(&note)
+        );
+    }
+    if unjudged > 0 {
+        // Files nobody judged cannot pass: the check fails until they can be placed.
+        let message = format!(
+            "{} listed files could not be placed in the folder tree and were not judged",
+            report.coverage.unplaced
+        );
+        let _ = writeln!(
+            *out,
+            "    <testcase classname=\"(listing)\" name=\"every listed file was judged\">\n      \
+             <failure type=\"unplaced\" message=\"{}\">{}</failure>\n    </testcase>",
+            escape(&message),
+            escape(&message)
+        );
+    }
+    if unproven.is_some() {
+        // Not a pass and not a violation: the listing could not vouch for completeness.
+        let note = crate::render::coverage_notes(report.coverage).join(" ");
+        let _ = writeln!(
+            *out,
+            "    <testcase classname=\"(listing)\" name=\"the listing is complete\">\n      \
+             <skipped message=\"{}\"/>\n    </testcase>",
+            escape(&note)
+        );
+    }
 }
 
 /// Escapes text for XML attributes and content. Control, bidi and zero-width characters are

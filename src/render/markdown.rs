@@ -47,7 +47,7 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
         return format!(
             "**No changes. {}**\n{}",
             summary_line(summary),
-            notes_block(&plan.dead_rules, plan.coverage)
+            notes_block(&plan.dead_rules, &plan.dead_patterns, plan.coverage)
         );
     }
     let mut changes: Vec<Change<'_>> = plan.changes().collect();
@@ -75,7 +75,10 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
             )
         }));
     }
-    alert.extend(crate::render::dead_rule_notes(&plan.dead_rules));
+    alert.extend(crate::render::dead_rule_notes(
+        &plan.dead_rules,
+        &plan.dead_patterns,
+    ));
     alert.extend(crate::render::coverage_notes(plan.coverage));
     fit(&Report {
         summary: summary_line(summary),
@@ -106,7 +109,7 @@ pub fn check(report: &check::Report, diff: &str) -> String {
         return format!(
             "**{}**\n{}",
             report.summary_line(),
-            notes_block(&report.dead_rules, report.coverage)
+            notes_block(&report.dead_rules, &report.dead_patterns, report.coverage)
         );
     }
     let mut rows: Vec<Row> = report
@@ -131,7 +134,7 @@ pub fn check(report: &check::Report, diff: &str) -> String {
     let (drift, never) = report.counts();
     fit(&Report {
         summary: report.summary_line(),
-        alert: crate::render::dead_rule_notes(&report.dead_rules)
+        alert: crate::render::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
             .into_iter()
             .chain(crate::render::coverage_notes(report.coverage))
             .collect(),
@@ -193,9 +196,10 @@ fn fit(report: &Report<'_>) -> String {
 /// Dead-rule and coverage notes as a warning block after a one-line result, or nothing.
 fn notes_block(
     dead_rules: &[crate::plan::RuleRef],
+    dead_patterns: &[crate::plan::DeadPattern],
     coverage: crate::inventory::Coverage,
 ) -> String {
-    let mut notes = crate::render::dead_rule_notes(dead_rules);
+    let mut notes = crate::render::dead_rule_notes(dead_rules, dead_patterns);
     notes.extend(crate::render::coverage_notes(coverage));
     if notes.is_empty() {
         return String::new();

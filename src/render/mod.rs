@@ -16,17 +16,18 @@ use anstyle::{AnsiColor, Style};
 
 use crate::inventory::Coverage;
 
-/// One sentence per rule that decided no file: a typo in a glob protects nothing, and says so
-/// in every output a reviewer reads.
-pub fn dead_rule_notes(rules: &[crate::plan::RuleRef]) -> Vec<String> {
-    rules
+/// One sentence per rule that decided no file, per pattern of a live rule that matches no
+/// file, and per `never_public` glob that matches no file: a typo protects nothing, and says
+/// so in every output a reviewer reads.
+pub fn dead_rule_notes(
+    rules: &[crate::plan::RuleRef],
+    patterns: &[crate::plan::DeadPattern],
+) -> Vec<String> {
+    let quote = |p: &str| format!("\"{}\"", crate::visible::escape(p));
+    let mut notes: Vec<String> = rules
         .iter()
         .map(|rule| {
-            let patterns: Vec<String> = rule
-                .patterns
-                .iter()
-                .map(|p| format!("\"{}\"", crate::visible::escape(p)))
-                .collect();
+            let patterns: Vec<String> = rule.patterns.iter().map(|p| quote(p)).collect();
             format!(
                 "Rule {} {} (line {}) decided no file: it protects nothing.",
                 rule.number,
@@ -34,7 +35,20 @@ pub fn dead_rule_notes(rules: &[crate::plan::RuleRef]) -> Vec<String> {
                 rule.line
             )
         })
-        .collect()
+        .collect();
+    notes.extend(patterns.iter().map(|dead| match dead.rule {
+        Some(rule) => format!(
+            "Pattern {} of rule {rule} (line {}) matches no file: it protects nothing.",
+            quote(&dead.pattern),
+            dead.line
+        ),
+        None => format!(
+            "guardrails.never_public {} (line {}) matches no file: check it for a typo.",
+            quote(&dead.pattern),
+            dead.line
+        ),
+    }));
+    notes
 }
 
 /// What the listing could not vouch for, one sentence each, for every output made from it:

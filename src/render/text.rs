@@ -20,7 +20,7 @@ pub fn plan(
 ) -> io::Result<()> {
     let summary = plan.summary();
     if !summary.has_changes() {
-        write_dead_rules(&plan.dead_rules, painter, out)?;
+        write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
         write_coverage(plan.coverage, painter, out)?;
         return writeln!(
             out,
@@ -50,7 +50,7 @@ pub fn plan(
     }
     writeln!(out)?;
     write_breaches(breaches, painter, out)?;
-    write_dead_rules(&plan.dead_rules, painter, out)?;
+    write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
     write_coverage(plan.coverage, painter, out)?;
     writeln!(
         out,
@@ -60,8 +60,13 @@ pub fn plan(
 }
 
 /// The dead-rule notes, each on its own line, before the summary line.
-fn write_dead_rules(rules: &[RuleRef], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    for note in super::dead_rule_notes(rules) {
+fn write_dead_rules(
+    rules: &[RuleRef],
+    patterns: &[crate::plan::DeadPattern],
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for note in super::dead_rule_notes(rules, patterns) {
         writeln!(out, "{}", painter.paint(Painter::YELLOW, note))?;
     }
     Ok(())
@@ -98,12 +103,13 @@ pub fn override_note(breach: &Breach) -> &'static str {
 /// no file at all. Writes nothing (and returns false) when there is nothing to refuse.
 pub fn strict_refusal(
     dead_rules: &[RuleRef],
+    dead_patterns: &[crate::plan::DeadPattern],
     managed: usize,
     painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<bool> {
     let error = painter.paint(Painter::RED, "error");
-    for note in super::dead_rule_notes(dead_rules) {
+    for note in super::dead_rule_notes(dead_rules, dead_patterns) {
         writeln!(out, "{error}: --strict: {note}")?;
     }
     if managed == 0 {
@@ -112,7 +118,7 @@ pub fn strict_refusal(
             "{error}: --strict: the policy manages no file (every file is ignored or unmatched)"
         )?;
     }
-    Ok(!dead_rules.is_empty() || managed == 0)
+    Ok(!dead_rules.is_empty() || !dead_patterns.is_empty() || managed == 0)
 }
 
 /// The stderr line that explains why a plan that breaks guardrails exits 1.
@@ -265,10 +271,12 @@ fn write_change(
 /// exactly the plan.
 pub fn dead_rule_warnings(
     rules: &[RuleRef],
+    patterns: &[crate::plan::DeadPattern],
     policy: &str,
     painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let warning = painter.paint(Painter::YELLOW, "warning");
     for rule in rules {
         let patterns: Vec<String> = rule
             .patterns
@@ -277,12 +285,15 @@ pub fn dead_rule_warnings(
             .collect();
         writeln!(
             out,
-            "{}: rule {} {} ({policy}:{}) decided no file",
-            painter.paint(Painter::YELLOW, "warning"),
+            "{warning}: rule {} {} ({}:{}) decided no file",
             rule.number,
             patterns.join(", "),
+            escape(policy),
             rule.line
         )?;
+    }
+    for note in super::dead_rule_notes(&[], patterns) {
+        writeln!(out, "{warning}: {note}")?;
     }
     Ok(())
 }
@@ -402,7 +413,7 @@ pub fn check(
     if !findings.is_empty() {
         writeln!(out)?;
     }
-    write_dead_rules(&report.dead_rules, painter, out)?;
+    write_dead_rules(&report.dead_rules, &report.dead_patterns, painter, out)?;
     write_coverage(report.coverage, painter, out)?;
     writeln!(
         out,

@@ -34,6 +34,9 @@ pub struct CheckJson {
     pub listing: Option<crate::plan::ListingJson>,
     /// Rules that decided no file.
     pub dead_rules: Vec<crate::plan::DeadRuleJson>,
+    /// Patterns that match no file; absent when none.
+    #[serde(default)]
+    pub dead_patterns: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -781,4 +784,62 @@ fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
             strict.stderr
         );
     }
+}
+
+#[test]
+fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
+    let policy = "version: 1\nrules:\n  - match: [\"hr/**\", \"hrr/**\"]\n    sharing: private\nguardrails:\n  never_public: [\"hr/**\", \"hr/salary-bandz\"]\n";
+    let snapshot = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "hr", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+        {"fid": "alice:2", "path": "hr/salary-bands", "filetype": "plot", "world_readable": false, "share_key_enabled": false}
+    ]})
+    .to_string();
+    let run = |args: &[&str], code: i32| {
+        Test::new()
+            .policy(policy)
+            .write("snap.json", &snapshot)
+            .args(args)
+            .args(["--snapshot", "snap.json"])
+            .status(code)
+    };
+    let check = run(&["check"], 0).stdout;
+    assert!(
+        check.contains(
+            "Pattern \"hrr/**\" of rule 1 (line 3) matches no file: it protects nothing."
+        ),
+        "{check}"
+    );
+    assert!(
+        check.contains("guardrails.never_public \"hr/salary-bandz\" (line 6) matches no file: check it for a typo."),
+        "{check}"
+    );
+    assert!(
+        check.ends_with("Check: compliant, 1 files. 2 patterns match no file.\n"),
+        "{check}"
+    );
+    let json: CheckJson =
+        serde_json::from_str(&run(&["check", "--format", "json"], 0).stdout).unwrap();
+    assert_eq!(
+        json.dead_patterns,
+        [
+            json!({"rule": 1, "pattern": "hrr/**", "line": 3}),
+            json!({"pattern": "hr/salary-bandz", "line": 6})
+        ]
+    );
+    let plan: crate::plan::PlanJson =
+        serde_json::from_str(&run(&["plan", "--format", "json"], 0).stdout).unwrap();
+    assert_eq!(plan.dead_patterns.len(), 2);
+    assert!(
+        run(&["check", "--format", "junit"], 0)
+            .stdout
+            .contains("hr/salary-bandz")
+    );
+    let strict = run(&["check", "--strict"], 1);
+    assert!(
+        strict
+            .stderr
+            .contains("error: --strict: guardrails.never_public"),
+        "{}",
+        strict.stderr
+    );
 }

@@ -15,6 +15,9 @@ pub struct PlanJson {
     summary: SummaryJson,
     changes: Vec<ChangeJson>,
     dead_rules: Vec<DeadRuleJson>,
+    /// Patterns that match no file; absent when none.
+    #[serde(default)]
+    pub dead_patterns: Vec<serde_json::Value>,
     guardrails: Vec<BreachJson>,
     /// Present only when the listing could not vouch for something.
     pub listing: Option<ListingJson>,
