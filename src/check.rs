@@ -159,6 +159,11 @@ impl Finding {
                 self.now,
                 crate::render::text::decided_by(decided_by)
             ),
+            Kind::NeverPublic if self.filetype == FileType::Folder => {
+                "a public folder, so its contents are public, but guardrails.never_public covers \
+                 paths under it"
+                    .to_owned()
+            }
             Kind::NeverPublic => "public, but guardrails.never_public forbids it".to_owned(),
         }
     }
@@ -272,7 +277,14 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
                     },
                 });
             }
-            if entry.current() == Sharing::Public && guardrails.is_never_public(&file.path) {
+            // A public folder makes its contents public: one that can hold never_public
+            // paths is a violation too.
+            let public = entry.current() == Sharing::Public;
+            if public
+                && (guardrails.is_never_public(&file.path)
+                    || (file.filetype == FileType::Folder
+                        && !matches!(guardrails.never_public_under(&file.path), Ok(None))))
+            {
                 findings.push(Finding {
                     fid: file.fid.clone(),
                     path: file.path.clone(),

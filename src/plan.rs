@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::inventory::{Coverage, Flags, Inventory, RemoteFile, Sharing};
+use crate::inventory::{Coverage, FileType, Flags, Inventory, RemoteFile, Sharing};
 use crate::policy::{Decision, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target};
 
 /// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
@@ -204,6 +204,17 @@ pub enum Breach {
         /// Path.
         path: String,
     },
+    /// The plan would make public a folder that can hold `never_public` paths.
+    ExposesFolderOverNeverPublic {
+        /// File id of the folder.
+        fid: String,
+        /// Its path.
+        path: String,
+        /// The `never_public` glob (or why the folder could not be checked).
+        glob: String,
+        /// A path under the folder that the glob matches.
+        example: String,
+    },
     /// More changes than `max_changes` allows.
     MaxChanges {
         /// Changes planned.
@@ -226,7 +237,9 @@ impl Breach {
     /// The guardrail's setting name (`never_public`, `max_changes`, `max_exposures`).
     pub fn setting(&self) -> &'static str {
         match self {
-            Breach::ExposesNeverPublic { .. } => "never_public",
+            Breach::ExposesNeverPublic { .. } | Breach::ExposesFolderOverNeverPublic { .. } => {
+                "never_public"
+            }
             Breach::MaxChanges { .. } => "max_changes",
             Breach::MaxExposures { .. } => "max_exposures",
         }
@@ -239,6 +252,16 @@ impl std::fmt::Display for Breach {
             Breach::ExposesNeverPublic { fid, path } => write!(
                 f,
                 "{path} ({fid}) would become public, but guardrails.never_public forbids it"
+            ),
+            Breach::ExposesFolderOverNeverPublic {
+                fid,
+                path,
+                glob,
+                example,
+            } => write!(
+                f,
+                "folder {path} ({fid}) would become public, and a public folder makes its contents \
+                 public: `{example}` is under guardrails.never_public `{glob}`"
             ),
             Breach::MaxChanges {
                 changes,
@@ -261,10 +284,29 @@ impl std::fmt::Display for Breach {
 pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
     let mut found: Vec<Breach> = plan
         .changes()
-        .filter(|c| c.to == Sharing::Public && guardrails.is_never_public(&c.entry.file.path))
-        .map(|c| Breach::ExposesNeverPublic {
-            fid: c.entry.file.fid.clone(),
-            path: c.entry.file.path.clone(),
+        .filter(|c| c.to == Sharing::Public)
+        .filter_map(|c| {
+            let file = c.entry.file;
+            if guardrails.is_never_public(&file.path) {
+                return Some(Breach::ExposesNeverPublic {
+                    fid: file.fid.clone(),
+                    path: file.path.clone(),
+                });
+            }
+            if file.filetype != FileType::Folder {
+                return None;
+            }
+            // A public folder makes its contents public upstream.
+            let under = match guardrails.never_public_under(&file.path) {
+                Ok(found) => found,
+                Err(why) => Some((why, String::new())),
+            };
+            under.map(|(glob, example)| Breach::ExposesFolderOverNeverPublic {
+                fid: file.fid.clone(),
+                path: file.path.clone(),
+                glob,
+                example,
+            })
         })
         .collect();
     let summary = plan.summary();

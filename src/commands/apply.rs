@@ -313,10 +313,16 @@ fn check_stale(
 /// The last check before writing, against the current policy whatever the plan says about
 /// itself: no change may make a `never_public` path public. No flag overrides it.
 fn refuse_never_public(plan: &PlanFile, policy: &Policy) -> Result<(), Error> {
+    // A folder counts too: a public folder makes its contents public upstream.
     let forbidden: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.to == Sharing::Public && policy.forbids_public(&c.path))
+        .filter(|c| c.to == Sharing::Public)
+        .filter(|c| {
+            policy.forbids_public(&c.path)
+                || (c.filetype == crate::inventory::FileType::Folder
+                    && !matches!(policy.guardrails.never_public_under(&c.path), Ok(None)))
+        })
         .collect();
     if forbidden.is_empty() {
         return Ok(());
@@ -441,5 +447,14 @@ mod tests {
             refuse_never_public(&plan(vec![change("public/demo", Sharing::Public)]), &policy)
                 .is_ok()
         );
+        // A folder over never_public paths: its contents would be public.
+        let folder = ChangeJson {
+            filetype: FileType::Folder,
+            ..change("finance", Sharing::Public)
+        };
+        let err = refuse_never_public(&plan(vec![folder]), &policy)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("finance (alice:4)"), "{err}");
     }
 }

@@ -228,6 +228,75 @@ impl PolicyAutomaton {
     }
 }
 
+/// A path under some folder matched by `folder_regex` that `never` matches, if there is one.
+/// `folder_regex` is a whole-path regex (`^...$`); the subtree is every path below a match.
+fn under_folder(folder_regex: &str, never: &str) -> Result<Option<String>, String> {
+    let Some(folder) = folder_regex.strip_suffix('$') else {
+        return Err(format!("unexpected glob regex `{folder_regex}`"));
+    };
+    let subtree = format!("{folder}/.+$");
+    let patterns = [VALID_PATH.to_owned(), regex_of(never)?, subtree];
+    let dfa = dense::Builder::new()
+        .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
+        .thompson(thompson::Config::new().utf8(false))
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(PART_LIMIT))
+                .determinize_size_limit(Some(PART_LIMIT)),
+        )
+        .build_many(&patterns)
+        .map_err(|err| format!("the policy is too large to check exactly: {err}"))?;
+    let automaton = PolicyAutomaton {
+        dfa,
+        globs: Vec::new(),
+        owners: Vec::new(),
+    };
+    Ok(automaton
+        .match_sets()?
+        .into_iter()
+        .find(|(set, _)| set.len() == 3)
+        .map(|(_, path)| path))
+}
+
+/// A path that `never` matches below the folder at `path`, if one can exist: a public folder
+/// makes its contents public upstream, so this is what making it public would expose.
+pub(super) fn never_public_under_folder(path: &str, never: &str) -> Result<Option<String>, String> {
+    let literal = globset::escape(path);
+    under_folder(&regex_of(&literal)?, never)
+}
+
+/// Breaches through folders: a rule that can make a folder public, when some folder path it
+/// matches can hold a `never_public` path. Rule order is not considered for this check, so
+/// it may refuse a policy an earlier rule would have made safe; it never misses one.
+fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
+    let mut found = Vec::new();
+    for rule in &policy.rules {
+        if rule.target != Target::Share(Sharing::Public) || !rule.applies_to(&FileType::Folder) {
+            continue;
+        }
+        for pattern in &rule.patterns {
+            for never in &policy.guardrails.never_public {
+                if let Some(path) = under_folder(&regex_of(&pattern.glob)?, &never.glob)? {
+                    found.push(Diagnostic {
+                        message: format!(
+                            "rule {} would make a folder matching `{}` public, and a public folder \
+                             makes its contents public: `{path}` would be exposed, but \
+                             guardrails.never_public lists `{}`",
+                            rule.number, pattern.glob, never.glob
+                        ),
+                        span: Some(rule.span),
+                        label: Some(format!("`{}` is at line {}", never.glob, never.span.line)),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The regex globset compiles a policy glob to.
 fn regex_of(text: &str) -> Result<String, String> {
     glob(text)
@@ -370,6 +439,16 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
             }];
         }
     };
+    let through_folders = match folder_breaches(policy) {
+        Ok(found) => found,
+        Err(message) => {
+            return vec![Diagnostic {
+                message,
+                span: None,
+                label: None,
+            }];
+        }
+    };
     found
         .into_iter()
         .map(|(index, witness)| {
@@ -389,6 +468,7 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
                 )),
             }
         })
+        .chain(through_folders)
         .collect()
 }
 

@@ -152,6 +152,18 @@ impl Guardrails {
         }
     }
 
+    /// A `never_public` glob, with an example path, that some path under the folder at `path`
+    /// matches: making the folder public would expose it. `Err` when that cannot be decided
+    /// (too large to analyse), which callers treat as exposed.
+    pub fn never_public_under(&self, path: &str) -> Result<Option<(String, String)>, String> {
+        for pattern in &self.never_public {
+            if let Some(example) = analysis::never_public_under_folder(path, &pattern.glob)? {
+                return Ok(Some((pattern.glob.to_string(), example)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether a path falls under `never_public`.
     pub fn is_never_public(&self, path: &str) -> bool {
         if matcher::needs_full_match(path) {

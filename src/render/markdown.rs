@@ -261,12 +261,19 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
     }
     out.push_str("\n</details>\n");
     if !report.diff.is_empty() {
-        out.push_str("\n```diff\n");
+        // A fence longer than any run of backticks inside cannot be closed early.
+        let longest = report
+            .diff
+            .split(|c| c != '`')
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
+        let _ = writeln!(out, "\n{fence}diff");
         for line in report.diff.lines().take(diff_lines) {
-            // A line of backticks inside would close the fence early.
-            let _ = writeln!(out, "{}", line.replace("```", "`\u{200b}``"));
+            let _ = writeln!(out, "{line}");
         }
-        out.push_str("```\n");
+        let _ = writeln!(out, "{fence}");
     }
     let missing_rows = report.rows.len() - shown.len();
     if missing_rows > 0 || diff_lines < report.diff.lines().count() {

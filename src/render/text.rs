@@ -94,7 +94,9 @@ fn write_coverage(
 /// `never_public`.
 pub fn override_note(breach: &Breach) -> &'static str {
     match breach {
-        Breach::ExposesNeverPublic { .. } => "(refused: no flag overrides never_public)",
+        Breach::ExposesNeverPublic { .. } | Breach::ExposesFolderOverNeverPublic { .. } => {
+            "(refused: no flag overrides never_public)"
+        }
         Breach::MaxChanges { .. } | Breach::MaxExposures { .. } => "(--force overrides)",
     }
 }

@@ -843,3 +843,32 @@ fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
         strict.stderr
     );
 }
+
+#[test]
+fn a_public_folder_over_never_public_paths_is_refused_and_reported() {
+    // A rule that can make the folder public: refused at validation, whatever the files.
+    let folder_rule = "version: 1\ndefault: private\nrules:\n  - match: \"finance\"\n    sharing: public\n    filetypes: [fold]\nguardrails:\n  never_public: [\"finance/**\"]\n";
+    let invalid = Test::new().policy(folder_rule).args(["validate"]).status(1);
+    assert!(
+        invalid.stderr.contains("rule 1 would make a folder matching `finance` public, and a public folder makes its contents public: `finance/x` would be exposed"),
+        "{}",
+        invalid.stderr
+    );
+    // A folder that is public already: check reports it, though the files inside are private.
+    let guarded = "version: 1\ndefault: private\nguardrails:\n  never_public: [\"finance/**\"]\n";
+    let snapshot = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": true, "share_key_enabled": false},
+        {"fid": "alice:2", "path": "finance/payroll", "filetype": "grid", "world_readable": false, "share_key_enabled": false}
+    ]})
+    .to_string();
+    let check = Test::new()
+        .policy(guarded)
+        .write("snap.json", &snapshot)
+        .args(["check", "--snapshot", "snap.json"])
+        .status(2);
+    assert!(
+        check.stdout.contains("a public folder, so its contents are public, but guardrails.never_public covers paths under it"),
+        "{}",
+        check.stdout
+    );
+}
