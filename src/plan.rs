@@ -337,8 +337,12 @@ pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
 pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     let mut decider = policy.decider();
     let mut used = vec![false; policy.rules.len()];
-    let mut deciding: std::collections::HashSet<(usize, Arc<str>)> =
-        std::collections::HashSet::new();
+    // Which pattern of each rule decided some file, by position: no allocation per file.
+    let mut deciding: Vec<Vec<bool>> = policy
+        .rules
+        .iter()
+        .map(|rule| vec![false; rule.patterns.len()])
+        .collect();
     let mut guarding = vec![false; policy.guardrails.never_public.len()];
     let mut hits = Vec::new();
     let entries = inventory
@@ -348,24 +352,40 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
             let decision = decider.decide(&file.path, &file.filetype);
             if let Decision::Rule { rule, pattern } = decision {
                 used[rule.number - 1] = true;
-                deciding.insert((rule.number, pattern.glob.clone()));
+                if let Some(at) = rule.patterns.iter().position(|p| std::ptr::eq(p, pattern)) {
+                    deciding[rule.number - 1][at] = true;
+                }
             }
-            policy.guardrails.never_public_hits(&file.path, &mut hits);
-            for &hit in &hits {
-                guarding[hit] = true;
+            if !guarding.is_empty() {
+                policy.guardrails.never_public_hits(&file.path, &mut hits);
+                for &hit in &hits {
+                    guarding[hit] = true;
+                }
             }
             plan_file(file, &decision)
         })
         .collect();
-    let paths: Vec<&str> = inventory.files().iter().map(|f| f.path.as_str()).collect();
-    let mut dead_patterns: Vec<DeadPattern> = policy
+    // A pattern that never decided may still match files another pattern of its rule decided
+    // first: only one that matches nothing at all is dead. Rare, so paths are gathered lazily.
+    let candidates: Vec<(&crate::policy::Rule, &crate::policy::Pattern)> = policy
         .rules
         .iter()
-        .filter(|rule| used[rule.number - 1] && rule.patterns.len() > 1)
-        .flat_map(|rule| rule.patterns.iter().map(move |p| (rule, p)))
-        // A pattern that never decided may still match files another pattern of its rule
-        // decided first: only one that matches nothing at all is dead.
-        .filter(|(rule, p)| !deciding.contains(&(rule.number, p.glob.clone())))
+        .filter(|rule| used[rule.number - 1])
+        .flat_map(|rule| {
+            rule.patterns
+                .iter()
+                .zip(&deciding[rule.number - 1])
+                .filter(|(_, decided)| !**decided)
+                .map(move |(p, _)| (rule, p))
+        })
+        .collect();
+    let paths: Vec<&str> = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        inventory.files().iter().map(|f| f.path.as_str()).collect()
+    };
+    let mut dead_patterns: Vec<DeadPattern> = candidates
+        .into_iter()
         .filter(|(_, p)| !crate::policy::matches_any(&p.glob, &paths))
         .map(|(rule, p)| DeadPattern {
             rule: Some(rule.number),
