@@ -114,23 +114,12 @@ impl PolicyAutomaton {
                 owners.push(rule);
             }
         }
-        let dfa = dense::Builder::new()
-            .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
-            .thompson(thompson::Config::new().utf8(false))
-            .configure(
-                dense::Config::new()
-                    .match_kind(MatchKind::All)
-                    .start_kind(StartKind::Anchored)
-                    .dfa_size_limit(Some(limit))
-                    .determinize_size_limit(Some(limit)),
+        let dfa = build_dfa(&patterns, limit).map_err(|err| {
+            format!(
+                "the policy is too large to check exactly ({} patterns at once): {err}",
+                patterns.len()
             )
-            .build_many(&patterns)
-            .map_err(|err| {
-                format!(
-                    "the policy is too large to check exactly ({} patterns at once): {err}",
-                    patterns.len()
-                )
-            })?;
+        })?;
         Ok(PolicyAutomaton {
             dfa,
             globs: globs.to_vec(),
@@ -236,17 +225,7 @@ fn under_folder(folder_regex: &str, never: &str) -> Result<Option<String>, Strin
     };
     let subtree = format!("{folder}/.+$");
     let patterns = [VALID_PATH.to_owned(), regex_of(never)?, subtree];
-    let dfa = dense::Builder::new()
-        .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
-        .thompson(thompson::Config::new().utf8(false))
-        .configure(
-            dense::Config::new()
-                .match_kind(MatchKind::All)
-                .start_kind(StartKind::Anchored)
-                .dfa_size_limit(Some(PART_LIMIT))
-                .determinize_size_limit(Some(PART_LIMIT)),
-        )
-        .build_many(&patterns)
+    let dfa = build_dfa(&patterns, PART_LIMIT)
         .map_err(|err| format!("the policy is too large to check exactly: {err}"))?;
     let automaton = PolicyAutomaton {
         dfa,
@@ -295,6 +274,23 @@ fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
         }
     }
     Ok(found)
+}
+
+/// A DFA over `patterns` as globset compiles globs (bytes, `.` matching newlines), anchored,
+/// reporting every pattern that matches, within `limit` bytes.
+fn build_dfa(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+    dense::Builder::new()
+        .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
+        .thompson(thompson::Config::new().utf8(false))
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(limit))
+                .determinize_size_limit(Some(limit)),
+        )
+        .build_many(patterns)
+        .map_err(|err| err.to_string())
 }
 
 /// The regex globset compiles a policy glob to.
