@@ -379,14 +379,19 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
                 .map(move |(p, _)| (rule, p))
         })
         .collect();
-    let paths: Vec<&str> = if candidates.is_empty() {
-        Vec::new()
-    } else {
-        inventory.files().iter().map(|f| f.path.as_str()).collect()
-    };
     let mut dead_patterns: Vec<DeadPattern> = candidates
         .into_iter()
-        .filter(|(_, p)| !crate::policy::matches_any(&p.glob, &paths))
+        // Only files of a type the rule applies to count: a pattern that matches nothing else
+        // can decide nothing.
+        .filter(|(rule, p)| {
+            let paths: Vec<&str> = inventory
+                .files()
+                .iter()
+                .filter(|f| rule.applies_to(&f.filetype))
+                .map(|f| f.path.as_str())
+                .collect();
+            !crate::policy::matches_any(&p.glob, &paths)
+        })
         .map(|(rule, p)| DeadPattern {
             rule: Some(rule.number),
             pattern: p.glob.clone(),

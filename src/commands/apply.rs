@@ -294,8 +294,8 @@ fn check_stale(
         return Ok(());
     }
     let mut message = format!(
-        "the plan {path} is stale: {} of its files changed since it was made; nothing was applied. \
-         Run plotward plan again.",
+        "the plan {path} is stale: {} difference(s) from the account and its policy now; nothing \
+         was applied. Run plotward plan again.",
         drift.len()
     );
     for item in &drift {

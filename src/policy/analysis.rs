@@ -217,6 +217,30 @@ impl PolicyAutomaton {
     }
 }
 
+/// The rules with a pattern that meets `glob` on some valid path, in policy order: one
+/// automaton of the glob and every rule when it fits [`WHOLE_LIMIT`], else rule by rule.
+fn relevant_rules(policy: &Policy, globs: &[&str], glob: usize) -> Result<Vec<usize>, String> {
+    let all: Vec<usize> = (0..policy.rules.len()).collect();
+    if let Ok(one) = PolicyAutomaton::build(policy, globs, &[glob], &all, WHOLE_LIMIT) {
+        let mut relevant = std::collections::BTreeSet::new();
+        for (set, _) in one.match_sets()? {
+            if set.contains(&1) {
+                relevant.extend(set.iter().filter(|p| **p >= 2).map(|p| one.owners[p - 2]));
+            }
+        }
+        return Ok(relevant.into_iter().collect());
+    }
+    let mut relevant = Vec::new();
+    for rule in all {
+        let pair = PolicyAutomaton::build(policy, globs, &[glob], &[rule], PART_LIMIT)?;
+        // A match set holding the valid path, the glob and a rule pattern: they meet.
+        if pair.match_sets()?.iter().any(|(set, _)| set.len() >= 3) {
+            relevant.push(rule);
+        }
+    }
+    Ok(relevant)
+}
+
 /// A path under some folder matched by `folder_regex` that `never` matches, if there is one.
 /// `folder_regex` is a whole-path regex (`^...$`); the subtree is every path below a match.
 fn under_folder(folder_regex: &str, never: &str) -> Result<Option<String>, String> {
@@ -251,25 +275,44 @@ pub(super) fn never_public_under_folder(path: &str, never: &str) -> Result<Optio
 /// it may refuse a policy an earlier rule would have made safe; it never misses one.
 fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
     let mut found = Vec::new();
+    let nevers = &policy.guardrails.never_public;
     for rule in &policy.rules {
         if rule.target != Target::Share(Sharing::Public) || !rule.applies_to(&FileType::Folder) {
             continue;
         }
         for pattern in &rule.patterns {
-            for never in &policy.guardrails.never_public {
-                if let Some(path) = under_folder(&regex_of(&pattern.glob)?, &never.glob)? {
-                    found.push(Diagnostic {
-                        message: format!(
-                            "rule {} would make a folder matching `{}` public, and a public folder \
-                             makes its contents public: `{path}` would be exposed, but \
-                             guardrails.never_public lists `{}`",
-                            rule.number, pattern.glob, never.glob
-                        ),
-                        span: Some(rule.span),
-                        label: Some(format!("`{}` is at line {}", never.glob, never.span.line)),
-                    });
-                    break;
-                }
+            // One automaton per pattern: the valid paths, the pattern's subtree, every glob.
+            let folder = regex_of(&pattern.glob)?;
+            let Some(folder) = folder.strip_suffix('$') else {
+                return Err(format!("unexpected glob regex `{folder}`"));
+            };
+            let mut patterns = vec![VALID_PATH.to_owned(), format!("{folder}/.+$")];
+            for never in nevers {
+                patterns.push(regex_of(&never.glob)?);
+            }
+            let automaton = PolicyAutomaton {
+                dfa: build_dfa(&patterns, PART_LIMIT)
+                    .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
+                globs: Vec::new(),
+                owners: Vec::new(),
+            };
+            let hit = automaton
+                .match_sets()?
+                .into_iter()
+                .filter(|(set, _)| set.contains(&1))
+                .find_map(|(set, path)| set.iter().find(|p| **p >= 2).map(|p| (p - 2, path)));
+            if let Some((index, path)) = hit {
+                let never = &nevers[index];
+                found.push(Diagnostic {
+                    message: format!(
+                        "rule {} would make a folder matching `{}` public, and a public folder \
+                         makes its contents public: `{path}` would be exposed, but \
+                         guardrails.never_public lists `{}`",
+                        rule.number, pattern.glob, never.glob
+                    ),
+                    span: Some(rule.span),
+                    label: Some(format!("`{}` is at line {}", never.glob, never.span.line)),
+                });
             }
         }
     }
@@ -375,14 +418,7 @@ fn decomposed(
     found: &mut Vec<(usize, Witness)>,
 ) -> Result<(), String> {
     let wanted = Target::Share(level);
-    let mut relevant = Vec::new();
-    for rule in 0..policy.rules.len() {
-        let pair = PolicyAutomaton::build(policy, globs, &[glob], &[rule], PART_LIMIT)?;
-        // A match set holding the valid path, the glob and a rule pattern: they meet.
-        if pair.match_sets()?.iter().any(|(set, _)| set.len() >= 3) {
-            relevant.push(rule);
-        }
-    }
+    let relevant = relevant_rules(policy, globs, glob)?;
     for (position, &rule) in relevant.iter().enumerate() {
         if policy.rules[rule].target != wanted {
             continue;

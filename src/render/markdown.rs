@@ -75,11 +75,13 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
             )
         }));
     }
-    alert.extend(crate::render::dead_rule_notes(
-        &plan.dead_rules,
-        &plan.dead_patterns,
-    ));
-    alert.extend(crate::render::coverage_notes(plan.coverage));
+    // Notes quote policy text: escaped, so a pattern cannot inject HTML into the comment.
+    alert.extend(
+        crate::render::dead_rule_notes(&plan.dead_rules, &plan.dead_patterns)
+            .into_iter()
+            .chain(crate::render::coverage_notes(plan.coverage))
+            .map(|note| escape(&note)),
+    );
     fit(&Report {
         summary: summary_line(summary),
         alert,
@@ -137,6 +139,7 @@ pub fn check(report: &check::Report, diff: &str) -> String {
         alert: crate::render::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
             .into_iter()
             .chain(crate::render::coverage_notes(report.coverage))
+            .map(|note| escape(&note))
             .collect(),
         callout_title: format!(
             "**{never} {} public despite `never_public`:**",

@@ -43,7 +43,8 @@ pub fn dead_rule_notes(
             dead.line
         ),
         None => format!(
-            "guardrails.never_public {} (line {}) matches no file: check it for a typo.",
+            "guardrails.never_public {} (line {}) matches no file today: a typo, or a guard \
+             ahead of its files.",
             quote(&dead.pattern),
             dead.line
         ),

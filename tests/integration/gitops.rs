@@ -810,7 +810,7 @@ fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
         "{check}"
     );
     assert!(
-        check.contains("guardrails.never_public \"hr/salary-bandz\" (line 6) matches no file: check it for a typo."),
+        check.contains("guardrails.never_public \"hr/salary-bandz\" (line 6) matches no file today: a typo, or a guard ahead of its files."),
         "{check}"
     );
     assert!(
@@ -870,5 +870,37 @@ fn a_public_folder_over_never_public_paths_is_refused_and_reported() {
         check.stdout.contains("a public folder, so its contents are public, but guardrails.never_public covers paths under it"),
         "{}",
         check.stdout
+    );
+}
+
+#[test]
+fn dead_patterns_respect_file_types_and_markdown_escapes_policy_text() {
+    // `finance/payroll` matches only a grid, but its rule is for plots: it decides nothing.
+    let policy = "version: 1\nrules:\n  - match: [\"finance/**\", \"<img src=x onerror=alert(1)>\"]\n    sharing: private\n  - match: [\"reports/**\", \"finance/payroll\"]\n    sharing: secret\n    filetypes: [plot]\n";
+    let snapshot = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "finance/payroll", "filetype": "grid", "world_readable": false, "share_key_enabled": false},
+        {"fid": "alice:2", "path": "reports/q3", "filetype": "plot", "world_readable": false, "share_key_enabled": true}
+    ]})
+    .to_string();
+    let run = |format: &str| {
+        Test::new()
+            .policy(policy)
+            .write("snap.json", &snapshot)
+            .args(["check", "--snapshot", "snap.json", "--format", format])
+            .status(0)
+            .stdout
+    };
+    let json: CheckJson = serde_json::from_str(&run("json")).unwrap();
+    let dead: Vec<&str> = json
+        .dead_patterns
+        .iter()
+        .map(|p| p["pattern"].as_str().unwrap())
+        .collect();
+    assert_eq!(dead, ["<img src=x onerror=alert(1)>", "finance/payroll"]);
+    let markdown = run("markdown");
+    assert!(!markdown.contains("<img"), "{markdown}");
+    assert!(
+        markdown.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{markdown}"
     );
 }

@@ -218,7 +218,9 @@ fn a_saved_plan_applies_as_planned() {
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
-        again.stderr.contains("is stale: 19 of its files changed"),
+        again
+            .stderr
+            .contains("is stale: 19 difference(s) from the account and its policy now"),
         "{}",
         again.stderr
     );
@@ -243,7 +245,9 @@ fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
         .status(1);
     assert!(
-        refused.stderr.contains("is stale: 1 of its files changed"),
+        refused
+            .stderr
+            .contains("is stale: 1 difference(s) from the account and its policy now"),
         "{}",
         refused.stderr
     );
