@@ -678,9 +678,11 @@ fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
         run.stdout
     );
     // Three answered writes, ten unanswered attempts, and at most one in-flight attempt per
-    // other writer that raced the breaker: never the 57 x 6 of a full retry schedule.
+    // other writer that raced the breaker. The HTTP stack re-sends a request once when a
+    // pooled connection turns out closed, so each unanswered attempt may reach the server
+    // twice: at most 3 + 2 * (10 + 4) = 31, never the 57 x 6 = 342 of a full retry schedule.
     let sent = patches(&main).len();
-    assert!((13..=13 + 4).contains(&sent), "{sent} PATCHes");
+    assert!((13..=31).contains(&sent), "{sent} PATCHes");
 }
 
 #[test]
