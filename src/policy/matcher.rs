@@ -26,14 +26,68 @@ pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
         .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
 }
 
+/// Globs matched together: a `GlobSet` for speed, and the same globs one by one for paths the
+/// set's shortcuts get wrong (see [`needs_full_match`]), compiled only when first needed.
+#[derive(Debug)]
+pub(super) struct GlobList {
+    set: GlobSet,
+    globs: Vec<Glob>,
+    each: std::sync::OnceLock<Vec<globset::GlobMatcher>>,
+}
+
+impl Default for GlobList {
+    fn default() -> GlobList {
+        GlobList {
+            set: GlobSet::empty(),
+            globs: Vec::new(),
+            each: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl GlobList {
+    /// Compiles the globs into one set; fails only if the set is too large.
+    pub(super) fn new(globs: Vec<Glob>) -> Result<GlobList, globset::Error> {
+        let mut builder = GlobSetBuilder::new();
+        for glob in &globs {
+            builder.add(glob.clone());
+        }
+        Ok(GlobList {
+            set: builder.build()?,
+            globs,
+            each: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The indices of the globs that match `path`, into `hits` (in no promised order).
+    pub(super) fn matches_into(&self, path: &str, hits: &mut Vec<usize>) {
+        if needs_full_match(path) {
+            let each = self
+                .each
+                .get_or_init(|| self.globs.iter().map(Glob::compile_matcher).collect());
+            hits.clear();
+            hits.extend((0..each.len()).filter(|&glob| each[glob].is_match(path)));
+        } else {
+            self.set.matches_candidate_into(&Candidate::new(path), hits);
+        }
+    }
+
+    /// Whether any glob matches `path`.
+    pub(super) fn is_match(&self, path: &str) -> bool {
+        if needs_full_match(path) {
+            let mut hits = Vec::new();
+            self.matches_into(path, &mut hits);
+            return !hits.is_empty();
+        }
+        self.set.is_match(path)
+    }
+}
+
 /// The compiled patterns of every rule.
 #[derive(Debug)]
 pub(super) struct Matcher {
-    set: GlobSet,
-    /// The same globs one by one, for paths the set's shortcuts get wrong (see
-    /// [`needs_full_match`]).
-    each: Vec<globset::GlobMatcher>,
-    /// For each glob in the set: (rule index, pattern index within the rule).
+    globs: GlobList,
+    /// For each glob in the list: (rule index, pattern index within the rule).
     owners: Vec<(usize, usize)>,
 }
 
@@ -47,20 +101,17 @@ pub(super) fn needs_full_match(path: &str) -> bool {
 impl Matcher {
     /// Compiles the globs of all rules; fails only if the combined set is too large.
     pub(super) fn new(rules: &[RuleDraft]) -> Result<Matcher, String> {
-        let mut builder = GlobSetBuilder::new();
+        let mut globs = Vec::new();
         let mut owners = Vec::new();
-        let mut each = Vec::new();
         for (rule_index, rule) in rules.iter().enumerate() {
             for (pattern_index, glob) in rule.globs.iter().enumerate() {
-                builder.add(glob.clone());
-                each.push(glob.compile_matcher());
+                globs.push(glob.clone());
                 owners.push((rule_index, pattern_index));
             }
         }
-        let set = builder
-            .build()
+        let globs = GlobList::new(globs)
             .map_err(|err| format!("cannot compile the policy's globs together: {err}"))?;
-        Ok(Matcher { set, each, owners })
+        Ok(Matcher { globs, owners })
     }
 
     /// The first rule (by index) whose patterns match `path` and which `accepts` the file,
@@ -71,12 +122,7 @@ impl Matcher {
         hits: &mut Vec<usize>,
         accepts: impl Fn(usize) -> bool,
     ) -> Option<(usize, usize)> {
-        if needs_full_match(path) {
-            hits.clear();
-            hits.extend((0..self.each.len()).filter(|&glob| self.each[glob].is_match(path)));
-        } else {
-            self.set.matches_candidate_into(&Candidate::new(path), hits);
-        }
+        self.globs.matches_into(path, hits);
         // GlobSet reports matches in no promised order; the owners' order is the policy's, so
         // the smallest (rule, pattern) pair among the accepted hits is the first match.
         hits.iter()

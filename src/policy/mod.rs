@@ -118,7 +118,7 @@ impl std::fmt::Display for Limit {
 pub struct Guardrails {
     /// Paths that must never be public.
     pub never_public: Vec<Pattern>,
-    never_public_set: globset::GlobSet,
+    never_public_set: matcher::GlobList,
     /// How many changes one apply may make (`max_changes`); enforced from 10 managed files.
     pub max_changes: Option<Limit>,
     /// How many files one apply may expose (`max_exposures`).
@@ -140,16 +140,7 @@ pub fn matches_any(glob: &str, paths: &[&str]) -> bool {
 impl Guardrails {
     /// The indices of the `never_public` globs that match `path`, into `hits`.
     pub fn never_public_hits(&self, path: &str, hits: &mut Vec<usize>) {
-        hits.clear();
-        if matcher::needs_full_match(path) {
-            hits.extend(self.never_public.iter().enumerate().filter_map(|(i, p)| {
-                matcher::glob(&p.glob)
-                    .is_ok_and(|g| g.compile_matcher().is_match(path))
-                    .then_some(i)
-            }));
-        } else {
-            self.never_public_set.matches_into(path, hits);
-        }
+        self.never_public_set.matches_into(path, hits);
     }
 
     /// A `never_public` glob, with an example path, that some path under the folder at `path`
@@ -166,11 +157,6 @@ impl Guardrails {
 
     /// Whether a path falls under `never_public`.
     pub fn is_never_public(&self, path: &str) -> bool {
-        if matcher::needs_full_match(path) {
-            return self.never_public.iter().any(|pattern| {
-                matcher::glob(&pattern.glob).is_ok_and(|g| g.compile_matcher().is_match(path))
-            });
-        }
         self.never_public_set.is_match(path)
     }
 }
@@ -354,16 +340,11 @@ impl<'p> Decider<'p> {
 }
 
 fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, String> {
-    let mut set = globset::GlobSetBuilder::new();
-    let mut never_public = Vec::with_capacity(draft.never_public.len());
-    for (pattern, glob) in draft.never_public {
-        set.add(glob);
-        never_public.push(pattern);
-    }
+    let (never_public, globs): (Vec<Pattern>, Vec<globset::Glob>) =
+        draft.never_public.into_iter().unzip();
     Ok(Guardrails {
         never_public,
-        never_public_set: set
-            .build()
+        never_public_set: matcher::GlobList::new(globs)
             .map_err(|err| format!("cannot compile `never_public`: {err}"))?,
         max_changes: draft.max_changes.map(|(limit, _)| limit),
         max_exposures: draft.max_exposures.map(|(count, _)| count),
