@@ -279,11 +279,10 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
             }
             // A public folder makes its contents public: one that can hold never_public
             // paths is a violation too.
-            let public = entry.current() == Sharing::Public;
-            if public
-                && (guardrails.is_never_public(&file.path)
-                    || (file.filetype == FileType::Folder
-                        && !matches!(guardrails.never_public_under(&file.path), Ok(None))))
+            if entry.current() == Sharing::Public
+                && guardrails
+                    .exposed_if_public(&file.path, &file.filetype)
+                    .is_some()
             {
                 findings.push(Finding {
                     fid: file.fid.clone(),

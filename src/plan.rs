@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
-use crate::inventory::{Coverage, FileType, Flags, Inventory, RemoteFile, Sharing};
-use crate::policy::{Decision, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target};
+use crate::inventory::{Coverage, Flags, Inventory, RemoteFile, Sharing};
+use crate::policy::{
+    Decision, Exposure, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target,
+};
 
 /// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
 /// so planning a large account allocates little beyond the decisions.
@@ -287,26 +289,18 @@ pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
         .filter(|c| c.to == Sharing::Public)
         .filter_map(|c| {
             let file = c.entry.file;
-            if guardrails.is_never_public(&file.path) {
-                return Some(Breach::ExposesNeverPublic {
-                    fid: file.fid.clone(),
-                    path: file.path.clone(),
-                });
-            }
-            if file.filetype != FileType::Folder {
-                return None;
-            }
-            // A public folder makes its contents public upstream.
-            let under = match guardrails.never_public_under(&file.path) {
-                Ok(found) => found,
-                Err(why) => Some((why, String::new())),
-            };
-            under.map(|(glob, example)| Breach::ExposesFolderOverNeverPublic {
-                fid: file.fid.clone(),
-                path: file.path.clone(),
-                glob,
-                example,
-            })
+            let (fid, path) = (file.fid.clone(), file.path.clone());
+            Some(
+                match guardrails.exposed_if_public(&file.path, &file.filetype)? {
+                    Exposure::Itself => Breach::ExposesNeverPublic { fid, path },
+                    Exposure::Under { glob, example } => Breach::ExposesFolderOverNeverPublic {
+                        fid,
+                        path,
+                        glob,
+                        example,
+                    },
+                },
+            )
         })
         .collect();
     let summary = plan.summary();

@@ -317,11 +317,12 @@ fn refuse_never_public(plan: &PlanFile, policy: &Policy) -> Result<(), Error> {
     let forbidden: Vec<_> = plan
         .changes
         .iter()
-        .filter(|c| c.to == Sharing::Public)
         .filter(|c| {
-            policy.forbids_public(&c.path)
-                || (c.filetype == crate::inventory::FileType::Folder
-                    && !matches!(policy.guardrails.never_public_under(&c.path), Ok(None)))
+            c.to == Sharing::Public
+                && policy
+                    .guardrails
+                    .exposed_if_public(&c.path, &c.filetype)
+                    .is_some()
         })
         .collect();
     if forbidden.is_empty() {

@@ -241,68 +241,66 @@ fn relevant_rules(policy: &Policy, globs: &[&str], glob: usize) -> Result<Vec<us
     Ok(relevant)
 }
 
-/// A path under some folder matched by `folder_regex` that `never` matches, if there is one.
-/// `folder_regex` is a whole-path regex (`^...$`); the subtree is every path below a match.
-fn under_folder(folder_regex: &str, never: &str) -> Result<Option<String>, String> {
-    let Some(folder) = folder_regex.strip_suffix('$') else {
-        return Err(format!("unexpected glob regex `{folder_regex}`"));
+/// The first of `nevers` (by position) that matches some path below a folder matched by
+/// `folder_glob`, with a shortest such path: one automaton for all of them.
+fn under_folder(folder_glob: &str, nevers: &[&str]) -> Result<Option<(usize, String)>, String> {
+    let folder = regex_of(folder_glob)?;
+    let Some(folder) = folder.strip_suffix('$') else {
+        return Err(format!("unexpected glob regex `{folder}`"));
     };
-    let subtree = format!("{folder}/.+$");
-    let patterns = [VALID_PATH.to_owned(), regex_of(never)?, subtree];
-    let dfa = build_dfa(&patterns, PART_LIMIT)
-        .map_err(|err| format!("the policy is too large to check exactly: {err}"))?;
+    let mut patterns = vec![VALID_PATH.to_owned(), format!("{folder}/.+$")];
+    for never in nevers {
+        patterns.push(regex_of(never)?);
+    }
     let automaton = PolicyAutomaton {
-        dfa,
+        dfa: build_dfa(&patterns, PART_LIMIT)
+            .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
         globs: Vec::new(),
         owners: Vec::new(),
     };
-    Ok(automaton
-        .match_sets()?
+    // Shortest paths first, so each glob keeps the shortest path it meets.
+    let mut found: Vec<Option<String>> = vec![None; nevers.len()];
+    for (set, path) in automaton.match_sets()? {
+        if set.contains(&1) {
+            for never in set.iter().filter(|p| **p >= 2) {
+                found[never - 2].get_or_insert_with(|| path.clone());
+            }
+        }
+    }
+    Ok(found
         .into_iter()
-        .find(|(set, _)| set.len() == 3)
-        .map(|(_, path)| path))
+        .enumerate()
+        .find_map(|(index, path)| path.map(|path| (index, path))))
 }
 
-/// A path that `never` matches below the folder at `path`, if one can exist: a public folder
-/// makes its contents public upstream, so this is what making it public would expose.
-pub(super) fn never_public_under_folder(path: &str, never: &str) -> Result<Option<String>, String> {
-    let literal = globset::escape(path);
-    under_folder(&regex_of(&literal)?, never)
+/// The first `never_public` glob (by position) that matches some path below the folder at
+/// `path`, with such a path: a public folder makes its contents public upstream, so this is
+/// what making it public would expose.
+pub(super) fn never_public_under_folder(
+    path: &str,
+    nevers: &[&str],
+) -> Result<Option<(usize, String)>, String> {
+    under_folder(&globset::escape(path), nevers)
 }
 
 /// Breaches through folders: a rule that can make a folder public, when some folder path it
 /// matches can hold a `never_public` path. Rule order is not considered for this check, so
 /// it may refuse a policy an earlier rule would have made safe; it never misses one.
 fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
+    let nevers: Vec<&str> = policy
+        .guardrails
+        .never_public
+        .iter()
+        .map(|p| p.glob.as_ref())
+        .collect();
     let mut found = Vec::new();
-    let nevers = &policy.guardrails.never_public;
     for rule in &policy.rules {
         if rule.target != Target::Share(Sharing::Public) || !rule.applies_to(&FileType::Folder) {
             continue;
         }
         for pattern in &rule.patterns {
-            // One automaton per pattern: the valid paths, the pattern's subtree, every glob.
-            let folder = regex_of(&pattern.glob)?;
-            let Some(folder) = folder.strip_suffix('$') else {
-                return Err(format!("unexpected glob regex `{folder}`"));
-            };
-            let mut patterns = vec![VALID_PATH.to_owned(), format!("{folder}/.+$")];
-            for never in nevers {
-                patterns.push(regex_of(&never.glob)?);
-            }
-            let automaton = PolicyAutomaton {
-                dfa: build_dfa(&patterns, PART_LIMIT)
-                    .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
-                globs: Vec::new(),
-                owners: Vec::new(),
-            };
-            let hit = automaton
-                .match_sets()?
-                .into_iter()
-                .filter(|(set, _)| set.contains(&1))
-                .find_map(|(set, path)| set.iter().find(|p| **p >= 2).map(|p| (p - 2, path)));
-            if let Some((index, path)) = hit {
-                let never = &nevers[index];
+            if let Some((index, path)) = under_folder(&pattern.glob, &nevers)? {
+                let never = &policy.guardrails.never_public[index];
                 found.push(Diagnostic {
                     message: format!(
                         "rule {} would make a folder matching `{}` public, and a public folder \

@@ -113,6 +113,20 @@ impl std::fmt::Display for Limit {
     }
 }
 
+/// What making a file public would expose that `never_public` forbids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exposure {
+    /// The file's own path is `never_public`.
+    Itself,
+    /// A folder: `example`, which `glob` matches, could lie under it.
+    Under {
+        /// The `never_public` glob (or why the folder could not be analysed).
+        glob: String,
+        /// A path under the folder that the glob matches.
+        example: String,
+    },
+}
+
 /// Safety limits declared in the policy.
 #[derive(Debug, Default)]
 pub struct Guardrails {
@@ -143,16 +157,27 @@ impl Guardrails {
         self.never_public_set.matches_into(path, hits);
     }
 
-    /// A `never_public` glob, with an example path, that some path under the folder at `path`
-    /// matches: making the folder public would expose it. `Err` when that cannot be decided
-    /// (too large to analyse), which callers treat as exposed.
-    pub fn never_public_under(&self, path: &str) -> Result<Option<(String, String)>, String> {
-        for pattern in &self.never_public {
-            if let Some(example) = analysis::never_public_under_folder(path, &pattern.glob)? {
-                return Ok(Some((pattern.glob.to_string(), example)));
-            }
+    /// What making the file at `path` public would expose that `never_public` forbids: the
+    /// file itself, or, for a folder (whose contents follow it upstream), a path that could
+    /// lie under it. A folder too large to analyse counts as exposing.
+    pub fn exposed_if_public(&self, path: &str, filetype: &FileType) -> Option<Exposure> {
+        if self.is_never_public(path) {
+            return Some(Exposure::Itself);
         }
-        Ok(None)
+        if *filetype != FileType::Folder || self.never_public.is_empty() {
+            return None;
+        }
+        let nevers: Vec<&str> = self.never_public.iter().map(|p| p.glob.as_ref()).collect();
+        match analysis::never_public_under_folder(path, &nevers) {
+            Ok(found) => found.map(|(index, example)| Exposure::Under {
+                glob: self.never_public[index].glob.to_string(),
+                example,
+            }),
+            Err(why) => Some(Exposure::Under {
+                glob: why,
+                example: String::new(),
+            }),
+        }
     }
 
     /// Whether a path falls under `never_public`.
@@ -236,11 +261,6 @@ impl Policy {
                 }
             })?;
         Policy::parse(&source, &path.display().to_string())
-    }
-
-    /// Whether `path` may never be public under this policy's guardrails.
-    pub fn forbids_public(&self, path: &str) -> bool {
-        self.guardrails.is_never_public(path)
     }
 
     /// Validates policy text; `name` only labels diagnostics.
