@@ -330,7 +330,6 @@ pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
 /// Plans every file of the inventory against the policy.
 pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     let mut decider = policy.decider();
-    let mut used = vec![false; policy.rules.len()];
     // Which pattern of each rule decided some file, by position: no allocation per file.
     let mut deciding: Vec<Vec<bool>> = policy
         .rules
@@ -344,11 +343,10 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
         .iter()
         .map(|file| {
             let decision = decider.decide(&file.path, &file.filetype);
-            if let Decision::Rule { rule, pattern } = decision {
-                used[rule.number - 1] = true;
-                if let Some(at) = rule.patterns.iter().position(|p| std::ptr::eq(p, pattern)) {
-                    deciding[rule.number - 1][at] = true;
-                }
+            if let Decision::Rule { rule, pattern } = decision
+                && let Some(at) = rule.patterns.iter().position(|p| std::ptr::eq(p, pattern))
+            {
+                deciding[rule.number - 1][at] = true;
             }
             if !guarding.is_empty() {
                 policy.guardrails.never_public_hits(&file.path, &mut hits);
@@ -359,9 +357,12 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
             plan_file(file, &decision)
         })
         .collect();
-    // A pattern that never decided may still match files another pattern of its rule decided
-    // first: only one that matches nothing at all is dead. Rare, so paths are gathered lazily.
-    let candidates: Vec<(&crate::policy::Rule, &crate::policy::Pattern)> = policy
+    // A rule is live when one of its patterns decided a file.
+    let used: Vec<bool> = deciding.iter().map(|flags| flags.contains(&true)).collect();
+    // A pattern of a live rule that never decided may still match files another pattern of
+    // its rule decided first: only one that matches no file of a type the rule applies to is
+    // dead. Rare, so those files are scanned only for such a pattern.
+    let mut dead_patterns: Vec<DeadPattern> = policy
         .rules
         .iter()
         .filter(|rule| used[rule.number - 1])
@@ -372,19 +373,13 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
                 .filter(|(_, decided)| !**decided)
                 .map(move |(p, _)| (rule, p))
         })
-        .collect();
-    let mut dead_patterns: Vec<DeadPattern> = candidates
-        .into_iter()
-        // Only files of a type the rule applies to count: a pattern that matches nothing else
-        // can decide nothing.
         .filter(|(rule, p)| {
-            let paths: Vec<&str> = inventory
+            let paths = inventory
                 .files()
                 .iter()
                 .filter(|f| rule.applies_to(&f.filetype))
-                .map(|f| f.path.as_str())
-                .collect();
-            !crate::policy::matches_any(&p.glob, &paths)
+                .map(|f| f.path.as_str());
+            !crate::policy::matches_any(&p.glob, paths)
         })
         .map(|(rule, p)| DeadPattern {
             rule: Some(rule.number),

@@ -144,10 +144,10 @@ pub struct Guardrails {
 pub const MAX_CHANGES_MIN_MANAGED: usize = 10;
 
 /// Whether a glob (with the policy's flavour) matches any of `paths`.
-pub fn matches_any(glob: &str, paths: &[&str]) -> bool {
+pub fn matches_any<'p>(glob: &str, mut paths: impl Iterator<Item = &'p str>) -> bool {
     matcher::glob(glob).is_ok_and(|g| {
         let matcher = g.compile_matcher();
-        paths.iter().any(|path| matcher.is_match(path))
+        paths.any(|path| matcher.is_match(path))
     })
 }
 
