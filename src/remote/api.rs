@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use base::{ApiBase, LinkError, escape_controls, redact};
-pub use fid::{Fid, FidCheck};
+pub use fid::{Fid, FidCheck, is_username};
 pub use paging::{
     MAX_COUNT, MIN_PAGE_ITEMS, PAGE_MARGIN, PagingError, Walk, check_count, check_page_size,
     numbered_pages, page_budget,

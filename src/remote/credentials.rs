@@ -275,14 +275,12 @@ pub fn resolve(
 /// Checks a username: it is the owner part of every fid plotward accepts and half of the
 /// Basic credentials, so `:`, `/`, whitespace and control characters are refused.
 fn check_username(name: &str) -> Result<(), CredentialsError> {
-    let bad = name.chars().find(|c| {
-        c.is_control() || c.is_whitespace() || matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
-    });
-    match bad {
-        None if !name.is_empty() => Ok(()),
-        _ => Err(CredentialsError::Username {
+    if super::api::is_username(name) {
+        Ok(())
+    } else {
+        Err(CredentialsError::Username {
             name: super::api::redact(name),
-        }),
+        })
     }
 }
 

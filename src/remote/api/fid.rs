@@ -38,12 +38,7 @@ impl Fid {
             && number.bytes().all(|b| b.is_ascii_digit())
             && (number == "0" || !number.starts_with('0'));
         let idlocal = number.parse::<u64>().ok().filter(|n| *n <= MAX_IDLOCAL);
-        let owner_ok = !owner.is_empty()
-            && owner.chars().all(|c| {
-                !c.is_control()
-                    && !c.is_whitespace()
-                    && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
-            });
+        let owner_ok = is_username(owner);
         match (digits && owner_ok, idlocal) {
             (true, Some(idlocal)) if owner == user => {
                 FidCheck::Own(i64::try_from(idlocal).unwrap_or(i64::MAX))
@@ -80,6 +75,18 @@ impl Fid {
     pub fn idlocal(&self) -> i64 {
         self.idlocal
     }
+}
+
+/// Whether `name` can be a Chart Studio username: not empty, and no `:`, `/`, `?`, `#`, `%`,
+/// `\`, whitespace or control characters (it is the owner part of every fid, and half of the
+/// Basic credentials).
+pub fn is_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
+        })
 }
 
 impl fmt::Display for Fid {
