@@ -28,7 +28,7 @@ pub fn export(
         yaml.push_str(&note);
         yaml.push('\n');
     }
-    yaml.push_str(&exported.to_yaml(&crate::remote::api::escape_controls(&origin)));
+    yaml.push_str(&exported.to_yaml(&crate::visible::escape(&origin)));
     if let Some(existing) = diff {
         let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES)
             .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;

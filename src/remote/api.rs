@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use base::{ApiBase, LinkError, escape_controls, redact};
+use crate::visible::escape;
+pub use base::{ApiBase, LinkError, redact};
 pub use fid::{Fid, FidCheck, is_username};
 pub use paging::{
     MAX_COUNT, MIN_PAGE_ITEMS, PAGE_MARGIN, PagingError, Walk, check_count, check_page_size,
@@ -112,7 +113,7 @@ pub fn error_message(body: &str) -> String {
                 .iter()
                 .filter_map(|e| e.get("message").and_then(Value::as_str))
                 .filter(|m| !m.is_empty())
-                .map(|m| escape_controls(&m.chars().take(500).collect::<String>()))
+                .map(|m| escape(&m.chars().take(500).collect::<String>()).into_owned())
                 .take(10)
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -123,7 +124,7 @@ pub fn error_message(body: &str) -> String {
     } else if body.trim().is_empty() {
         "No Content".to_owned()
     } else {
-        escape_controls(&body.trim().chars().take(500).collect::<String>())
+        escape(&body.trim().chars().take(500).collect::<String>()).into_owned()
     }
 }
 

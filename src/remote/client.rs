@@ -702,7 +702,7 @@ fn transport_message(err: &reqwest::Error, during: &str) -> String {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    api::escape_controls(&message)
+    crate::visible::escape(&message).into_owned()
 }
 
 /// Whether a transport failure may go away on its own. A refused certificate will not, and
@@ -762,7 +762,7 @@ impl Body {
             message: format!(
                 "unexpected response ({}): {}",
                 self.status.as_u16(),
-                api::escape_controls(&err.to_string())
+                crate::visible::escape(&err.to_string())
             ),
         })
     }

@@ -177,14 +177,10 @@ pub fn redact(text: &str) -> String {
         }
         None => text.to_owned(),
     };
-    let mut shown = escape_controls(&without_userinfo.chars().take(300).collect::<String>());
+    let mut shown = crate::visible::escape(&without_userinfo.chars().take(300).collect::<String>())
+        .into_owned();
     if without_userinfo.chars().count() > 300 {
         shown.push('…');
     }
     shown
-}
-
-/// Escapes control characters and bidirectional overrides (see [`crate::visible::escape`]).
-pub fn escape_controls(text: &str) -> String {
-    crate::visible::escape(text).into_owned()
 }
