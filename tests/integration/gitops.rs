@@ -591,19 +591,35 @@ fn collect_plotward_commands(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// A sandbox seeded with these `(fid, path, filetype, public)` files of alice.
-fn seeded(files: &[(&str, &str, &str, bool)]) -> plotward::sandbox::Sandbox {
+/// Files of alice, `(fid, path, filetype, level)`, as snapshot JSON; the level is `public`,
+/// `secret` or `private`.
+fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
     let files: Vec<Value> = files
         .iter()
-        .map(|(fid, path, filetype, public)| {
+        .map(|(fid, path, filetype, level)| {
             json!({"fid": fid, "path": path, "filetype": filetype,
-                   "world_readable": public, "share_key_enabled": false})
+                   "world_readable": *level == "public", "share_key_enabled": *level == "secret"})
         })
         .collect();
-    let text = json!({"format_version": 1, "files": files}).to_string();
+    json!({"format_version": 1, "files": files}).to_string()
+}
+
+/// A sandbox seeded with these files of alice (see [`snapshot_of`]).
+fn seeded(files: &[(&str, &str, &str, &str)]) -> plotward::sandbox::Sandbox {
+    let text = snapshot_of(files);
     let snapshot =
         plotward::inventory::Snapshot::parse(&text, std::path::Path::new("seed.json")).unwrap();
     sandbox_with(Seed::Snapshot(snapshot), Options::default())
+}
+
+/// `plotward ARGS --snapshot snap.json` with this policy and snapshot, expecting `code`.
+fn offline(policy: &str, snapshot: &str, args: &[&str], code: i32) -> crate::harness::Run {
+    Test::new()
+        .policy(policy)
+        .write("snap.json", snapshot)
+        .args(args)
+        .args(["--snapshot", "snap.json"])
+        .status(code)
 }
 
 const FINANCE: &str =
@@ -612,9 +628,9 @@ const FINANCE: &str =
 #[test]
 fn a_saved_plan_applies_only_under_its_own_policy_and_while_nothing_else_changed() {
     let sandbox = seeded(&[
-        ("alice:1", "finance", "fold", false),
-        ("alice:2", "finance/payroll", "plot", true),
-        ("alice:3", "finance/budget", "plot", false),
+        ("alice:1", "finance", "fold", "private"),
+        ("alice:2", "finance/payroll", "plot", "public"),
+        ("alice:3", "finance/budget", "plot", "private"),
     ]);
     let api = Api::new(&sandbox);
     let saved = live(&sandbox)
@@ -674,10 +690,10 @@ fn never_public_is_absolute_from_validation_to_the_last_write() {
     // `x*y/z` and `*q*/z` overlap only in paths like `xqy/z`: the exact analysis finds it.
     let overlapping = "version: 1\ndefault: private\nrules:\n  - match: \"x*y/z\"\n    sharing: public\nguardrails:\n  never_public: [\"*q*/z\"]\n";
     let sandbox = seeded(&[
-        ("alice:1", "xqy", "fold", false),
-        ("alice:2", "xqy/z", "plot", false),
-        ("alice:3", "finance", "fold", false),
-        ("alice:4", "finance/payroll", "plot", false),
+        ("alice:1", "xqy", "fold", "private"),
+        ("alice:2", "xqy/z", "plot", "private"),
+        ("alice:3", "finance", "fold", "private"),
+        ("alice:4", "finance/payroll", "plot", "private"),
     ]);
     let api = Api::new(&sandbox);
     for args in [["plan", "--detailed-exitcode"], ["apply", "--auto-approve"]] {
@@ -727,19 +743,11 @@ fn never_public_is_absolute_from_validation_to_the_last_write() {
 #[test]
 fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
     let policy = "version: 1\nrules:\n  - match: \"finanse/**\"\n    sharing: private\n";
-    let snapshot = json!({"format_version": 1, "files": [
-        {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
-        {"fid": "alice:2", "path": "finance/payroll", "filetype": "grid", "world_readable": true, "share_key_enabled": false}
-    ]})
-    .to_string();
-    let run = |args: &[&str], code: i32| {
-        Test::new()
-            .policy(policy)
-            .write("snap.json", &snapshot)
-            .args(args)
-            .args(["--snapshot", "snap.json"])
-            .status(code)
-    };
+    let snapshot = snapshot_of(&[
+        ("alice:1", "finance", "fold", "private"),
+        ("alice:2", "finance/payroll", "grid", "public"),
+    ]);
+    let run = |args: &[&str], code: i32| offline(policy, &snapshot, args, code);
     let note = "Rule 1 \"finanse/**\" (line 3) decided no file: it protects nothing.";
     let check = run(&["check"], 0);
     assert_eq!(
@@ -789,19 +797,11 @@ fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
 #[test]
 fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
     let policy = "version: 1\nrules:\n  - match: [\"hr/**\", \"hrr/**\"]\n    sharing: private\nguardrails:\n  never_public: [\"hr/**\", \"hr/salary-bandz\"]\n";
-    let snapshot = json!({"format_version": 1, "files": [
-        {"fid": "alice:1", "path": "hr", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
-        {"fid": "alice:2", "path": "hr/salary-bands", "filetype": "plot", "world_readable": false, "share_key_enabled": false}
-    ]})
-    .to_string();
-    let run = |args: &[&str], code: i32| {
-        Test::new()
-            .policy(policy)
-            .write("snap.json", &snapshot)
-            .args(args)
-            .args(["--snapshot", "snap.json"])
-            .status(code)
-    };
+    let snapshot = snapshot_of(&[
+        ("alice:1", "hr", "fold", "private"),
+        ("alice:2", "hr/salary-bands", "plot", "private"),
+    ]);
+    let run = |args: &[&str], code: i32| offline(policy, &snapshot, args, code);
     let check = run(&["check"], 0).stdout;
     assert!(
         check.contains(
@@ -856,16 +856,11 @@ fn a_public_folder_over_never_public_paths_is_refused_and_reported() {
     );
     // A folder that is public already: check reports it, though the files inside are private.
     let guarded = "version: 1\ndefault: private\nguardrails:\n  never_public: [\"finance/**\"]\n";
-    let snapshot = json!({"format_version": 1, "files": [
-        {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": true, "share_key_enabled": false},
-        {"fid": "alice:2", "path": "finance/payroll", "filetype": "grid", "world_readable": false, "share_key_enabled": false}
-    ]})
-    .to_string();
-    let check = Test::new()
-        .policy(guarded)
-        .write("snap.json", &snapshot)
-        .args(["check", "--snapshot", "snap.json"])
-        .status(2);
+    let snapshot = snapshot_of(&[
+        ("alice:1", "finance", "fold", "public"),
+        ("alice:2", "finance/payroll", "grid", "private"),
+    ]);
+    let check = offline(guarded, &snapshot, &["check"], 2);
     assert!(
         check.stdout.contains("a public folder, so its contents are public, but guardrails.never_public covers paths under it"),
         "{}",
@@ -877,19 +872,11 @@ fn a_public_folder_over_never_public_paths_is_refused_and_reported() {
 fn dead_patterns_respect_file_types_and_markdown_escapes_policy_text() {
     // `finance/payroll` matches only a grid, but its rule is for plots: it decides nothing.
     let policy = "version: 1\nrules:\n  - match: [\"finance/**\", \"<img src=x onerror=alert(1)>\"]\n    sharing: private\n  - match: [\"reports/**\", \"finance/payroll\"]\n    sharing: secret\n    filetypes: [plot]\n";
-    let snapshot = json!({"format_version": 1, "files": [
-        {"fid": "alice:1", "path": "finance/payroll", "filetype": "grid", "world_readable": false, "share_key_enabled": false},
-        {"fid": "alice:2", "path": "reports/q3", "filetype": "plot", "world_readable": false, "share_key_enabled": true}
-    ]})
-    .to_string();
-    let run = |format: &str| {
-        Test::new()
-            .policy(policy)
-            .write("snap.json", &snapshot)
-            .args(["check", "--snapshot", "snap.json", "--format", format])
-            .status(0)
-            .stdout
-    };
+    let snapshot = snapshot_of(&[
+        ("alice:1", "finance/payroll", "grid", "private"),
+        ("alice:2", "reports/q3", "plot", "secret"),
+    ]);
+    let run = |format: &str| offline(policy, &snapshot, &["check", "--format", format], 0).stdout;
     let json: CheckJson = serde_json::from_str(&run("json")).unwrap();
     let dead: Vec<&str> = json
         .dead_patterns
