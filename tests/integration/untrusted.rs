@@ -89,6 +89,15 @@ fn files_in(numbers: impl IntoIterator<Item = u32>, public: bool) -> Vec<Value> 
 }
 
 #[track_caller]
+fn assert_stdout(run: &Run, needle: &str) {
+    assert!(
+        run.stdout.contains(needle),
+        "stdout lacks {needle:?}:\n{}",
+        run.stdout
+    );
+}
+
+#[track_caller]
 fn assert_contains(run: &Run, needle: &str) {
     assert!(
         run.stderr.contains(needle),
@@ -190,11 +199,7 @@ fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
         .policy(PRIVATE)
         .args(["check", "--api-url", &proxy.url, "--ca-bundle", "ca.pem"])
         .status(0);
-    assert!(
-        run.stdout.contains("Check: compliant, 100 files."),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "Check: compliant, 100 files.");
     // The cursor page arrived through the TLS proxy: plotward spoke https to it.
     assert!(
         main.requests()
@@ -382,11 +387,9 @@ fn listing_with(extra: Value) -> Server {
 fn other_users_files_are_skipped_counted_and_never_patched() {
     let main = listing_with(file("carol:2", "also", "plot", -1, true));
     let run = against(&main, &["plan"]).status(0);
-    assert!(
-        run.stdout
-            .contains("2 files owned by others skipped (never managed).\nPlan: 1 to restrict"),
-        "{}",
-        run.stdout
+    assert_stdout(
+        &run,
+        "2 files owned by others skipped (never managed).\nPlan: 1 to restrict",
     );
     assert_contains(
         &run,
@@ -481,12 +484,9 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
         .status(code)
     };
     let text = accepted("text", 2);
-    assert!(
-        text.stdout.contains(
-            "The listing was not proven complete: the server counts 5 items, 3 were listed"
-        ),
-        "{}",
-        text.stdout
+    assert_stdout(
+        &text,
+        "The listing was not proven complete: the server counts 5 items, 3 were listed",
     );
     assert_contains(&text, "not proven complete");
     let json: crate::gitops::CheckJson = serde_json::from_str(&accepted("json", 2).stdout).unwrap();
@@ -548,7 +548,7 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
     });
     let run = against(&quiet, &["check", "--accept-count-mismatch"]).status(0);
     assert!(!run.stdout.contains("compliant"), "{}", run.stdout);
-    assert!(run.stdout.contains("not proven complete"), "{}", run.stdout);
+    assert_stdout(&run, "not proven complete");
 }
 
 #[test]
@@ -573,11 +573,7 @@ fn a_404_past_the_end_falls_back_to_following_next() {
         }
     });
     let run = against(&main, &["plan"]).status(0);
-    assert!(
-        run.stdout.contains("Plan: 150 to restrict"),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "Plan: 150 to restrict");
 }
 
 #[test]
@@ -613,11 +609,7 @@ fn a_short_page_in_the_middle_falls_back_to_following_next() {
         }
     });
     let run = against(&main, &["plan"]).status(0);
-    assert!(
-        run.stdout.contains("Plan: 150 to restrict"),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "Plan: 150 to restrict");
     assert!(
         main.requests()
             .iter()
@@ -654,29 +646,13 @@ fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
         ],
     )
     .status(1);
-    assert!(
-        run.stdout
-            .contains("Stopped early: the server at http://127.0.0.1:"),
-        "{}",
-        run.stdout
+    assert_stdout(&run, "Stopped early: the server at http://127.0.0.1:");
+    assert_stdout(&run, "stopped answering: 10 requests in a row");
+    assert_stdout(
+        &run,
+        "Apply incomplete: 3 restricted, 0 exposed, 0 failed, 57 not applied.",
     );
-    assert!(
-        run.stdout
-            .contains("stopped answering: 10 requests in a row"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("Apply incomplete: 3 restricted, 0 exposed, 0 failed, 57 not applied."),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("Run plotward apply again"),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "Run plotward apply again");
     // Three answered writes, ten unanswered attempts, and at most one in-flight attempt per
     // other writer that raced the breaker. The HTTP stack re-sends a request once when a
     // pooled connection turns out closed, so each unanswered attempt may reach the server
@@ -792,18 +768,11 @@ fn a_long_retry_after_on_a_5xx_stops_the_run_instead_of_stalling_it() {
         Reply::Json(200, page(20, None, files_in(1..=20, true)))
     });
     let run = against(&main, &["apply", "--auto-approve", "--parallelism", "2"]).status(1);
-    assert!(
-        run.stdout.contains(
-            "Stopped early: the server is unavailable and asks to wait 120 s (maintenance)"
-        ),
-        "{}",
-        run.stdout
+    assert_stdout(
+        &run,
+        "Stopped early: the server is unavailable and asks to wait 120 s (maintenance)",
     );
-    assert!(
-        run.stdout.contains("0 restricted, 0 exposed"),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "0 restricted, 0 exposed");
     assert!(patches(&main).len() <= 2, "{:?}", patches(&main));
 }
 
@@ -828,12 +797,11 @@ fn files_left_out_of_the_folder_tree_make_check_fail_not_pass() {
             Reply::Json(200, page(count, None, items.clone()))
         });
         let text = against(&main, &["check"]).status(2);
-        assert!(
-            text.stdout.contains(&format!(
+        assert_stdout(
+            &text,
+            &format!(
                 "Check: not compliant: no violations in 1 files judged, but {unplaced} listed files could not be judged."
-            )),
-            "{}",
-            text.stdout
+            ),
         );
         let json = against(&main, &["check", "--format", "json"]).status(2);
         let pinned: crate::gitops::CheckJson = serde_json::from_str(&json.stdout).unwrap();
@@ -984,11 +952,7 @@ fn an_audit_log_that_cannot_be_written_stops_the_run() {
         ],
     )
     .status(1);
-    assert!(
-        run.stdout.contains("Stopped: cannot write the audit log"),
-        "{}",
-        run.stdout
-    );
+    assert_stdout(&run, "Stopped: cannot write the audit log");
     assert!(
         patches(&main).is_empty(),
         "{} PATCHes went out unrecorded",
