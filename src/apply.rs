@@ -634,6 +634,7 @@ mod tests {
             to,
             observed: from.flags(),
             rule: RuleJson::Default,
+            required_by: None,
         }
     }
 
@@ -657,6 +658,7 @@ mod tests {
             dead_patterns: Vec::new(),
             guardrails: Vec::new(),
             listing: crate::inventory::Coverage::default(),
+            folders: Vec::new(),
         }
     }
 

@@ -80,6 +80,7 @@ impl ViolationJson {
             now: finding.now,
             wanted,
             rule,
+            through: finding.through.clone(),
             message: finding.message(),
         }
     }
@@ -117,6 +118,9 @@ pub struct ViolationJson {
     /// What decided it (drift only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<RuleJson>,
+    /// The folder through which the file is more exposed than its own flags, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<String>,
     /// The explanation.
     pub message: String,
 }
@@ -130,8 +134,10 @@ pub struct Finding {
     pub path: String,
     /// File type.
     pub filetype: FileType,
-    /// Its sharing now.
+    /// Its sharing now, as the world sees it (through its folders).
     pub now: Sharing,
+    /// The folder that makes it more exposed than its own flags, when one does.
+    pub through: Option<String>,
     /// What is wrong.
     pub kind: Kind,
 }
@@ -153,9 +159,12 @@ pub enum Kind {
 impl Finding {
     /// A one-line explanation: `public, the policy wants private (rule 1 "finance/**")`.
     pub fn message(&self) -> String {
+        let through = self.through.as_deref().map_or(String::new(), |folder| {
+            format!(" through folder {}/", crate::visible::escape(folder))
+        });
         match &self.kind {
             Kind::Drift { wanted, decided_by } => format!(
-                "{}, the policy wants {wanted} ({})",
+                "{}{through}, the policy wants {wanted} ({})",
                 self.now,
                 crate::render::text::decided_by(decided_by)
             ),
@@ -164,7 +173,9 @@ impl Finding {
                  paths under it"
                     .to_owned()
             }
-            Kind::NeverPublic => "public, but guardrails.never_public forbids it".to_owned(),
+            Kind::NeverPublic => {
+                format!("public{through}, but guardrails.never_public forbids it")
+            }
         }
     }
 }
@@ -264,13 +275,18 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
         .iter()
         .filter_map(|entry| {
             let file = &entry.file;
+            let through = entry.through.map(|folder| folder.path.clone());
             let mut findings = Vec::new();
-            if let Action::Change(wanted) = entry.action {
+            // Judged by what the world sees: a private file in a public folder is public.
+            if let Some(wanted) = entry.wanted
+                && entry.is_noncompliant()
+            {
                 findings.push(Finding {
                     fid: file.fid.clone(),
                     path: file.path.clone(),
                     filetype: file.filetype.clone(),
-                    now: entry.current(),
+                    now: entry.effective,
+                    through: through.clone(),
                     kind: Kind::Drift {
                         wanted,
                         decided_by: entry.decided_by.clone(),
@@ -279,7 +295,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
             }
             // A public folder makes its contents public: one that can hold never_public
             // paths is a violation too.
-            if entry.current() == Sharing::Public
+            if entry.effective == Sharing::Public
                 && guardrails
                     .exposed_if_public(&file.path, &file.filetype)
                     .is_some()
@@ -289,6 +305,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
                     path: file.path.clone(),
                     filetype: file.filetype.clone(),
                     now: Sharing::Public,
+                    through,
                     kind: Kind::NeverPublic,
                 });
             }

@@ -67,11 +67,13 @@ fn majority(counts: Counts, prefer: Sharing) -> Sharing {
         .unwrap_or(Sharing::Private)
 }
 
-/// Derives a policy from an inventory. Folders themselves are not managed, as in any policy
-/// that does not name `fold`. Refused, with the paths named, when files of one path and one
+/// Derives a policy from an inventory. Each file is exported at its effective level (what the
+/// world sees, through the folders above it), so a plan of the export changes nothing.
+/// Folders themselves are not managed, as in any policy that does not name `fold`. Refused, with the paths named, when files of one path and one
 /// type differ in sharing: no policy can tell them apart, and an export must not lie.
 pub fn export(inventory: &Inventory) -> Result<Exported, String> {
-    let conflicts = conflicts(inventory);
+    let levels = crate::plan::effective_levels(inventory.files());
+    let conflicts = conflicts(inventory, &levels);
     if !conflicts.is_empty() {
         let shown: Vec<String> = conflicts
             .iter()
@@ -86,7 +88,7 @@ pub fn export(inventory: &Inventory) -> Result<Exported, String> {
             if conflicts.len() > 5 { ", ..." } else { "" }
         ));
     }
-    let folders = tree(inventory);
+    let folders = tree(inventory, &levels);
     let root = folders.get("").map_or([0; 3], |f| f.counts);
     let default = majority(root, Sharing::Private);
     let mut rules = Vec::new();
@@ -102,18 +104,19 @@ pub fn export(inventory: &Inventory) -> Result<Exported, String> {
 }
 
 /// Paths (with a type) that hold files of that type at more than one level.
-fn conflicts(inventory: &Inventory) -> Vec<(String, FileType)> {
-    let mut levels: BTreeMap<(&str, &FileType), Sharing> = BTreeMap::new();
+fn conflicts(inventory: &Inventory, levels: &[Sharing]) -> Vec<(String, FileType)> {
+    let mut seen_levels: BTreeMap<(&str, &FileType), Sharing> = BTreeMap::new();
     let mut conflicts = std::collections::BTreeSet::new();
-    for file in inventory
+    for (file, &level) in inventory
         .files()
         .iter()
-        .filter(|f| f.filetype != FileType::Folder)
+        .zip(levels)
+        .filter(|(f, _)| f.filetype != FileType::Folder)
     {
-        let seen = *levels
+        let seen = *seen_levels
             .entry((file.path.as_str(), &file.filetype))
-            .or_insert(file.sharing());
-        if seen != file.sharing() {
+            .or_insert(level);
+        if seen != level {
             conflicts.insert((file.path.clone(), file.filetype.clone()));
         }
     }
@@ -121,16 +124,16 @@ fn conflicts(inventory: &Inventory) -> Vec<(String, FileType)> {
 }
 
 /// Folders by path (`""` the root), with their files and the level counts of their subtree.
-fn tree(inventory: &Inventory) -> BTreeMap<String, Folder> {
+fn tree(inventory: &Inventory, levels: &[Sharing]) -> BTreeMap<String, Folder> {
     let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
     folders.entry(String::new()).or_default();
-    for file in inventory
+    for (file, &level) in inventory
         .files()
         .iter()
-        .filter(|f| f.filetype != FileType::Folder)
+        .zip(levels)
+        .filter(|(f, _)| f.filetype != FileType::Folder)
     {
         let (parent, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
-        let level = file.sharing();
         folders.entry(parent.to_owned()).or_default().files.push((
             name.to_owned(),
             file.filetype.clone(),

@@ -285,7 +285,8 @@ pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 ///
 /// - `source` is optional and informative: where and when the snapshot was taken.
 /// - `files` lists folders (`"filetype": "fold"`) as well as files, so that a sandbox seeded
-///   from the snapshot can rebuild the folder tree. A file's owner is the part of its fid
+///   from the snapshot can rebuild the folder tree, and so that a file is judged by its
+///   folders' sharing too. Every file's folder must be listed. A file's owner is the part of its fid
 ///   before the colon.
 /// - `listing` (optional) says what the live listing could not vouch for:
 ///   `{"foreign_skipped": 3, "unproven": {"counted": 120, "listed": 117}}`. Plans and checks
@@ -413,6 +414,27 @@ impl Snapshot {
             check_path(&file.path).map_err(|why| format!("file {}: {why}", file.fid))?;
             if !fids.insert(file.fid.as_str()) {
                 return Err(format!("fid {} appears more than once", file.fid));
+            }
+        }
+        // A folder's sharing reaches its contents, so a file whose folder is missing could
+        // not be judged by what the world sees of it.
+        let folders: HashSet<&str> = self
+            .files
+            .iter()
+            .filter(|f| f.filetype == FileType::Folder)
+            .map(|f| f.path.as_str())
+            .collect();
+        for file in &self.files {
+            if let Some((folder, _)) = file.path.rsplit_once('/')
+                && !folders.contains(folder)
+            {
+                return Err(format!(
+                    "file {} is in folder {}, which the snapshot does not list; a snapshot \
+                     lists every folder (\"filetype\": \"fold\"), because a folder's sharing \
+                     reaches everything in it",
+                    file.fid,
+                    crate::visible::escape(folder)
+                ));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::inventory::{Coverage, Flags, Inventory, RemoteFile, Sharing};
+use crate::inventory::{Coverage, FileType, Flags, Inventory, RemoteFile, Sharing};
 use crate::policy::{
     Decision, Exposure, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target,
 };
@@ -24,6 +24,26 @@ pub struct Plan<'a> {
     pub dead_patterns: Vec<DeadPattern>,
     /// What the listing behind the inventory could not vouch for.
     pub coverage: Coverage,
+    /// The folders the plan changes, with what lies below them.
+    pub folder_changes: Vec<FolderChange>,
+}
+
+/// A folder the plan changes. A folder's sharing reaches its contents, and a server may
+/// reset the flags of everything below it; apply re-reads and restores them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderChange {
+    /// Its fid.
+    pub fid: String,
+    /// Its path.
+    pub path: String,
+    /// The level now.
+    pub from: Sharing,
+    /// The level wanted.
+    pub to: Sharing,
+    /// Files and folders below it, at any depth.
+    pub files_below: usize,
+    /// Of those, the ones with a secret link, which may get a new key when restored.
+    pub secret_below: usize,
 }
 
 /// What the plan says about one file.
@@ -35,12 +55,28 @@ pub struct Entry<'a> {
     pub decided_by: DecidedBy,
     /// What happens to it.
     pub action: Action,
+    /// The level the world should see once the plan is applied; `None` when unmanaged.
+    pub wanted: Option<Sharing>,
+    /// The level the world sees now: the file's own, or more through a folder above it.
+    pub effective: Sharing,
+    /// The folder that makes the file more exposed than its own flags, when one does.
+    pub through: Option<&'a RemoteFile>,
+    /// Whether a folder above it changes in this plan: a server that cascades folder changes
+    /// may reset its own flags, so apply re-reads it afterwards.
+    pub under_change: bool,
 }
 
 impl Entry<'_> {
-    /// The level the file has now.
+    /// The level the file's own flags say now.
     pub fn current(&self) -> Sharing {
         self.file.sharing()
+    }
+
+    /// Whether the world sees it at a level other than the policy wants (unmanaged files
+    /// never are).
+    pub fn is_noncompliant(&self) -> bool {
+        self.wanted.is_some_and(|wanted| wanted != self.effective)
+            && !matches!(self.decided_by, DecidedBy::Contents { .. })
     }
 
     /// The flags observed when planning, which apply checks again before writing.
@@ -87,6 +123,18 @@ pub enum DecidedBy {
     Default,
     /// A folder that no rule names; folders are never managed by the default.
     Folder,
+    /// A folder restricted because a file below it wants less exposure than the folder has:
+    /// a folder's sharing reaches everything in it.
+    Contents {
+        /// The file below that requires it.
+        path: String,
+        /// Its fid.
+        fid: String,
+        /// The level that file wants.
+        wants: Sharing,
+        /// What decided that file's level.
+        by: Box<DecidedBy>,
+    },
 }
 
 /// What the plan does with one file.
@@ -338,7 +386,7 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
         .collect();
     let mut guarding = vec![false; policy.guardrails.never_public.len()];
     let mut hits = Vec::new();
-    let entries = inventory
+    let decisions: Vec<(DecidedBy, Option<Sharing>)> = inventory
         .files()
         .iter()
         .map(|file| {
@@ -354,9 +402,14 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
                     guarding[hit] = true;
                 }
             }
-            plan_file(file, &decision)
+            let wants = match decision.target() {
+                Target::Ignore => None,
+                Target::Share(level) => Some(level),
+            };
+            (decided_by(&decision), wants)
         })
         .collect();
+    let (entries, folder_changes) = plan_entries(inventory.files(), decisions);
     // A rule is live when one of its patterns decided a file.
     let used: Vec<bool> = deciding.iter().map(|flags| flags.contains(&true)).collect();
     // A pattern of a live rule that never decided may still match files another pattern of
@@ -416,20 +469,112 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
         dead_rules,
         dead_patterns,
         coverage: inventory.coverage(),
+        folder_changes,
     }
 }
 
-fn plan_file<'i>(file: &'i RemoteFile, decision: &Decision<'_>) -> Entry<'i> {
-    let action = match decision.target() {
-        Target::Ignore => Action::Ignore,
-        Target::Share(level) if level == file.sharing() => Action::Keep,
-        Target::Share(level) => Action::Change(level),
-    };
-    Entry {
-        file,
-        decided_by: decided_by(decision),
-        action,
+/// Each file's effective level: the most exposed of its own and the folders' above it.
+pub fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
+    let tree = folders::Tree::build(files);
+    tree.above(|i| files[i].sharing())
+        .into_iter()
+        .zip(files)
+        .map(|(above, file)| above.map_or(file.sharing(), |(level, _)| level.max(file.sharing())))
+        .collect()
+}
+
+/// Turns each file's decision into an entry, judging by effective levels (own flags and the
+/// folders above): a folder more exposed than a file below it wants is restricted to that
+/// file's level, and a file is left alone when the folders above already give it its level.
+fn plan_entries(
+    files: &[RemoteFile],
+    decisions: Vec<(DecidedBy, Option<Sharing>)>,
+) -> (Vec<Entry<'_>>, Vec<FolderChange>) {
+    let tree = folders::Tree::build(files);
+    let (decided, wants): (Vec<DecidedBy>, Vec<Option<Sharing>>) = decisions.into_iter().unzip();
+    let below = tree.below(&wants);
+    // The level each file is to have: a folder no more exposed than anything below it wants.
+    let goals: Vec<Option<Sharing>> = files
+        .iter()
+        .zip(&wants)
+        .zip(&below)
+        .map(|((file, wants), below)| match below {
+            Some((cap, _))
+                if file.filetype == FileType::Folder && *cap < wants.unwrap_or(file.sharing()) =>
+            {
+                Some(*cap)
+            }
+            _ => *wants,
+        })
+        .collect();
+    let now = tree.above(|i| files[i].sharing());
+    let after = tree.above(|i| goals[i].unwrap_or(files[i].sharing()));
+    let mut entries: Vec<Entry<'_>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let own = file.sharing();
+            let above_now = now[i].filter(|(level, _)| *level > own);
+            let effective_after = after[i].map_or(own, |(level, _)| level.max(own));
+            let action = match goals[i] {
+                None => Action::Ignore,
+                Some(goal) if goal == effective_after => Action::Keep,
+                Some(goal) => Action::Change(goal),
+            };
+            let decided_by = match (goals[i], below[i]) {
+                (Some(goal), Some((_, by))) if Some(goal) != wants[i] => DecidedBy::Contents {
+                    path: files[by].path.clone(),
+                    fid: files[by].fid.clone(),
+                    wants: goal,
+                    by: Box::new(decided[by].clone()),
+                },
+                _ => decided[i].clone(),
+            };
+            Entry {
+                file,
+                decided_by,
+                action,
+                wanted: goals[i],
+                effective: above_now.map_or(own, |(level, _)| level),
+                through: above_now.map(|(_, folder)| &files[folder]),
+                under_change: false,
+            }
+        })
+        .collect();
+    let folder_changes = mark_folder_changes(&tree, &mut entries);
+    (entries, folder_changes)
+}
+
+/// Marks the entries below a folder that changes, and says what lies below each such folder.
+fn mark_folder_changes(tree: &folders::Tree, entries: &mut [Entry<'_>]) -> Vec<FolderChange> {
+    let changing: Vec<bool> = entries
+        .iter()
+        .map(|e| e.file.filetype == FileType::Folder && matches!(e.action, Action::Change(_)))
+        .collect();
+    if !changing.contains(&true) {
+        return Vec::new();
     }
+    for (entry, under) in entries.iter_mut().zip(tree.under_any(&changing)) {
+        entry.under_change = under;
+    }
+    let files_below = tree.count_below(|_| true);
+    let secret_below = tree.count_below(|i| entries[i].current() == Sharing::Secret);
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| changing[*i])
+        .filter_map(|(i, entry)| match entry.action {
+            Action::Change(to) => Some(FolderChange {
+                fid: entry.file.fid.clone(),
+                path: entry.file.path.clone(),
+                from: entry.current(),
+                to,
+                files_below: files_below[i],
+                secret_below: secret_below[i],
+            }),
+            Action::Ignore | Action::Keep => None,
+        })
+        .collect()
 }
 
 fn decided_by(decision: &Decision<'_>) -> DecidedBy {
@@ -443,6 +588,8 @@ fn decided_by(decision: &Decision<'_>) -> DecidedBy {
         Decision::Folder => DecidedBy::Folder,
     }
 }
+
+mod folders;
 
 #[cfg(test)]
 mod tests;

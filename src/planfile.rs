@@ -75,6 +75,9 @@ pub struct PlanFile {
     /// What the listing could not vouch for; absent when it was complete.
     #[serde(default, skip_serializing_if = "Coverage::is_full")]
     pub listing: Coverage,
+    /// The folders the plan changes, with what lies below each; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<FolderChangeJson>,
 }
 
 /// A broken guardrail.
@@ -134,8 +137,41 @@ pub struct ChangeJson {
     pub to: Sharing,
     /// Flags observed when planning.
     pub observed: Flags,
-    /// What decided it.
+    /// What decided it (for a folder restricted for its contents: what decided the file
+    /// below that requires it).
     pub rule: RuleJson,
+    /// For a folder restricted for its contents: the file below that requires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_by: Option<RequiredByJson>,
+}
+
+/// The file below a folder that requires the folder's restriction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredByJson {
+    /// Its fid.
+    pub fid: String,
+    /// Its path.
+    pub path: String,
+    /// The level it wants.
+    pub wants: Sharing,
+}
+
+/// A folder the plan changes, and what lies below it: a server that cascades folder changes
+/// may reset those files, which apply then restores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderChangeJson {
+    /// Its fid.
+    pub fid: String,
+    /// Its path.
+    pub path: String,
+    /// Level now.
+    pub from: Sharing,
+    /// Level wanted.
+    pub to: Sharing,
+    /// Files and folders below it.
+    pub files_below: usize,
+    /// Of those, the ones with a secret link (which may get a new key).
+    pub secret_below: usize,
 }
 
 /// `restrict` or `expose`.
@@ -233,6 +269,18 @@ impl PlanFile {
                 })
                 .collect(),
             listing: plan.coverage,
+            folders: plan
+                .folder_changes
+                .iter()
+                .map(|f| FolderChangeJson {
+                    fid: f.fid.clone(),
+                    path: f.path.clone(),
+                    from: f.from,
+                    to: f.to,
+                    files_below: f.files_below,
+                    secret_below: f.secret_below,
+                })
+                .collect(),
         }
     }
 }
@@ -260,6 +308,16 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
         to: change.to,
         observed: change.entry.observed(),
         rule: RuleJson::from(&change.entry.decided_by),
+        required_by: match &change.entry.decided_by {
+            DecidedBy::Contents {
+                path, fid, wants, ..
+            } => Some(RequiredByJson {
+                fid: fid.clone(),
+                path: path.clone(),
+                wants: *wants,
+            }),
+            _ => None,
+        },
     }
 }
 
@@ -278,6 +336,7 @@ impl From<&DecidedBy> for RuleJson {
             // A folder is only ever changed by a rule that names it, so `Folder` never
             // reaches a change; mapping it to the default keeps the conversion total.
             DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
+            DecidedBy::Contents { by, .. } => RuleJson::from(by.as_ref()),
         }
     }
 }

@@ -411,6 +411,7 @@ mod tests {
             to,
             observed: Sharing::Private.flags(),
             rule: RuleJson::Default,
+            required_by: None,
         };
         let plan = |changes| PlanFile {
             format_version: PLAN_FORMAT_VERSION,
@@ -428,6 +429,7 @@ mod tests {
             dead_patterns: Vec::new(),
             guardrails: Vec::new(),
             listing: crate::inventory::Coverage::default(),
+            folders: Vec::new(),
         };
         let err = refuse_never_public(
             &plan(vec![change("finance/payroll", Sharing::Public)]),

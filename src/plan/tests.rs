@@ -50,6 +50,12 @@ fn account() -> Inventory {
         file("a:6", "exec-kpis", "dashboard", Secret),
         file("a:7", "finance", "fold", Public),
         file("a:8", "données/ventes", "plot", Private),
+        file("a:10", "scratch", "fold", Public),
+        file("a:11", "reports", "fold", Private),
+        file("a:12", "reports/q3", "fold", Private),
+        file("a:13", "public", "fold", Private),
+        file("a:14", "public/deep", "fold", Private),
+        file("a:15", "données", "fold", Private),
     ])
 }
 
@@ -60,6 +66,8 @@ fn plans_precedence_defaults_ignore_filetypes_and_globs() {
     assert_eq!(
         changes(&plan),
         [
+            // The public folder would keep payroll public: it is restricted too.
+            "finance public->private",
             "finance/payroll public->private",
             "public/deep/demo public->private",
             "public/demo private->public",
@@ -70,10 +78,10 @@ fn plans_precedence_defaults_ignore_filetypes_and_globs() {
     assert_eq!(
         plan.summary(),
         Summary {
-            restrict: 4,
+            restrict: 5,
             expose: 1,
             unchanged: 2,
-            ignored: 2,
+            ignored: 7,
         }
     );
 }
@@ -94,8 +102,22 @@ fn each_entry_records_its_decision_and_observed_flags() {
     );
     assert_eq!(revenue.observed(), Sharing::Public.flags());
     assert_eq!(by_path("reports/q3/data").decided_by, DecidedBy::Default);
-    assert_eq!(by_path("finance").decided_by, DecidedBy::Folder);
-    assert_eq!(by_path("finance").action, Action::Ignore);
+    assert_eq!(
+        by_path("finance").decided_by,
+        DecidedBy::Contents {
+            path: "finance/payroll".into(),
+            fid: "a:1".into(),
+            wants: Sharing::Private,
+            by: Box::new(DecidedBy::Rule {
+                number: 1,
+                pattern: "finance/**".into(),
+                line: 4,
+            }),
+        }
+    );
+    assert_eq!(by_path("finance").action, Action::Change(Sharing::Private));
+    assert_eq!(by_path("scratch").decided_by, DecidedBy::Folder);
+    assert_eq!(by_path("scratch").action, Action::Ignore);
     assert_eq!(by_path("scratch/tmp").action, Action::Ignore);
     assert_eq!(by_path("exec-kpis").action, Action::Keep);
     assert_eq!(by_path("données/ventes").action, Action::Keep);
@@ -232,4 +254,245 @@ fn max_changes_waits_for_ten_managed_files() {
         breaches(&diff(&policy, &Inventory::new(ten)), &policy.guardrails).len(),
         1
     );
+}
+
+/// `(path, own level)` of each entry, the world's level, and the action, for folder tests.
+fn folder_account(files: &[(&str, &str, Sharing)]) -> Inventory {
+    Inventory::new(
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, filetype, level))| {
+                file(&format!("a:{}", i + 1), path, filetype, *level)
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn a_private_file_in_a_public_folder_is_public_and_its_folder_is_restricted_for_it() {
+    use Sharing::{Private, Public};
+    let files = folder_account(&[
+        ("reports", "fold", Public),
+        ("reports/q3", "fold", Private),
+        ("reports/q3/revenue", "plot", Private),
+        ("reports/q3/chart", "plot", Public),
+    ]);
+    let plan = diff(
+        &policy(
+            "version: 1\ndefault: public\nrules:\n  - match: \"reports/q3/revenue\"\n    sharing: private\n",
+        ),
+        &files,
+    );
+    let by_path = |path: &str| plan.entries.iter().find(|e| e.file.path == path).unwrap();
+    let revenue = by_path("reports/q3/revenue");
+    assert_eq!(
+        revenue.effective, Public,
+        "the world sees it through reports/"
+    );
+    assert_eq!(revenue.through.map(|f| f.path.as_str()), Some("reports"));
+    assert_eq!(
+        revenue.action,
+        Action::Keep,
+        "its own flags are already private"
+    );
+    assert!(revenue.is_noncompliant());
+    // reports/ is restricted for revenue; the chart the policy wants public gets its level
+    // from its own flags, and q3 (private) needs nothing.
+    assert_eq!(changes(&plan), ["reports public->private"]);
+    assert!(by_path("reports/q3/chart").under_change);
+    assert_eq!(
+        plan.folder_changes,
+        [FolderChange {
+            fid: "a:1".into(),
+            path: "reports".into(),
+            from: Public,
+            to: Private,
+            files_below: 3,
+            secret_below: 0,
+        }]
+    );
+}
+
+#[test]
+fn a_file_public_only_through_its_folder_is_made_public_itself_when_the_folder_is_restricted() {
+    use Sharing::{Private, Public};
+    let files = folder_account(&[
+        ("team", "fold", Public),
+        ("team/open", "plot", Private),
+        ("team/closed", "plot", Private),
+    ]);
+    let plan = diff(
+        &policy(
+            "version: 1\ndefault: public\nrules:\n  - match: \"team/closed\"\n    sharing: private\n",
+        ),
+        &files,
+    );
+    // Today team/open is public through team/; once team/ is private it must be public itself.
+    assert_eq!(
+        changes(&plan),
+        ["team public->private", "team/open private->public"]
+    );
+    let breaches = breaches(&plan, &policy("version: 1\ndefault: public\n").guardrails);
+    assert!(breaches.is_empty(), "{breaches:?}");
+}
+
+#[test]
+fn a_file_the_folders_already_give_its_level_is_left_alone() {
+    use Sharing::{Private, Public};
+    let files = folder_account(&[("open", "fold", Public), ("open/a", "plot", Private)]);
+    let plan = diff(&policy("version: 1\ndefault: public\n"), &files);
+    assert!(!plan.summary().has_changes(), "{:?}", changes(&plan));
+    assert!(!plan.entries[1].is_noncompliant());
+}
+
+#[test]
+fn every_folder_above_a_file_is_restricted_to_what_it_wants_and_no_rule_on_a_folder_can_expose_it()
+{
+    use Sharing::{Private, Public, Secret};
+    let files = folder_account(&[
+        ("a", "fold", Public),
+        ("a/b", "fold", Private),
+        ("a/b/c", "fold", Public),
+        ("a/b/c/keep-secret", "plot", Secret),
+        ("a/b/c/keep-private", "plot", Private),
+        ("a/b/other", "plot", Public),
+    ]);
+    let plan = diff(
+        &policy(
+            "version: 1\ndefault: public\nrules:\n  - match: \"**\"\n    filetypes: [fold]\n    sharing: public\n  - match: \"a/b/c/keep-secret\"\n    sharing: secret\n  - match: \"a/b/c/keep-private\"\n    sharing: private\n",
+        ),
+        &files,
+    );
+    // The rule wants every folder public, but keep-private is below all three.
+    assert_eq!(
+        changes(&plan),
+        ["a public->private", "a/b/c public->private"]
+    );
+    let c = plan
+        .entries
+        .iter()
+        .find(|e| e.file.path == "a/b/c")
+        .unwrap();
+    assert!(
+        matches!(&c.decided_by, DecidedBy::Contents { path, wants: Private, .. } if path == "a/b/c/keep-private"),
+        "{:?}",
+        c.decided_by
+    );
+}
+
+mod converges {
+    //! Whatever the tree and the policy, applying the plan leaves every managed file at the
+    //! level the policy wants, as the world sees it, and every unmanaged file's own flags as
+    //! they were: on a server that cascades folder changes to their contents and on one that
+    //! does not.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const LEVELS: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
+
+    /// Nodes: (parent node or root, is a folder, own level, the policy's target: 0..3 a
+    /// level, 3 ignore).
+    fn nodes() -> impl Strategy<Value = Vec<(usize, bool, usize, usize)>> {
+        proptest::collection::vec((0usize..12, any::<bool>(), 0usize..3, 0usize..4), 1..12)
+    }
+
+    fn build(nodes: &[(usize, bool, usize, usize)]) -> (Inventory, String) {
+        let mut paths: Vec<String> = Vec::new();
+        let mut folders: Vec<usize> = Vec::new();
+        let mut files = Vec::new();
+        let mut rules = String::new();
+        for (i, &(parent, is_folder, level, target)) in nodes.iter().enumerate() {
+            // A parent must be an earlier folder; anything else puts the node at the root.
+            let path = match folders.get(parent) {
+                Some(&p) if p < i => format!("{}/n{i}", paths[p]),
+                _ => format!("n{i}"),
+            };
+            let filetype = if is_folder { "fold" } else { "plot" };
+            files.push(file(
+                &format!("a:{}", i + 1),
+                &path,
+                filetype,
+                LEVELS[level],
+            ));
+            let sharing = LEVELS.get(target).map_or("ignore", |l| l.as_str());
+            rules.push_str(&format!(
+                "  - match: \"{path}\"\n    filetypes: [{filetype}]\n    sharing: {sharing}\n"
+            ));
+            if is_folder {
+                folders.push(i);
+            }
+            paths.push(path);
+        }
+        let policy = format!("version: 1\ndefault: ignore\nrules:\n{rules}");
+        (Inventory::new(files), policy)
+    }
+
+    /// Applies a plan as apply does: folders (shallow first, each possibly resetting what is
+    /// below it), files below changed folders put back to the level the plan leaves them at,
+    /// then every other change.
+    fn apply(plan: &Plan, cascade: bool) -> Vec<RemoteFile> {
+        let mut files: Vec<RemoteFile> = plan.entries.iter().map(|e| e.file.clone()).collect();
+        let mut folder_changes: Vec<(usize, Sharing)> = plan
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.file.filetype == FileType::Folder)
+            .filter_map(|(i, e)| match e.action {
+                Action::Change(to) => Some((i, to)),
+                _ => None,
+            })
+            .collect();
+        folder_changes.sort_by_key(|(i, _)| files[*i].path.matches('/').count());
+        for (i, to) in folder_changes {
+            files[i].flags = to.flags();
+            if cascade {
+                let prefix = format!("{}/", files[i].path);
+                for f in files.iter_mut().filter(|f| f.path.starts_with(&prefix)) {
+                    f.flags = to.flags();
+                }
+            }
+        }
+        for (f, e) in files.iter_mut().zip(&plan.entries) {
+            match e.action {
+                Action::Change(to) => f.flags = to.flags(),
+                Action::Keep | Action::Ignore if e.under_change => f.flags = e.file.flags,
+                Action::Keep | Action::Ignore => {}
+            }
+        }
+        files
+    }
+
+    proptest! {
+        #[test]
+        fn applying_the_plan_reaches_the_policy_by_effective_level(nodes in nodes(), cascade in any::<bool>()) {
+            let (inventory, source) = build(&nodes);
+            let policy = policy(&source);
+            let plan = diff(&policy, &inventory);
+            let after = apply(&plan, cascade);
+            let effective = effective_levels(&after);
+            for ((entry, file), level) in plan.entries.iter().zip(&after).zip(&effective) {
+                // A folder capped for its contents ends at the cap (its `wanted`) too.
+                match entry.wanted {
+                    Some(wanted) => prop_assert_eq!(*level, wanted, "{} in {}", &file.path, &source),
+                    None => prop_assert_eq!(file.flags, entry.file.flags, "{}", &file.path),
+                }
+            }
+            // And planning again finds nothing to do.
+            let again = Inventory::new(after);
+            let replan = diff(&policy, &again);
+            prop_assert!(!replan.summary().has_changes(), "{:?}", changes(&replan));
+        }
+
+        #[test]
+        fn an_export_plans_to_no_change(nodes in nodes()) {
+            let (inventory, _) = build(&nodes);
+            let exported = crate::export::export(&inventory).expect("distinct paths");
+            let policy = policy(&exported.to_yaml("test"));
+            let plan = diff(&policy, &inventory);
+            prop_assert!(!plan.summary().has_changes(), "{:?}", changes(&plan));
+            prop_assert!(plan.entries.iter().all(|e| !e.is_noncompliant()));
+        }
+    }
 }

@@ -164,6 +164,9 @@ fn why(decided_by: &DecidedBy) -> String {
         } => format!("rule {number} {}", code(pattern)),
         DecidedBy::Default => "default".to_owned(),
         DecidedBy::Folder => "folder".to_owned(),
+        DecidedBy::Contents {
+            path, wants, by, ..
+        } => format!("required by {} ({wants}, {})", code(path), why(by)),
     }
 }
 

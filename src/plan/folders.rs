@@ -1,0 +1,177 @@
+//! Folder visibility: what the world sees of a file is the most exposed of its own level and
+//! the levels of the folders above it.
+//!
+//! Plotly's sharing documentation (DOC-SHARE in the API notes) says a private item in a public
+//! folder is public "for the time it's in that folder", and that changing a folder's privacy
+//! changes its contents. So a file's *effective* level is the maximum over its own flags and
+//! every folder above it, and a file the policy wants less exposed than a folder above it can
+//! only get there if that folder is restricted too.
+//!
+//! Everything here is linear in the inventory: folders are grouped by path (the same path
+//! twice counts as the most exposed of them), each file knows its folder's group, and levels
+//! flow down (inheritance) or up (the least any file below allows) once, in depth order.
+
+use std::collections::HashMap;
+
+use crate::inventory::{FileType, RemoteFile, Sharing};
+
+/// The folder tree of an inventory, by index into its files.
+pub(crate) struct Tree {
+    /// For each file, the group of the folder it is in (`None` at the root).
+    parent: Vec<Option<usize>>,
+    /// For each group, the files (folders) that have its path.
+    members: Vec<Vec<usize>>,
+    /// For each group, its own folder's group (`None` at the root).
+    group_parent: Vec<Option<usize>>,
+    /// Groups, parents before children.
+    order: Vec<usize>,
+}
+
+/// The most exposed folder above a file: its level and the folder (index of a file).
+pub(crate) type Above = Option<(Sharing, usize)>;
+
+impl Tree {
+    /// Builds the tree. A file whose folder is not in the inventory is treated as being at
+    /// the root: live listings leave such files out and snapshots refuse them, so only
+    /// hand-built inventories (tests) have any.
+    pub(crate) fn build(files: &[RemoteFile]) -> Tree {
+        let mut groups: HashMap<&str, usize> = HashMap::new();
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for (index, file) in files.iter().enumerate() {
+            if file.filetype == FileType::Folder {
+                let group = *groups.entry(file.path.as_str()).or_insert_with(|| {
+                    members.push(Vec::new());
+                    members.len() - 1
+                });
+                members[group].push(index);
+            }
+        }
+        let parent_of = |path: &str| {
+            path.rfind('/')
+                .and_then(|at| groups.get(&path[..at]).copied())
+        };
+        let parent = files.iter().map(|f| parent_of(&f.path)).collect();
+        let group_parent: Vec<Option<usize>> = members
+            .iter()
+            .map(|m| parent_of(&files[m[0]].path))
+            .collect();
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by_key(|&g| {
+            files[members[g][0]]
+                .path
+                .bytes()
+                .filter(|&b| b == b'/')
+                .count()
+        });
+        Tree {
+            parent,
+            members,
+            group_parent,
+            order,
+        }
+    }
+
+    /// For each file, the most exposed folder above it, given each file's level (only
+    /// folders' levels are read). Ties go to the folder nearest the file.
+    pub(crate) fn above(&self, level: impl Fn(usize) -> Sharing) -> Vec<Above> {
+        // A group's level is its most exposed member's, and what is above the group.
+        let mut own: Vec<Above> = vec![None; self.members.len()];
+        let mut over: Vec<Above> = vec![None; self.members.len()];
+        for &group in &self.order {
+            own[group] = self.members[group]
+                .iter()
+                .map(|&i| (level(i), i))
+                .max_by_key(|&(l, _)| l);
+            over[group] = self.group_parent[group].and_then(|p| most(own[p], over[p]));
+        }
+        self.parent
+            .iter()
+            .map(|p| p.and_then(|g| most(own[g], over[g])))
+            .collect()
+    }
+
+    /// For each file, the least exposed level any file below it wants, and the file that
+    /// wants it (ties: the first in inventory order). `wants` is `None` for files that want
+    /// nothing (ignored).
+    pub(crate) fn below(&self, wants: &[Option<Sharing>]) -> Vec<Option<(Sharing, usize)>> {
+        let mut group_min: Vec<Option<(Sharing, usize)>> = vec![None; self.members.len()];
+        for (index, parent) in self.parent.iter().enumerate() {
+            if let (Some(group), Some(level)) = (parent, wants[index]) {
+                group_min[*group] = least(group_min[*group], Some((level, index)));
+            }
+        }
+        // Deepest groups first, so each passes on everything below it.
+        for &group in self.order.iter().rev() {
+            // The folders themselves were counted in their parent by the loop above.
+            if let Some(parent) = self.group_parent[group] {
+                group_min[parent] = least(group_min[parent], group_min[group]);
+            }
+        }
+        let mut result = vec![None; self.parent.len()];
+        for (group, members) in self.members.iter().enumerate() {
+            for &folder in members {
+                result[folder] = group_min[group];
+            }
+        }
+        result
+    }
+
+    /// For each file, whether a folder above it is in `changing`.
+    pub(crate) fn under_any(&self, changing: &[bool]) -> Vec<bool> {
+        let mut group_under = vec![false; self.members.len()];
+        for &group in &self.order {
+            let parent_changes = self.group_parent[group]
+                .is_some_and(|p| group_under[p] || self.members[p].iter().any(|&i| changing[i]));
+            group_under[group] = parent_changes;
+        }
+        self.parent
+            .iter()
+            .map(|p| {
+                p.is_some_and(|g| group_under[g] || self.members[g].iter().any(|&i| changing[i]))
+            })
+            .collect()
+    }
+}
+
+fn most(a: Above, b: Above) -> Above {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.0 > x.0 { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn least(a: Option<(Sharing, usize)>, b: Option<(Sharing, usize)>) -> Option<(Sharing, usize)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if (y.0, y.1) < (x.0, x.1) { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Tree {
+    /// For each folder, how many files below it (at any depth) `counted` selects; 0 for other
+    /// files.
+    pub(crate) fn count_below(&self, counted: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut group_count = vec![0usize; self.members.len()];
+        for (index, parent) in self.parent.iter().enumerate() {
+            if let Some(group) = parent
+                && counted(index)
+            {
+                group_count[*group] += 1;
+            }
+        }
+        for &group in self.order.iter().rev() {
+            if let Some(parent) = self.group_parent[group] {
+                group_count[parent] += group_count[group];
+            }
+        }
+        let mut result = vec![0; self.parent.len()];
+        for (group, members) in self.members.iter().enumerate() {
+            for &folder in members {
+                result[folder] = group_count[group];
+            }
+        }
+        result
+    }
+}
