@@ -7,8 +7,13 @@
 //! - A daily-quota 429 stops the run at once; so does a server that stops answering
 //!   ([`crate::remote::DEAD_AFTER`] requests in a row without a response); `--max-writes` caps
 //!   how many files one run writes.
-//! - Every write is verified from the response; a secret link is re-read, because enabling a
-//!   share key is eventually consistent upstream.
+//! - Every write is verified from the response; a secret link is re-read until it reads back
+//!   enabled or `share_key_timeout` passes (then it is reported as still settling, apart from
+//!   failures), because enabling a share key is eventually consistent upstream.
+//! - Folders change before files, shallow before deep, in each phase. A folder's sharing
+//!   reaches its contents and a server may reset the flags of everything below it, so after
+//!   folders change, the files below them ([`Watch`]) are read again and put back where the
+//!   plan leaves them.
 //! - Applying is idempotent: each `PATCH` sets both flags outright, so a re-run converges.
 
 use std::collections::HashMap;
@@ -22,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::inventory::{Inventory, Sharing};
+use crate::inventory::{FileType, Inventory, Sharing};
 use crate::planfile::{ChangeJson, DirectionJson, PlanFile};
 use crate::remote::{Attempt, Client, RemoteError};
 
@@ -33,8 +38,8 @@ pub struct Options {
     pub parallelism: usize,
     /// At most this many files written in one run.
     pub max_writes: Option<usize>,
-    /// Waits between re-reads of a newly enabled share key.
-    pub share_key_waits: [Duration; 3],
+    /// How long a newly enabled share key may take to read back as enabled.
+    pub share_key_timeout: Duration,
 }
 
 impl Default for Options {
@@ -42,11 +47,8 @@ impl Default for Options {
         Options {
             parallelism: 8,
             max_writes: None,
-            share_key_waits: [
-                Duration::from_millis(500),
-                Duration::from_secs(1),
-                Duration::from_secs(2),
-            ],
+            // The official client re-reads up to 50 times, 4 s apart.
+            share_key_timeout: Duration::from_secs(200),
         }
     }
 }
@@ -68,13 +70,22 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// Written, but the new secret link did not read back as enabled in time: upstream
+    /// enables share keys eventually. Not a failure, not yet verified.
+    Settling {
+        /// What was seen.
+        message: String,
+    },
 }
 
 /// The result of an apply.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Every change with its outcome, restrictions first.
+    /// Every change with its outcome, restrictions first; restorations of files below changed
+    /// folders included.
     pub results: Vec<(ChangeJson, Outcome)>,
+    /// How many of the results put back a file below a changed folder.
+    pub restorations: usize,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
@@ -94,6 +105,8 @@ pub struct Tally {
     pub failed: usize,
     /// Changes not applied.
     pub not_applied: usize,
+    /// Secret links written but still settling.
+    pub settling: usize,
 }
 
 impl Report {
@@ -106,6 +119,7 @@ impl Report {
                 (Outcome::Applied, DirectionJson::Expose) => tally.exposed += 1,
                 (Outcome::Failed { .. }, _) => tally.failed += 1,
                 (Outcome::NotApplied { .. }, _) => tally.not_applied += 1,
+                (Outcome::Settling { .. }, _) => tally.settling += 1,
             }
         }
         tally
@@ -115,6 +129,58 @@ impl Report {
     pub fn is_complete(&self) -> bool {
         self.audit_failed.is_none() && self.results.iter().all(|(_, o)| *o == Outcome::Applied)
     }
+}
+
+/// A file below a folder the plan changes. A folder's sharing reaches its contents, and a
+/// server may reset the flags of everything below a folder when the folder changes, so after
+/// folders change such files are read again and put back where the plan leaves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Watch {
+    /// The file as a change from its level before the run (`from`, `observed`) to the level
+    /// the plan leaves it at (`to`), with what decided it.
+    pub change: ChangeJson,
+    /// Whether the plan changes the file itself, and in which phase.
+    pub planned: Option<DirectionJson>,
+}
+
+/// The files below folders the plan changes, each with the level the plan leaves it at. A
+/// file the plan leaves public that `never_public` covers is not watched: a reset that made
+/// it private is never undone.
+pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardrails) -> Vec<Watch> {
+    plan.entries
+        .iter()
+        .filter(|entry| entry.under_change)
+        .filter_map(|entry| {
+            let file = entry.file;
+            let (to, planned) = match entry.action {
+                crate::plan::Action::Change(to) => {
+                    (to, Some(DirectionJson::of(entry.current(), to)))
+                }
+                crate::plan::Action::Keep | crate::plan::Action::Ignore => (entry.current(), None),
+            };
+            if to == Sharing::Public
+                && guardrails
+                    .exposed_if_public(&file.path, &file.filetype)
+                    .is_some()
+            {
+                return None;
+            }
+            Some(Watch {
+                change: ChangeJson {
+                    fid: file.fid.clone(),
+                    path: file.path.clone(),
+                    filetype: file.filetype.clone(),
+                    action: DirectionJson::of(entry.current(), to),
+                    from: entry.current(),
+                    to,
+                    observed: file.flags,
+                    rule: crate::planfile::RuleJson::from(&entry.decided_by),
+                    required_by: None,
+                },
+                planned,
+            })
+        })
+        .collect()
 }
 
 /// A file whose state is not what the saved plan observed.
@@ -338,10 +404,12 @@ impl Run {
     }
 }
 
-/// Applies the changes: restrictions first, then exposures.
+/// Applies the changes: restrictions first, then exposures; in each, folders (shallow
+/// first), then the files below changed folders put back ([`Watch`]), then files.
 pub async fn execute(
     client: &Client,
     changes: Vec<ChangeJson>,
+    watches: &[Watch],
     options: Options,
     audit: Option<Arc<AuditLog>>,
     progress: ProgressBar,
@@ -358,11 +426,33 @@ pub async fn execute(
     let (restrict, expose): (Vec<_>, Vec<_>) = changes
         .into_iter()
         .partition(|c| c.action == DirectionJson::Restrict);
-    let mut results = run_phase(&run, restrict).await;
-    results.extend(run_phase(&run, expose).await);
+    let mut results = Vec::new();
+    let mut restorations = 0;
+    for (phase, changes) in [
+        (DirectionJson::Restrict, restrict),
+        (DirectionJson::Expose, expose),
+    ] {
+        let (folders, files): (Vec<_>, Vec<_>) = changes
+            .into_iter()
+            .partition(|c| c.filetype == FileType::Folder);
+        let folders = restore::run_folders(&run, folders).await;
+        if folders
+            .iter()
+            .any(|(_, o)| !matches!(o, Outcome::NotApplied { .. }))
+        {
+            let restored = restore::put_back(&run, watches, phase).await;
+            restorations += restored.len();
+            results.extend(folders);
+            results.extend(restored);
+        } else {
+            results.extend(folders);
+        }
+        results.extend(run_phase(&run, files).await);
+    }
     run.progress.finish_and_clear();
     Report {
         results,
+        restorations,
         stopped: run.stop_reason(),
         interrupted: false,
         audit_failed: run
@@ -376,32 +466,42 @@ pub async fn execute(
 /// panicked is a failed change, never a change missing from the report.
 async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
     let run = run.clone();
-    run_each(run.options.parallelism, changes, move |changes, index| {
-        let run = run.clone();
-        async move {
-            let outcome = apply_one(&run, &changes[index]).await;
-            run.progress.inc(1);
-            outcome
-        }
-    })
+    run_each(
+        run.options.parallelism,
+        changes,
+        move |changes, index| {
+            let run = run.clone();
+            async move {
+                let outcome = apply_one(&run, &changes[index]).await;
+                run.progress.inc(1);
+                outcome
+            }
+        },
+        |_, outcome| outcome,
+    )
     .await
 }
 
 /// Runs `work` for each change, at most `parallelism` at once: a task is started only when
 /// another ends, so memory follows `parallelism`, not the number of changes. The changes are
-/// shared, never copied. The outcomes come back in input order, and a task that panics is a
-/// failed change of its own, so nothing drops out of the report.
-async fn run_each<W, F>(
+/// shared, never copied. The results come back in input order, and a task that panics is a
+/// failed change of its own (`lost` turns that failure into a result), so nothing drops out
+/// of the report.
+async fn run_each<T, W, F>(
     parallelism: usize,
     changes: Vec<ChangeJson>,
     work: W,
-) -> Vec<(ChangeJson, Outcome)>
+    lost: impl Fn(&ChangeJson, Outcome) -> T,
+) -> Vec<(ChangeJson, T)>
 where
+    T: Send + 'static,
     W: Fn(Arc<Vec<ChangeJson>>, usize) -> F,
-    F: std::future::Future<Output = Outcome> + Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
 {
     let changes = Arc::new(changes);
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; changes.len()];
+    let mut outcomes: Vec<Option<T>> = std::iter::repeat_with(|| None)
+        .take(changes.len())
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = HashMap::with_capacity(parallelism);
     let mut next = 0..changes.len();
@@ -430,7 +530,7 @@ where
                          unknown, run plotward plan"
                     ),
                 };
-                (index, outcome)
+                (index, lost(&changes[index], outcome))
             }
         };
         outcomes[index] = Some(outcome);
@@ -443,9 +543,12 @@ where
         .into_iter()
         .zip(outcomes)
         .map(|(change, outcome)| {
-            let outcome = outcome.unwrap_or(Outcome::Failed {
-                status: None,
-                message: "internal error: the write never reported".to_owned(),
+            let outcome = outcome.unwrap_or_else(|| {
+                let failed = Outcome::Failed {
+                    status: None,
+                    message: "internal error: the write never reported".to_owned(),
+                };
+                lost(&change, failed)
             });
             (change, outcome)
         })
@@ -573,51 +676,84 @@ fn unverified(run: &Run, change: &ChangeJson, written: Written, message: &str) -
 }
 
 /// Records an accepted write as applied; a secret link must first read back as enabled.
-/// Upstream it sometimes reads back disabled for a while, so it is re-read with waits, then
-/// written once more.
+/// Upstream it sometimes reads back disabled for a while (the official client re-reads it up
+/// to 50 times, 4 s apart), so it is re-read with growing waits, written once more after the
+/// first few, and reported as still settling if `share_key_timeout` passes first.
 async fn verify(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
     let mut last = written;
-    if change.to == Sharing::Secret && !share_key_visible(run, change).await {
-        let note = "share key not visible yet; writing again";
-        run.audit(
-            change,
-            written.attempt,
-            "unverified",
-            written.status,
-            Some(note),
-        );
-        last = match write(run, change).await {
-            Err(outcome) => return outcome,
-            Ok(again) => Written {
-                attempt: written.attempt + again.attempt,
-                status: again.status,
-            },
-        };
-        if !share_key_visible(run, change).await {
-            let why = "the share key did not take effect (a known upstream delay); run apply again";
-            return unverified(run, change, last, why);
+    if change.to == Sharing::Secret {
+        let deadline = tokio::time::Instant::now() + run.options.share_key_timeout;
+        if !share_key_visible(run, change, deadline, 3).await {
+            let note = "share key not visible yet; writing again";
+            run.audit(change, last.attempt, "unverified", last.status, Some(note));
+            last = match write(run, change).await {
+                Err(outcome) => return outcome,
+                Ok(again) => Written {
+                    attempt: written.attempt + again.attempt,
+                    status: again.status,
+                },
+            };
+            if !share_key_visible(run, change, deadline, usize::MAX).await {
+                return settling(run, change, last);
+            }
         }
     }
     run.audit(change, last.attempt, "applied", last.status, None);
     Outcome::Applied
 }
 
-async fn share_key_visible(run: &Run, change: &ChangeJson) -> bool {
-    for wait in std::iter::once(Duration::ZERO).chain(run.options.share_key_waits) {
-        tokio::time::sleep(wait).await;
+/// Re-reads a file until its secret link reads back enabled, at most `reads` times (after
+/// the first) and not past `deadline`; waits grow from 0.5 s to 4 s. Gives up early when the
+/// run stops.
+async fn share_key_visible(
+    run: &Run,
+    change: &ChangeJson,
+    deadline: tokio::time::Instant,
+    reads: usize,
+) -> bool {
+    let mut wait = Duration::ZERO;
+    for _ in 0..=reads {
+        let now = tokio::time::Instant::now();
+        if now >= deadline && !wait.is_zero() {
+            return false;
+        }
+        tokio::time::sleep(wait.min(deadline.saturating_duration_since(now))).await;
         if let Ok(flags) = run.client.flags(&change.fid).await
             && flags == change.to.flags()
         {
             return true;
         }
+        if run.stop_reason().is_some() {
+            return false;
+        }
+        wait = (wait * 2).clamp(Duration::from_millis(500), Duration::from_secs(4));
     }
     false
 }
 
+fn settling(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
+    let message = format!(
+        "the secret link was written but did not read back as enabled within {}s (Chart Studio \
+         enables share keys eventually); the file is not public. Run plotward plan later to \
+         confirm, or raise --share-key-timeout",
+        run.options.share_key_timeout.as_secs()
+    );
+    run.audit(
+        change,
+        written.attempt,
+        "settling",
+        written.status,
+        Some(&message),
+    );
+    Outcome::Settling { message }
+}
+
+mod restore;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{FileType, Flags, RemoteFile};
+    use crate::inventory::{Flags, RemoteFile};
     use crate::planfile::{RuleJson, Source, SummaryJson};
 
     fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> ChangeJson {
@@ -709,10 +845,15 @@ mod tests {
             change("a:2", "y", Sharing::Public, Sharing::Private),
             change("a:3", "z", Sharing::Public, Sharing::Private),
         ];
-        let results = run_each(2, changes, |changes, index| async move {
-            assert!(changes[index].fid != "a:2", "a bug in one write");
-            Outcome::Applied
-        })
+        let results = run_each(
+            2,
+            changes,
+            |changes, index| async move {
+                assert!(changes[index].fid != "a:2", "a bug in one write");
+                Outcome::Applied
+            },
+            |_, outcome| outcome,
+        )
         .await;
         let fids: Vec<&str> = results.iter().map(|(c, _)| c.fid.as_str()).collect();
         assert_eq!(
@@ -774,7 +915,14 @@ mod tests {
                         reason: "quota".into(),
                     },
                 ),
+                (
+                    change("a:5", "v", Sharing::Public, Sharing::Secret),
+                    Outcome::Settling {
+                        message: "not yet".into(),
+                    },
+                ),
             ],
+            restorations: 0,
             stopped: Some("quota".into()),
             interrupted: false,
             audit_failed: None,
@@ -785,7 +933,8 @@ mod tests {
                 restricted: 1,
                 exposed: 1,
                 failed: 1,
-                not_applied: 1
+                not_applied: 1,
+                settling: 1,
             }
         );
         assert!(!report.is_complete());

@@ -247,6 +247,12 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
 
+    /// How long to wait for a new secret link to read back as enabled (Chart Studio enables
+    /// share keys eventually; the official client waits up to 50 x 4 s).
+    #[arg(long, value_name = "SECS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub share_key_timeout: u64,
+
     /// How to reach the account.
     #[command(flatten)]
     pub connection: ConnectionArgs,

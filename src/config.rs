@@ -133,6 +133,8 @@ pub struct ApplyConfig {
     pub max_writes: Option<usize>,
     /// Where to append the audit trail.
     pub audit_log: Option<PathBuf>,
+    /// How long a new secret link may take to read back as enabled.
+    pub share_key_timeout: std::time::Duration,
     /// The account.
     pub remote: Remote,
 }
@@ -270,6 +272,7 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
         force: args.force,
         max_writes: args.max_writes,
         audit_log: args.audit_log,
+        share_key_timeout: std::time::Duration::from_secs(args.share_key_timeout),
         remote: remote(args.connection)?,
     })
 }

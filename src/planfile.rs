@@ -184,6 +184,18 @@ pub enum DirectionJson {
     Expose,
 }
 
+impl DirectionJson {
+    /// The direction of a change between two levels; the same level counts as restricting
+    /// (nothing becomes more exposed).
+    pub fn of(from: Sharing, to: Sharing) -> DirectionJson {
+        if to > from {
+            DirectionJson::Expose
+        } else {
+            DirectionJson::Restrict
+        }
+    }
+}
+
 /// What decided a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

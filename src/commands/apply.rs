@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::plan::{api_source, list_account, show_plan};
 use super::{Io, runtime};
-use crate::apply::{self, AuditLog, Report};
-use crate::config::{ApplyConfig, Remote};
+use crate::apply::{self, AuditLog, Report, Watch};
+use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
 use crate::inventory::Sharing;
 use crate::planfile::{DirectionJson, PLAN_FORMAT_VERSION, PlanFile, Source};
@@ -51,18 +51,23 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let client = super::connect(&config.remote, false, io)?;
     runtime()?.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
-        let plan = if let Some((path, plan)) = saved {
+        let (plan, watches) = if let Some((path, plan)) = saved {
             confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?
         } else {
-            let Some(file) =
+            let Some(confirmed) =
                 show_and_confirm(&policy, &inventory, &client, config.force, asks, io)?
             else {
                 return Ok(Exit::Success);
             };
-            file
+            confirmed
         };
         refuse_never_public(&plan, &policy)?;
-        let report = carry_out(&client, plan, &config.remote, config.max_writes, audit, io).await?;
+        let options = apply::Options {
+            parallelism: config.remote.parallelism,
+            max_writes: config.max_writes,
+            share_key_timeout: config.share_key_timeout,
+        };
+        let report = carry_out(&client, plan, &watches, options, audit, io).await?;
         Ok(exit_for(&report))
     })
 }
@@ -71,24 +76,19 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
 pub(super) async fn carry_out(
     client: &Client,
     plan: PlanFile,
-    remote: &Remote,
-    max_writes: Option<usize>,
+    watches: &[Watch],
+    options: apply::Options,
     audit: Option<Arc<AuditLog>>,
     io: &mut Io<'_>,
 ) -> Result<Report, Error> {
-    let options = apply::Options {
-        parallelism: remote.parallelism,
-        max_writes,
-        ..apply::Options::default()
-    };
     // Whatever was shown (the plan and its summary, or the saved plan's line) is out before
     // the first write starts, even when stdout is a file or a pipe.
     io.out.flush()?;
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = tokio::spawn(halt_on_signals(client.clone(), interrupted.clone())?);
+    let signals = tokio::spawn(halt_on_signals(client.clone(), interrupted.clone())?);
     let progress = io.progress_bar("applying");
-    let mut report = apply::execute(client, plan.changes, options, audit, progress).await;
-    watcher.abort();
+    let mut report = apply::execute(client, plan.changes, watches, options, audit, progress).await;
+    signals.abort();
     report.interrupted = interrupted.load(std::sync::atomic::Ordering::SeqCst);
     render::text::apply_report(&report, io.out_painter, io.out)?;
     Ok(report)
@@ -200,10 +200,11 @@ fn confirm_saved(
     inventory: &crate::inventory::Inventory,
     force: bool,
     io: &mut Io<'_>,
-) -> Result<PlanFile, Error> {
+) -> Result<(PlanFile, Vec<Watch>), Error> {
     check_account(path, &plan, client)?;
     let fresh = crate::plan::diff(policy, inventory);
     let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
+    let watches = apply::watches(&fresh, &policy.guardrails);
     let fresh = PlanFile::new(&fresh, policy, api_source(client), &breaches);
     check_stale(path, &plan, &fresh, inventory)?;
     check_guardrails(&fresh, force)?;
@@ -212,7 +213,7 @@ fn confirm_saved(
         "Applying the saved plan {path}: {} to restrict, {} to expose.",
         plan.summary.restrict, plan.summary.expose
     )?;
-    Ok(plan)
+    Ok((plan, watches))
 }
 
 /// The fresh plan, shown, checked against the guardrails and (when `asks`) confirmed; `None`
@@ -224,18 +225,19 @@ fn show_and_confirm(
     force: bool,
     asks: bool,
     io: &mut Io<'_>,
-) -> Result<Option<PlanFile>, Error> {
+) -> Result<Option<(PlanFile, Vec<Watch>)>, Error> {
     let (plan, file) = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
     if !plan.summary().has_changes() {
         return Ok(None);
     }
+    let watches = apply::watches(&plan, &policy.guardrails);
     check_guardrails(&file, force)?;
     if asks && !confirm(io)? {
         return Err(Error::Cancelled(
             "apply cancelled; nothing was changed".to_owned(),
         ));
     }
-    Ok(Some(file))
+    Ok(Some((file, watches)))
 }
 
 /// A saved plan applies only under the policy it was made from: the same text, by digest.

@@ -166,12 +166,17 @@ async fn demo_steps(
 
     writeln!(io.out, "$ plotward plan -p policies/example.yaml")?;
     let inventory = list_account(client, remote, io).await?;
-    let (_, file) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    let (plan, file) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    let watches = crate::apply::watches(&plan, &policy.guardrails);
     writeln!(
         io.out,
         "\n$ plotward apply -p policies/example.yaml --auto-approve"
     )?;
-    let report = super::apply::carry_out(client, file, remote, None, None, io).await?;
+    let options = crate::apply::Options {
+        parallelism: remote.parallelism,
+        ..crate::apply::Options::default()
+    };
+    let report = super::apply::carry_out(client, file, &watches, options, None, io).await?;
     writeln!(io.out, "\n$ plotward plan -p policies/example.yaml")?;
     let inventory = list_account(client, remote, io).await?;
     show_plan(policy, &inventory, api_source(client), Format::Text, io)?;

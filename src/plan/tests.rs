@@ -386,6 +386,8 @@ mod converges {
     //! level the policy wants, as the world sees it, and every unmanaged file's own flags as
     //! they were: on a server that cascades folder changes to their contents and on one that
     //! does not.
+    use std::fmt::Write as _;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -417,9 +419,10 @@ mod converges {
                 LEVELS[level],
             ));
             let sharing = LEVELS.get(target).map_or("ignore", |l| l.as_str());
-            rules.push_str(&format!(
+            let _ = write!(
+                rules,
                 "  - match: \"{path}\"\n    filetypes: [{filetype}]\n    sharing: {sharing}\n"
-            ));
+            );
             if is_folder {
                 folders.push(i);
             }
@@ -474,9 +477,10 @@ mod converges {
             let effective = effective_levels(&after);
             for ((entry, file), level) in plan.entries.iter().zip(&after).zip(&effective) {
                 // A folder capped for its contents ends at the cap (its `wanted`) too.
-                match entry.wanted {
-                    Some(wanted) => prop_assert_eq!(*level, wanted, "{} in {}", &file.path, &source),
-                    None => prop_assert_eq!(file.flags, entry.file.flags, "{}", &file.path),
+                if let Some(wanted) = entry.wanted {
+                    prop_assert_eq!(*level, wanted, "{} in {}", &file.path, &source);
+                } else {
+                    prop_assert_eq!(file.flags, entry.file.flags, "{}", &file.path);
                 }
             }
             // And planning again finds nothing to do.

@@ -77,8 +77,12 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
     }
     // Notes quote policy text: escaped, so a pattern cannot inject HTML into the comment.
     alert.extend(
-        crate::render::dead_rule_notes(&plan.dead_rules, &plan.dead_patterns)
+        crate::render::folder_notes(&plan.folder_changes)
             .into_iter()
+            .chain(crate::render::dead_rule_notes(
+                &plan.dead_rules,
+                &plan.dead_patterns,
+            ))
             .chain(crate::render::coverage_notes(plan.coverage))
             .map(|note| escape(&note)),
     );

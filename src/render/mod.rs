@@ -52,6 +52,38 @@ pub fn dead_rule_notes(
     notes
 }
 
+/// What each folder change may do below it, one sentence per folder: a folder's sharing
+/// reaches everything in it, and a server may reset the flags of what lies below.
+pub fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|folder| {
+            let path = crate::visible::escape(&folder.path);
+            let n = folder.files_below;
+            let files = if n == 1 { "file" } else { "files" };
+            let keys = match folder.secret_below {
+                0 => String::new(),
+                1 => "; 1 secret link below it may get a new key".to_owned(),
+                k => format!("; {k} secret links below it may get new keys"),
+            };
+            if folder.to < folder.from {
+                format!(
+                    "Restricting folder {path}/ to {} may reset the sharing of the {n} {files} \
+                     below it; plotward reads them again and restores them{keys}.",
+                    folder.to
+                )
+            } else {
+                format!(
+                    "Making folder {path}/ {} makes the {n} {files} below it at least {} to \
+                     the world, and may reset their sharing; plotward reads them again and \
+                     restores them{keys}.",
+                    folder.to, folder.to
+                )
+            }
+        })
+        .collect()
+}
+
 /// What the listing could not vouch for, one sentence each, for every output made from it:
 /// other users' files that were skipped, and a listing not proven complete.
 pub fn coverage_notes(coverage: Coverage) -> Vec<String> {

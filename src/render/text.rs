@@ -49,6 +49,9 @@ pub fn plan(
         write_change(change, &widths, painter, out)?;
     }
     writeln!(out)?;
+    for note in super::folder_notes(&plan.folder_changes) {
+        writeln!(out, "{}", painter.paint(Painter::YELLOW, note))?;
+    }
     write_breaches(breaches, painter, out)?;
     write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
     write_coverage(plan.coverage, painter, out)?;
@@ -265,13 +268,24 @@ fn write_change(
     };
     // Pad before painting: escape codes would otherwise count towards the width.
     let to = painter.paint(to_style, format!("{:<7}", change.to.as_str()));
+    // The level the world sees now, when a folder makes it more than the file's own.
+    let through = change.entry.through.map_or(String::new(), |folder| {
+        format!(
+            "; {} now through folder {}/",
+            change.entry.effective,
+            escape(&folder.path)
+        )
+    });
     let line = format!(
         "  {} {}  {:<7} -> {}  {}",
         painter.paint(Painter::YELLOW, "~"),
         widths.columns(&file.path, file.filetype.as_str(), &file.fid),
         change.from.as_str(),
         to,
-        painter.paint(Painter::DIM, decided_by(&change.entry.decided_by)),
+        painter.paint(
+            Painter::DIM,
+            format!("{}{through}", decided_by(&change.entry.decided_by))
+        ),
     );
     writeln!(out, "{}", line.trim_end())
 }
@@ -333,6 +347,14 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
             )?;
         }
     }
+    write_settling(report, painter, out)?;
+    if report.restorations > 0 {
+        writeln!(
+            out,
+            "Put back {} files below changed folders that a folder change had reset.",
+            report.restorations
+        )?;
+    }
     let tally = report.tally();
     if report.interrupted {
         let line = format!(
@@ -360,8 +382,12 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         );
         return writeln!(out, "{}", painter.paint(Painter::BOLD, line));
     }
+    let settling = match tally.settling {
+        0 => String::new(),
+        n => format!(", {n} still settling"),
+    };
     let line = format!(
-        "Apply incomplete: {} restricted, {} exposed, {} failed, {} not applied.",
+        "Apply incomplete: {} restricted, {} exposed, {} failed, {} not applied{settling}.",
         tally.restricted, tally.exposed, tally.failed, tally.not_applied
     );
     writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
@@ -379,6 +405,35 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         "{} changes remain. Run plotward apply again to finish: it changes only what still differs.",
         tally.failed + tally.not_applied
     )
+}
+
+/// Secret links written but not yet readable: apart from failures, because the file is not
+/// public and upstream enables share keys eventually.
+fn write_settling(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let settling: Vec<_> = report
+        .results
+        .iter()
+        .filter_map(|(c, o)| match o {
+            Outcome::Settling { message } => Some((c, message)),
+            _ => None,
+        })
+        .collect();
+    if settling.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", painter.paint(Painter::YELLOW, "Still settling:"))?;
+    for (change, message) in settling {
+        writeln!(
+            out,
+            "  ~ {} {} {} -> {}: {}",
+            escape(&change.path),
+            escape(&change.fid),
+            change.from,
+            change.to,
+            escape(message)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) -> io::Result<()> {

@@ -592,16 +592,36 @@ fn collect_plotward_commands(value: &Value, out: &mut Vec<String>) {
 }
 
 /// Files of alice, `(fid, path, filetype, level)`, as snapshot JSON; the level is `public`,
-/// `secret` or `private`.
+/// `secret` or `private`. Folders the files are in but the list does not name are added,
+/// private (fids from `alice:9000`), as a snapshot lists every folder.
 fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
-    let files: Vec<Value> = files
+    let named: std::collections::BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.2 == "fold")
+        .map(|f| f.1)
+        .collect();
+    let mut missing = std::collections::BTreeSet::new();
+    for (_, path, _, _) in files {
+        let mut at = *path;
+        while let Some((folder, _)) = at.rsplit_once('/') {
+            if !named.contains(folder) {
+                missing.insert(folder.to_owned());
+            }
+            at = folder;
+        }
+    }
+    let mut entries: Vec<Value> = files
         .iter()
         .map(|(fid, path, filetype, level)| {
             json!({"fid": fid, "path": path, "filetype": filetype,
                    "world_readable": *level == "public", "share_key_enabled": *level == "secret"})
         })
         .collect();
-    json!({"format_version": 1, "files": files}).to_string()
+    entries.extend(missing.iter().enumerate().map(|(i, path)| {
+        json!({"fid": format!("alice:{}", 9000 + i), "path": path, "filetype": "fold",
+               "world_readable": false, "share_key_enabled": false})
+    }));
+    json!({"format_version": 1, "files": entries}).to_string()
 }
 
 /// A sandbox seeded with these files of alice (see [`snapshot_of`]).

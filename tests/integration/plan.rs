@@ -146,7 +146,11 @@ const SMALL_SNAPSHOT: &str = r#"{
     {"fid": "alice:5", "path": "public/demo", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
     {"fid": "alice:6", "path": "public/map", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
     {"fid": "alice:7", "path": "dashboards/exec-kpis", "filetype": "dashboard", "world_readable": false, "share_key_enabled": true},
-    {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": false, "share_key_enabled": false}
+    {"fid": "alice:1", "path": "finance", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+    {"fid": "alice:2", "path": "reports", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+    {"fid": "alice:3", "path": "reports/q3", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+    {"fid": "alice:4", "path": "public", "filetype": "fold", "world_readable": false, "share_key_enabled": false},
+    {"fid": "alice:8", "path": "dashboards", "filetype": "fold", "world_readable": false, "share_key_enabled": false}
   ]
 }"#;
 
@@ -169,7 +173,7 @@ fn text_plan_lists_restrictions_then_exposures_with_a_summary() {
               ~ public/demo         plot  alice:5   private -> public   rule 3 "public/**"
 
             Rule 4 "legacy/**" (line 11) decided no file: it protects nothing.
-            Plan: 2 to restrict, 1 to expose, 2 unchanged, 2 ignored.
+            Plan: 2 to restrict, 1 to expose, 2 unchanged, 6 ignored.
             "#,
         )
         // The text plan names dead rules itself, above the summary line; nothing on stderr.
@@ -202,7 +206,7 @@ fn json_plan_matches_the_documented_schema() {
             restrict: 2,
             expose: 1,
             unchanged: 2,
-            ignored: 2
+            ignored: 6
         }
     );
     let paths: Vec<&str> = plan.changes.iter().map(|c| c.path.as_str()).collect();
@@ -285,7 +289,7 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
         .args(["plan", "--snapshot", "snapshot.json", "--detailed-exitcode"])
         .stdout(
             "Rule 4 \"legacy/**\" (line 11) decided no file: it protects nothing.\n\
-             No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 2 ignored.\n",
+             No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 6 ignored.\n",
         )
         .status(0);
 }
@@ -351,7 +355,9 @@ fn share_keys_never_appear_in_plans() {
     // A snapshot carrying a share key (which plotward never writes) must not leak it.
     let snapshot = r#"{"format_version": 1, "files": [
         {"fid": "a:1", "path": "reports/x", "filetype": "plot", "world_readable": false,
-         "share_key_enabled": true, "share_key": "KkpqfcY2FA5kJhU5QwnUs5"}]}"#;
+         "share_key_enabled": true, "share_key": "KkpqfcY2FA5kJhU5QwnUs5"},
+        {"fid": "a:2", "path": "reports", "filetype": "fold", "world_readable": false,
+         "share_key_enabled": true, "share_key": "KkpqfcY2FA5kJhU5QwnUs6"}]}"#;
     for format in ["text", "json"] {
         let run = Test::new()
             .policy("version: 1\ndefault: private\n")
@@ -479,7 +485,7 @@ fn out_dash_prints_the_json_plan_on_stdout_and_the_text_plan_on_stderr() {
 
 /// A snapshot of public plots at these paths (`alice:1`, `alice:2`, ...).
 fn snapshot_of(paths: &[&str]) -> String {
-    let files: Vec<serde_json::Value> = paths
+    let mut files: Vec<serde_json::Value> = paths
         .iter()
         .enumerate()
         .map(|(n, path)| {
@@ -487,6 +493,15 @@ fn snapshot_of(paths: &[&str]) -> String {
                 "world_readable": true, "share_key_enabled": false})
         })
         .collect();
+    // Every folder is listed, private, as a snapshot must.
+    let folders: std::collections::BTreeSet<&str> = paths
+        .iter()
+        .flat_map(|path| path.match_indices('/').map(move |(at, _)| &path[..at]))
+        .collect();
+    files.extend(folders.iter().enumerate().map(|(n, path)| {
+        serde_json::json!({"fid": format!("alice:{}", 100_000 + n), "path": path,
+            "filetype": "fold", "world_readable": false, "share_key_enabled": false})
+    }));
     serde_json::json!({"format_version": 1, "files": files}).to_string()
 }
 
