@@ -124,9 +124,15 @@ pub fn check(report: &check::Report, diff: &str) -> String {
             path: f.path.clone(),
             filetype: f.filetype.to_string(),
             fid: f.fid.clone(),
-            change: match &f.kind {
-                check::Kind::Drift { wanted, .. } => format!("{} → {wanted}", f.now),
-                check::Kind::NeverPublic => "public".to_owned(),
+            change: {
+                // What the world sees, and the folder that makes it so when not the file.
+                let through = f.through.as_deref().map_or(String::new(), |folder| {
+                    format!(" through folder {}", code(&format!("{folder}/")))
+                });
+                match &f.kind {
+                    check::Kind::Drift { wanted, .. } => format!("{}{through} → {wanted}", f.now),
+                    check::Kind::NeverPublic => format!("public{through}"),
+                }
             },
             why: match &f.kind {
                 check::Kind::Drift { decided_by: d, .. } => why(d),

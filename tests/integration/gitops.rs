@@ -13,7 +13,7 @@ fn example(path: &str) -> String {
     repo(path).display().to_string()
 }
 
-fn live(sandbox: &plotward::sandbox::Sandbox) -> Test {
+pub(crate) fn live(sandbox: &plotward::sandbox::Sandbox) -> Test {
     Test::new()
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("PLOTLY_USERNAME", "alice")
@@ -58,6 +58,9 @@ struct Violation {
     now: String,
     wanted: Option<String>,
     rule: Option<Value>,
+    /// The folder through which the file is more exposed than its own flags.
+    #[serde(default)]
+    through: Option<String>,
     message: String,
 }
 
@@ -594,7 +597,7 @@ fn collect_plotward_commands(value: &Value, out: &mut Vec<String>) {
 /// Files of alice, `(fid, path, filetype, level)`, as snapshot JSON; the level is `public`,
 /// `secret` or `private`. Folders the files are in but the list does not name are added,
 /// private (fids from `alice:9000`), as a snapshot lists every folder.
-fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
+pub(crate) fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
     let named: std::collections::BTreeSet<&str> = files
         .iter()
         .filter(|f| f.2 == "fold")
@@ -626,10 +629,18 @@ fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
 
 /// A sandbox seeded with these files of alice (see [`snapshot_of`]).
 fn seeded(files: &[(&str, &str, &str, &str)]) -> plotward::sandbox::Sandbox {
+    seeded_with(files, Options::default())
+}
+
+/// A sandbox seeded with these files of alice, with these options.
+pub(crate) fn seeded_with(
+    files: &[(&str, &str, &str, &str)],
+    options: Options,
+) -> plotward::sandbox::Sandbox {
     let text = snapshot_of(files);
     let snapshot =
         plotward::inventory::Snapshot::parse(&text, std::path::Path::new("seed.json")).unwrap();
-    sandbox_with(Seed::Snapshot(snapshot), Options::default())
+    sandbox_with(Seed::Snapshot(snapshot), options)
 }
 
 /// `plotward ARGS --snapshot snap.json` with this policy and snapshot, expecting `code`.

@@ -39,3 +39,6 @@ mod hostile;
 
 /// Every attack of a lying or broken server, on the real binary: what each server saw.
 mod untrusted;
+
+/// Folder visibility: files judged by what the world sees through their folders.
+mod folders;

@@ -21,6 +21,27 @@ pub struct PlanJson {
     guardrails: Vec<BreachJson>,
     /// Present only when the listing could not vouch for something.
     pub listing: Option<ListingJson>,
+    /// The folders the plan changes; absent when none.
+    #[serde(default)]
+    pub folders: Vec<FolderChangeJson>,
+}
+
+/// `folders[]`: a folder the plan changes and what lies below it.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FolderChangeJson {
+    /// Its fid.
+    pub fid: String,
+    /// Its path.
+    pub path: String,
+    /// Level now.
+    pub from: String,
+    /// Level wanted.
+    pub to: String,
+    /// Files and folders below it.
+    pub files_below: usize,
+    /// Of those, the ones with a secret link.
+    pub secret_below: usize,
 }
 
 /// `listing`: what the listing could not vouch for (plans, checks and snapshots).
@@ -79,6 +100,9 @@ struct ChangeJson {
     to: String,
     observed: ObservedJson,
     rule: RuleJson,
+    /// For a folder restricted for its contents: `{fid, path, wants}` of the file requiring it.
+    #[serde(default)]
+    required_by: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,210 @@
+//! Folder visibility, end to end: a file is judged by what the world sees (its own level or
+//! more through a folder above it), folders are restricted for their contents, and apply
+//! converges by putting back what a folder change moved.
+
+use plotward::sandbox::Options;
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::gitops::{live, seeded_with};
+
+/// A public folder over a private file the policy wants private, a file the policy wants
+/// public that is public only through the folder, and a deeper public file the policy wants
+/// private.
+const ACCOUNT: &[(&str, &str, &str, &str)] = &[
+    ("alice:1", "reports", "fold", "public"),
+    ("alice:2", "reports/revenue", "plot", "private"),
+    ("alice:3", "reports/chart", "plot", "private"),
+    ("alice:4", "reports/q3", "fold", "private"),
+    ("alice:5", "reports/q3/deep", "plot", "public"),
+    ("alice:6", "elsewhere", "plot", "private"),
+];
+
+const POLICY: &str =
+    "version: 1\ndefault: private\nrules:\n  - match: \"reports/chart\"\n    sharing: public\n";
+
+fn own_levels(api: &Api) -> Vec<(String, bool, bool)> {
+    let state = api.state();
+    let mut files: Vec<(String, bool, bool)> = state["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["fid"].as_str().unwrap_or_default().to_owned(),
+                f["world_readable"].as_bool().unwrap_or_default(),
+                f["share_key_enabled"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn check_sees_a_private_file_in_a_public_folder_as_public_and_says_why() {
+    let sandbox = seeded_with(ACCOUNT, Options::default());
+    let run = live(&sandbox).policy(POLICY).args(["check"]).status(2);
+    assert!(
+        run.stdout.contains("reports/revenue")
+            && run
+                .stdout
+                .contains("public through folder reports/, the policy wants private"),
+        "{}",
+        run.stdout
+    );
+    // chart is public through the folder, as the policy wants: compliant today.
+    assert!(!run.stdout.contains("reports/chart "), "{}", run.stdout);
+    let json = live(&sandbox)
+        .policy(POLICY)
+        .args(["check", "--format", "json"])
+        .status(2);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    let revenue = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["path"] == "reports/revenue")
+        .expect("revenue is a violation");
+    assert_eq!(revenue["now"], "public");
+    assert_eq!(revenue["through"], "reports");
+    let junit = live(&sandbox)
+        .policy(POLICY)
+        .args(["check", "--format", "junit"])
+        .status(2);
+    assert!(
+        junit.stdout.contains("public through folder reports/"),
+        "{}",
+        junit.stdout
+    );
+    let markdown = live(&sandbox)
+        .policy(POLICY)
+        .args(["check", "--format", "markdown"])
+        .status(2);
+    assert!(
+        markdown.stdout.contains("public through folder `reports/` → private"),
+        "{}",
+        markdown.stdout
+    );
+}
+
+#[test]
+fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb() {
+    let sandbox = seeded_with(ACCOUNT, Options::default());
+    let run = live(&sandbox).policy(POLICY).args(["plan"]).status(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let line = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", run.stdout))
+    };
+    let folder = line("reports          fold");
+    assert!(
+        lines[folder].contains("public  -> private")
+            && lines[folder].contains("required by reports/q3/deep (private, default)"),
+        "{}",
+        lines[folder]
+    );
+    let chart = line("reports/chart");
+    assert!(
+        lines[chart].contains("private -> public")
+            && lines[chart].contains("public now through folder reports/"),
+        "{}",
+        lines[chart]
+    );
+    // The warning comes with the plan, before its summary line.
+    let warning =
+        line("Restricting folder reports/ to private may reset the sharing of the 4 files");
+    assert!(warning < line("Plan: 2 to restrict, 1 to expose"));
+    let json = live(&sandbox)
+        .policy(POLICY)
+        .args(["plan", "--format", "json"])
+        .status(0);
+    let plan: crate::plan::PlanJson = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        plan.folders,
+        [crate::plan::FolderChangeJson {
+            fid: "alice:1".into(),
+            path: "reports".into(),
+            from: "public".into(),
+            to: "private".into(),
+            files_below: 4,
+            secret_below: 0,
+        }]
+    );
+    let raw: Value = serde_json::from_str(&json.stdout).unwrap();
+    let folder_change = raw["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["fid"] == "alice:1")
+        .unwrap();
+    assert_eq!(folder_change["required_by"]["path"], "reports/q3/deep");
+    assert_eq!(folder_change["required_by"]["wants"], "private");
+}
+
+#[test]
+fn apply_restricts_the_folder_first_and_converges() {
+    let sandbox = seeded_with(ACCOUNT, Options::default());
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .policy(POLICY)
+        .args(["apply", "--auto-approve"])
+        .status(0);
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 2 restricted, 1 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    let patches: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|(method, _, _)| method == "PATCH")
+        .map(|(_, path, _)| path)
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            "/v2/files/alice:1",
+            "/v2/files/alice:5",
+            "/v2/files/alice:3"
+        ],
+        "the folder first, then the file restriction, then the exposure"
+    );
+    live(&sandbox).policy(POLICY).args(["check"]).status(0);
+    let again = live(&sandbox)
+        .policy(POLICY)
+        .args(["plan", "--detailed-exitcode"])
+        .status(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    assert_eq!(
+        own_levels(&api),
+        [
+            ("alice:1".to_owned(), false, false),
+            ("alice:2".to_owned(), false, false),
+            ("alice:3".to_owned(), true, false),
+            ("alice:4".to_owned(), false, false),
+            ("alice:5".to_owned(), false, false),
+            ("alice:6".to_owned(), false, false),
+        ]
+    );
+}
+
+#[test]
+fn export_writes_what_the_world_sees_so_it_plans_no_change() {
+    let sandbox = seeded_with(ACCOUNT, Options::default());
+    let export = live(&sandbox).args(["export"]).status(0);
+    let run = live(&sandbox)
+        .policy(&export.stdout)
+        .args(["plan", "--detailed-exitcode"])
+        .status(0);
+    assert!(run.stdout.starts_with("No changes."), "{}", run.stdout);
+    // revenue is private on its own but public through reports/: exported as public.
+    assert!(
+        export.stdout.contains("public") && !export.stdout.contains("default: private\nrules: []"),
+        "{}",
+        export.stdout
+    );
+}
