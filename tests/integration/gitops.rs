@@ -120,6 +120,8 @@ fn check_json_matches_its_schema() {
             never_public: 3
         }
     );
+    // Every folder of the example is private: nothing is exposed through one.
+    assert!(check.violations.iter().all(|v| v.through.is_none()));
     let payroll: Vec<&Violation> = check
         .violations
         .iter()

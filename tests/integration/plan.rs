@@ -238,6 +238,9 @@ fn json_plan_matches_the_documented_schema() {
         paths,
         ["finance/payroll", "public/demo", "reports/q3/revenue"]
     );
+    // No folder changes here, so nothing is required by a file below a folder.
+    assert!(plan.changes.iter().all(|c| c.required_by.is_none()));
+    assert!(plan.folders.is_empty());
     let revenue = &plan.changes[2];
     assert_eq!(
         (
