@@ -39,3 +39,6 @@ mod hostile;
 
 /// Every attack of a lying or broken server, on the real binary: what each server saw.
 mod untrusted;
+
+/// Setup and the credentials check: no default API URL, `users/current` first, every message.
+mod setup;
