@@ -179,7 +179,7 @@ pub struct SandboxArgs {
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Your Chart Studio Enterprise server, e.g. `https://plotly.example.com` (no default: the
-    /// Chart Studio cloud closed in 2025). Also PLOTLY_API_DOMAIN or `plotly_api_domain`.
+    /// Chart Studio cloud closed in 2025). Also `PLOTLY_API_DOMAIN` or `plotly_api_domain`.
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 

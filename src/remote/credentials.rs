@@ -643,7 +643,7 @@ mod tests {
         let err = check_url("http://plotly.acme.com").unwrap_err().to_string();
         assert!(err.contains("plain http is refused"), "{err}");
         assert!(check_url("ftp://x").is_err());
-        assert!(check_url("https://api.plotly.com/v2").is_err());
+        assert!(check_url("https://plotly.example.com/v2").is_err());
     }
 
     #[test]
