@@ -178,7 +178,8 @@ pub struct SandboxArgs {
 /// How to reach a Chart Studio account.
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
-    /// API base URL (default `https://api.plotly.com`; Chart Studio Enterprise: your domain).
+    /// Your Chart Studio Enterprise server, e.g. `https://plotly.example.com` (no default: the
+    /// Chart Studio cloud closed in 2025). Also `PLOTLY_API_DOMAIN` or `plotly_api_domain`.
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 

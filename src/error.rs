@@ -1,7 +1,7 @@
 //! The one top-level error, and the exit codes.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::inventory::SnapshotError;
 use crate::policy::PolicyError;
@@ -87,6 +87,15 @@ impl Error {
             | Error::TestFile(crate::policytest::TestFileError::Invalid(diagnostics)) => {
                 diagnostic::render(diagnostics, painter)
             }
+            Error::Policy(PolicyError::Read { path, source })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                format!(
+                    "{}: {}\n",
+                    painter.paint(Painter::RED, "error"),
+                    crate::visible::escape_lines(&missing_policy(path))
+                )
+            }
             // Messages hold text from outside (paths, server words): shown, never obeyed.
             other => format!(
                 "{}: {}\n",
@@ -95,4 +104,20 @@ impl Error {
             ),
         }
     }
+}
+
+/// A missing policy file: which file was looked for (relative paths also as absolute), and
+/// the two ways on: name another file, or start from the account as it is.
+fn missing_policy(path: &Path) -> String {
+    let absolute = std::env::current_dir()
+        .ok()
+        .filter(|_| path.is_relative())
+        .map(|dir| format!(" ({})", dir.join(path).display()))
+        .unwrap_or_default();
+    format!(
+        "no policy file {}{absolute}: give one with -p PATH, or start from the account's \
+         sharing as it is today with `plotward export > {}`",
+        path.display(),
+        path.display()
+    )
 }

@@ -60,7 +60,8 @@ impl Io<'_> {
 }
 
 /// The API client for a remote (read-only for commands that must never write), warning on
-/// stderr when certificate checks are off.
+/// stderr when certificate checks are off, once the credentials check passed: nothing else is
+/// sent to a server that refuses the key or names another user.
 fn connect(
     remote: &crate::config::Remote,
     read_only: bool,
@@ -74,12 +75,22 @@ fn connect(
             io.err_painter.paint(Painter::YELLOW, "warning")
         )?;
     }
+    check_credentials(remote)?;
     let client = if read_only {
         crate::remote::Client::read_only(&remote.connection, remote.retry)?
     } else {
         crate::remote::Client::new(&remote.connection, remote.retry)?
     };
     Ok(client.with_max_response_bytes(remote.max_response_bytes))
+}
+
+/// `GET /v2/users/current` with a read-only client of its own, on a runtime of its own: the
+/// command's client then starts with no connection pooled on a runtime that is gone.
+fn check_credentials(remote: &crate::config::Remote) -> Result<(), Error> {
+    let client = crate::remote::Client::read_only(&remote.connection, remote.retry)?
+        .with_max_response_bytes(remote.max_response_bytes);
+    runtime()?.block_on(client.check_credentials())?;
+    Ok(())
 }
 
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),

@@ -111,6 +111,7 @@ pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         username: user.username.clone(),
         api_key: crate::remote::ApiKey::new(user.api_key.clone()),
         tls: TlsVerify::System,
+        sources: crate::remote::Sources::builtin("the demo sandbox"),
     };
     let remote = crate::config::Remote {
         connection,

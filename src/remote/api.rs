@@ -34,6 +34,43 @@ pub fn sharing_body(level: Sharing) -> Value {
     })
 }
 
+/// The most of a `GET /v2/users/current` body plotward reads: the answer is one small user
+/// object, so anything near this size is not that answer.
+pub const MAX_CURRENT_USER_BYTES: usize = 64 * 1024;
+
+/// The longest username accepted from the server, in bytes.
+pub const MAX_USERNAME_BYTES: usize = 256;
+
+/// The username in a `GET /v2/users/current` answer (`{"username": "alice", ...}`; other
+/// fields are ignored). The body is untrusted: it must be a JSON object whose `username` is a
+/// string that [`is_username`] accepts, at most [`MAX_USERNAME_BYTES`] long. Errors show the
+/// server's text escaped and cut short.
+pub fn current_username(body: &[u8]) -> Result<String, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        format!(
+            "the answer is not JSON (it starts `{}`)",
+            escape(&String::from_utf8_lossy(&body[..body.len().min(60)]))
+        )
+    })?;
+    let name = match value.get("username") {
+        Some(Value::String(name)) => name,
+        Some(_) => return Err("its `username` is not a string".to_owned()),
+        None => return Err("it has no `username`".to_owned()),
+    };
+    if name.len() > MAX_USERNAME_BYTES {
+        return Err(format!(
+            "its `username` is longer than {MAX_USERNAME_BYTES} bytes"
+        ));
+    }
+    if !is_username(name) {
+        return Err(format!(
+            "its `username` `{}` cannot be a Chart Studio username",
+            redact(name)
+        ));
+    }
+    Ok(name.clone())
+}
+
 /// A listing page: only what plotward needs of `children`.
 #[derive(Debug, Deserialize)]
 pub struct ListPage {

@@ -15,7 +15,7 @@ use reqwest::{Method, StatusCode, Url};
 
 use super::RemoteError;
 use super::api::{self, ApiBase, Fid, FileFlags, ListPage, ListedFile, Unplaced};
-use super::credentials::{Connection, TlsVerify};
+use super::credentials::{Connection, Source, Sources, TlsVerify};
 use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
 
 /// How requests are retried.
@@ -98,6 +98,8 @@ pub struct Client {
     http: reqwest::Client,
     base: ApiBase,
     username: String,
+    /// Where the URL, user and key came from, for the messages of [`Client::check_credentials`].
+    sources: Sources,
     retry: RetryPolicy,
     read_only: bool,
     max_response_bytes: usize,
@@ -195,6 +197,7 @@ impl Client {
             http,
             base,
             username: connection.username.clone(),
+            sources: connection.sources.clone(),
             retry,
             read_only: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
@@ -372,14 +375,81 @@ impl Client {
         body.parse(url)
     }
 
-    /// Checks the credentials: `GET /v2/users/current`.
+    /// The user the key belongs to, as `GET /v2/users/current` names it. The answer is read
+    /// with a small cap and checked by [`api::current_username`] before it is believed.
     pub async fn current_user(&self) -> Result<String, RemoteError> {
-        #[derive(serde::Deserialize)]
-        struct Me {
-            username: String,
+        let url = self.base.current_user_url();
+        let capped = self
+            .clone()
+            .with_max_response_bytes(api::MAX_CURRENT_USER_BYTES.min(self.max_response_bytes));
+        let not_chart_studio = |message: &str| RemoteError::Decode {
+            url: url.to_string(),
+            message: format!(
+                "this is not a Chart Studio answer to the credentials check: {message}"
+            ),
+        };
+        let body = match capped.send(Method::GET, &url, None, &mut |_| {}).await {
+            Ok(body) => body,
+            Err(RemoteError::TooLarge { limit, .. }) => {
+                return Err(not_chart_studio(&format!(
+                    "it is larger than {} KiB",
+                    limit / 1024
+                )));
+            }
+            Err(other) => return Err(other),
+        };
+        api::current_username(&body.bytes).map_err(|message| not_chart_studio(&message))
+    }
+
+    /// Checks the URL, the key and the user with one read before anything else is sent:
+    /// `GET /v2/users/current` must answer with the configured user. Every failure names the
+    /// source of the value to fix (flag, environment variable or file).
+    pub async fn check_credentials(&self) -> Result<(), RemoteError> {
+        let sources = &self.sources;
+        let owner = match self.current_user().await {
+            Ok(owner) => owner,
+            Err(RemoteError::Http {
+                status: status @ (401 | 403),
+                ..
+            }) => {
+                return Err(RemoteError::KeyRejected {
+                    key_source: sources.api_key.to_string(),
+                    origin: self.base.origin(),
+                    status,
+                    user: self.username.clone(),
+                    user_source: sources.username.to_string(),
+                });
+            }
+            Err(RemoteError::Http { status: 404, .. }) => {
+                return Err(RemoteError::NotAnApi {
+                    origin: self.base.origin(),
+                    url_source: sources.api_url.to_string(),
+                    example: super::credentials::EXAMPLE_API_URL,
+                });
+            }
+            Err(RemoteError::Transport {
+                method,
+                url,
+                message,
+            }) if sources.api_url != Source::Flag("--api-url") => {
+                return Err(RemoteError::Transport {
+                    method,
+                    url,
+                    message: format!("{message} (the API URL is from {})", sources.api_url),
+                });
+            }
+            Err(other) => return Err(other),
+        };
+        if owner != self.username {
+            return Err(RemoteError::WrongUser {
+                owner,
+                user: self.username.clone(),
+                user_source: sources.username.to_string(),
+                key_source: sources.api_key.to_string(),
+                origin: self.base.origin(),
+            });
         }
-        let me: Me = self.get_json(&self.base.current_user_url()).await?;
-        Ok(me.username)
+        Ok(())
     }
 
     /// Lists every file of the user, and proves the listing complete: the distinct items
@@ -629,17 +699,71 @@ impl Failure {
 
     /// No (whole) answer: refused, reset, DNS, TLS or a timeout, named as such.
     fn transport(method: &Method, url: &Url, err: &reqwest::Error, during: &str) -> Failure {
-        let message = transport_message(err, during);
+        let cause = Cause::of(err);
         Failure {
-            retryable: is_transient(&message),
+            retryable: cause.is_transient(),
             error: RemoteError::Transport {
                 method: method.to_string(),
                 url: url.to_string(),
-                message,
+                message: transport_message(cause, url, err, during),
             },
             retry_after: None,
             answered: false,
         }
+    }
+}
+
+/// What stopped a request that got no answer, read from the error's causes, so the message
+/// says what to do instead of repeating the HTTP stack's chain of errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    /// `--timeout` passed.
+    Timeout,
+    /// The host name does not resolve.
+    Dns,
+    /// Nothing accepts connections at that host and port.
+    Refused,
+    /// The server answered the TLS handshake with something else, likely plain HTTP.
+    NotTls,
+    /// The server's certificate was refused.
+    Certificate,
+    /// Anything else: a reset, a closed connection, a protocol error.
+    Other,
+}
+
+impl Cause {
+    fn of(err: &reqwest::Error) -> Cause {
+        if err.is_timeout() {
+            return Cause::Timeout;
+        }
+        let mut source = std::error::Error::source(err);
+        let mut found = Cause::Other;
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            let io_kind = cause
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind);
+            if text.starts_with("dns error") || text.contains("failed to lookup address") {
+                return Cause::Dns;
+            }
+            if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+                return Cause::Refused;
+            }
+            if text.contains("InvalidContentType") || text.contains("corrupt message") {
+                return Cause::NotTls;
+            }
+            if text.contains("certificate") || text.contains("CertificateRequired") {
+                found = Cause::Certificate;
+            }
+            source = cause.source();
+        }
+        found
+    }
+
+    /// Whether it may go away on its own. A name that does not resolve, a server that does not
+    /// speak TLS or a refused certificate will not, and retrying only delays the message.
+    fn is_transient(self) -> bool {
+        matches!(self, Cause::Timeout | Cause::Refused | Cause::Other)
     }
 }
 
@@ -686,29 +810,48 @@ fn classify(
     Failure::fatal(http())
 }
 
-/// A transport error's message without the URL (which the caller adds) and with its causes.
-/// A timeout says so first: it is the one thing a user can act on (`--timeout`).
-fn transport_message(err: &reqwest::Error, during: &str) -> String {
-    let mut message = if err.is_timeout() {
-        format!("timed out{during} (--timeout)")
-    } else if err.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        format!("the connection failed{during}")
+/// A transport error's message without the URL (which the caller adds): what happened and
+/// what to check. Only the deepest cause of the HTTP stack's chain is kept, for the cases
+/// plotward cannot name itself.
+fn transport_message(cause: Cause, url: &Url, err: &reqwest::Error, during: &str) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or_default();
+    let message = match cause {
+        Cause::Timeout => format!("timed out{during} (--timeout)"),
+        Cause::Dns => format!("cannot resolve host {host}: check --api-url"),
+        Cause::Refused => format!(
+            "nothing listens at {host}:{port}: check the host and port in --api-url, and that \
+             the server is running"
+        ),
+        Cause::NotTls => {
+            let hint = if super::credentials::is_loopback(host) {
+                format!("; try http://{host}:{port}")
+            } else {
+                String::new()
+            };
+            format!(
+                "the server at {host}:{port} does not speak TLS on that port; maybe it serves \
+                 plain http, which plotward allows only on loopback hosts{hint}"
+            )
+        }
+        Cause::Certificate => format!(
+            "the server's TLS certificate was refused: {}; if your server uses a company CA, \
+             pass --ca-bundle",
+            deepest_cause(err)
+        ),
+        Cause::Other if err.is_connect() => format!("cannot connect: {}", deepest_cause(err)),
+        Cause::Other => format!("the connection failed{during}: {}", deepest_cause(err)),
     };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
     crate::visible::escape(&message).into_owned()
 }
 
-/// Whether a transport failure may go away on its own. A refused certificate will not, and
-/// retrying it only delays the error the user needs to see.
-fn is_transient(message: &str) -> bool {
-    !(message.contains("certificate") || message.contains("CertificateRequired"))
+/// The last error in the chain, the one that says what actually failed.
+fn deepest_cause(err: &reqwest::Error) -> String {
+    let mut deepest: &dyn std::error::Error = err;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    deepest.to_string()
 }
 
 /// Why a body could not be read whole.
@@ -789,14 +932,13 @@ mod tests {
     }
 
     #[test]
-    fn certificate_errors_are_not_retried() {
-        assert!(!is_transient(
-            "cannot connect: client error (Connect): invalid peer certificate: UnknownIssuer"
-        ));
-        assert!(is_transient(
-            "cannot connect: tcp connect error: Connection refused (os error 111)"
-        ));
-        assert!(is_transient("timed out"));
+    fn only_causes_that_may_pass_are_retried() {
+        assert!(Cause::Timeout.is_transient());
+        assert!(Cause::Refused.is_transient());
+        assert!(Cause::Other.is_transient());
+        assert!(!Cause::Dns.is_transient());
+        assert!(!Cause::NotTls.is_transient());
+        assert!(!Cause::Certificate.is_transient());
     }
 
     const MAX: Duration = Duration::from_secs(30);

@@ -4,15 +4,68 @@
 //! environment (`PLOTLY_API_DOMAIN`, `PLOTLY_USERNAME`, `PLOTLY_API_KEY`), then Plotly's own
 //! files in `$PLOTLY_DIR` or `~/.plotly` (`.credentials`: `username`, `api_key`; `.config`:
 //! `plotly_api_domain`, `plotly_ssl_verification`). Each value is taken from the first source
-//! that has it. No flag takes the key itself, so it never shows in `ps` or shell history.
+//! that has it, and carries that [`Source`] with it, so an error can name which one to fix.
+//! No flag takes the key itself, so it never shows in `ps` or shell history.
+//!
+//! There is no default API URL: the Chart Studio cloud (`https://api.plotly.com`) closed on
+//! 2025-10-31, and the servers left are Chart Studio Enterprise installs, each at its own
+//! address. Without one configured, every command that needs a server stops before sending
+//! anything.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// The default API, Chart Studio cloud. Enterprise users set their own domain.
-pub const DEFAULT_API_URL: &str = "https://api.plotly.com";
+/// The example server address shown in hints (a reserved example domain, never a real one).
+pub const EXAMPLE_API_URL: &str = "https://plotly.example.com";
+
+/// Where a setting came from, so a message can name the one to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag, such as `--api-url` or `--user`.
+    Flag(&'static str),
+    /// `--api-key-file PATH`.
+    KeyFile(PathBuf),
+    /// An environment variable, such as `PLOTLY_API_KEY`.
+    Env(&'static str),
+    /// One of Plotly's files (`.credentials` or `.config`), by its real path.
+    File(PathBuf),
+    /// Set by plotward itself, such as the demo's own sandbox.
+    Builtin(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(name) | Source::Env(name) | Source::Builtin(name) => f.write_str(name),
+            Source::KeyFile(path) => write!(f, "--api-key-file {}", path.display()),
+            Source::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Where each value of a [`Connection`] came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sources {
+    /// Of the API URL.
+    pub api_url: Source,
+    /// Of the username.
+    pub username: Source,
+    /// Of the API key.
+    pub api_key: Source,
+}
+
+impl Sources {
+    /// All three set by plotward itself (`what` says how, e.g. "the demo sandbox").
+    pub fn builtin(what: &'static str) -> Sources {
+        Sources {
+            api_url: Source::Builtin(what),
+            username: Source::Builtin(what),
+            api_key: Source::Builtin(what),
+        }
+    }
+}
 
 /// An API key. It cannot be printed: `Debug` shows `(redacted)` and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,7 +103,7 @@ pub enum TlsVerify {
 /// Everything needed to talk to the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
-    /// Base URL without a trailing slash (`https://api.plotly.com`).
+    /// Base URL without a trailing slash (`https://plotly.example.com`).
     pub api_url: String,
     /// The user whose files are managed.
     pub username: String,
@@ -58,6 +111,8 @@ pub struct Connection {
     pub api_key: ApiKey,
     /// TLS verification.
     pub tls: TlsVerify,
+    /// Where the URL, the username and the key came from.
+    pub sources: Sources,
 }
 
 /// What the command line said.
@@ -84,6 +139,17 @@ pub struct Env {
     pub api_key: Option<String>,
     /// `PLOTLY_DIR`, or `~/.plotly` when unset.
     pub plotly_dir: Option<PathBuf>,
+}
+
+impl Env {
+    /// The path of one of Plotly's files (`.credentials`, `.config`), as read: under
+    /// `PLOTLY_DIR` when set, else under the home directory; `~/.plotly/NAME` when neither is
+    /// known, since that is where Plotly's client would look.
+    pub fn plotly_file(&self, name: &str) -> PathBuf {
+        self.plotly_dir
+            .as_ref()
+            .map_or_else(|| Path::new("~/.plotly").join(name), |dir| dir.join(name))
+    }
 }
 
 impl Env {
@@ -134,8 +200,20 @@ pub enum CredentialsError {
     Missing {
         /// What is missing.
         what: &'static str,
-        /// Where it may be given.
-        hint: &'static str,
+        /// Where it may be given, with the real paths of Plotly's files.
+        hint: String,
+    },
+    /// No API URL anywhere: there is no default since the Chart Studio cloud closed.
+    #[error(
+        "no API URL configured. The Chart Studio cloud closed on 2025-10-31, so plotward has no \
+         default server; point it at your Chart Studio Enterprise server: pass --api-url \
+         {EXAMPLE_API_URL}, set PLOTLY_API_DOMAIN={EXAMPLE_API_URL}, or put \
+         \"plotly_api_domain\": \"{EXAMPLE_API_URL}\" in {}",
+        config.display()
+    )]
+    NoApiUrl {
+        /// The `.config` file that was read.
+        config: PathBuf,
     },
     /// A file could not be read or parsed.
     #[error("cannot read {path}: {message}")]
@@ -225,40 +303,57 @@ fn tls_setting(value: serde_json::Value) -> Option<TlsVerify> {
     }
 }
 
-/// Resolves the connection from the three sources. `read_key_file` reads `--api-key-file`.
+/// The first value present, highest source first, with its source.
+fn first<const N: usize>(candidates: [(Option<&String>, Source); N]) -> Option<(String, Source)> {
+    candidates
+        .into_iter()
+        .find_map(|(value, source)| value.map(|v| (v.clone(), source)))
+}
+
+/// Resolves the connection from the three sources, each value with where it came from.
+/// `read_key_file` reads `--api-key-file`. Nothing is defaulted: a missing URL, user or key is
+/// an error that says where to set it.
 pub fn resolve(
     flags: &Flags,
     env: &Env,
     files: &PlotlyFiles,
     read_key_file: impl FnOnce(&Path) -> Result<String, CredentialsError>,
 ) -> Result<Connection, CredentialsError> {
-    let api_url = flags
-        .api_url
-        .clone()
-        .or_else(|| env.api_domain.clone())
-        .or_else(|| files.api_domain.clone())
-        .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+    let config = env.plotly_file(".config");
+    let credentials = env.plotly_file(".credentials");
+    let (api_url, api_url_source) = first([
+        (flags.api_url.as_ref(), Source::Flag("--api-url")),
+        (env.api_domain.as_ref(), Source::Env("PLOTLY_API_DOMAIN")),
+        (files.api_domain.as_ref(), Source::File(config.clone())),
+    ])
+    .ok_or(CredentialsError::NoApiUrl { config })?;
     let api_url = check_url(&api_url)?;
-    let username = flags
-        .user
-        .clone()
-        .or_else(|| env.username.clone())
-        .or_else(|| files.username.clone())
-        .ok_or(CredentialsError::Missing {
-            what: "username",
-            hint: "pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials",
-        })?;
+    let (username, username_source) = first([
+        (flags.user.as_ref(), Source::Flag("--user")),
+        (env.username.as_ref(), Source::Env("PLOTLY_USERNAME")),
+        (files.username.as_ref(), Source::File(credentials.clone())),
+    ])
+    .ok_or_else(|| CredentialsError::Missing {
+        what: "username",
+        hint: format!(
+            "pass --user, set PLOTLY_USERNAME, or put `username` in {}",
+            credentials.display()
+        ),
+    })?;
     check_username(&username)?;
-    let api_key = match &flags.api_key_file {
-        Some(path) => read_key_file(path)?,
-        None => env
-            .api_key
-            .clone()
-            .or_else(|| files.api_key.clone())
-            .ok_or(CredentialsError::Missing {
-                what: "API key",
-                hint: "pass --api-key-file, set PLOTLY_API_KEY, or put `api_key` in ~/.plotly/.credentials",
-            })?,
+    let (api_key, api_key_source) = match &flags.api_key_file {
+        Some(path) => (read_key_file(path)?, Source::KeyFile(path.clone())),
+        None => first([
+            (env.api_key.as_ref(), Source::Env("PLOTLY_API_KEY")),
+            (files.api_key.as_ref(), Source::File(credentials.clone())),
+        ])
+        .ok_or_else(|| CredentialsError::Missing {
+            what: "API key",
+            hint: format!(
+                "pass --api-key-file, set PLOTLY_API_KEY, or put `api_key` in {}",
+                credentials.display()
+            ),
+        })?,
     };
     let tls = match &flags.ca_bundle {
         Some(path) => TlsVerify::Bundle(path.clone()),
@@ -269,6 +364,11 @@ pub fn resolve(
         username,
         api_key: ApiKey::new(api_key.trim()),
         tls,
+        sources: Sources {
+            api_url: api_url_source,
+            username: username_source,
+            api_key: api_key_source,
+        },
     })
 }
 
@@ -308,6 +408,14 @@ pub fn check_url(url: &str) -> Result<String, CredentialsError> {
         url: super::api::redact(url.trim()),
         message: message.to_owned(),
     };
+    // `plotly.example.com` would parse as a relative URL, and `localhost:9889` as a URL of
+    // the scheme `localhost`: either way the fix is the same, so say it.
+    if !url.contains("://") {
+        return Err(fail(&format!(
+            "it has no scheme; the URL needs https://, as in `{}`",
+            super::api::redact(&format!("https://{}", url.trim()))
+        )));
+    }
     let base = super::api::ApiBase::parse(url).map_err(|message| fail(&message))?;
     if base.is_http() && !is_loopback(base.host()) {
         return Err(fail(
@@ -317,7 +425,8 @@ pub fn check_url(url: &str) -> Result<String, CredentialsError> {
     Ok(base.to_string())
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether a URL host is `localhost` or a loopback address (`127.0.0.0/8`, `[::1]`).
+pub(crate) fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
@@ -395,27 +504,131 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_chart_studio_cloud_and_says_what_is_missing() {
+    fn each_value_carries_its_source() {
+        let env = Env {
+            plotly_dir: Some("/cfg/plotly".into()),
+            ..full_env()
+        };
+        let flags = Flags {
+            user: Some("flag-user".into()),
+            api_key_file: Some("/run/key.txt".into()),
+            ..Flags::default()
+        };
+        let c = resolve(&flags, &env, &full_files(), |_| Ok("k".into())).unwrap();
+        assert_eq!(
+            c.sources,
+            Sources {
+                api_url: Source::Env("PLOTLY_API_DOMAIN"),
+                username: Source::Flag("--user"),
+                api_key: Source::KeyFile("/run/key.txt".into()),
+            }
+        );
+        assert_eq!(c.sources.api_key.to_string(), "--api-key-file /run/key.txt");
+        let c = resolve(
+            &Flags::default(),
+            &Env {
+                plotly_dir: Some("/cfg/plotly".into()),
+                ..Env::default()
+            },
+            &full_files(),
+            no_file,
+        )
+        .unwrap();
+        assert_eq!(
+            c.sources,
+            Sources {
+                api_url: Source::File("/cfg/plotly/.config".into()),
+                username: Source::File("/cfg/plotly/.credentials".into()),
+                api_key: Source::File("/cfg/plotly/.credentials".into()),
+            }
+        );
+        assert_eq!(c.sources.username.to_string(), "/cfg/plotly/.credentials");
+    }
+
+    #[test]
+    fn there_is_no_default_api_url() {
         let files = PlotlyFiles {
             username: Some("u".into()),
             api_key: Some("k".into()),
             ..PlotlyFiles::default()
         };
-        let c = resolve(&Flags::default(), &Env::default(), &files, no_file).unwrap();
-        assert_eq!(c.api_url, DEFAULT_API_URL);
+        let env = Env {
+            plotly_dir: Some("/cfg/plotly".into()),
+            ..Env::default()
+        };
+        let err = resolve(&Flags::default(), &env, &files, no_file)
+            .unwrap_err()
+            .to_string();
+        for needle in [
+            "no API URL configured",
+            "closed on 2025-10-31",
+            "--api-url https://plotly.example.com",
+            "PLOTLY_API_DOMAIN=",
+            "\"plotly_api_domain\": \"https://plotly.example.com\" in /cfg/plotly/.config",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from {err}");
+        }
+        let flags = Flags {
+            api_url: Some("https://plotly.acme.com".into()),
+            ..Flags::default()
+        };
+        let c = resolve(&flags, &env, &files, no_file).unwrap();
         assert_eq!(c.tls, TlsVerify::System);
-        let err = resolve(
-            &Flags::default(),
-            &Env::default(),
-            &PlotlyFiles::default(),
-            no_file,
-        )
-        .unwrap_err();
+    }
+
+    #[test]
+    fn missing_values_name_the_real_plotly_files() {
+        let flags = Flags {
+            api_url: Some("https://plotly.acme.com".into()),
+            ..Flags::default()
+        };
+        let env = Env {
+            plotly_dir: Some("/elsewhere/plotly".into()),
+            ..Env::default()
+        };
+        let err = resolve(&flags, &env, &PlotlyFiles::default(), no_file)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "no username found: pass --user, set PLOTLY_USERNAME, or put `username` in \
+             /elsewhere/plotly/.credentials"
+        );
+        let env = Env {
+            username: Some("u".into()),
+            ..env
+        };
+        let err = resolve(&flags, &env, &PlotlyFiles::default(), no_file)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.to_string()
-                .starts_with("no username found: pass --user"),
+            err.ends_with("`api_key` in /elsewhere/plotly/.credentials"),
             "{err}"
         );
+        assert_eq!(
+            Env::default().plotly_file(".credentials"),
+            Path::new("~/.plotly/.credentials")
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_gets_the_corrected_url() {
+        for (given, corrected) in [
+            ("plotly.example.com", "`https://plotly.example.com`"),
+            ("localhost:9889", "`https://localhost:9889`"),
+            (
+                " plotly.example.com:8443/ ",
+                "`https://plotly.example.com:8443/`",
+            ),
+        ] {
+            let err = check_url(given).unwrap_err().to_string();
+            assert!(err.contains("the URL needs https://"), "{err}");
+            assert!(err.contains(corrected), "{err}");
+        }
+        let err = check_url("bob:hunter2@plotly.example.com")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
@@ -430,7 +643,7 @@ mod tests {
         let err = check_url("http://plotly.acme.com").unwrap_err().to_string();
         assert!(err.contains("plain http is refused"), "{err}");
         assert!(check_url("ftp://x").is_err());
-        assert!(check_url("https://api.plotly.com/v2").is_err());
+        assert!(check_url("https://plotly.example.com/v2").is_err());
     }
 
     #[test]
@@ -478,6 +691,7 @@ mod tests {
             username: "u".into(),
             api_key: key,
             tls: TlsVerify::System,
+            sources: Sources::builtin("a test"),
         };
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }

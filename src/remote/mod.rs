@@ -6,7 +6,7 @@ pub mod client;
 pub mod credentials;
 
 pub use client::{Attempt, Client, DEAD_AFTER, DEFAULT_MAX_RESPONSE_BYTES, Listing, RetryPolicy};
-pub use credentials::{ApiKey, Connection, TlsVerify};
+pub use credentials::{ApiKey, Connection, Source, Sources, TlsVerify};
 
 use crate::inventory::CountMismatch;
 
@@ -115,6 +115,59 @@ pub enum RemoteError {
     /// A request plotward will not send (a fid that is not the user's).
     #[error("refused: {0}")]
     Refused(String),
+    /// The first request, `GET /v2/users/current`, was refused: the key, or the user it was
+    /// sent with, is wrong. The server's own words are left out: they add nothing a user can
+    /// act on, and a server that echoes the request would print the key.
+    #[error(
+        "the API key from {key_source} was rejected by {origin} ({status}) for the user \
+         {user} from {user_source}: check that the key is current and belongs to that user, \
+         and which source each value comes from (flags beat the environment, which beats \
+         Plotly's files)"
+    )]
+    KeyRejected {
+        /// Where the key came from.
+        key_source: String,
+        /// The API origin.
+        origin: String,
+        /// 401 or 403.
+        status: u16,
+        /// The configured user.
+        user: String,
+        /// Where the user came from.
+        user_source: String,
+    },
+    /// The key works, but for another user than the configured one.
+    #[error(
+        "{origin} says the key belongs to {owner}, but {user_source} says {user} (the key is \
+         from {key_source}): fix whichever is wrong (flags beat the environment, which beats \
+         Plotly's files)"
+    )]
+    WrongUser {
+        /// The user the server named, escaped.
+        owner: String,
+        /// The configured user.
+        user: String,
+        /// Where the user came from.
+        user_source: String,
+        /// Where the key came from.
+        key_source: String,
+        /// The API origin.
+        origin: String,
+    },
+    /// `GET /v2/users/current` is not there: the URL is not a Chart Studio v2 API root.
+    #[error(
+        "{origin} answered 404 to GET /v2/users/current: the API URL (from {url_source}) is \
+         probably not a Chart Studio v2 API root; on Chart Studio Enterprise it is usually the \
+         server's own address, as in {example}"
+    )]
+    NotAnApi {
+        /// The API origin.
+        origin: String,
+        /// Where the URL came from.
+        url_source: String,
+        /// An example root.
+        example: &'static str,
+    },
 }
 
 impl RemoteError {

@@ -25,12 +25,14 @@ fn help_and_version_exit_0_and_help_lists_exit_codes() {
 }
 
 #[test]
-fn plan_without_a_snapshot_needs_credentials() {
-    Test::new()
-        .policy("version: 1\n")
-        .args(["plan"])
-        .stderr("error: no username found: pass --user, set PLOTLY_USERNAME, or put `username` in ~/.plotly/.credentials\n")
-        .status(1);
+fn plan_without_a_snapshot_needs_a_server() {
+    let run = Test::new().policy("version: 1\n").args(["plan"]).status(1);
+    assert!(
+        run.stderr
+            .starts_with("error: no API URL configured. The Chart Studio cloud closed"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

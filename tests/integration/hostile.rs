@@ -25,6 +25,8 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The chunk size of [`Reply::Huge`] and [`Reply::HugeChunked`] bodies.
 const CHUNK: usize = 64 * 1024;
+/// The path of plotward's credentials check, its first request to any server.
+pub const CURRENT_USER: &str = "/v2/users/current";
 /// How a [`Reply::Huge`] body starts: a listing page whose results never end.
 const HUGE_PREFIX: &[u8] = br#"{"children":{"count":1,"next":null,"results":["#;
 
@@ -180,6 +182,32 @@ impl Server {
             shared,
             acceptor: Mutex::new(Some(acceptor)),
         }
+    }
+
+    /// Like [`Server::start`], but `GET /v2/users/current` answers `{"username": "alice"}`,
+    /// so plotward's credentials check passes as alice and `handler` scripts the rest. The
+    /// check is recorded like any request.
+    pub fn api(ip: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+        Server::start(ip, move |request| {
+            if request.path() == CURRENT_USER {
+                Reply::Json(200, json!({"username": "alice"}))
+            } else {
+                handler(request)
+            }
+        })
+    }
+
+    /// The requests after plotward's credentials check, asserting that the check came first.
+    #[track_caller]
+    pub fn requests_after_check(&self) -> Vec<Request> {
+        let mut requests = self.requests();
+        assert_eq!(
+            requests.first().map(Request::path),
+            Some(CURRENT_USER),
+            "the credentials check comes first"
+        );
+        requests.remove(0);
+        requests
     }
 
     /// The base URL, `http://IP:PORT`, without a trailing slash.

@@ -1,6 +1,7 @@
 //! The real binary against servers that lie or break: each test plays one attack with the
 //! scripted server of `hostile.rs` on 127.0.0.1 (and 127.0.0.2 as "another host") and asserts
-//! on what each server saw, the exit code and the message.
+//! on what each server saw, the exit code and the message. The API servers answer plotward's
+//! credentials check as alice ([`Server::api`]), so the attacks start with the listing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -111,7 +112,7 @@ fn a_next_link_to_another_host_gets_no_request_let_alone_the_key() {
     let other = Server::start("127.0.0.2", |_| Reply::Json(200, page(1, None, vec![])));
     let link = format!("{}/v2/folders/all?user=alice&page=2", other.url());
     let next = link.clone();
-    let main = Server::start("127.0.0.1", move |request| {
+    let main = Server::api("127.0.0.1", move |request| {
         match request.query("page").as_deref() {
             // The numbered page 2 is gone, so plotward falls back to following `next`.
             Some("1") => Reply::Json(200, page(100, Some(next.clone()), files_in(1..=50, true))),
@@ -149,7 +150,7 @@ fn redirects_are_never_followed_to_any_host() {
     let other = Server::start("127.0.0.2", |_| Reply::Json(200, page(0, None, vec![])));
     let target = format!("{}/v2/folders/all?user=alice&page=1", other.url());
     let location = target.clone();
-    let main = Server::start("127.0.0.1", move |_| Reply::Redirect(302, location.clone()));
+    let main = Server::api("127.0.0.1", move |_| Reply::Redirect(302, location.clone()));
     let run = against(&main, &["plan"]).status(1);
     assert_contains(&run, "redirect to");
     assert_contains(&run, &target);
@@ -161,18 +162,18 @@ fn redirects_are_never_followed_to_any_host() {
         "a redirect is not retried either"
     );
     // Nor to the same host: a moved API is fixed with --api-url.
-    let same = Server::start("127.0.0.1", |_| {
+    let same = Server::api("127.0.0.1", |_| {
         Reply::Redirect(301, "/v2/elsewhere".into())
     });
     against(&same, &["check"]).status(1);
-    assert_eq!(same.requests().len(), 1);
+    assert_eq!(same.requests_after_check().len(), 1);
 }
 
 #[test]
 fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
     let proxy_url = Arc::new(Mutex::new(String::new()));
     let seen_proxy = proxy_url.clone();
-    let main = Server::start("127.0.0.1", move |request| {
+    let main = Server::api("127.0.0.1", move |request| {
         let http_link = seen_proxy.lock().unwrap().replace("https://", "http://");
         match (
             request.query("page").as_deref(),
@@ -210,7 +211,7 @@ fn an_http_next_link_behind_a_tls_proxy_is_upgraded_never_downgraded() {
 
 #[test]
 fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         let me = format!(
             "http://{}{}",
             request.header("host").unwrap_or_default(),
@@ -228,7 +229,7 @@ fn a_next_link_back_to_a_page_already_listed_ends_the_listing() {
 
 #[test]
 fn pages_that_repeat_what_was_listed_end_the_listing() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         let n: usize = request
             .query("cursor")
             .and_then(|p| p.parse().ok())
@@ -251,7 +252,7 @@ fn pages_that_repeat_what_was_listed_end_the_listing() {
 
 #[test]
 fn endless_fresh_next_links_stop_at_the_page_budget() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         let (page_number, cursor) = page_and_cursor(request);
         let n: u32 = match (page_number.as_deref(), cursor) {
             (Some("1"), _) => 1,
@@ -276,7 +277,7 @@ fn endless_fresh_next_links_stop_at_the_page_budget() {
 
 #[test]
 fn an_absurd_count_is_refused_after_one_request() {
-    let main = Server::start("127.0.0.1", |_| {
+    let main = Server::api("127.0.0.1", |_| {
         Reply::Json(
             200,
             page(
@@ -288,7 +289,7 @@ fn an_absurd_count_is_refused_after_one_request() {
     });
     let run = against(&main, &["plan"]).status(1);
     assert_contains(&run, "claims 1000000000000 files");
-    assert_eq!(main.requests().len(), 1);
+    assert_eq!(main.requests_after_check().len(), 1);
 }
 
 #[test]
@@ -296,7 +297,7 @@ fn a_huge_count_never_puts_more_than_parallelism_pages_in_flight() {
     let in_flight = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let (now, peak) = (in_flight.clone(), most.clone());
-    let main = Server::start("127.0.0.1", move |request| {
+    let main = Server::api("127.0.0.1", move |request| {
         if request.query("page").as_deref() == Some("1") {
             return Reply::Json(
                 200,
@@ -335,7 +336,7 @@ fn oversized_bodies_are_refused_while_they_stream() {
         Reply::HugeChunked { bytes: 300_000_000 },
     ] {
         let reply = Arc::new(Mutex::new(Some(reply)));
-        let main = Server::start("127.0.0.1", move |_| {
+        let main = Server::api("127.0.0.1", move |_| {
             reply
                 .lock()
                 .unwrap()
@@ -345,26 +346,30 @@ fn oversized_bodies_are_refused_while_they_stream() {
         let run = against(&main, &["plan", "--max-response-mib", "8"]).status(1);
         assert_contains(&run, "larger than 8 MiB");
         assert_contains(&run, "--max-response-mib");
-        assert_eq!(main.requests().len(), 1, "a body too large is not retried");
+        assert_eq!(
+            main.requests_after_check().len(),
+            1,
+            "a body too large is not retried"
+        );
     }
 }
 
 #[test]
 fn a_dripping_server_times_out_named_as_a_timeout_and_is_retried() {
     let body = serde_json::to_vec(&page(0, None, vec![])).unwrap();
-    let main = Server::start("127.0.0.1", move |_| Reply::Drip {
+    let main = Server::api("127.0.0.1", move |_| Reply::Drip {
         body: body.clone(),
         every: Duration::from_millis(300),
     });
     let run = against(&main, &["plan", "--timeout", "1", "--retries", "1"]).status(1);
     assert_contains(&run, "timed out while reading the response (--timeout)");
     assert!(!run.stderr.contains("EOF while parsing"), "{}", run.stderr);
-    assert_eq!(main.requests().len(), 2, "retried once");
+    assert_eq!(main.requests_after_check().len(), 2, "retried once");
 }
 
 /// A listing of alice's public file, bob's file and `extra`, answering `PATCH`es.
 fn listing_with(extra: Value) -> Server {
-    Server::start("127.0.0.1", move |request| {
+    Server::api("127.0.0.1", move |request| {
         if request.method == "PATCH" {
             return echo_patch(request);
         }
@@ -457,7 +462,7 @@ fn a_count_that_never_adds_up_fails_naming_both_numbers_unless_accepted() {
 
 /// A server whose count says 5 while it lists 3 files.
 fn miscounting() -> Server {
-    Server::start("127.0.0.1", |_| {
+    Server::api("127.0.0.1", |_| {
         Reply::Json(
             200,
             page(
@@ -540,7 +545,7 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
         export.stdout
     );
     // A compliant-looking check over an unproven listing does not say "compliant".
-    let quiet = Server::start("127.0.0.1", |_| {
+    let quiet = Server::api("127.0.0.1", |_| {
         Reply::Json(
             200,
             page(2, None, vec![file("alice:1", "a", "plot", -1, false)]),
@@ -553,7 +558,7 @@ fn every_output_of_an_accepted_count_mismatch_says_the_listing_is_unproven() {
 
 #[test]
 fn a_404_past_the_end_falls_back_to_following_next() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         let (page_number, cursor) = page_and_cursor(request);
         match (page_number.as_deref(), cursor.as_deref()) {
             (Some("1"), _) => Reply::Json(
@@ -578,7 +583,7 @@ fn a_404_past_the_end_falls_back_to_following_next() {
 
 #[test]
 fn a_short_page_in_the_middle_falls_back_to_following_next() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         let (page_number, cursor) = page_and_cursor(request);
         match (page_number.as_deref(), cursor.as_deref()) {
             (Some("1"), _) => Reply::Json(
@@ -623,7 +628,7 @@ fn a_server_that_dies_mid_apply_stops_the_run_and_reports_the_rest() {
     let files = public_files(&(1..=60).collect::<Vec<_>>());
     let writes = Arc::new(AtomicUsize::new(0));
     let seen = writes.clone();
-    let main = Server::start("127.0.0.1", move |request| {
+    let main = Server::api("127.0.0.1", move |request| {
         if request.method != "PATCH" {
             return Reply::Json(200, page(60, None, files.clone()));
         }
@@ -701,7 +706,7 @@ fn with_stdout_in_a_file_the_plan_is_written_before_the_first_write() {
     std::fs::write(&policy, PRIVATE).unwrap();
     let seen_at_first_write = Arc::new(Mutex::new(None::<String>));
     let (watched, seen) = (out.clone(), seen_at_first_write.clone());
-    let main = Server::start("127.0.0.1", move |request| {
+    let main = Server::api("127.0.0.1", move |request| {
         if request.method == "PATCH" {
             let mut first = seen.lock().unwrap();
             if first.is_none() {
@@ -740,7 +745,7 @@ fn names_beyond_their_limit_and_tiny_pages_are_refused() {
         "the listing gives `alice:9` a filename longer than 1024 bytes",
     );
     // One item a page would make a listing of a million items a million requests.
-    let tiny = Server::start("127.0.0.1", |request| {
+    let tiny = Server::api("127.0.0.1", |request| {
         Reply::Json(
             200,
             page(1000, Some(cursor_link(request, "b")), files_in(1..=1, true)),
@@ -748,7 +753,7 @@ fn names_beyond_their_limit_and_tiny_pages_are_refused() {
     });
     let run = against(&tiny, &["plan"]).status(1);
     assert_contains(&run, "the server's first page holds 1 of 1000 items");
-    assert_eq!(tiny.requests().len(), 1);
+    assert_eq!(tiny.requests_after_check().len(), 1);
 }
 
 #[test]
@@ -760,7 +765,7 @@ fn fid_numbers_must_be_canonical() {
 
 #[test]
 fn a_long_retry_after_on_a_5xx_stops_the_run_instead_of_stalling_it() {
-    let main = Server::start("127.0.0.1", |request| {
+    let main = Server::api("127.0.0.1", |request| {
         if request.method == "PATCH" {
             return Reply::Json(503, json!({"errors": [{"message": "maintenance"}]}))
                 .with_header("Retry-After", "120");
@@ -793,7 +798,7 @@ fn files_left_out_of_the_folder_tree_make_check_fail_not_pass() {
             + orphans.iter().filter(|f| f["filetype"] == "fold").count();
         items.extend(orphans);
         let count = items.len();
-        let main = Server::start("127.0.0.1", move |_| {
+        let main = Server::api("127.0.0.1", move |_| {
             Reply::Json(200, page(count, None, items.clone()))
         });
         let text = against(&main, &["check"]).status(2);
@@ -817,7 +822,7 @@ fn files_left_out_of_the_folder_tree_make_check_fail_not_pass() {
 fn slow_writes(n: u32, slow: Duration) -> Server {
     let files = files_in(1..=n, true);
     let count = files.len();
-    Server::start("127.0.0.1", move |request| {
+    Server::api("127.0.0.1", move |request| {
         if request.method == "PATCH" {
             std::thread::sleep(slow);
             return echo_patch(request);

@@ -99,10 +99,13 @@ fn yaml_syntax_errors_are_located() {
 
 #[test]
 fn a_missing_policy_file_is_a_clear_error() {
-    Test::new()
-        .args(["validate"])
-        .stderr("error: cannot read policy plotward.yaml: No such file or directory (os error 2)\n")
-        .status(1);
+    let run = Test::new().args(["validate"]).status(1);
+    assert!(
+        run.stderr
+            .starts_with("error: no policy file plotward.yaml ("),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -31,10 +31,10 @@ fn fid(text: &str) -> Fid {
 
 #[test]
 fn urls_and_bodies() {
-    let api = base("https://api.plotly.com");
+    let api = base("https://plotly.example.com");
     assert_eq!(
         api.list_url("al.ice", 3, 500).as_str(),
-        "https://api.plotly.com/v2/folders/all?user=al.ice&page=3&page_size=500"
+        "https://plotly.example.com/v2/folders/all?user=al.ice&page=3&page_size=500"
     );
     assert_eq!(
         base("http://h:8").file_url(&fid("alice:1")).as_str(),
@@ -42,7 +42,7 @@ fn urls_and_bodies() {
     );
     assert_eq!(
         api.current_user_url().as_str(),
-        "https://api.plotly.com/v2/users/current"
+        "https://plotly.example.com/v2/users/current"
     );
     assert_eq!(
         sharing_body(Sharing::Secret),
@@ -462,5 +462,41 @@ fn deep_nesting_cannot_grow_paths_without_bound() {
     assert!(
         err.contains("a:5 under a path longer than 4096 bytes"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_current_user_answer_is_checked_before_it_is_believed() {
+    assert_eq!(
+        current_username(br#"{"username": "al.ice_-1", "email": "a@example.com"}"#),
+        Ok("al.ice_-1".to_owned())
+    );
+    for (body, why) in [
+        (
+            &b"<html>login</html>"[..],
+            "not JSON (it starts `<html>login</html>`)",
+        ),
+        (br#"["alice"]"#, "has no `username`"),
+        (br#"{"user": "alice"}"#, "has no `username`"),
+        (br#"{"username": 7}"#, "not a string"),
+        (br#"{"username": ""}"#, "cannot be a Chart Studio username"),
+        (
+            br#"{"username": "bob:1"}"#,
+            "cannot be a Chart Studio username",
+        ),
+        (br#"{"username": "x\u001b[2J"}"#, "`x\\e[2J` cannot be"),
+    ] {
+        let err = current_username(body).unwrap_err();
+        assert!(err.contains(why), "{why:?} not in {err}");
+        assert!(!err.contains('\u{1b}'), "{err}");
+    }
+    let long = format!(
+        r#"{{"username": "{}"}}"#,
+        "a".repeat(MAX_USERNAME_BYTES + 1)
+    );
+    assert!(
+        current_username(long.as_bytes())
+            .unwrap_err()
+            .contains("longer than 256 bytes")
     );
 }
