@@ -42,5 +42,6 @@ mod untrusted;
 
 /// Folder visibility: files judged by what the world sees through their folders.
 mod folders;
+
 /// Setup and the credentials check: no default API URL, `users/current` first, every message.
 mod setup;
