@@ -173,6 +173,18 @@ pub struct SandboxArgs {
     /// Web UI base URL for `web_url` and `embed_url`. Default: the sandbox's own address.
     #[arg(long, value_name = "URL")]
     pub web_domain: Option<String>,
+
+    /// Close a connection whose request headers take longer than this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Close a connection idle (no request under way) for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
+    /// Serve at most N connections at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections: u64,
 }
 
 /// How to reach a Chart Studio account.

@@ -349,5 +349,8 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         users,
         faults,
         web_domain: args.web_domain,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     })
 }

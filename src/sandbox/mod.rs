@@ -8,7 +8,9 @@
 //! [`Sandbox::start`] runs it on a background thread (tests, the demo); [`serve`] runs it on
 //! the caller's runtime until a shutdown signal (`plotward sandbox`).
 
+mod conn;
 pub mod faults;
+pub mod journal;
 mod routes;
 pub mod seed;
 pub mod store;
@@ -17,7 +19,7 @@ pub mod wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
@@ -42,7 +44,21 @@ pub struct Options {
     pub faults: FaultConfig,
     /// The web UI base for `web_url`; default: the address clients use for the API.
     pub web_domain: Option<String>,
+    /// How long a connection may take to send a request's headers, from its first byte.
+    pub header_timeout: Duration,
+    /// How long a connection may sit idle (no request under way) before it is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
 }
+
+/// The default [`Options::header_timeout`].
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`Options::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_mins(1);
+/// The default [`Options::max_connections`]: far above the benchmarks' 64 keep-alive
+/// connections, far below a default limit of 1,024 open files.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 impl Default for Options {
     fn default() -> Options {
@@ -53,6 +69,9 @@ impl Default for Options {
             users: Vec::new(),
             faults: FaultConfig::default(),
             web_domain: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -63,6 +82,12 @@ pub enum SandboxError {
     /// The address is not loopback.
     #[error("the sandbox only listens on loopback addresses (127.0.0.0/8 or ::1), not {0}")]
     NotLoopback(SocketAddr),
+    /// Something else listens there already.
+    #[error(
+        "cannot listen on {0}: the address is already in use (another sandbox?). Stop it, \
+         choose another port, or use `--addr 127.0.0.1:0` to pick a free one (printed at start)"
+    )]
+    AddrInUse(SocketAddr),
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -103,7 +128,7 @@ impl Sandbox {
         let listener = bind(options.addr)?;
         let (app, started) = prepare(options, &listener)?;
         let (send, receive) = oneshot::channel::<()>();
-        let state = options.state.clone();
+        let limits = conn::Limits::of(options);
         let thread = std::thread::Builder::new()
             .name("plotward-sandbox".into())
             .spawn(move || {
@@ -116,7 +141,7 @@ impl Sandbox {
                     let shutdown = async {
                         let _ = receive.await;
                     };
-                    if let Err(err) = run(app, listener, state, shutdown).await {
+                    if let Err(err) = run(app, listener, limits, shutdown).await {
                         eprintln!("sandbox stopped: {err}");
                     }
                 });
@@ -172,34 +197,38 @@ pub async fn serve(
     let listener = bind(options.addr)?;
     let (app, started) = prepare(&options, &listener)?;
     ready(&started);
-    run(app, listener, options.state, shutdown).await
+    run(app, listener, conn::Limits::of(&options), shutdown).await
 }
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, SandboxError> {
     if !addr.ip().is_loopback() {
         return Err(SandboxError::NotLoopback(addr));
     }
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| SandboxError::Bind { addr, source })?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            SandboxError::AddrInUse(addr)
+        } else {
+            SandboxError::Bind { addr, source }
+        }
+    })?;
     listener
         .set_nonblocking(true)
         .map_err(|source| SandboxError::Bind { addr, source })?;
     Ok(listener)
 }
 
-/// Builds the shared state: from the saved state when there is one, else from the seed.
+/// Builds the shared state: from the saved state and its journal when there is one, else
+/// from the seed. With `--state`, the result is saved and the journal emptied before serving.
 fn prepare(
     options: &Options,
     listener: &std::net::TcpListener,
 ) -> Result<(Arc<App>, Started), SandboxError> {
     options.faults.validate().map_err(SandboxError::Setup)?;
-    let mut store = match &options.state {
-        Some(path) if path.exists() => seed::load_state(path).map_err(SandboxError::Setup)?,
-        _ => seed::build(&options.seed, &options.users).map_err(SandboxError::Setup)?,
+    let (store, journal) = if let Some(path) = &options.state {
+        recover(path, options)?
+    } else {
+        (seeded(options)?, None)
     };
-    for user in &options.users {
-        store.add_user(user.clone());
-    }
     let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
         addr: options.addr,
         source,
@@ -222,63 +251,153 @@ fn prepare(
             .map(|d| d.trim_end_matches('/').to_owned()),
         seed: options.seed.clone(),
         dirty: Notify::new(),
+        state: options.state.clone(),
+        journal,
     });
-    if options.state.is_some() {
-        // Save at once, so a state file exists from the start.
-        app.dirty.notify_one();
-    }
     Ok((app, started))
+}
+
+/// Loads `--state FILE` (or seeds it when it does not exist), replays the journal's records
+/// newer than it, saves the result and opens an empty journal.
+fn recover(
+    path: &std::path::Path,
+    options: &Options,
+) -> Result<(store::Store, Option<journal::Journal>), SandboxError> {
+    let journal_path = journal::path_for(path);
+    let (mut store, mut last) = if path.exists() {
+        let (store, last) = seed::load_state(path).map_err(SandboxError::Setup)?;
+        check_users(&store, &options.users, path)?;
+        (store, last)
+    } else {
+        if std::fs::metadata(&journal_path).is_ok_and(|m| m.len() > 0) {
+            return Err(SandboxError::Setup(format!(
+                "{} exists but its state file {} does not: the journal only makes sense on top \
+                 of its state. Restore the state file, or move the journal aside to start afresh",
+                journal_path.display(),
+                path.display()
+            )));
+        }
+        (seeded(options)?, 0)
+    };
+    for record in journal::read(&journal_path).map_err(SandboxError::Setup)? {
+        if record.seq <= last {
+            // Already folded into the state file before the journal could be truncated.
+            continue;
+        }
+        routes::apply(&mut store, &record, Instant::now()).map_err(|err| {
+            SandboxError::Setup(format!(
+                "{}: record {} no longer applies to {} ({}); the journal does not belong to \
+                 this state file. Move it aside to start from the state file alone",
+                journal_path.display(),
+                record.seq,
+                path.display(),
+                err.message
+            ))
+        })?;
+        last = record.seq;
+    }
+    let shown = |err: std::io::Error, file: &std::path::Path| {
+        SandboxError::Setup(format!("cannot write {}: {err}", file.display()))
+    };
+    seed::save_state(path, &seed::state_of(&store, last)).map_err(|err| shown(err, path))?;
+    let journal =
+        journal::Journal::create(&journal_path, last).map_err(|err| shown(err, &journal_path))?;
+    Ok((store, Some(journal)))
+}
+
+/// The store for the seed and users of `options`.
+fn seeded(options: &Options) -> Result<store::Store, SandboxError> {
+    let mut store = seed::build(&options.seed, &options.users).map_err(SandboxError::Setup)?;
+    for user in &options.users {
+        store.add_user(user.clone());
+    }
+    Ok(store)
+}
+
+/// A state file keeps its own users and keys; `--user` that disagrees is an error, not a
+/// silent choice of one side.
+fn check_users(
+    store: &store::Store,
+    users: &[User],
+    path: &std::path::Path,
+) -> Result<(), SandboxError> {
+    let differences: Vec<String> = users
+        .iter()
+        .filter_map(
+            |user| match store.users().iter().find(|u| u.username == user.username) {
+                Some(saved) if saved.api_key == user.api_key => None,
+                Some(_) => Some(format!("{} has another API key there", user.username)),
+                None => Some(format!("{} is not a user there", user.username)),
+            },
+        )
+        .collect();
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(SandboxError::Setup(format!(
+        "--user disagrees with the state file {}: {}. The state file keeps its own users and \
+         keys: drop --user to use them, or give another --state file to start afresh with \
+         these users",
+        path.display(),
+        differences.join("; ")
+    )))
 }
 
 async fn run(
     app: Arc<App>,
     listener: std::net::TcpListener,
-    state: Option<PathBuf>,
+    limits: conn::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SandboxError> {
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|err| SandboxError::Setup(format!("cannot use the listener: {err}")))?;
-    let saver = state
-        .clone()
-        .map(|path| tokio::spawn(save_loop(app.clone(), path)));
+    let saver = app
+        .state
+        .is_some()
+        .then(|| tokio::spawn(save_loop(app.clone())));
     let router = routes::router(app.clone());
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|err| SandboxError::Setup(format!("server error: {err}")));
+    conn::serve(listener, router, limits, shutdown).await;
     if let Some(saver) = saver {
         saver.abort();
     }
-    if let Some(path) = state {
-        save(&app, path).await?;
-    }
-    served
+    save(&app).await
 }
 
-/// Saves the state shortly after each burst of writes.
-async fn save_loop(app: Arc<App>, path: PathBuf) {
+/// How long the saver waits after a write for more to come.
+const SAVE_DELAY: Duration = Duration::from_millis(50);
+
+/// Folds the journal into the state file shortly after each burst of writes.
+async fn save_loop(app: Arc<App>) {
     loop {
         app.dirty.notified().await;
         // Coalesce a burst of writes into one save.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if let Err(err) = save(&app, path.clone()).await {
+        tokio::time::sleep(SAVE_DELAY).await;
+        if let Err(err) = save(&app).await {
             eprintln!("warning: {err}");
         }
     }
 }
 
-async fn save(app: &Arc<App>, path: PathBuf) -> Result<(), SandboxError> {
-    let state = {
+/// Saves the state (with `--state`) and empties the journal if no write came meanwhile.
+async fn save(app: &Arc<App>) -> Result<(), SandboxError> {
+    let Some(path) = app.state.clone() else {
+        return Ok(());
+    };
+    let (state, upto) = {
         let store = app.store();
-        seed::StateFile {
-            sandbox_state_version: 1,
-            users: store.users().to_vec(),
-            files: store.all_files().cloned().collect(),
-        }
+        // Under the store's lock no record is appended: the state holds exactly `upto`.
+        let upto = app.journal.as_ref().map_or(0, journal::Journal::last);
+        (seed::state_of(&store, upto), upto)
     };
     let shown = path.display().to_string();
     tokio::task::spawn_blocking(move || seed::save_state(&path, &state))
         .await
         .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))?
-        .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))
+        .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))?;
+    if let Some(journal) = &app.journal {
+        journal
+            .truncate_through(upto)
+            .map_err(|err| SandboxError::Setup(format!("cannot truncate the journal: {err}")))?;
+    }
+    Ok(())
 }

@@ -4,11 +4,12 @@
 // axum handlers are async by contract, whether or not they await.
 #![allow(clippy::unused_async)]
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -21,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
 use super::faults::{FaultConfig, Faults, LoggedRequest, RequestLog};
+use super::journal::{Journal, Op, Record};
 use super::seed::{self, Seed};
 use super::store::{Changes, ROOT, Scope, Store, User};
 use super::wire::{self, ApiError, FileObject, Page, Urls, View};
@@ -40,6 +42,10 @@ pub struct App {
     pub seed: Seed,
     /// Woken after every successful write, for the state saver.
     pub dirty: Notify,
+    /// `--state FILE`, where the state is saved.
+    pub state: Option<PathBuf>,
+    /// `FILE.journal`, with `--state`: every write is on disk before it is acknowledged.
+    pub journal: Option<Journal>,
 }
 
 impl App {
@@ -107,6 +113,14 @@ pub fn router(app: Arc<App>) -> Router {
             post(|ctx: Ctx, body: Bytes| create(ctx, "dashboard", body)),
         )
         .route(
+            "/v2/spectacle-presentations",
+            post(|ctx: Ctx, body: Bytes| create(ctx, "spectacle_presentation", body)),
+        )
+        .route(
+            "/v2/files/{fid}/path",
+            get(|ctx: Ctx, Path(fid): Path<String>| file_path(ctx, fid)),
+        )
+        .route(
             "/v2/grids/{fid}/content",
             get(|ctx: Ctx, Path(fid): Path<String>| content(ctx, fid)),
         )
@@ -135,7 +149,7 @@ pub fn router(app: Arc<App>) -> Router {
     let api = api
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(app.clone(), api_layer));
-    Router::new()
+    let admin = Router::new()
         .route(
             "/_sandbox/requests",
             get(admin_requests).delete(admin_clear_requests),
@@ -143,8 +157,130 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/state", get(admin_state))
         .route("/_sandbox/reset", post(admin_reset))
         .route("/_sandbox/faults", get(admin_faults).put(admin_set_faults))
+        .route_layer(middleware::from_fn(admin_guard));
+    admin
         .merge(api)
+        .layer(middleware::from_fn(limit_body))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
+}
+
+/// The largest request body, as nginx's `client_max_body_size` in front of Chart Studio
+/// (its value there is unknown; this is axum's default, kept as it was).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Answers an oversized body as nginx does in front of Django: a plain-text 413, not the API's
+/// JSON error, before authentication or faults. A body without a length that turns out too
+/// large gets the same answer from the handler's limit.
+async fn limit_body(request: Request, next: Next) -> Response {
+    let declared = header_str(request.headers(), header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        response
+    }
+}
+
+fn too_large() -> Response {
+    plain_text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "413 Request Entity Too Large\n".to_owned(),
+    )
+}
+
+fn plain_text(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// Refuses admin requests a web page could make: the admin routes read and reset the whole
+/// state without credentials, so a DNS-rebinding page (Host: attacker.example resolving to
+/// 127.0.0.1) or a cross-origin `fetch` must not reach them.
+async fn admin_guard(request: Request, next: Next) -> Response {
+    match admin_refusal(request.headers()) {
+        Some(why) => plain_text(StatusCode::FORBIDDEN, why),
+        None => next.run(request).await,
+    }
+}
+
+/// Why an admin request is refused, if it is.
+fn admin_refusal(headers: &HeaderMap) -> Option<String> {
+    let host = header_str(headers, header::HOST.as_str()).unwrap_or("");
+    if !is_loopback_host(host) {
+        return Some(format!(
+            "Refused: the sandbox's /_sandbox/ endpoints answer only requests addressed to a \
+             loopback host (127.0.0.1, localhost or [::1], any port), not Host: {:?}. This \
+             keeps web pages (DNS rebinding) away from them.\n",
+            crate::visible::escape(host)
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !is_loopback_origin(origin) {
+            return Some(format!(
+                "Refused: a cross-origin request (Origin: {:?}) to the sandbox's /_sandbox/ \
+                 endpoints. Call them from a script or curl on this machine, not from a web \
+                 page.\n",
+                crate::visible::escape(origin)
+            ));
+        }
+    }
+    if header_str(headers, "sec-fetch-site") == Some("cross-site") {
+        return Some(
+            "Refused: a cross-site request (Sec-Fetch-Site: cross-site) to the sandbox's \
+             /_sandbox/ endpoints. Call them from a script or curl on this machine, not from a \
+             web page.\n"
+                .to_owned(),
+        );
+    }
+    None
+}
+
+/// `127.x.y.z`, `localhost` or `[::1]`, with an optional port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, port))
+                if port.is_empty() || port.strip_prefix(':').is_some_and(is_digits) =>
+            {
+                return ip
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            }
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if is_digits(port) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `http(s)://` and a loopback host, nothing else (`null` is not loopback).
+fn is_loopback_origin(origin: &str) -> bool {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|rest| !rest.contains('/') && is_loopback_host(rest))
 }
 
 /// `/v2/{resource}/{fid}` and the file type it holds (`None`: any).
@@ -439,6 +575,116 @@ fn grid_columns(data: &Value) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
+/// What a write did: the file to answer with, and whether it newly enabled a share key.
+pub struct Applied {
+    target: Option<(String, i64)>,
+    enabled: bool,
+}
+
+impl Applied {
+    fn file((owner, id): (String, i64)) -> Applied {
+        Applied {
+            target: Some((owner, id)),
+            enabled: false,
+        }
+    }
+
+    fn target(&self) -> Result<(&str, i64), ApiError> {
+        self.target
+            .as_ref()
+            .map(|(owner, id)| (owner.as_str(), *id))
+            .ok_or_else(ApiError::server_error)
+    }
+}
+
+/// Carries out one write on the store: live from a handler, or replayed from the journal on
+/// start. The random generator is seeded from the record first, so a replay creates the same
+/// share keys and column uids; ids and times come from the state and the record.
+pub fn apply(store: &mut Store, record: &Record, now: Instant) -> Result<Applied, ApiError> {
+    let caller = record.caller.as_deref();
+    let wall = record.wall;
+    fastrand::seed(record.rng);
+    match &record.op {
+        Op::Update {
+            filetype,
+            fid,
+            body,
+        } => {
+            let (file, _) = store.read(caller, fid, None, now)?;
+            if filetype.as_ref().is_some_and(|t| *t != file.filetype) {
+                return Err(ApiError::not_found());
+            }
+            let changes = changes(body, Some(file.filetype.clone().as_str()))?;
+            let (owner, id, enabled) = store.update(caller, fid, changes, now, wall)?;
+            Ok(Applied {
+                target: Some((owner, id)),
+                enabled,
+            })
+        }
+        Op::Create { filetype, body } => {
+            let changes = changes(body, Some(filetype))?;
+            store
+                .create(caller, filetype, changes, wall)
+                .map(Applied::file)
+        }
+        Op::Mkdirs { body } => {
+            let path = wire::string_field(body, "path")?
+                .ok_or_else(|| ApiError::invalid("path", "This field is required."))?;
+            let parent = wire::int_field(body, "parent")?;
+            store.mkdirs(caller, &path, parent, wall).map(Applied::file)
+        }
+        Op::Trash { fid } => store.trash(caller, fid, now).map(Applied::file),
+        Op::Restore { fid } => store.restore(caller, fid, now).map(Applied::file),
+        Op::PermanentDelete { fid } => {
+            store.permanent_delete(caller, fid, now)?;
+            Ok(Applied {
+                target: None,
+                enabled: false,
+            })
+        }
+        Op::Destroy { fid } => {
+            store.destroy(caller, fid, now)?;
+            Ok(Applied {
+                target: None,
+                enabled: false,
+            })
+        }
+    }
+}
+
+/// Applies a write under the store's lock and, with `--state`, waits until its journal record
+/// is on disk: the response is sent only for a write that survives a crash.
+async fn write(ctx: &Ctx, op: Op) -> Result<Applied, ApiError> {
+    let (applied, seq) = {
+        let mut store = ctx.app.store_mut();
+        let record = Record {
+            seq: 0,
+            caller: ctx.caller.clone(),
+            wall: ctx.wall,
+            rng: fastrand::u64(..),
+            op,
+        };
+        let applied = apply(&mut store, &record, ctx.now)?;
+        if let Some((owner, id)) = &applied.target
+            && applied.enabled
+            && ctx.app.faults().flaky_share_key()
+        {
+            let window = ctx.app.faults().config.flaky_window();
+            store.hide_share_key(owner, *id, ctx.now + window);
+        }
+        // Appended under the lock, so the journal's order is the order of the changes.
+        let seq = ctx.app.journal.as_ref().map(|j| j.append(record));
+        (applied, seq)
+    };
+    if let (Some(journal), Some(seq)) = (&ctx.app.journal, seq) {
+        journal.commit(seq).await.map_err(|err| {
+            eprintln!("warning: {err}");
+            ApiError::server_error()
+        })?;
+    }
+    Ok(applied)
+}
+
 async fn update_file(
     ctx: Ctx,
     filetype: Option<&'static str>,
@@ -446,65 +692,116 @@ async fn update_file(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = ctx.body(&body)?;
-    let (owner, id) = {
-        let mut store = ctx.app.store_mut();
-        let (file, _) = store.read(ctx.caller(), &fid, None, ctx.now)?;
-        if filetype.is_some_and(|t| t != file.filetype) {
-            return Err(ApiError::not_found());
-        }
-        let changes = changes(&body, Some(file.filetype.clone().as_str()))?;
-        let (owner, id, enabled) = store.update(ctx.caller(), &fid, changes, ctx.now, ctx.wall)?;
-        if enabled && ctx.app.faults().flaky_share_key() {
-            let window = ctx.app.faults().config.flaky_window();
-            store.hide_share_key(&owner, id, ctx.now + window);
-        }
-        (owner, id)
+    let op = Op::Update {
+        filetype: filetype.map(str::to_owned),
+        fid,
+        body,
     };
-    Ok(file_response(&ctx, &owner, id, Reply::Updated))
+    let applied = write(&ctx, op).await?;
+    let (owner, id) = applied.target()?;
+    Ok(file_response(&ctx, owner, id, Reply::Updated))
 }
 
 async fn create(ctx: Ctx, filetype: &'static str, body: Bytes) -> Result<Response, ApiError> {
     let body = ctx.body(&body)?;
-    let changes = changes(&body, Some(filetype))?;
-    let (owner, id) = ctx
-        .app
-        .store_mut()
-        .create(ctx.caller(), filetype, changes, ctx.wall)?;
-    Ok(file_response(&ctx, &owner, id, Reply::Created))
+    check_create_body(filetype, &body)?;
+    let op = Op::Create {
+        filetype: filetype.to_owned(),
+        body,
+    };
+    let applied = write(&ctx, op).await?;
+    let (owner, id) = applied.target()?;
+    Ok(file_response(&ctx, owner, id, Reply::Created))
+}
+
+/// Refuses a create body without what the official client always sends (chart-studio 1.1.0):
+/// a plot needs a `figure` object (a bare data array or `{}` is a 400 upstream); a grid its
+/// `filename` and `data` with `cols`; a dashboard or presentation its `filename` and `content`,
+/// the JSON text of the object (`json.dumps(dashboard)`).
+fn check_create_body(filetype: &str, body: &Map<String, Value>) -> Result<(), ApiError> {
+    let required = |field: &'static str| {
+        body.get(field)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| ApiError::invalid(field, format!("`{field}`: this field is required.")))
+    };
+    match filetype {
+        "plot" => {
+            if !required("figure")?.is_object() {
+                return Err(ApiError::invalid(
+                    "figure",
+                    "`figure` must be an object, e.g. {\"data\": [...], \"layout\": {...}}.",
+                ));
+            }
+        }
+        "grid" => {
+            wire::string_field(body, "filename")?;
+            required("filename")?;
+            grid_columns(required("data")?)?;
+        }
+        _ => {
+            wire::string_field(body, "filename")?;
+            required("filename")?;
+            let content = required("content")?;
+            let is_json_object = content
+                .as_str()
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .is_some_and(|v| v.is_object());
+            if !is_json_object {
+                return Err(ApiError::invalid(
+                    "content",
+                    "`content` must be the JSON text of an object.",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn create_folders(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let body = ctx.body(&body)?;
-    let path = wire::string_field(&body, "path")?
-        .ok_or_else(|| ApiError::invalid("path", "This field is required."))?;
-    let parent = wire::int_field(&body, "parent")?;
-    let (owner, id) = ctx
-        .app
-        .store_mut()
-        .mkdirs(ctx.caller(), &path, parent, ctx.wall)?;
-    Ok(file_response(&ctx, &owner, id, Reply::Created))
+    let applied = write(&ctx, Op::Mkdirs { body }).await?;
+    let (owner, id) = applied.target()?;
+    Ok(file_response(&ctx, owner, id, Reply::Created))
 }
 
 async fn trash(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
-    let (owner, id) = ctx.app.store_mut().trash(ctx.caller(), &fid, ctx.now)?;
-    Ok(file_response(&ctx, &owner, id, Reply::Read))
+    let applied = write(&ctx, Op::Trash { fid }).await?;
+    let (owner, id) = applied.target()?;
+    Ok(file_response(&ctx, owner, id, Reply::Read))
 }
 
 async fn restore(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
-    let (owner, id) = ctx.app.store_mut().restore(ctx.caller(), &fid, ctx.now)?;
-    Ok(file_response(&ctx, &owner, id, Reply::Read))
+    let applied = write(&ctx, Op::Restore { fid }).await?;
+    let (owner, id) = applied.target()?;
+    Ok(file_response(&ctx, owner, id, Reply::Read))
 }
 
 async fn permanent_delete(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
-    ctx.app
-        .store_mut()
-        .permanent_delete(ctx.caller(), &fid, ctx.now)?;
+    write(&ctx, Op::PermanentDelete { fid }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn destroy(ctx: Ctx, fid: String) -> Result<StatusCode, ApiError> {
-    ctx.app.store_mut().destroy(ctx.caller(), &fid, ctx.now)?;
+    write(&ctx, Op::Destroy { fid }).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v2/files/{fid}/path`: `{"path": "/folder/name"}`, for the owner only (the Julia
+/// client's `file_path`; the key `path` is UNCONFIRMED upstream).
+async fn file_path(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
+    let caller = ctx.caller().ok_or_else(ApiError::unauthenticated)?;
+    let store = ctx.app.store();
+    let (file, view) = store.read(Some(caller), &fid, None, ctx.now)?;
+    if view != View::Owner {
+        return Err(ApiError::forbidden());
+    }
+    let path = store
+        .path_of(&file.owner, file.id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "path": format!("/{path}") }),
+    ))
 }
 
 async fn lookup_file(ctx: Ctx) -> Result<Response, ApiError> {
@@ -749,11 +1046,27 @@ async fn admin_state(State(app): State<Arc<App>>) -> Response {
 async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError> {
     let users: Vec<User> = app.store().users().to_vec();
     let fresh = seed::build(&app.seed, &users).map_err(ApiError::bad_request)?;
-    *app.store_mut() = fresh;
+    {
+        let mut store = app.store_mut();
+        *store = fresh;
+        // The reset is not journaled: it is saved before any later write can land on it, so
+        // a replay never applies post-reset writes to the pre-reset state.
+        if let Some(path) = &app.state {
+            let upto = app.journal.as_ref().map_or(0, Journal::last);
+            seed::save_state(path, &seed::state_of(&store, upto)).map_err(|err| {
+                eprintln!("warning: cannot save {}: {err}", path.display());
+                ApiError::server_error()
+            })?;
+            if let Some(journal) = &app.journal
+                && let Err(err) = journal.truncate_through(upto)
+            {
+                eprintln!("warning: cannot truncate the journal: {err}");
+            }
+        }
+    }
     app.log().clear();
     let config = app.faults().config.clone();
     app.faults().reconfigure(config);
-    app.dirty.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,7 @@
 //! Where the sandbox's files come from: a snapshot, a generated account, or a saved state; and
 //! how the state is saved.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -31,6 +31,12 @@ pub struct StateFile {
     pub users: Vec<User>,
     /// Every file, trashed ones included.
     pub files: Vec<StoredFile>,
+    /// Each account's next id (absent in older state files: one past the largest id).
+    #[serde(default)]
+    pub next_ids: BTreeMap<String, i64>,
+    /// The last journal record this state includes; later ones are replayed on start.
+    #[serde(default)]
+    pub journal_seq: u64,
 }
 
 /// A fresh API key.
@@ -241,8 +247,8 @@ pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
     out
 }
 
-/// Reads a saved state.
-pub fn load_state(path: &Path) -> Result<Store, String> {
+/// Reads a saved state, with the number of the last journal record it includes.
+pub fn load_state(path: &Path) -> Result<(Store, u64), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read sandbox state {}: {err}", path.display()))?;
     let state: StateFile = serde_json::from_str(&text)
@@ -254,10 +260,26 @@ pub fn load_state(path: &Path) -> Result<Store, String> {
             state.sandbox_state_version
         ));
     }
-    Ok(Store::from_parts(state.users, state.files))
+    let mut store = Store::from_parts(state.users, state.files);
+    for (owner, next) in &state.next_ids {
+        store.reserve_ids(owner, *next);
+    }
+    Ok((store, state.journal_seq))
 }
 
-/// Writes the state atomically: a temporary sibling, fsync, then a rename.
+/// The state file of a store, holding the journal up to record `journal_seq`.
+pub fn state_of(store: &Store, journal_seq: u64) -> StateFile {
+    StateFile {
+        sandbox_state_version: 1,
+        users: store.users().to_vec(),
+        files: store.all_files().cloned().collect(),
+        next_ids: store.next_ids(),
+        journal_seq,
+    }
+}
+
+/// Writes the state atomically: a temporary sibling, fsync, a rename, and an fsync of the
+/// directory so the rename itself survives a crash.
 pub fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
     use std::io::Write;
     let mut temporary = path.as_os_str().to_owned();
@@ -271,7 +293,8 @@ pub fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
     serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
     file.flush()?;
     file.sync_all()?;
-    std::fs::rename(&temporary, path)
+    std::fs::rename(&temporary, path)?;
+    super::journal::sync_parent(path)
 }
 
 /// Loads a snapshot seed.

@@ -855,5 +855,24 @@ fn ensure_folders_from(
     Ok(current)
 }
 
+/// The id counters, saved with the state so a restart never reuses the id of a deleted file
+/// (the journal's replayed creates must get the ids they got before the restart).
+impl Store {
+    /// Each account's next id.
+    pub fn next_ids(&self) -> BTreeMap<String, i64> {
+        self.accounts
+            .iter()
+            .map(|(owner, account)| (owner.clone(), account.next_id))
+            .collect()
+    }
+
+    /// Raises an account's next id to at least `next`.
+    pub fn reserve_ids(&mut self, owner: &str, next: i64) {
+        if let Some(account) = self.accounts.get_mut(owner) {
+            account.next_id = account.next_id.max(next);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

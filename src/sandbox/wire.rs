@@ -309,7 +309,8 @@ impl<'a> FileObject<'a> {
             filetype: &file.filetype,
             owner: &file.owner,
             parent: file.parent,
-            parented: file.parent != -1,
+            // Upstream says `true` for root items too (a captured `/v2/folders/home`).
+            parented: true,
             world_readable: file.world_readable,
             share_key_enabled: owner.then_some(enabled),
             share_key: owner.then(|| ShareKey(file.share_key.as_deref().filter(|_| enabled))),

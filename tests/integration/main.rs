@@ -22,6 +22,9 @@ mod api;
 /// The sandbox server over real HTTP: every endpoint, pagination, auth, sharing, faults.
 mod sandbox;
 
+/// The sandbox's fidelity fixes and defences: validation, limits, admin guard, durability.
+mod sandbox_safety;
+
 /// The official Python client (`chart-studio` 1.1.0 from PyPI) against the sandbox.
 mod interop;
 
