@@ -82,7 +82,9 @@ fn check_sees_a_private_file_in_a_public_folder_as_public_and_says_why() {
         .args(["check", "--format", "markdown"])
         .status(2);
     assert!(
-        markdown.stdout.contains("public through folder `reports/` → private"),
+        markdown
+            .stdout
+            .contains("public through folder `reports/` → private"),
         "{}",
         markdown.stdout
     );
