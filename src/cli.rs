@@ -173,6 +173,11 @@ pub struct SandboxArgs {
     /// Web UI base URL for `web_url` and `embed_url`. Default: the sandbox's own address.
     #[arg(long, value_name = "URL")]
     pub web_domain: Option<String>,
+
+    /// Keep a folder's sharing change to the folder: by default its contents take the new
+    /// setting too, as in Chart Studio's web app.
+    #[arg(long)]
+    pub no_folder_cascade: bool,
 }
 
 /// How to reach a Chart Studio account.

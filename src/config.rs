@@ -331,6 +331,7 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         flaky_share_keys: args.flaky_share_keys,
         flaky_share_key_ms: None,
         fail_writes_to: Vec::new(),
+        folder_cascade: None,
     };
     faults.validate().map_err(Error::Usage)?;
     if !args.addr.ip().is_loopback() {
@@ -346,5 +347,6 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         users,
         faults,
         web_domain: args.web_domain,
+        folder_cascade: !args.no_folder_cascade,
     })
 }
