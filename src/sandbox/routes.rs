@@ -127,14 +127,17 @@ pub fn router(app: Arc<App>) -> Router {
             get(|ctx: Ctx, Path(fid): Path<String>| content(ctx, fid)),
         )
         // The web app's URLs (`web_url`, `embed_url`, `.json`), so the links clients get open.
-        // Static routes (`/v2/...`) take precedence over these two.
+        // Static routes (`/v2/...`) take precedence over these two; other methods stay 404,
+        // as on any unknown path.
         .route(
             "/{user}/{page}",
-            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, false)),
+            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, false))
+                .fallback(|| async { ApiError::not_found() }),
         )
         .route(
             "/{user}/{page}/",
-            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, true)),
+            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, true))
+                .fallback(|| async { ApiError::not_found() }),
         );
     for (resource, filetype) in RESOURCES {
         api = api

@@ -271,6 +271,12 @@ fn a_private_file_in_a_public_folder_is_public_until_the_folder_is_private() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("demo"), "{page}");
     assert_eq!(visit(&json_url).0, StatusCode::OK);
+    let (_, page_path) = web_url.split_at(sandbox.url().len());
+    assert_eq!(
+        api.call(Method::POST, page_path, As::User("alice")).status,
+        StatusCode::NOT_FOUND,
+        "web URLs are read-only"
+    );
     let children = |who| {
         let folder = api.get(&format!("/v2/folders/{}", api.fid("public")), who);
         folder.body["children"]["count"].as_u64().unwrap()
@@ -517,6 +523,47 @@ fn cascade_switches_off_at_start_and_on_and_off_at_run_time() {
     assert_eq!(
         api.get(&format!("/v2/files/{map}"), As::Anonymous).status,
         StatusCode::OK
+    );
+}
+
+#[test]
+fn the_sandbox_command_takes_no_folder_cascade() {
+    use std::io::{BufRead, BufReader};
+    let mut guard = crate::harness::ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--no-folder-cascade"])
+            .args(["--user", "alice:alice-key", "--seed"])
+            .arg(crate::harness::repo("examples/inventory.json"))
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start plotward sandbox"),
+    );
+    let stdout = guard.0.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let client = reqwest::blocking::Client::new();
+    let alice = |request: reqwest::blocking::RequestBuilder| {
+        Api::send(request.basic_auth("alice", Some("alice-key")))
+    };
+    let fid = |path: &str| {
+        let found = alice(client.get(format!("{url}/v2/files/lookup?path={path}")));
+        found.body["fid"].as_str().unwrap().to_owned()
+    };
+    let chart = format!("{url}/v2/files/{}", fid("finance/payroll-chart"));
+    let folder = alice(
+        client
+            .patch(format!("{url}/v2/folders/{}", fid("finance")))
+            .json(&json!({"world_readable": true})),
+    );
+    assert_eq!(folder.status, StatusCode::OK, "{}", folder.body);
+    assert_eq!(alice(client.get(&chart)).body["world_readable"], false);
+    assert_eq!(
+        Api::send(client.get(&chart)).status,
+        StatusCode::OK,
+        "open through its folder all the same"
     );
 }
 
