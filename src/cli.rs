@@ -185,6 +185,10 @@ pub struct SandboxArgs {
     /// Serve at most N connections at once; more wait until one closes.
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_connections: u64,
+    /// Keep a folder's sharing change to the folder: by default its contents take the new
+    /// setting too, as in Chart Studio's web app.
+    #[arg(long)]
+    pub no_folder_cascade: bool,
 }
 
 /// How to reach a Chart Studio account.

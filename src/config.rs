@@ -334,6 +334,7 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         flaky_share_keys: args.flaky_share_keys,
         flaky_share_key_ms: None,
         fail_writes_to: Vec::new(),
+        folder_cascade: None,
     };
     faults.validate().map_err(Error::Usage)?;
     if !args.addr.ip().is_loopback() {
@@ -352,5 +353,6 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        folder_cascade: !args.no_folder_cascade,
     })
 }

@@ -26,6 +26,9 @@ pub struct FaultConfig {
     pub flaky_share_key_ms: Option<u64>,
     /// Writes to these fids always fail with a 500, to test per-file failure handling.
     pub fail_writes_to: Vec<String>,
+    /// Not a fault but a switch tests flip at run time: whether a folder's sharing change
+    /// passes to its contents. `None` keeps the start setting (`--no-folder-cascade`).
+    pub folder_cascade: Option<bool>,
 }
 
 impl FaultConfig {

@@ -37,6 +37,11 @@ pub struct Record {
     pub op: Op,
 }
 
+/// Folder changes cascade unless the record says otherwise.
+fn cascades() -> bool {
+    true
+}
+
 /// A write operation on the store, with its request body already parsed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -49,6 +54,10 @@ pub enum Op {
         fid: String,
         /// The body.
         body: Map<String, Value>,
+        /// Whether a folder's change passed to its contents when it was made (a runtime
+        /// setting, so the record keeps it for replay).
+        #[serde(default = "cascades")]
+        cascade: bool,
     },
     /// `POST /v2/{plots,grids,dashboards,spectacle-presentations}`.
     Create {

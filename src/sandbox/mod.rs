@@ -42,7 +42,8 @@ pub struct Options {
     pub users: Vec<User>,
     /// Faults to inject.
     pub faults: FaultConfig,
-    /// The web UI base for `web_url`; default: the address clients use for the API.
+    /// The web UI base for `web_url`; default: the sandbox's own address, where it serves
+    /// those pages itself.
     pub web_domain: Option<String>,
     /// How long a connection may take to send a request's headers, from its first byte.
     pub header_timeout: Duration,
@@ -50,6 +51,9 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Whether changing a folder's sharing passes the new flags to everything below it, as
+    /// Chart Studio's web app does (default on; `PUT /_sandbox/faults` can override it).
+    pub folder_cascade: bool,
 }
 
 /// The default [`Options::header_timeout`].
@@ -72,6 +76,7 @@ impl Default for Options {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            folder_cascade: true,
         }
     }
 }
@@ -235,8 +240,9 @@ fn prepare(
     })?;
     let live = || store.all_files().filter(|f| !f.deleted);
     let folders = live().filter(|f| f.filetype == "fold").count();
+    let url = format!("http://{addr}");
     let started = Started {
-        url: format!("http://{addr}"),
+        url: url.clone(),
         users: store.users().to_vec(),
         files: live().count() - folders,
         folders,
@@ -245,10 +251,11 @@ fn prepare(
         store: std::sync::RwLock::new(store),
         faults: Mutex::new(Faults::new(options.faults.clone())),
         log: Mutex::new(RequestLog::default()),
-        web_domain: options
+        web_base: options
             .web_domain
-            .clone()
-            .map(|d| d.trim_end_matches('/').to_owned()),
+            .as_deref()
+            .map_or(url, |d| d.trim_end_matches('/').to_owned()),
+        folder_cascade: options.folder_cascade,
         seed: options.seed.clone(),
         dirty: Notify::new(),
         state: options.state.clone(),

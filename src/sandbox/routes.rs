@@ -24,8 +24,8 @@ use tokio::sync::Notify;
 use super::faults::{FaultConfig, Faults, LoggedRequest, RequestLog};
 use super::journal::{Journal, Op, Record};
 use super::seed::{self, Seed};
-use super::store::{Changes, ROOT, Scope, Store, User};
-use super::wire::{self, ApiError, FileObject, Page, Urls, View};
+use super::store::{Changes, ROOT, Reader, Scope, Store, User};
+use super::wire::{self, ApiError, FileObject, Page, Urls, View, WebForm};
 use crate::inventory::{FileType, Flags, RemoteFile, Snapshot};
 
 /// Everything the handlers share.
@@ -36,8 +36,12 @@ pub struct App {
     pub faults: Mutex<Faults>,
     /// Recent API requests.
     pub log: Mutex<RequestLog>,
-    /// `--web-domain`, or `None` to use the address the client reached.
-    pub web_domain: Option<String>,
+    /// The base of `web_url` and `embed_url`: `--web-domain`, else the sandbox's own address
+    /// (never the request's `Host`, which the client controls).
+    pub web_base: String,
+    /// Whether a folder's sharing change passes to its contents, unless the faults settings
+    /// say otherwise at run time (`--no-folder-cascade` turns it off at start).
+    pub folder_cascade: bool,
     /// What `/_sandbox/reset` goes back to.
     pub seed: Seed,
     /// Woken after every successful write, for the state saver.
@@ -68,6 +72,14 @@ impl App {
         self.faults
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether folder sharing changes cascade now: the run-time setting, else the start one.
+    fn folder_cascade(&self) -> bool {
+        self.faults()
+            .config
+            .folder_cascade
+            .unwrap_or(self.folder_cascade)
     }
 
     fn log(&self) -> MutexGuard<'_, RequestLog> {
@@ -127,6 +139,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v2/plots/{fid}/content",
             get(|ctx: Ctx, Path(fid): Path<String>| content(ctx, fid)),
+        )
+        // The web app's URLs (`web_url`, `embed_url`, `.json`), so the links clients get open.
+        // Static routes (`/v2/...`) take precedence over these two; other methods stay 404,
+        // as on any unknown path.
+        .route(
+            "/{user}/{page}",
+            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, false))
+                .fallback(|| async { ApiError::not_found() }),
+        )
+        .route(
+            "/{user}/{page}/",
+            get(|ctx: Ctx, Path(at): Path<(String, String)>| web_page(ctx, at, true))
+                .fallback(|| async { ApiError::not_found() }),
         );
     for (resource, filetype) in RESOURCES {
         api = api
@@ -346,7 +371,7 @@ impl FromRequestParts<Arc<App>> for Ctx {
             app: app.clone(),
             caller,
             urls: Urls {
-                web_base: app.web_domain.clone().unwrap_or_else(|| api_base.clone()),
+                web_base: app.web_base.clone(),
                 api_base,
             },
             path: parts.uri.path().to_owned(),
@@ -362,6 +387,15 @@ impl FromRequestParts<Arc<App>> for Ctx {
 impl Ctx {
     fn caller(&self) -> Option<&str> {
         self.caller.as_deref()
+    }
+
+    /// The caller with the request's `share_key`, for reads others may make.
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            caller: self.caller(),
+            share_key: self.param("share_key"),
+            now: self.now,
+        }
     }
 
     fn param(&self, key: &str) -> Option<&str> {
@@ -530,6 +564,30 @@ async fn content(ctx: Ctx, fid: String) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// Serves a file's web URL under the same rules as the API: readable when the file or a
+/// folder above it is public, with a matching `?share_key=`, or to its owner; 404 otherwise.
+async fn web_page(
+    ctx: Ctx,
+    (user, page): (String, String),
+    slash: bool,
+) -> Result<Response, ApiError> {
+    let (fid, form) = wire::web_target(&user, &page, slash).ok_or_else(ApiError::not_found)?;
+    let store = ctx.app.store();
+    let (file, _) = store.read(ctx.caller(), &fid, ctx.param("share_key"), ctx.now)?;
+    Ok(match form {
+        WebForm::Json => json_response(StatusCode::OK, file.content.as_ref().unwrap_or(&json!({}))),
+        WebForm::Page => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+            ],
+            wire::web_page(file),
+        )
+            .into_response(),
+    })
+}
+
 /// The fields of a create or update body that the sandbox keeps.
 fn changes(body: &Map<String, Value>, filetype: Option<&str>) -> Result<Changes, ApiError> {
     let mut changes = Changes {
@@ -609,13 +667,14 @@ pub fn apply(store: &mut Store, record: &Record, now: Instant) -> Result<Applied
             filetype,
             fid,
             body,
+            cascade,
         } => {
             let (file, _) = store.read(caller, fid, None, now)?;
             if filetype.as_ref().is_some_and(|t| *t != file.filetype) {
                 return Err(ApiError::not_found());
             }
             let changes = changes(body, Some(file.filetype.clone().as_str()))?;
-            let (owner, id, enabled) = store.update(caller, fid, changes, now, wall)?;
+            let (owner, id, enabled) = store.update(caller, fid, changes, now, wall, *cascade)?;
             Ok(Applied {
                 target: Some((owner, id)),
                 enabled,
@@ -696,6 +755,7 @@ async fn update_file(
         filetype: filetype.map(str::to_owned),
         fid,
         body,
+        cascade: ctx.app.folder_cascade(),
     };
     let applied = write(&ctx, op).await?;
     let (owner, id) = applied.target()?;
@@ -901,7 +961,7 @@ async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> 
         Arc::from(Vec::new())
     } else {
         store.list(
-            ctx.caller(),
+            ctx.reader(),
             &owner,
             &scope,
             &ctx.params("filetype"),
@@ -921,9 +981,9 @@ async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> 
 
 fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
     let store = ctx.app.store();
-    let (owner, id) = store.folder(ctx.caller(), fid, ctx.now)?;
+    let (owner, id) = store.folder(ctx.reader(), fid)?;
     let ids = store.list(
-        ctx.caller(),
+        ctx.reader(),
         &owner,
         &Scope::Children(id),
         &ctx.params("filetype"),

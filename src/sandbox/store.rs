@@ -103,6 +103,89 @@ impl StoredFile {
     fn is_folder(&self) -> bool {
         self.filetype == "fold"
     }
+
+    /// Whether this file's own flags open it to someone who is not its owner and holds `key`
+    /// (for a folder: open everything below it too). A trashed file opens nothing.
+    fn opens(&self, key: Option<&str>, now: Instant) -> bool {
+        if self.deleted {
+            return false;
+        }
+        self.world_readable
+            || (self.share_key_enabled
+                && self.share_key_visible(now)
+                && key.is_some()
+                && self.share_key.as_deref() == key)
+    }
+}
+
+/// Who is reading, for reads that may come from someone other than the owner.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader<'a> {
+    /// The authenticated caller, if any.
+    pub caller: Option<&'a str>,
+    /// The `share_key` query parameter, if any.
+    pub share_key: Option<&'a str>,
+    /// The clock, for share keys hidden by the eventual-consistency fault.
+    pub now: Instant,
+}
+
+/// Decides which files of one account are open to a non-owner holding a key: a file is open
+/// when its own flags or those of any folder above it open it (effective visibility, the most
+/// exposed level along the path). Each folder's answer is remembered, so deciding for a whole
+/// listing is linear in the account's size, not in size times depth.
+struct Openness<'a> {
+    account: &'a Account,
+    key: Option<&'a str>,
+    now: Instant,
+    folders: HashMap<i64, bool>,
+}
+
+impl<'a> Openness<'a> {
+    fn new(account: &'a Account, key: Option<&'a str>, now: Instant) -> Openness<'a> {
+        Openness {
+            account,
+            key,
+            now,
+            folders: HashMap::new(),
+        }
+    }
+
+    /// Whether a non-owner may read `file`. A trashed file stays closed whatever its folders say.
+    fn is_open(&mut self, file: &StoredFile) -> bool {
+        !file.deleted && (file.opens(self.key, self.now) || self.folder_is_open(file.parent))
+    }
+
+    /// Whether folder `id` (or one above it) opens what it holds. Walks up to the first folder
+    /// already decided, the root or an opening folder, then records the answer for the whole
+    /// walk: none of the folders walked opened by itself, so each shares the answer.
+    fn folder_is_open(&mut self, id: i64) -> bool {
+        let mut walked = Vec::new();
+        let mut current = id;
+        let answer = loop {
+            if current == ROOT {
+                break false;
+            }
+            if let Some(&known) = self.folders.get(&current) {
+                break known;
+            }
+            let Some(folder) = self.account.files.get(&current) else {
+                break false;
+            };
+            // A parent loop can only come from a hand-edited state file: stop, closed.
+            if walked.len() > self.account.files.len() {
+                break false;
+            }
+            walked.push(current);
+            if folder.opens(self.key, self.now) {
+                break true;
+            }
+            current = folder.parent;
+        };
+        for folder in walked {
+            self.folders.insert(folder, answer);
+        }
+        answer
+    }
 }
 
 /// The sharing and naming fields a create or update may set.
@@ -314,18 +397,17 @@ impl Store {
         self.accounts.get_mut(owner).ok_or_else(ApiError::not_found)
     }
 
-    fn readable(caller: Option<&str>, file: &StoredFile, key: Option<&str>, now: Instant) -> bool {
-        if caller == Some(file.owner.as_str()) {
-            return true;
-        }
-        if file.deleted {
-            return false;
-        }
-        file.world_readable
-            || (file.share_key_enabled
-                && file.share_key_visible(now)
-                && key.is_some()
-                && file.share_key.as_deref() == key)
+    /// Whether the caller may read `file`: the owner always; anyone else when the file or a
+    /// folder above it is public, or `key` is the share key of the file or of a folder above
+    /// it (see [`Openness`]).
+    fn readable(
+        account: &Account,
+        caller: Option<&str>,
+        file: &StoredFile,
+        key: Option<&str>,
+        now: Instant,
+    ) -> bool {
+        caller == Some(file.owner.as_str()) || Openness::new(account, key, now).is_open(file)
     }
 
     /// A file the caller may read, and how much of it they see; 404 otherwise.
@@ -337,12 +419,9 @@ impl Store {
         now: Instant,
     ) -> Result<(&StoredFile, View), ApiError> {
         let (owner, id) = parse_fid(fid)?;
-        let file = self
-            .account(owner)?
-            .files
-            .get(&id)
-            .ok_or_else(ApiError::not_found)?;
-        if !Self::readable(caller, file, share_key, now) {
+        let account = self.account(owner)?;
+        let file = account.files.get(&id).ok_or_else(ApiError::not_found)?;
+        if !Self::readable(account, caller, file, share_key, now) {
             return Err(ApiError::not_found());
         }
         let view = if caller == Some(owner) {
@@ -387,7 +466,9 @@ impl Store {
     }
 
     /// Updates a file's name, place, sharing or content. Returns whether a share key was
-    /// newly enabled (the eventual-consistency fault applies only then).
+    /// newly enabled (the eventual-consistency fault applies only then). With `cascade`, a
+    /// folder whose sharing changes passes its new flags to everything below it (see
+    /// [`cascade_sharing`]); a move never changes the moved file's own flags.
     pub fn update(
         &mut self,
         caller: Option<&str>,
@@ -395,6 +476,7 @@ impl Store {
         changes: Changes,
         now: Instant,
         wall: SystemTime,
+        cascade: bool,
     ) -> Result<(String, i64, bool), ApiError> {
         let (owner, id) = self.require_owner(caller, fid, now)?;
         let account = self.account_mut(&owner)?;
@@ -413,6 +495,7 @@ impl Store {
             move_file(account, id, new_parent, new_name)?;
         }
         let file = account.files.get_mut(&id).expect("checked above");
+        let before = (file.world_readable, file.share_key_enabled);
         let mut enabled_now = false;
         if let Some(flag) = changes.world_readable {
             file.world_readable = flag;
@@ -428,6 +511,10 @@ impl Store {
             file.cols = cols;
         }
         file.date_modified = timestamps(wall).1;
+        let resharing = before != (file.world_readable, file.share_key_enabled);
+        if cascade && resharing && file.is_folder() {
+            cascade_sharing(account, id);
+        }
         account.revision += 1;
         Ok((owner, id, enabled_now))
     }
@@ -609,17 +696,19 @@ impl Store {
         Ok(())
     }
 
-    /// The ids a listing covers, in order, cached until the account changes.
+    /// The ids a listing covers, in order. The owner sees every file, and their listings are
+    /// cached until the account changes; anyone else sees the files open to them (see
+    /// [`Openness`]), worked out afresh each time since the answer depends on their key.
     pub fn list(
         &self,
-        caller: Option<&str>,
+        reader: Reader<'_>,
         owner: &str,
         scope: &Scope,
         filetypes: &[String],
         order_by: Option<&str>,
     ) -> Result<Arc<[i64]>, ApiError> {
         let order = Order::parse(order_by)?;
-        let is_owner = caller == Some(owner);
+        let is_owner = reader.caller == Some(owner);
         let account = self.account(owner)?;
         let mut types = filetypes.to_vec();
         types.sort_unstable();
@@ -644,7 +733,9 @@ impl Store {
         if is_owner && let Some(ids) = cached(&lock()) {
             return Ok(ids);
         }
-        let ids: Arc<[i64]> = select(account, &key, is_owner).into();
+        let mut openness =
+            (!is_owner).then(|| Openness::new(account, reader.share_key, reader.now));
+        let ids: Arc<[i64]> = select(account, &key, openness.as_mut()).into();
         if is_owner {
             lock().insert(key, (stamp, ids.clone()));
         }
@@ -656,19 +747,14 @@ impl Store {
         self.accounts.get(owner)?.files.get(&id)
     }
 
-    /// Resolves a folder fid to its owner and id (`user:-1` is the root).
-    pub fn folder(
-        &self,
-        caller: Option<&str>,
-        fid: &str,
-        now: Instant,
-    ) -> Result<(String, i64), ApiError> {
+    /// Resolves a folder fid the reader may read to its owner and id (`user:-1` is the root).
+    pub fn folder(&self, reader: Reader<'_>, fid: &str) -> Result<(String, i64), ApiError> {
         let (owner, id) = parse_fid(fid)?;
         if id == ROOT {
             self.account(owner)?;
             return Ok((owner.to_owned(), ROOT));
         }
-        let (file, _) = self.read(caller, fid, None, now)?;
+        let (file, _) = self.read(reader.caller, fid, reader.share_key, reader.now)?;
         if !file.is_folder() {
             return Err(ApiError::not_found());
         }
@@ -717,7 +803,12 @@ impl Store {
     }
 }
 
-fn select(account: &Account, (scope, types, order): &ListKey, is_owner: bool) -> Vec<i64> {
+/// The ids of a listing, sorted; `others` decides what a non-owner may see (`None`: the owner).
+fn select(
+    account: &Account,
+    (scope, types, order): &ListKey,
+    mut others: Option<&mut Openness<'_>>,
+) -> Vec<i64> {
     let mut files: Vec<&StoredFile> = account
         .files
         .values()
@@ -726,7 +817,7 @@ fn select(account: &Account, (scope, types, order): &ListKey, is_owner: bool) ->
             Scope::Children(parent) => !f.deleted && f.parent == *parent,
             Scope::Trashed => f.deleted,
         })
-        .filter(|f| is_owner || f.world_readable)
+        .filter(|f| others.as_mut().is_none_or(|open| open.is_open(f)))
         .filter(|f| types.is_empty() || types.contains(&f.filetype))
         .collect();
     match order {
@@ -756,6 +847,23 @@ fn set_share_key(file: &mut StoredFile, enabled: bool) {
         file.key_hidden_until = None;
     } else if file.share_key.is_none() {
         file.share_key = Some(new_share_key());
+    }
+}
+
+/// Gives everything below folder `id`, trashed files too, the folder's sharing flags (so a
+/// file restored later comes back as its folder was set). A file made secret keeps its own
+/// share key or gets a new one; a file no longer secret loses its key. One pass over the
+/// account builds the tree, so a folder with 100,000 files below it costs linear time.
+fn cascade_sharing(account: &mut Account, id: i64) {
+    let folder = &account.files[&id];
+    let flags = (folder.world_readable, folder.share_key_enabled);
+    let date_modified = folder.date_modified.clone();
+    for member in account.subtree(id).into_iter().skip(1) {
+        let file = account.files.get_mut(&member).expect("subtree ids exist");
+        if (file.world_readable, file.share_key_enabled) != flags {
+            file.set_sharing(flags.0, flags.1);
+            file.date_modified.clone_from(&date_modified);
+        }
     }
 }
 

@@ -349,6 +349,60 @@ impl<'a> FileObject<'a> {
     }
 }
 
+/// What a web URL asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebForm {
+    /// `/~user/N/` (`web_url`), `/~user/N` (the secret link `web_url[:-1]?share_key=K`) and
+    /// `/~user/N.embed`: a small HTML page.
+    Page,
+    /// `/~user/N.json`: the figure (or grid data) as JSON.
+    Json,
+}
+
+/// The fid and form of `/~USER/N/`, `/~USER/N`, `/~USER/N.json` or `/~USER/N.embed`; `None`
+/// for anything else (a plain decimal `N`, as in fids: `/~alice/07/` is not `alice:7`).
+pub fn web_target(user: &str, page: &str, slash: bool) -> Option<(String, WebForm)> {
+    let owner = user.strip_prefix('~').filter(|o| !o.is_empty())?;
+    let (number, form) = match page.split_once('.') {
+        None => (page, WebForm::Page),
+        Some((number, "json")) if !slash => (number, WebForm::Json),
+        Some((number, "embed")) if !slash => (number, WebForm::Page),
+        Some(_) => return None,
+    };
+    let decimal = !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && (number == "0" || !number.starts_with('0'));
+    decimal.then(|| (format!("{owner}:{number}"), form))
+}
+
+/// The small HTML page the sandbox serves at a file's `web_url`: enough to show the link opens
+/// and which file it is. Names come from API clients, so they are escaped.
+pub fn web_page(file: &StoredFile) -> String {
+    let name = escape_html(&file.filename);
+    let owner = escape_html(&file.owner);
+    format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<title>{name} - plotward sandbox</title>\n\
+         <p>{filetype} {owner}:{id}: {name}</p>\n",
+        filetype = escape_html(&file.filetype),
+        id = file.id,
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The plural resource name under `/v2/` for a file type.
 fn api_resource(filetype: &str) -> &'static str {
     match filetype {
@@ -514,6 +568,49 @@ mod tests {
         );
         assert!(parse_body(None, b"[1]").is_err());
         assert!(parse_body(None, b"  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn web_urls_name_a_file_by_plain_number() {
+        assert_eq!(
+            web_target("~alice", "7", true),
+            Some(("alice:7".to_owned(), WebForm::Page))
+        );
+        assert_eq!(
+            web_target("~alice", "7.json", false),
+            Some(("alice:7".to_owned(), WebForm::Json))
+        );
+        assert_eq!(
+            web_target("~alice", "0.embed", false),
+            Some(("alice:0".to_owned(), WebForm::Page))
+        );
+        for (user, page, slash) in [
+            ("alice", "7", true),
+            ("~", "7", true),
+            ("~alice", "07", true),
+            ("~alice", "+7", true),
+            ("~alice", "-1", true),
+            ("~alice", "", true),
+            ("~alice", "7.json", true),
+            ("~alice", "7.png", false),
+        ] {
+            assert_eq!(web_target(user, page, slash), None, "{user}/{page}");
+        }
+    }
+
+    #[test]
+    fn web_pages_escape_names() {
+        let file = StoredFile::new(
+            "alice",
+            3,
+            -1,
+            "<script>x</script>",
+            "plot",
+            std::time::SystemTime::now(),
+        );
+        let page = web_page(&file);
+        assert!(page.contains("&lt;script&gt;x&lt;/script&gt;"), "{page}");
+        assert!(!page.contains("<script>"));
     }
 
     #[test]

@@ -251,6 +251,46 @@ fn plotward_applies_a_policy_the_python_client_then_sees() {
 }
 
 #[test]
+fn a_web_url_opens_anonymously_while_its_folder_is_public() {
+    // Cascade off: the chart stays private by its own flag throughout, so the 200 comes from
+    // the folder alone (effective visibility), not from a copied flag.
+    let sandbox = crate::api::sandbox_with(
+        plotward::sandbox::Seed::Empty,
+        plotward::sandbox::Options {
+            folder_cascade: false,
+            ..plotward::sandbox::Options::default()
+        },
+    );
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let out = client(&sandbox, dir.path(), "web");
+
+    let chart = api.fid("interop-web/chart");
+    let (owner, id) = chart.split_once(':').unwrap();
+    assert_eq!(out["url"], format!("{}/~{owner}/{id}/", sandbox.url()));
+    assert_eq!(out["folder"], api.fid("interop-web").as_str());
+    // [web_url, its .json form], anonymously, after each step.
+    assert_eq!(out["private_folder"], json!([404, 404]));
+    assert_eq!(
+        out["public_folder"],
+        json!([200, 200]),
+        "public folder: open"
+    );
+    assert_eq!(
+        out["private_again"],
+        json!([404, 404]),
+        "private again: closed"
+    );
+    let own = api
+        .get(&format!("/v2/files/{chart}"), As::User("alice"))
+        .body;
+    assert_eq!(
+        own["world_readable"], false,
+        "the chart's own flag never changed"
+    );
+}
+
+#[test]
 fn the_json_schema_accepts_the_shipped_policies_and_rejects_mistakes() {
     let run = crate::harness::Test::new()
         .write(

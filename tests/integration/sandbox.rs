@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use plotward::sandbox::{FaultConfig, Options, Seed};
+use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed};
 
 use crate::api::{Api, As, example_sandbox, sandbox_with};
 
@@ -208,6 +208,372 @@ fn a_share_key_opens_a_secret_file() {
         api.get(&format!("{path}?share_key={key}"), As::Anonymous)
             .status,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// Sets a file's or folder's sharing as alice, checking the write succeeded; returns the
+/// folder object as written.
+fn share(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool) -> Value {
+    let reply = api.json(
+        Method::PATCH,
+        &format!("/v2/folders/{fid}"),
+        As::User("alice"),
+        &json!({"world_readable": world_readable, "share_key_enabled": share_key_enabled}),
+    );
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body
+}
+
+/// The example account with its `public/` folder made public while cascading is off, so the
+/// files inside keep their own flags (`public/demo` stays private by its own flag). Cascading
+/// stays off.
+fn example_with_a_public_folder() -> Sandbox {
+    let sandbox = sandbox_with(
+        Seed::Snapshot(
+            plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
+                .unwrap(),
+        ),
+        Options {
+            folder_cascade: false,
+            ..Options::default()
+        },
+    );
+    let api = Api::new(&sandbox);
+    share(&api, &api.fid("public"), true, false);
+    sandbox
+}
+
+/// An anonymous visit to a full URL (a web page is HTML, not JSON): status and body.
+fn visit(url: &str) -> (StatusCode, String) {
+    let response = reqwest::blocking::get(url).expect("the sandbox answers");
+    let status = response.status();
+    (status, response.text().expect("a body"))
+}
+
+/// alice's own flags `(world_readable, share_key_enabled)` for these paths, read from her
+/// `/v2/folders/all` listing (the owner's view).
+fn own_flags(api: &Api, paths: &[&str]) -> Vec<(bool, bool)> {
+    let all = api.get("/v2/folders/all?page_size=1000", As::User("alice"));
+    let results = all.body["children"]["results"].as_array().unwrap();
+    paths
+        .iter()
+        .map(|path| {
+            let fid = api.fid(path);
+            let file = results.iter().find(|f| f["fid"] == fid.as_str()).unwrap();
+            (
+                file["world_readable"].as_bool().unwrap(),
+                file["share_key_enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_private_file_in_a_public_folder_is_public_until_the_folder_is_private() {
+    let sandbox = example_with_a_public_folder();
+    let api = Api::new(&sandbox);
+    // `public` is public; `public/demo` is private by its own flag.
+    let demo = api.fid("public/demo");
+    let own = api
+        .get(&format!("/v2/files/{demo}"), As::User("alice"))
+        .body;
+    assert_eq!(own["world_readable"], false, "the owner sees the own flag");
+    let web_url = own["web_url"].as_str().unwrap().to_owned();
+    assert!(web_url.starts_with(sandbox.url()), "{web_url}");
+    let json_url = format!("{}.json", web_url.trim_end_matches('/'));
+    for path in [format!("/v2/files/{demo}"), format!("/v2/plots/{demo}")] {
+        let seen = api.get(&path, As::Anonymous);
+        assert_eq!(seen.status, StatusCode::OK, "{path}");
+        assert!(seen.body.get("share_key").is_none());
+    }
+    let (status, page) = visit(&web_url);
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("demo"), "{page}");
+    assert_eq!(visit(&json_url).0, StatusCode::OK);
+    let (_, page_path) = web_url.split_at(sandbox.url().len());
+    assert_eq!(
+        api.call(Method::POST, page_path, As::User("alice")).status,
+        StatusCode::NOT_FOUND,
+        "web URLs are read-only"
+    );
+    let children = |who| {
+        let folder = api.get(&format!("/v2/folders/{}", api.fid("public")), who);
+        folder.body["children"]["count"].as_u64().unwrap()
+    };
+    assert_eq!(
+        children(As::User("bob")),
+        children(As::User("alice")),
+        "every child is open"
+    );
+
+    share(&api, &api.fid("public"), false, false);
+    assert_eq!(
+        api.get(&format!("/v2/files/{demo}"), As::Anonymous).status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(visit(&web_url).0, StatusCode::NOT_FOUND);
+    assert_eq!(visit(&json_url).0, StatusCode::NOT_FOUND);
+    // The owner still opens the web URL with the API credentials.
+    let mine = Api::send(
+        reqwest::blocking::Client::new()
+            .get(&json_url)
+            .basic_auth("alice", Some("alice-key")),
+    );
+    assert_eq!(mine.status, StatusCode::OK);
+}
+
+#[test]
+fn moves_follow_the_folder_one_way_only() {
+    let sandbox = example_with_a_public_folder();
+    let api = Api::new(&sandbox);
+    let move_to = |fid: &str, folder: &str| {
+        let parent = api.fid(folder);
+        let (_, number) = parent.split_once(':').unwrap();
+        let reply = api.json(
+            Method::PATCH,
+            &format!("/v2/files/{fid}"),
+            As::User("alice"),
+            &json!({"parent": number.parse::<i64>().unwrap()}),
+        );
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    };
+    let anonymous = |fid: &str| api.get(&format!("/v2/files/{fid}"), As::Anonymous).status;
+    // A public item moved into a private folder stays public.
+    let map = api.fid("public/world-map");
+    let moved = move_to(&map, "hr");
+    assert_eq!(moved["world_readable"], true);
+    assert_eq!(anonymous(&map), StatusCode::OK);
+    // A private item is public while it is in a public folder, and only then.
+    let headcount = api.fid("hr/headcount");
+    assert_eq!(anonymous(&headcount), StatusCode::NOT_FOUND);
+    let moved = move_to(&headcount, "public");
+    assert_eq!(moved["world_readable"], false, "a move keeps the own flag");
+    assert_eq!(anonymous(&headcount), StatusCode::OK);
+    move_to(&headcount, "hr");
+    assert_eq!(anonymous(&headcount), StatusCode::NOT_FOUND);
+    // Created in a public folder: public while there, even when created private.
+    let created = api.json(
+        Method::POST,
+        "/v2/plots",
+        As::User("alice"),
+        &json!({"filename": "new", "parent_path": "public", "world_readable": false,
+                "figure": {"data": []}}),
+    );
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let new = created.body["file"]["fid"].as_str().unwrap().to_owned();
+    assert_eq!(anonymous(&new), StatusCode::OK);
+}
+
+#[test]
+fn a_secret_folders_key_opens_its_private_contents() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"folder_cascade": false}));
+    let hr = api.fid("hr");
+    let key = share(&api, &hr, false, true)["share_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let headcount = api.fid("hr/headcount");
+    let path = format!("/v2/grids/{headcount}");
+    assert_eq!(api.get(&path, As::Anonymous).status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get(&format!("{path}?share_key=nope"), As::Anonymous)
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let opened = api.get(&format!("{path}?share_key={key}"), As::User("bob"));
+    assert_eq!(opened.status, StatusCode::OK);
+    for hidden in ["share_key", "share_key_enabled"] {
+        assert!(opened.body.get(hidden).is_none(), "{hidden} shown to bob");
+    }
+    let own = api.get(&path, As::User("alice")).body;
+    assert_eq!(
+        (
+            own["world_readable"].clone(),
+            own["share_key_enabled"].clone()
+        ),
+        (json!(false), json!(false)),
+        "cascade off: the grid keeps its own flags"
+    );
+    // The secret link form the client builds: web_url[:-1] + "?share_key=" + key.
+    let web = own["web_url"].as_str().unwrap().trim_end_matches('/');
+    assert_eq!(visit(&format!("{web}?share_key={key}")).0, StatusCode::OK);
+    assert_eq!(visit(web).0, StatusCode::NOT_FOUND);
+    // The folder opens with its key, listing every child; without it, it is a 404.
+    let listed = |query: &str| {
+        let folder = api.get(&format!("/v2/folders/{hr}{query}"), As::User("bob"));
+        (folder.status, folder.body["children"]["count"].clone())
+    };
+    let everything = api.get(&format!("/v2/folders/{hr}"), As::User("alice"));
+    assert_eq!(
+        listed(&format!("?share_key={key}")),
+        (StatusCode::OK, everything.body["children"]["count"].clone())
+    );
+    assert_eq!(listed("").0, StatusCode::NOT_FOUND);
+    // A file's own key opens that file only, not its neighbours.
+    let cash_flow = api.fid("finance/cash-flow");
+    let file_key = api
+        .get(&format!("/v2/files/{cash_flow}"), As::User("alice"))
+        .body["share_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let neighbour = format!(
+        "/v2/files/{}?share_key={file_key}",
+        api.fid("finance/payroll-chart")
+    );
+    assert_eq!(
+        api.get(&neighbour, As::Anonymous).status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+const FINANCE: [&str; 10] = [
+    "finance/budgets",
+    "finance/budgets/2025",
+    "finance/budgets/2026/capex-plan",
+    "finance/budgets/2025/opex",
+    "finance/payroll",
+    "finance/payroll-chart",
+    "finance/cash-flow",
+    "finance/board-pack",
+    "finance/budgets/2026",
+    "finance/budgets/2026/opex",
+];
+
+#[test]
+fn cascade_on_passes_a_folders_sharing_to_everything_below() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    let finance = api.fid("finance");
+    let cash_flow = format!("/v2/files/{}", api.fid("finance/cash-flow"));
+    let old_key = api.get(&cash_flow, As::User("alice")).body["share_key"].clone();
+    // Mixed below: payroll and capex-plan public, cash-flow and board-pack secret.
+    assert!(own_flags(&api, &FINANCE).contains(&(true, false)));
+
+    share(&api, &finance, true, false);
+    assert_eq!(
+        own_flags(&api, &FINANCE),
+        vec![(true, false); FINANCE.len()]
+    );
+    share(&api, &finance, false, false);
+    assert_eq!(
+        own_flags(&api, &FINANCE),
+        vec![(false, false); FINANCE.len()],
+        "public -> private makes children and grandchildren private"
+    );
+    assert_eq!(
+        api.get(&cash_flow, As::Anonymous).status,
+        StatusCode::NOT_FOUND
+    );
+    share(&api, &finance, false, true);
+    assert_eq!(
+        own_flags(&api, &FINANCE),
+        vec![(false, true); FINANCE.len()]
+    );
+    let secret = api.get(&cash_flow, As::User("alice")).body;
+    assert!(is_share_key(&secret["share_key"]), "a new key once secret");
+    assert_ne!(
+        secret["share_key"], old_key,
+        "the old key went with private"
+    );
+    // A write that leaves the folder's flags as they were (a rename) does not cascade.
+    api.json(
+        Method::PATCH,
+        &cash_flow,
+        As::User("alice"),
+        &json!({"world_readable": true, "share_key_enabled": false}),
+    );
+    api.json(
+        Method::PATCH,
+        &format!("/v2/folders/{finance}"),
+        As::User("alice"),
+        &json!({"filename": "money", "world_readable": false}),
+    );
+    let kept = api.get(&cash_flow, As::User("alice")).body;
+    assert_eq!(kept["world_readable"], true);
+}
+
+#[test]
+fn cascade_switches_off_at_start_and_on_and_off_at_run_time() {
+    let sandbox = sandbox_with(
+        Seed::Snapshot(
+            plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
+                .unwrap(),
+        ),
+        Options {
+            folder_cascade: false,
+            ..Options::default()
+        },
+    );
+    let api = Api::new(&sandbox);
+    let finance = api.fid("finance");
+    let before = own_flags(&api, &FINANCE);
+    share(&api, &finance, true, false);
+    assert_eq!(own_flags(&api, &FINANCE), before, "off from the start");
+    assert_eq!(
+        api.get("/_sandbox/faults", As::Anonymous).body["folder_cascade"],
+        Value::Null
+    );
+
+    api.faults(&json!({"folder_cascade": true}));
+    share(&api, &finance, false, false);
+    assert_eq!(
+        own_flags(&api, &FINANCE),
+        vec![(false, false); FINANCE.len()]
+    );
+
+    // Back to the start setting (off): children keep their own flags.
+    api.faults(&json!({}));
+    let map = api.fid("public/world-map");
+    share(&api, &api.fid("public"), false, false);
+    assert_eq!(own_flags(&api, &["public/world-map"]), vec![(true, false)]);
+    assert_eq!(
+        api.get(&format!("/v2/files/{map}"), As::Anonymous).status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn the_sandbox_command_takes_no_folder_cascade() {
+    use std::io::{BufRead, BufReader};
+    let mut guard = crate::harness::ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--no-folder-cascade"])
+            .args(["--user", "alice:alice-key", "--seed"])
+            .arg(crate::harness::repo("examples/inventory.json"))
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start plotward sandbox"),
+    );
+    let stdout = guard.0.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let client = reqwest::blocking::Client::new();
+    let alice = |request: reqwest::blocking::RequestBuilder| {
+        Api::send(request.basic_auth("alice", Some("alice-key")))
+    };
+    let fid = |path: &str| {
+        let found = alice(client.get(format!("{url}/v2/files/lookup?path={path}")));
+        found.body["fid"].as_str().unwrap().to_owned()
+    };
+    let chart = format!("{url}/v2/files/{}", fid("finance/payroll-chart"));
+    let folder = alice(
+        client
+            .patch(format!("{url}/v2/folders/{}", fid("finance")))
+            .json(&json!({"world_readable": true})),
+    );
+    assert_eq!(folder.status, StatusCode::OK, "{}", folder.body);
+    assert_eq!(alice(client.get(&chart)).body["world_readable"], false);
+    assert_eq!(
+        Api::send(client.get(&chart)).status,
+        StatusCode::OK,
+        "open through its folder all the same"
     );
 }
 
@@ -423,7 +789,7 @@ fn folders_are_created_like_mkdir_p() {
 
 #[test]
 fn home_all_shared_and_filters() {
-    let sandbox = example_sandbox();
+    let sandbox = example_with_a_public_folder();
     let api = Api::new(&sandbox);
     let home = api
         .get("/v2/folders/home?page_size=1000", As::User("alice"))
@@ -461,17 +827,22 @@ fn home_all_shared_and_filters() {
     assert_eq!(names, sorted);
     let bad_order = api.get("/v2/folders/all?order_by=views", As::User("alice"));
     assert_eq!(bad_order.status, StatusCode::BAD_REQUEST);
-    // Another user's listing shows only their public files.
+    // Another user's listing shows only the files public by their own flag or through a
+    // folder above them (`public/` is public; `public/demo` is private by its own flag).
     let theirs = api
         .get("/v2/folders/all?user=alice&page_size=1000", As::User("bob"))
         .body;
+    let public_folder = api.fid("public");
+    let (_, public_number) = public_folder.split_once(':').unwrap();
+    let results = theirs["children"]["results"].as_array().unwrap();
     assert!(
-        theirs["children"]["results"]
-            .as_array()
-            .unwrap()
+        results
             .iter()
-            .all(|f| f["world_readable"] == true)
+            .all(|f| f["world_readable"] == true
+                || f["parent"].as_i64() == public_number.parse().ok())
     );
+    assert!(results.iter().any(|f| f["fid"] == api.fid("public/demo")));
+    assert!(!results.iter().any(|f| f["fid"] == api.fid("hr/headcount")));
     let shared = api.get("/v2/folders/shared", As::User("bob")).body;
     assert_eq!(shared["children"]["count"], 0);
 }

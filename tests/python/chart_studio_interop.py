@@ -7,12 +7,17 @@ Rust test checks the results against the sandbox.
 Environment: SANDBOX_URL, PLOTLY_USERNAME, PLOTLY_API_KEY, PLOTLY_DIR, and STEP:
   create  - plots public, private and secret plots in nested folders, then private-by-default
             ones after set_config_file, and exercises files.update / lookup;
-  observe - reads back the sharing of the plots as the client sees them.
+  observe - reads back the sharing of the plots as the client sees them;
+  web     - plots a private chart in a new folder, makes the folder public and then private
+            again with folders.update, and fetches the chart's web_url (and its .json form)
+            anonymously with plain requests after each step.
 """
 
 import json
 import os
 import warnings
+
+import requests
 
 import chart_studio.plotly as py
 import chart_studio.tools as tls
@@ -75,5 +80,23 @@ def observe():
     return out
 
 
+def web():
+    url = py.plot(figure(), filename="interop-web/chart", sharing="private", auto_open=False)
+    folder = v2.folders.lookup("interop-web").json()["fid"]
+
+    def status():
+        # Anonymous: no credentials, as a visitor following the link.
+        return [requests.get(url, timeout=10).status_code,
+                requests.get(url[:-1] + ".json", timeout=10).status_code]
+
+    out = {"url": url, "folder": folder, "private_folder": status()}
+    v2.folders.update(folder, {"world_readable": True})
+    out["public_folder"] = status()
+    v2.folders.update(folder, {"world_readable": False})
+    out["private_again"] = status()
+    return out
+
+
+STEPS = {"create": create, "observe": observe, "web": web}
 configure()
-print(json.dumps(create() if os.environ["STEP"] == "create" else observe()))
+print(json.dumps(STEPS[os.environ["STEP"]]()))
