@@ -81,11 +81,11 @@ pub enum Outcome {
 /// The result of an apply.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Every change with its outcome, restrictions first; restorations of files below changed
-    /// folders included.
+    /// Every planned change with its outcome, restrictions first.
     pub results: Vec<(ChangeJson, Outcome)>,
-    /// How many of the results put back a file below a changed folder.
-    pub restorations: usize,
+    /// Files below changed folders that a folder change had moved, put back where the plan
+    /// leaves them (and files that could not be read again).
+    pub restored: Vec<(ChangeJson, Outcome)>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
@@ -107,14 +107,21 @@ pub struct Tally {
     pub not_applied: usize,
     /// Secret links written but still settling.
     pub settling: usize,
+    /// Files below changed folders put back where the plan leaves them.
+    pub restored: usize,
 }
 
 impl Report {
     /// Counts the outcomes.
+    /// Counts the outcomes. Files put back below changed folders count as `restored`, not as
+    /// restrictions or exposures (the plan did not count them either); their failures count.
     pub fn tally(&self) -> Tally {
         let mut tally = Tally::default();
-        for (change, outcome) in &self.results {
+        let planned = self.results.iter().map(|r| (r, false));
+        let put_back = self.restored.iter().map(|r| (r, true));
+        for ((change, outcome), restoring) in planned.chain(put_back) {
             match (outcome, change.action) {
+                (Outcome::Applied, _) if restoring => tally.restored += 1,
                 (Outcome::Applied, DirectionJson::Restrict) => tally.restricted += 1,
                 (Outcome::Applied, DirectionJson::Expose) => tally.exposed += 1,
                 (Outcome::Failed { .. }, _) => tally.failed += 1,
@@ -125,9 +132,14 @@ impl Report {
         tally
     }
 
+    /// Every outcome: the planned changes', then the put-back files'.
+    pub fn outcomes(&self) -> impl Iterator<Item = &(ChangeJson, Outcome)> {
+        self.results.iter().chain(&self.restored)
+    }
+
     /// Whether every change was applied and recorded.
     pub fn is_complete(&self) -> bool {
-        self.audit_failed.is_none() && self.results.iter().all(|(_, o)| *o == Outcome::Applied)
+        self.audit_failed.is_none() && self.outcomes().all(|(_, o)| *o == Outcome::Applied)
     }
 }
 
@@ -427,7 +439,7 @@ pub async fn execute(
         .into_iter()
         .partition(|c| c.action == DirectionJson::Restrict);
     let mut results = Vec::new();
-    let mut restorations = 0;
+    let mut restored = Vec::new();
     for (phase, changes) in [
         (DirectionJson::Restrict, restrict),
         (DirectionJson::Expose, expose),
@@ -440,19 +452,15 @@ pub async fn execute(
             .iter()
             .any(|(_, o)| !matches!(o, Outcome::NotApplied { .. }))
         {
-            let restored = restore::put_back(&run, watches, phase).await;
-            restorations += restored.len();
-            results.extend(folders);
-            results.extend(restored);
-        } else {
-            results.extend(folders);
+            restored.extend(restore::put_back(&run, watches, phase).await);
         }
+        results.extend(folders);
         results.extend(run_phase(&run, files).await);
     }
     run.progress.finish_and_clear();
     Report {
         results,
-        restorations,
+        restored,
         stopped: run.stop_reason(),
         interrupted: false,
         audit_failed: run
@@ -922,7 +930,7 @@ mod tests {
                     },
                 ),
             ],
-            restorations: 0,
+            restored: Vec::new(),
             stopped: Some("quota".into()),
             interrupted: false,
             audit_failed: None,
@@ -935,6 +943,7 @@ mod tests {
                 failed: 1,
                 not_applied: 1,
                 settling: 1,
+                restored: 0,
             }
         );
         assert!(!report.is_complete());

@@ -325,8 +325,7 @@ pub fn dead_rule_warnings(
 /// (`Apply complete: 2 restricted, 1 exposed, 0 failed.`), and why a run stopped early.
 pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let failed: Vec<_> = report
-        .results
-        .iter()
+        .outcomes()
         .filter_map(|(c, o)| match o {
             Outcome::Failed { message, .. } => Some((c, message)),
             _ => None,
@@ -348,14 +347,15 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         }
     }
     write_settling(report, painter, out)?;
-    if report.restorations > 0 {
+    let tally = report.tally();
+    if tally.restored > 0 {
         writeln!(
             out,
-            "Put back {} files below changed folders that a folder change had reset.",
-            report.restorations
+            "Put back {} {} below changed folders that a folder change had reset.",
+            tally.restored,
+            if tally.restored == 1 { "file" } else { "files" }
         )?;
     }
-    let tally = report.tally();
     if report.interrupted {
         let line = format!(
             "Interrupted: {} restricted, {} exposed, {} failed, {} not applied; re-run to finish.",
@@ -393,26 +393,42 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
     writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
     // Why changes were left: the run's stop (the daily quota), else the first change's own
     // reason (`--max-writes`).
-    let first_reason = report.results.iter().find_map(|(_, o)| match o {
+    let first_reason = report.outcomes().find_map(|(_, o)| match o {
         Outcome::NotApplied { reason } => Some(reason),
         _ => None,
     });
     if let Some(reason) = report.stopped.as_ref().or(first_reason) {
         writeln!(out, "Stopped early: {}.", escape(reason))?;
     }
-    writeln!(
-        out,
-        "{} changes remain. Run plotward apply again to finish: it changes only what still differs.",
-        tally.failed + tally.not_applied
-    )
+    let remain = tally.failed + tally.not_applied;
+    if remain > 0 {
+        writeln!(
+            out,
+            "{remain} changes remain. Run plotward apply again to finish: it changes only what \
+             still differs."
+        )?;
+    }
+    if tally.settling > 0 {
+        writeln!(
+            out,
+            "{} secret {} written but not yet readable: run plotward plan later to confirm, or \
+             plotward apply again.",
+            tally.settling,
+            if tally.settling == 1 {
+                "link is"
+            } else {
+                "links are"
+            }
+        )?;
+    }
+    Ok(())
 }
 
 /// Secret links written but not yet readable: apart from failures, because the file is not
 /// public and upstream enables share keys eventually.
 fn write_settling(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let settling: Vec<_> = report
-        .results
-        .iter()
+        .outcomes()
         .filter_map(|(c, o)| match o {
             Outcome::Settling { message } => Some((c, message)),
             _ => None,

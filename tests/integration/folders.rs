@@ -210,3 +210,119 @@ fn export_writes_what_the_world_sees_so_it_plans_no_change() {
         export.stdout
     );
 }
+
+/// A public folder that the policy must restrict for one file, above files that keep, gain or
+/// ignore their own levels.
+const TEAM: &[(&str, &str, &str, &str)] = &[
+    ("alice:1", "team", "fold", "public"),
+    ("alice:2", "team/open", "plot", "public"),
+    ("alice:3", "team/closed", "plot", "private"),
+    ("alice:4", "team/shared", "plot", "secret"),
+    ("alice:5", "team/sub", "fold", "private"),
+    ("alice:6", "team/sub/deep", "plot", "private"),
+    ("alice:7", "team/via", "plot", "private"),
+];
+
+const TEAM_POLICY: &str = "version: 1\ndefault: private\nrules:\n  \
+    - match: [\"team/open\", \"team/via\", \"team/sub/deep\"]\n    sharing: public\n  \
+    - match: \"team/shared\"\n    sharing: ignore\n";
+
+fn cascading(on: bool) -> Options {
+    Options {
+        folder_cascade: on,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
+    for cascade in [true, false] {
+        let sandbox = seeded_with(TEAM, cascading(cascade));
+        let api = Api::new(&sandbox);
+        let plan = live(&sandbox).policy(TEAM_POLICY).args(["plan"]).status(0);
+        assert!(
+            plan.stdout.contains(
+                "Restricting folder team/ to private may reset the sharing of the 6 files below it"
+            ) && plan
+                .stdout
+                .contains("1 secret link below it may get a new key"),
+            "{}",
+            plan.stdout
+        );
+        let run = live(&sandbox)
+            .policy(TEAM_POLICY)
+            .args(["apply", "--auto-approve"])
+            .status(0);
+        // A cascading server reset team/open (public, unchanged by the plan) and team/shared
+        // (ignored, secret): both are put back. Without a cascade nothing needs it.
+        let put_back = "Put back 2 files below changed folders that a folder change had reset.";
+        assert_eq!(run.stdout.contains(put_back), cascade, "{}", run.stdout);
+        assert!(
+            run.stdout
+                .ends_with("Apply complete: 1 restricted, 2 exposed, 0 failed.\n"),
+            "cascade {cascade}: {}",
+            run.stdout
+        );
+        assert_eq!(
+            own_levels(&api),
+            [
+                ("alice:1".to_owned(), false, false),
+                ("alice:2".to_owned(), true, false),
+                ("alice:3".to_owned(), false, false),
+                ("alice:4".to_owned(), false, true),
+                ("alice:5".to_owned(), false, false),
+                ("alice:6".to_owned(), true, false),
+                ("alice:7".to_owned(), true, false),
+            ],
+            "cascade {cascade}"
+        );
+        live(&sandbox).policy(TEAM_POLICY).args(["check"]).status(0);
+        let again = live(&sandbox)
+            .policy(TEAM_POLICY)
+            .args(["plan", "--detailed-exitcode"])
+            .status(0);
+        assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    }
+}
+
+#[test]
+fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
+    // The rule makes the folder secret. A cascading server then sets everything below to
+    // secret, and apply puts back what it moved: gallery/a, ignored and public, goes back to
+    // public; gallery/b was secret already.
+    let account: &[(&str, &str, &str, &str)] = &[
+        ("alice:1", "gallery", "fold", "private"),
+        ("alice:2", "gallery/a", "plot", "public"),
+        ("alice:3", "gallery/b", "plot", "secret"),
+    ];
+    let policy = "version: 1\ndefault: ignore\nrules:\n  - match: \"gallery\"\n    filetypes: [fold]\n    sharing: secret\n";
+    for cascade in [true, false] {
+        let sandbox = seeded_with(account, cascading(cascade));
+        let api = Api::new(&sandbox);
+        let run = live(&sandbox)
+            .policy(policy)
+            .args(["apply", "--auto-approve"])
+            .status(0);
+        assert!(
+            run.stdout
+                .ends_with("Apply complete: 0 restricted, 1 exposed, 0 failed.\n"),
+            "{}",
+            run.stdout
+        );
+        // gallery/a is ignored and public: a cascade made it secret, apply put it back.
+        assert_eq!(
+            run.stdout.contains("Put back 1 file below changed folders"),
+            cascade,
+            "{}",
+            run.stdout
+        );
+        assert_eq!(
+            own_levels(&api),
+            [
+                ("alice:1".to_owned(), false, true),
+                ("alice:2".to_owned(), true, false),
+                ("alice:3".to_owned(), false, true),
+            ]
+        );
+    }
+}

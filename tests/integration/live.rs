@@ -501,6 +501,72 @@ fn secret_links_are_re_read_and_rewritten_when_they_lag() {
     );
 }
 
+#[test]
+fn a_secret_link_slower_than_the_old_seven_seconds_settles_within_the_default_wait() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    // Hidden for 8 s after each enable: longer than the ~7 s plotward used to wait.
+    api.faults(&json!({"flaky_share_keys": 1.0, "flaky_share_key_ms": 8000}));
+    let run = live(&sandbox)
+        .args(["apply", "-p", &policy_arg(), "--auto-approve"])
+        .status(0);
+    assert!(
+        run.stdout
+            .ends_with("Apply complete: 11 restricted, 8 exposed, 0 failed.\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(plan_secret_count(&sandbox), 0);
+}
+
+#[test]
+fn a_secret_link_that_has_not_settled_in_time_is_still_settling_not_failed() {
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    api.faults(&json!({"flaky_share_keys": 1.0, "flaky_share_key_ms": 60000}));
+    let run = live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy_arg(),
+            "--auto-approve",
+            "--share-key-timeout",
+            "1",
+            "--audit-log",
+            "audit.jsonl",
+        ])
+        .status(1);
+    assert!(run.stdout.contains("Still settling:\n"), "{}", run.stdout);
+    assert!(!run.stdout.contains("Failed:"), "{}", run.stdout);
+    let settling = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  ~ ") && l.contains("did not read back as enabled within 1s"))
+        .count();
+    // Every change to secret in the example plan: the rest applied.
+    let secret_changes = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("-> secret") && !l.contains("did not read back"))
+        .count();
+    assert!(settling > 0 && settling == secret_changes, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "0 failed, 0 not applied, {settling} still settling.\n{settling} secret links are \
+             written but not yet readable: run plotward plan later to confirm"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("changes remain"), "{}", run.stdout);
+    let audit = run.read("audit.jsonl");
+    assert_eq!(
+        audit.matches("\"outcome\":\"settling\"").count(),
+        settling,
+        "{audit}"
+    );
+}
+
 /// How many planned changes remain (the plan should be empty after a complete apply).
 fn plan_secret_count(sandbox: &Sandbox) -> usize {
     let run = live(sandbox)
