@@ -260,6 +260,7 @@ fn prepare(
         dirty: Notify::new(),
         state: options.state.clone(),
         journal,
+        saving: Mutex::new(()),
     });
     Ok((app, started))
 }
@@ -390,17 +391,28 @@ async fn save(app: &Arc<App>) -> Result<(), SandboxError> {
     let Some(path) = app.state.clone() else {
         return Ok(());
     };
+    let shown = path.display().to_string();
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || save_now(&app, &path))
+        .await
+        .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))?
+}
+
+/// One whole save, on a blocking thread: the state as it is now, the state file, then the
+/// journal emptied of what the file now holds.
+fn save_now(app: &App, path: &std::path::Path) -> Result<(), SandboxError> {
+    let _saving = app
+        .saving
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (state, upto) = {
         let store = app.store();
         // Under the store's lock no record is appended: the state holds exactly `upto`.
         let upto = app.journal.as_ref().map_or(0, journal::Journal::last);
         (seed::state_of(&store, upto), upto)
     };
-    let shown = path.display().to_string();
-    tokio::task::spawn_blocking(move || seed::save_state(&path, &state))
-        .await
-        .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))?
-        .map_err(|err| SandboxError::Setup(format!("cannot save {shown}: {err}")))?;
+    seed::save_state(path, &state)
+        .map_err(|err| SandboxError::Setup(format!("cannot save {}: {err}", path.display())))?;
     if let Some(journal) = &app.journal {
         journal
             .truncate_through(upto)

@@ -50,6 +50,10 @@ pub struct App {
     pub state: Option<PathBuf>,
     /// `FILE.journal`, with `--state`: every write is on disk before it is acknowledged.
     pub journal: Option<Journal>,
+    /// Held for a whole save (taken before the store's lock): saves run one at a time, each
+    /// from the state as it is when it starts, so a save still running when the server stops
+    /// can neither collide with the final one nor land after it with older state.
+    pub saving: Mutex<()>,
 }
 
 impl App {
@@ -1107,6 +1111,10 @@ async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError
     let users: Vec<User> = app.store().users().to_vec();
     let fresh = seed::build(&app.seed, &users).map_err(ApiError::bad_request)?;
     {
+        let _saving = app
+            .saving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut store = app.store_mut();
         *store = fresh;
         // The reset is not journaled: it is saved before any later write can land on it, so
