@@ -1,6 +1,6 @@
 //! The sharing manifest and its unified diff: one sorted line `path  filetype  level` per
-//! managed file, current against desired. Unchanged lines give context, so a reviewer sees
-//! the neighbourhood of each change.
+//! managed file, current against desired, both as the world sees them (through the folders
+//! above). Unchanged lines give context, so a reviewer sees the neighbourhood of each change.
 
 use similar::TextDiff;
 
@@ -14,11 +14,10 @@ pub fn manifests(plan: &Plan) -> (String, String) {
     let mut current = String::new();
     let mut desired = String::new();
     for entry in &plan.entries {
-        let wanted = match entry.action {
-            Action::Ignore => continue,
-            Action::Keep => entry.current(),
-            Action::Change(to) => to,
-        };
+        if entry.action == Action::Ignore {
+            continue;
+        }
+        let wanted = entry.wanted.unwrap_or(entry.effective);
         let line = |level: crate::inventory::Sharing| {
             format!(
                 "{}  {}  {}\n",
@@ -27,7 +26,7 @@ pub fn manifests(plan: &Plan) -> (String, String) {
                 level
             )
         };
-        current.push_str(&line(entry.current()));
+        current.push_str(&line(entry.effective));
         desired.push_str(&line(wanted));
     }
     (current, desired)

@@ -135,6 +135,18 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
             secret_below: 0,
         }]
     );
+    // The manifest diff shows what the world sees: revenue goes from public to private,
+    // although its own flags do not change.
+    let diff = live(&sandbox)
+        .policy(POLICY)
+        .args(["plan", "--format", "diff"])
+        .status(0);
+    assert!(
+        diff.stdout.contains("-reports/revenue  plot  public\n")
+            && diff.stdout.contains("+reports/revenue  plot  private\n"),
+        "{}",
+        diff.stdout
+    );
     let raw: Value = serde_json::from_str(&json.stdout).unwrap();
     let folder_change = raw["changes"]
         .as_array()
