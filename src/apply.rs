@@ -155,11 +155,22 @@ pub struct Watch {
     pub planned: Option<DirectionJson>,
 }
 
+/// The files to read again after folders change, and how many files the account holds (to
+/// choose between reading each and listing the account once).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Watches {
+    /// The files below folders the plan changes.
+    pub files: Vec<Watch>,
+    /// Files and folders in the account when planned.
+    pub account_size: usize,
+}
+
 /// The files below folders the plan changes, each with the level the plan leaves it at. A
 /// file the plan leaves public that `never_public` covers is not watched: a reset that made
 /// it private is never undone.
-pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardrails) -> Vec<Watch> {
-    plan.entries
+pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardrails) -> Watches {
+    let files = plan
+        .entries
         .iter()
         .filter(|entry| entry.under_change)
         .filter_map(|entry| {
@@ -192,7 +203,11 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
                 planned,
             })
         })
-        .collect()
+        .collect();
+    Watches {
+        files,
+        account_size: plan.entries.len(),
+    }
 }
 
 /// A file whose state is not what the saved plan observed.
@@ -421,7 +436,7 @@ impl Run {
 pub async fn execute(
     client: &Client,
     changes: Vec<ChangeJson>,
-    watches: &[Watch],
+    watches: &Watches,
     options: Options,
     audit: Option<Arc<AuditLog>>,
     progress: ProgressBar,
@@ -452,7 +467,8 @@ pub async fn execute(
             .iter()
             .any(|(_, o)| !matches!(o, Outcome::NotApplied { .. }))
         {
-            restored.extend(restore::put_back(&run, watches, phase).await);
+            restored
+                .extend(restore::put_back(&run, &watches.files, watches.account_size, phase).await);
         }
         results.extend(folders);
         results.extend(run_phase(&run, files).await);

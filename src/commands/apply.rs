@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::plan::{api_source, list_account, show_plan};
 use super::{Io, runtime};
-use crate::apply::{self, AuditLog, Report, Watch};
+use crate::apply::{self, AuditLog, Report, Watches};
 use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
 use crate::inventory::Sharing;
@@ -76,7 +76,7 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
 pub(super) async fn carry_out(
     client: &Client,
     plan: PlanFile,
-    watches: &[Watch],
+    watches: &Watches,
     options: apply::Options,
     audit: Option<Arc<AuditLog>>,
     io: &mut Io<'_>,
@@ -200,7 +200,7 @@ fn confirm_saved(
     inventory: &crate::inventory::Inventory,
     force: bool,
     io: &mut Io<'_>,
-) -> Result<(PlanFile, Vec<Watch>), Error> {
+) -> Result<(PlanFile, Watches), Error> {
     check_account(path, &plan, client)?;
     let fresh = crate::plan::diff(policy, inventory);
     let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
@@ -225,7 +225,7 @@ fn show_and_confirm(
     force: bool,
     asks: bool,
     io: &mut Io<'_>,
-) -> Result<Option<(PlanFile, Vec<Watch>)>, Error> {
+) -> Result<Option<(PlanFile, Watches)>, Error> {
     let (plan, file) = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
     if !plan.summary().has_changes() {
         return Ok(None);

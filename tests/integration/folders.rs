@@ -338,3 +338,57 @@ fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
         );
     }
 }
+
+#[test]
+fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
+    // 250 files below one public folder: half the policy wants public (their own flags are
+    // public), half private. The folder is restricted; a cascading server resets the public
+    // half, which apply finds from one listing, not 250 reads.
+    let mut owned: Vec<(String, String, &str, &str)> =
+        vec![("alice:1".into(), "big".into(), "fold", "public")];
+    for n in 0..250 {
+        let (name, level) = if n % 2 == 0 {
+            (format!("big/pub-{n}"), "public")
+        } else {
+            (format!("big/priv-{n}"), "private")
+        };
+        owned.push((format!("alice:{}", n + 2), name, "plot", level));
+    }
+    let account: Vec<(&str, &str, &str, &str)> = owned
+        .iter()
+        .map(|(fid, path, t, l)| (fid.as_str(), path.as_str(), *t, *l))
+        .collect();
+    let policy =
+        "version: 1\ndefault: private\nrules:\n  - match: \"big/pub-*\"\n    sharing: public\n";
+    let sandbox = seeded_with(&account, cascading(true));
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve"])
+        .status(0);
+    assert!(
+        run.stdout
+            .contains("Put back 125 files below changed folders that a folder change had reset."),
+        "{}",
+        run.stdout
+    );
+    let requests = api.requests();
+    let single_reads = requests
+        .iter()
+        .filter(|(method, path, _)| method == "GET" && path.starts_with("/v2/files/"))
+        .count();
+    assert_eq!(single_reads, 0, "read back by listing, not file by file");
+    let listings = requests
+        .iter()
+        .filter(|(method, path, _)| method == "GET" && path == "/v2/folders/all")
+        .count();
+    assert_eq!(
+        listings, 2,
+        "the plan's listing and one more after the folder changed"
+    );
+    let again = live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--detailed-exitcode"])
+        .status(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+}
