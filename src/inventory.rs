@@ -273,7 +273,7 @@ pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// ```json
 /// {
 ///   "format_version": 1,
-///   "source": { "api_url": "https://api.plotly.com", "user": "alice", "taken_at": "2026-11-27T13:00:00Z" },
+///   "source": { "api_url": "https://plotly.example.com", "user": "alice", "taken_at": "2026-11-27T13:00:00Z" },
 ///   "files": [
 ///     { "fid": "alice:3", "path": "reports", "filetype": "fold",
 ///       "world_readable": false, "share_key_enabled": false },
