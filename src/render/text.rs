@@ -6,6 +6,8 @@
 
 use std::io::{self, Write};
 
+use anstyle::Style;
+
 use super::Painter;
 use crate::apply::{Outcome, Report};
 use crate::plan::{Breach, Change, DecidedBy, Direction, Plan, RuleRef, Summary};
@@ -324,29 +326,28 @@ pub fn dead_rule_warnings(
 /// The apply report: failures and changes not applied, then the summary line
 /// (`Apply complete: 2 restricted, 1 exposed, 0 failed.`), and why a run stopped early.
 pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    let failed: Vec<_> = report
-        .outcomes()
-        .filter_map(|(c, o)| match o {
-            Outcome::Failed { message, .. } => Some((c, message)),
+    // Failures first; then secret links written but not yet readable, apart from failures
+    // because the file is not public and upstream enables share keys eventually.
+    write_outcomes(
+        report,
+        ("Failed:", Painter::RED, "!"),
+        painter,
+        out,
+        |o| match o {
+            Outcome::Failed { message, .. } => Some(message),
             _ => None,
-        })
-        .collect();
-    if !failed.is_empty() {
-        writeln!(out, "{}", painter.paint(Painter::RED, "Failed:"))?;
-        for (change, message) in &failed {
-            let first = message.lines().next().unwrap_or_default();
-            writeln!(
-                out,
-                "  ! {} {} {} -> {}: {}",
-                escape(&change.path),
-                escape(&change.fid),
-                change.from,
-                change.to,
-                escape(first)
-            )?;
-        }
-    }
-    write_settling(report, painter, out)?;
+        },
+    )?;
+    write_outcomes(
+        report,
+        ("Still settling:", Painter::YELLOW, "~"),
+        painter,
+        out,
+        |o| match o {
+            Outcome::Settling { message } => Some(message),
+            _ => None,
+        },
+    )?;
     let tally = report.tally();
     if tally.restored > 0 {
         writeln!(
@@ -424,29 +425,33 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
     Ok(())
 }
 
-/// Secret links written but not yet readable: apart from failures, because the file is not
-/// public and upstream enables share keys eventually.
-fn write_settling(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    let settling: Vec<_> = report
+/// A titled list of the changes whose outcome `pick` selects, each with the first line of
+/// its message: `  ! finance/payroll alice:5 public -> private: HTTP 500`.
+fn write_outcomes(
+    report: &Report,
+    (title, style, mark): (&str, Style, &str),
+    painter: Painter,
+    out: &mut dyn Write,
+    pick: impl Fn(&Outcome) -> Option<&String>,
+) -> io::Result<()> {
+    let listed: Vec<_> = report
         .outcomes()
-        .filter_map(|(c, o)| match o {
-            Outcome::Settling { message } => Some((c, message)),
-            _ => None,
-        })
+        .filter_map(|(c, o)| pick(o).map(|message| (c, message)))
         .collect();
-    if settling.is_empty() {
+    if listed.is_empty() {
         return Ok(());
     }
-    writeln!(out, "{}", painter.paint(Painter::YELLOW, "Still settling:"))?;
-    for (change, message) in settling {
+    writeln!(out, "{}", painter.paint(style, title))?;
+    for (change, message) in listed {
+        let first = message.lines().next().unwrap_or_default();
         writeln!(
             out,
-            "  ~ {} {} {} -> {}: {}",
+            "  {mark} {} {} {} -> {}: {}",
             escape(&change.path),
             escape(&change.fid),
             change.from,
             change.to,
-            escape(message)
+            escape(first)
         )?;
     }
     Ok(())

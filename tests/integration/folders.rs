@@ -41,6 +41,16 @@ fn own_levels(api: &Api) -> Vec<(String, bool, bool)> {
     files
 }
 
+/// `check` is green and a new plan is empty.
+fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
+    live(sandbox).policy(policy).args(["check"]).status(0);
+    let again = live(sandbox)
+        .policy(policy)
+        .args(["plan", "--detailed-exitcode"])
+        .status(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+}
+
 #[test]
 fn check_sees_a_private_file_in_a_public_folder_as_public_and_says_why() {
     let sandbox = seeded_with(ACCOUNT, Options::default());
@@ -187,12 +197,7 @@ fn apply_restricts_the_folder_first_and_converges() {
         ],
         "the folder first, then the file restriction, then the exposure"
     );
-    live(&sandbox).policy(POLICY).args(["check"]).status(0);
-    let again = live(&sandbox)
-        .policy(POLICY)
-        .args(["plan", "--detailed-exitcode"])
-        .status(0);
-    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    assert_converged(&sandbox, POLICY);
     assert_eq!(
         own_levels(&api),
         [
@@ -210,11 +215,7 @@ fn apply_restricts_the_folder_first_and_converges() {
 fn export_writes_what_the_world_sees_so_it_plans_no_change() {
     let sandbox = seeded_with(ACCOUNT, Options::default());
     let export = live(&sandbox).args(["export"]).status(0);
-    let run = live(&sandbox)
-        .policy(&export.stdout)
-        .args(["plan", "--detailed-exitcode"])
-        .status(0);
-    assert!(run.stdout.starts_with("No changes."), "{}", run.stdout);
+    assert_converged(&sandbox, &export.stdout);
     // revenue is private on its own but public through reports/: exported as public.
     assert!(
         export.stdout.contains("public") && !export.stdout.contains("default: private\nrules: []"),
@@ -288,12 +289,7 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
             ],
             "cascade {cascade}"
         );
-        live(&sandbox).policy(TEAM_POLICY).args(["check"]).status(0);
-        let again = live(&sandbox)
-            .policy(TEAM_POLICY)
-            .args(["plan", "--detailed-exitcode"])
-            .status(0);
-        assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+        assert_converged(&sandbox, TEAM_POLICY);
     }
 }
 
@@ -386,9 +382,5 @@ fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
         listings, 2,
         "the plan's listing and one more after the folder changed"
     );
-    let again = live(&sandbox)
-        .policy(policy)
-        .args(["plan", "--detailed-exitcode"])
-        .status(0);
-    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    assert_converged(&sandbox, policy);
 }
