@@ -37,16 +37,39 @@ pub(super) async fn run_folders(
 
 /// After the folders of `phase` changed: reads every watched file again and writes back each
 /// one the change moved. Returns the writes (and the files that could not be read).
+///
+/// Folders are put back first, shallowest first, and files last, each group read only after
+/// the groups above it are written: putting a folder back may cascade over everything below
+/// it again, so what is below is read after that, never before.
 pub(super) async fn put_back(
     run: &Arc<Run>,
     watches: &[Watch],
     account_size: usize,
     phase: DirectionJson,
 ) -> Vec<(ChangeJson, Outcome)> {
-    let candidates: Vec<ChangeJson> = watches.iter().filter_map(|w| target(w, phase)).collect();
-    if candidates.is_empty() {
-        return Vec::new();
+    let mut groups: BTreeMap<(bool, usize), Vec<ChangeJson>> = BTreeMap::new();
+    for change in watches.iter().filter_map(|w| target(w, phase)) {
+        let key = if change.filetype == FileType::Folder {
+            (false, change.path.matches('/').count())
+        } else {
+            (true, 0)
+        };
+        groups.entry(key).or_default().push(change);
     }
+    let mut written = Vec::new();
+    for (_, group) in groups {
+        written.extend(put_back_group(run, group, account_size).await);
+    }
+    written
+}
+
+/// Reads one group of watched files again (one by one, or from one listing when there are
+/// many) and writes back the ones that moved.
+async fn put_back_group(
+    run: &Arc<Run>,
+    candidates: Vec<ChangeJson>,
+    account_size: usize,
+) -> Vec<(ChangeJson, Outcome)> {
     let listed = Arc::new(list_again(run, candidates.len(), account_size).await);
     let shared = run.clone();
     run_each(

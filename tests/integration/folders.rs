@@ -384,3 +384,34 @@ fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
     );
     assert_converged(&sandbox, policy);
 }
+
+#[test]
+fn putting_back_an_ignored_folder_never_leaves_what_is_below_it_changed() {
+    // Restricting pub/ for pub/x resets everything below on a cascading server. Putting
+    // pub/sub/ back to public cascades again, over pub/sub/deep and the files: so apply puts
+    // folders back shallowest first and reads what is below only afterwards.
+    let account: &[(&str, &str, &str, &str)] = &[
+        ("alice:1", "pub", "fold", "public"),
+        ("alice:2", "pub/x", "plot", "private"),
+        ("alice:3", "pub/sub", "fold", "public"),
+        ("alice:4", "pub/sub/f", "plot", "private"),
+        ("alice:5", "pub/sub/s", "plot", "secret"),
+        ("alice:6", "pub/sub/deep", "fold", "private"),
+        ("alice:7", "pub/sub/deep/g", "plot", "private"),
+    ];
+    let policy =
+        "version: 1\ndefault: ignore\nrules:\n  - match: \"pub/x\"\n    sharing: private\n";
+    for cascade in [true, false] {
+        let sandbox = seeded_with(account, cascading(cascade));
+        let api = Api::new(&sandbox);
+        let before = own_levels(&api);
+        live(&sandbox)
+            .policy(policy)
+            .args(["apply", "--auto-approve"])
+            .status(0);
+        let mut expected = before.clone();
+        expected[0] = ("alice:1".to_owned(), false, false);
+        assert_eq!(own_levels(&api), expected, "cascade {cascade}");
+        assert_converged(&sandbox, policy);
+    }
+}
