@@ -4,11 +4,13 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-/// The largest policy or policy-test file, in bytes.
-pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+/// The largest policy or policy-test file, in bytes. An `export` of a 100,000-file account
+/// with scattered levels is about 2.6 MB, so there is room for ten times that.
+pub const MAX_POLICY_BYTES: u64 = 32 * 1024 * 1024;
 
-/// The longest glob, in characters.
-pub const MAX_GLOB_CHARS: usize = 1024;
+/// The longest glob, in characters: a path of [`crate::inventory::MAX_PATH_BYTES`] with every
+/// character escaped, as `export` may write it.
+pub const MAX_GLOB_CHARS: usize = 2 * crate::inventory::MAX_PATH_BYTES + 8;
 
 /// The largest snapshot or saved plan, in bytes (a snapshot of 1,000,000 files is about
 /// 150 MB).
@@ -43,6 +45,8 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
 fn shown(bytes: u64) -> String {
     if bytes >= 1 << 30 {
         format!("{} GiB", bytes >> 30)
+    } else if bytes < 1 << 20 {
+        format!("{} KiB", bytes >> 10)
     } else {
         format!("{} MiB", bytes >> 20)
     }

@@ -29,6 +29,7 @@ pub fn export(
         yaml.push('\n');
     }
     yaml.push_str(&exported.to_yaml(&crate::visible::escape(&origin)));
+    check_readable(&yaml)?;
     if let Some(existing) = diff {
         let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES)
             .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;
@@ -55,4 +56,28 @@ pub fn export(
         None => io.out.write_all(yaml.as_bytes())?,
     }
     Ok(Exit::Success)
+}
+
+/// An export is only useful if plotward reads it back: its size is within the policy limit
+/// and it validates. Refuses it otherwise, saying why, rather than write a policy that
+/// `plan` then rejects.
+fn check_readable(yaml: &str) -> Result<(), Error> {
+    let limit = crate::limits::MAX_POLICY_BYTES;
+    if yaml.len() as u64 > limit {
+        return Err(Error::Usage(format!(
+            "cannot export: the policy would be {} bytes, over the {} MiB plotward reads; the \
+             account's sharing is too scattered for one policy file (group files with the same \
+             sharing into folders, or write the policy by hand)",
+            yaml.len(),
+            limit >> 20
+        )));
+    }
+    crate::policy::Policy::parse(yaml, "exported policy").map_err(|err| {
+        Error::Usage(format!(
+            "cannot export: the exported policy does not validate ({}); this is a plotward bug, \
+             please report it",
+            crate::visible::escape(&err.to_string())
+        ))
+    })?;
+    Ok(())
 }

@@ -28,18 +28,21 @@ pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
 
 /// Globs matched together: a `GlobSet` for speed, and the same globs one by one for paths the
 /// set's shortcuts get wrong (see [`needs_full_match`]), compiled only when first needed.
+///
+/// Only the globs' text is kept beside the set (a compiled `Glob` is about a kilobyte; an
+/// exported policy can hold 100,000 of them).
 #[derive(Debug)]
 pub(super) struct GlobList {
     set: GlobSet,
-    globs: Vec<Glob>,
-    each: std::sync::OnceLock<Vec<globset::GlobMatcher>>,
+    texts: Vec<Box<str>>,
+    each: std::sync::OnceLock<Vec<Option<globset::GlobMatcher>>>,
 }
 
 impl Default for GlobList {
     fn default() -> GlobList {
         GlobList {
             set: GlobSet::empty(),
-            globs: Vec::new(),
+            texts: Vec::new(),
             each: std::sync::OnceLock::new(),
         }
     }
@@ -49,12 +52,14 @@ impl GlobList {
     /// Compiles the globs into one set; fails only if the set is too large.
     pub(super) fn new(globs: Vec<Glob>) -> Result<GlobList, globset::Error> {
         let mut builder = GlobSetBuilder::new();
-        for glob in &globs {
-            builder.add(glob.clone());
+        let mut texts = Vec::with_capacity(globs.len());
+        for glob in globs {
+            texts.push(glob.glob().into());
+            builder.add(glob);
         }
         Ok(GlobList {
             set: builder.build()?,
-            globs,
+            texts,
             each: std::sync::OnceLock::new(),
         })
     }
@@ -62,11 +67,15 @@ impl GlobList {
     /// The indices of the globs that match `path`, into `hits` (in no promised order).
     pub(super) fn matches_into(&self, path: &str, hits: &mut Vec<usize>) {
         if needs_full_match(path) {
-            let each = self
-                .each
-                .get_or_init(|| self.globs.iter().map(Glob::compile_matcher).collect());
+            // The texts compiled before, so they compile again (`None` would match nothing).
+            let each = self.each.get_or_init(|| {
+                self.texts
+                    .iter()
+                    .map(|text| glob(text).ok().map(|g| g.compile_matcher()))
+                    .collect()
+            });
             hits.clear();
-            hits.extend((0..each.len()).filter(|&glob| each[glob].is_match(path)));
+            hits.extend((0..each.len()).filter(|&glob| each[glob].as_ref().is_some_and(|m| m.is_match(path))));
         } else {
             self.set.matches_candidate_into(&Candidate::new(path), hits);
         }
@@ -99,13 +108,14 @@ pub(super) fn needs_full_match(path: &str) -> bool {
 }
 
 impl Matcher {
-    /// Compiles the globs of all rules; fails only if the combined set is too large.
-    pub(super) fn new(rules: &[RuleDraft]) -> Result<Matcher, String> {
+    /// Compiles the globs of all rules, taking them from the drafts (no copies); fails only
+    /// if the combined set is too large.
+    pub(super) fn new(rules: &mut [RuleDraft]) -> Result<Matcher, String> {
         let mut globs = Vec::new();
         let mut owners = Vec::new();
-        for (rule_index, rule) in rules.iter().enumerate() {
-            for (pattern_index, glob) in rule.globs.iter().enumerate() {
-                globs.push(glob.clone());
+        for (rule_index, rule) in rules.iter_mut().enumerate() {
+            for (pattern_index, glob) in std::mem::take(&mut rule.globs).into_iter().enumerate() {
+                globs.push(glob);
                 owners.push((rule_index, pattern_index));
             }
         }

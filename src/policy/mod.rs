@@ -273,8 +273,8 @@ impl Policy {
             }))
         };
         let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
-        let draft = validate::validate(&root).map_err(invalid)?;
-        let matcher = Matcher::new(&draft.rules).map_err(|message| {
+        let mut draft = validate::validate(&root).map_err(invalid)?;
+        let matcher = Matcher::new(&mut draft.rules).map_err(|message| {
             invalid(vec![Diagnostic {
                 message,
                 span: None,

@@ -426,13 +426,17 @@ impl Checker {
     }
 
     /// A rule with the same globs and file types as an earlier one can never decide a file.
+    /// Each rule's scope is computed once and looked up, so a policy of thousands of rules
+    /// (an export) validates in linear time.
     fn check_duplicates(&mut self, rules: &[RuleDraft]) {
+        let mut first_with: std::collections::HashMap<Scope<'_>, usize> =
+            std::collections::HashMap::with_capacity(rules.len());
         for (later_index, later) in rules.iter().enumerate() {
-            let earlier = rules[..later_index]
-                .iter()
-                .find(|earlier| same_scope(&earlier.rule, &later.rule));
-            let Some(earlier) = earlier else { continue };
-            let (first, rule) = (&earlier.rule, &later.rule);
+            let earlier_index = *first_with.entry(scope(&later.rule)).or_insert(later_index);
+            if earlier_index == later_index {
+                continue;
+            }
+            let (first, rule) = (&rules[earlier_index].rule, &later.rule);
             let message = if first.target == rule.target {
                 format!("rule {} duplicates rule {}", rule.number, first.number)
             } else {
@@ -466,21 +470,21 @@ fn value_len(value: &SNode) -> usize {
     }
 }
 
-/// Whether two rules match exactly the same files (same globs as a set, same file types).
-fn same_scope(a: &Rule, b: &Rule) -> bool {
-    fn globs(rule: &Rule) -> Vec<&str> {
-        let mut globs: Vec<&str> = rule.patterns.iter().map(|p| &*p.glob).collect();
-        globs.sort_unstable();
-        globs.dedup();
-        globs
-    }
-    fn types(rule: &Rule) -> Option<Vec<&FileType>> {
-        let mut types: Vec<&FileType> = rule.filetypes.as_ref()?.iter().collect();
+/// What a rule matches: its globs as a set and its file types as a set (`None`: the default
+/// types). Two rules with the same scope match exactly the same files.
+type Scope<'r> = (Vec<&'r str>, Option<Vec<&'r FileType>>);
+
+fn scope(rule: &Rule) -> Scope<'_> {
+    let mut globs: Vec<&str> = rule.patterns.iter().map(|p| &*p.glob).collect();
+    globs.sort_unstable();
+    globs.dedup();
+    let types = rule.filetypes.as_ref().map(|types| {
+        let mut types: Vec<&FileType> = types.iter().collect();
         types.sort_unstable();
         types.dedup();
-        Some(types)
-    }
-    globs(a) == globs(b) && types(a) == types(b)
+        types
+    });
+    (globs, types)
 }
 
 /// Suggests a known filetype: by spelling, or by suffix (`presentation` for
