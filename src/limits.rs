@@ -60,11 +60,21 @@ mod tests {
     fn files_past_their_limit_are_refused_before_being_read_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.yaml");
-        std::fs::write(&path, "x".repeat(2 * 1024 * 1024)).unwrap();
-        let err = read_text(&path, MAX_POLICY_BYTES).unwrap_err().to_string();
+        std::fs::write(&path, "x".repeat(2 * 1024 * 1024 + 1)).unwrap();
+        let err = read_text(&path, 2 * 1024 * 1024)
+            .map(|text| text.len())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
-            "it is larger than 1 MiB (plotward reads at most that much)"
+            "it is larger than 2 MiB (plotward reads at most that much)"
+        );
+        assert_eq!(
+            read_text(&path, 4096)
+                .map(|text| text.len())
+                .unwrap_err()
+                .to_string(),
+            "it is larger than 4 KiB (plotward reads at most that much)"
         );
         std::fs::write(&path, "version: 1\n").unwrap();
         assert_eq!(read_text(&path, MAX_POLICY_BYTES).unwrap(), "version: 1\n");

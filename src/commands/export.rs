@@ -81,3 +81,21 @@ fn check_readable(yaml: &str) -> Result<(), Error> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_readable;
+
+    #[test]
+    fn an_export_plotward_could_not_read_back_is_refused() {
+        assert!(check_readable("version: 1\ndefault: private\n").is_ok());
+        let limit = usize::try_from(crate::limits::MAX_POLICY_BYTES).unwrap_or(usize::MAX);
+        let huge = format!("version: 1\n#{}\n", "x".repeat(limit));
+        let err = check_readable(&huge).unwrap_err().to_string();
+        assert!(err.contains("over the 32 MiB plotward reads"), "{err}");
+        let invalid = check_readable("version: 1\ndefault: privat\n")
+            .unwrap_err()
+            .to_string();
+        assert!(invalid.contains("does not validate"), "{invalid}");
+    }
+}

@@ -26,45 +26,61 @@ pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
         .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
 }
 
-/// Globs matched together: a `GlobSet` for speed, and the same globs one by one for paths the
-/// set's shortcuts get wrong (see [`needs_full_match`]), compiled only when first needed.
-///
-/// Only the globs' text is kept beside the set (a compiled `Glob` is about a kilobyte; an
-/// exported policy can hold 100,000 of them).
-#[derive(Debug)]
+/// A compiled policy glob: a plain path (no glob syntax), matched by equality and kept as
+/// text, or a glob. An exported policy names up to a hundred thousand exact paths; as
+/// compiled globs they would take about two kilobytes each.
+#[derive(Clone, Debug)]
+pub(super) enum Compiled {
+    /// A pattern without `*`, `?`, `[`, `]`, `{`, `}` or `\\`: it matches exactly itself.
+    Literal(Box<str>),
+    /// Any other pattern.
+    Glob(Glob),
+}
+
+/// Compiles one policy pattern: a plain path stays text; anything else becomes a [`glob`].
+pub(super) fn compile(text: &str) -> Result<Compiled, globset::Error> {
+    if text.contains(['*', '?', '[', ']', '{', '}', '\\']) {
+        glob(text).map(Compiled::Glob)
+    } else {
+        Ok(Compiled::Literal(text.into()))
+    }
+}
+
+/// Patterns matched together: plain paths in a hash map, globs in a `GlobSet` for speed, and
+/// the same globs one by one for paths the set's shortcuts get wrong (see
+/// [`needs_full_match`]), compiled from their text only when first needed.
+#[derive(Debug, Default)]
 pub(super) struct GlobList {
+    /// Plain paths, with the indices of the patterns that are exactly that path.
+    literals: std::collections::HashMap<Box<str>, Vec<usize>>,
     set: GlobSet,
+    /// For each glob of the set, its index among all the patterns.
+    indices: Vec<usize>,
+    /// For each glob of the set, its text.
     texts: Vec<Box<str>>,
     each: std::sync::OnceLock<Vec<Option<globset::GlobMatcher>>>,
 }
 
-impl Default for GlobList {
-    fn default() -> GlobList {
-        GlobList {
-            set: GlobSet::empty(),
-            texts: Vec::new(),
-            each: std::sync::OnceLock::new(),
-        }
-    }
-}
-
 impl GlobList {
-    /// Compiles the globs into one set; fails only if the set is too large.
-    pub(super) fn new(globs: Vec<Glob>) -> Result<GlobList, globset::Error> {
+    /// Compiles the patterns; fails only if the glob set is too large.
+    pub(super) fn new(patterns: Vec<Compiled>) -> Result<GlobList, globset::Error> {
         let mut builder = GlobSetBuilder::new();
-        let mut texts = Vec::with_capacity(globs.len());
-        for glob in globs {
-            texts.push(glob.glob().into());
-            builder.add(glob);
+        let mut list = GlobList::default();
+        for (index, pattern) in patterns.into_iter().enumerate() {
+            match pattern {
+                Compiled::Literal(text) => list.literals.entry(text).or_default().push(index),
+                Compiled::Glob(glob) => {
+                    list.texts.push(glob.glob().into());
+                    list.indices.push(index);
+                    builder.add(glob);
+                }
+            }
         }
-        Ok(GlobList {
-            set: builder.build()?,
-            texts,
-            each: std::sync::OnceLock::new(),
-        })
+        list.set = builder.build()?;
+        Ok(list)
     }
 
-    /// The indices of the globs that match `path`, into `hits` (in no promised order).
+    /// The indices of the patterns that match `path`, into `hits` (in no promised order).
     pub(super) fn matches_into(&self, path: &str, hits: &mut Vec<usize>) {
         if needs_full_match(path) {
             // The texts compiled before, so they compile again (`None` would match nothing).
@@ -75,14 +91,26 @@ impl GlobList {
                     .collect()
             });
             hits.clear();
-            hits.extend((0..each.len()).filter(|&glob| each[glob].as_ref().is_some_and(|m| m.is_match(path))));
+            hits.extend(
+                (0..each.len())
+                    .filter(|&glob| each[glob].as_ref().is_some_and(|m| m.is_match(path))),
+            );
         } else {
             self.set.matches_candidate_into(&Candidate::new(path), hits);
         }
+        for hit in hits.iter_mut() {
+            *hit = self.indices[*hit];
+        }
+        if let Some(exact) = self.literals.get(path) {
+            hits.extend_from_slice(exact);
+        }
     }
 
-    /// Whether any glob matches `path`.
+    /// Whether any pattern matches `path`.
     pub(super) fn is_match(&self, path: &str) -> bool {
+        if self.literals.contains_key(path) {
+            return true;
+        }
         if needs_full_match(path) {
             let mut hits = Vec::new();
             self.matches_into(path, &mut hits);

@@ -360,7 +360,7 @@ impl<'p> Decider<'p> {
 }
 
 fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, String> {
-    let (never_public, globs): (Vec<Pattern>, Vec<globset::Glob>) =
+    let (never_public, globs): (Vec<Pattern>, Vec<matcher::Compiled>) =
         draft.never_public.into_iter().unzip();
     Ok(Guardrails {
         never_public,

@@ -57,6 +57,23 @@ fn first_matching_rule_wins() {
 }
 
 #[test]
+fn plain_paths_match_only_themselves_and_keep_rule_order_with_globs() {
+    // Plain paths are matched by equality beside the glob set; order between the two kinds
+    // is still the policy's.
+    let p = policy(
+        "version: 1\ndefault: private\nrules:\n  - match: \"a/*\"\n    sharing: secret\n  \
+         - match: [\"a/b\", \"c/d\", \"x/..\"]\n    sharing: public\n  \
+         - match: \"c/**\"\n    sharing: ignore\n",
+    );
+    assert_eq!(decide(&p, "a/b", &FileType::Plot), ("secret", 1));
+    assert_eq!(decide(&p, "c/d", &FileType::Plot), ("public", 2));
+    assert_eq!(decide(&p, "c/d/e", &FileType::Plot), ("ignore", 3));
+    assert_eq!(decide(&p, "c/dd", &FileType::Plot), ("ignore", 3));
+    assert_eq!(decide(&p, "x/..", &FileType::Plot), ("public", 2));
+    assert_eq!(decide(&p, "C/D", &FileType::Plot), ("private", 0));
+}
+
+#[test]
 fn single_star_stays_in_one_folder_and_double_star_crosses() {
     let p = policy("version: 1\nrules:\n  - match: \"a/*\"\n    sharing: public\n");
     assert_eq!(decide(&p, "a/b", &FileType::Plot), ("public", 1));

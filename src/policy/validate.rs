@@ -3,7 +3,7 @@
 //! Each `check_*` function reports what is wrong with one part and returns what it could make
 //! of it, so one bad rule does not hide the errors of the next.
 
-use globset::Glob;
+use super::matcher::Compiled;
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{Diagnostic, Span, suggest};
@@ -30,7 +30,7 @@ pub(super) struct Draft {
 /// Validated guardrails, with the globs of `never_public` compiled.
 #[derive(Default)]
 pub(super) struct GuardrailsDraft {
-    pub never_public: Vec<(Pattern, Glob)>,
+    pub never_public: Vec<(Pattern, Compiled)>,
     pub max_changes: Option<(Limit, Span)>,
     pub max_exposures: Option<(usize, Span)>,
 }
@@ -38,7 +38,7 @@ pub(super) struct GuardrailsDraft {
 /// A validated rule with its compiled globs, one per pattern.
 pub(super) struct RuleDraft {
     pub rule: Rule,
-    pub globs: Vec<Glob>,
+    pub globs: Vec<Compiled>,
 }
 
 /// Validates a parsed policy, returning every problem found, sorted by position.
@@ -234,7 +234,11 @@ impl Checker {
     }
 
     /// Checks a key that takes one glob or a non-empty list of globs.
-    fn check_match_key(&mut self, value: &SNode, key: &str) -> Option<(Vec<Pattern>, Vec<Glob>)> {
+    fn check_match_key(
+        &mut self,
+        value: &SNode,
+        key: &str,
+    ) -> Option<(Vec<Pattern>, Vec<Compiled>)> {
         let items = self.string_or_list(value, key)?;
         let mut patterns = Vec::with_capacity(items.len());
         let mut globs = Vec::with_capacity(items.len());
@@ -290,7 +294,7 @@ impl Checker {
         Some(strings)
     }
 
-    fn compile_glob(&mut self, text: &str, span: Span) -> Option<Glob> {
+    fn compile_glob(&mut self, text: &str, span: Span) -> Option<Compiled> {
         if text.chars().count() > crate::limits::MAX_GLOB_CHARS {
             self.error(Diagnostic::at(
                 span,
@@ -321,7 +325,7 @@ impl Checker {
             );
             return None;
         }
-        super::matcher::glob(text)
+        super::matcher::compile(text)
             .map_err(|err| {
                 self.error(Diagnostic::at(
                     span,
