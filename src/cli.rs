@@ -174,7 +174,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "URL")]
     pub web_domain: Option<String>,
 
-    /// Close a connection whose request headers take longer than this many seconds.
+    /// Close a connection whose request headers (or body) take longer than this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
 

@@ -261,6 +261,7 @@ fn prepare(
         state: options.state.clone(),
         journal,
         saving: Mutex::new(()),
+        body_timeout: options.header_timeout,
     });
     Ok((app, started))
 }

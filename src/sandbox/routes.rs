@@ -50,6 +50,8 @@ pub struct App {
     pub state: Option<PathBuf>,
     /// `FILE.journal`, with `--state`: every write is on disk before it is acknowledged.
     pub journal: Option<Journal>,
+    /// How long a request's body may take to arrive (the header timeout).
+    pub body_timeout: std::time::Duration,
     /// Held for a whole save (taken before the store's lock): saves run one at a time, each
     /// from the state as it is when it starts, so a save still running when the server stops
     /// can neither collide with the final one nor land after it with older state.
@@ -189,7 +191,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route_layer(middleware::from_fn(admin_guard));
     admin
         .merge(api)
-        .layer(middleware::from_fn(limit_body))
+        .layer(middleware::from_fn_with_state(app.clone(), limit_body))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
@@ -199,15 +201,37 @@ pub fn router(app: Arc<App>) -> Router {
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Answers an oversized body as nginx does in front of Django: a plain-text 413, not the API's
-/// JSON error, before authentication or faults. A body without a length that turns out too
-/// large gets the same answer from the handler's limit.
-async fn limit_body(request: Request, next: Next) -> Response {
+/// JSON error, before authentication or faults. The body is read here whole, within the
+/// header timeout: a client that trickles its body (one byte every few seconds) would
+/// otherwise hold its connection, and its slot under the connection cap, for ever. Too slow
+/// is a plain-text 408 and the connection is closed.
+async fn limit_body(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let declared = header_str(request.headers(), header::CONTENT_LENGTH.as_str())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large();
     }
-    let response = next.run(request).await;
+    let (parts, body) = request.into_parts();
+    let read =
+        tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            let mut response = plain_text(
+                StatusCode::REQUEST_TIMEOUT,
+                "408 Request Time-out: the body did not arrive in time\n".to_owned(),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
+    };
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await;
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {

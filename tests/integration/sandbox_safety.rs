@@ -369,6 +369,58 @@ fn half_open_connections_time_out_and_free_their_slots() {
     assert!(closed_by_server(&mut idle), "an idle connection is closed");
 }
 
+#[test]
+fn a_body_that_trickles_in_times_out_and_frees_its_slot() {
+    let sandbox = sandbox_with(
+        Seed::Empty,
+        Options {
+            max_connections: 2,
+            header_timeout: Duration::from_millis(500),
+            idle_timeout: Duration::from_secs(30),
+            ..Options::default()
+        },
+    );
+    let addr = sandbox.url().trim_start_matches("http://").to_owned();
+    // Both slots: complete headers, then a body promised at 100,000 bytes that comes one byte
+    // at a time, for at most about ten seconds.
+    let trickles: Vec<std::thread::JoinHandle<String>> = (0..2)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(&addr).unwrap();
+                stream
+                    .write_all(
+                        b"PATCH /v2/files/alice:1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                          Content-Length: 100000\r\n\r\n",
+                    )
+                    .unwrap();
+                for _ in 0..50 {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if stream.write_all(b"x").is_err() {
+                        break;
+                    }
+                }
+                read_response(&mut stream)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let served = client
+        .get(format!("{}/v2/users/current", sandbox.url()))
+        .basic_auth("alice", Some("alice-key"))
+        .send()
+        .expect("served once the trickling bodies time out");
+    assert_eq!(served.status(), StatusCode::OK);
+    for trickle in trickles {
+        let answer = trickle.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+}
+
 /// Starts `plotward sandbox` with these extra arguments and returns it and its URL.
 fn spawn_sandbox(args: &[&str], state: &std::path::Path) -> (ChildGuard, String) {
     let mut guard = ChildGuard(
