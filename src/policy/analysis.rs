@@ -273,14 +273,117 @@ fn under_folder(folder_glob: &str, nevers: &[&str]) -> Result<Option<(usize, Str
         .find_map(|(index, path)| path.map(|path| (index, path))))
 }
 
-/// The first `never_public` glob (by position) that matches some path below the folder at
-/// `path`, with such a path: a public folder makes its contents public upstream, so this is
-/// what making it public would expose.
-pub(super) fn never_public_under_folder(
-    path: &str,
-    nevers: &[&str],
-) -> Result<Option<(usize, String)>, String> {
-    under_folder(&globset::escape(path), nevers)
+/// What lies below concrete folders, for `check` and `plan` over a whole account: one
+/// automaton of the `never_public` globs (and valid paths), built once per policy; each
+/// folder's path is walked through it, and what can be reached from the state it ends in is
+/// searched once per state, not once per folder. So a deep or wide tree costs a walk per
+/// folder, where building an automaton per folder cost its depth squared.
+pub(super) struct FolderCheck {
+    dfa: dense::DFA<Vec<u32>>,
+    /// For each state reached after `folder/`: the first glob (by position) some path below
+    /// matches, with the shortest such rest of the path.
+    below: std::sync::Mutex<HashMap<StateID, Option<(usize, String)>>>,
+}
+
+impl std::fmt::Debug for FolderCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderCheck").finish_non_exhaustive()
+    }
+}
+
+impl FolderCheck {
+    /// The automaton for these `never_public` globs.
+    pub(super) fn new(nevers: &[&str]) -> Result<FolderCheck, String> {
+        let mut patterns = vec![VALID_PATH.to_owned()];
+        for never in nevers {
+            patterns.push(regex_of(never)?);
+        }
+        Ok(FolderCheck {
+            dfa: build_dfa(&patterns, PART_LIMIT)
+                .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
+            below: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The first `never_public` glob (by position) that matches some path below the folder
+    /// at `path`, with such a path: a public folder makes its contents public upstream, so
+    /// this is what making it public would expose.
+    pub(super) fn under(&self, path: &str) -> Result<Option<(usize, String)>, String> {
+        let dfa = &self.dfa;
+        let mut state = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .map_err(|err| format!("cannot start the never_public automaton: {err}"))?;
+        for byte in path.bytes().chain(std::iter::once(b'/')) {
+            state = dfa.next_state(state, byte);
+            if dfa.is_dead_state(state) {
+                return Ok(None);
+            }
+            if dfa.is_quit_state(state) {
+                return Err("the never_public automaton gave up".to_owned());
+            }
+        }
+        let mut below = self
+            .below
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let found = below
+            .entry(state)
+            .or_insert_with(|| self.search_from(state))
+            .clone();
+        Ok(found.map(|(index, rest)| (index, format!("{path}/{rest}"))))
+    }
+
+    /// Breadth-first from `from`: for each glob, the shortest rest of a valid path it
+    /// matches; the first glob (by position) that has one.
+    fn search_from(&self, from: StateID) -> Option<(usize, String)> {
+        let dfa = &self.dfa;
+        let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
+        let mut seen = HashSet::from([from]);
+        let mut queue = VecDeque::from([from]);
+        let mut found: HashMap<usize, String> = HashMap::new();
+        while let Some(state) = queue.pop_front() {
+            let end = dfa.next_eoi_state(state);
+            if dfa.is_match_state(end) {
+                let set: Vec<usize> = (0..dfa.match_len(end))
+                    .map(|i| dfa.match_pattern(end, i).as_usize())
+                    .collect();
+                if set.contains(&0) {
+                    for never in set.into_iter().filter(|p| *p >= 1) {
+                        found
+                            .entry(never - 1)
+                            .or_insert_with(|| path_from(state, from, &parent));
+                    }
+                }
+            }
+            for byte in byte_order() {
+                let next = dfa.next_state(state, byte);
+                if dfa.is_dead_state(next) || dfa.is_quit_state(next) || !seen.insert(next) {
+                    continue;
+                }
+                parent.insert(next, (state, byte));
+                queue.push_back(next);
+            }
+        }
+        found.into_iter().min_by_key(|(index, _)| *index)
+    }
+}
+
+/// The input that leads from `from` to `state`, by the BFS parents.
+fn path_from(
+    mut state: StateID,
+    from: StateID,
+    parent: &HashMap<StateID, (StateID, u8)>,
+) -> String {
+    let mut bytes = Vec::new();
+    while state != from {
+        let Some(&(previous, byte)) = parent.get(&state) else {
+            break;
+        };
+        bytes.push(byte);
+        state = previous;
+    }
+    bytes.reverse();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Breaches through folders: a rule that can make a folder public, when some folder path it
@@ -707,6 +810,34 @@ mod tests {
 
         fn filetypes_of(policy: &Policy) -> Vec<FileType> {
             super::super::filetypes(policy)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// One automaton with a cache per state answers as an automaton built per folder
+            /// does, whatever order the folders come in; and a path it gives is below the
+            /// folder and matches the glob it names.
+            #[test]
+            fn the_cached_folder_check_agrees_with_one_automaton_per_folder(
+                nevers in prop::collection::vec(glob_text(), 1..=3),
+                folders in prop::collection::vec(0usize..42, 1..=8),
+            ) {
+                let nevers: Vec<&str> = nevers.iter().map(String::as_str).collect();
+                let check = FolderCheck::new(&nevers).unwrap();
+                let universe = universe();
+                for index in folders {
+                    let folder = &universe[index % universe.len()];
+                    let cached = check.under(folder).unwrap();
+                    let fresh = under_folder(&globset::escape(folder), &nevers).unwrap();
+                    prop_assert_eq!(cached.as_ref().map(|f| f.0), fresh.as_ref().map(|f| f.0), "{}", folder);
+                    if let Some((never, path)) = cached {
+                        let below = path.strip_prefix(&format!("{folder}/"));
+                        prop_assert!(below.is_some_and(|rest| !rest.is_empty()), "{}", path);
+                        prop_assert!(glob_matcher(nevers[never]).unwrap().is_match(&path), "{}", path);
+                    }
+                }
+            }
         }
     }
 }

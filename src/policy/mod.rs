@@ -133,6 +133,9 @@ pub struct Guardrails {
     /// Paths that must never be public.
     pub never_public: Vec<Pattern>,
     never_public_set: matcher::GlobList,
+    /// What lies below a folder, built on first need (only accounts with folders and
+    /// `never_public` globs need it).
+    folder_check: std::sync::OnceLock<Result<analysis::FolderCheck, String>>,
     /// How many changes one apply may make (`max_changes`); enforced from 10 managed files.
     pub max_changes: Option<Limit>,
     /// How many files one apply may expose (`max_exposures`).
@@ -167,8 +170,15 @@ impl Guardrails {
         if *filetype != FileType::Folder || self.never_public.is_empty() {
             return None;
         }
-        let nevers: Vec<&str> = self.never_public.iter().map(|p| p.glob.as_ref()).collect();
-        match analysis::never_public_under_folder(path, &nevers) {
+        let check = self.folder_check.get_or_init(|| {
+            let nevers: Vec<&str> = self.never_public.iter().map(|p| p.glob.as_ref()).collect();
+            analysis::FolderCheck::new(&nevers)
+        });
+        let found = match check {
+            Ok(check) => check.under(path),
+            Err(why) => Err(why.clone()),
+        };
+        match found {
             Ok(found) => found.map(|(index, example)| Exposure::Under {
                 glob: self.never_public[index].glob.to_string(),
                 example,
@@ -366,6 +376,7 @@ fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, Stri
         never_public,
         never_public_set: matcher::GlobList::new(globs)
             .map_err(|err| format!("cannot compile `never_public`: {err}"))?,
+        folder_check: std::sync::OnceLock::new(),
         max_changes: draft.max_changes.map(|(limit, _)| limit),
         max_exposures: draft.max_exposures.map(|(count, _)| count),
     })

@@ -133,20 +133,20 @@ fn byte_wise_wildcards_beside_non_ascii_text_are_warned_about() {
 
 #[test]
 fn inputs_past_their_documented_limits_are_clear_errors() {
-    let huge = format!("version: 1\n# {}\n", "x".repeat(1_100_000));
+    let huge = format!("version: 1\n# {}\n", "x".repeat(32 * 1024 * 1024));
     let run = Test::new().policy(&huge).args(["validate"]).status(1);
     assert_eq!(
         run.stderr,
-        "error: cannot read policy plotward.yaml: it is larger than 1 MiB (plotward reads at most that much)\n"
+        "error: cannot read policy plotward.yaml: it is larger than 32 MiB (plotward reads at most that much)\n"
     );
     let long_glob = format!(
         "version: 1\nrules:\n  - match: \"{}\"\n    sharing: private\n",
-        "a".repeat(1_500)
+        "a".repeat(8_300)
     );
     let run = Test::new().policy(&long_glob).args(["validate"]).status(1);
     assert!(
         run.stderr.contains(
-            "pattern is longer than 1024 characters; split it, or match a folder with `**`"
+            "pattern is longer than 8200 characters; split it, or match a folder with `**`"
         ),
         "{}",
         &run.stderr[..run.stderr.len().min(400)]
