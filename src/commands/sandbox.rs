@@ -41,6 +41,14 @@ fn print_sandbox_banner(
     )?;
     if let Some(state) = &options.state {
         writeln!(out, "  state: {}", state.display())?;
+        if started.resumed && !matches!(options.seed, crate::sandbox::Seed::Empty) {
+            // The seed did not load: say so, rather than let the counts above surprise.
+            writeln!(
+                out,
+                "  started from the existing state file, not from --seed/--generate (which \
+                 /_sandbox/reset goes back to); use another --state file to start from the seed"
+            )?;
+        }
     }
     for user in &started.users {
         writeln!(out, "  user: {}  api key: {}", user.username, user.api_key)?;

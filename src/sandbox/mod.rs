@@ -117,6 +117,9 @@ pub struct Started {
     pub files: usize,
     /// How many folders it holds, trashed ones aside.
     pub folders: usize,
+    /// Whether it started from an existing `--state` file (the seed then only serves
+    /// `/_sandbox/reset`).
+    pub resumed: bool,
 }
 
 /// A sandbox running on a background thread; dropping it shuts it down.
@@ -229,6 +232,7 @@ fn prepare(
     listener: &std::net::TcpListener,
 ) -> Result<(Arc<App>, Started), SandboxError> {
     options.faults.validate().map_err(SandboxError::Setup)?;
+    let resumed = options.state.as_ref().is_some_and(|path| path.exists());
     let (store, journal) = if let Some(path) = &options.state {
         recover(path, options)?
     } else {
@@ -246,6 +250,7 @@ fn prepare(
         users: store.users().to_vec(),
         files: live().count() - folders,
         folders,
+        resumed,
     };
     let app = Arc::new(App {
         store: std::sync::RwLock::new(store),

@@ -692,3 +692,34 @@ fn a_busy_port_says_what_to_do() {
     );
     assert!(run.stderr.contains("--addr 127.0.0.1:0"), "{}", run.stderr);
 }
+
+#[test]
+fn a_seed_given_with_an_existing_state_file_says_it_did_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    drop(spawn_sandbox(&["--generate", "3"], &state));
+    assert!(state.exists());
+    let mut guard = ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--seed"])
+            .arg(crate::harness::repo("examples/inventory.json"))
+            .arg("--state")
+            .arg(&state)
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start plotward sandbox"),
+    );
+    let stdout = guard.0.stdout.take().unwrap();
+    let banner: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("Press Ctrl-C"))
+        .collect();
+    let files = banner.iter().position(|l| l.starts_with("  files: 3,"));
+    let note = banner.iter().position(|l| {
+        l.contains("started from the existing state file, not from --seed/--generate")
+    });
+    assert!(files.is_some() && note > files, "{banner:#?}");
+}
