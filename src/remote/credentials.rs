@@ -327,7 +327,16 @@ pub fn resolve(
         (files.api_domain.as_ref(), Source::File(config.clone())),
     ])
     .ok_or(CredentialsError::NoApiUrl { config })?;
-    let api_url = check_url(&api_url)?;
+    let api_url = check_url(&api_url).map_err(|err| match err {
+        // Say where the bad URL came from: it may not be the flag the user is looking at.
+        CredentialsError::Url { url, message } if api_url_source != Source::Flag("--api-url") => {
+            CredentialsError::Url {
+                url,
+                message: format!("{message} (the API URL is from {api_url_source})"),
+            }
+        }
+        other => other,
+    })?;
     let (username, username_source) = first([
         (flags.user.as_ref(), Source::Flag("--user")),
         (env.username.as_ref(), Source::Env("PLOTLY_USERNAME")),

@@ -315,6 +315,16 @@ fn a_url_without_a_scheme_shows_the_corrected_url() {
         "error: invalid API URL `plotly.example.com`: it has no scheme; the URL needs https://, \
          as in `https://plotly.example.com`\n"
     );
+    // From the environment, the message says so: the flag is not what to look at.
+    let run = test()
+        .args(["plan"])
+        .env("PLOTLY_API_DOMAIN", "plotly.example.com")
+        .status(1);
+    assert_eq!(
+        run.stderr,
+        "error: invalid API URL `plotly.example.com`: it has no scheme; the URL needs https://, \
+         as in `https://plotly.example.com` (the API URL is from PLOTLY_API_DOMAIN)\n"
+    );
 }
 
 #[test]
