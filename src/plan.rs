@@ -76,7 +76,7 @@ impl Entry<'_> {
     /// never are).
     pub fn is_noncompliant(&self) -> bool {
         self.wanted.is_some_and(|wanted| wanted != self.effective)
-            && !matches!(self.decided_by, DecidedBy::Contents { .. })
+            && !matches!(self.decided_by, DecidedBy::Contents(_))
     }
 
     /// The flags observed when planning, which apply checks again before writing.
@@ -124,17 +124,22 @@ pub enum DecidedBy {
     /// A folder that no rule names; folders are never managed by the default.
     Folder,
     /// A folder restricted because a file below it wants less exposure than the folder has:
-    /// a folder's sharing reaches everything in it.
-    Contents {
-        /// The file below that requires it.
-        path: String,
-        /// Its fid.
-        fid: String,
-        /// The level that file wants.
-        wants: Sharing,
-        /// What decided that file's level.
-        by: Box<DecidedBy>,
-    },
+    /// a folder's sharing reaches everything in it. Boxed: rare, and every entry holds a
+    /// `DecidedBy`.
+    Contents(Box<Requirement>),
+}
+
+/// The file below a folder that requires the folder's restriction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// Its path.
+    pub path: String,
+    /// Its fid.
+    pub fid: String,
+    /// The level it wants.
+    pub wants: Sharing,
+    /// What decided that level.
+    pub by: DecidedBy,
 }
 
 /// What the plan does with one file.
@@ -386,7 +391,9 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
         .collect();
     let mut guarding = vec![false; policy.guardrails.never_public.len()];
     let mut hits = Vec::new();
-    let decisions: Vec<(DecidedBy, Option<Sharing>)> = inventory
+    // Each entry starts as its own decision: the level the policy wants for the file alone.
+    // `judge_by_folders` then adjusts for the folders above and below.
+    let mut entries: Vec<Entry<'_>> = inventory
         .files()
         .iter()
         .map(|file| {
@@ -402,14 +409,21 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
                     guarding[hit] = true;
                 }
             }
-            let wants = match decision.target() {
-                Target::Ignore => None,
-                Target::Share(level) => Some(level),
-            };
-            (decided_by(&decision), wants)
+            Entry {
+                file,
+                decided_by: decided_by(&decision),
+                action: Action::Ignore,
+                wanted: match decision.target() {
+                    Target::Ignore => None,
+                    Target::Share(level) => Some(level),
+                },
+                effective: file.sharing(),
+                through: None,
+                under_change: false,
+            }
         })
         .collect();
-    let (entries, folder_changes) = plan_entries(inventory.files(), decisions);
+    let folder_changes = judge_by_folders(inventory.files(), &mut entries);
     // A rule is live when one of its patterns decided a file.
     let used: Vec<bool> = deciding.iter().map(|flags| flags.contains(&true)).collect();
     // A pattern of a live rule that never decided may still match files another pattern of
@@ -483,66 +497,64 @@ pub fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
         .collect()
 }
 
-/// Turns each file's decision into an entry, judging by effective levels (own flags and the
-/// folders above): a folder more exposed than a file below it wants is restricted to that
-/// file's level, and a file is left alone when the folders above already give it its level.
-fn plan_entries(
-    files: &[RemoteFile],
-    decisions: Vec<(DecidedBy, Option<Sharing>)>,
-) -> (Vec<Entry<'_>>, Vec<FolderChange>) {
+/// Judges every entry by effective levels (own flags and the folders above): a folder more
+/// exposed than a file below it wants is restricted to that file's level, and a file is left
+/// alone when the folders above already give it its level. On entry, `wanted` holds what the
+/// policy wants for each file alone; on return, what the plan makes the world see.
+fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> Vec<FolderChange> {
     let tree = folders::Tree::build(files);
-    let (decided, wants): (Vec<DecidedBy>, Vec<Option<Sharing>>) = decisions.into_iter().unzip();
-    let below = tree.below(&wants);
+    let below = tree.below(|i| entries[i].wanted);
     // The level each file is to have: a folder no more exposed than anything below it wants.
-    let goals: Vec<Option<Sharing>> = files
+    let goals: Vec<Option<Sharing>> = entries
         .iter()
-        .zip(&wants)
         .zip(&below)
-        .map(|((file, wants), below)| match below {
+        .map(|(entry, below)| match below {
             Some((cap, _))
-                if file.filetype == FileType::Folder && *cap < wants.unwrap_or(file.sharing()) =>
+                if entry.file.filetype == FileType::Folder
+                    && *cap < entry.wanted.unwrap_or(entry.current()) =>
             {
                 Some(*cap)
             }
-            _ => *wants,
+            _ => entry.wanted,
         })
         .collect();
-    let now = tree.above(|i| files[i].sharing());
-    let after = tree.above(|i| goals[i].unwrap_or(files[i].sharing()));
-    let mut entries: Vec<Entry<'_>> = files
-        .iter()
-        .enumerate()
-        .map(|(i, file)| {
-            let own = file.sharing();
-            let above_now = now[i].filter(|(level, _)| *level > own);
-            let effective_after = after[i].map_or(own, |(level, _)| level.max(own));
-            let action = match goals[i] {
-                None => Action::Ignore,
-                Some(goal) if goal == effective_after => Action::Keep,
-                Some(goal) => Action::Change(goal),
-            };
-            let decided_by = match (goals[i], below[i]) {
-                (Some(goal), Some((_, by))) if Some(goal) != wants[i] => DecidedBy::Contents {
+    // The rare folders restricted for their contents: what requires it, with a copy of what
+    // decided that file.
+    let required: Vec<(usize, Box<Requirement>)> = (0..entries.len())
+        .filter_map(|i| match (goals[i], below[i]) {
+            (Some(goal), Some((_, by))) if Some(goal) != entries[i].wanted => Some((
+                i,
+                Box::new(Requirement {
                     path: files[by].path.clone(),
                     fid: files[by].fid.clone(),
                     wants: goal,
-                    by: Box::new(decided[by].clone()),
-                },
-                _ => decided[i].clone(),
-            };
-            Entry {
-                file,
-                decided_by,
-                action,
-                wanted: goals[i],
-                effective: above_now.map_or(own, |(level, _)| level),
-                through: above_now.map(|(_, folder)| &files[folder]),
-                under_change: false,
-            }
+                    by: entries[by].decided_by.clone(),
+                }),
+            )),
+            _ => None,
         })
         .collect();
-    let folder_changes = mark_folder_changes(&tree, &mut entries);
-    (entries, folder_changes)
+    drop(below);
+    for (i, requirement) in required {
+        entries[i].decided_by = DecidedBy::Contents(requirement);
+    }
+    let now = tree.above(|i| files[i].sharing());
+    let after = tree.above(|i| goals[i].unwrap_or(files[i].sharing()));
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let own = entry.current();
+        let above_now = now[i].filter(|(level, _)| *level > own);
+        let effective_after = after[i].map_or(own, |(level, _)| level.max(own));
+        entry.action = match goals[i] {
+            None => Action::Ignore,
+            Some(goal) if goal == effective_after => Action::Keep,
+            Some(goal) => Action::Change(goal),
+        };
+        entry.wanted = goals[i];
+        entry.effective = above_now.map_or(own, |(level, _)| level);
+        entry.through = above_now.map(|(_, folder)| &files[folder]);
+    }
+    drop((now, after, goals));
+    mark_folder_changes(&tree, entries)
 }
 
 /// Marks the entries below a folder that changes, and says what lies below each such folder.

@@ -321,12 +321,10 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
         observed: change.entry.observed(),
         rule: RuleJson::from(&change.entry.decided_by),
         required_by: match &change.entry.decided_by {
-            DecidedBy::Contents {
-                path, fid, wants, ..
-            } => Some(RequiredByJson {
-                fid: fid.clone(),
-                path: path.clone(),
-                wants: *wants,
+            DecidedBy::Contents(required) => Some(RequiredByJson {
+                fid: required.fid.clone(),
+                path: required.path.clone(),
+                wants: required.wants,
             }),
             _ => None,
         },
@@ -348,7 +346,7 @@ impl From<&DecidedBy> for RuleJson {
             // A folder is only ever changed by a rule that names it, so `Folder` never
             // reaches a change; mapping it to the default keeps the conversion total.
             DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
-            DecidedBy::Contents { by, .. } => RuleJson::from(by.as_ref()),
+            DecidedBy::Contents(required) => RuleJson::from(&required.by),
         }
     }
 }

@@ -93,10 +93,13 @@ impl Tree {
     /// For each file, the least exposed level any file below it wants, and the file that
     /// wants it (ties: the first in inventory order). `wants` is `None` for files that want
     /// nothing (ignored).
-    pub(crate) fn below(&self, wants: &[Option<Sharing>]) -> Vec<Option<(Sharing, usize)>> {
+    pub(crate) fn below(
+        &self,
+        wants: impl Fn(usize) -> Option<Sharing>,
+    ) -> Vec<Option<(Sharing, usize)>> {
         let mut group_min: Vec<Option<(Sharing, usize)>> = vec![None; self.members.len()];
         for (index, parent) in self.parent.iter().enumerate() {
-            if let (Some(group), Some(level)) = (parent, wants[index]) {
+            if let (Some(group), Some(level)) = (parent, wants(index)) {
                 group_min[*group] = least(group_min[*group], Some((level, index)));
             }
         }

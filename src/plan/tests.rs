@@ -104,16 +104,16 @@ fn each_entry_records_its_decision_and_observed_flags() {
     assert_eq!(by_path("reports/q3/data").decided_by, DecidedBy::Default);
     assert_eq!(
         by_path("finance").decided_by,
-        DecidedBy::Contents {
+        DecidedBy::Contents(Box::new(Requirement {
             path: "finance/payroll".into(),
             fid: "a:1".into(),
             wants: Sharing::Private,
-            by: Box::new(DecidedBy::Rule {
+            by: DecidedBy::Rule {
                 number: 1,
                 pattern: "finance/**".into(),
                 line: 4,
-            }),
-        }
+            },
+        }))
     );
     assert_eq!(by_path("finance").action, Action::Change(Sharing::Private));
     assert_eq!(by_path("scratch").decided_by, DecidedBy::Folder);
@@ -375,7 +375,7 @@ fn every_folder_above_a_file_is_restricted_to_what_it_wants_and_no_rule_on_a_fol
         .find(|e| e.file.path == "a/b/c")
         .unwrap();
     assert!(
-        matches!(&c.decided_by, DecidedBy::Contents { path, wants: Private, .. } if path == "a/b/c/keep-private"),
+        matches!(&c.decided_by, DecidedBy::Contents(r) if r.path == "a/b/c/keep-private" && r.wants == Private),
         "{:?}",
         c.decided_by
     );

@@ -174,9 +174,12 @@ fn why(decided_by: &DecidedBy) -> String {
         } => format!("rule {number} {}", code(pattern)),
         DecidedBy::Default => "default".to_owned(),
         DecidedBy::Folder => "folder".to_owned(),
-        DecidedBy::Contents {
-            path, wants, by, ..
-        } => format!("required by {} ({wants}, {})", code(path), why(by)),
+        DecidedBy::Contents(required) => format!(
+            "required by {} ({}, {})",
+            code(&required.path),
+            required.wants,
+            why(&required.by)
+        ),
     }
 }
 

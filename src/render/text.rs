@@ -211,12 +211,11 @@ pub fn decided_by(decided_by: &DecidedBy) -> String {
         } => format!("rule {number} \"{}\"", escape(pattern)),
         DecidedBy::Default => "default".to_owned(),
         DecidedBy::Folder => "folder (no rule names `fold`)".to_owned(),
-        DecidedBy::Contents {
-            path, wants, by, ..
-        } => format!(
-            "required by {} ({wants}, {})",
-            escape(path),
-            self::decided_by(by)
+        DecidedBy::Contents(required) => format!(
+            "required by {} ({}, {})",
+            escape(&required.path),
+            required.wants,
+            self::decided_by(&required.by)
         ),
     }
 }
