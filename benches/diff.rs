@@ -89,7 +89,38 @@ fn diff(c: &mut Criterion) {
     group.bench_function("1M paths x 1000 rules", |b| {
         b.iter(|| plan::diff(&policy, &inventory));
     });
+    // The same files with every folder their paths name (some public), as a live listing holds:
+    // the cost of judging files by the folders above them.
+    let with_folders = with_folders(&inventory);
+    group.bench_function("1M paths x 1000 rules, with folders", |b| {
+        b.iter(|| plan::diff(&policy, &with_folders));
+    });
     group.finish();
+}
+
+/// The inventory and every folder its paths name; one folder in seven is public.
+fn with_folders(inventory: &Inventory) -> Inventory {
+    let mut folders = std::collections::BTreeSet::new();
+    for file in inventory.files() {
+        let mut path = file.path.as_str();
+        while let Some((folder, _)) = path.rsplit_once('/') {
+            if !folders.insert(folder.to_owned()) {
+                break;
+            }
+            path = folder;
+        }
+    }
+    let mut files = inventory.files().to_vec();
+    files.extend(folders.into_iter().enumerate().map(|(n, path)| RemoteFile {
+        fid: format!("alice:{}", PATHS + n),
+        path,
+        filetype: FileType::Folder,
+        flags: Flags {
+            world_readable: n % 7 == 0,
+            share_key_enabled: false,
+        },
+    }));
+    Inventory::new(files)
 }
 
 criterion_group!(benches, diff);

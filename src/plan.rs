@@ -502,6 +502,17 @@ pub fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
 /// alone when the folders above already give it its level. On entry, `wanted` holds what the
 /// policy wants for each file alone; on return, what the plan makes the world see.
 fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> Vec<FolderChange> {
+    if !files.iter().any(|f| f.filetype == FileType::Folder) {
+        // Nothing above any file: each is judged by its own flags alone.
+        for entry in entries.iter_mut() {
+            entry.action = match entry.wanted {
+                None => Action::Ignore,
+                Some(wanted) if wanted == entry.current() => Action::Keep,
+                Some(wanted) => Action::Change(wanted),
+            };
+        }
+        return Vec::new();
+    }
     let tree = folders::Tree::build(files);
     let below = tree.below(|i| entries[i].wanted);
     // The level each file is to have: a folder no more exposed than anything below it wants.
