@@ -170,45 +170,55 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
 
 #[test]
 fn apply_restricts_the_folder_first_and_converges() {
-    let sandbox = seeded_with(ACCOUNT, Options::default());
-    let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .policy(POLICY)
-        .args(["apply", "--auto-approve"])
-        .status(0);
-    assert!(
-        run.stdout
-            .ends_with("Apply complete: 2 restricted, 1 exposed, 0 failed.\n"),
-        "{}",
-        run.stdout
-    );
-    let patches: Vec<String> = api
-        .requests()
-        .into_iter()
-        .filter(|(method, _, _)| method == "PATCH")
-        .map(|(_, path, _)| path)
-        .collect();
-    assert_eq!(
-        patches,
-        [
-            "/v2/files/alice:1",
-            "/v2/files/alice:5",
-            "/v2/files/alice:3"
-        ],
-        "the folder first, then the file restriction, then the exposure"
-    );
-    assert_converged(&sandbox, POLICY);
-    assert_eq!(
-        own_levels(&api),
-        [
-            ("alice:1".to_owned(), false, false),
-            ("alice:2".to_owned(), false, false),
-            ("alice:3".to_owned(), true, false),
-            ("alice:4".to_owned(), false, false),
-            ("alice:5".to_owned(), false, false),
-            ("alice:6".to_owned(), false, false),
-        ]
-    );
+    for cascade in [true, false] {
+        let sandbox = seeded_with(ACCOUNT, cascading(cascade));
+        let api = Api::new(&sandbox);
+        // Reported first: revenue is public through reports/.
+        let before = live(&sandbox).policy(POLICY).args(["check"]).status(2);
+        assert!(
+            before.stdout.contains("public through folder reports/"),
+            "{}",
+            before.stdout
+        );
+        let run = live(&sandbox)
+            .policy(POLICY)
+            .args(["apply", "--auto-approve"])
+            .status(0);
+        assert!(
+            run.stdout
+                .ends_with("Apply complete: 2 restricted, 1 exposed, 0 failed.\n"),
+            "cascade {cascade}: {}",
+            run.stdout
+        );
+        let patches: Vec<String> = api
+            .requests()
+            .into_iter()
+            .filter(|(method, _, _)| method == "PATCH")
+            .map(|(_, path, _)| path)
+            .collect();
+        assert_eq!(
+            patches,
+            [
+                "/v2/files/alice:1",
+                "/v2/files/alice:5",
+                "/v2/files/alice:3"
+            ],
+            "the folder first, then the file restriction, then the exposure (cascade {cascade})"
+        );
+        assert_converged(&sandbox, POLICY);
+        assert_eq!(
+            own_levels(&api),
+            [
+                ("alice:1".to_owned(), false, false),
+                ("alice:2".to_owned(), false, false),
+                ("alice:3".to_owned(), true, false),
+                ("alice:4".to_owned(), false, false),
+                ("alice:5".to_owned(), false, false),
+                ("alice:6".to_owned(), false, false),
+            ],
+            "cascade {cascade}"
+        );
+    }
 }
 
 #[test]
