@@ -175,6 +175,6 @@ fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
             rule.number, pattern.glob, policy.name, pattern.span.line, pattern.span.column
         ),
         Decision::Default(_) => "no rule matches; the default applies".to_owned(),
-        Decision::Folder => "a folder no rule names; folders need a rule with `fold`".to_owned(),
+        Decision::Folder => "a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then)".to_owned(),
     }
 }

@@ -38,7 +38,7 @@ fn a_given_filetype_gives_one_line() {
         .policy(POLICY)
         .args(["explain", "--filetype", "fold", "reports"])
         .stdout(
-            "reports [fold]: ignore  (a folder no rule names; folders need a rule with `fold`)\n",
+            "reports [fold]: ignore  (a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then))\n",
         )
         .status(0);
 }
