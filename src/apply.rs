@@ -109,6 +109,8 @@ pub struct Tally {
     pub settling: usize,
     /// Files below changed folders put back where the plan leaves them.
     pub restored: usize,
+    /// Files below changed folders not read again because the run stopped first.
+    pub unchecked: usize,
 }
 
 impl Report {
@@ -122,6 +124,7 @@ impl Report {
         for ((change, outcome), restoring) in planned.chain(put_back) {
             match (outcome, change.action) {
                 (Outcome::Applied, _) if restoring => tally.restored += 1,
+                (Outcome::NotApplied { .. }, _) if restoring => tally.unchecked += 1,
                 (Outcome::Applied, DirectionJson::Restrict) => tally.restricted += 1,
                 (Outcome::Applied, DirectionJson::Expose) => tally.exposed += 1,
                 (Outcome::Failed { .. }, _) => tally.failed += 1,
@@ -153,6 +156,10 @@ pub struct Watch {
     pub change: ChangeJson,
     /// Whether the plan changes the file itself, and in which phase.
     pub planned: Option<DirectionJson>,
+    /// Whether the policy manages it. An unmanaged file is only ever put back *down* to its
+    /// level before the run, never raised: a cascade that restricted it left it safer, and
+    /// its level before the run may itself be an earlier cascade's doing.
+    pub managed: bool,
 }
 
 /// The files to read again after folders change, and how many files the account holds (to
@@ -201,6 +208,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
                     required_by: None,
                 },
                 planned,
+                managed: entry.action != crate::plan::Action::Ignore,
             })
         })
         .collect();
@@ -590,6 +598,11 @@ async fn apply_one(run: &Run, change: &ChangeJson) -> Outcome {
             reason: format!("--max-writes {cap} reached"),
         };
     }
+    write_verified(run, change).await
+}
+
+/// Writes one change and verifies it, with no run-level check: the caller decided it goes.
+async fn write_verified(run: &Run, change: &ChangeJson) -> Outcome {
     match write(run, change).await {
         Err(outcome) => outcome,
         Ok(written) => verify(run, change, written).await,
@@ -960,6 +973,7 @@ mod tests {
                 not_applied: 1,
                 settling: 1,
                 restored: 0,
+                unchecked: 0,
             }
         );
         assert!(!report.is_complete());

@@ -5,11 +5,18 @@
 //! through the API. Apply therefore works whichever way the server behaves: folders change
 //! shallow first (a folder's change may reset deeper folders), then every file below a changed
 //! folder is read again and written back where the plan leaves it, if the change moved it.
+//!
+//! Only files the policy manages are ever raised back: a file the policy ignores is put back
+//! only *down* to its level before the run. A run that stops between a folder change and the
+//! put-back (an interrupt, a quota, a dead server) leaves the server's reset in place, and a
+//! later run cannot tell a level a cascade set from one a person chose; raising ignored files
+//! to such a level could expose what nobody asked to expose. Managed files need no memory of
+//! the run: the next plan finds them and changes them back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Outcome, Run, Watch, apply_one, run_each, run_phase};
+use super::{Outcome, Run, Watch, run_each, run_phase, write_verified};
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::planfile::{ChangeJson, DirectionJson};
 
@@ -47,14 +54,17 @@ pub(super) async fn put_back(
     account_size: usize,
     phase: DirectionJson,
 ) -> Vec<(ChangeJson, Outcome)> {
-    let mut groups: BTreeMap<(bool, usize), Vec<ChangeJson>> = BTreeMap::new();
-    for change in watches.iter().filter_map(|w| target(w, phase)) {
+    let mut groups: BTreeMap<(bool, usize), Vec<(ChangeJson, bool)>> = BTreeMap::new();
+    for (change, managed) in watches
+        .iter()
+        .filter_map(|w| target(w, phase).map(|change| (change, w.managed)))
+    {
         let key = if change.filetype == FileType::Folder {
             (false, change.path.matches('/').count())
         } else {
             (true, 0)
         };
-        groups.entry(key).or_default().push(change);
+        groups.entry(key).or_default().push((change, managed));
     }
     let mut written = Vec::new();
     for (_, group) in groups {
@@ -67,10 +77,12 @@ pub(super) async fn put_back(
 /// many) and writes back the ones that moved.
 async fn put_back_group(
     run: &Arc<Run>,
-    candidates: Vec<ChangeJson>,
+    candidates: Vec<(ChangeJson, bool)>,
     account_size: usize,
 ) -> Vec<(ChangeJson, Outcome)> {
     let listed = Arc::new(list_again(run, candidates.len(), account_size).await);
+    let (candidates, managed): (Vec<ChangeJson>, Vec<bool>) = candidates.into_iter().unzip();
+    let managed = Arc::new(managed);
     let shared = run.clone();
     run_each(
         run.options.parallelism,
@@ -78,9 +90,11 @@ async fn put_back_group(
         move |changes, index| {
             let run = shared.clone();
             let listed = listed.clone();
+            let managed = managed[index];
             async move {
-                let known = listed.get(changes[index].fid.as_str()).copied();
-                put_back_one(&run, &changes[index], known).await
+                let change = &changes[index];
+                let known = listed.get(change.fid.as_str()).copied();
+                put_back_one(&run, change, managed, known).await
             }
         },
         |change, outcome| Some((change.clone(), outcome)),
@@ -139,10 +153,12 @@ async fn list_again(run: &Run, files: usize, account_size: usize) -> HashMap<Str
 }
 
 /// Reads one file (unless a fresh listing already says how it is); writes it back to
-/// `change.to` if it is elsewhere.
+/// `change.to` if it is elsewhere, and, for a file the policy does not manage, only if that
+/// lowers it.
 async fn put_back_one(
     run: &Run,
     change: &ChangeJson,
+    managed: bool,
     known: Option<Flags>,
 ) -> Option<(ChangeJson, Outcome)> {
     if let Some(reason) = run.stop_reason() {
@@ -166,10 +182,11 @@ async fn put_back_one(
             return Some((change.clone(), outcome));
         }
     };
-    if flags == change.to.flags() {
+    let now = Sharing::from_flags(flags);
+    // Levels, not flags: a public file that also has a share key is public, as planned.
+    if now == change.to || (!managed && now < change.to) {
         return None;
     }
-    let now = Sharing::from_flags(flags);
     let fix = ChangeJson {
         action: DirectionJson::of(now, change.to),
         from: now,
@@ -177,7 +194,8 @@ async fn put_back_one(
         ..change.clone()
     };
     run.progress.inc_length(1);
-    let outcome = apply_one(run, &fix).await;
+    // Not counted against --max-writes: it repairs what this run's folder change did.
+    let outcome = write_verified(run, &fix).await;
     run.progress.inc(1);
     Some((fix, outcome))
 }

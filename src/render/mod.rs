@@ -69,14 +69,15 @@ pub fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String> {
             if folder.to < folder.from {
                 format!(
                     "Restricting folder {path}/ to {} may reset the sharing of the {n} {files} \
-                     below it; plotward reads them again and restores them{keys}.",
+                     below it; plotward reads them again and restores those the policy manages \
+                     (ignored ones stay as reset, never more exposed){keys}.",
                     folder.to
                 )
             } else {
                 format!(
                     "Making folder {path}/ {} makes the {n} {files} below it at least {} to \
                      the world, and may reset their sharing; plotward reads them again and \
-                     restores them{keys}.",
+                     restores those the policy manages (ignored ones only back down){keys}.",
                     folder.to, folder.to
                 )
             }

@@ -348,14 +348,7 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
         },
     )?;
     let tally = report.tally();
-    if tally.restored > 0 {
-        writeln!(
-            out,
-            "Put back {} {} below changed folders that a folder change had reset.",
-            tally.restored,
-            if tally.restored == 1 { "file" } else { "files" }
-        )?;
-    }
+    write_folder_repairs(tally, out)?;
     if report.interrupted {
         let line = format!(
             "Interrupted: {} restricted, {} exposed, {} failed, {} not applied; re-run to finish.",
@@ -418,6 +411,33 @@ pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> i
                 "link is"
             } else {
                 "links are"
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// What happened below changed folders: files put back, and files not checked because the
+/// run stopped first.
+fn write_folder_repairs(tally: crate::apply::Tally, out: &mut dyn Write) -> io::Result<()> {
+    if tally.restored > 0 {
+        writeln!(
+            out,
+            "Put back {} {} below changed folders that a folder change had reset.",
+            tally.restored,
+            if tally.restored == 1 { "file" } else { "files" }
+        )?;
+    }
+    if tally.unchecked > 0 {
+        writeln!(
+            out,
+            "{} {} below changed folders not checked again, as the run stopped: the next plan \
+             finds those the policy manages; those it ignores stay as the folder change left them.",
+            tally.unchecked,
+            if tally.unchecked == 1 {
+                "file was"
+            } else {
+                "files were"
             }
         )?;
     }

@@ -276,9 +276,11 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
             .policy(TEAM_POLICY)
             .args(["apply", "--auto-approve"])
             .status(0);
-        // A cascading server reset team/open (public, unchanged by the plan) and team/shared
-        // (ignored, secret): both are put back. Without a cascade nothing needs it.
-        let put_back = "Put back 2 files below changed folders that a folder change had reset.";
+        // A cascading server reset team/open (public, which the policy wants) and team/shared
+        // (ignored, secret). team/open is put back; team/shared, which the policy does not
+        // manage, is never raised again: it stays as the server left it. Without a cascade
+        // nothing needs it.
+        let put_back = "Put back 1 file below changed folders that a folder change had reset.";
         assert_eq!(run.stdout.contains(put_back), cascade, "{}", run.stdout);
         assert!(
             run.stdout
@@ -292,7 +294,7 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
                 ("alice:1".to_owned(), false, false),
                 ("alice:2".to_owned(), true, false),
                 ("alice:3".to_owned(), false, false),
-                ("alice:4".to_owned(), false, true),
+                ("alice:4".to_owned(), false, !cascade),
                 ("alice:5".to_owned(), false, false),
                 ("alice:6".to_owned(), true, false),
                 ("alice:7".to_owned(), true, false),
@@ -306,8 +308,8 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
 #[test]
 fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
     // The rule makes the folder secret. A cascading server then sets everything below to
-    // secret, and apply puts back what it moved: gallery/a, ignored and public, goes back to
-    // public; gallery/b was secret already.
+    // secret: gallery/a, ignored and public, becomes secret, and stays so (an ignored file is
+    // never raised again); gallery/b was secret already. Nothing is put back.
     let account: &[(&str, &str, &str, &str)] = &[
         ("alice:1", "gallery", "fold", "private"),
         ("alice:2", "gallery/a", "plot", "public"),
@@ -327,18 +329,12 @@ fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
             "{}",
             run.stdout
         );
-        // gallery/a is ignored and public: a cascade made it secret, apply put it back.
-        assert_eq!(
-            run.stdout.contains("Put back 1 file below changed folders"),
-            cascade,
-            "{}",
-            run.stdout
-        );
+        assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
         assert_eq!(
             own_levels(&api),
             [
                 ("alice:1".to_owned(), false, true),
-                ("alice:2".to_owned(), true, false),
+                ("alice:2".to_owned(), !cascade, cascade),
                 ("alice:3".to_owned(), false, true),
             ]
         );
@@ -396,10 +392,10 @@ fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
 }
 
 #[test]
-fn putting_back_an_ignored_folder_never_leaves_what_is_below_it_changed() {
-    // Restricting pub/ for pub/x resets everything below on a cascading server. Putting
-    // pub/sub/ back to public cascades again, over pub/sub/deep and the files: so apply puts
-    // folders back shallowest first and reads what is below only afterwards.
+fn files_the_policy_ignores_are_never_raised_again_below_a_restricted_folder() {
+    // Restricting pub/ for pub/x resets everything below on a cascading server. None of it
+    // is managed, so none of it is raised back: it stays as the server left it (private),
+    // never more exposed than before. Without a cascade, nothing below changes at all.
     let account: &[(&str, &str, &str, &str)] = &[
         ("alice:1", "pub", "fold", "public"),
         ("alice:2", "pub/x", "plot", "private"),
@@ -419,9 +415,114 @@ fn putting_back_an_ignored_folder_never_leaves_what_is_below_it_changed() {
             .policy(policy)
             .args(["apply", "--auto-approve"])
             .status(0);
-        let mut expected = before.clone();
-        expected[0] = ("alice:1".to_owned(), false, false);
+        let expected: Vec<(String, bool, bool)> = before
+            .into_iter()
+            .map(|(fid, public, secret)| {
+                if fid == "alice:1" || cascade {
+                    (fid, false, false)
+                } else {
+                    (fid, public, secret)
+                }
+            })
+            .collect();
         assert_eq!(own_levels(&api), expected, "cascade {cascade}");
         assert_converged(&sandbox, policy);
     }
+}
+
+#[test]
+fn a_level_an_earlier_cascade_left_is_never_raised_back_by_a_later_apply() {
+    // Policy A makes folder s public; a cascading server makes everything below public too.
+    // Put-backs repair that within the run, whatever --max-writes says (they are not counted):
+    // s/g, s/w and the folder s/a, whose own put-back takes s/a/h with it.
+    // Then someone makes s public again by hand, the server cascades, and policy B makes s
+    // private: the files below, which nobody ever asked to be public, must not be raised back
+    // to the public level the cascade left on them.
+    let account: &[(&str, &str, &str, &str)] = &[
+        ("alice:1", "s", "fold", "private"),
+        ("alice:2", "s/g", "plot", "private"),
+        ("alice:3", "s/a", "fold", "private"),
+        ("alice:4", "s/a/h", "plot", "private"),
+        ("alice:5", "s/w", "plot", "private"),
+    ];
+    let a = "version: 1\ndefault: ignore\nrules:\n  - match: \"s\"\n    filetypes: [fold]\n    \
+             sharing: public\n  - match: \"s/w\"\n    sharing: public\n";
+    let b = "version: 1\ndefault: ignore\nrules:\n  - match: \"s\"\n    filetypes: [fold]\n    \
+             sharing: private\n";
+    let sandbox = seeded_with(account, cascading(true));
+    let api = Api::new(&sandbox);
+    let run = live(&sandbox)
+        .policy(a)
+        .args(["apply", "--auto-approve", "--max-writes", "1"])
+        .status(0);
+    assert!(
+        run.stdout
+            .contains("Put back 3 files below changed folders that a folder change had reset."),
+        "{}",
+        run.stdout
+    );
+    let back_to_private = api.json(
+        reqwest::Method::PATCH,
+        "/v2/files/alice:1",
+        crate::api::As::User("alice"),
+        &serde_json::json!({"world_readable": false, "share_key_enabled": false}),
+    );
+    assert_eq!(back_to_private.status, reqwest::StatusCode::OK);
+    let by_hand = api.json(
+        reqwest::Method::PATCH,
+        "/v2/files/alice:1",
+        crate::api::As::User("alice"),
+        &serde_json::json!({"world_readable": true, "share_key_enabled": false}),
+    );
+    assert_eq!(by_hand.status, reqwest::StatusCode::OK);
+    live(&sandbox)
+        .policy(b)
+        .args(["apply", "--auto-approve"])
+        .status(0);
+    let anonymous = |fid: &str| {
+        api.get(&format!("/v2/files/{fid}"), crate::api::As::Anonymous)
+            .status
+    };
+    for fid in ["alice:2", "alice:3", "alice:4", "alice:5"] {
+        assert_eq!(
+            anonymous(fid),
+            reqwest::StatusCode::NOT_FOUND,
+            "{fid} is not public"
+        );
+    }
+    assert_converged(&sandbox, b);
+}
+
+#[test]
+fn put_back_compares_levels_and_leaves_an_ignored_public_file_s_share_key_alone() {
+    // r/k is ignored, public and also has a share key on. Without a cascade nothing below r/
+    // moved, so nothing is written, and the key stays.
+    let account: &[(&str, &str, &str, &str)] = &[
+        ("alice:1", "r", "fold", "public"),
+        ("alice:2", "r/x", "plot", "private"),
+        ("alice:3", "r/k", "plot", "public"),
+    ];
+    let policy = "version: 1\ndefault: ignore\nrules:\n  - match: \"r/x\"\n    sharing: private\n";
+    let sandbox = seeded_with(account, cascading(false));
+    let api = Api::new(&sandbox);
+    let both = api.json(
+        reqwest::Method::PATCH,
+        "/v2/files/alice:3",
+        crate::api::As::User("alice"),
+        &serde_json::json!({"world_readable": true, "share_key_enabled": true}),
+    );
+    assert_eq!(both.status, reqwest::StatusCode::OK);
+    let run = live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve"])
+        .status(0);
+    assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
+    let patched: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|(method, _, _)| method == "PATCH")
+        .map(|(_, path, _)| path)
+        .collect();
+    assert_eq!(patched, ["/v2/files/alice:3", "/v2/files/alice:1"]);
+    assert_eq!(own_levels(&api)[2], ("alice:3".to_owned(), true, true));
 }
