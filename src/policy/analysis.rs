@@ -273,16 +273,21 @@ fn under_folder(folder_glob: &str, nevers: &[&str]) -> Result<Option<(usize, Str
         .find_map(|(index, path)| path.map(|path| (index, path))))
 }
 
-/// What lies below concrete folders, for `check` and `plan` over a whole account: one
-/// automaton of the `never_public` globs (and valid paths), built once per policy; each
-/// folder's path is walked through it, and what can be reached from the state it ends in is
-/// searched once per state, not once per folder. So a deep or wide tree costs a walk per
-/// folder, where building an automaton per folder cost its depth squared.
+/// What lies below concrete folders, for `check` and `plan` over a whole account: per
+/// `never_public` glob, one small automaton (the glob and valid paths), built once per run;
+/// each folder's path is walked through them, and what can be reached from the state a walk
+/// ends in is searched once per state, not once per folder. One automaton per glob, because
+/// globs such as `**/a/**` and `**/b/**` multiply each other's states when combined.
 pub(super) struct FolderCheck {
+    globs: Vec<GlobCheck>,
+}
+
+/// One `never_public` glob's automaton, and the answers already found per state.
+struct GlobCheck {
     dfa: dense::DFA<Vec<u32>>,
-    /// For each state reached after `folder/`: the first glob (by position) some path below
-    /// matches, with the shortest such rest of the path.
-    below: std::sync::Mutex<HashMap<StateID, Option<(usize, String)>>>,
+    /// For each state reached after `folder/`: the shortest rest of a valid path the glob
+    /// matches, if any.
+    below: std::sync::Mutex<HashMap<StateID, Option<String>>>,
 }
 
 impl std::fmt::Debug for FolderCheck {
@@ -292,23 +297,39 @@ impl std::fmt::Debug for FolderCheck {
 }
 
 impl FolderCheck {
-    /// The automaton for these `never_public` globs.
+    /// The automata for these `never_public` globs.
     pub(super) fn new(nevers: &[&str]) -> Result<FolderCheck, String> {
-        let mut patterns = vec![VALID_PATH.to_owned()];
-        for never in nevers {
-            patterns.push(regex_of(never)?);
-        }
-        Ok(FolderCheck {
-            dfa: build_dfa(&patterns, PART_LIMIT)
-                .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
-            below: std::sync::Mutex::new(HashMap::new()),
-        })
+        let globs = nevers
+            .iter()
+            .map(|never| {
+                let patterns = vec![VALID_PATH.to_owned(), regex_of(never)?];
+                Ok(GlobCheck {
+                    dfa: build_dfa(&patterns, PART_LIMIT).map_err(|err| {
+                        format!("the policy is too large to check exactly: {err}")
+                    })?,
+                    below: std::sync::Mutex::new(HashMap::new()),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(FolderCheck { globs })
     }
 
     /// The first `never_public` glob (by position) that matches some path below the folder
     /// at `path`, with such a path: a public folder makes its contents public upstream, so
     /// this is what making it public would expose.
     pub(super) fn under(&self, path: &str) -> Result<Option<(usize, String)>, String> {
+        for (index, glob) in self.globs.iter().enumerate() {
+            if let Some(rest) = glob.under(path)? {
+                return Ok(Some((index, format!("{path}/{rest}"))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl GlobCheck {
+    /// The shortest rest of a valid path below `path` that the glob matches.
+    fn under(&self, path: &str) -> Result<Option<String>, String> {
         let dfa = &self.dfa;
         let mut state = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
@@ -326,34 +347,23 @@ impl FolderCheck {
             .below
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let found = below
+        Ok(below
             .entry(state)
             .or_insert_with(|| self.search_from(state))
-            .clone();
-        Ok(found.map(|(index, rest)| (index, format!("{path}/{rest}"))))
+            .clone())
     }
 
-    /// Breadth-first from `from`: for each glob, the shortest rest of a valid path it
-    /// matches; the first glob (by position) that has one.
-    fn search_from(&self, from: StateID) -> Option<(usize, String)> {
+    /// Breadth-first from `from`: the shortest rest of a valid path the glob matches.
+    fn search_from(&self, from: StateID) -> Option<String> {
         let dfa = &self.dfa;
         let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
         let mut seen = HashSet::from([from]);
         let mut queue = VecDeque::from([from]);
-        let mut found: HashMap<usize, String> = HashMap::new();
         while let Some(state) = queue.pop_front() {
             let end = dfa.next_eoi_state(state);
-            if dfa.is_match_state(end) {
-                let set: Vec<usize> = (0..dfa.match_len(end))
-                    .map(|i| dfa.match_pattern(end, i).as_usize())
-                    .collect();
-                if set.contains(&0) {
-                    for never in set.into_iter().filter(|p| *p >= 1) {
-                        found
-                            .entry(never - 1)
-                            .or_insert_with(|| path_from(state, from, &parent));
-                    }
-                }
+            // Both patterns: a valid path (0) that the glob (1) matches.
+            if dfa.is_match_state(end) && dfa.match_len(end) == 2 {
+                return Some(path_from(state, from, &parent));
             }
             for byte in byte_order() {
                 let next = dfa.next_state(state, byte);
@@ -364,7 +374,7 @@ impl FolderCheck {
                 queue.push_back(next);
             }
         }
-        found.into_iter().min_by_key(|(index, _)| *index)
+        None
     }
 }
 
