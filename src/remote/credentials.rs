@@ -420,9 +420,16 @@ pub fn check_url(url: &str) -> Result<String, CredentialsError> {
     // `plotly.example.com` would parse as a relative URL, and `localhost:9889` as a URL of
     // the scheme `localhost`: either way the fix is the same, so say it.
     if !url.contains("://") {
+        // A loopback host is the sandbox or a tunnel, which speak plain http.
+        let host = url.trim().split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match host.find(']') {
+            Some(end) if host.starts_with('[') => &host[..=end],
+            _ => host.rsplit_once(':').map_or(host, |(host, _)| host),
+        };
+        let scheme = if is_loopback(host) { "http" } else { "https" };
         return Err(fail(&format!(
-            "it has no scheme; the URL needs https://, as in `{}`",
-            super::api::redact(&format!("https://{}", url.trim()))
+            "it has no scheme; the URL needs {scheme}://, as in `{}`",
+            super::api::redact(&format!("{scheme}://{}", url.trim()))
         )));
     }
     let base = super::api::ApiBase::parse(url).map_err(|message| fail(&message))?;
@@ -623,15 +630,29 @@ mod tests {
     #[test]
     fn a_url_without_a_scheme_gets_the_corrected_url() {
         for (given, corrected) in [
-            ("plotly.example.com", "`https://plotly.example.com`"),
-            ("localhost:9889", "`https://localhost:9889`"),
+            (
+                "plotly.example.com",
+                "needs https://, as in `https://plotly.example.com`",
+            ),
             (
                 " plotly.example.com:8443/ ",
-                "`https://plotly.example.com:8443/`",
+                "needs https://, as in `https://plotly.example.com:8443/`",
+            ),
+            // Loopback hosts (the sandbox) speak plain http.
+            (
+                "localhost:9889",
+                "needs http://, as in `http://localhost:9889`",
+            ),
+            (
+                "127.0.0.1:9889",
+                "needs http://, as in `http://127.0.0.1:9889`",
+            ),
+            (
+                "[::1]:9889/v2",
+                "needs http://, as in `http://[::1]:9889/v2`",
             ),
         ] {
             let err = check_url(given).unwrap_err().to_string();
-            assert!(err.contains("the URL needs https://"), "{err}");
             assert!(err.contains(corrected), "{err}");
         }
         let err = check_url("bob:hunter2@plotly.example.com")
