@@ -42,7 +42,8 @@ type Counts = [usize; 3];
 #[derive(Default)]
 struct Folder {
     files: Vec<(String, FileType, Sharing)>,
-    children: Vec<String>,
+    /// Its subfolders' paths, as a set: a wide folder must not cost its width squared.
+    children: std::collections::BTreeSet<String>,
     counts: Counts,
 }
 
@@ -150,10 +151,11 @@ fn tree(inventory: &Inventory, levels: &[Sharing]) -> BTreeMap<String, Folder> {
                 .rsplit_once('/')
                 .map_or(String::new(), |(up, _)| up.to_owned());
             let child = std::mem::replace(&mut current, up);
-            let siblings = &mut folders.entry(current.clone()).or_default().children;
-            if !siblings.contains(&child) {
-                siblings.push(child);
-            }
+            folders
+                .entry(current.clone())
+                .or_default()
+                .children
+                .insert(child);
         }
     }
     folders
@@ -202,14 +204,13 @@ fn walk(
                 format!("{}/{}", escape(path), escape(name))
             };
             let only = (names[name.as_str()] > 1).then(|| filetype.clone());
-            let group = exceptions.entry((*sharing, only)).or_default();
-            if !group.contains(&full) {
-                group.push(full);
-            }
+            exceptions.entry((*sharing, only)).or_default().push(full);
         }
     }
     for ((sharing, filetype), mut patterns) in exceptions {
+        // Sorted, then one of each: a name shared by files of one type appears once.
         patterns.sort();
+        patterns.dedup();
         rules.push(ExportedRule {
             patterns,
             sharing,
