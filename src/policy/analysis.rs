@@ -133,11 +133,8 @@ impl PolicyAutomaton {
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
             .map_err(|err| format!("cannot start the policy automaton: {err}"))?;
-        let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
-        let mut seen = HashSet::from([start]);
-        let mut queue = VecDeque::from([start]);
         let mut sets: HashMap<Vec<usize>, String> = HashMap::new();
-        while let Some(state) = queue.pop_front() {
+        breadth_first(dfa, start, |state, parent| {
             let end = dfa.next_eoi_state(state);
             if dfa.is_match_state(end) {
                 let mut set: Vec<usize> = (0..dfa.match_len(end))
@@ -146,18 +143,11 @@ impl PolicyAutomaton {
                 set.sort_unstable();
                 // Pattern 0 is "a valid path": only real paths count.
                 if set.first() == Some(&0) && !sets.contains_key(&set) {
-                    sets.insert(set, path_to(state, &parent));
+                    sets.insert(set, path_from(state, start, parent));
                 }
             }
-            for byte in byte_order() {
-                let next = dfa.next_state(state, byte);
-                if dfa.is_dead_state(next) || dfa.is_quit_state(next) || !seen.insert(next) {
-                    continue;
-                }
-                parent.insert(next, (state, byte));
-                queue.push_back(next);
-            }
-        }
+            None::<()>
+        });
         let mut sets: Vec<(Vec<usize>, String)> = sets.into_iter().collect();
         sets.sort_by(|a, b| (a.1.len(), &a.1).cmp(&(b.1.len(), &b.1)));
         Ok(sets)
@@ -356,26 +346,40 @@ impl GlobCheck {
     /// Breadth-first from `from`: the shortest rest of a valid path the glob matches.
     fn search_from(&self, from: StateID) -> Option<String> {
         let dfa = &self.dfa;
-        let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
-        let mut seen = HashSet::from([from]);
-        let mut queue = VecDeque::from([from]);
-        while let Some(state) = queue.pop_front() {
+        breadth_first(dfa, from, |state, parent| {
             let end = dfa.next_eoi_state(state);
             // Both patterns: a valid path (0) that the glob (1) matches.
-            if dfa.is_match_state(end) && dfa.match_len(end) == 2 {
-                return Some(path_from(state, from, &parent));
-            }
-            for byte in byte_order() {
-                let next = dfa.next_state(state, byte);
-                if dfa.is_dead_state(next) || dfa.is_quit_state(next) || !seen.insert(next) {
-                    continue;
-                }
-                parent.insert(next, (state, byte));
-                queue.push_back(next);
-            }
-        }
-        None
+            (dfa.is_match_state(end) && dfa.match_len(end) == 2)
+                .then(|| path_from(state, from, parent))
+        })
     }
+}
+
+/// Visits the states reachable from `from`, nearest first (bytes in [`byte_order`], so the
+/// first path to each state is the shortest and plainest), with the BFS parents so far, until
+/// `visit` returns something.
+fn breadth_first<T>(
+    dfa: &dense::DFA<Vec<u32>>,
+    from: StateID,
+    mut visit: impl FnMut(StateID, &HashMap<StateID, (StateID, u8)>) -> Option<T>,
+) -> Option<T> {
+    let mut parent: HashMap<StateID, (StateID, u8)> = HashMap::new();
+    let mut seen = HashSet::from([from]);
+    let mut queue = VecDeque::from([from]);
+    while let Some(state) = queue.pop_front() {
+        if let Some(found) = visit(state, &parent) {
+            return Some(found);
+        }
+        for byte in byte_order() {
+            let next = dfa.next_state(state, byte);
+            if dfa.is_dead_state(next) || dfa.is_quit_state(next) || !seen.insert(next) {
+                continue;
+            }
+            parent.insert(next, (state, byte));
+            queue.push_back(next);
+        }
+    }
+    None
 }
 
 /// The input that leads from `from` to `state`, by the BFS parents.
@@ -464,17 +468,6 @@ fn byte_order() -> impl Iterator<Item = u8> {
         .collect();
     let rest: Vec<u8> = (0..=u8::MAX).filter(|b| !preferred.contains(b)).collect();
     preferred.into_iter().chain(rest)
-}
-
-/// The input that leads from the start to `state`, by the BFS parents.
-fn path_to(mut state: StateID, parent: &HashMap<StateID, (StateID, u8)>) -> String {
-    let mut bytes = Vec::new();
-    while let Some(&(previous, byte)) = parent.get(&state) {
-        bytes.push(byte);
-        state = previous;
-    }
-    bytes.reverse();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Paths matching each of `globs` that the policy gives `level`: for each glob (by index),

@@ -41,6 +41,17 @@ fn own_levels(api: &Api) -> Vec<(String, bool, bool)> {
     files
 }
 
+/// Sets a file's two flags as its owner would, by hand (the sandbox cascades as configured).
+fn set_flags(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool) {
+    let reply = api.json(
+        reqwest::Method::PATCH,
+        &format!("/v2/files/{fid}"),
+        crate::api::As::User("alice"),
+        &serde_json::json!({"world_readable": world_readable, "share_key_enabled": share_key_enabled}),
+    );
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{}", reply.body);
+}
+
 /// `check` is green and a new plan is empty.
 fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
     live(sandbox).policy(policy).args(["check"]).status(0);
@@ -461,20 +472,8 @@ fn a_level_an_earlier_cascade_left_is_never_raised_back_by_a_later_apply() {
         "{}",
         run.stdout
     );
-    let back_to_private = api.json(
-        reqwest::Method::PATCH,
-        "/v2/files/alice:1",
-        crate::api::As::User("alice"),
-        &serde_json::json!({"world_readable": false, "share_key_enabled": false}),
-    );
-    assert_eq!(back_to_private.status, reqwest::StatusCode::OK);
-    let by_hand = api.json(
-        reqwest::Method::PATCH,
-        "/v2/files/alice:1",
-        crate::api::As::User("alice"),
-        &serde_json::json!({"world_readable": true, "share_key_enabled": false}),
-    );
-    assert_eq!(by_hand.status, reqwest::StatusCode::OK);
+    set_flags(&api, "alice:1", false, false);
+    set_flags(&api, "alice:1", true, false);
     live(&sandbox)
         .policy(b)
         .args(["apply", "--auto-approve"])
@@ -505,13 +504,7 @@ fn put_back_compares_levels_and_leaves_an_ignored_public_file_s_share_key_alone(
     let policy = "version: 1\ndefault: ignore\nrules:\n  - match: \"r/x\"\n    sharing: private\n";
     let sandbox = seeded_with(account, cascading(false));
     let api = Api::new(&sandbox);
-    let both = api.json(
-        reqwest::Method::PATCH,
-        "/v2/files/alice:3",
-        crate::api::As::User("alice"),
-        &serde_json::json!({"world_readable": true, "share_key_enabled": true}),
-    );
-    assert_eq!(both.status, reqwest::StatusCode::OK);
+    set_flags(&api, "alice:3", true, true);
     let run = live(&sandbox)
         .policy(policy)
         .args(["apply", "--auto-approve"])
