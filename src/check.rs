@@ -138,6 +138,9 @@ pub struct Finding {
     pub now: Sharing,
     /// The folder that makes it more exposed than its own flags, when one does.
     pub through: Option<String>,
+    /// For a `never_public` folder: whether the guardrail covers paths below it rather than
+    /// the folder itself.
+    pub below: bool,
     /// What is wrong.
     pub kind: Kind,
 }
@@ -168,7 +171,7 @@ impl Finding {
                 self.now,
                 crate::render::text::decided_by(decided_by)
             ),
-            Kind::NeverPublic if self.filetype == FileType::Folder => {
+            Kind::NeverPublic if self.below => {
                 "a public folder, so its contents are public, but guardrails.never_public covers \
                  paths under it"
                     .to_owned()
@@ -287,6 +290,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
                     filetype: file.filetype.clone(),
                     now: entry.effective,
                     through: through.clone(),
+                    below: false,
                     kind: Kind::Drift {
                         wanted,
                         decided_by: entry.decided_by.clone(),
@@ -296,9 +300,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
             // A public folder makes its contents public: one that can hold never_public
             // paths is a violation too.
             if entry.effective == Sharing::Public
-                && guardrails
-                    .exposed_if_public(&file.path, &file.filetype)
-                    .is_some()
+                && let Some(exposure) = guardrails.exposed_if_public(&file.path, &file.filetype)
             {
                 findings.push(Finding {
                     fid: file.fid.clone(),
@@ -306,6 +308,7 @@ pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
                     filetype: file.filetype.clone(),
                     now: Sharing::Public,
                     through,
+                    below: matches!(exposure, crate::policy::Exposure::Under { .. }),
                     kind: Kind::NeverPublic,
                 });
             }

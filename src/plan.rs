@@ -550,7 +550,16 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
         entries[i].decided_by = DecidedBy::Contents(requirement);
     }
     let now = tree.above(|i| files[i].sharing());
-    let after = tree.above(|i| goals[i].unwrap_or(files[i].sharing()));
+    // Below a folder the plan changes, a cascading server sets every folder to the new level
+    // (lowering some even when the change exposes), and apply never raises a folder the policy
+    // does not manage again: judge files below by that, so a file that owes its level to such
+    // a folder gets it on its own.
+    let restricted = tree.restricted_above(|i| goals[i].filter(|goal| *goal != files[i].sharing()));
+    let after = tree.above(|i| match goals[i] {
+        Some(goal) => goal,
+        None => restricted[i].map_or(files[i].sharing(), |cap| cap.min(files[i].sharing())),
+    });
+    drop(restricted);
     for (i, entry) in entries.iter_mut().enumerate() {
         let own = entry.current();
         let above_now = now[i].filter(|(level, _)| *level > own);

@@ -171,6 +171,13 @@ async fn put_back_one(
     };
     let flags = match read {
         Ok(flags) => flags,
+        // The run stopped while reading: not checked, as if it had stopped just before.
+        Err(
+            crate::remote::RemoteError::Halted(why) | crate::remote::RemoteError::ServerDown(why),
+        ) => {
+            let reason = format!("not read again after its folder changed: {why}");
+            return Some((change.clone(), Outcome::NotApplied { reason }));
+        }
         Err(err) => {
             let outcome = Outcome::Failed {
                 status: err.status(),

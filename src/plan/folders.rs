@@ -90,6 +90,27 @@ impl Tree {
             .collect()
     }
 
+    /// For each file, the lowest new level of a folder above it that changes (`restricts_to`
+    /// gives a folder's new level when it changes), if any does.
+    pub(crate) fn restricted_above(
+        &self,
+        restricts_to: impl Fn(usize) -> Option<Sharing>,
+    ) -> Vec<Option<Sharing>> {
+        let mut own: Vec<Option<Sharing>> = vec![None; self.members.len()];
+        let mut over: Vec<Option<Sharing>> = vec![None; self.members.len()];
+        for &group in &self.order {
+            own[group] = self.members[group]
+                .iter()
+                .filter_map(|&i| restricts_to(i))
+                .min();
+            over[group] = self.group_parent[group].and_then(|p| lowest(own[p], over[p]));
+        }
+        self.parent
+            .iter()
+            .map(|p| p.and_then(|g| lowest(own[g], over[g])))
+            .collect()
+    }
+
     /// For each file, the least exposed level any file below it wants, and the file that
     /// wants it (ties: the first in inventory order). `wants` is `None` for files that want
     /// nothing (ignored).
@@ -133,6 +154,14 @@ impl Tree {
                 p.is_some_and(|g| group_under[g] || self.members[g].iter().any(|&i| changing[i]))
             })
             .collect()
+    }
+}
+
+fn lowest(a: Option<Sharing>, b: Option<Sharing>) -> Option<Sharing> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
     }
 }
 

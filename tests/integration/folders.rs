@@ -519,3 +519,34 @@ fn put_back_compares_levels_and_leaves_an_ignored_public_file_s_share_key_alone(
     assert_eq!(patched, ["/v2/files/alice:3", "/v2/files/alice:1"]);
     assert_eq!(own_levels(&api)[2], ("alice:3".to_owned(), true, true));
 }
+
+#[test]
+fn a_file_that_owes_its_level_to_an_unmanaged_folder_below_a_changed_one_gets_it_itself() {
+    // F/ is restricted for F/y. F/G/x is public only through F/G/, which no rule manages; a
+    // cascading server lowers F/G/ with F/, and apply never raises it again. So the plan
+    // makes F/G/x public on its own, and both kinds of server converge.
+    let account: &[(&str, &str, &str, &str)] = &[
+        ("alice:1", "F", "fold", "public"),
+        ("alice:2", "F/G", "fold", "public"),
+        ("alice:3", "F/G/x", "plot", "private"),
+        ("alice:4", "F/y", "plot", "public"),
+    ];
+    let policy = "version: 1\ndefault: ignore\nrules:\n  - match: \"F/y\"\n    sharing: private\n  \
+                  - match: \"F/G/x\"\n    sharing: public\n";
+    for cascade in [true, false] {
+        let sandbox = seeded_with(account, cascading(cascade));
+        let plan = live(&sandbox).policy(policy).args(["plan"]).status(0);
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.contains("F/G/x") && l.contains("private -> public")),
+            "{}",
+            plan.stdout
+        );
+        live(&sandbox)
+            .policy(policy)
+            .args(["apply", "--auto-approve"])
+            .status(0);
+        assert_converged(&sandbox, policy);
+    }
+}
