@@ -52,6 +52,14 @@ fn set_flags(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool
     assert_eq!(reply.status, reqwest::StatusCode::OK, "{}", reply.body);
 }
 
+/// `plotward apply --auto-approve` with this policy, which must succeed.
+fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harness::Run {
+    live(sandbox)
+        .policy(policy)
+        .args(["apply", "--auto-approve"])
+        .status(0)
+}
+
 /// `check` is green and a new plan is empty.
 fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
     live(sandbox).policy(policy).args(["check"]).status(0);
@@ -191,10 +199,7 @@ fn apply_restricts_the_folder_first_and_converges() {
             "{}",
             before.stdout
         );
-        let run = live(&sandbox)
-            .policy(POLICY)
-            .args(["apply", "--auto-approve"])
-            .status(0);
+        let run = apply_all(&sandbox, POLICY);
         assert!(
             run.stdout
                 .ends_with("Apply complete: 2 restricted, 1 exposed, 0 failed.\n"),
@@ -283,10 +288,7 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
             "{}",
             plan.stdout
         );
-        let run = live(&sandbox)
-            .policy(TEAM_POLICY)
-            .args(["apply", "--auto-approve"])
-            .status(0);
+        let run = apply_all(&sandbox, TEAM_POLICY);
         // A cascading server reset team/open (public, which the policy wants) and team/shared
         // (ignored, secret). team/open is put back; team/shared, which the policy does not
         // manage, is never raised again: it stays as the server left it. Without a cascade
@@ -330,10 +332,7 @@ fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
     for cascade in [true, false] {
         let sandbox = seeded_with(account, cascading(cascade));
         let api = Api::new(&sandbox);
-        let run = live(&sandbox)
-            .policy(policy)
-            .args(["apply", "--auto-approve"])
-            .status(0);
+        let run = apply_all(&sandbox, policy);
         assert!(
             run.stdout
                 .ends_with("Apply complete: 0 restricted, 1 exposed, 0 failed.\n"),
@@ -375,10 +374,7 @@ fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
         "version: 1\ndefault: private\nrules:\n  - match: \"big/pub-*\"\n    sharing: public\n";
     let sandbox = seeded_with(&account, cascading(true));
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .policy(policy)
-        .args(["apply", "--auto-approve"])
-        .status(0);
+    let run = apply_all(&sandbox, policy);
     assert!(
         run.stdout
             .contains("Put back 125 files below changed folders that a folder change had reset."),
@@ -422,10 +418,7 @@ fn files_the_policy_ignores_are_never_raised_again_below_a_restricted_folder() {
         let sandbox = seeded_with(account, cascading(cascade));
         let api = Api::new(&sandbox);
         let before = own_levels(&api);
-        live(&sandbox)
-            .policy(policy)
-            .args(["apply", "--auto-approve"])
-            .status(0);
+        apply_all(&sandbox, policy);
         let expected: Vec<(String, bool, bool)> = before
             .into_iter()
             .map(|(fid, public, secret)| {
@@ -474,10 +467,7 @@ fn a_level_an_earlier_cascade_left_is_never_raised_back_by_a_later_apply() {
     );
     set_flags(&api, "alice:1", false, false);
     set_flags(&api, "alice:1", true, false);
-    live(&sandbox)
-        .policy(b)
-        .args(["apply", "--auto-approve"])
-        .status(0);
+    apply_all(&sandbox, b);
     let anonymous = |fid: &str| {
         api.get(&format!("/v2/files/{fid}"), crate::api::As::Anonymous)
             .status
@@ -505,10 +495,7 @@ fn put_back_compares_levels_and_leaves_an_ignored_public_file_s_share_key_alone(
     let sandbox = seeded_with(account, cascading(false));
     let api = Api::new(&sandbox);
     set_flags(&api, "alice:3", true, true);
-    let run = live(&sandbox)
-        .policy(policy)
-        .args(["apply", "--auto-approve"])
-        .status(0);
+    let run = apply_all(&sandbox, policy);
     assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
     let patched: Vec<String> = api
         .requests()
@@ -543,10 +530,7 @@ fn a_file_that_owes_its_level_to_an_unmanaged_folder_below_a_changed_one_gets_it
             "{}",
             plan.stdout
         );
-        live(&sandbox)
-            .policy(policy)
-            .args(["apply", "--auto-approve"])
-            .status(0);
+        apply_all(&sandbox, policy);
         assert_converged(&sandbox, policy);
     }
 }
