@@ -71,23 +71,41 @@ impl Tree {
         }
     }
 
-    /// For each file, the most exposed folder above it, given each file's level (only
-    /// folders' levels are read). Ties go to the folder nearest the file.
-    pub(crate) fn above(&self, level: impl Fn(usize) -> Sharing) -> Vec<Above> {
-        // A group's level is its most exposed member's, and what is above the group.
-        let mut own: Vec<Above> = vec![None; self.members.len()];
-        let mut over: Vec<Above> = vec![None; self.members.len()];
+    /// For each file, what the folders above it hold, combined: each folder's `value` (none
+    /// for a folder without one), `pick`ed pairwise, nearer folders first as `pick`'s first
+    /// argument. Top-down, once per folder.
+    fn fold_down<T: Copy>(
+        &self,
+        value: impl Fn(usize) -> Option<T>,
+        pick: impl Fn(T, T) -> T,
+    ) -> Vec<Option<T>> {
+        let either = |a: Option<T>, b: Option<T>| match (a, b) {
+            (Some(x), Some(y)) => Some(pick(x, y)),
+            (x, None) => x,
+            (None, y) => y,
+        };
+        let mut own: Vec<Option<T>> = vec![None; self.members.len()];
+        let mut over: Vec<Option<T>> = vec![None; self.members.len()];
         for &group in &self.order {
             own[group] = self.members[group]
                 .iter()
-                .map(|&i| (level(i), i))
-                .max_by_key(|&(l, _)| l);
-            over[group] = self.group_parent[group].and_then(|p| most(own[p], over[p]));
+                .filter_map(|&i| value(i))
+                .reduce(&pick);
+            over[group] = self.group_parent[group].and_then(|p| either(own[p], over[p]));
         }
         self.parent
             .iter()
-            .map(|p| p.and_then(|g| most(own[g], over[g])))
+            .map(|p| p.and_then(|g| either(own[g], over[g])))
             .collect()
+    }
+
+    /// For each file, the most exposed folder above it, given each file's level (only
+    /// folders' levels are read). Ties go to the folder nearest the file.
+    pub(crate) fn above(&self, level: impl Fn(usize) -> Sharing) -> Vec<Above> {
+        self.fold_down(
+            |i| Some((level(i), i)),
+            |near, far| if far.0 > near.0 { far } else { near },
+        )
     }
 
     /// For each file, the lowest new level of a folder above it that changes (`restricts_to`
@@ -96,19 +114,42 @@ impl Tree {
         &self,
         restricts_to: impl Fn(usize) -> Option<Sharing>,
     ) -> Vec<Option<Sharing>> {
-        let mut own: Vec<Option<Sharing>> = vec![None; self.members.len()];
-        let mut over: Vec<Option<Sharing>> = vec![None; self.members.len()];
-        for &group in &self.order {
-            own[group] = self.members[group]
-                .iter()
-                .filter_map(|&i| restricts_to(i))
-                .min();
-            over[group] = self.group_parent[group].and_then(|p| lowest(own[p], over[p]));
+        self.fold_down(restricts_to, Sharing::min)
+    }
+
+    /// For each folder, what the files below it (at any depth) hold, combined: each file's
+    /// `value` (none for a file without one), `pick`ed pairwise; `None` for other files.
+    /// Bottom-up, deepest folders first, once per file and folder.
+    fn fold_up<T: Copy>(
+        &self,
+        value: impl Fn(usize) -> Option<T>,
+        pick: impl Fn(T, T) -> T,
+    ) -> Vec<Option<T>> {
+        let either = |a: Option<T>, b: Option<T>| match (a, b) {
+            (Some(x), Some(y)) => Some(pick(x, y)),
+            (x, None) => x,
+            (None, y) => y,
+        };
+        let mut acc: Vec<Option<T>> = vec![None; self.members.len()];
+        for (index, parent) in self.parent.iter().enumerate() {
+            if let Some(group) = parent {
+                acc[*group] = either(acc[*group], value(index));
+            }
         }
-        self.parent
-            .iter()
-            .map(|p| p.and_then(|g| lowest(own[g], over[g])))
-            .collect()
+        // Deepest groups first, so each passes on everything below it (the folders themselves
+        // were counted in their parent by the loop above).
+        for &group in self.order.iter().rev() {
+            if let Some(parent) = self.group_parent[group] {
+                acc[parent] = either(acc[parent], acc[group]);
+            }
+        }
+        let mut result = vec![None; self.parent.len()];
+        for (group, members) in self.members.iter().enumerate() {
+            for &folder in members {
+                result[folder] = acc[group];
+            }
+        }
+        result
     }
 
     /// For each file, the least exposed level any file below it wants, and the file that
@@ -118,92 +159,23 @@ impl Tree {
         &self,
         wants: impl Fn(usize) -> Option<Sharing>,
     ) -> Vec<Option<(Sharing, usize)>> {
-        let mut group_min: Vec<Option<(Sharing, usize)>> = vec![None; self.members.len()];
-        for (index, parent) in self.parent.iter().enumerate() {
-            if let (Some(group), Some(level)) = (parent, wants(index)) {
-                group_min[*group] = least(group_min[*group], Some((level, index)));
-            }
-        }
-        // Deepest groups first, so each passes on everything below it.
-        for &group in self.order.iter().rev() {
-            // The folders themselves were counted in their parent by the loop above.
-            if let Some(parent) = self.group_parent[group] {
-                group_min[parent] = least(group_min[parent], group_min[group]);
-            }
-        }
-        let mut result = vec![None; self.parent.len()];
-        for (group, members) in self.members.iter().enumerate() {
-            for &folder in members {
-                result[folder] = group_min[group];
-            }
-        }
-        result
+        self.fold_up(|i| wants(i).map(|level| (level, i)), std::cmp::min)
+    }
+
+    /// For each folder, how many files below it (at any depth) `counted` selects; 0 for other
+    /// files.
+    pub(crate) fn count_below(&self, counted: impl Fn(usize) -> bool) -> Vec<usize> {
+        self.fold_up(|i| counted(i).then_some(1), |a, b| a + b)
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect()
     }
 
     /// For each file, whether a folder above it is in `changing`.
     pub(crate) fn under_any(&self, changing: &[bool]) -> Vec<bool> {
-        let mut group_under = vec![false; self.members.len()];
-        for &group in &self.order {
-            let parent_changes = self.group_parent[group]
-                .is_some_and(|p| group_under[p] || self.members[p].iter().any(|&i| changing[i]));
-            group_under[group] = parent_changes;
-        }
-        self.parent
+        self.fold_down(|i| changing[i].then_some(()), |near, ()| near)
             .iter()
-            .map(|p| {
-                p.is_some_and(|g| group_under[g] || self.members[g].iter().any(|&i| changing[i]))
-            })
+            .map(Option::is_some)
             .collect()
-    }
-}
-
-fn lowest(a: Option<Sharing>, b: Option<Sharing>) -> Option<Sharing> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-fn most(a: Above, b: Above) -> Above {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(if y.0 > x.0 { y } else { x }),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-fn least(a: Option<(Sharing, usize)>, b: Option<(Sharing, usize)>) -> Option<(Sharing, usize)> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(if (y.0, y.1) < (x.0, x.1) { y } else { x }),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-impl Tree {
-    /// For each folder, how many files below it (at any depth) `counted` selects; 0 for other
-    /// files.
-    pub(crate) fn count_below(&self, counted: impl Fn(usize) -> bool) -> Vec<usize> {
-        let mut group_count = vec![0usize; self.members.len()];
-        for (index, parent) in self.parent.iter().enumerate() {
-            if let Some(group) = parent
-                && counted(index)
-            {
-                group_count[*group] += 1;
-            }
-        }
-        for &group in self.order.iter().rev() {
-            if let Some(parent) = self.group_parent[group] {
-                group_count[parent] += group_count[group];
-            }
-        }
-        let mut result = vec![0; self.parent.len()];
-        for (group, members) in self.members.iter().enumerate() {
-            for &folder in members {
-                result[folder] = group_count[group];
-            }
-        }
-        result
     }
 }
