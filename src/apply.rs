@@ -28,6 +28,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::inventory::{FileType, Inventory, Sharing};
+use crate::plan::Direction;
 use crate::planfile::{ChangeJson, DirectionJson, PlanFile};
 use crate::remote::{Attempt, Client, RemoteError};
 
@@ -184,7 +185,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
             let file = entry.file;
             let (to, planned) = match entry.action {
                 crate::plan::Action::Change(to) => {
-                    (to, Some(DirectionJson::of(entry.current(), to)))
+                    (to, Some(Direction::of(entry.current(), to).into()))
                 }
                 crate::plan::Action::Keep | crate::plan::Action::Ignore => (entry.current(), None),
             };
@@ -200,7 +201,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
                     fid: file.fid.clone(),
                     path: file.path.clone(),
                     filetype: file.filetype.clone(),
-                    action: DirectionJson::of(entry.current(), to),
+                    action: Direction::of(entry.current(), to).into(),
                     from: entry.current(),
                     to,
                     observed: file.flags,

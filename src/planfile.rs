@@ -184,14 +184,11 @@ pub enum DirectionJson {
     Expose,
 }
 
-impl DirectionJson {
-    /// The direction of a change between two levels; the same level counts as restricting
-    /// (nothing becomes more exposed).
-    pub fn of(from: Sharing, to: Sharing) -> DirectionJson {
-        if to > from {
-            DirectionJson::Expose
-        } else {
-            DirectionJson::Restrict
+impl From<Direction> for DirectionJson {
+    fn from(direction: Direction) -> DirectionJson {
+        match direction {
+            Direction::Restrict => DirectionJson::Restrict,
+            Direction::Expose => DirectionJson::Expose,
         }
     }
 }
@@ -312,10 +309,7 @@ fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
         fid: file.fid.clone(),
         path: file.path.clone(),
         filetype: file.filetype.clone(),
-        action: match change.direction() {
-            Direction::Restrict => DirectionJson::Restrict,
-            Direction::Expose => DirectionJson::Expose,
-        },
+        action: change.direction().into(),
         from: change.from,
         to: change.to,
         observed: change.entry.observed(),

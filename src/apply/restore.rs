@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::{Outcome, Run, Watch, run_each, run_phase, write_verified};
 use crate::inventory::{FileType, Flags, Sharing};
+use crate::plan::Direction;
 use crate::planfile::{ChangeJson, DirectionJson};
 
 /// Below this many files to read again, each is read on its own (`GET /v2/files/{fid}`);
@@ -195,7 +196,7 @@ async fn put_back_one(
         return None;
     }
     let fix = ChangeJson {
-        action: DirectionJson::of(now, change.to),
+        action: Direction::of(now, change.to).into(),
         from: now,
         observed: flags,
         ..change.clone()
