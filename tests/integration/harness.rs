@@ -188,3 +188,42 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+/// A `plotward sandbox` process: its guard, its URL and the rest of its stdout (the banner).
+pub struct SandboxProcess {
+    /// Kills it when dropped.
+    pub guard: ChildGuard,
+    /// `http://127.0.0.1:PORT`, from the banner's first line.
+    pub url: String,
+    /// The banner's lines after the first.
+    pub lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+/// Starts `plotward sandbox --addr 127.0.0.1:0 ARGS` with a cleared environment, and reads its
+/// URL from the first line it prints.
+pub fn sandbox_process<I, S>(args: I) -> SandboxProcess
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use std::io::BufRead;
+    let mut guard = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["sandbox", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start plotward sandbox"),
+    );
+    let stdout = guard.0.stdout.take().expect("stdout is piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .and_then(Result::ok)
+        .expect("the sandbox prints its URL");
+    let url = first.rsplit(' ').next().unwrap_or_default().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    SandboxProcess { guard, url, lines }
+}

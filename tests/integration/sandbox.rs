@@ -224,11 +224,9 @@ fn share(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool) ->
     reply.body
 }
 
-/// The example account with its `public/` folder made public while cascading is off, so the
-/// files inside keep their own flags (`public/demo` stays private by its own flag). Cascading
-/// stays off.
-fn example_with_a_public_folder() -> Sandbox {
-    let sandbox = sandbox_with(
+/// The example account on a sandbox whose folder changes stay on the folder.
+fn example_without_cascade() -> Sandbox {
+    sandbox_with(
         Seed::Snapshot(
             plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
                 .unwrap(),
@@ -237,7 +235,14 @@ fn example_with_a_public_folder() -> Sandbox {
             folder_cascade: false,
             ..Options::default()
         },
-    );
+    )
+}
+
+/// The example account with its `public/` folder made public while cascading is off, so the
+/// files inside keep their own flags (`public/demo` stays private by its own flag). Cascading
+/// stays off.
+fn example_with_a_public_folder() -> Sandbox {
+    let sandbox = example_without_cascade();
     let api = Api::new(&sandbox);
     share(&api, &api.fid("public"), true, false);
     sandbox
@@ -498,16 +503,7 @@ fn cascade_on_passes_a_folders_sharing_to_everything_below() {
 
 #[test]
 fn cascade_switches_off_at_start_and_on_and_off_at_run_time() {
-    let sandbox = sandbox_with(
-        Seed::Snapshot(
-            plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
-                .unwrap(),
-        ),
-        Options {
-            folder_cascade: false,
-            ..Options::default()
-        },
-    );
+    let sandbox = example_without_cascade();
     let api = Api::new(&sandbox);
     let finance = api.fid("finance");
     let before = own_flags(&api, &FINANCE);
@@ -538,22 +534,14 @@ fn cascade_switches_off_at_start_and_on_and_off_at_run_time() {
 
 #[test]
 fn the_sandbox_command_takes_no_folder_cascade() {
-    use std::io::{BufRead, BufReader};
-    let mut guard = crate::harness::ChildGuard(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
-            .args(["sandbox", "--addr", "127.0.0.1:0", "--no-folder-cascade"])
-            .args(["--user", "alice:alice-key", "--seed"])
-            .arg(crate::harness::repo("examples/inventory.json"))
-            .env_clear()
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start plotward sandbox"),
-    );
-    let stdout = guard.0.stdout.take().unwrap();
-    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
-    let url = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let sandbox = crate::harness::sandbox_process([
+        std::ffi::OsString::from("--no-folder-cascade"),
+        "--user".into(),
+        "alice:alice-key".into(),
+        "--seed".into(),
+        crate::harness::repo("examples/inventory.json").into(),
+    ]);
+    let url = &sandbox.url;
     let client = reqwest::blocking::Client::new();
     let alice = |request: reqwest::blocking::RequestBuilder| {
         Api::send(request.basic_auth("alice", Some("alice-key")))
@@ -1243,33 +1231,17 @@ fn generated_accounts_are_deterministic_and_mixed() {
 
 #[test]
 fn the_sandbox_command_serves_until_sigterm_and_saves_its_state() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    let mut guard = crate::harness::ChildGuard(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
-            .args([
-                "sandbox",
-                "--addr",
-                "127.0.0.1:0",
-                "--generate",
-                "30",
-                "--user",
-                "carol:carol-key",
-            ])
-            .arg("--state")
-            .arg(&state)
-            .env_clear()
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start plotward sandbox"),
-    );
-    let child = &mut guard.0;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let mut sandbox = crate::harness::sandbox_process([
+        std::ffi::OsString::from("--generate"),
+        "30".into(),
+        "--user".into(),
+        "carol:carol-key".into(),
+        "--state".into(),
+        state.as_os_str().to_owned(),
+    ]);
+    let (child, url, lines) = (&mut sandbox.guard.0, &sandbox.url, &mut sandbox.lines);
     let banner: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
     assert_eq!(banner[0], "  files: 30, folders: 3");
     assert!(

@@ -2,7 +2,7 @@
 //! validation, trailing slashes, `files/{fid}/path`, the plain-text 413, the admin guard,
 //! connection limits, the crash-proof journal, and the `sandbox` command's start-up errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -423,23 +423,10 @@ fn a_body_that_trickles_in_times_out_and_frees_its_slot() {
 
 /// Starts `plotward sandbox` with these extra arguments and returns it and its URL.
 fn spawn_sandbox(args: &[&str], state: &std::path::Path) -> (ChildGuard, String) {
-    let mut guard = ChildGuard(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
-            .args(["sandbox", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .arg("--state")
-            .arg(state)
-            .env_clear()
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start plotward sandbox"),
-    );
-    let stdout = guard.0.stdout.take().unwrap();
-    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
-    let url = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-    (guard, url)
+    let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    all.extend(["--state".into(), state.as_os_str().to_owned()]);
+    let sandbox = crate::harness::sandbox_process(all);
+    (sandbox.guard, sandbox.url)
 }
 
 /// Everything a crash must not lose: the files, their flags and their share keys.
@@ -699,21 +686,14 @@ fn a_seed_given_with_an_existing_state_file_says_it_did_not_load() {
     let state = dir.path().join("state.json");
     drop(spawn_sandbox(&["--generate", "3"], &state));
     assert!(state.exists());
-    let mut guard = ChildGuard(
-        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
-            .args(["sandbox", "--addr", "127.0.0.1:0", "--seed"])
-            .arg(crate::harness::repo("examples/inventory.json"))
-            .arg("--state")
-            .arg(&state)
-            .env_clear()
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start plotward sandbox"),
-    );
-    let stdout = guard.0.stdout.take().unwrap();
-    let banner: Vec<String> = BufReader::new(stdout)
-        .lines()
+    let sandbox = crate::harness::sandbox_process([
+        std::ffi::OsString::from("--seed"),
+        crate::harness::repo("examples/inventory.json").into(),
+        "--state".into(),
+        state.as_os_str().to_owned(),
+    ]);
+    let banner: Vec<String> = sandbox
+        .lines
         .map_while(Result::ok)
         .take_while(|line| !line.starts_with("Press Ctrl-C"))
         .collect();
