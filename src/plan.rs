@@ -153,6 +153,18 @@ pub enum Action {
     Change(Sharing),
 }
 
+impl Action {
+    /// What gets a file to `goal` (`None`: unmanaged) when, left alone, the world would see it
+    /// at `otherwise`.
+    fn toward(goal: Option<Sharing>, otherwise: Sharing) -> Action {
+        match goal {
+            None => Action::Ignore,
+            Some(goal) if goal == otherwise => Action::Keep,
+            Some(goal) => Action::Change(goal),
+        }
+    }
+}
+
 /// Whether a change lowers or raises exposure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Direction {
@@ -505,11 +517,7 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
     if !files.iter().any(|f| f.filetype == FileType::Folder) {
         // Nothing above any file: each is judged by its own flags alone.
         for entry in entries.iter_mut() {
-            entry.action = match entry.wanted {
-                None => Action::Ignore,
-                Some(wanted) if wanted == entry.current() => Action::Keep,
-                Some(wanted) => Action::Change(wanted),
-            };
+            entry.action = Action::toward(entry.wanted, entry.current());
         }
         return Vec::new();
     }
@@ -564,11 +572,7 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
         let own = entry.current();
         let above_now = now[i].filter(|(level, _)| *level > own);
         let effective_after = after[i].map_or(own, |(level, _)| level.max(own));
-        entry.action = match goals[i] {
-            None => Action::Ignore,
-            Some(goal) if goal == effective_after => Action::Keep,
-            Some(goal) => Action::Change(goal),
-        };
+        entry.action = Action::toward(goals[i], effective_after);
         entry.wanted = goals[i];
         entry.effective = above_now.map_or(own, |(level, _)| level);
         entry.through = above_now.map(|(_, folder)| &files[folder]);
