@@ -3,7 +3,6 @@
 //! [`ApiBase`], capped bodies, listings that must end and add up, and a breaker that stops
 //! the run when the server stops answering.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -16,44 +15,8 @@ use reqwest::{Method, StatusCode, Url};
 use super::RemoteError;
 use super::api::{self, ApiBase, Fid, FileFlags, ListPage, ListedFile, Unplaced};
 use super::credentials::{Connection, Source, Sources, TlsVerify};
+use super::retry::{Breaker, RetryPolicy};
 use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
-
-/// How requests are retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt, for 5xx, throttling 429s and network errors.
-    pub retries: u32,
-    /// The first backoff; each retry doubles it (with full jitter), up to `max_backoff`.
-    pub backoff: Duration,
-    /// The longest backoff.
-    pub max_backoff: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            retries: 5,
-            backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `retry` (1-based): full jitter over an exponential cap,
-    /// and never less than the server's `Retry-After`.
-    fn wait(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self
-            .backoff
-            .saturating_mul(1 << retry.saturating_sub(1).min(16))
-            .min(self.max_backoff);
-        let jittered = exponential.mul_f64(fastrand::f64());
-        retry_after.map_or(jittered, |floor| floor.max(jittered))
-    }
-}
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,10 +44,6 @@ pub struct Listing {
     pub pages: usize,
 }
 
-/// Consecutive requests without any answer (refused, reset, DNS, TLS, timed out) after which
-/// the server is taken for dead: no further request is sent in this run.
-pub const DEAD_AFTER: u32 = 10;
-
 /// The default cap on one response body: a 10,000-item page of full file objects is about
 /// 20 MiB, so this leaves room and still bounds memory at `parallelism` times the cap.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
@@ -106,37 +65,6 @@ pub struct Client {
     breaker: Arc<Breaker>,
     /// Set once the run is halted (an interrupt, a broken audit log): no attempt starts after.
     halt: Arc<OnceLock<String>>,
-}
-
-/// Counts requests in a row that got no answer; once [`DEAD_AFTER`] is reached it stays open,
-/// so every clone of the client stops sending at once.
-#[derive(Debug, Default)]
-struct Breaker {
-    misses: AtomicU32,
-    open: OnceLock<String>,
-}
-
-impl Breaker {
-    /// Why the server is taken for dead, once it is.
-    fn why_open(&self) -> Option<&String> {
-        self.open.get()
-    }
-
-    fn answered(&self) {
-        self.misses.store(0, Ordering::SeqCst);
-    }
-
-    /// Counts a request without an answer; true once the breaker opens.
-    fn missed(&self, origin: &str, last: &str) -> bool {
-        let misses = self.misses.fetch_add(1, Ordering::SeqCst) + 1;
-        if misses >= DEAD_AFTER {
-            let _ = self.open.set(format!(
-                "the server at {origin} stopped answering: {DEAD_AFTER} requests in a row got no \
-                 response (last: {last})"
-            ));
-        }
-        self.open.get().is_some()
-    }
 }
 
 /// The `Plotly-Client-Platform` header: name and a plain dotted version, as the server wants.
@@ -252,16 +180,11 @@ impl Client {
                 "refused to send {method} {url}: this client is read-only"
             )));
         }
-        let mut number = 0;
         let began = tokio::time::Instant::now();
+        let mut number = 0;
         loop {
             number += 1;
-            if let Some(why) = self.halt.get() {
-                return Err(RemoteError::Halted(why.clone()));
-            }
-            if let Some(why) = self.breaker.why_open() {
-                return Err(RemoteError::ServerDown(why.clone()));
-            }
+            self.may_start()?;
             let failure = match self.attempt(&method, url, body).await {
                 Ok(response) => {
                     self.breaker.answered();
@@ -275,38 +198,53 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
-            if failure.answered {
-                self.breaker.answered();
-            } else if self
-                .breaker
-                .missed(&self.base.origin(), &failure.error.message())
-            {
-                on_attempt(&Attempt {
-                    number,
-                    status: None,
-                    will_retry: false,
-                    message: Some(failure.error.message()),
-                });
-                let why = self.breaker.why_open().cloned().unwrap_or_default();
-                return Err(RemoteError::ServerDown(why));
-            }
-            // No attempt starts later than LONGEST_WAIT after the first, whatever the server
-            // says in `Retry-After` and however long attempts hang: a request ends within
-            // LONGEST_WAIT plus one timeout.
-            let wait = self.retry.wait(number, failure.retry_after);
-            let will_retry =
-                failure.retryable && may_retry(number, self.retry.retries, began.elapsed(), wait);
+            let next = self.after_failure(number, began.elapsed(), &failure);
             on_attempt(&Attempt {
                 number,
-                status: failure.error.status(),
-                will_retry,
+                status: match next {
+                    Next::ServerDown(_) => None,
+                    _ => failure.error.status(),
+                },
+                will_retry: matches!(next, Next::Retry(_)),
                 message: Some(failure.error.message()),
             });
-            if !will_retry {
-                return Err(failure.error);
+            match next {
+                Next::Retry(wait) => tokio::time::sleep(wait).await,
+                Next::GiveUp => return Err(failure.error),
+                Next::ServerDown(why) => return Err(RemoteError::ServerDown(why)),
             }
-            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Whether a new attempt may start: not once the run is halted or the server taken for
+    /// dead.
+    fn may_start(&self) -> Result<(), RemoteError> {
+        if let Some(why) = self.halt.get() {
+            return Err(RemoteError::Halted(why.clone()));
+        }
+        if let Some(why) = self.breaker.why_open() {
+            return Err(RemoteError::ServerDown(why.clone()));
+        }
+        Ok(())
+    }
+
+    /// What follows a failed attempt: the breaker counts attempts the server did not answer,
+    /// and the retry policy decides the rest.
+    fn after_failure(&self, number: u32, elapsed: Duration, failure: &Failure) -> Next {
+        if failure.answered {
+            self.breaker.answered();
+        } else if self
+            .breaker
+            .missed(&self.base.origin(), &failure.error.message())
+        {
+            return Next::ServerDown(self.breaker.why_open().cloned().unwrap_or_default());
+        }
+        if !failure.retryable {
+            return Next::GiveUp;
+        }
+        self.retry
+            .next_wait(number, elapsed, failure.retry_after)
+            .map_or(Next::GiveUp, Next::Retry)
     }
 
     /// One attempt: the response with its whole body (within the cap), or how it failed.
@@ -659,12 +597,6 @@ impl Client {
     }
 }
 
-/// Whether attempt `number` may be followed by another after `wait`: within the retries, and
-/// starting no later than [`api::LONGEST_WAIT`] after the first attempt began.
-fn may_retry(number: u32, retries: u32, elapsed: Duration, wait: Duration) -> bool {
-    number <= retries && elapsed + wait <= api::LONGEST_WAIT
-}
-
 /// What one listing pass collected.
 struct Pass {
     files: Vec<ListedFile>,
@@ -675,6 +607,17 @@ struct Pass {
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(listing_error)`
 fn listing_error(err: api::PagingError) -> RemoteError {
     RemoteError::Listing(err.to_string())
+}
+
+/// What follows a failed attempt.
+#[derive(Debug)]
+enum Next {
+    /// Another attempt, after this wait.
+    Retry(Duration),
+    /// This failure is the answer.
+    GiveUp,
+    /// The breaker opened: the server is taken for dead, for every request of the run.
+    ServerDown(String),
 }
 
 /// How one failed attempt is handled.
@@ -916,22 +859,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_is_capped_and_honours_retry_after() {
-        let policy = RetryPolicy {
-            retries: 5,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(400),
-            timeout: Duration::from_secs(1),
-        };
-        for retry in 1..10 {
-            let cap =
-                Duration::from_millis(100 * (1 << (retry - 1))).min(Duration::from_millis(400));
-            assert!(policy.wait(retry, None) <= cap);
-        }
-        assert!(policy.wait(1, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
-    }
-
-    #[test]
     fn only_causes_that_may_pass_are_retried() {
         assert!(Cause::Timeout.is_transient());
         assert!(Cause::Refused.is_transient());
@@ -1003,47 +930,5 @@ mod tests {
             MAX,
         );
         assert!(brief.retryable && brief.retry_after == Some(Duration::from_secs(2)));
-    }
-
-    #[test]
-    fn no_retry_starts_more_than_two_minutes_after_the_first_attempt() {
-        let second = Duration::from_secs(1);
-        assert!(may_retry(1, 5, Duration::ZERO, second));
-        assert!(!may_retry(6, 5, Duration::ZERO, second), "retries run out");
-        // Attempts that hung for 30 s each: the fifth would start past two minutes.
-        assert!(may_retry(
-            4,
-            5,
-            Duration::from_secs(90),
-            Duration::from_secs(29)
-        ));
-        assert!(!may_retry(
-            4,
-            5,
-            Duration::from_secs(119),
-            Duration::from_secs(2)
-        ));
-        assert!(!may_retry(1, 5, Duration::ZERO, Duration::from_secs(121)));
-    }
-
-    #[test]
-    fn the_breaker_opens_after_enough_misses_in_a_row_only() {
-        let breaker = Breaker::default();
-        for _ in 1..DEAD_AFTER {
-            assert!(!breaker.missed("https://h", "refused"));
-        }
-        breaker.answered();
-        for _ in 1..DEAD_AFTER {
-            assert!(!breaker.missed("https://h", "refused"));
-        }
-        assert!(breaker.missed("https://h", "refused"));
-        assert!(
-            breaker
-                .why_open()
-                .unwrap()
-                .contains("https://h stopped answering")
-        );
-        breaker.answered();
-        assert!(breaker.why_open().is_some(), "an open breaker stays open");
     }
 }

@@ -4,9 +4,11 @@
 pub mod api;
 pub mod client;
 pub mod credentials;
+mod retry;
 
-pub use client::{Attempt, Client, DEAD_AFTER, DEFAULT_MAX_RESPONSE_BYTES, Listing, RetryPolicy};
+pub use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
 pub use credentials::{ApiKey, Connection, Source, Sources, TlsVerify};
+pub use retry::{DEAD_AFTER, RetryPolicy};
 
 use crate::inventory::CountMismatch;
 
