@@ -157,13 +157,8 @@ impl TestFile {
 
     /// Validates test-file text; `base` is the folder the policy path is relative to.
     pub fn parse(source: &str, name: &str, base: &Path) -> Result<TestFile, TestFileError> {
-        let invalid = |items: Vec<Diagnostic>| {
-            TestFileError::Invalid(Box::new(Diagnostics {
-                name: name.to_owned(),
-                source: source.to_owned(),
-                items,
-            }))
-        };
+        let invalid =
+            |items: Vec<Diagnostic>| TestFileError::Invalid(Diagnostics::new(name, source, items));
         let def: FileDef = serde_saphyr::from_str(source).map_err(|err| {
             let text = err.without_snippet().to_string();
             invalid(vec![Diagnostic {
@@ -201,13 +196,7 @@ impl TestFile {
 
 fn check_case(case: &Spanned<CaseDef>, errors: &mut Vec<Diagnostic>) -> Option<Case> {
     let def = &case.value;
-    let expect = match def.expect.value.as_str() {
-        "ignore" => Some(Target::Ignore),
-        word => Sharing::ALL
-            .into_iter()
-            .find(|level| level.as_str() == word)
-            .map(Target::Share),
-    };
+    let expect = Target::from_word(&def.expect.value);
     if expect.is_none() {
         errors.push(Diagnostic::at(
             span(&def.expect),

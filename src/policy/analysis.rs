@@ -565,24 +565,16 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
     let found = match witnesses_of(policy, &globs, Sharing::Public) {
         Ok(found) => found,
         Err(message) => {
-            return vec![Diagnostic {
-                message: format!(
-                    "{message}; plotward cannot prove that guardrails.never_public holds, so the \
-                     policy is refused"
-                ),
-                span: None,
-                label: None,
-            }];
+            return vec![Diagnostic::unplaced(format!(
+                "{message}; plotward cannot prove that guardrails.never_public holds, so the \
+                 policy is refused"
+            ))];
         }
     };
     let through_folders = match folder_breaches(policy) {
         Ok(found) => found,
         Err(message) => {
-            return vec![Diagnostic {
-                message,
-                span: None,
-                label: None,
-            }];
+            return vec![Diagnostic::unplaced(message)];
         }
     };
     found

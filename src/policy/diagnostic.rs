@@ -29,6 +29,15 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A diagnostic about the whole document, at no position.
+    pub fn unplaced(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            span: None,
+            label: None,
+        }
+    }
+
     /// A diagnostic at a position.
     pub fn at(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
@@ -67,6 +76,16 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// The diagnostics of one YAML document (a policy or a policy test file), boxed as the
+    /// errors that carry them hold them.
+    pub fn new(name: &str, source: &str, items: Vec<Diagnostic>) -> Box<Diagnostics> {
+        Box::new(Diagnostics {
+            name: name.to_owned(),
+            source: source.to_owned(),
+            items,
+        })
+    }
+
     /// The text of a 1-based line of the source, if it exists.
     pub fn line(&self, line: u64) -> Option<&str> {
         let index = usize::try_from(line.checked_sub(1)?).ok()?;

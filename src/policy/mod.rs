@@ -41,6 +41,18 @@ impl Target {
             Target::Ignore => "ignore",
         }
     }
+
+    /// The target a policy word names, if any: the inverse of [`Target::as_str`], shared by
+    /// policies and policy test files.
+    pub fn from_word(word: &str) -> Option<Target> {
+        match word {
+            "ignore" => Some(Target::Ignore),
+            _ => Sharing::ALL
+                .into_iter()
+                .find(|level| level.as_str() == word)
+                .map(Target::Share),
+        }
+    }
 }
 
 /// One glob of a rule's `match`, with where it was written.
@@ -275,29 +287,14 @@ impl Policy {
 
     /// Validates policy text; `name` only labels diagnostics.
     pub fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
-        let invalid = |items: Vec<Diagnostic>| {
-            PolicyError::Invalid(Box::new(Diagnostics {
-                name: name.to_owned(),
-                source: source.to_owned(),
-                items,
-            }))
-        };
+        let invalid =
+            |items: Vec<Diagnostic>| PolicyError::Invalid(Diagnostics::new(name, source, items));
         let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
         let mut draft = validate::validate(&root).map_err(invalid)?;
-        let matcher = Matcher::new(&mut draft.rules).map_err(|message| {
-            invalid(vec![Diagnostic {
-                message,
-                span: None,
-                label: None,
-            }])
-        })?;
-        let guardrails = build_guardrails(draft.guardrails).map_err(|message| {
-            invalid(vec![Diagnostic {
-                message,
-                span: None,
-                label: None,
-            }])
-        })?;
+        let matcher = Matcher::new(&mut draft.rules)
+            .map_err(|message| invalid(vec![Diagnostic::unplaced(message)]))?;
+        let guardrails = build_guardrails(draft.guardrails)
+            .map_err(|message| invalid(vec![Diagnostic::unplaced(message)]))?;
         let policy = Policy {
             name: name.to_owned(),
             default: draft.default,

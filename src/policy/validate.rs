@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 use super::diagnostic::{Diagnostic, Span, suggest};
 use super::node::{Node, SNode, span_of};
 use super::{Limit, Pattern, Rule, Target};
-use crate::inventory::{FileType, Sharing};
+use crate::inventory::FileType;
 
 /// The policy language version this build reads.
 pub const POLICY_VERSION: i64 = 1;
@@ -150,13 +150,7 @@ impl Checker {
             ));
             return None;
         };
-        let target = match word.as_str() {
-            "ignore" => Some(Target::Ignore),
-            _ => Sharing::ALL
-                .into_iter()
-                .find(|level| level.as_str() == word)
-                .map(Target::Share),
-        };
+        let target = Target::from_word(word);
         if target.is_none() {
             let diagnostic = Diagnostic::at(
                 span_of(value),
