@@ -4,6 +4,9 @@
 /// The `Test` builder and helpers shared by every module.
 mod harness;
 
+/// ARCHITECTURE.md's module table against the source tree.
+mod architecture;
+
 /// `validate` and policy diagnostics as users see them.
 mod validate;
 
