@@ -24,6 +24,48 @@ use super::matcher::glob;
 use super::{Diagnostic, Policy, Span, Target};
 use crate::inventory::{FileType, Sharing};
 
+/// Why what a policy does to unseen paths could not be decided exactly. Each is a refusal,
+/// never a guess: a guardrail that cannot be proven is treated as broken.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Unprovable {
+    /// A glob the policy's matcher accepted but the analysis could not translate (a validated
+    /// policy never has one).
+    #[error("invalid glob `{glob}`: {kind}")]
+    Glob {
+        glob: String,
+        kind: globset::ErrorKind,
+    },
+    /// The automaton would outgrow its size budget.
+    #[error("the policy is too large to check exactly{}: {source}", at_once.map(|n| format!(" ({n} patterns at once)")).unwrap_or_default())]
+    TooLarge {
+        /// How many patterns one automaton was asked to hold, when that is the cause worth
+        /// naming.
+        at_once: Option<usize>,
+        source: Box<dense::BuildError>,
+    },
+    /// The automaton has no anchored start state.
+    #[error("cannot start the {automaton} automaton: {source}")]
+    Start {
+        automaton: &'static str,
+        source: regex_automata::dfa::StartError,
+    },
+    /// The automaton hit a quit byte (it is built without any; kept as a refusal).
+    #[error("the never_public automaton gave up")]
+    GaveUp,
+    /// globset produced a regex of a shape the folder analysis does not expect.
+    #[error("unexpected glob regex `{0}`")]
+    UnexpectedRegex(String),
+}
+
+impl Unprovable {
+    fn too_large(source: Box<dense::BuildError>) -> Unprovable {
+        Unprovable::TooLarge {
+            at_once: None,
+            source,
+        }
+    }
+}
+
 /// The budget of the first attempt, one automaton for the whole policy: enough for any policy
 /// of ordinary size, small enough to give up fast on a large one.
 const WHOLE_LIMIT: usize = 2 * 1024 * 1024;
@@ -102,7 +144,7 @@ impl PolicyAutomaton {
         globs: &[usize],
         rules: &[usize],
         limit: usize,
-    ) -> Result<PolicyAutomaton, String> {
+    ) -> Result<PolicyAutomaton, Unprovable> {
         let mut patterns = vec![VALID_PATH.to_owned()];
         let mut owners = Vec::new();
         for &glob in globs {
@@ -114,11 +156,9 @@ impl PolicyAutomaton {
                 owners.push(rule);
             }
         }
-        let dfa = build_dfa(&patterns, limit).map_err(|err| {
-            format!(
-                "the policy is too large to check exactly ({} patterns at once): {err}",
-                patterns.len()
-            )
+        let dfa = build_dfa(&patterns, limit).map_err(|err| Unprovable::TooLarge {
+            at_once: Some(patterns.len()),
+            source: err,
         })?;
         Ok(PolicyAutomaton {
             dfa,
@@ -128,11 +168,14 @@ impl PolicyAutomaton {
     }
 
     /// Every distinct set of patterns some valid path matches, with a shortest such path.
-    fn match_sets(&self) -> Result<Vec<(Vec<usize>, String)>, String> {
+    fn match_sets(&self) -> Result<Vec<(Vec<usize>, String)>, Unprovable> {
         let dfa = &self.dfa;
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|err| format!("cannot start the policy automaton: {err}"))?;
+            .map_err(|source| Unprovable::Start {
+                automaton: "policy",
+                source,
+            })?;
         let mut sets: HashMap<Vec<usize>, String> = HashMap::new();
         breadth_first(dfa, start, |state, parent| {
             let end = dfa.next_eoi_state(state);
@@ -162,7 +205,7 @@ impl PolicyAutomaton {
         wanted: Target,
         reported: impl Fn(Option<usize>) -> bool,
         found: &mut Vec<(usize, Witness)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unprovable> {
         let types = filetypes(policy);
         let first_rule = 1 + self.globs.len();
         for (set, path) in self.match_sets()? {
@@ -209,7 +252,7 @@ impl PolicyAutomaton {
 
 /// The rules with a pattern that meets `glob` on some valid path, in policy order: one
 /// automaton of the glob and every rule when it fits [`WHOLE_LIMIT`], else rule by rule.
-fn relevant_rules(policy: &Policy, globs: &[&str], glob: usize) -> Result<Vec<usize>, String> {
+fn relevant_rules(policy: &Policy, globs: &[&str], glob: usize) -> Result<Vec<usize>, Unprovable> {
     let all: Vec<usize> = (0..policy.rules.len()).collect();
     if let Ok(one) = PolicyAutomaton::build(policy, globs, &[glob], &all, WHOLE_LIMIT) {
         let mut relevant = std::collections::BTreeSet::new();
@@ -233,18 +276,17 @@ fn relevant_rules(policy: &Policy, globs: &[&str], glob: usize) -> Result<Vec<us
 
 /// The first of `nevers` (by position) that matches some path below a folder matched by
 /// `folder_glob`, with a shortest such path: one automaton for all of them.
-fn under_folder(folder_glob: &str, nevers: &[&str]) -> Result<Option<(usize, String)>, String> {
+fn under_folder(folder_glob: &str, nevers: &[&str]) -> Result<Option<(usize, String)>, Unprovable> {
     let folder = regex_of(folder_glob)?;
     let Some(folder) = folder.strip_suffix('$') else {
-        return Err(format!("unexpected glob regex `{folder}`"));
+        return Err(Unprovable::UnexpectedRegex(folder));
     };
     let mut patterns = vec![VALID_PATH.to_owned(), format!("{folder}/.+$")];
     for never in nevers {
         patterns.push(regex_of(never)?);
     }
     let automaton = PolicyAutomaton {
-        dfa: build_dfa(&patterns, PART_LIMIT)
-            .map_err(|err| format!("the policy is too large to check exactly: {err}"))?,
+        dfa: build_dfa(&patterns, PART_LIMIT).map_err(Unprovable::too_large)?,
         globs: Vec::new(),
         owners: Vec::new(),
     };
@@ -288,26 +330,24 @@ impl std::fmt::Debug for FolderCheck {
 
 impl FolderCheck {
     /// The automata for these `never_public` globs.
-    pub(super) fn new(nevers: &[&str]) -> Result<FolderCheck, String> {
+    pub(super) fn new(nevers: &[&str]) -> Result<FolderCheck, Unprovable> {
         let globs = nevers
             .iter()
             .map(|never| {
                 let patterns = vec![VALID_PATH.to_owned(), regex_of(never)?];
                 Ok(GlobCheck {
-                    dfa: build_dfa(&patterns, PART_LIMIT).map_err(|err| {
-                        format!("the policy is too large to check exactly: {err}")
-                    })?,
+                    dfa: build_dfa(&patterns, PART_LIMIT).map_err(Unprovable::too_large)?,
                     below: std::sync::Mutex::new(HashMap::new()),
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, Unprovable>>()?;
         Ok(FolderCheck { globs })
     }
 
     /// The first `never_public` glob (by position) that matches some path below the folder
     /// at `path`, with such a path: a public folder makes its contents public upstream, so
     /// this is what making it public would expose.
-    pub(super) fn under(&self, path: &str) -> Result<Option<(usize, String)>, String> {
+    pub(super) fn under(&self, path: &str) -> Result<Option<(usize, String)>, Unprovable> {
         for (index, glob) in self.globs.iter().enumerate() {
             if let Some(rest) = glob.under(path)? {
                 return Ok(Some((index, format!("{path}/{rest}"))));
@@ -319,18 +359,21 @@ impl FolderCheck {
 
 impl GlobCheck {
     /// The shortest rest of a valid path below `path` that the glob matches.
-    fn under(&self, path: &str) -> Result<Option<String>, String> {
+    fn under(&self, path: &str) -> Result<Option<String>, Unprovable> {
         let dfa = &self.dfa;
         let mut state = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|err| format!("cannot start the never_public automaton: {err}"))?;
+            .map_err(|source| Unprovable::Start {
+                automaton: "never_public",
+                source,
+            })?;
         for byte in path.bytes().chain(std::iter::once(b'/')) {
             state = dfa.next_state(state, byte);
             if dfa.is_dead_state(state) {
                 return Ok(None);
             }
             if dfa.is_quit_state(state) {
-                return Err("the never_public automaton gave up".to_owned());
+                return Err(Unprovable::GaveUp);
             }
         }
         let mut below = self
@@ -403,7 +446,7 @@ fn path_from(
 /// Breaches through folders: a rule that can make a folder public, when some folder path it
 /// matches can hold a `never_public` path. Rule order is not considered for this check, so
 /// it may refuse a policy an earlier rule would have made safe; it never misses one.
-fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
+fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, Unprovable> {
     let nevers: Vec<&str> = policy
         .guardrails
         .never_public
@@ -436,7 +479,10 @@ fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, String> {
 
 /// A DFA over `patterns` as globset compiles globs (bytes, `.` matching newlines), anchored,
 /// reporting every pattern that matches, within `limit` bytes.
-fn build_dfa(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, String> {
+fn build_dfa(
+    patterns: &[String],
+    limit: usize,
+) -> Result<dense::DFA<Vec<u32>>, Box<dense::BuildError>> {
     dense::Builder::new()
         .syntax(syntax::Config::new().utf8(false).dot_matches_new_line(true))
         .thompson(thompson::Config::new().utf8(false))
@@ -448,14 +494,17 @@ fn build_dfa(patterns: &[String], limit: usize) -> Result<dense::DFA<Vec<u32>>, 
                 .determinize_size_limit(Some(limit)),
         )
         .build_many(patterns)
-        .map_err(|err| err.to_string())
+        .map_err(Box::new)
 }
 
 /// The regex globset compiles a policy glob to.
-fn regex_of(text: &str) -> Result<String, String> {
+fn regex_of(text: &str) -> Result<String, Unprovable> {
     glob(text)
         .map(|g| g.regex().to_owned())
-        .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
+        .map_err(|err| Unprovable::Glob {
+            glob: text.to_owned(),
+            kind: err.kind().clone(),
+        })
 }
 
 /// Bytes in the order witnesses prefer them: `x` first (as in `finance/x`), then letters,
@@ -478,7 +527,7 @@ pub(super) fn witnesses_of(
     policy: &Policy,
     globs: &[&str],
     level: Sharing,
-) -> Result<Vec<(usize, Witness)>, String> {
+) -> Result<Vec<(usize, Witness)>, Unprovable> {
     witnesses_within(policy, globs, level, WHOLE_LIMIT)
 }
 
@@ -489,7 +538,7 @@ fn witnesses_within(
     globs: &[&str],
     level: Sharing,
     whole_limit: usize,
-) -> Result<Vec<(usize, Witness)>, String> {
+) -> Result<Vec<(usize, Witness)>, Unprovable> {
     let all_globs: Vec<usize> = (0..globs.len()).collect();
     let all_rules: Vec<usize> = (0..policy.rules.len()).collect();
     let mut found = Vec::new();
@@ -520,7 +569,7 @@ fn decomposed(
     glob: usize,
     level: Sharing,
     found: &mut Vec<(usize, Witness)>,
-) -> Result<(), String> {
+) -> Result<(), Unprovable> {
     let wanted = Target::Share(level);
     let relevant = relevant_rules(policy, globs, glob)?;
     for (position, &rule) in relevant.iter().enumerate() {
@@ -543,7 +592,7 @@ pub(super) fn witnesses(
     policy: &Policy,
     glob: &str,
     level: Sharing,
-) -> Result<Vec<Witness>, String> {
+) -> Result<Vec<Witness>, Unprovable> {
     Ok(witnesses_of(policy, &[glob], level)?
         .into_iter()
         .map(|(_, witness)| witness)
@@ -574,7 +623,7 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
     let through_folders = match folder_breaches(policy) {
         Ok(found) => found,
         Err(message) => {
-            return vec![Diagnostic::unplaced(message)];
+            return vec![Diagnostic::unplaced(message.to_string())];
         }
     };
     found

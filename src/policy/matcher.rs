@@ -20,10 +20,8 @@ pub(super) fn glob(text: &str) -> Result<Glob, globset::Error> {
 /// A single-glob matcher with the policy's flavour, or the reason it is invalid; the
 /// analysis's brute-force tests compare against it.
 #[cfg(test)]
-pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, String> {
-    glob(text)
-        .map(|g| g.compile_matcher())
-        .map_err(|err| format!("invalid glob `{text}`: {}", err.kind()))
+pub(super) fn glob_matcher(text: &str) -> Result<GlobMatcher, globset::Error> {
+    glob(text).map(|g| g.compile_matcher())
 }
 
 /// A compiled policy glob: a plain path (no glob syntax), matched by equality and kept as
@@ -138,7 +136,7 @@ pub(super) fn needs_full_match(path: &str) -> bool {
 impl Matcher {
     /// Compiles the globs of all rules, taking them from the drafts (no copies); fails only
     /// if the combined set is too large.
-    pub(super) fn new(rules: &mut [RuleDraft]) -> Result<Matcher, String> {
+    pub(super) fn new(rules: &mut [RuleDraft]) -> Result<Matcher, globset::Error> {
         let mut globs = Vec::new();
         let mut owners = Vec::new();
         for (rule_index, rule) in rules.iter_mut().enumerate() {
@@ -147,9 +145,10 @@ impl Matcher {
                 owners.push((rule_index, pattern_index));
             }
         }
-        let globs = GlobList::new(globs)
-            .map_err(|err| format!("cannot compile the policy's globs together: {err}"))?;
-        Ok(Matcher { globs, owners })
+        Ok(Matcher {
+            globs: GlobList::new(globs)?,
+            owners,
+        })
     }
 
     /// The first rule (by index) whose patterns match `path` and which `accepts` the file,

@@ -147,7 +147,7 @@ pub struct Guardrails {
     never_public_set: matcher::GlobList,
     /// What lies below a folder, built on first need (only accounts with folders and
     /// `never_public` globs need it).
-    folder_check: std::sync::OnceLock<Result<analysis::FolderCheck, String>>,
+    folder_check: std::sync::OnceLock<Result<analysis::FolderCheck, analysis::Unprovable>>,
     /// How many changes one apply may make (`max_changes`); enforced from 10 managed files.
     pub max_changes: Option<Limit>,
     /// How many files one apply may expose (`max_exposures`).
@@ -196,7 +196,7 @@ impl Guardrails {
                 example,
             }),
             Err(why) => Some(Exposure::Under {
-                glob: why,
+                glob: why.to_string(),
                 example: String::new(),
             }),
         }
@@ -291,10 +291,16 @@ impl Policy {
             |items: Vec<Diagnostic>| PolicyError::Invalid(Diagnostics::new(name, source, items));
         let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
         let mut draft = validate::validate(&root).map_err(invalid)?;
-        let matcher = Matcher::new(&mut draft.rules)
-            .map_err(|message| invalid(vec![Diagnostic::unplaced(message)]))?;
-        let guardrails = build_guardrails(draft.guardrails)
-            .map_err(|message| invalid(vec![Diagnostic::unplaced(message)]))?;
+        let matcher = Matcher::new(&mut draft.rules).map_err(|err| {
+            invalid(vec![Diagnostic::unplaced(format!(
+                "cannot compile the policy's globs together: {err}"
+            ))])
+        })?;
+        let guardrails = build_guardrails(draft.guardrails).map_err(|err| {
+            invalid(vec![Diagnostic::unplaced(format!(
+                "cannot compile `never_public`: {err}"
+            ))])
+        })?;
         let policy = Policy {
             name: name.to_owned(),
             default: draft.default,
@@ -319,7 +325,11 @@ impl Policy {
     /// Paths matching `glob` that this policy would give `level`, with what decides them;
     /// found by trying representative paths of the glob and of every rule. Sound for what it
     /// reports; it cannot prove the absence of every possible path.
-    pub fn witnesses(&self, glob: &str, level: Sharing) -> Result<Vec<analysis::Witness>, String> {
+    pub fn witnesses(
+        &self,
+        glob: &str,
+        level: Sharing,
+    ) -> Result<Vec<analysis::Witness>, analysis::Unprovable> {
         analysis::witnesses(self, glob, level)
     }
 
@@ -366,13 +376,12 @@ impl<'p> Decider<'p> {
     }
 }
 
-fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, String> {
+fn build_guardrails(draft: validate::GuardrailsDraft) -> Result<Guardrails, globset::Error> {
     let (never_public, globs): (Vec<Pattern>, Vec<matcher::Compiled>) =
         draft.never_public.into_iter().unzip();
     Ok(Guardrails {
         never_public,
-        never_public_set: matcher::GlobList::new(globs)
-            .map_err(|err| format!("cannot compile `never_public`: {err}"))?,
+        never_public_set: matcher::GlobList::new(globs)?,
         folder_check: std::sync::OnceLock::new(),
         max_changes: draft.max_changes.map(|(limit, _)| limit),
         max_exposures: draft.max_exposures.map(|(count, _)| count),
