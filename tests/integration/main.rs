@@ -4,6 +4,10 @@
 /// The `Test` builder and helpers shared by every module.
 mod harness;
 
+/// The virtualenv helper, shared with `benches/scale.rs`.
+#[path = "../support/python.rs"]
+mod python;
+
 /// `validate` and policy diagnostics as users see them.
 mod validate;
 
