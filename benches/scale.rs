@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 
 use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed, User};
 
+/// The virtualenv helper, shared with the integration tests.
+#[path = "../tests/support/python.rs"]
+mod python;
+
 const POLICY: &str = "\
 version: 1
 default: ignore
@@ -146,31 +150,7 @@ fn plotward(sandbox: &Sandbox, dir: &Path, args: &[&str]) -> Command {
 
 /// A virtualenv with `requests`, made once under the target directory.
 fn python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join("installed-requests-2.32.3");
-    if !marker.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv)
-            .status()
-            .expect("python3");
-        assert!(ok.success(), "cannot create the virtualenv");
-        let ok = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "requests==2.32.3",
-            ])
-            .status()
-            .expect("pip");
-        assert!(ok.success(), "cannot install requests");
-        std::fs::write(&marker, "").expect("marker");
-    }
-    python
+    python::venv_python("bench-venv", &["requests==2.32.3"])
 }
 
 fn reset(sandbox: &Sandbox) {

@@ -2,21 +2,21 @@ use crate::harness::Test;
 
 #[test]
 fn usage_errors_exit_1() {
-    let run = Test::new().args(["plan", "--bogus"]).status(1);
-    assert!(
-        run.stderr.contains("unexpected argument '--bogus'"),
-        "{}",
-        run.stderr
-    );
+    Test::new()
+        .args(["plan", "--bogus"])
+        .stderr_contains("unexpected argument '--bogus'")
+        .status(1);
     Test::new().args(["frobnicate"]).status(1);
     Test::new().status(1);
 }
 
 #[test]
 fn help_and_version_exit_0_and_help_lists_exit_codes() {
-    let run = Test::new().args(["--help"]).status(0);
-    assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
-    assert!(run.stdout.contains("2  changes pending"));
+    Test::new()
+        .args(["--help"])
+        .stdout_contains("Exit codes:")
+        .stdout_contains("2  changes pending")
+        .status(0);
     let run = Test::new().args(["--version"]).status(0);
     assert_eq!(
         run.stdout,
@@ -43,18 +43,13 @@ fn no_color_and_pipes_give_plain_text() {
         vec!["plan", "--snapshot", "s.json"],
         vec!["--no-color", "plan", "--snapshot", "s.json"],
     ] {
-        let run = Test::new()
+        Test::new()
             .policy(policy)
             .write("s.json", snapshot)
             .env("NO_COLOR", "1")
             .args(args)
+            .stdout_lacks("\u{1b}")
+            .stdout_contains("x  plot  a:1  private -> public   default")
             .status(0);
-        assert!(!run.stdout.contains('\u{1b}'));
-        assert!(
-            run.stdout
-                .contains("x  plot  a:1  private -> public   default"),
-            "{}",
-            run.stdout
-        );
     }
 }

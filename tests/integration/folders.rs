@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::gitops::{live, seeded_with};
+use crate::harness::Test;
 
 /// A public folder over a private file the policy wants private, a file the policy wants
 /// public that is public only through the folder, and a deeper public file the policy wants
@@ -52,12 +53,16 @@ fn set_flags(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool
     assert_eq!(reply.status, reqwest::StatusCode::OK, "{}", reply.body);
 }
 
-/// `plotward apply --auto-approve` with this policy, which must succeed.
-fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harness::Run {
+/// `plotward apply --auto-approve` with this policy, to expect more of.
+fn apply(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> Test {
     live(sandbox)
         .policy(policy)
         .args(["apply", "--auto-approve"])
-        .status(0)
+}
+
+/// `plotward apply --auto-approve` with this policy, which must succeed.
+fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harness::Run {
+    apply(sandbox, policy).status(0)
 }
 
 /// `check` is green and a new plan is empty.
@@ -73,17 +78,14 @@ fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
 #[test]
 fn check_sees_a_private_file_in_a_public_folder_as_public_and_says_why() {
     let sandbox = seeded_with(ACCOUNT, Options::default());
-    let run = live(&sandbox).policy(POLICY).args(["check"]).status(2);
-    assert!(
-        run.stdout.contains("reports/revenue")
-            && run
-                .stdout
-                .contains("public through folder reports/, the policy wants private"),
-        "{}",
-        run.stdout
-    );
-    // chart is public through the folder, as the policy wants: compliant today.
-    assert!(!run.stdout.contains("reports/chart "), "{}", run.stdout);
+    live(&sandbox)
+        .policy(POLICY)
+        .args(["check"])
+        .stdout_contains("reports/revenue")
+        .stdout_contains("public through folder reports/, the policy wants private")
+        // chart is public through the folder, as the policy wants: compliant today.
+        .stdout_lacks("reports/chart ")
+        .status(2);
     let json = live(&sandbox)
         .policy(POLICY)
         .args(["check", "--format", "json"])
@@ -97,26 +99,16 @@ fn check_sees_a_private_file_in_a_public_folder_as_public_and_says_why() {
         .expect("revenue is a violation");
     assert_eq!(revenue["now"], "public");
     assert_eq!(revenue["through"], "reports");
-    let junit = live(&sandbox)
+    live(&sandbox)
         .policy(POLICY)
         .args(["check", "--format", "junit"])
+        .stdout_contains("public through folder reports/")
         .status(2);
-    assert!(
-        junit.stdout.contains("public through folder reports/"),
-        "{}",
-        junit.stdout
-    );
-    let markdown = live(&sandbox)
+    live(&sandbox)
         .policy(POLICY)
         .args(["check", "--format", "markdown"])
+        .stdout_contains("public through folder `reports/` → private")
         .status(2);
-    assert!(
-        markdown
-            .stdout
-            .contains("public through folder `reports/` → private"),
-        "{}",
-        markdown.stdout
-    );
 }
 
 #[test]
@@ -166,16 +158,12 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
     );
     // The manifest diff shows what the world sees: revenue goes from public to private,
     // although its own flags do not change.
-    let diff = live(&sandbox)
+    live(&sandbox)
         .policy(POLICY)
         .args(["plan", "--format", "diff"])
+        .stdout_contains("-reports/revenue  plot  public\n")
+        .stdout_contains("+reports/revenue  plot  private\n")
         .status(0);
-    assert!(
-        diff.stdout.contains("-reports/revenue  plot  public\n")
-            && diff.stdout.contains("+reports/revenue  plot  private\n"),
-        "{}",
-        diff.stdout
-    );
     let raw: Value = serde_json::from_str(&json.stdout).unwrap();
     let folder_change = raw["changes"]
         .as_array()
@@ -193,12 +181,11 @@ fn apply_restricts_the_folder_first_and_converges() {
         let sandbox = seeded_with(ACCOUNT, cascading(cascade));
         let api = Api::new(&sandbox);
         // Reported first: revenue is public through reports/.
-        let before = live(&sandbox).policy(POLICY).args(["check"]).status(2);
-        assert!(
-            before.stdout.contains("public through folder reports/"),
-            "{}",
-            before.stdout
-        );
+        live(&sandbox)
+            .policy(POLICY)
+            .args(["check"])
+            .stdout_contains("public through folder reports/")
+            .status(2);
         let run = apply_all(&sandbox, POLICY);
         assert!(
             run.stdout
@@ -240,14 +227,13 @@ fn apply_restricts_the_folder_first_and_converges() {
 #[test]
 fn export_writes_what_the_world_sees_so_it_plans_no_change() {
     let sandbox = seeded_with(ACCOUNT, Options::default());
-    let export = live(&sandbox).args(["export"]).status(0);
-    assert_converged(&sandbox, &export.stdout);
     // revenue is private on its own but public through reports/: exported as public.
-    assert!(
-        export.stdout.contains("public") && !export.stdout.contains("default: private\nrules: []"),
-        "{}",
-        export.stdout
-    );
+    let export = live(&sandbox)
+        .args(["export"])
+        .stdout_contains("public")
+        .stdout_lacks("default: private\nrules: []")
+        .status(0);
+    assert_converged(&sandbox, &export.stdout);
 }
 
 /// A public folder that the policy must restrict for one file, above files that keep, gain or
@@ -278,23 +264,25 @@ fn apply_converges_whether_or_not_the_server_cascades_folder_changes() {
     for cascade in [true, false] {
         let sandbox = seeded_with(TEAM, cascading(cascade));
         let api = Api::new(&sandbox);
-        let plan = live(&sandbox).policy(TEAM_POLICY).args(["plan"]).status(0);
-        assert!(
-            plan.stdout.contains(
-                "Restricting folder team/ to private may reset the sharing of the 6 files below it"
-            ) && plan
-                .stdout
-                .contains("1 secret link below it may get a new key"),
-            "{}",
-            plan.stdout
-        );
-        let run = apply_all(&sandbox, TEAM_POLICY);
+        live(&sandbox)
+            .policy(TEAM_POLICY)
+            .args(["plan"])
+            .stdout_contains(
+                "Restricting folder team/ to private may reset the sharing of the 6 files below it",
+            )
+            .stdout_contains("1 secret link below it may get a new key")
+            .status(0);
         // A cascading server reset team/open (public, which the policy wants) and team/shared
         // (ignored, secret). team/open is put back; team/shared, which the policy does not
         // manage, is never raised again: it stays as the server left it. Without a cascade
         // nothing needs it.
         let put_back = "Put back 1 file below changed folders that a folder change had reset.";
-        assert_eq!(run.stdout.contains(put_back), cascade, "{}", run.stdout);
+        let run = if cascade {
+            apply(&sandbox, TEAM_POLICY).stdout_contains(put_back)
+        } else {
+            apply(&sandbox, TEAM_POLICY).stdout_lacks(put_back)
+        }
+        .status(0);
         assert!(
             run.stdout
                 .ends_with("Apply complete: 1 restricted, 2 exposed, 0 failed.\n"),
@@ -332,14 +320,13 @@ fn a_folder_the_policy_exposes_leaves_what_is_below_it_where_the_plan_says() {
     for cascade in [true, false] {
         let sandbox = seeded_with(account, cascading(cascade));
         let api = Api::new(&sandbox);
-        let run = apply_all(&sandbox, policy);
+        let run = apply(&sandbox, policy).stdout_lacks("Put back").status(0);
         assert!(
             run.stdout
                 .ends_with("Apply complete: 0 restricted, 1 exposed, 0 failed.\n"),
             "{}",
             run.stdout
         );
-        assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
         assert_eq!(
             own_levels(&api),
             [
@@ -374,13 +361,9 @@ fn many_files_below_a_changed_folder_are_read_back_with_one_listing() {
         "version: 1\ndefault: private\nrules:\n  - match: \"big/pub-*\"\n    sharing: public\n";
     let sandbox = seeded_with(&account, cascading(true));
     let api = Api::new(&sandbox);
-    let run = apply_all(&sandbox, policy);
-    assert!(
-        run.stdout
-            .contains("Put back 125 files below changed folders that a folder change had reset."),
-        "{}",
-        run.stdout
-    );
+    apply(&sandbox, policy)
+        .stdout_contains("Put back 125 files below changed folders that a folder change had reset.")
+        .status(0);
     let requests = api.requests();
     let single_reads = requests
         .iter()
@@ -455,16 +438,10 @@ fn a_level_an_earlier_cascade_left_is_never_raised_back_by_a_later_apply() {
              sharing: private\n";
     let sandbox = seeded_with(account, cascading(true));
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
-        .policy(a)
-        .args(["apply", "--auto-approve", "--max-writes", "1"])
+    apply(&sandbox, a)
+        .args(["--max-writes", "1"])
+        .stdout_contains("Put back 3 files below changed folders that a folder change had reset.")
         .status(0);
-    assert!(
-        run.stdout
-            .contains("Put back 3 files below changed folders that a folder change had reset."),
-        "{}",
-        run.stdout
-    );
     set_flags(&api, "alice:1", false, false);
     set_flags(&api, "alice:1", true, false);
     apply_all(&sandbox, b);
@@ -495,8 +472,7 @@ fn put_back_compares_levels_and_leaves_an_ignored_public_file_s_share_key_alone(
     let sandbox = seeded_with(account, cascading(false));
     let api = Api::new(&sandbox);
     set_flags(&api, "alice:3", true, true);
-    let run = apply_all(&sandbox, policy);
-    assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
+    apply(&sandbox, policy).stdout_lacks("Put back").status(0);
     let patched: Vec<String> = api
         .requests()
         .into_iter()

@@ -70,11 +70,11 @@ fn check_is_read_only_and_exits_2_on_violations_then_0() {
     let api = Api::new(&sandbox);
     let run = live(&sandbox)
         .args(["check", "-p", &example("policies/example.yaml")])
+        .stdout_contains("finance/payroll")
         .status(2);
     assert!(run.stdout.ends_with(
         "Check: 22 violations in 45 files (19 drifted, 3 public despite never_public).\n"
     ));
-    assert!(run.stdout.contains("finance/payroll"));
     let methods: Vec<String> = api.requests().into_iter().map(|(m, _, _)| m).collect();
     assert!(
         !methods.is_empty() && methods.iter().all(|m| m == "GET"),
@@ -175,6 +175,7 @@ fn check_junit_is_valid_xml_with_a_case_per_file_and_a_failure_per_violation() {
             "--format",
             "junit",
         ])
+        .stdout_matches_fixture("tests/fixtures/example-check.xml")
         .status(2);
     let doc = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
     let root = doc.root_element();
@@ -204,20 +205,15 @@ fn check_junit_is_valid_xml_with_a_case_per_file_and_a_failure_per_violation() {
         .map(|n| n.attribute("type").unwrap())
         .collect();
     assert_eq!(kinds, ["drift", "never_public"]);
-    let fixture = std::fs::read_to_string(repo("tests/fixtures/example-check.xml")).unwrap();
-    assert_eq!(
-        run.stdout, fixture,
-        "tests/fixtures/example-check.xml pins the JUnit output"
-    );
 }
 
 #[test]
 fn markdown_and_diff_reports_are_pinned() {
     for (format, fixture) in [
-        ("markdown", "example-plan.md"),
-        ("diff", "example-plan.diff"),
+        ("markdown", "tests/fixtures/example-plan.md"),
+        ("diff", "tests/fixtures/example-plan.diff"),
     ] {
-        let run = Test::new()
+        Test::new()
             .args([
                 "plan",
                 "-p",
@@ -227,15 +223,10 @@ fn markdown_and_diff_reports_are_pinned() {
                 "--format",
                 format,
             ])
+            .stdout_matches_fixture(fixture)
             .status(0);
-        let expected = std::fs::read_to_string(repo(&format!("tests/fixtures/{fixture}"))).unwrap();
-        assert!(
-            run.stdout == expected,
-            "tests/fixtures/{fixture} differs:\n{}",
-            pretty_assertions::StrComparison::new(&expected, &run.stdout)
-        );
     }
-    let check = Test::new()
+    Test::new()
         .args([
             "check",
             "-p",
@@ -245,9 +236,8 @@ fn markdown_and_diff_reports_are_pinned() {
             "--format",
             "markdown",
         ])
+        .stdout_matches_fixture("tests/fixtures/example-check.md")
         .status(2);
-    let expected = std::fs::read_to_string(repo("tests/fixtures/example-check.md")).unwrap();
-    assert_eq!(check.stdout, expected, "tests/fixtures/example-check.md");
 }
 
 #[test]
@@ -262,6 +252,10 @@ fn markdown_reports_order_exposures_first_and_carry_the_diff() {
             "--format",
             "markdown",
         ])
+        .stdout_contains("</details>")
+        .stdout_contains(
+            "| `finance/payroll` | grid | `alice:5` | public → private | rule 1 `finance/**` |",
+        )
         .status(0);
     let md = &run.stdout;
     assert!(md.starts_with("**Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.**\n"));
@@ -270,10 +264,7 @@ fn markdown_reports_order_exposures_first_and_carry_the_diff() {
     let details = md.find("<details>").unwrap();
     let diff = md.find("```diff\n").unwrap();
     assert!(exposes < restricts && restricts < details && details < diff);
-    assert!(md.contains("</details>") && md.trim_end().ends_with("```"));
-    assert!(md.contains(
-        "| `finance/payroll` | grid | `alice:5` | public → private | rule 1 `finance/**` |"
-    ));
+    assert!(md.trim_end().ends_with("```"));
 }
 
 #[test]
@@ -282,6 +273,7 @@ fn large_markdown_reports_are_truncated_cleanly_under_the_cap() {
     let run = live(&sandbox)
         .policy("version: 1\ndefault: private\n")
         .args(["plan", "--format", "markdown"])
+        .stdout_contains("> Truncated to stay under 65000 characters:")
         .status(0);
     let md = &run.stdout;
     assert!(md.len() <= 65_000, "{} characters", md.len());
@@ -296,11 +288,6 @@ fn large_markdown_reports_are_truncated_cleanly_under_the_cap() {
         md.matches("</details>").count()
     );
     assert_eq!(md.matches("```").count() % 2, 0, "every fence is closed");
-    assert!(
-        md.contains("> Truncated to stay under 65000 characters:"),
-        "{}",
-        &md[md.len() - 300..]
-    );
     let last_row = md.lines().rfind(|l| l.starts_with("| `")).unwrap();
     assert!(last_row.ends_with(" |"), "no half row: {last_row}");
 }
@@ -321,33 +308,26 @@ fn guardrails_mark_the_plan_and_block_apply_unless_forced() {
           max_exposures: 3
         ";
     // A broken guardrail exits 1, with or without --detailed-exitcode: never "just changes".
-    let planned = live(&sandbox).policy(policy).args(["plan"]).status(1);
-    assert!(
-        planned
-            .stderr
-            .contains("error: the plan breaks 2 guardrails of plotward.yaml; apply refuses it"),
-        "{}",
-        planned.stderr
-    );
+    live(&sandbox)
+        .policy(policy)
+        .args(["plan"])
+        .stderr_contains("error: the plan breaks 2 guardrails of plotward.yaml; apply refuses it")
+        .stdout_contains(
+            "Guardrails broken; apply refuses this plan:\n  \
+         ! 39 changes exceed guardrails.max_changes: 10% of 66 managed files allows 6 (--force overrides)\n  \
+         ! 34 exposures exceed guardrails.max_exposures: 3 (--force overrides)\n",
+        )
+        .status(1);
     live(&sandbox)
         .policy(policy)
         .args(["plan", "--detailed-exitcode"])
         .status(1);
-    assert!(
-        planned.stdout.contains(
-            "Guardrails broken; apply refuses this plan:\n  \
-         ! 39 changes exceed guardrails.max_changes: 10% of 66 managed files allows 6 (--force overrides)\n  \
-         ! 34 exposures exceed guardrails.max_exposures: 3 (--force overrides)\n"
-        ),
-        "{}",
-        planned.stdout
-    );
-    let refused = live(&sandbox)
+    live(&sandbox)
         .policy(policy)
         .args(["apply", "--auto-approve"])
+        .stderr_contains("refusing to apply: the plan breaks the guardrails of plotward.yaml:\n  max_changes: 39 changes exceed guardrails.max_changes")
+        .stderr_contains("pass --force to apply it anyway")
         .status(1);
-    assert!(refused.stderr.contains("refusing to apply: the plan breaks the guardrails of plotward.yaml:\n  max_changes: 39 changes exceed guardrails.max_changes"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("pass --force to apply it anyway"));
     assert!(
         api.requests().iter().all(|(m, _, _)| m == "GET"),
         "nothing was written"
@@ -471,6 +451,7 @@ fn export_diff_shows_how_an_existing_policy_differs() {
             "--diff",
             &example("policies/lockdown.yaml"),
         ])
+        .stdout_contains("\n-default: private\n+default: public\n")
         .status(0);
     let lockdown = example("policies/lockdown.yaml");
     assert!(
@@ -478,10 +459,6 @@ fn export_diff_shows_how_an_existing_policy_differs() {
             .starts_with(&format!("--- {lockdown}\n+++ exported\n@@ ")),
         "{}",
         run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("\n-default: private\n+default: public\n")
     );
     let same = Test::new()
         .args([
@@ -645,14 +622,13 @@ pub(crate) fn seeded_with(
     sandbox_with(Seed::Snapshot(snapshot), options)
 }
 
-/// `plotward ARGS --snapshot snap.json` with this policy and snapshot, expecting `code`.
-fn offline(policy: &str, snapshot: &str, args: &[&str], code: i32) -> crate::harness::Run {
+/// `plotward ARGS --snapshot snap.json` with this policy and snapshot.
+fn offline(policy: &str, snapshot: &str, args: &[&str]) -> Test {
     Test::new()
         .policy(policy)
         .write("snap.json", snapshot)
         .args(args)
         .args(["--snapshot", "snap.json"])
-        .status(code)
 }
 
 const FINANCE: &str =
@@ -680,20 +656,14 @@ fn a_saved_plan_applies_only_under_its_own_policy_and_while_nothing_else_changed
             .args(["apply", "plan.json"])
     };
     // Another policy, even one comment apart, is refused.
-    let other = apply_with(&format!("# reviewed\n{FINANCE}"), &plan_text).status(1);
-    assert!(
-        other.stderr.contains("was made from a policy with SHA-256"),
-        "{}",
-        other.stderr
-    );
+    apply_with(&format!("# reviewed\n{FINANCE}"), &plan_text)
+        .stderr_contains("was made from a policy with SHA-256")
+        .status(1);
     let mut undigested = plan.clone();
     undigested.as_object_mut().unwrap().remove("policy_sha256");
-    let none = apply_with(FINANCE, &undigested.to_string()).status(1);
-    assert!(
-        none.stderr.contains("records no policy digest"),
-        "{}",
-        none.stderr
-    );
+    apply_with(FINANCE, &undigested.to_string())
+        .stderr_contains("records no policy digest")
+        .status(1);
     // A file the plan does not mention now needs a change: the plan is stale.
     let made_public = api.json(
         reqwest::Method::PATCH,
@@ -702,14 +672,11 @@ fn a_saved_plan_applies_only_under_its_own_policy_and_while_nothing_else_changed
         &json!({"world_readable": true}),
     );
     assert_eq!(made_public.status, 200);
-    let stale = apply_with(FINANCE, &plan_text).status(1);
-    assert!(
-        stale.stderr.contains(
-            "finance/budget (alice:3) now needs a change the plan does not include (public -> private)"
-        ),
-        "{}",
-        stale.stderr
-    );
+    apply_with(FINANCE, &plan_text)
+        .stderr_contains(
+            "finance/budget (alice:3) now needs a change the plan does not include (public -> private)",
+        )
+        .status(1);
     assert!(
         api.requests()
             .iter()
@@ -730,14 +697,13 @@ fn never_public_is_absolute_from_validation_to_the_last_write() {
     ]);
     let api = Api::new(&sandbox);
     for args in [["plan", "--detailed-exitcode"], ["apply", "--auto-approve"]] {
-        let refused = live(&sandbox).policy(overlapping).args(args).status(1);
-        assert!(
-            refused.stderr.contains(
-                "rule 1 would make `xqy/z` (plot) public, but guardrails.never_public lists `*q*/z`"
-            ),
-            "{}",
-            refused.stderr
-        );
+        live(&sandbox)
+            .policy(overlapping)
+            .args(args)
+            .stderr_contains(
+                "rule 1 would make `xqy/z` (plot) public, but guardrails.never_public lists `*q*/z`",
+            )
+            .status(1);
     }
     // A saved plan edited to expose a never_public file, its guardrails emptied: refused,
     // --force or not.
@@ -755,18 +721,12 @@ fn never_public_is_absolute_from_validation_to_the_last_write() {
     }]);
     plan["summary"]["expose"] = json!(1);
     plan["guardrails"] = json!([]);
-    let edited = live(&sandbox)
+    live(&sandbox)
         .policy(guarded)
         .write("plan.json", &plan.to_string())
         .args(["apply", "plan.json", "--force"])
+        .stderr_contains("finance/payroll (alice:4) is planned private -> public, but the policy no longer changes it")
         .status(1);
-    assert!(
-        edited
-            .stderr
-            .contains("finance/payroll (alice:4) is planned private -> public, but the policy no longer changes it"),
-        "{}",
-        edited.stderr
-    );
     assert!(
         api.requests().iter().all(|(m, _, _)| m == "GET"),
         "nothing was written"
@@ -780,50 +740,35 @@ fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
         ("alice:1", "finance", "fold", "private"),
         ("alice:2", "finance/payroll", "grid", "public"),
     ]);
-    let run = |args: &[&str], code: i32| offline(policy, &snapshot, args, code);
+    let test = |args: &[&str]| offline(policy, &snapshot, args);
     let note = "Rule 1 \"finanse/**\" (line 3) decided no file: it protects nothing.";
-    let check = run(&["check"], 0);
+    let check = test(&["check"]).status(0);
     assert_eq!(
         check.stdout,
         format!("{note}\nCheck: compliant, 0 files. 1 rule decided no file.\n")
     );
     let json: CheckJson =
-        serde_json::from_str(&run(&["check", "--format", "json"], 0).stdout).unwrap();
+        serde_json::from_str(&test(&["check", "--format", "json"]).status(0).stdout).unwrap();
     assert_eq!(json.dead_rules.len(), 1);
     assert_eq!((json.dead_rules[0].index, json.dead_rules[0].line), (1, 3));
-    assert!(
-        run(&["check", "--format", "markdown"], 0)
-            .stdout
-            .contains(note)
-    );
-    let junit = run(&["check", "--format", "junit"], 0).stdout;
-    assert!(
-        junit.contains(&format!(
+    test(&["check", "--format", "markdown"])
+        .stdout_contains(note)
+        .status(0);
+    test(&["check", "--format", "junit"])
+        .stdout_contains(&format!(
             "<skipped message=\"{}\"/>",
             note.replace('"', "&quot;")
-        )),
-        "{junit}"
-    );
-    assert!(run(&["plan"], 0).stdout.contains(note));
-    assert!(
-        run(&["plan", "--format", "markdown"], 0)
-            .stdout
-            .contains(note)
-    );
+        ))
+        .status(0);
+    test(&["plan"]).stdout_contains(note).status(0);
+    test(&["plan", "--format", "markdown"])
+        .stdout_contains(note)
+        .status(0);
     for command in ["check", "plan"] {
-        let strict = run(&[command, "--strict"], 1);
-        assert!(
-            strict.stderr.contains(&format!("error: --strict: {note}")),
-            "{}",
-            strict.stderr
-        );
-        assert!(
-            strict
-                .stderr
-                .contains("error: --strict: the policy manages no file"),
-            "{}",
-            strict.stderr
-        );
+        test(&[command, "--strict"])
+            .stderr_contains(&format!("error: --strict: {note}"))
+            .stderr_contains("error: --strict: the policy manages no file")
+            .status(1);
     }
 }
 
@@ -834,24 +779,20 @@ fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
         ("alice:1", "hr", "fold", "private"),
         ("alice:2", "hr/salary-bands", "plot", "private"),
     ]);
-    let run = |args: &[&str], code: i32| offline(policy, &snapshot, args, code);
-    let check = run(&["check"], 0).stdout;
-    assert!(
-        check.contains(
-            "Pattern \"hrr/**\" of rule 1 (line 3) matches no file: it protects nothing."
-        ),
-        "{check}"
-    );
-    assert!(
-        check.contains("guardrails.never_public \"hr/salary-bandz\" (line 6) matches no file today: a typo, or a guard ahead of its files."),
-        "{check}"
-    );
+    let test = |args: &[&str]| offline(policy, &snapshot, args);
+    let check = test(&["check"])
+        .stdout_contains(
+            "Pattern \"hrr/**\" of rule 1 (line 3) matches no file: it protects nothing.",
+        )
+        .stdout_contains("guardrails.never_public \"hr/salary-bandz\" (line 6) matches no file today: a typo, or a guard ahead of its files.")
+        .status(0)
+        .stdout;
     assert!(
         check.ends_with("Check: compliant, 1 files. 2 patterns match no file.\n"),
         "{check}"
     );
     let json: CheckJson =
-        serde_json::from_str(&run(&["check", "--format", "json"], 0).stdout).unwrap();
+        serde_json::from_str(&test(&["check", "--format", "json"]).status(0).stdout).unwrap();
     assert_eq!(
         json.dead_patterns,
         [
@@ -860,45 +801,34 @@ fn a_mistyped_never_public_glob_or_pattern_is_named_and_fails_strict() {
         ]
     );
     let plan: crate::plan::PlanJson =
-        serde_json::from_str(&run(&["plan", "--format", "json"], 0).stdout).unwrap();
+        serde_json::from_str(&test(&["plan", "--format", "json"]).status(0).stdout).unwrap();
     assert_eq!(plan.dead_patterns.len(), 2);
-    assert!(
-        run(&["check", "--format", "junit"], 0)
-            .stdout
-            .contains("hr/salary-bandz")
-    );
-    let strict = run(&["check", "--strict"], 1);
-    assert!(
-        strict
-            .stderr
-            .contains("error: --strict: guardrails.never_public"),
-        "{}",
-        strict.stderr
-    );
+    test(&["check", "--format", "junit"])
+        .stdout_contains("hr/salary-bandz")
+        .status(0);
+    test(&["check", "--strict"])
+        .stderr_contains("error: --strict: guardrails.never_public")
+        .status(1);
 }
 
 #[test]
 fn a_public_folder_over_never_public_paths_is_refused_and_reported() {
     // A rule that can make the folder public: refused at validation, whatever the files.
     let folder_rule = "version: 1\ndefault: private\nrules:\n  - match: \"finance\"\n    sharing: public\n    filetypes: [fold]\nguardrails:\n  never_public: [\"finance/**\"]\n";
-    let invalid = Test::new().policy(folder_rule).args(["validate"]).status(1);
-    assert!(
-        invalid.stderr.contains("rule 1 would make a folder matching `finance` public, and a public folder makes its contents public: `finance/x` would be exposed"),
-        "{}",
-        invalid.stderr
-    );
+    Test::new()
+        .policy(folder_rule)
+        .args(["validate"])
+        .stderr_contains("rule 1 would make a folder matching `finance` public, and a public folder makes its contents public: `finance/x` would be exposed")
+        .status(1);
     // A folder that is public already: check reports it, though the files inside are private.
     let guarded = "version: 1\ndefault: private\nguardrails:\n  never_public: [\"finance/**\"]\n";
     let snapshot = snapshot_of(&[
         ("alice:1", "finance", "fold", "public"),
         ("alice:2", "finance/payroll", "grid", "private"),
     ]);
-    let check = offline(guarded, &snapshot, &["check"], 2);
-    assert!(
-        check.stdout.contains("a public folder, so its contents are public, but guardrails.never_public covers paths under it"),
-        "{}",
-        check.stdout
-    );
+    offline(guarded, &snapshot, &["check"])
+        .stdout_contains("a public folder, so its contents are public, but guardrails.never_public covers paths under it")
+        .status(2);
 }
 
 #[test]
@@ -909,18 +839,16 @@ fn dead_patterns_respect_file_types_and_markdown_escapes_policy_text() {
         ("alice:1", "finance/payroll", "grid", "private"),
         ("alice:2", "reports/q3", "plot", "secret"),
     ]);
-    let run = |format: &str| offline(policy, &snapshot, &["check", "--format", format], 0).stdout;
-    let json: CheckJson = serde_json::from_str(&run("json")).unwrap();
+    let check = |format: &str| offline(policy, &snapshot, &["check", "--format", format]);
+    let json: CheckJson = serde_json::from_str(&check("json").status(0).stdout).unwrap();
     let dead: Vec<&str> = json
         .dead_patterns
         .iter()
         .map(|p| p["pattern"].as_str().unwrap())
         .collect();
     assert_eq!(dead, ["<img src=x onerror=alert(1)>", "finance/payroll"]);
-    let markdown = run("markdown");
-    assert!(!markdown.contains("<img"), "{markdown}");
-    assert!(
-        markdown.contains("&lt;img src=x onerror=alert(1)&gt;"),
-        "{markdown}"
-    );
+    check("markdown")
+        .stdout_lacks("<img")
+        .stdout_contains("&lt;img src=x onerror=alert(1)&gt;")
+        .status(0);
 }

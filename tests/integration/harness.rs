@@ -1,5 +1,25 @@
+//! The `Test` builder: one run of the real `plotward` binary in a temporary directory with a
+//! cleared environment (`HOME` is that directory), and what the run must show.
+//!
+//! - Inputs: files (`write`, `copy`, `policy`), `args`, `env`, and `stdin` (empty unless given).
+//! - Expectations: whole streams (`stdout`, `stderr`, unindented); pieces of them, taken as
+//!   given (`stdout_contains`, `stderr_contains`, and `stdout_lacks`, `stderr_lacks` for
+//!   secrets and raw control characters; each repeatable); a pinned file under
+//!   `tests/fixtures/` (`stdout_matches_fixture`).
+//! - `status(code)` runs the binary and checks the exit code and every expectation before it
+//!   panics, so one run shows every mismatch (whole streams and fixtures with a diff), then
+//!   both streams. The `Run` it returns is there for checks of other things: files the run
+//!   wrote, what a server saw, parsed JSON.
+//!
+//! Re-blessing fixtures: when a rendering changes on purpose, run
+//! `PLOTWARD_BLESS=1 cargo test --test integration`. A fixture that differs (or is missing) is
+//! then rewritten with what the run printed, and the test says so on stderr instead of
+//! failing; review the fixtures' diff before committing it. Inline expectations are never
+//! rewritten.
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use pretty_assertions::StrComparison;
 use tempfile::TempDir;
@@ -32,19 +52,19 @@ pub struct Test {
     dir: TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
-    stdout: Option<String>,
-    stderr: Option<String>,
+    stdin: Option<String>,
+    expectations: Vec<Expect>,
 }
 
 impl Test {
-    /// A fresh temporary directory and no arguments.
+    /// A fresh temporary directory, no arguments and nothing on stdin.
     pub fn new() -> Test {
         Test {
             dir: tempfile::tempdir().expect("temporary directory"),
             args: Vec::new(),
             env: Vec::new(),
-            stdout: None,
-            stderr: None,
+            stdin: None,
+            expectations: Vec::new(),
         }
     }
 
@@ -92,38 +112,126 @@ impl Test {
         self
     }
 
-    /// Expects exactly this stdout (unindented).
-    pub fn stdout(mut self, text: &str) -> Test {
-        self.stdout = Some(unindent(text));
+    /// Pipes this text to stdin, as given (without it, stdin is empty).
+    pub fn stdin(mut self, text: &str) -> Test {
+        self.stdin = Some(text.to_owned());
         self
+    }
+
+    /// Expects exactly this stdout (unindented).
+    pub fn stdout(self, text: &str) -> Test {
+        self.expect(Expect::Exactly(Stream::Stdout, unindent(text)))
     }
 
     /// Expects exactly this stderr (unindented).
-    pub fn stderr(mut self, text: &str) -> Test {
-        self.stderr = Some(unindent(text));
+    pub fn stderr(self, text: &str) -> Test {
+        self.expect(Expect::Exactly(Stream::Stderr, unindent(text)))
+    }
+
+    /// Expects stdout to hold this text, as given; repeatable.
+    pub fn stdout_contains(self, text: &str) -> Test {
+        self.expect(Expect::Contains(Stream::Stdout, text.to_owned()))
+    }
+
+    /// Expects stderr to hold this text, as given; repeatable.
+    pub fn stderr_contains(self, text: &str) -> Test {
+        self.expect(Expect::Contains(Stream::Stderr, text.to_owned()))
+    }
+
+    /// Expects stdout never to hold this text (a secret, a raw control character); repeatable.
+    pub fn stdout_lacks(self, text: &str) -> Test {
+        self.expect(Expect::Lacks(Stream::Stdout, text.to_owned()))
+    }
+
+    /// Expects stderr never to hold this text (a secret, a raw control character); repeatable.
+    pub fn stderr_lacks(self, text: &str) -> Test {
+        self.expect(Expect::Lacks(Stream::Stderr, text.to_owned()))
+    }
+
+    /// Expects stdout to equal a pinned file, a path from the repository root such as
+    /// `tests/fixtures/example-plan.txt`; `PLOTWARD_BLESS=1` rewrites the file instead.
+    pub fn stdout_matches_fixture(self, fixture: &str) -> Test {
+        self.expect(Expect::Fixture(fixture.to_owned()))
+    }
+
+    fn expect(mut self, expectation: Expect) -> Test {
+        self.expectations.push(expectation);
         self
     }
 
-    /// Runs the binary and checks the exit code and whichever outputs were given.
+    /// Runs the binary and checks the exit code and every expectation.
     #[track_caller]
     pub fn status(self, code: i32) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_plotward"))
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("run plotward");
+        let output = self.output();
         let run = Run {
             stdout: String::from_utf8(output.stdout.clone()).expect("utf-8 stdout"),
             stderr: String::from_utf8(output.stderr.clone()).expect("utf-8 stderr"),
             output,
             dir: self.dir,
         };
-        run.check(code, self.stdout.as_deref(), self.stderr.as_deref());
+        run.check(&self.args, &self.env, code, &self.expectations);
         run
     }
+
+    /// Runs the binary to the end, feeding `stdin` from a thread so a large input cannot
+    /// block against unread output.
+    fn output(&self) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run plotward");
+        let feeder = self.stdin.clone().and_then(|text| {
+            let mut pipe = child.stdin.take()?;
+            // plotward may exit without reading it all: a broken pipe is no failure here.
+            Some(std::thread::spawn(move || {
+                let _ = pipe.write_all(text.as_bytes());
+            }))
+        });
+        let output = child.wait_with_output().expect("run plotward");
+        if let Some(feeder) = feeder {
+            feeder.join().expect("feed stdin");
+        }
+        output
+    }
+}
+
+/// An output stream of a run.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// One thing a run must show.
+enum Expect {
+    /// The stream is exactly this text.
+    Exactly(Stream, String),
+    /// The stream holds this text somewhere.
+    Contains(Stream, String),
+    /// The stream nowhere holds this text.
+    Lacks(Stream, String),
+    /// Stdout equals this file (a path from the repository root).
+    Fixture(String),
 }
 
 /// A finished run, for further checks.
@@ -149,31 +257,74 @@ impl Run {
     }
 
     #[track_caller]
-    fn check(&self, code: i32, stdout: Option<&str>, stderr: Option<&str>) {
+    fn check(&self, args: &[String], env: &[(String, String)], code: i32, expectations: &[Expect]) {
         let status = self.output.status.code();
-        let mut failed = false;
+        let mut failures = Vec::new();
         // Compare everything before panicking, so one run shows every mismatch.
         if status != Some(code) {
-            eprintln!("exit status: expected {code}, got {status:?}");
-            failed = true;
+            failures.push(format!("exit status: expected {code}, got {status:?}"));
         }
-        for (name, expected, actual) in [
-            ("stdout", stdout, &self.stdout),
-            ("stderr", stderr, &self.stderr),
-        ] {
-            if let Some(expected) = expected
-                && actual != expected
-            {
-                eprintln!("{name} differs:\n{}", diff(expected, actual));
-                failed = true;
+        failures.extend(expectations.iter().filter_map(|e| self.mismatch(e)));
+        if !failures.is_empty() {
+            eprintln!("plotward {args:?} with the environment {env:?}");
+            for failure in &failures {
+                eprintln!("{failure}");
             }
-        }
-        if failed {
             eprintln!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr);
             panic!("plotward run did not match expectations");
         }
     }
+
+    fn text(&self, stream: Stream) -> &str {
+        match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        }
+    }
+
+    /// What the run got wrong about one expectation, if anything.
+    fn mismatch(&self, expectation: &Expect) -> Option<String> {
+        match expectation {
+            Expect::Exactly(stream, expected) => {
+                let actual = self.text(*stream);
+                (actual != expected)
+                    .then(|| format!("{} differs:\n{}", stream.name(), diff(expected, actual)))
+            }
+            Expect::Contains(stream, needle) => (!self.text(*stream).contains(needle.as_str()))
+                .then(|| format!("{} lacks {needle:?}", stream.name())),
+            Expect::Lacks(stream, needle) => self
+                .text(*stream)
+                .contains(needle.as_str())
+                .then(|| format!("{} holds {needle:?}, which it must not", stream.name())),
+            Expect::Fixture(fixture) => fixture_mismatch(fixture, &self.stdout),
+        }
+    }
 }
+
+/// Compares stdout with a fixture. With `PLOTWARD_BLESS=1`, a fixture that differs (or is
+/// missing) is rewritten with `actual` instead, and stderr says so.
+fn fixture_mismatch(fixture: &str, actual: &str) -> Option<String> {
+    let path = repo(fixture);
+    let expected = std::fs::read_to_string(&path);
+    if expected.as_deref().is_ok_and(|expected| expected == actual) {
+        return None;
+    }
+    if std::env::var_os(BLESS).is_some_and(|value| value == "1") {
+        std::fs::write(&path, actual).expect("rewrite the fixture");
+        eprintln!("{BLESS}=1: rewrote {fixture} with this run's stdout; review its diff");
+        return None;
+    }
+    Some(match expected {
+        Ok(expected) => format!(
+            "stdout differs from {fixture} ({BLESS}=1 rewrites it):\n{}",
+            diff(&expected, actual)
+        ),
+        Err(err) => format!("cannot read {fixture}: {err} ({BLESS}=1 writes it)"),
+    })
+}
+
+/// The environment variable that turns fixture mismatches into rewrites.
+const BLESS: &str = "PLOTWARD_BLESS";
 
 fn diff(expected: &str, actual: &str) -> String {
     StrComparison::new(expected, actual).to_string()

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -25,43 +24,8 @@ const REQUIREMENTS: [&str; 4] = [
 ];
 
 /// The virtualenv's python, installing the client once per target directory.
-fn python() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chart-studio-venv");
-        let python = venv.join("bin").join("python");
-        let marker =
-            venv.join(format!("installed {}", REQUIREMENTS.join(" ")).replace(['<', '='], "_"));
-        if !marker.exists() {
-            run(Command::new("python3")
-                .args(["-m", "venv", "--clear"])
-                .arg(&venv));
-            run(Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(REQUIREMENTS));
-            std::fs::write(&marker, "").expect("write the install marker");
-        }
-        python
-    })
-}
-
-#[track_caller]
-fn run(command: &mut Command) {
-    let output = command
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+fn python() -> PathBuf {
+    crate::python::venv_python("chart-studio-venv", &REQUIREMENTS)
 }
 
 /// Runs one step of `tests/python/chart_studio_interop.py` as `alice` and parses its JSON.

@@ -68,14 +68,11 @@ fn share_keys(api: &Api) -> Vec<String> {
 fn plan_lists_the_live_account_and_never_writes() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
+    // The live plan equals the snapshot plan.
+    live(&sandbox)
         .args(["plan", "-p", &policy_arg(), "--detailed-exitcode"])
+        .stdout_matches_fixture("tests/fixtures/example-plan.txt")
         .status(2);
-    let expected = std::fs::read_to_string(repo("tests/fixtures/example-plan.txt")).unwrap();
-    assert_eq!(
-        run.stdout, expected,
-        "the live plan equals the snapshot plan"
-    );
     assert!(
         writes(&api).is_empty(),
         "plan sent a write: {:?}",
@@ -171,12 +168,17 @@ fn apply_with_auto_approve_restricts_first_and_converges() {
 fn apply_refuses_without_a_terminal_or_auto_approve() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
+    let refusal = "error: apply needs a confirmation, but stdin is not a terminal; pass \
+                   --auto-approve, or apply a plan saved with `plotward plan --out FILE`\n";
     live(&sandbox)
         .args(["apply", "-p", &policy_arg()])
-        .stderr(
-            "error: apply needs a confirmation, but stdin is not a terminal; pass --auto-approve, \
-             or apply a plan saved with `plotward plan --out FILE`\n",
-        )
+        .stderr(refusal)
+        .status(1);
+    // A `yes` piped in is no confirmation: only a person at a terminal gives one.
+    live(&sandbox)
+        .args(["apply", "-p", &policy_arg()])
+        .stdin("yes\n")
+        .stderr(refusal)
         .status(1);
     assert!(api.requests().is_empty(), "refused before any request");
 }
@@ -214,16 +216,10 @@ fn a_saved_plan_applies_as_planned() {
     );
     assert_eq!(writes(&api).len(), 19);
     // Applying it again finds every file changed since: stale, nothing written.
-    let again = live(&sandbox)
+    live(&sandbox)
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+        .stderr_contains("is stale: 19 difference(s) from the account and its policy now")
         .status(1);
-    assert!(
-        again
-            .stderr
-            .contains("is stale: 19 difference(s) from the account and its policy now"),
-        "{}",
-        again.stderr
-    );
     assert_eq!(writes(&api).len(), 19);
 }
 
@@ -241,19 +237,13 @@ fn a_stale_plan_is_refused_whole_and_names_the_drifted_files() {
         &json!({"world_readable": false, "share_key_enabled": true}),
     );
     api.call(Method::DELETE, "/_sandbox/requests", As::Anonymous);
-    let refused = live(&sandbox)
+    live(&sandbox)
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+        .stderr_contains("is stale: 1 difference(s) from the account and its policy now")
+        .stderr_contains(&format!(
+            "finance/payroll ({payroll}) is now secret (world_readable=false, share_key_enabled=true), the plan saw public"
+        ))
         .status(1);
-    assert!(
-        refused
-            .stderr
-            .contains("is stale: 1 difference(s) from the account and its policy now"),
-        "{}",
-        refused.stderr
-    );
-    assert!(refused.stderr.contains(&format!(
-        "finance/payroll ({payroll}) is now secret (world_readable=false, share_key_enabled=true), the plan saw public"
-    )), "{}", refused.stderr);
     assert!(writes(&api).is_empty());
 }
 
@@ -262,31 +252,23 @@ fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
     let (_dir, path, _) = saved_plan(&sandbox);
-    let bob = Test::new()
+    Test::new()
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("PLOTLY_USERNAME", "bob")
         .env("PLOTLY_API_KEY", "bob-key")
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+        .stderr_contains("was made for alice at")
         .status(1);
-    assert!(
-        bob.stderr.contains("was made for alice at"),
-        "{}",
-        bob.stderr
-    );
     let offline = Test::new()
         .args(["plan", "-p", &policy_arg(), "--snapshot"])
         .args([repo("examples/inventory.json").display().to_string()])
         .args(["--out", "offline.json"])
         .status(0);
     std::fs::write(&path, offline.read("offline.json")).unwrap();
-    let refused = live(&sandbox)
+    live(&sandbox)
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+        .stderr_contains("was made from the snapshot")
         .status(1);
-    assert!(
-        refused.stderr.contains("was made from the snapshot"),
-        "{}",
-        refused.stderr
-    );
     assert!(writes(&api).is_empty());
 }
 
@@ -382,14 +364,8 @@ fn the_daily_quota_stops_at_once_and_a_rerun_converges() {
     api.faults(&json!({}));
     let rerun = live(&sandbox)
         .args(["apply", "-p", &policy_arg(), "--auto-approve"])
+        .stdout_contains("plotward will change the sharing of 14 files")
         .status(0);
-    assert!(
-        rerun
-            .stdout
-            .contains("plotward will change the sharing of 14 files"),
-        "{}",
-        rerun.stdout
-    );
     assert!(
         rerun
             .stdout
@@ -403,7 +379,7 @@ fn the_daily_quota_stops_at_once_and_a_rerun_converges() {
 fn max_writes_caps_a_run() {
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
-    let run = live(&sandbox)
+    live(&sandbox)
         .args([
             "apply",
             "-p",
@@ -414,19 +390,9 @@ fn max_writes_caps_a_run() {
             "--parallelism",
             "2",
         ])
+        .stdout_contains("Apply incomplete: 4 restricted, 0 exposed, 0 failed, 15 not applied.")
+        .stdout_contains("Stopped early: --max-writes 4 reached.")
         .status(1);
-    assert!(
-        run.stdout
-            .contains("Apply incomplete: 4 restricted, 0 exposed, 0 failed, 15 not applied."),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("Stopped early: --max-writes 4 reached."),
-        "{}",
-        run.stdout
-    );
     assert_eq!(writes(&api).len(), 4);
 }
 
@@ -437,7 +403,7 @@ fn failures_are_reported_per_file_and_do_not_stop_the_others() {
     let payroll = api.fid("finance/payroll");
     let demo = api.fid("public/demo");
     api.faults(&json!({"fail_writes_to": [payroll, demo]}));
-    let run = live(&sandbox)
+    live(&sandbox)
         .args([
             "apply",
             "-p",
@@ -448,16 +414,11 @@ fn failures_are_reported_per_file_and_do_not_stop_the_others() {
             "--backoff-ms",
             "1",
         ])
+        .stdout_contains(&format!(
+            "Failed:\n  ! finance/payroll {payroll} public -> private: Uh oh, an error occurred on the server.\n  ! public/demo {demo} private -> public: Uh oh, an error occurred on the server.\n"
+        ))
+        .stdout_contains("Apply incomplete: 10 restricted, 7 exposed, 2 failed, 0 not applied.")
         .status(1);
-    assert!(run.stdout.contains(&format!(
-        "Failed:\n  ! finance/payroll {payroll} public -> private: Uh oh, an error occurred on the server.\n  ! public/demo {demo} private -> public: Uh oh, an error occurred on the server.\n"
-    )), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("Apply incomplete: 10 restricted, 7 exposed, 2 failed, 0 not applied."),
-        "{}",
-        run.stdout
-    );
     api.faults(&json!({}));
     let rerun = live(&sandbox)
         .args(["apply", "-p", &policy_arg(), "--auto-approve"])
@@ -535,9 +496,10 @@ fn a_secret_link_that_has_not_settled_in_time_is_still_settling_not_failed() {
             "--audit-log",
             "audit.jsonl",
         ])
+        .stdout_contains("Still settling:\n")
+        .stdout_lacks("Failed:")
+        .stdout_lacks("changes remain")
         .status(1);
-    assert!(run.stdout.contains("Still settling:\n"), "{}", run.stdout);
-    assert!(!run.stdout.contains("Failed:"), "{}", run.stdout);
     let settling = run
         .stdout
         .lines()
@@ -558,7 +520,6 @@ fn a_secret_link_that_has_not_settled_in_time_is_still_settling_not_failed() {
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains("changes remain"), "{}", run.stdout);
     let audit = run.read("audit.jsonl");
     assert_eq!(
         audit.matches("\"outcome\":\"settling\"").count(),
@@ -592,6 +553,8 @@ fn the_audit_log_has_one_line_per_write_and_no_secrets() {
             "--audit-log",
             "audit.jsonl",
         ])
+        .stdout_lacks("alice-key")
+        .stderr_lacks("alice-key")
         .status(0);
     let audit = run.read("audit.jsonl");
     let lines: Vec<Value> = audit
@@ -626,8 +589,9 @@ fn the_audit_log_has_one_line_per_write_and_no_secrets() {
     );
     let keys = share_keys(&api);
     assert!(keys.len() > 5, "the account has secret files");
+    assert!(!audit.contains("alice-key"), "the API key leaked");
+    // The share keys are read after the run: apply made some of them.
     for text in [&run.stdout, &run.stderr, &audit] {
-        assert!(!text.contains("alice-key"), "the API key leaked");
         for key in &keys {
             assert!(!text.contains(key.as_str()), "a share key leaked");
         }
@@ -703,17 +667,12 @@ fn credentials_come_from_flags_then_env_then_plotly_files() {
         "every request authenticated"
     );
     // A wrong key is the server's 401, said plainly, naming where the key came from.
-    let bad = live(&sandbox)
+    live(&sandbox)
         .env("PLOTLY_API_KEY", "nope")
         .args(plan)
+        .stderr_contains("the API key from PLOTLY_API_KEY was rejected by")
+        .stderr_lacks("nope")
         .status(1);
-    assert!(
-        bad.stderr
-            .contains("the API key from PLOTLY_API_KEY was rejected by"),
-        "{}",
-        bad.stderr
-    );
-    assert!(!bad.stderr.contains("nope"));
     let run = Test::new()
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .args(plan)
@@ -749,20 +708,13 @@ fn plain_http_is_refused_for_remote_hosts() {
 
 #[test]
 fn the_demo_plans_applies_and_converges() {
-    let run = Test::new().args(["demo"]).status(0);
-    assert!(
-        run.stdout
-            .contains("Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.")
-    );
-    assert!(
-        run.stdout
-            .contains("Apply complete: 11 restricted, 8 exposed, 0 failed.")
-    );
-    assert!(
-        run.stdout
-            .contains("No changes. Plan: 0 to restrict, 0 to expose, 45 unchanged, 39 ignored.")
-    );
-    assert!(run.stdout.contains("export PLOTLY_API_DOMAIN="));
+    Test::new()
+        .args(["demo"])
+        .stdout_contains("Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.")
+        .stdout_contains("Apply complete: 11 restricted, 8 exposed, 0 failed.")
+        .stdout_contains("No changes. Plan: 0 to restrict, 0 to expose, 45 unchanged, 39 ignored.")
+        .stdout_contains("export PLOTLY_API_DOMAIN=")
+        .status(0);
 }
 
 /// Runs plotward under a pseudo-terminal (`script` from util-linux), typing `input`; returns
@@ -906,14 +858,10 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
         .unwrap();
     change["action"] = json!("restrict");
     std::fs::write(&path, plan.to_string()).unwrap();
-    let refused = live(&sandbox)
+    live(&sandbox)
         .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+        .stderr_contains("is inconsistent")
         .status(1);
-    assert!(
-        refused.stderr.contains("is inconsistent"),
-        "{}",
-        refused.stderr
-    );
     // The same file twice (private, then secret), or a summary that hides a change.
     let original: Value = serde_json::from_str(&text).unwrap();
     let mut twice = original.clone();
@@ -957,10 +905,10 @@ fn a_hand_edited_plan_that_contradicts_itself_is_refused() {
         ),
     ] {
         std::fs::write(&path, edited.to_string()).unwrap();
-        let refused = live(&sandbox)
+        live(&sandbox)
             .args(["apply", "-p", &policy_arg(), path.to_str().unwrap()])
+            .stderr_contains(message)
             .status(1);
-        assert!(refused.stderr.contains(message), "{}", refused.stderr);
     }
     assert!(writes(&api).is_empty());
 }

@@ -4,6 +4,10 @@
 /// The `Test` builder and helpers shared by every module.
 mod harness;
 
+/// The virtualenv helper, shared with `benches/scale.rs`.
+#[path = "../support/python.rs"]
+mod python;
+
 /// ARCHITECTURE.md's module table against the source tree.
 mod architecture;
 

@@ -323,13 +323,10 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
 
 #[test]
 fn example_plan_is_pinned() {
-    let run = Test::new().args(example_args(&[])).status(0);
-    let expected = std::fs::read_to_string(repo("tests/fixtures/example-plan.txt")).unwrap();
-    assert!(
-        run.stdout == expected,
-        "plan of the example differs from tests/fixtures/example-plan.txt:\n{}",
-        pretty_assertions::StrComparison::new(&expected, &run.stdout)
-    );
+    let run = Test::new()
+        .args(example_args(&[]))
+        .stdout_matches_fixture("tests/fixtures/example-plan.txt")
+        .status(0);
     assert_eq!(run.stderr, "", "the example policy has no dead rules");
 }
 
@@ -386,17 +383,13 @@ fn share_keys_never_appear_in_plans() {
         {"fid": "a:2", "path": "reports", "filetype": "fold", "world_readable": false,
          "share_key_enabled": true, "share_key": "KkpqfcY2FA5kJhU5QwnUs6"}]}"#;
     for format in ["text", "json"] {
-        let run = Test::new()
+        Test::new()
             .policy("version: 1\ndefault: private\n")
             .write("s.json", snapshot)
             .args(["plan", "--snapshot", "s.json", "--format", format])
+            .stdout_lacks("KkpqfcY2FA5kJhU5QwnUs5")
+            .stdout_contains("reports/x")
             .status(0);
-        assert!(
-            !run.stdout.contains("KkpqfcY2FA5kJhU5QwnUs5"),
-            "{}",
-            run.stdout
-        );
-        assert!(run.stdout.contains("reports/x"));
     }
 }
 
@@ -425,12 +418,8 @@ fn an_invalid_policy_stops_the_plan_before_reading_anything_else() {
     let run = Test::new()
         .policy("version: 1\nrules:\n  - match: x\n    sharing: everyone\n")
         .args(["plan", "--snapshot", "missing.json"])
+        .stderr_contains("unknown sharing level `everyone`")
         .status(1);
-    assert!(
-        run.stderr.contains("unknown sharing level `everyone`"),
-        "{}",
-        run.stderr
-    );
     assert_eq!(run.stdout, "");
 }
 
@@ -469,18 +458,13 @@ fn out_follows_a_symlink_and_never_replaces_what_is_not_a_file() {
         targets.push(("device", "a device"));
     }
     for (name, kind) in targets {
-        let run = Test::new()
+        Test::new()
             .args(example_args(&[
                 "--out",
                 &test.path(name).display().to_string(),
             ]))
+            .stderr_contains(&format!("it is {kind}, not a regular file"))
             .status(1);
-        assert!(
-            run.stderr
-                .contains(&format!("it is {kind}, not a regular file")),
-            "{name}: {}",
-            run.stderr
-        );
     }
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     if made_device {
@@ -547,15 +531,19 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         "rlo\u{202e}txt.exe",
         "cr\rPlan: 9",
     ];
-    let plan_with = |args: &[&str], code: i32| {
+    let plan_with = |args: &[&str]| {
         Test::new()
             .write("snap.json", &snapshot_of(&paths))
             .policy("version: 1\ndefault: private\n")
             .args(["plan", "--snapshot", "snap.json"])
             .args(args)
-            .status(code)
     };
-    let text = plan_with(&[], 0).stdout;
+    let text = plan_with(&[])
+        .stdout_contains("x\\nNo changes. Plan: 0")
+        .stdout_contains("esc\\e]0;owned\\u{7}\\e[2J")
+        .stdout_contains("rlo\\u{202e}txt.exe")
+        .status(0)
+        .stdout;
     let summaries = text
         .lines()
         .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
@@ -565,16 +553,10 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         text.ends_with("Plan: 4 to restrict, 0 to expose, 0 unchanged, 0 ignored.\n"),
         "{text}"
     );
-    assert!(
-        text.contains("x\\nNo changes. Plan: 0"),
-        "shown, escaped: {text}"
-    );
-    assert!(text.contains("esc\\e]0;owned\\u{7}\\e[2J"), "{text}");
-    assert!(text.contains("rlo\\u{202e}txt.exe"), "{text}");
     assert!(!has_raw_controls(&text), "{text:?}");
     // One line per change: the header, a blank line, four changes, a blank line, the summary.
     assert_eq!(text.lines().count(), 8, "{text}");
-    let diff = plan_with(&["--format", "diff"], 0).stdout;
+    let diff = plan_with(&["--format", "diff"]).status(0).stdout;
     assert!(!has_raw_controls(&diff), "{diff:?}");
     assert_eq!(
         diff.lines()
@@ -583,7 +565,7 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         4,
         "{diff}"
     );
-    let markdown = plan_with(&["--format", "markdown"], 0).stdout;
+    let markdown = plan_with(&["--format", "markdown"]).status(0).stdout;
     assert!(!has_raw_controls(&markdown), "{markdown:?}");
     let check = Test::new()
         .write("snap.json", &snapshot_of(&paths))
@@ -604,35 +586,30 @@ fn a_very_long_name_or_policy_line_is_shown_not_a_crash() {
     // Names up to the 4,096-byte path limit are shown whole; longer ones are refused.
     let long = "n".repeat(4_000);
     for command in ["plan", "check"] {
-        let run = Test::new()
+        Test::new()
             .write("snap.json", &snapshot_of(&[&long, "short"]))
             .policy("version: 1\ndefault: private\n")
             .args([command, "--snapshot", "snap.json"])
+            .stdout_contains(&long)
             .status(if command == "plan" { 0 } else { 2 });
-        assert!(run.stdout.contains(&long), "{command}");
     }
     let too_long = "n".repeat(70_000);
-    let run = Test::new()
+    Test::new()
         .write("snap.json", &snapshot_of(&[&too_long]))
         .policy("version: 1\ndefault: private\n")
         .args(["plan", "--snapshot", "snap.json"])
+        .stderr_contains("path is longer than 4096 bytes")
         .status(1);
-    assert!(
-        run.stderr.contains("path is longer than 4096 bytes"),
-        "{}",
-        run.stderr
-    );
     // A policy error past column 65,535 of one line.
     let policy = format!(
         "version: 1\ndefault: private\nrules: [{}{{match: \"a\", sharing: nope}}]\n",
         " ".repeat(70_000)
     );
-    let run = Test::new().policy(&policy).args(["validate"]).status(1);
-    assert!(
-        run.stderr.contains("plotward.yaml:3:"),
-        "{}",
-        &run.stderr[..run.stderr.len().min(500)]
-    );
+    let run = Test::new()
+        .policy(&policy)
+        .args(["validate"])
+        .stderr_contains("plotward.yaml:3:")
+        .status(1);
     let caret_line = run
         .stderr
         .lines()
@@ -678,13 +655,8 @@ fn out_never_replaces_the_plans_own_inputs() {
             .policy("version: 1\ndefault: private\n")
             .write("snap.json", &snapshot_of(&["a"]))
             .args(["plan", "--snapshot", "snap.json", "--out", target])
+            .stderr_contains(&format!("--out {target} is this plan's own input"))
             .status(1);
-        assert!(
-            run.stderr
-                .contains(&format!("--out {target} is this plan's own input")),
-            "{}",
-            run.stderr
-        );
         assert!(run.read(target).len() < 200, "{target} was left alone");
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use plotward::sandbox::{Options, Sandbox, Seed};
 
 use crate::api::{Api, sandbox_with};
-use crate::harness::{Run, Test};
+use crate::harness::Test;
 use crate::hostile::{Reply, Server};
 
 /// Everything private: a valid policy that needs no listing to parse.
@@ -43,15 +43,6 @@ fn paths(api: &Api) -> Vec<String> {
         .collect()
 }
 
-#[track_caller]
-fn assert_stderr(run: &Run, needle: &str) {
-    assert!(
-        run.stderr.contains(needle),
-        "stderr lacks {needle:?}:\n{}",
-        run.stderr
-    );
-}
-
 /// A run of a server command with fast retries.
 fn command(args: &[&str]) -> Test {
     test().args(args).args(FAST)
@@ -80,10 +71,10 @@ fn without_an_api_url_every_server_command_fails_at_once_saying_how_to_set_one()
         assert_eq!(run.stdout, "", "{args:?}");
     }
     // PLOTLY_DIR moves the file the message names.
-    let run = command(&["plan"])
+    command(&["plan"])
         .env("PLOTLY_DIR", "/nonexistent/plotly")
+        .stderr_contains("in /nonexistent/plotly/.config\n")
         .status(1);
-    assert_stderr(&run, "in /nonexistent/plotly/.config\n");
 }
 
 #[test]
@@ -97,16 +88,12 @@ fn commands_that_need_no_server_never_ask_for_one() {
         &["check", "--snapshot", "snap.json"],
     ];
     for args in offline {
-        let run = Test::new()
+        Test::new()
             .policy(PRIVATE)
             .write("snap.json", &snapshot)
             .args(args)
+            .stderr_lacks("API URL")
             .status(0);
-        assert!(
-            !run.stderr.contains("API URL"),
-            "{args:?} asked for a server:\n{}",
-            run.stderr
-        );
     }
 }
 
@@ -125,11 +112,11 @@ fn plotly_api_domain_in_the_plotly_dir_config_still_works() {
         json!({"username": "alice", "api_key": "alice-key"}).to_string(),
     )
     .unwrap();
-    let run = test()
+    test()
         .args(["plan"])
         .env("PLOTLY_DIR", &dir.path().display().to_string())
+        .stdout_contains("Plan: ")
         .status(0);
-    assert!(run.stdout.contains("Plan: "), "{}", run.stdout);
     let seen = paths(&api);
     assert_eq!(seen[0], "/v2/users/current", "the check comes first");
     assert!(seen[1..].iter().all(|p| p == "/v2/folders/all"), "{seen:?}");
@@ -145,6 +132,8 @@ fn a_wrong_key_is_rejected_before_any_listing_naming_its_source_and_the_server()
             .env("PLOTLY_API_DOMAIN", &url)
             .env("PLOTLY_USERNAME", "alice")
             .env("PLOTLY_API_KEY", "not-alices-key")
+            .stderr_lacks("not-alices-key")
+            .stdout_lacks("not-alices-key")
             .status(1);
         assert_eq!(
             run.stderr,
@@ -156,7 +145,6 @@ fn a_wrong_key_is_rejected_before_any_listing_naming_its_source_and_the_server()
             ),
             "{args:?}"
         );
-        assert!(!run.stderr.contains("not-alices-key") && !run.stdout.contains("not-alices-key"));
     }
     assert_eq!(
         paths(&api),
@@ -168,48 +156,39 @@ fn a_wrong_key_is_rejected_before_any_listing_naming_its_source_and_the_server()
 #[test]
 fn a_rejected_key_names_the_key_file_or_the_plotly_credentials_file() {
     let sandbox = sandbox();
-    let run = test()
+    test()
         .write("key.txt", "wrong\n")
         .args(["plan", "--api-url", sandbox.url(), "--user", "alice"])
         .args(["--api-key-file", "key.txt"])
+        .stderr_contains("error: the API key from --api-key-file key.txt was rejected by")
+        .stderr_contains("for the user alice from --user:")
         .status(1);
-    assert_stderr(
-        &run,
-        "error: the API key from --api-key-file key.txt was rejected by",
-    );
-    assert_stderr(&run, "for the user alice from --user:");
-    let run = test()
+    test()
         .write(
             "conf/.credentials",
             r#"{"username": "alice", "api_key": "wrong"}"#,
         )
         .args(["plan", "--api-url", sandbox.url()])
         .env("PLOTLY_DIR", "conf")
+        .stderr_contains("error: the API key from conf/.credentials was rejected")
+        .stderr_contains("for the user alice from conf/.credentials:")
         .status(1);
-    assert_stderr(
-        &run,
-        "error: the API key from conf/.credentials was rejected",
-    );
-    assert_stderr(&run, "for the user alice from conf/.credentials:");
 }
 
 #[test]
 fn a_wrong_username_is_caught_by_the_credentials_check_before_listing() {
     let sandbox = sandbox();
     let api = Api::new(&sandbox);
-    let run = test()
+    test()
         .args(["plan", "--api-url", sandbox.url(), "--user", "bob"])
         .env("PLOTLY_USERNAME", "alice")
         .env("PLOTLY_API_KEY", "alice-key")
-        .status(1);
-    assert_stderr(
-        &run,
-        &format!(
+        .stderr_contains(&format!(
             "the API key from PLOTLY_API_KEY was rejected by {} (401) for the user bob from \
              --user: check that the key is current and belongs to that user",
             sandbox.url()
-        ),
-    );
+        ))
+        .status(1);
     assert_eq!(paths(&api), ["/v2/users/current"]);
 }
 
@@ -270,22 +249,20 @@ fn an_odd_current_user_answer_is_refused_escaped_before_listing() {
         ),
     ] {
         let server = current_user_server(Reply::Json(200, body));
-        let run = against(&server).status(1);
-        assert_stderr(
-            &run,
-            "this is not a Chart Studio answer to the credentials check: ",
-        );
-        assert_stderr(&run, why);
-        assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+        against(&server)
+            .stderr_contains("this is not a Chart Studio answer to the credentials check: ")
+            .stderr_contains(why)
+            .stderr_lacks("\u{1b}")
+            .status(1);
         assert_eq!(paths_seen(&server), ["/v2/users/current"]);
     }
     // Far more than a user object: refused at the cap, not read whole.
     let server = current_user_server(Reply::Huge { bytes: 50_000_000 });
-    let run = against(&server).status(1);
-    assert_stderr(
-        &run,
-        "this is not a Chart Studio answer to the credentials check: it is larger than 64 KiB",
-    );
+    against(&server)
+        .stderr_contains(
+            "this is not a Chart Studio answer to the credentials check: it is larger than 64 KiB",
+        )
+        .status(1);
     assert_eq!(paths_seen(&server), ["/v2/users/current"]);
 }
 
@@ -363,18 +340,17 @@ fn a_host_that_does_not_resolve_is_named_not_retried_into_a_chain() {
         "error: GET https://plotly.invalid/v2/users/current: cannot resolve host \
          plotly.invalid: check --api-url\n"
     );
-    let run = test()
+    test()
         .args(["snapshot"])
         .args(FAST)
         .env("PLOTLY_API_DOMAIN", "https://plotly.invalid")
         .env("PLOTLY_USERNAME", "alice")
         .env("PLOTLY_API_KEY", "alice-key")
+        .stderr_contains(
+            "cannot resolve host plotly.invalid: check --api-url (the API URL is from \
+             PLOTLY_API_DOMAIN)\n",
+        )
         .status(1);
-    assert_stderr(
-        &run,
-        "cannot resolve host plotly.invalid: check --api-url (the API URL is from \
-         PLOTLY_API_DOMAIN)\n",
-    );
 }
 
 #[test]
