@@ -22,7 +22,6 @@ pub mod export;
 pub mod inventory;
 pub mod limits;
 pub mod plan;
-pub mod planfile;
 pub mod policy;
 pub mod policytest;
 pub mod remote;
@@ -30,6 +29,7 @@ pub mod render;
 pub mod sandbox;
 pub mod schema;
 pub mod visible;
+pub mod wire;
 
 use std::io::Write;
 

@@ -6,8 +6,8 @@ use super::plan::load_inventory;
 use super::{Io, write_atomically};
 use crate::config::Input;
 use crate::error::{Error, Exit};
-use crate::planfile::Source;
 use crate::render;
+use crate::wire::plan::Source;
 
 /// `export`: prints (or writes) the policy, or diffs it against an existing one.
 pub fn export(

@@ -147,34 +147,7 @@ pub fn explain(
                 None => groups.push((decision, vec![filetype])),
             }
         }
-        let all_alike = groups.len() == 1 && filetypes.len() > 1;
-        for (decision, types) in &groups {
-            let label = if all_alike {
-                String::new()
-            } else {
-                let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-                format!(" [{}]", names.join(", "))
-            };
-            let reason = explain_decision(&policy, decision);
-            let target = decision.target().as_str();
-            writeln!(
-                io.out,
-                "{}{label}: {target}  ({})",
-                crate::visible::escape(path),
-                crate::visible::escape(&reason)
-            )?;
-        }
+        crate::render::text::explain(&policy, path, &groups, io.out_painter, io.out)?;
     }
     Ok(Exit::Success)
-}
-
-fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
-    match decision {
-        Decision::Rule { rule, pattern } => format!(
-            "rule {} \"{}\", {}:{}:{}",
-            rule.number, pattern.glob, policy.name, pattern.span.line, pattern.span.column
-        ),
-        Decision::Default(_) => "no rule matches; the default applies".to_owned(),
-        Decision::Folder => "a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then)".to_owned(),
-    }
 }

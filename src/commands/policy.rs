@@ -40,6 +40,6 @@ pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
 
 /// `schema`: the policy's JSON Schema.
 pub fn schema(io: &mut Io<'_>) -> Result<Exit, Error> {
-    render::write_json(&crate::schema::policy(), io.out)?;
+    render::json::write(&crate::schema::policy(), io.out)?;
     Ok(Exit::Success)
 }
