@@ -68,12 +68,7 @@ fn connect(
     io: &mut Io<'_>,
 ) -> Result<crate::remote::Client, Error> {
     if remote.connection.tls == crate::remote::TlsVerify::Off {
-        writeln!(
-            io.err,
-            "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
-             path can read the API key",
-            io.err_painter.paint(Painter::YELLOW, "warning")
-        )?;
+        crate::render::text::tls_off_warning(io.err_painter, io.err)?;
     }
     check_credentials(remote)?;
     let client = if read_only {
@@ -120,9 +115,7 @@ pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
     io.err
         .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
-    let count = policy.rules.len();
-    let noun = if count == 1 { "rule" } else { "rules" };
-    writeln!(io.out, "{}: valid, {count} {noun}", policy.name)?;
+    crate::render::text::valid(&policy, io.out_painter, io.out)?;
     Ok(Exit::Success)
 }
 

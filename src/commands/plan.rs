@@ -190,17 +190,12 @@ pub fn snapshot(
         taken_at: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
     };
     let snapshot = Snapshot::from_inventory(&inventory, Some(source));
-    let mut bytes = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::from)?;
-    bytes.push(b'\n');
+    let mut bytes = Vec::new();
+    render::json::write(&snapshot, &mut bytes)?;
     match out.filter(|path| !outfile::is_stdout(path)) {
         Some(path) => {
             write_atomically(path, &bytes)?;
-            writeln!(
-                io.err,
-                "wrote {} files to {}",
-                inventory.len(),
-                path.display()
-            )?;
+            render::text::snapshot_written(path, inventory.len(), io.err_painter, io.err)?;
         }
         None => io.out.write_all(&bytes)?,
     }

@@ -5,16 +5,20 @@
 //! `No changes.`.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use anstyle::Style;
 
 use super::{CheckView, Painter, PlanView};
 use crate::apply::{Outcome, Report};
 use crate::check::{Finding, Kind};
-use crate::inventory::FileType;
+use crate::export::Exported;
+use crate::inventory::{Coverage, FileType};
 use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, Summary};
 use crate::policy::{Decision, Policy};
+use crate::policytest::{self, TestFile};
 use crate::visible::{self, escape};
+use crate::wire::plan::Source;
 
 /// Writes the plan for people, with the guardrails it breaks.
 pub fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
@@ -350,6 +354,115 @@ fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
         Decision::Default(_) => "no rule matches; the default applies".to_owned(),
         Decision::Folder => "a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then)".to_owned(),
     }
+}
+
+/// `validate`'s line: `policy.yaml: valid, 4 rules`.
+pub fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let count = policy.rules.len();
+    let noun = if count == 1 { "rule" } else { "rules" };
+    writeln!(out, "{}: valid, {count} {noun}", policy.name)
+}
+
+/// `test`'s report: each failure at its place in the test file, then the summary line, green
+/// when everything passed.
+pub fn policy_test(
+    tests: &TestFile,
+    outcome: &policytest::Outcome,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for failure in &outcome.failures {
+        writeln!(
+            out,
+            "{}:{}:{}: {}",
+            escape(&tests.name),
+            failure.span.line,
+            failure.span.column,
+            escape(&failure.message)
+        )?;
+    }
+    let style = if outcome.passed() {
+        Painter::GREEN
+    } else {
+        Painter::RED
+    };
+    let summary = escape(&policy_test_summary(outcome, &tests.name)).into_owned();
+    writeln!(out, "{}", painter.paint(style, summary))
+}
+
+/// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
+pub fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String {
+    if outcome.passed() {
+        return format!(
+            "{name}: {} cases and {} assertions passed",
+            outcome.cases, outcome.assertions
+        );
+    }
+    format!(
+        "{name}: {} of {} cases and {} of {} assertions passed",
+        outcome.cases - outcome.failed_cases,
+        outcome.cases,
+        outcome.assertions - outcome.failed_assertions,
+        outcome.assertions
+    )
+}
+
+/// The exported policy as a file: what the listing could not vouch for as comments, then the
+/// policy, whose header names where it came from.
+pub fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source) -> String {
+    let origin = match source {
+        Source::Snapshot { path } => format!("the snapshot {path}"),
+        Source::Api { api_url, user } => format!("{user} at {api_url}"),
+    };
+    let mut yaml = String::new();
+    for note in super::coverage_notes(coverage) {
+        yaml.push_str("# ");
+        yaml.push_str(&note);
+        yaml.push('\n');
+    }
+    yaml.push_str(&exported.to_yaml(&escape(&origin)));
+    yaml
+}
+
+/// `export --diff` when there is no difference.
+pub fn export_unchanged(existing: &str, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{existing} is the same as the exported policy")
+}
+
+/// What `export --out FILE` wrote, on stderr.
+pub fn export_written(
+    path: &Path,
+    exported: &Exported,
+    files: usize,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "wrote {} with {} rules for {files} files",
+        path.display(),
+        exported.rules.len()
+    )
+}
+
+/// What `snapshot --out FILE` wrote, on stderr.
+pub fn snapshot_written(
+    path: &Path,
+    files: usize,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "wrote {files} files to {}", path.display())
+}
+
+/// The warning before connecting with certificate checks off.
+pub fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
+         path can read the API key",
+        painter.paint(Painter::YELLOW, "warning")
+    )
 }
 
 /// Column widths in terminal cells, so the changes line up.
