@@ -3,7 +3,7 @@
 //! ```text
 //! policy.yaml ──policy::Policy::load──▶ Policy ──────────────────────┐
 //!                                                                    ▼
-//! snapshot.json ──inventory::Snapshot──┐                         plan::diff ──▶ Plan ──▶ render
+//! snapshot.json ──wire::snapshot───────┐                         plan::diff ──▶ Plan ──▶ render
 //! Chart Studio API ──remote::Client────┴─▶ Inventory ─────────────────┘          │
 //!                                                                                ▼
 //!        check::check (findings) · export::export (policy) · apply::execute ──PATCH──▶ API

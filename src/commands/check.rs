@@ -14,8 +14,7 @@ use crate::render::{self, CheckView};
 pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
-    io.err
-        .write_all(render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
+    render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let plan = plan::diff(&policy, &inventory);
     let report = check::check(&plan, &policy.guardrails);
     let view = CheckView {

@@ -113,8 +113,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// `validate`: `policy.yaml: valid, 4 rules`.
 pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
-    io.err
-        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
+    crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     crate::render::text::valid(&policy, io.out_painter, io.out)?;
     Ok(Exit::Success)
 }
@@ -127,8 +126,7 @@ pub fn explain(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
-    io.err
-        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
+    crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let mut decider = policy.decider();
     for path in paths {
         // Group the file types by the decision they get, keeping the first type's order.

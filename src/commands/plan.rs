@@ -135,8 +135,7 @@ pub(super) fn show_plan<'i>(
     format: Format,
     io: &mut Io<'_>,
 ) -> Result<(Plan<'i>, PlanFile), Error> {
-    io.err
-        .write_all(render::diagnostic::warnings(policy, io.err_painter).as_bytes())?;
+    render::diagnostic::warnings(policy, io.err_painter, io.err)?;
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     // The text plan lists dead rules itself; other formats are for machines and reviews, so
