@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use crate::inventory::{FileType, Inventory, Sharing};
 use crate::plan::Direction;
-use crate::planfile::{ChangeJson, DirectionJson, PlanFile};
 use crate::remote::{Attempt, Client, RemoteError};
+use crate::wire::plan::{ChangeJson, DirectionJson, PlanFile};
 
 /// How to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +205,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
                     from: entry.current(),
                     to,
                     observed: file.flags,
-                    rule: crate::planfile::RuleJson::from(&entry.decided_by),
+                    rule: crate::wire::plan::RuleJson::from(&entry.decided_by),
                     required_by: None,
                 },
                 planned,
@@ -792,7 +792,7 @@ mod restore;
 mod tests {
     use super::*;
     use crate::inventory::{Flags, RemoteFile};
-    use crate::planfile::{RuleJson, Source, SummaryJson};
+    use crate::wire::plan::{RuleJson, Source, SummaryJson};
 
     fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> ChangeJson {
         ChangeJson {

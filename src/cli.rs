@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::render::{CheckFormat, Format};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -108,8 +106,8 @@ pub struct PlanArgs {
     pub connection: ConnectionArgs,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 
     /// Also save the plan as JSON to FILE, for `apply` (atomically; a symlink's target is
     /// replaced, anything but a regular file refused). `-` prints the JSON plan on stdout
@@ -124,6 +122,19 @@ pub struct PlanArgs {
     /// Exit 1 when a rule decides no file, or the policy manages no file at all.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `plan --format`; `config` maps it to [`crate::render::Format`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like text for people.
+    Text,
+    /// The versioned JSON plan (`format_version` 1, documented in the README).
+    Json,
+    /// A pull-request comment for GitHub and GitLab.
+    Markdown,
+    /// A unified diff of the sharing manifest (`path  filetype  level`), current to desired.
+    Diff,
 }
 
 /// Arguments of `sandbox`.
@@ -317,6 +328,19 @@ pub struct CheckArgs {
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// `check --format`; `config` maps it to [`crate::render::CheckFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Violations for people, and a summary line.
+    Text,
+    /// The versioned JSON check result.
+    Json,
+    /// A pull-request comment for GitHub and GitLab.
+    Markdown,
+    /// JUnit XML: one test case per file, a failure per violation.
+    Junit,
 }
 
 /// Arguments of `export`.

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{
-    ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, ExportArgs, PlanArgs,
+    self, ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, ExportArgs, PlanArgs,
     SandboxArgs,
 };
 use crate::error::Error;
@@ -229,7 +229,7 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
     Ok(PlanConfig {
         policy: args.policy.policy,
         input: input(args.snapshot, args.connection)?,
-        format: args.format,
+        format: plan_format(args.format),
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
         strict: args.strict,
@@ -248,9 +248,29 @@ fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
     Ok(CheckConfig {
         policy: args.policy.policy,
         input: input(args.snapshot, args.connection)?,
-        format: args.format,
+        format: check_format(args.format),
         strict: args.strict,
     })
+}
+
+/// The renderer for a `plan --format` value.
+fn plan_format(format: cli::PlanFormat) -> Format {
+    match format {
+        cli::PlanFormat::Text => Format::Text,
+        cli::PlanFormat::Json => Format::Json,
+        cli::PlanFormat::Markdown => Format::Markdown,
+        cli::PlanFormat::Diff => Format::Diff,
+    }
+}
+
+/// The renderer for a `check --format` value.
+fn check_format(format: cli::CheckFormat) -> CheckFormat {
+    match format {
+        cli::CheckFormat::Text => CheckFormat::Text,
+        cli::CheckFormat::Json => CheckFormat::Json,
+        cli::CheckFormat::Markdown => CheckFormat::Markdown,
+        cli::CheckFormat::Junit => CheckFormat::Junit,
+    }
 }
 
 /// A snapshot when given, else the live account.

@@ -3,7 +3,7 @@
 //! ```text
 //! policy.yaml ──policy::Policy::load──▶ Policy ──────────────────────┐
 //!                                                                    ▼
-//! snapshot.json ──inventory::Snapshot──┐                         plan::diff ──▶ Plan ──▶ render
+//! snapshot.json ──wire::snapshot───────┐                         plan::diff ──▶ Plan ──▶ render
 //! Chart Studio API ──remote::Client────┴─▶ Inventory ─────────────────┘          │
 //!                                                                                ▼
 //!        check::check (findings) · export::export (policy) · apply::execute ──PATCH──▶ API
@@ -22,7 +22,6 @@ pub mod export;
 pub mod inventory;
 pub mod limits;
 pub mod plan;
-pub mod planfile;
 pub mod policy;
 pub mod policytest;
 pub mod remote;
@@ -30,6 +29,7 @@ pub mod render;
 pub mod sandbox;
 pub mod schema;
 pub mod visible;
+pub mod wire;
 
 use std::io::Write;
 

@@ -313,40 +313,6 @@ impl Breach {
     }
 }
 
-impl std::fmt::Display for Breach {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Breach::ExposesNeverPublic { fid, path } => write!(
-                f,
-                "{path} ({fid}) would become public, but guardrails.never_public forbids it"
-            ),
-            Breach::ExposesFolderOverNeverPublic {
-                fid,
-                path,
-                glob,
-                example,
-            } => write!(
-                f,
-                "folder {path} ({fid}) would become public, and a public folder makes its contents \
-                 public: `{example}` is under guardrails.never_public `{glob}`"
-            ),
-            Breach::MaxChanges {
-                changes,
-                managed,
-                limit,
-            } => write!(
-                f,
-                "{changes} changes exceed guardrails.max_changes: {limit} of {managed} managed files allows {}",
-                limit.allowed(*managed)
-            ),
-            Breach::MaxExposures { exposes, limit } => write!(
-                f,
-                "{exposes} exposures exceed guardrails.max_exposures: {limit}"
-            ),
-        }
-    }
-}
-
 /// The guardrails a plan breaks.
 pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
     let mut found: Vec<Breach> = plan

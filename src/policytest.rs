@@ -342,23 +342,6 @@ impl Outcome {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
-
-    /// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
-    pub fn summary(&self, name: &str) -> String {
-        if self.passed() {
-            return format!(
-                "{name}: {} cases and {} assertions passed",
-                self.cases, self.assertions
-            );
-        }
-        format!(
-            "{name}: {} of {} cases and {} of {} assertions passed",
-            self.cases - self.failed_cases,
-            self.cases,
-            self.assertions - self.failed_assertions,
-            self.assertions
-        )
-    }
 }
 
 #[cfg(test)]
@@ -391,7 +374,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            outcome.summary("t.yaml"),
+            crate::render::text::policy_test_summary(&outcome, "t.yaml"),
             "t.yaml: 2 of 3 cases and 0 of 0 assertions passed"
         );
     }

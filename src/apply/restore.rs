@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::{Outcome, Run, Watch, run_each, run_phase, write_verified};
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Direction;
-use crate::planfile::{ChangeJson, DirectionJson};
+use crate::wire::plan::{ChangeJson, DirectionJson};
 
 /// Below this many files to read again, each is read on its own (`GET /v2/files/{fid}`);
 /// from it on, and when they are at least 1% of the account, the account is listed once

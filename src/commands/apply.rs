@@ -11,10 +11,10 @@ use crate::apply::{self, AuditLog, Report, Watches};
 use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
 use crate::inventory::Sharing;
-use crate::planfile::{DirectionJson, PLAN_FORMAT_VERSION, PlanFile, Source};
 use crate::policy::Policy;
 use crate::remote::Client;
 use crate::render::{self, Format};
+use crate::wire::plan::{DirectionJson, PLAN_FORMAT_VERSION, PlanFile, Source};
 
 /// `apply`. With a saved plan, the plan is carried out only under the policy it was made from
 /// (its digest) and only while a fresh plan of that policy still says exactly the same;
@@ -205,7 +205,7 @@ fn confirm_saved(
     let fresh = crate::plan::diff(policy, inventory);
     let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
     let watches = apply::watches(&fresh, &policy.guardrails);
-    let fresh = PlanFile::new(&fresh, policy, api_source(client), &breaches);
+    let fresh = crate::render::json::plan_file(&fresh, policy, api_source(client), &breaches);
     check_stale(path, &plan, &fresh, inventory)?;
     check_guardrails(&fresh, force)?;
     writeln!(
@@ -395,7 +395,7 @@ fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
 mod tests {
     use super::*;
     use crate::inventory::FileType;
-    use crate::planfile::{ChangeJson, RuleJson, SummaryJson};
+    use crate::wire::plan::{ChangeJson, RuleJson, SummaryJson};
 
     #[test]
     fn the_last_check_refuses_any_never_public_exposure_whatever_the_plan_says() {

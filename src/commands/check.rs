@@ -7,34 +7,23 @@ use crate::config::CheckConfig;
 use crate::error::{Error, Exit};
 use crate::plan;
 use crate::policy::Policy;
-use crate::render::{self, CheckFormat};
+use crate::render::{self, CheckView};
 
 /// `check`: exit 0 when compliant, 2 when anything is wrong. It lists through a read-only
 /// client, so it cannot write.
 pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
-    io.err
-        .write_all(render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
+    render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let plan = plan::diff(&policy, &inventory);
     let report = check::check(&plan, &policy.guardrails);
-    match config.format {
-        CheckFormat::Text => render::text::check(&report, io.out_painter, io.out)?,
-        CheckFormat::Json => {
-            render::write_json(
-                &check::CheckJson::new(&report, &policy.name, source),
-                io.out,
-            )?;
-        }
-        CheckFormat::Markdown => {
-            let diff = render::diff::plan(&plan);
-            io.out
-                .write_all(render::markdown::check(&report, &diff).as_bytes())?;
-        }
-        CheckFormat::Junit => io
-            .out
-            .write_all(render::junit::check(&report, &policy.name).as_bytes())?,
-    }
+    let view = CheckView {
+        report: &report,
+        plan: &plan,
+        policy: &policy.name,
+        source: &source,
+    };
+    render::check(&view, config.format, io.out_painter, io.out)?;
     if config.strict && super::fails_strict(&plan, io)? {
         return Ok(Exit::Failure);
     }

@@ -6,7 +6,6 @@ use super::plan::load_inventory;
 use super::{Io, write_atomically};
 use crate::config::Input;
 use crate::error::{Error, Exit};
-use crate::planfile::Source;
 use crate::render;
 
 /// `export`: prints (or writes) the policy, or diffs it against an existing one.
@@ -17,18 +16,8 @@ pub fn export(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let (inventory, source) = load_inventory(input, true, io)?;
-    let origin = match &source {
-        Source::Snapshot { path } => format!("the snapshot {path}"),
-        Source::Api { api_url, user } => format!("{user} at {api_url}"),
-    };
     let exported = crate::export::export(&inventory).map_err(Error::Usage)?;
-    let mut yaml = String::new();
-    for note in render::coverage_notes(inventory.coverage()) {
-        yaml.push_str("# ");
-        yaml.push_str(&note);
-        yaml.push('\n');
-    }
-    yaml.push_str(&exported.to_yaml(&crate::visible::escape(&origin)));
+    let yaml = render::text::exported_policy(&exported, inventory.coverage(), &source);
     check_readable(&yaml)?;
     if let Some(existing) = diff {
         let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES)
@@ -36,7 +25,7 @@ pub fn export(
         let shown = existing.display().to_string();
         let patch = render::diff::unified(&text, &yaml, &shown, "exported");
         if patch.is_empty() {
-            writeln!(io.out, "{shown} is the same as the exported policy")?;
+            render::text::export_unchanged(&shown, io.out_painter, io.out)?;
         } else {
             io.out.write_all(patch.as_bytes())?;
         }
@@ -45,13 +34,7 @@ pub fn export(
     match out.filter(|path| !super::outfile::is_stdout(path)) {
         Some(path) => {
             write_atomically(path, yaml.as_bytes())?;
-            writeln!(
-                io.err,
-                "wrote {} with {} rules for {} files",
-                path.display(),
-                exported.rules.len(),
-                inventory.len()
-            )?;
+            render::text::export_written(path, &exported, inventory.len(), io.err_painter, io.err)?;
         }
         None => io.out.write_all(yaml.as_bytes())?,
     }

@@ -68,12 +68,7 @@ fn connect(
     io: &mut Io<'_>,
 ) -> Result<crate::remote::Client, Error> {
     if remote.connection.tls == crate::remote::TlsVerify::Off {
-        writeln!(
-            io.err,
-            "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
-             path can read the API key",
-            io.err_painter.paint(Painter::YELLOW, "warning")
-        )?;
+        crate::render::text::tls_off_warning(io.err_painter, io.err)?;
     }
     check_credentials(remote)?;
     let client = if read_only {
@@ -118,11 +113,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// `validate`: `policy.yaml: valid, 4 rules`.
 pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
-    io.err
-        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
-    let count = policy.rules.len();
-    let noun = if count == 1 { "rule" } else { "rules" };
-    writeln!(io.out, "{}: valid, {count} {noun}", policy.name)?;
+    crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
+    crate::render::text::valid(&policy, io.out_painter, io.out)?;
     Ok(Exit::Success)
 }
 
@@ -134,8 +126,7 @@ pub fn explain(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
-    io.err
-        .write_all(crate::render::diagnostic::warnings(&policy, io.err_painter).as_bytes())?;
+    crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let mut decider = policy.decider();
     for path in paths {
         // Group the file types by the decision they get, keeping the first type's order.
@@ -147,34 +138,7 @@ pub fn explain(
                 None => groups.push((decision, vec![filetype])),
             }
         }
-        let all_alike = groups.len() == 1 && filetypes.len() > 1;
-        for (decision, types) in &groups {
-            let label = if all_alike {
-                String::new()
-            } else {
-                let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-                format!(" [{}]", names.join(", "))
-            };
-            let reason = explain_decision(&policy, decision);
-            let target = decision.target().as_str();
-            writeln!(
-                io.out,
-                "{}{label}: {target}  ({})",
-                crate::visible::escape(path),
-                crate::visible::escape(&reason)
-            )?;
-        }
+        crate::render::text::explain(&policy, path, &groups, io.out_painter, io.out)?;
     }
     Ok(Exit::Success)
-}
-
-fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
-    match decision {
-        Decision::Rule { rule, pattern } => format!(
-            "rule {} \"{}\", {}:{}:{}",
-            rule.number, pattern.glob, policy.name, pattern.span.line, pattern.span.column
-        ),
-        Decision::Default(_) => "no rule matches; the default applies".to_owned(),
-        Decision::Folder => "a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then)".to_owned(),
-    }
 }

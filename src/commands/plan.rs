@@ -3,12 +3,13 @@
 use super::{Io, outfile, runtime, write_atomically};
 use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
-use crate::inventory::{Inventory, Snapshot, SnapshotSource};
+use crate::inventory::Inventory;
 use crate::plan::{self, Plan};
-use crate::planfile::{PlanFile, Source};
 use crate::policy::Policy;
 use crate::remote::Client;
-use crate::render::{self, Format};
+use crate::render::{self, Format, PlanView};
+use crate::wire::plan::{PlanFile, Source};
+use crate::wire::snapshot::{Snapshot, SnapshotSource};
 
 /// `plan`: the diff, rendered; saved as JSON with `--out`. Never writes to the account.
 pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
@@ -43,7 +44,7 @@ pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     };
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
-        render::write_json(&file, &mut bytes)?;
+        render::json::write(&file, &mut bytes)?;
         if json_to_stdout {
             io.out.write_all(&bytes)?;
         } else {
@@ -134,8 +135,7 @@ pub(super) fn show_plan<'i>(
     format: Format,
     io: &mut Io<'_>,
 ) -> Result<(Plan<'i>, PlanFile), Error> {
-    io.err
-        .write_all(render::diagnostic::warnings(policy, io.err_painter).as_bytes())?;
+    render::diagnostic::warnings(policy, io.err_painter, io.err)?;
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     // The text plan lists dead rules itself; other formats are for machines and reviews, so
@@ -149,28 +149,13 @@ pub(super) fn show_plan<'i>(
             io.err,
         )?;
     }
-    let file = PlanFile::new(&plan, policy, source, &breaches);
-    match format {
-        Format::Text => render::text::plan(&plan, &breaches, io.out_painter, io.out)?,
-        Format::Json => render::write_json(&file, io.out)?,
-        Format::Markdown => {
-            let diff = render::diff::plan(&plan);
-            io.out
-                .write_all(render::markdown::plan(&plan, &breaches, &diff).as_bytes())?;
-        }
-        Format::Diff => {
-            // Broken guardrails lead the patch, in its preamble, where diff tools ignore them.
-            for breach in &breaches {
-                writeln!(
-                    io.out,
-                    "# Guardrail broken: {} {}",
-                    crate::visible::escape(&breach.to_string()),
-                    render::text::override_note(breach)
-                )?;
-            }
-            io.out.write_all(render::diff::plan(&plan).as_bytes())?;
-        }
-    }
+    let file = render::json::plan_file(&plan, policy, source, &breaches);
+    let view = PlanView {
+        plan: &plan,
+        breaches: &breaches,
+        file: &file,
+    };
+    render::plan(&view, format, io.out_painter, io.out)?;
     Ok((plan, file))
 }
 
@@ -204,17 +189,12 @@ pub fn snapshot(
         taken_at: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
     };
     let snapshot = Snapshot::from_inventory(&inventory, Some(source));
-    let mut bytes = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::from)?;
-    bytes.push(b'\n');
+    let mut bytes = Vec::new();
+    render::json::write(&snapshot, &mut bytes)?;
     match out.filter(|path| !outfile::is_stdout(path)) {
         Some(path) => {
             write_atomically(path, &bytes)?;
-            writeln!(
-                io.err,
-                "wrote {} files to {}",
-                inventory.len(),
-                path.display()
-            )?;
+            render::text::snapshot_written(path, inventory.len(), io.err_painter, io.err)?;
         }
         None => io.out.write_all(&bytes)?,
     }

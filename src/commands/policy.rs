@@ -6,31 +6,14 @@ use super::Io;
 use crate::error::{Error, Exit};
 use crate::policy::Policy;
 use crate::policytest::{self, TestFile};
-use crate::render::{self, Painter};
-use crate::visible::escape;
+use crate::render;
 
 /// `test`: runs the cases and assertions; exit 1 on any failure.
 pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let tests = TestFile::load(file)?;
     let policy = Policy::load(&tests.policy)?;
     let outcome = policytest::run(&tests, &policy);
-    for failure in &outcome.failures {
-        writeln!(
-            io.out,
-            "{}:{}:{}: {}",
-            escape(&tests.name),
-            failure.span.line,
-            failure.span.column,
-            escape(&failure.message)
-        )?;
-    }
-    let summary = escape(&outcome.summary(&tests.name)).into_owned();
-    let style = if outcome.passed() {
-        Painter::GREEN
-    } else {
-        Painter::RED
-    };
-    writeln!(io.out, "{}", io.out_painter.paint(style, summary))?;
+    render::text::policy_test(&tests, &outcome, io.out_painter, io.out)?;
     Ok(if outcome.passed() {
         Exit::Success
     } else {
@@ -40,6 +23,6 @@ pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
 
 /// `schema`: the policy's JSON Schema.
 pub fn schema(io: &mut Io<'_>) -> Result<Exit, Error> {
-    render::write_json(&crate::schema::policy(), io.out)?;
+    render::json::write(&crate::schema::policy(), io.out)?;
     Ok(Exit::Success)
 }

@@ -99,10 +99,10 @@ const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
 
 /// `demo`: plan, apply and plan again against a sandbox seeded with the example account.
 pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
-    use crate::inventory::Snapshot;
     use crate::policy::Policy;
     use crate::remote::{Client, Connection, RetryPolicy, TlsVerify};
     use crate::sandbox::{Options, Sandbox, Seed};
+    use crate::wire::snapshot::Snapshot;
 
     let seed = Snapshot::parse(
         EXAMPLE_INVENTORY,

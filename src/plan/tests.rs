@@ -230,7 +230,7 @@ fn guardrail_breaches_are_found_in_plans() {
         ]
     );
     assert_eq!(
-        found[0].to_string(),
+        crate::render::text::breach(&found[0]),
         "5 changes exceed guardrails.max_changes: 30% of 15 managed files allows 4"
     );
 }

@@ -1,76 +1,85 @@
 //! Policy diagnostics as text: `error: message`, `--> file:line:col`, the source line and a
 //! caret under the offending text.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 
 use super::Painter;
 use crate::policy::{Diagnostic, Diagnostics};
 use crate::visible::{self, escape};
 
-/// Renders every diagnostic, then a closing count line (`policy.yaml: invalid, 3 errors`).
+/// Renders every diagnostic, then a closing count line (`policy.yaml: invalid, 3 errors`), as
+/// the text of an [`crate::Error`].
 pub fn render(diagnostics: &Diagnostics, painter: Painter) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_all(&mut out, diagnostics, painter);
+    out
+}
+
+fn write_all(out: &mut String, diagnostics: &Diagnostics, painter: Painter) -> fmt::Result {
     let gutter = diagnostics
         .items
         .iter()
         .filter_map(|d| d.span.map(|span| span.line.to_string().len()))
         .max()
         .unwrap_or(1);
-    let mut out = String::new();
     for item in &diagnostics.items {
-        render_one(&mut out, diagnostics, item, gutter, painter);
+        write_one(out, diagnostics, item, gutter, painter)?;
         out.push('\n');
     }
     let count = diagnostics.items.len();
     let noun = if count == 1 { "error" } else { "errors" };
-    let _ = writeln!(out, "{}: invalid, {count} {noun}", diagnostics.name);
-    out
+    writeln!(out, "{}: invalid, {count} {noun}", diagnostics.name)
 }
 
 /// A policy's warnings, one line each: `warning: plotward.yaml:4:12: message`.
-pub fn warnings(policy: &crate::policy::Policy, painter: Painter) -> String {
-    let mut out = String::new();
+pub fn warnings(
+    policy: &crate::policy::Policy,
+    painter: Painter,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
     for item in &policy.warnings {
         let place = item.span.map_or_else(
             || escape(&policy.name).into_owned(),
             |span| format!("{}:{}:{}", escape(&policy.name), span.line, span.column),
         );
-        let _ = writeln!(
+        writeln!(
             out,
             "{}: {place}: {}",
             painter.paint(Painter::YELLOW, "warning"),
             escape(&item.message)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
-fn render_one(
+fn write_one(
     out: &mut String,
     diagnostics: &Diagnostics,
     item: &Diagnostic,
     gutter: usize,
     painter: Painter,
-) {
-    let _ = writeln!(
+) -> fmt::Result {
+    writeln!(
         out,
         "{}{}",
         painter.paint(Painter::RED, "error"),
         painter.paint(Painter::BOLD, format!(": {}", escape(&item.message)))
-    );
+    )?;
     let arrow = painter.paint(Painter::BLUE, format!("{:gutter$}-->", ""));
     let Some(span) = item.span else {
-        let _ = writeln!(out, "{arrow} {}", diagnostics.name);
-        return;
+        return writeln!(out, "{arrow} {}", diagnostics.name);
     };
-    let _ = writeln!(
+    writeln!(
         out,
         "{arrow} {}:{}:{}",
         escape(&diagnostics.name),
         span.line,
         span.column
-    );
+    )?;
     let Some(line) = diagnostics.line(span.line) else {
-        return;
+        return Ok(());
     };
     let bar = painter.paint(Painter::BLUE, "|");
     let number = painter.paint(Painter::BLUE, format!("{:>gutter$}", span.line));
@@ -83,14 +92,14 @@ fn render_one(
         .as_ref()
         .map(|label| format!(" {}", painter.paint(Painter::RED, escape(label))))
         .unwrap_or_default();
-    let _ = writeln!(out, "{:gutter$} {bar}", "");
-    let _ = writeln!(out, "{number} {bar} {}", excerpt.text);
-    let _ = writeln!(
+    writeln!(out, "{:gutter$} {bar}", "")?;
+    writeln!(out, "{number} {bar} {}", excerpt.text)?;
+    writeln!(
         out,
         "{:gutter$} {bar} {}{caret}{label}",
         "",
         " ".repeat(excerpt.indent)
-    );
+    )
 }
 
 /// The part of a source line shown under a diagnostic: at most [`Excerpt::MAX`] characters

@@ -2,8 +2,11 @@
 //! managed file, current against desired, both as the world sees them (through the folders
 //! above). Unchanged lines give context, so a reviewer sees the neighbourhood of each change.
 
+use std::io::{self, Write};
+
 use similar::TextDiff;
 
+use super::{Painter, PlanView};
 use crate::plan::{Action, Plan};
 
 /// Lines of context around each change.
@@ -44,8 +47,23 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
         .to_string()
 }
 
-/// The plan as a unified diff of the sharing manifest.
-pub fn plan(plan: &Plan) -> String {
+/// The plan as a patch: the guardrails it breaks, then [`patch`].
+pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    // Broken guardrails lead the patch, in its preamble, where diff tools ignore them.
+    for breach in view.breaches {
+        writeln!(
+            out,
+            "# Guardrail broken: {} {}",
+            crate::visible::escape(&super::text::breach(breach)),
+            super::text::override_note(breach)
+        )?;
+    }
+    out.write_all(patch(view.plan).as_bytes())
+}
+
+/// The plan as a unified diff of the sharing manifest, after what the listing could not vouch
+/// for.
+pub fn patch(plan: &Plan) -> String {
     let (current, desired) = manifests(plan);
     let mut out = String::new();
     // Lines before `---` are a patch's preamble, which diff tools ignore.
@@ -82,12 +100,12 @@ mod tests {
         let files = Inventory::new(files);
         let plan = crate::plan::diff(&policy, &files);
         assert_eq!(
-            super::plan(&plan),
+            super::patch(&plan),
             "--- current\n+++ desired\n@@ -3,7 +3,7 @@\n f2  plot  private\n f3  plot  private\n f4  plot  private\n-f5  plot  public\n+f5  plot  private\n f6  plot  private\n f7  plot  private\n f8  plot  private\n"
         );
         let compliant = Policy::parse("version: 1\ndefault: ignore\n", "p.yaml").unwrap();
         assert_eq!(
-            super::plan(&crate::plan::diff(&compliant, &Inventory::default())),
+            super::patch(&crate::plan::diff(&compliant, &Inventory::default())),
             ""
         );
     }

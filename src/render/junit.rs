@@ -1,14 +1,16 @@
 //! JUnit XML for `check`: one test case per judged file, a failure per violation, so GitLab,
 //! Jenkins and GitHub (through report actions) show compliance as a test report.
 
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
+use super::{CheckView, Painter};
 use crate::check::{Kind, Report};
 
-/// The report as a JUnit XML document.
-pub fn check(report: &Report, suite: &str) -> String {
+/// The report as a JUnit XML document, the policy's name as the suite's.
+pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let report = view.report;
     let unproven = report.coverage.unproven;
-    let notes = crate::render::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
+    let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
     let skipped = usize::from(unproven.is_some()) + notes.len();
     let unjudged = usize::from(report.coverage.unplaced > 0);
     let tests = report.judged.len() + skipped + unjudged;
@@ -18,75 +20,77 @@ pub fn check(report: &Report, suite: &str) -> String {
         .filter(|j| !j.findings.is_empty())
         .count()
         + unjudged;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
+    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    writeln!(
         out,
         "<testsuites name=\"plotward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
-        escape(suite)
-    );
-    write_policy_and_listing_cases(&mut out, report, notes);
+        escape(view.policy)
+    )?;
+    write_policy_and_listing_cases(out, report, notes)?;
     for judged in &report.judged {
         let folder = judged
             .path
             .rsplit_once('/')
             .map_or("(root)", |(folder, _)| folder);
-        let _ = write!(
+        write!(
             out,
             "    <testcase classname=\"{}\" name=\"{}\"",
             escape(folder),
             escape(&judged.path)
-        );
+        )?;
         if judged.findings.is_empty() {
-            out.push_str("/>\n");
+            writeln!(out, "/>")?;
             continue;
         }
-        out.push_str(">\n");
+        writeln!(out, ">")?;
         for finding in &judged.findings {
             let kind = match finding.kind {
                 Kind::Drift { .. } => "drift",
                 Kind::NeverPublic => "never_public",
             };
-            let _ = writeln!(
+            let message = escape(&super::text::finding(finding));
+            writeln!(
                 out,
-                "      <failure type=\"{kind}\" message=\"{}\">{} {} ({}): {}</failure>",
-                escape(&finding.message()),
+                "      <failure type=\"{kind}\" message=\"{message}\">{} {} ({}): {message}</failure>",
                 escape(&finding.path),
                 escape(&finding.fid),
                 escape(finding.filetype.as_str()),
-                escape(&finding.message())
-            );
+            )?;
         }
-        out.push_str("    </testcase>\n");
+        writeln!(out, "    </testcase>")?;
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    writeln!(out, "  </testsuite>\n</testsuites>")
 }
 
 /// The cases about the policy and the listing rather than one file: listing properties, each
 /// pattern or rule that protects nothing (skipped), files nobody judged (a failure) and a
 /// listing not proven complete (skipped).
-fn write_policy_and_listing_cases(out: &mut String, report: &Report, notes: Vec<String>) {
+fn write_policy_and_listing_cases(
+    out: &mut dyn Write,
+    report: &Report,
+    notes: Vec<String>,
+) -> io::Result<()> {
     let unproven = report.coverage.unproven;
     let unjudged = usize::from(report.coverage.unplaced > 0);
     if !report.coverage.is_full() {
-        let _ = writeln!(
-            *out,
+        writeln!(
+            out,
             "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
              <property name=\"unplaced\" value=\"{}\"/>\n      \
              <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
             report.coverage.foreign_skipped,
             report.coverage.unplaced,
             unproven.is_none()
-        );
+        )?;
     }
     // A rule that decided no file protects nothing: shown, not passed.
     for note in notes {
-        let _ = writeln!(
-            *out,
+        writeln!(
+            out,
             "    <testcase classname=\"(policy)\" name=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
             escape(
                 note.split(" decided")
@@ -97,7 +101,7 @@ fn write_policy_and_listing_cases(out: &mut String, report: &Report, notes: Vec<
                     .unwrap_or_default()
             ),
             escape(&note)
-        );
+        )?;
     }
     if unjudged > 0 {
         // Files nobody judged cannot pass: the check fails until they can be placed.
@@ -105,24 +109,25 @@ fn write_policy_and_listing_cases(out: &mut String, report: &Report, notes: Vec<
             "{} listed files could not be placed in the folder tree and were not judged",
             report.coverage.unplaced
         );
-        let _ = writeln!(
-            *out,
+        writeln!(
+            out,
             "    <testcase classname=\"(listing)\" name=\"every listed file was judged\">\n      \
              <failure type=\"unplaced\" message=\"{}\">{}</failure>\n    </testcase>",
             escape(&message),
             escape(&message)
-        );
+        )?;
     }
     if unproven.is_some() {
         // Not a pass and not a violation: the listing could not vouch for completeness.
-        let note = crate::render::coverage_notes(report.coverage).join(" ");
-        let _ = writeln!(
-            *out,
+        let note = super::coverage_notes(report.coverage).join(" ");
+        writeln!(
+            out,
             "    <testcase classname=\"(listing)\" name=\"the listing is complete\">\n      \
              <skipped message=\"{}\"/>\n    </testcase>",
             escape(&note)
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Escapes text for XML attributes and content. Control, bidi and zero-width characters are

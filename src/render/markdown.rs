@@ -5,12 +5,12 @@
 //! both hosts colour. Reports are capped at [`CAP`] characters: rows and diff lines are dropped
 //! (never half a table or an unclosed fence) and a note says how much is missing.
 
-use std::fmt::Write as _;
+use std::io::{self, Write};
 
+use super::text::{check_summary_line, summary_line};
+use super::{CheckView, Painter, PlanView};
 use crate::check;
-use crate::plan::DecidedBy;
-use crate::plan::{Breach, Change, Direction, Plan};
-use crate::render::text::summary_line;
+use crate::plan::{Change, DecidedBy, Direction};
 
 /// The largest report, safely under GitHub's 65,536-character comment limit.
 pub const CAP: usize = 65_000;
@@ -40,15 +40,13 @@ struct Report<'a> {
     rerun: &'a str,
 }
 
-/// The plan as a pull-request comment.
-pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
+/// The plan as a pull-request comment, with its sharing manifest's diff.
+pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let PlanView { plan, breaches, .. } = *view;
     let summary = plan.summary();
     if !summary.has_changes() {
-        return format!(
-            "**No changes. {}**\n{}",
-            summary_line(summary),
-            notes_block(&plan.dead_rules, &plan.dead_patterns, plan.coverage)
-        );
+        writeln!(out, "**No changes. {}**", summary_line(summary))?;
+        return write_notes(&plan.dead_rules, &plan.dead_patterns, plan.coverage, out);
     }
     let mut changes: Vec<Change<'_>> = plan.changes().collect();
     changes.sort_by_key(|c| std::cmp::Reverse(c.direction()));
@@ -70,52 +68,58 @@ pub fn plan(plan: &Plan, breaches: &[Breach], diff: &str) -> String {
         alert.extend(breaches.iter().map(|b| {
             format!(
                 "- {} {}",
-                escape(&b.to_string()),
-                escape(crate::render::text::override_note(b))
+                escape(&super::text::breach(b)),
+                escape(super::text::override_note(b))
             )
         }));
     }
     // Notes quote policy text: escaped, so a pattern cannot inject HTML into the comment.
     alert.extend(
-        crate::render::folder_notes(&plan.folder_changes)
+        super::folder_notes(&plan.folder_changes)
             .into_iter()
-            .chain(crate::render::dead_rule_notes(
+            .chain(super::dead_rule_notes(
                 &plan.dead_rules,
                 &plan.dead_patterns,
             ))
-            .chain(crate::render::coverage_notes(plan.coverage))
+            .chain(super::coverage_notes(plan.coverage))
             .map(|note| escape(&note)),
     );
-    fit(&Report {
-        summary: summary_line(summary),
-        alert,
-        callout_title: format!(
-            "**Exposes {expose} {}** (more people will see {}):",
-            files(expose),
-            them(expose)
-        ),
-        others_line: (restrict > 0).then(|| {
-            format!(
-                "**Restricts {restrict} {}** (fewer people will see {}).",
-                files(restrict),
-                them(restrict)
-            )
-        }),
-        table_title: "All changes",
-        columns: ["Path", "Type", "File", "Change", "Rule"],
-        rows,
-        diff: diff.to_owned(),
-        rerun: "plotward plan",
-    })
+    fit(
+        &Report {
+            summary: summary_line(summary),
+            alert,
+            callout_title: format!(
+                "**Exposes {expose} {}** (more people will see {}):",
+                files(expose),
+                them(expose)
+            ),
+            others_line: (restrict > 0).then(|| {
+                format!(
+                    "**Restricts {restrict} {}** (fewer people will see {}).",
+                    files(restrict),
+                    them(restrict)
+                )
+            }),
+            table_title: "All changes",
+            columns: ["Path", "Type", "File", "Change", "Rule"],
+            rows,
+            diff: super::diff::patch(plan),
+            rerun: "plotward plan",
+        },
+        out,
+    )
 }
 
-/// The check result as a pull-request comment.
-pub fn check(report: &check::Report, diff: &str) -> String {
+/// The check result as a pull-request comment, with the sharing manifest's diff.
+pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let report = view.report;
     if report.is_compliant() {
-        return format!(
-            "**{}**\n{}",
-            report.summary_line(),
-            notes_block(&report.dead_rules, &report.dead_patterns, report.coverage)
+        writeln!(out, "**{}**", check_summary_line(report))?;
+        return write_notes(
+            &report.dead_rules,
+            &report.dead_patterns,
+            report.coverage,
+            out,
         );
     }
     let mut rows: Vec<Row> = report
@@ -144,25 +148,28 @@ pub fn check(report: &check::Report, diff: &str) -> String {
     // Called-out rows first, so truncation never hides them before the rest.
     rows.sort_by_key(|r| !r.callout);
     let (drift, never) = report.counts();
-    fit(&Report {
-        summary: report.summary_line(),
-        alert: crate::render::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
-            .into_iter()
-            .chain(crate::render::coverage_notes(report.coverage))
-            .map(|note| escape(&note))
-            .collect(),
-        callout_title: format!(
-            "**{never} {} public despite `never_public`:**",
-            files(never)
-        ),
-        others_line: (drift > 0)
-            .then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
-        table_title: "All violations",
-        columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
-        rows,
-        diff: diff.to_owned(),
-        rerun: "plotward check",
-    })
+    fit(
+        &Report {
+            summary: check_summary_line(report),
+            alert: super::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
+                .into_iter()
+                .chain(super::coverage_notes(report.coverage))
+                .map(|note| escape(&note))
+                .collect(),
+            callout_title: format!(
+                "**{never} {} public despite `never_public`:**",
+                files(never)
+            ),
+            others_line: (drift > 0)
+                .then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
+            table_title: "All violations",
+            columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
+            rows,
+            diff: super::diff::patch(view.plan),
+            rerun: "plotward check",
+        },
+        out,
+    )
 }
 
 /// Which part of the policy decided, as Markdown: patterns in code spans, so `**` in a glob is
@@ -191,60 +198,68 @@ fn them(n: usize) -> &'static str {
     if n == 1 { "it" } else { "them" }
 }
 
-/// Renders the report whole if it fits, else with as many rows and diff lines as fit.
-fn fit(report: &Report<'_>) -> String {
+/// Writes the report whole if it fits, else with as many rows and diff lines as fit.
+fn fit(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     let diff_lines = report.diff.lines().count();
-    let full = render(report, report.rows.len(), diff_lines);
+    let full = render(report, report.rows.len(), diff_lines)?;
     if full.len() <= CAP {
-        return full;
+        return out.write_all(&full);
     }
     // Binary search the largest share of rows (and proportionally diff lines) that fits.
     let (mut low, mut high) = (0, report.rows.len().max(1));
     while low < high {
         let mid = (low + high).div_ceil(2);
         let lines = diff_lines * mid / report.rows.len().max(1);
-        if render(report, mid, lines).len() <= CAP {
+        if render(report, mid, lines)?.len() <= CAP {
             low = mid;
         } else {
             high = mid - 1;
         }
     }
-    render(report, low, diff_lines * low / report.rows.len().max(1))
+    out.write_all(&render(
+        report,
+        low,
+        diff_lines * low / report.rows.len().max(1),
+    )?)
 }
 
 /// Dead-rule and coverage notes as a warning block after a one-line result, or nothing.
-fn notes_block(
+fn write_notes(
     dead_rules: &[crate::plan::RuleRef],
     dead_patterns: &[crate::plan::DeadPattern],
     coverage: crate::inventory::Coverage,
-) -> String {
-    let mut notes = crate::render::dead_rule_notes(dead_rules, dead_patterns);
-    notes.extend(crate::render::coverage_notes(coverage));
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut notes = super::dead_rule_notes(dead_rules, dead_patterns);
+    notes.extend(super::coverage_notes(coverage));
     if notes.is_empty() {
-        return String::new();
+        return Ok(());
     }
-    let mut out = String::from("\n> [!WARNING]\n");
+    writeln!(out, "\n> [!WARNING]")?;
     for note in notes {
-        let _ = writeln!(out, "> {}", escape(&note));
+        writeln!(out, "> {}", escape(&note))?;
     }
-    out
+    Ok(())
 }
 
-fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
-    let mut out = format!("**{}**\n\n", report.summary);
+/// The report with its first `rows` rows and `diff_lines` diff lines, into a buffer so that
+/// [`fit`] can measure it.
+fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write!(out, "**{}**\n\n", report.summary)?;
     if !report.alert.is_empty() {
-        out.push_str("> [!CAUTION]\n");
+        writeln!(out, "> [!CAUTION]")?;
         for line in &report.alert {
-            let _ = writeln!(out, "> {line}");
+            writeln!(out, "> {line}")?;
         }
-        out.push('\n');
+        writeln!(out)?;
     }
     let shown = &report.rows[..rows.min(report.rows.len())];
     let callouts: Vec<&Row> = shown.iter().filter(|r| r.callout).collect();
     if report.rows.iter().any(|r| r.callout) {
-        let _ = writeln!(out, "{}\n", report.callout_title);
+        writeln!(out, "{}\n", report.callout_title)?;
         for row in &callouts {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "- {} ({}, {}): {}, {}",
                 code(&row.path),
@@ -252,23 +267,23 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
                 code(&row.fid),
                 row.change,
                 row.why
-            );
+            )?;
         }
-        out.push('\n');
+        writeln!(out)?;
     }
     if let Some(line) = &report.others_line {
-        let _ = writeln!(out, "{line}\n");
+        writeln!(out, "{line}\n")?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "<details>\n<summary>{} ({})</summary>\n",
         report.table_title,
         report.rows.len()
-    );
-    let _ = writeln!(out, "| {} |", report.columns.join(" | "));
-    let _ = writeln!(out, "|{}", " --- |".repeat(report.columns.len()));
+    )?;
+    writeln!(out, "| {} |", report.columns.join(" | "))?;
+    writeln!(out, "|{}", " --- |".repeat(report.columns.len()))?;
     for row in shown {
-        let _ = writeln!(
+        writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
             code(&row.path),
@@ -276,9 +291,9 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
             code(&row.fid),
             row.change,
             row.why
-        );
+        )?;
     }
-    out.push_str("\n</details>\n");
+    write!(out, "\n</details>\n")?;
     if !report.diff.is_empty() {
         // A fence longer than any run of backticks inside cannot be closed early.
         let longest = report
@@ -288,23 +303,23 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> String {
             .max()
             .unwrap_or(0);
         let fence = "`".repeat(longest.max(2) + 1);
-        let _ = writeln!(out, "\n{fence}diff");
+        writeln!(out, "\n{fence}diff")?;
         for line in report.diff.lines().take(diff_lines) {
-            let _ = writeln!(out, "{line}");
+            writeln!(out, "{line}")?;
         }
-        let _ = writeln!(out, "{fence}");
+        writeln!(out, "{fence}")?;
     }
     let missing_rows = report.rows.len() - shown.len();
     if missing_rows > 0 || diff_lines < report.diff.lines().count() {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n> Truncated to stay under {CAP} characters: {missing_rows} of {} rows and {} diff lines are not shown. Run `{}` for everything.",
             report.rows.len(),
             report.diff.lines().count() - diff_lines.min(report.diff.lines().count()),
             report.rerun
-        );
+        )?;
     }
-    out
+    Ok(out)
 }
 
 /// A code span that survives any content: a fence longer than any backtick run inside, and

@@ -1,10 +1,13 @@
-//! Rendering: plans and diagnostics into text for people or JSON for programs.
+//! Rendering: every word plotward shows a person, and every document it writes for a program.
 //!
-//! Renderers write to `&mut dyn Write` and never touch stdout themselves, so tests render into
-//! a buffer. Colour is decided once, by the caller, and passed in as a [`Painter`].
+//! Every renderer has one shape, `fn(&what, painter, out: &mut dyn Write) -> io::Result<()>`,
+//! and never touches stdout itself, so tests render into a buffer. Colour is decided once, by
+//! the caller, and passed in as a [`Painter`] (formats without colour ignore it). Each report
+//! kind has one dispatch on its format: [`plan`] and [`check`].
 
 pub mod diagnostic;
 pub mod diff;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod text;
@@ -14,7 +17,62 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
+use crate::check::Report;
 use crate::inventory::Coverage;
+use crate::plan::{Breach, Plan};
+use crate::wire::plan::{PlanFile, Source};
+
+/// A plan as its renderers see it.
+pub struct PlanView<'a> {
+    /// The plan.
+    pub plan: &'a Plan<'a>,
+    /// The guardrails it breaks.
+    pub breaches: &'a [Breach],
+    /// Its JSON document, built once: `--out` saves the same one.
+    pub file: &'a PlanFile,
+}
+
+/// A check report as its renderers see it.
+pub struct CheckView<'a> {
+    /// The findings.
+    pub report: &'a Report,
+    /// The plan the report judged, for the sharing manifest's diff.
+    pub plan: &'a Plan<'a>,
+    /// The policy file's name.
+    pub policy: &'a str,
+    /// Where the inventory came from.
+    pub source: &'a Source,
+}
+
+/// Writes a plan in `format`.
+pub fn plan(
+    view: &PlanView<'_>,
+    format: Format,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::plan(view, painter, out),
+        Format::Json => json::plan(view, painter, out),
+        Format::Markdown => markdown::plan(view, painter, out),
+        Format::Diff => diff::plan(view, painter, out),
+    }
+}
+
+/// Writes a check report in `format`.
+pub fn check(
+    view: &CheckView<'_>,
+    format: CheckFormat,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        CheckFormat::Text => text::check(view, painter, out),
+        CheckFormat::Json => json::check(view, painter, out),
+        CheckFormat::Markdown => markdown::check(view, painter, out),
+        CheckFormat::Junit => junit::check(view, painter, out),
+    }
+}
 
 /// One sentence per rule that decided no file, per pattern of a live rule that matches no
 /// file, and per `never_public` glob that matches no file: a typo protects nothing, and says
@@ -119,7 +177,7 @@ pub fn coverage_notes(coverage: Coverage) -> Vec<String> {
 }
 
 /// Output formats for `plan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Terraform-like text for people.
     Text,
@@ -132,7 +190,7 @@ pub enum Format {
 }
 
 /// Output formats for `check`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckFormat {
     /// Violations for people, and a summary line.
     Text,
@@ -179,12 +237,6 @@ impl Painter {
     }
 }
 
-/// Writes any JSON document, pretty-printed, with a trailing newline.
-pub fn write_json(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    out.write_all(b"\n")
-}
-
 #[cfg(test)]
 mod fuzz {
     use proptest::prelude::*;
@@ -227,10 +279,16 @@ mod fuzz {
             let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
             let plan = crate::plan::diff(&policy, &inventory);
             let changes = plan.changes().count();
+            let source = crate::wire::plan::Source::Snapshot { path: "s.json".to_owned() };
+            let file = super::json::plan_file(&plan, &policy, source.clone(), &[]);
+            let view = super::PlanView { plan: &plan, breaches: &[], file: &file };
+            let render = |format| {
+                let mut out = Vec::new();
+                super::plan(&view, format, super::Painter::new(false), &mut out).unwrap();
+                String::from_utf8(out).unwrap()
+            };
 
-            let mut text = Vec::new();
-            super::text::plan(&plan, &[], super::Painter::new(false), &mut text).unwrap();
-            let text = String::from_utf8(text).unwrap();
+            let text = render(super::Format::Text);
             prop_assert!(!obeyed(&text), "{text:?}");
             let summaries = text
                 .lines()
@@ -241,16 +299,19 @@ mod fuzz {
             prop_assert!(last.starts_with("Plan:") || last.starts_with("No changes."));
             prop_assert_eq!(text.lines().filter(|l| l.starts_with("  ~ ")).count(), changes);
 
-            let diff = super::diff::plan(&plan);
+            let diff = render(super::Format::Diff);
             prop_assert!(!obeyed(&diff), "{diff:?}");
             prop_assert_eq!(diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count(), changes);
 
-            let markdown = super::markdown::plan(&plan, &[], &diff);
+            let markdown = render(super::Format::Markdown);
             prop_assert!(!obeyed(&markdown), "{markdown:?}");
             prop_assert!(markdown.len() <= 65_000);
 
             let report = crate::check::check(&plan, &policy.guardrails);
-            let junit = super::junit::check(&report, "p.yaml");
+            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source };
+            let mut junit = Vec::new();
+            super::check(&view, super::CheckFormat::Junit, super::Painter::new(false), &mut junit).unwrap();
+            let junit = String::from_utf8(junit).unwrap();
             let doc = roxmltree::Document::parse(&junit);
             prop_assert!(doc.is_ok(), "{junit}");
             let cases = doc.unwrap().descendants().filter(|n| n.has_tag_name("testcase")).count();

@@ -5,21 +5,24 @@
 //! `No changes.`.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use anstyle::Style;
 
-use super::Painter;
+use super::{CheckView, Painter, PlanView};
 use crate::apply::{Outcome, Report};
-use crate::plan::{Breach, Change, DecidedBy, Direction, Plan, RuleRef, Summary};
+use crate::check::{Finding, Kind};
+use crate::export::Exported;
+use crate::inventory::{Coverage, FileType};
+use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, Summary};
+use crate::policy::{Decision, Policy};
+use crate::policytest::{self, TestFile};
 use crate::visible::{self, escape};
+use crate::wire::plan::Source;
 
 /// Writes the plan for people, with the guardrails it breaks.
-pub fn plan(
-    plan: &Plan,
-    breaches: &[Breach],
-    painter: Painter,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let PlanView { plan, breaches, .. } = *view;
     let summary = plan.summary();
     if !summary.has_changes() {
         write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
@@ -218,6 +221,248 @@ pub fn decided_by(decided_by: &DecidedBy) -> String {
             self::decided_by(&required.by)
         ),
     }
+}
+
+/// A broken guardrail in words: `12 exposures exceed guardrails.max_exposures: 10`.
+pub fn breach(breach: &Breach) -> String {
+    match breach {
+        Breach::ExposesNeverPublic { fid, path } => {
+            format!("{path} ({fid}) would become public, but guardrails.never_public forbids it")
+        }
+        Breach::ExposesFolderOverNeverPublic {
+            fid,
+            path,
+            glob,
+            example,
+        } => format!(
+            "folder {path} ({fid}) would become public, and a public folder makes its contents \
+             public: `{example}` is under guardrails.never_public `{glob}`"
+        ),
+        Breach::MaxChanges {
+            changes,
+            managed,
+            limit,
+        } => format!(
+            "{changes} changes exceed guardrails.max_changes: {limit} of {managed} managed files allows {}",
+            limit.allowed(*managed)
+        ),
+        Breach::MaxExposures { exposes, limit } => {
+            format!("{exposes} exposures exceed guardrails.max_exposures: {limit}")
+        }
+    }
+}
+
+/// A violation in one line: `public, the policy wants private (rule 1 "finance/**")`.
+pub fn finding(finding: &Finding) -> String {
+    let through = finding.through.as_deref().map_or(String::new(), |folder| {
+        format!(" through folder {}/", escape(folder))
+    });
+    match &finding.kind {
+        Kind::Drift { wanted, decided_by } => format!(
+            "{}{through}, the policy wants {wanted} ({})",
+            finding.now,
+            self::decided_by(decided_by)
+        ),
+        Kind::NeverPublic if finding.below => {
+            "a public folder, so its contents are public, but guardrails.never_public covers \
+             paths under it"
+                .to_owned()
+        }
+        Kind::NeverPublic => {
+            format!("public{through}, but guardrails.never_public forbids it")
+        }
+    }
+}
+
+/// The check's closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
+/// never_public).` or `Check: compliant, 45 files.`, then how many rules decided no file and
+/// how many patterns match none.
+pub fn check_summary_line(report: &crate::check::Report) -> String {
+    let dead = match report.dead_rules.len() {
+        0 => String::new(),
+        1 => " 1 rule decided no file.".to_owned(),
+        n => format!(" {n} rules decided no file."),
+    };
+    let unmatched = match report.dead_patterns.len() {
+        0 => String::new(),
+        1 => " 1 pattern matches no file.".to_owned(),
+        n => format!(" {n} patterns match no file."),
+    };
+    format!("{}{dead}{unmatched}", verdict(report))
+}
+
+/// The check's summary line without the dead-rule and dead-pattern counts.
+fn verdict(report: &crate::check::Report) -> String {
+    let files = report.judged.len();
+    if report.findings().next().is_none() && report.coverage.unplaced > 0 {
+        return format!(
+            "Check: not compliant: no violations in {files} files judged, but {} listed \
+             files could not be judged.",
+            report.coverage.unplaced
+        );
+    }
+    if report.is_compliant() {
+        if report.coverage.unproven.is_some() {
+            return format!(
+                "Check: no violations in {files} files listed, but the listing was not proven complete."
+            );
+        }
+        return format!("Check: compliant, {files} files.");
+    }
+    let (drift, never) = report.counts();
+    format!(
+        "Check: {} violations in {files} files ({drift} drifted, {never} public despite never_public).",
+        drift + never
+    )
+}
+
+/// `explain`'s lines for one path: each distinct decision with the file types that get it
+/// (no type label when every type tried gets the same one), and why.
+pub fn explain(
+    policy: &Policy,
+    path: &str,
+    groups: &[(Decision<'_>, Vec<&FileType>)],
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let all_alike = matches!(groups, [(_, types)] if types.len() > 1);
+    for (decision, types) in groups {
+        let label = if all_alike {
+            String::new()
+        } else {
+            let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            format!(" [{}]", names.join(", "))
+        };
+        writeln!(
+            out,
+            "{}{label}: {}  ({})",
+            escape(path),
+            decision.target().as_str(),
+            escape(&explain_decision(policy, decision))
+        )?;
+    }
+    Ok(())
+}
+
+/// Why a path gets its decision, with the rule's position in the policy.
+fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
+    match decision {
+        Decision::Rule { rule, pattern } => format!(
+            "rule {} \"{}\", {}:{}:{}",
+            rule.number, pattern.glob, policy.name, pattern.span.line, pattern.span.column
+        ),
+        Decision::Default(_) => "no rule matches; the default applies".to_owned(),
+        Decision::Folder => "a folder no rule names: left as it is, unless a file below it needs it less exposed (plan restricts it then)".to_owned(),
+    }
+}
+
+/// `validate`'s line: `policy.yaml: valid, 4 rules`.
+pub fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let count = policy.rules.len();
+    let noun = if count == 1 { "rule" } else { "rules" };
+    writeln!(out, "{}: valid, {count} {noun}", policy.name)
+}
+
+/// `test`'s report: each failure at its place in the test file, then the summary line, green
+/// when everything passed.
+pub fn policy_test(
+    tests: &TestFile,
+    outcome: &policytest::Outcome,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for failure in &outcome.failures {
+        writeln!(
+            out,
+            "{}:{}:{}: {}",
+            escape(&tests.name),
+            failure.span.line,
+            failure.span.column,
+            escape(&failure.message)
+        )?;
+    }
+    let style = if outcome.passed() {
+        Painter::GREEN
+    } else {
+        Painter::RED
+    };
+    let summary = escape(&policy_test_summary(outcome, &tests.name)).into_owned();
+    writeln!(out, "{}", painter.paint(style, summary))
+}
+
+/// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
+pub fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String {
+    if outcome.passed() {
+        return format!(
+            "{name}: {} cases and {} assertions passed",
+            outcome.cases, outcome.assertions
+        );
+    }
+    format!(
+        "{name}: {} of {} cases and {} of {} assertions passed",
+        outcome.cases - outcome.failed_cases,
+        outcome.cases,
+        outcome.assertions - outcome.failed_assertions,
+        outcome.assertions
+    )
+}
+
+/// The exported policy as a file: what the listing could not vouch for as comments, then the
+/// policy, whose header names where it came from.
+pub fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source) -> String {
+    let origin = match source {
+        Source::Snapshot { path } => format!("the snapshot {path}"),
+        Source::Api { api_url, user } => format!("{user} at {api_url}"),
+    };
+    let mut yaml = String::new();
+    for note in super::coverage_notes(coverage) {
+        yaml.push_str("# ");
+        yaml.push_str(&note);
+        yaml.push('\n');
+    }
+    yaml.push_str(&exported.to_yaml(&escape(&origin)));
+    yaml
+}
+
+/// `export --diff` when there is no difference.
+pub fn export_unchanged(existing: &str, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{existing} is the same as the exported policy")
+}
+
+/// What `export --out FILE` wrote, on stderr.
+pub fn export_written(
+    path: &Path,
+    exported: &Exported,
+    files: usize,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "wrote {} with {} rules for {files} files",
+        path.display(),
+        exported.rules.len()
+    )
+}
+
+/// What `snapshot --out FILE` wrote, on stderr.
+pub fn snapshot_written(
+    path: &Path,
+    files: usize,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "wrote {files} files to {}", path.display())
+}
+
+/// The warning before connecting with certificate checks off.
+pub fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
+         path can read the API key",
+        painter.paint(Painter::YELLOW, "warning")
+    )
 }
 
 /// Column widths in terminal cells, so the changes line up.
@@ -486,7 +731,7 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
         writeln!(
             out,
             "  ! {} {}",
-            escape(&breach.to_string()),
+            escape(&self::breach(breach)),
             override_note(breach)
         )?;
     }
@@ -494,11 +739,8 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
 }
 
 /// The check result for people: one line per violation, then the summary line.
-pub fn check(
-    report: &crate::check::Report,
-    painter: Painter,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let report = view.report;
     let findings: Vec<_> = report.findings().collect();
     let widths = Widths::of(
         findings
@@ -510,7 +752,7 @@ pub fn check(
             "  {} {}  {}",
             painter.paint(Painter::RED, "!"),
             widths.columns(&finding.path, finding.filetype.as_str(), &finding.fid),
-            escape(&finding.message()),
+            escape(&self::finding(finding)),
         );
         writeln!(out, "{}", line.trim_end())?;
     }
@@ -522,6 +764,48 @@ pub fn check(
     writeln!(
         out,
         "{}",
-        painter.paint(Painter::BOLD, report.summary_line())
+        painter.paint(Painter::BOLD, check_summary_line(report))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use crate::policy::Policy;
+
+    fn file(fid: &str, path: &str, level: Sharing) -> RemoteFile {
+        RemoteFile {
+            fid: fid.into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            flags: level.flags(),
+        }
+    }
+
+    #[test]
+    fn a_check_reads_as_its_summary_line_and_one_line_per_finding() {
+        let policy = Policy::parse(
+            "version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"scratch/**\"\n    sharing: ignore\nguardrails:\n  never_public: [\"finance/**\", \"scratch/secret-*\"]\n",
+            "p.yaml",
+        )
+        .unwrap();
+        let inventory = Inventory::new(vec![
+            file("a:1", "finance/payroll", Sharing::Public),
+            file("a:2", "finance/ok", Sharing::Private),
+            file("a:3", "scratch/secret-x", Sharing::Public),
+            file("a:4", "scratch/other", Sharing::Public),
+            file("a:5", "elsewhere", Sharing::Public),
+        ]);
+        let report =
+            crate::check::check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+        assert_eq!(
+            super::check_summary_line(&report),
+            "Check: 3 violations in 3 files (1 drifted, 2 public despite never_public)."
+        );
+        let first = report.findings().next().unwrap();
+        assert_eq!(
+            super::finding(first),
+            "public, the policy wants private (rule 1 \"finance/**\")"
+        );
+    }
 }

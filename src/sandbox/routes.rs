@@ -26,7 +26,8 @@ use super::journal::{Journal, Op, Record};
 use super::seed::{self, Seed};
 use super::store::{Changes, ROOT, Reader, Scope, Store, User};
 use super::wire::{self, ApiError, FileObject, Page, Urls, View, WebForm};
-use crate::inventory::{FileType, Flags, RemoteFile, Snapshot};
+use crate::inventory::{FileType, Flags, RemoteFile};
+use crate::wire::snapshot::Snapshot;
 
 /// Everything the handlers share.
 pub struct App {

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::store::{ROOT, Store, StoredFile, User};
-use crate::inventory::{Snapshot, SnapshotError};
+use crate::inventory::SnapshotError;
+use crate::wire::snapshot::Snapshot;
 
 /// What the sandbox starts with (and goes back to on `/_sandbox/reset`).
 #[derive(Clone, Debug, Default)]

@@ -19,7 +19,7 @@ pub fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
 /// The example account's sandbox.
 pub fn example_sandbox() -> Sandbox {
     let snapshot =
-        plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
+        plotward::wire::snapshot::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
             .expect("example snapshot");
     sandbox_with(Seed::Snapshot(snapshot), Options::default())
 }

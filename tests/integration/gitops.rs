@@ -618,7 +618,8 @@ pub(crate) fn seeded_with(
 ) -> plotward::sandbox::Sandbox {
     let text = snapshot_of(files);
     let snapshot =
-        plotward::inventory::Snapshot::parse(&text, std::path::Path::new("seed.json")).unwrap();
+        plotward::wire::snapshot::Snapshot::parse(&text, std::path::Path::new("seed.json"))
+            .unwrap();
     sandbox_with(Seed::Snapshot(snapshot), options)
 }
 

@@ -113,7 +113,7 @@ fn listing_many_pages_of_nested_folders_matches_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.json");
     std::fs::write(&path, &run.stdout).unwrap();
-    let seed = plotward::inventory::Snapshot::load(&path).unwrap();
+    let seed = plotward::wire::snapshot::Snapshot::load(&path).unwrap();
     let copy = sandbox_with(Seed::Snapshot(seed), Options::default());
     assert_eq!(Api::new(&copy).state()["files"], state["files"]);
 }
@@ -276,7 +276,7 @@ fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
 fn retries_ride_out_injected_500s_and_429s() {
     let sandbox = sandbox_with(
         Seed::Snapshot(
-            plotward::inventory::Snapshot::load(&repo("examples/inventory.json")).unwrap(),
+            plotward::wire::snapshot::Snapshot::load(&repo("examples/inventory.json")).unwrap(),
         ),
         Options {
             faults: FaultConfig {

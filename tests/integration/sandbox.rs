@@ -228,8 +228,10 @@ fn share(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool) ->
 fn example_without_cascade() -> Sandbox {
     sandbox_with(
         Seed::Snapshot(
-            plotward::inventory::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
-                .unwrap(),
+            plotward::wire::snapshot::Snapshot::load(&crate::harness::repo(
+                "examples/inventory.json",
+            ))
+            .unwrap(),
         ),
         Options {
             folder_cascade: false,

@@ -2,6 +2,7 @@
 //!
 //! These are wire types, separate from [`crate::plan`]'s internal ones, so the format changes
 //! only on purpose. A test pins the schema with mirror structs that deny unknown fields.
+//! [`crate::render::json::plan_file`] builds one from a plan.
 //!
 //! # Wire format (`format_version` 1)
 //!
@@ -43,8 +44,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Coverage, FileType, Flags, Sharing};
-use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
-use crate::policy::Policy;
 
 /// The plan format version this build writes and reads.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -184,15 +183,6 @@ pub enum DirectionJson {
     Expose,
 }
 
-impl From<Direction> for DirectionJson {
-    fn from(direction: Direction) -> DirectionJson {
-        match direction {
-            Direction::Restrict => DirectionJson::Restrict,
-            Direction::Expose => DirectionJson::Expose,
-        }
-    }
-}
-
 /// What decided a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -232,115 +222,4 @@ pub struct DeadPatternJson {
     pub pattern: String,
     /// Its line.
     pub line: u64,
-}
-
-/// Dead patterns in their wire form.
-pub fn dead_patterns_json(patterns: &[crate::plan::DeadPattern]) -> Vec<DeadPatternJson> {
-    patterns
-        .iter()
-        .map(|dead| DeadPatternJson {
-            rule: dead.rule,
-            pattern: dead.pattern.to_string(),
-            line: dead.line,
-        })
-        .collect()
-}
-
-/// Dead rules in their wire form, shared by the JSON plan and the JSON check.
-pub fn dead_rules_json(rules: &[crate::plan::RuleRef]) -> Vec<DeadRuleJson> {
-    rules
-        .iter()
-        .map(|rule| DeadRuleJson {
-            index: rule.number,
-            patterns: rule.patterns.iter().map(ToString::to_string).collect(),
-            line: rule.line,
-        })
-        .collect()
-}
-
-impl PlanFile {
-    /// Builds the wire form of a plan.
-    pub fn new(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breach]) -> PlanFile {
-        PlanFile {
-            format_version: PLAN_FORMAT_VERSION,
-            policy: policy.name.clone(),
-            policy_sha256: Some(policy.digest.clone()),
-            source,
-            summary: summary_json(plan.summary()),
-            changes: plan.changes().map(|change| change_json(&change)).collect(),
-            dead_rules: dead_rules_json(&plan.dead_rules),
-            dead_patterns: dead_patterns_json(&plan.dead_patterns),
-            guardrails: breaches
-                .iter()
-                .map(|breach| BreachJson {
-                    guardrail: breach.setting().to_owned(),
-                    message: breach.to_string(),
-                })
-                .collect(),
-            listing: plan.coverage,
-            folders: plan
-                .folder_changes
-                .iter()
-                .map(|f| FolderChangeJson {
-                    fid: f.fid.clone(),
-                    path: f.path.clone(),
-                    from: f.from,
-                    to: f.to,
-                    files_below: f.files_below,
-                    secret_below: f.secret_below,
-                })
-                .collect(),
-        }
-    }
-}
-
-fn summary_json(summary: Summary) -> SummaryJson {
-    SummaryJson {
-        restrict: summary.restrict,
-        expose: summary.expose,
-        unchanged: summary.unchanged,
-        ignored: summary.ignored,
-    }
-}
-
-fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
-    let file = &change.entry.file;
-    ChangeJson {
-        fid: file.fid.clone(),
-        path: file.path.clone(),
-        filetype: file.filetype.clone(),
-        action: change.direction().into(),
-        from: change.from,
-        to: change.to,
-        observed: change.entry.observed(),
-        rule: RuleJson::from(&change.entry.decided_by),
-        required_by: match &change.entry.decided_by {
-            DecidedBy::Contents(required) => Some(RequiredByJson {
-                fid: required.fid.clone(),
-                path: required.path.clone(),
-                wants: required.wants,
-            }),
-            _ => None,
-        },
-    }
-}
-
-impl From<&DecidedBy> for RuleJson {
-    fn from(decided_by: &DecidedBy) -> RuleJson {
-        match decided_by {
-            DecidedBy::Rule {
-                number,
-                pattern,
-                line,
-            } => RuleJson::Rule {
-                index: *number,
-                pattern: pattern.to_string(),
-                line: *line,
-            },
-            // A folder is only ever changed by a rule that names it, so `Folder` never
-            // reaches a change; mapping it to the default keeps the conversion total.
-            DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
-            DecidedBy::Contents(required) => RuleJson::from(&required.by),
-        }
-    }
 }

@@ -1,0 +1,192 @@
+//! JSON is a rendering of the plan and of the check report: this module builds their wire
+//! documents ([`crate::wire`]), which carry messages in words, and writes them.
+
+use std::io::{self, Write};
+
+use super::{CheckView, Painter, PlanView};
+use crate::check::{Finding, Kind, Report};
+use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
+use crate::policy::Policy;
+use crate::wire::check::{CHECK_FORMAT_VERSION, CheckJson, CheckSummaryJson, ViolationJson};
+use crate::wire::plan::{
+    BreachJson, ChangeJson, DeadPatternJson, DeadRuleJson, DirectionJson, FolderChangeJson,
+    PLAN_FORMAT_VERSION, PlanFile, RequiredByJson, RuleJson, Source, SummaryJson,
+};
+
+/// Writes the plan's JSON document (the one `--out` saves).
+pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write(view.file, out)
+}
+
+/// Writes the check result as JSON.
+pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write(
+        &check_json(view.report, view.policy, view.source.clone()),
+        out,
+    )
+}
+
+/// Writes any JSON document, pretty-printed, with a trailing newline.
+pub fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// The wire form of a plan, the guardrails it breaks in words.
+pub fn plan_file(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breach]) -> PlanFile {
+    PlanFile {
+        format_version: PLAN_FORMAT_VERSION,
+        policy: policy.name.clone(),
+        policy_sha256: Some(policy.digest.clone()),
+        source,
+        summary: summary_json(plan.summary()),
+        changes: plan.changes().map(|change| change_json(&change)).collect(),
+        dead_rules: dead_rules_json(&plan.dead_rules),
+        dead_patterns: dead_patterns_json(&plan.dead_patterns),
+        guardrails: breaches
+            .iter()
+            .map(|breach| BreachJson {
+                guardrail: breach.setting().to_owned(),
+                message: super::text::breach(breach),
+            })
+            .collect(),
+        listing: plan.coverage,
+        folders: plan
+            .folder_changes
+            .iter()
+            .map(|f| FolderChangeJson {
+                fid: f.fid.clone(),
+                path: f.path.clone(),
+                from: f.from,
+                to: f.to,
+                files_below: f.files_below,
+                secret_below: f.secret_below,
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of a check report, each violation explained in words.
+pub fn check_json(report: &Report, policy: &str, source: Source) -> CheckJson {
+    let (drift, never_public) = report.counts();
+    CheckJson {
+        format_version: CHECK_FORMAT_VERSION,
+        policy: policy.to_owned(),
+        source,
+        compliant: report.is_compliant(),
+        summary: CheckSummaryJson {
+            files: report.judged.len(),
+            violations: drift + never_public,
+            drift,
+            never_public,
+        },
+        violations: report.findings().map(violation_json).collect(),
+        dead_rules: dead_rules_json(&report.dead_rules),
+        dead_patterns: dead_patterns_json(&report.dead_patterns),
+        listing: report.coverage,
+    }
+}
+
+fn summary_json(summary: Summary) -> SummaryJson {
+    SummaryJson {
+        restrict: summary.restrict,
+        expose: summary.expose,
+        unchanged: summary.unchanged,
+        ignored: summary.ignored,
+    }
+}
+
+fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
+    let file = &change.entry.file;
+    ChangeJson {
+        fid: file.fid.clone(),
+        path: file.path.clone(),
+        filetype: file.filetype.clone(),
+        action: change.direction().into(),
+        from: change.from,
+        to: change.to,
+        observed: change.entry.observed(),
+        rule: RuleJson::from(&change.entry.decided_by),
+        required_by: match &change.entry.decided_by {
+            DecidedBy::Contents(required) => Some(RequiredByJson {
+                fid: required.fid.clone(),
+                path: required.path.clone(),
+                wants: required.wants,
+            }),
+            _ => None,
+        },
+    }
+}
+
+impl From<&DecidedBy> for RuleJson {
+    fn from(decided_by: &DecidedBy) -> RuleJson {
+        match decided_by {
+            DecidedBy::Rule {
+                number,
+                pattern,
+                line,
+            } => RuleJson::Rule {
+                index: *number,
+                pattern: pattern.to_string(),
+                line: *line,
+            },
+            // A folder is only ever changed by a rule that names it, so `Folder` never
+            // reaches a change; mapping it to the default keeps the conversion total.
+            DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
+            DecidedBy::Contents(required) => RuleJson::from(&required.by),
+        }
+    }
+}
+
+fn violation_json(finding: &Finding) -> ViolationJson {
+    let (kind, wanted, rule) = match &finding.kind {
+        Kind::Drift { wanted, decided_by } => {
+            ("drift", Some(*wanted), Some(RuleJson::from(decided_by)))
+        }
+        Kind::NeverPublic => ("never_public", None, None),
+    };
+    ViolationJson {
+        fid: finding.fid.clone(),
+        path: finding.path.clone(),
+        filetype: finding.filetype.clone(),
+        kind: kind.to_owned(),
+        now: finding.now,
+        wanted,
+        rule,
+        through: finding.through.clone(),
+        message: super::text::finding(finding),
+    }
+}
+
+impl From<Direction> for DirectionJson {
+    fn from(direction: Direction) -> DirectionJson {
+        match direction {
+            Direction::Restrict => DirectionJson::Restrict,
+            Direction::Expose => DirectionJson::Expose,
+        }
+    }
+}
+
+/// Dead rules in their wire form, shared by the JSON plan and the JSON check.
+fn dead_rules_json(rules: &[crate::plan::RuleRef]) -> Vec<DeadRuleJson> {
+    rules
+        .iter()
+        .map(|rule| DeadRuleJson {
+            index: rule.number,
+            patterns: rule.patterns.iter().map(ToString::to_string).collect(),
+            line: rule.line,
+        })
+        .collect()
+}
+
+/// Dead patterns in their wire form.
+fn dead_patterns_json(patterns: &[crate::plan::DeadPattern]) -> Vec<DeadPatternJson> {
+    patterns
+        .iter()
+        .map(|dead| DeadPatternJson {
+            rule: dead.rule,
+            pattern: dead.pattern.to_string(),
+            line: dead.line,
+        })
+        .collect()
+}
