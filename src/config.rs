@@ -197,13 +197,52 @@ impl Config {
     }
 }
 
+/// Arguments that do not make sense, alone or together; found before anything is read or
+/// sent.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A path given to `explain` that no file can have.
+    #[error("invalid path: {0}")]
+    Path(crate::inventory::BadPath),
+    /// A `--filetype` plotward does not know, with the nearest known name.
+    #[error(
+        "unknown filetype `{name}`{}; expected one of {}",
+        suggestion.map(|word| format!(" (did you mean `{word}`?)")).unwrap_or_default(),
+        FileType::KNOWN.join(", ")
+    )]
+    Filetype {
+        /// The name given.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// `--max-writes 0`.
+    #[error("--max-writes must be at least 1")]
+    NoWrites,
+    /// A `--user` without both halves; only the name part is shown (the rest may be a key).
+    #[error("--user takes NAME:APIKEY, got `{0}`")]
+    UserSpec(String),
+    /// Sandbox fault settings out of range.
+    #[error("{0}")]
+    Faults(String),
+    /// A sandbox address off loopback.
+    #[error("the sandbox only listens on loopback addresses, not {0}")]
+    NotLoopback(std::net::SocketAddr),
+    /// `plan --out` naming the plan's own policy or snapshot.
+    #[error(
+        "--out {} is this plan's own input; write the plan somewhere else",
+        crate::visible::escape(&.0.display().to_string())
+    )]
+    OutIsInput(PathBuf),
+}
+
 fn explain_config(args: ExplainArgs) -> Result<CommandConfig, Error> {
     let filetypes = match args.filetype {
         Some(name) => vec![parse_filetype(&name)?],
         None => FileType::COMMON.to_vec(),
     };
     for path in &args.paths {
-        check_path(path).map_err(|why| Error::Usage(format!("invalid path: {why}")))?;
+        check_path(path).map_err(UsageError::Path)?;
     }
     Ok(CommandConfig::Explain {
         policy: args.policy.policy,
@@ -216,13 +255,11 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
     if FileType::KNOWN.contains(&name) {
         return Ok(FileType::from_api(name));
     }
-    let hint = suggest(name, &FileType::KNOWN)
-        .map(|word| format!(" (did you mean `{word}`?)"))
-        .unwrap_or_default();
-    Err(Error::Usage(format!(
-        "unknown filetype `{name}`{hint}; expected one of {}",
-        FileType::KNOWN.join(", ")
-    )))
+    Err(UsageError::Filetype {
+        name: name.to_owned(),
+        suggestion: suggest(name, &FileType::KNOWN),
+    }
+    .into())
 }
 
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
@@ -283,7 +320,7 @@ fn input(snapshot: Option<PathBuf>, connection: ConnectionArgs) -> Result<Input,
 
 fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
     if args.max_writes == Some(0) {
-        return Err(Error::Usage("--max-writes must be at least 1".to_owned()));
+        return Err(UsageError::NoWrites.into());
     }
     Ok(ApplyConfig {
         policy: args.policy.policy,
@@ -340,10 +377,9 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
                 username: name.to_owned(),
                 api_key: key.to_owned(),
             }),
-            _ => Err(Error::Usage(format!(
-                "--user takes NAME:APIKEY, got `{}`",
-                spec.split(':').next().unwrap_or_default()
-            ))),
+            _ => Err(UsageError::UserSpec(
+                spec.split(':').next().unwrap_or_default().to_owned(),
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let faults = FaultConfig {
@@ -356,12 +392,9 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         fail_writes_to: Vec::new(),
         folder_cascade: None,
     };
-    faults.validate().map_err(Error::Usage)?;
+    faults.validate().map_err(UsageError::Faults)?;
     if !args.addr.ip().is_loopback() {
-        return Err(Error::Usage(format!(
-            "the sandbox only listens on loopback addresses, not {}",
-            args.addr
-        )));
+        return Err(UsageError::NotLoopback(args.addr).into());
     }
     Ok(sandbox::Options {
         addr: args.addr,

@@ -53,8 +53,19 @@ pub enum Error {
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
     /// The arguments do not make sense together.
-    #[error("{0}")]
-    Usage(String),
+    #[error(transparent)]
+    Usage(#[from] crate::config::UsageError),
+    /// An export that cannot be made, or that plotward could not read back.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
+    /// An input file other than a policy, snapshot or plan could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// An output file could not be written.
     #[error("cannot write {path}: {source}")]
     WriteFile {

@@ -68,26 +68,60 @@ fn majority(counts: Counts, prefer: Sharing) -> Sharing {
         .unwrap_or(Sharing::Private)
 }
 
+/// Why an account's sharing cannot be exported as a policy plotward would read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Paths holding several files of one type with different sharing: no policy can tell
+    /// them apart, and an export must not lie.
+    #[error(
+        "cannot export: {} path(s) hold several files of one type with different sharing, \
+         which no policy can tell apart: {}. Rename one of each, then export again",
+        .0.len(),
+        name_some(.0)
+    )]
+    Conflicts(Vec<(String, FileType)>),
+    /// The policy would be over the size plotward reads.
+    #[error(
+        "cannot export: the policy would be {bytes} bytes, over the {} MiB plotward reads; the \
+         account's sharing is too scattered for one policy file (group files with the same \
+         sharing into folders, or write the policy by hand)",
+        limit >> 20
+    )]
+    TooLarge {
+        /// The exported policy's size.
+        bytes: usize,
+        /// The policy size limit.
+        limit: u64,
+    },
+    /// The exported policy does not validate: a plotward bug, reported as such.
+    #[error(
+        "cannot export: the exported policy does not validate ({}); this is a plotward bug, \
+         please report it",
+        crate::visible::escape(&.0.to_string())
+    )]
+    Unreadable(crate::policy::PolicyError),
+}
+
+/// The first five conflicting paths (escaped), and `...` when there are more.
+fn name_some(conflicts: &[(String, FileType)]) -> String {
+    let shown: Vec<String> = conflicts
+        .iter()
+        .take(5)
+        .map(|(path, filetype)| format!("{} ({filetype})", crate::visible::escape(path)))
+        .collect();
+    let more = if conflicts.len() > 5 { ", ..." } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
 /// Derives a policy from an inventory. Each file is exported at its effective level (what the
 /// world sees, through the folders above it), so a plan of the export changes nothing.
 /// Folders themselves are not managed, as in any policy that does not name `fold`. Refused, with the paths named, when files of one path and one
 /// type differ in sharing: no policy can tell them apart, and an export must not lie.
-pub fn export(inventory: &Inventory) -> Result<Exported, String> {
+pub fn export(inventory: &Inventory) -> Result<Exported, ExportError> {
     let levels = crate::plan::effective_levels(inventory.files());
     let conflicts = conflicts(inventory, &levels);
     if !conflicts.is_empty() {
-        let shown: Vec<String> = conflicts
-            .iter()
-            .take(5)
-            .map(|(path, filetype)| format!("{} ({filetype})", crate::visible::escape(path)))
-            .collect();
-        return Err(format!(
-            "cannot export: {} path(s) hold several files of one type with different sharing, \
-             which no policy can tell apart: {}{}. Rename one of each, then export again",
-            conflicts.len(),
-            shown.join(", "),
-            if conflicts.len() > 5 { ", ..." } else { "" }
-        ));
+        return Err(ExportError::Conflicts(conflicts));
     }
     let folders = tree(inventory, &levels);
     let root = folders.get("").map_or([0; 3], |f| f.counts);
@@ -421,7 +455,7 @@ mod tests {
             twin("a:1", Sharing::Public),
             twin("a:2", Sharing::Private),
         ]);
-        let err = export(&inventory).unwrap_err();
+        let err = export(&inventory).unwrap_err().to_string();
         assert!(
             err.contains("1 path(s)") && err.contains("report (plot)"),
             "{err}"

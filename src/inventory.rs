@@ -290,13 +290,63 @@ pub enum SnapshotError {
         message: String,
     },
     /// The snapshot is well-formed but says something impossible.
-    #[error("{path}: invalid snapshot: {message}")]
+    #[error("{path}: invalid snapshot: {problem}")]
     Invalid {
         /// The snapshot path.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        problem: Impossible,
     },
+}
+
+/// What a well-formed snapshot can say that no account holds.
+#[derive(Debug, thiserror::Error)]
+pub enum Impossible {
+    /// A format this build does not read.
+    #[error(
+        "unsupported format_version {0}; this plotward reads version {SNAPSHOT_FORMAT_VERSION}"
+    )]
+    FormatVersion(u32),
+    /// A fid not of the form `owner:number`.
+    #[error("fid {0:?} is not of the form owner:number")]
+    Fid(String),
+    /// A path no file can have.
+    #[error("file {fid}: {problem}")]
+    Path {
+        /// The file's fid.
+        fid: String,
+        /// What is wrong with its path.
+        problem: BadPath,
+    },
+    /// The same fid twice.
+    #[error("fid {0} appears more than once")]
+    Duplicate(String),
+    /// A file whose folder is not listed, so what the world sees of it cannot be judged.
+    #[error(
+        "file {fid} is in folder {}, which the snapshot does not list; a snapshot lists every \
+         folder (\"filetype\": \"fold\"), because a folder's sharing reaches everything in it",
+        crate::visible::escape(folder)
+    )]
+    MissingFolder {
+        /// The file's fid.
+        fid: String,
+        /// The folder path no entry names.
+        folder: String,
+    },
+}
+
+/// Why a path is not `/`-joined names of bounded length.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadPath {
+    /// No name at all.
+    #[error("path is empty")]
+    Empty,
+    /// Longer than [`MAX_PATH_BYTES`].
+    #[error("path is longer than {MAX_PATH_BYTES} bytes")]
+    TooLong,
+    /// A leading, trailing or doubled `/`.
+    #[error("path {0:?} has an empty folder name (leading, trailing or doubled `/`)")]
+    EmptyName(String),
 }
 
 /// Reading and writing the snapshot document ([`crate::wire::snapshot`]) lives here, beside
@@ -335,9 +385,9 @@ impl Snapshot {
             })?;
         snapshot
             .validate()
-            .map_err(|message| SnapshotError::Invalid {
+            .map_err(|problem| SnapshotError::Invalid {
                 path: path.to_owned(),
-                message,
+                problem,
             })?;
         Ok(snapshot)
     }
@@ -347,19 +397,19 @@ impl Snapshot {
         Inventory::new(self.files).with_coverage(self.listing)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Impossible> {
         if self.format_version != SNAPSHOT_FORMAT_VERSION {
-            return Err(format!(
-                "unsupported format_version {}; this plotward reads version {SNAPSHOT_FORMAT_VERSION}",
-                self.format_version
-            ));
+            return Err(Impossible::FormatVersion(self.format_version));
         }
         let mut fids = HashSet::with_capacity(self.files.len());
         for file in &self.files {
             check_fid(&file.fid)?;
-            check_path(&file.path).map_err(|why| format!("file {}: {why}", file.fid))?;
+            check_path(&file.path).map_err(|problem| Impossible::Path {
+                fid: file.fid.clone(),
+                problem,
+            })?;
             if !fids.insert(file.fid.as_str()) {
-                return Err(format!("fid {} appears more than once", file.fid));
+                return Err(Impossible::Duplicate(file.fid.clone()));
             }
         }
         // A folder's sharing reaches its contents, so a file whose folder is missing could
@@ -374,13 +424,10 @@ impl Snapshot {
             if let Some((folder, _)) = file.path.rsplit_once('/')
                 && !folders.contains(folder)
             {
-                return Err(format!(
-                    "file {} is in folder {}, which the snapshot does not list; a snapshot \
-                     lists every folder (\"filetype\": \"fold\"), because a folder's sharing \
-                     reaches everything in it",
-                    file.fid,
-                    crate::visible::escape(folder)
-                ));
+                return Err(Impossible::MissingFolder {
+                    fid: file.fid.clone(),
+                    folder: folder.to_owned(),
+                });
             }
         }
         Ok(())
@@ -388,10 +435,10 @@ impl Snapshot {
 }
 
 /// Checks the `owner:idlocal` shape of a fid.
-fn check_fid(fid: &str) -> Result<(), String> {
+fn check_fid(fid: &str) -> Result<(), Impossible> {
     match fid.rsplit_once(':') {
         Some((owner, id)) if !owner.is_empty() && id.parse::<i64>().is_ok() => Ok(()),
-        _ => Err(format!("fid {fid:?} is not of the form owner:number")),
+        _ => Err(Impossible::Fid(fid.to_owned())),
     }
 }
 
@@ -401,17 +448,15 @@ pub const MAX_PATH_BYTES: usize = 4096;
 
 /// Checks that a path is `/`-joined names with no leading, trailing or doubled slash, and at
 /// most [`MAX_PATH_BYTES`] long.
-pub fn check_path(path: &str) -> Result<(), String> {
+pub fn check_path(path: &str) -> Result<(), BadPath> {
     if path.is_empty() {
-        return Err("path is empty".to_owned());
+        return Err(BadPath::Empty);
     }
     if path.len() > MAX_PATH_BYTES {
-        return Err(format!("path is longer than {MAX_PATH_BYTES} bytes"));
+        return Err(BadPath::TooLong);
     }
     if path.split('/').any(str::is_empty) {
-        return Err(format!(
-            "path {path:?} has an empty folder name (leading, trailing or doubled `/`)"
-        ));
+        return Err(BadPath::EmptyName(path.to_owned()));
     }
     Ok(())
 }

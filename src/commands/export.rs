@@ -6,6 +6,7 @@ use super::plan::load_inventory;
 use super::{Io, write_atomically};
 use crate::config::Input;
 use crate::error::{Error, Exit};
+use crate::export::ExportError;
 use crate::render;
 
 /// `export`: prints (or writes) the policy, or diffs it against an existing one.
@@ -16,12 +17,16 @@ pub fn export(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let (inventory, source) = load_inventory(input, true, io)?;
-    let exported = crate::export::export(&inventory).map_err(Error::Usage)?;
+    let exported = crate::export::export(&inventory)?;
     let yaml = render::text::exported_policy(&exported, inventory.coverage(), &source);
     check_readable(&yaml)?;
     if let Some(existing) = diff {
-        let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES)
-            .map_err(|err| Error::Usage(format!("cannot read {}: {err}", existing.display())))?;
+        let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES).map_err(
+            |source| Error::ReadFile {
+                path: existing.to_owned(),
+                source,
+            },
+        )?;
         let shown = existing.display().to_string();
         let patch = render::diff::unified(&text, &yaml, &shown, "exported");
         if patch.is_empty() {
@@ -47,21 +52,13 @@ pub fn export(
 fn check_readable(yaml: &str) -> Result<(), Error> {
     let limit = crate::limits::MAX_POLICY_BYTES;
     if yaml.len() as u64 > limit {
-        return Err(Error::Usage(format!(
-            "cannot export: the policy would be {} bytes, over the {} MiB plotward reads; the \
-             account's sharing is too scattered for one policy file (group files with the same \
-             sharing into folders, or write the policy by hand)",
-            yaml.len(),
-            limit >> 20
-        )));
+        return Err(ExportError::TooLarge {
+            bytes: yaml.len(),
+            limit,
+        }
+        .into());
     }
-    crate::policy::Policy::parse(yaml, "exported policy").map_err(|err| {
-        Error::Usage(format!(
-            "cannot export: the exported policy does not validate ({}); this is a plotward bug, \
-             please report it",
-            crate::visible::escape(&err.to_string())
-        ))
-    })?;
+    crate::policy::Policy::parse(yaml, "exported policy").map_err(ExportError::Unreadable)?;
     Ok(())
 }
 

@@ -88,10 +88,7 @@ fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
     };
     for input in std::iter::once(config.policy.as_path()).chain(snapshot) {
         if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
-            return Err(Error::Usage(format!(
-                "--out {} is this plan's own input; write the plan somewhere else",
-                crate::visible::escape(&input.display().to_string())
-            )));
+            return Err(crate::config::UsageError::OutIsInput(input.to_owned()).into());
         }
     }
     Ok(())
