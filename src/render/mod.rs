@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod junit;
 pub mod markdown;
+pub mod refusal;
 pub mod text;
 
 use std::fmt::Display;
