@@ -15,6 +15,9 @@
 //!   folders change, the files below them ([`Watch`]) are read again and put back where the
 //!   plan leaves them.
 //! - Applying is idempotent: each `PATCH` sets both flags outright, so a re-run converges.
+//! - Apply sees only [`Change`]s: a saved plan is checked into a [`SavedPlan`] before anything
+//!   else reads it, a plan made now gives its [`changes`] directly. A plan apply will not carry
+//!   out is a [`Refusal`], whose words are in [`crate::render::refusal`].
 
 use std::collections::HashMap;
 use std::fs::File;
