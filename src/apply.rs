@@ -699,25 +699,12 @@ fn settling(run: &Run, change: &Change, written: Written) -> Outcome {
 mod tests {
     use super::*;
 
-    fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> Change {
-        Change {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            from,
-            to,
-            observed: from.flags(),
-            rule: DecidingRule::Default,
-            required_by: None,
-        }
-    }
-
     #[tokio::test]
     async fn a_panicking_write_is_a_failed_change_not_a_missing_one() {
         let changes = vec![
-            change("a:1", "x", Sharing::Public, Sharing::Private),
-            change("a:2", "y", Sharing::Public, Sharing::Private),
-            change("a:3", "z", Sharing::Public, Sharing::Private),
+            Change::plot("a:1", "x", Sharing::Public, Sharing::Private),
+            Change::plot("a:2", "y", Sharing::Public, Sharing::Private),
+            Change::plot("a:3", "z", Sharing::Public, Sharing::Private),
         ];
         let results = run_each(
             2,
@@ -749,28 +736,28 @@ mod tests {
         let report = Report {
             results: vec![
                 (
-                    change("a:1", "x", Sharing::Public, Sharing::Private),
+                    Change::plot("a:1", "x", Sharing::Public, Sharing::Private),
                     Outcome::Applied,
                 ),
                 (
-                    change("a:2", "y", Sharing::Private, Sharing::Public),
+                    Change::plot("a:2", "y", Sharing::Private, Sharing::Public),
                     Outcome::Applied,
                 ),
                 (
-                    change("a:3", "z", Sharing::Private, Sharing::Public),
+                    Change::plot("a:3", "z", Sharing::Private, Sharing::Public),
                     Outcome::Failed {
                         status: Some(500),
                         message: "boom".into(),
                     },
                 ),
                 (
-                    change("a:4", "w", Sharing::Private, Sharing::Public),
+                    Change::plot("a:4", "w", Sharing::Private, Sharing::Public),
                     Outcome::NotApplied {
                         reason: "quota".into(),
                     },
                 ),
                 (
-                    change("a:5", "v", Sharing::Public, Sharing::Secret),
+                    Change::plot("a:5", "v", Sharing::Public, Sharing::Secret),
                     Outcome::Settling {
                         message: "not yet".into(),
                     },

@@ -38,6 +38,23 @@ impl Change {
     }
 }
 
+#[cfg(test)]
+impl Change {
+    /// A plot's change as a plan would make it, decided by the default.
+    pub(crate) fn plot(fid: &str, path: &str, from: Sharing, to: Sharing) -> Change {
+        Change {
+            fid: fid.into(),
+            path: path.into(),
+            filetype: FileType::Plot,
+            from,
+            to,
+            observed: from.flags(),
+            rule: DecidingRule::Default,
+            required_by: None,
+        }
+    }
+}
+
 /// The part of the policy that decided a change, as far as comparing a saved plan with a
 /// fresh one needs: a folder's own rule or the file below it that requires it.
 #[derive(Clone, Debug, PartialEq, Eq)]

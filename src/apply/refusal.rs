@@ -226,7 +226,6 @@ pub fn check_guardrails(policy: &Policy, breaches: &[Breach], force: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::DecidingRule;
     use crate::inventory::FileType;
 
     #[test]
@@ -236,16 +235,7 @@ mod tests {
             "p.yaml",
         )
         .unwrap();
-        let change = |path: &str, to: Sharing| Change {
-            fid: "alice:4".into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            from: Sharing::Private,
-            to,
-            observed: Sharing::Private.flags(),
-            rule: DecidingRule::Default,
-            required_by: None,
-        };
+        let change = |path: &str, to: Sharing| Change::plot("alice:4", path, Sharing::Private, to);
         let err = refuse_never_public(&[change("finance/payroll", Sharing::Public)], &policy)
             .unwrap_err()
             .to_string();

@@ -176,19 +176,6 @@ mod tests {
     use crate::inventory::{FileType, RemoteFile};
     use crate::render::refusal::drifted;
 
-    fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> Change {
-        Change {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            from,
-            to,
-            observed: from.flags(),
-            rule: DecidingRule::Default,
-            required_by: None,
-        }
-    }
-
     fn plan(changes: Vec<Change>) -> SavedPlan {
         SavedPlan {
             policy_sha256: None,
@@ -213,10 +200,10 @@ mod tests {
     #[test]
     fn stale_plans_name_every_drifted_file() {
         let saved = plan(vec![
-            change("a:1", "x", Sharing::Public, Sharing::Private),
-            change("a:2", "y", Sharing::Private, Sharing::Secret),
-            change("a:3", "z", Sharing::Secret, Sharing::Private),
-            change("a:4", "w", Sharing::Public, Sharing::Secret),
+            Change::plot("a:1", "x", Sharing::Public, Sharing::Private),
+            Change::plot("a:2", "y", Sharing::Private, Sharing::Secret),
+            Change::plot("a:3", "z", Sharing::Secret, Sharing::Private),
+            Change::plot("a:4", "w", Sharing::Public, Sharing::Secret),
         ]);
         let now = Inventory::new(vec![
             file("a:1", "x", Sharing::Public.flags()),
@@ -245,7 +232,12 @@ mod tests {
 
     #[test]
     fn a_share_key_turned_on_for_a_planned_public_file_makes_the_plan_stale() {
-        let saved = plan(vec![change("a:1", "x", Sharing::Public, Sharing::Private)]);
+        let saved = plan(vec![Change::plot(
+            "a:1",
+            "x",
+            Sharing::Public,
+            Sharing::Private,
+        )]);
         let now = Inventory::new(vec![file(
             "a:1",
             "x",
@@ -285,9 +277,12 @@ mod tests {
             line: 3,
         };
         saved.changes.retain(|c| c.fid != "a:3");
-        saved
-            .changes
-            .push(change("a:4", "pub/w", Sharing::Public, Sharing::Private));
+        saved.changes.push(Change::plot(
+            "a:4",
+            "pub/w",
+            Sharing::Public,
+            Sharing::Private,
+        ));
         saved.dead_rules.push(crate::plan::RuleRef {
             number: 2,
             line: 9,

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::apply::{Change, DecidingRule, Inconsistency};
+use crate::apply::{Change, Inconsistency};
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Breach;
 use crate::policy::Limit;
@@ -227,14 +227,8 @@ fn a_plan_for_another_policy_or_account_is_refused_by_name() {
 #[test]
 fn never_public_lists_every_change_it_refuses() {
     let change = |fid: &str, path: &str, filetype| Change {
-        fid: fid.into(),
-        path: path.into(),
         filetype,
-        from: Sharing::Private,
-        to: Sharing::Public,
-        observed: Sharing::Private.flags(),
-        rule: DecidingRule::Default,
-        required_by: None,
+        ..Change::plot(fid, path, Sharing::Private, Sharing::Public)
     };
     let refusal = Refusal::NeverPublic {
         policy: "n\u{1b}p.yaml".into(),
