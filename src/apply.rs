@@ -15,6 +15,9 @@
 //!   folders change, the files below them ([`Watch`]) are read again and put back where the
 //!   plan leaves them.
 //! - Applying is idempotent: each `PATCH` sets both flags outright, so a re-run converges.
+//! - Apply sees only [`Change`]s: a saved plan is checked into a [`SavedPlan`] before anything
+//!   else reads it, a plan made now gives its [`changes`] directly. A plan apply will not carry
+//!   out is a [`Refusal`], whose words are in [`crate::render::refusal`].
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -27,10 +30,23 @@ use std::time::{Duration, SystemTime};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::inventory::{FileType, Inventory, Sharing};
+pub use change::{Change, DecidingRule, RequiredBy, changes};
+pub use refusal::{
+    Cancelled, Refusal, check_account, check_digest, check_guardrails, refuse_never_public,
+    refuse_stale,
+};
+pub use saved::{Inconsistency, Origin, SavedPlan, SavedPlanError};
+pub use stale::{Drift, Drifted, Staleness, check_stale, stale_changes};
+
+use crate::inventory::{FileType, Sharing};
 use crate::plan::Direction;
 use crate::remote::{Attempt, Client, RemoteError};
-use crate::wire::plan::{ChangeJson, DirectionJson, PlanFile};
+
+mod change;
+mod refusal;
+mod restore;
+mod saved;
+mod stale;
 
 /// How to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,10 +99,10 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 pub struct Report {
     /// Every planned change with its outcome, restrictions first.
-    pub results: Vec<(ChangeJson, Outcome)>,
+    pub results: Vec<(Change, Outcome)>,
     /// Files below changed folders that a folder change had moved, put back where the plan
     /// leaves them (and files that could not be read again).
-    pub restored: Vec<(ChangeJson, Outcome)>,
+    pub restored: Vec<(Change, Outcome)>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
@@ -115,7 +131,6 @@ pub struct Tally {
 }
 
 impl Report {
-    /// Counts the outcomes.
     /// Counts the outcomes. Files put back below changed folders count as `restored`, not as
     /// restrictions or exposures (the plan did not count them either); their failures count.
     pub fn tally(&self) -> Tally {
@@ -123,11 +138,11 @@ impl Report {
         let planned = self.results.iter().map(|r| (r, false));
         let put_back = self.restored.iter().map(|r| (r, true));
         for ((change, outcome), restoring) in planned.chain(put_back) {
-            match (outcome, change.action) {
+            match (outcome, change.direction()) {
                 (Outcome::Applied, _) if restoring => tally.restored += 1,
                 (Outcome::NotApplied { .. }, _) if restoring => tally.unchecked += 1,
-                (Outcome::Applied, DirectionJson::Restrict) => tally.restricted += 1,
-                (Outcome::Applied, DirectionJson::Expose) => tally.exposed += 1,
+                (Outcome::Applied, Direction::Restrict) => tally.restricted += 1,
+                (Outcome::Applied, Direction::Expose) => tally.exposed += 1,
                 (Outcome::Failed { .. }, _) => tally.failed += 1,
                 (Outcome::NotApplied { .. }, _) => tally.not_applied += 1,
                 (Outcome::Settling { .. }, _) => tally.settling += 1,
@@ -137,7 +152,7 @@ impl Report {
     }
 
     /// Every outcome: the planned changes', then the put-back files'.
-    pub fn outcomes(&self) -> impl Iterator<Item = &(ChangeJson, Outcome)> {
+    pub fn outcomes(&self) -> impl Iterator<Item = &(Change, Outcome)> {
         self.results.iter().chain(&self.restored)
     }
 
@@ -154,9 +169,9 @@ impl Report {
 pub struct Watch {
     /// The file as a change from its level before the run (`from`, `observed`) to the level
     /// the plan leaves it at (`to`), with what decided it.
-    pub change: ChangeJson,
+    pub change: Change,
     /// Whether the plan changes the file itself, and in which phase.
-    pub planned: Option<DirectionJson>,
+    pub planned: Option<Direction>,
     /// Whether the policy manages it. An unmanaged file is only ever put back *down* to its
     /// level before the run, never raised: a cascade that restricted it left it safer, and
     /// its level before the run may itself be an earlier cascade's doing.
@@ -184,9 +199,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
         .filter_map(|entry| {
             let file = entry.file;
             let (to, planned) = match entry.action {
-                crate::plan::Action::Change(to) => {
-                    (to, Some(Direction::of(entry.current(), to).into()))
-                }
+                crate::plan::Action::Change(to) => (to, Some(Direction::of(entry.current(), to))),
                 crate::plan::Action::Keep | crate::plan::Action::Ignore => (entry.current(), None),
             };
             if to == Sharing::Public
@@ -197,15 +210,14 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
                 return None;
             }
             Some(Watch {
-                change: ChangeJson {
+                change: Change {
                     fid: file.fid.clone(),
                     path: file.path.clone(),
                     filetype: file.filetype.clone(),
-                    action: Direction::of(entry.current(), to).into(),
                     from: entry.current(),
                     to,
                     observed: file.flags,
-                    rule: crate::wire::plan::RuleJson::from(&entry.decided_by),
+                    rule: DecidingRule::from(&entry.decided_by),
                     required_by: None,
                 },
                 planned,
@@ -217,106 +229,6 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
         files,
         account_size: plan.entries.len(),
     }
-}
-
-/// A file whose state is not what the saved plan observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drift {
-    /// File id.
-    pub fid: String,
-    /// Path in the plan.
-    pub path: String,
-    /// What changed.
-    pub what: String,
-}
-
-/// Compares a saved plan with a fresh listing: every planned file must still exist, at the
-/// same path, with the flags the plan observed.
-pub fn check_stale(plan: &PlanFile, inventory: &Inventory) -> Vec<Drift> {
-    let now: HashMap<&str, _> = inventory
-        .files()
-        .iter()
-        .map(|f| (f.fid.as_str(), f))
-        .collect();
-    plan.changes
-        .iter()
-        .filter_map(|change| {
-            let what = match now.get(change.fid.as_str()) {
-                None => "no longer exists".to_owned(),
-                Some(file) if file.path != change.path => format!("moved to {}", file.path),
-                Some(file) if file.flags != change.observed => format!(
-                    "is now {} (world_readable={}, share_key_enabled={}), the plan saw {}",
-                    file.sharing(),
-                    file.flags.world_readable,
-                    file.flags.share_key_enabled,
-                    change.from
-                ),
-                Some(_) => return None,
-            };
-            Some(Drift {
-                fid: change.fid.clone(),
-                path: change.path.clone(),
-                what,
-            })
-        })
-        .collect()
-}
-
-/// Everything that makes a saved plan stale, by path: its files' drift in the listing
-/// ([`check_stale`]), changes a fresh plan of the same policy no longer makes or makes
-/// differently, and changes the fresh plan makes that the saved one does not mention.
-pub fn stale_changes(saved: &PlanFile, fresh: &PlanFile, inventory: &Inventory) -> Vec<Drift> {
-    let mut drift = check_stale(saved, inventory);
-    let drifted: std::collections::HashSet<String> = drift.iter().map(|d| d.fid.clone()).collect();
-    let wanted: HashMap<&str, &ChangeJson> =
-        fresh.changes.iter().map(|c| (c.fid.as_str(), c)).collect();
-    let planned: std::collections::HashSet<&str> =
-        saved.changes.iter().map(|c| c.fid.as_str()).collect();
-    for change in &saved.changes {
-        if drifted.contains(&change.fid) {
-            continue;
-        }
-        let what = match wanted.get(change.fid.as_str()) {
-            Some(now) if **now == *change => continue,
-            Some(now) if now.to != change.to => format!(
-                "is planned {} -> {}, but the policy now wants {}",
-                change.from, change.to, now.to
-            ),
-            Some(_) => "is planned differently from what the policy says now (its type, rule \
-                        or levels were edited or have changed)"
-                .to_owned(),
-            None => format!(
-                "is planned {} -> {}, but the policy no longer changes it",
-                change.from, change.to
-            ),
-        };
-        drift.push(Drift {
-            fid: change.fid.clone(),
-            path: change.path.clone(),
-            what,
-        });
-    }
-    for change in &fresh.changes {
-        if !planned.contains(change.fid.as_str()) {
-            drift.push(Drift {
-                fid: change.fid.clone(),
-                path: change.path.clone(),
-                what: format!(
-                    "now needs a change the plan does not include ({} -> {})",
-                    change.from, change.to
-                ),
-            });
-        }
-    }
-    if saved.dead_rules != fresh.dead_rules {
-        drift.push(Drift {
-            fid: "-".to_owned(),
-            path: "(the plan's dead_rules)".to_owned(),
-            what: "differ from those of the policy now".to_owned(),
-        });
-    }
-    drift.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
-    drift
 }
 
 /// Appends one JSON line per write attempt. Share keys are never written: the API's answer is
@@ -357,7 +269,7 @@ impl AuditLog {
 
     fn record(
         &self,
-        change: &ChangeJson,
+        change: &Change,
         attempt: u32,
         outcome: &str,
         status: Option<u16>,
@@ -424,7 +336,7 @@ impl Run {
 
     fn audit(
         &self,
-        change: &ChangeJson,
+        change: &Change,
         attempt: u32,
         outcome: &str,
         status: Option<u16>,
@@ -444,7 +356,7 @@ impl Run {
 /// first), then the files below changed folders put back ([`Watch`]), then files.
 pub async fn execute(
     client: &Client,
-    changes: Vec<ChangeJson>,
+    changes: Vec<Change>,
     watches: &Watches,
     options: Options,
     audit: Option<Arc<AuditLog>>,
@@ -461,13 +373,10 @@ pub async fn execute(
     });
     let (restrict, expose): (Vec<_>, Vec<_>) = changes
         .into_iter()
-        .partition(|c| c.action == DirectionJson::Restrict);
+        .partition(|c| c.direction() == Direction::Restrict);
     let mut results = Vec::new();
     let mut restored = Vec::new();
-    for (phase, changes) in [
-        (DirectionJson::Restrict, restrict),
-        (DirectionJson::Expose, expose),
-    ] {
+    for (phase, changes) in [(Direction::Restrict, restrict), (Direction::Expose, expose)] {
         let (folders, files): (Vec<_>, Vec<_>) = changes
             .into_iter()
             .partition(|c| c.filetype == FileType::Folder);
@@ -497,7 +406,7 @@ pub async fn execute(
 
 /// Runs one phase with bounded concurrency; returns the outcomes in plan order. A task that
 /// panicked is a failed change, never a change missing from the report.
-async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson, Outcome)> {
+async fn run_phase(run: &Arc<Run>, changes: Vec<Change>) -> Vec<(Change, Outcome)> {
     let run = run.clone();
     run_each(
         run.options.parallelism,
@@ -522,13 +431,13 @@ async fn run_phase(run: &Arc<Run>, changes: Vec<ChangeJson>) -> Vec<(ChangeJson,
 /// of the report.
 async fn run_each<T, W, F>(
     parallelism: usize,
-    changes: Vec<ChangeJson>,
+    changes: Vec<Change>,
     work: W,
-    lost: impl Fn(&ChangeJson, Outcome) -> T,
-) -> Vec<(ChangeJson, T)>
+    lost: impl Fn(&Change, Outcome) -> T,
+) -> Vec<(Change, T)>
 where
     T: Send + 'static,
-    W: Fn(Arc<Vec<ChangeJson>>, usize) -> F,
+    W: Fn(Arc<Vec<Change>>, usize) -> F,
     F: std::future::Future<Output = T> + Send + 'static,
 {
     let changes = Arc::new(changes);
@@ -588,7 +497,7 @@ where
         .collect()
 }
 
-async fn apply_one(run: &Run, change: &ChangeJson) -> Outcome {
+async fn apply_one(run: &Run, change: &Change) -> Outcome {
     if let Some(reason) = run.stop_reason() {
         return Outcome::NotApplied { reason };
     }
@@ -603,7 +512,7 @@ async fn apply_one(run: &Run, change: &ChangeJson) -> Outcome {
 }
 
 /// Writes one change and verifies it, with no run-level check: the caller decided it goes.
-async fn write_verified(run: &Run, change: &ChangeJson) -> Outcome {
+async fn write_verified(run: &Run, change: &Change) -> Outcome {
     match write(run, change).await {
         Err(outcome) => outcome,
         Ok(written) => verify(run, change, written).await,
@@ -618,7 +527,7 @@ struct Written {
 }
 
 /// Sends the `PATCH` (with retries) and checks the flags it reports.
-async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
+async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
     // Recorded before it is sent: a write the audit log cannot hold is never made.
     run.audit(change, 1, "started", None, None);
     if let Some(reason) = run.audit.as_ref().and_then(|audit| audit.broken()) {
@@ -699,7 +608,7 @@ async fn write(run: &Run, change: &ChangeJson) -> Result<Written, Outcome> {
     }
 }
 
-fn unverified(run: &Run, change: &ChangeJson, written: Written, message: &str) -> Outcome {
+fn unverified(run: &Run, change: &Change, written: Written, message: &str) -> Outcome {
     run.audit(
         change,
         written.attempt,
@@ -717,7 +626,7 @@ fn unverified(run: &Run, change: &ChangeJson, written: Written, message: &str) -
 /// Upstream it sometimes reads back disabled for a while (the official client re-reads it up
 /// to 50 times, 4 s apart), so it is re-read with growing waits, written once more after the
 /// first few, and reported as still settling if `share_key_timeout` passes first.
-async fn verify(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
+async fn verify(run: &Run, change: &Change, written: Written) -> Outcome {
     let mut last = written;
     if change.to == Sharing::Secret {
         let deadline = tokio::time::Instant::now() + run.options.share_key_timeout;
@@ -745,7 +654,7 @@ async fn verify(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
 /// run stops.
 async fn share_key_visible(
     run: &Run,
-    change: &ChangeJson,
+    change: &Change,
     deadline: tokio::time::Instant,
     reads: usize,
 ) -> bool {
@@ -769,7 +678,7 @@ async fn share_key_visible(
     false
 }
 
-fn settling(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
+fn settling(run: &Run, change: &Change, written: Written) -> Outcome {
     let message = format!(
         "the secret link was written but did not read back as enabled within {}s (Chart Studio \
          enables share keys eventually); the file is not public. Run plotward plan later to \
@@ -786,102 +695,16 @@ fn settling(run: &Run, change: &ChangeJson, written: Written) -> Outcome {
     Outcome::Settling { message }
 }
 
-mod restore;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Flags, RemoteFile};
-    use crate::wire::plan::{RuleJson, Source, SummaryJson};
-
-    fn change(fid: &str, path: &str, from: Sharing, to: Sharing) -> ChangeJson {
-        ChangeJson {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            action: if to < from {
-                DirectionJson::Restrict
-            } else {
-                DirectionJson::Expose
-            },
-            from,
-            to,
-            observed: from.flags(),
-            rule: RuleJson::Default,
-            required_by: None,
-        }
-    }
-
-    fn plan(changes: Vec<ChangeJson>) -> PlanFile {
-        PlanFile {
-            format_version: 1,
-            policy: "p.yaml".into(),
-            policy_sha256: None,
-            source: Source::Api {
-                api_url: "http://127.0.0.1:1".into(),
-                user: "a".into(),
-            },
-            summary: SummaryJson {
-                restrict: 0,
-                expose: 0,
-                unchanged: 0,
-                ignored: 0,
-            },
-            changes,
-            dead_rules: Vec::new(),
-            dead_patterns: Vec::new(),
-            guardrails: Vec::new(),
-            listing: crate::inventory::Coverage::default(),
-            folders: Vec::new(),
-        }
-    }
-
-    fn file(fid: &str, path: &str, flags: Flags) -> RemoteFile {
-        RemoteFile {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            flags,
-        }
-    }
-
-    #[test]
-    fn stale_plans_name_every_drifted_file() {
-        let saved = plan(vec![
-            change("a:1", "x", Sharing::Public, Sharing::Private),
-            change("a:2", "y", Sharing::Private, Sharing::Secret),
-            change("a:3", "z", Sharing::Secret, Sharing::Private),
-            change("a:4", "w", Sharing::Public, Sharing::Secret),
-        ]);
-        let now = Inventory::new(vec![
-            file("a:1", "x", Sharing::Public.flags()),
-            file("a:2", "y", Sharing::Public.flags()),
-            file("a:4", "moved/w", Sharing::Public.flags()),
-        ]);
-        let drift = check_stale(&saved, &now);
-        let named: Vec<(&str, &str)> = drift
-            .iter()
-            .map(|d| (d.fid.as_str(), d.what.as_str()))
-            .collect();
-        assert_eq!(
-            named,
-            [
-                (
-                    "a:2",
-                    "is now public (world_readable=true, share_key_enabled=false), the plan saw private"
-                ),
-                ("a:3", "no longer exists"),
-                ("a:4", "moved to moved/w"),
-            ]
-        );
-    }
 
     #[tokio::test]
     async fn a_panicking_write_is_a_failed_change_not_a_missing_one() {
         let changes = vec![
-            change("a:1", "x", Sharing::Public, Sharing::Private),
-            change("a:2", "y", Sharing::Public, Sharing::Private),
-            change("a:3", "z", Sharing::Public, Sharing::Private),
+            Change::plot("a:1", "x", Sharing::Public, Sharing::Private),
+            Change::plot("a:2", "y", Sharing::Public, Sharing::Private),
+            Change::plot("a:3", "z", Sharing::Public, Sharing::Private),
         ];
         let results = run_each(
             2,
@@ -909,52 +732,32 @@ mod tests {
     }
 
     #[test]
-    fn a_share_key_turned_on_for_a_planned_public_file_makes_the_plan_stale() {
-        let saved = plan(vec![change("a:1", "x", Sharing::Public, Sharing::Private)]);
-        let now = Inventory::new(vec![file(
-            "a:1",
-            "x",
-            Flags {
-                world_readable: true,
-                share_key_enabled: true,
-            },
-        )]);
-        let drift = check_stale(&saved, &now);
-        assert_eq!(drift.len(), 1, "{drift:?}");
-        assert!(
-            drift[0].what.contains("share_key_enabled=true"),
-            "{}",
-            drift[0].what
-        );
-    }
-
-    #[test]
     fn tallies_count_directions_and_outcomes() {
         let report = Report {
             results: vec![
                 (
-                    change("a:1", "x", Sharing::Public, Sharing::Private),
+                    Change::plot("a:1", "x", Sharing::Public, Sharing::Private),
                     Outcome::Applied,
                 ),
                 (
-                    change("a:2", "y", Sharing::Private, Sharing::Public),
+                    Change::plot("a:2", "y", Sharing::Private, Sharing::Public),
                     Outcome::Applied,
                 ),
                 (
-                    change("a:3", "z", Sharing::Private, Sharing::Public),
+                    Change::plot("a:3", "z", Sharing::Private, Sharing::Public),
                     Outcome::Failed {
                         status: Some(500),
                         message: "boom".into(),
                     },
                 ),
                 (
-                    change("a:4", "w", Sharing::Private, Sharing::Public),
+                    Change::plot("a:4", "w", Sharing::Private, Sharing::Public),
                     Outcome::NotApplied {
                         reason: "quota".into(),
                     },
                 ),
                 (
-                    change("a:5", "v", Sharing::Public, Sharing::Secret),
+                    Change::plot("a:5", "v", Sharing::Public, Sharing::Secret),
                     Outcome::Settling {
                         message: "not yet".into(),
                     },

@@ -43,12 +43,13 @@ pub enum Error {
     /// A request to the API failed.
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
-    /// A saved plan cannot be applied (stale, for another account, unreadable).
+    /// Apply refuses the plan (a saved plan unreadable, stale or for another account; broken
+    /// guardrails); nothing was written. The words are in `render::refusal`.
     #[error("{0}")]
-    Plan(String),
-    /// The user did not confirm.
+    Refused(#[source] Box<crate::apply::Refusal>),
+    /// Apply was not confirmed; nothing was written.
     #[error("{0}")]
-    Cancelled(String),
+    Cancelled(crate::apply::Cancelled),
     /// The sandbox could not start or stopped with an error.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
@@ -77,6 +78,12 @@ pub enum Error {
     /// Standard output or error could not be written.
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+}
+
+impl From<crate::apply::Refusal> for Error {
+    fn from(refusal: crate::apply::Refusal) -> Error {
+        Error::Refused(Box::new(refusal))
+    }
 }
 
 impl Error {

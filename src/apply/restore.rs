@@ -16,10 +16,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Outcome, Run, Watch, run_each, run_phase, write_verified};
+use super::{Change, Outcome, Run, Watch, run_each, run_phase, write_verified};
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Direction;
-use crate::wire::plan::{ChangeJson, DirectionJson};
 
 /// Below this many files to read again, each is read on its own (`GET /v2/files/{fid}`);
 /// from it on, and when they are at least 1% of the account, the account is listed once
@@ -27,11 +26,8 @@ use crate::wire::plan::{ChangeJson, DirectionJson};
 const LIST_FROM: usize = 200;
 
 /// Runs folder changes by depth, shallowest first, each depth with bounded concurrency.
-pub(super) async fn run_folders(
-    run: &Arc<Run>,
-    folders: Vec<ChangeJson>,
-) -> Vec<(ChangeJson, Outcome)> {
-    let mut by_depth: BTreeMap<usize, Vec<ChangeJson>> = BTreeMap::new();
+pub(super) async fn run_folders(run: &Arc<Run>, folders: Vec<Change>) -> Vec<(Change, Outcome)> {
+    let mut by_depth: BTreeMap<usize, Vec<Change>> = BTreeMap::new();
     for folder in folders {
         let depth = folder.path.matches('/').count();
         by_depth.entry(depth).or_default().push(folder);
@@ -53,9 +49,9 @@ pub(super) async fn put_back(
     run: &Arc<Run>,
     watches: &[Watch],
     account_size: usize,
-    phase: DirectionJson,
-) -> Vec<(ChangeJson, Outcome)> {
-    let mut groups: BTreeMap<(bool, usize), Vec<(ChangeJson, bool)>> = BTreeMap::new();
+    phase: Direction,
+) -> Vec<(Change, Outcome)> {
+    let mut groups: BTreeMap<(bool, usize), Vec<(Change, bool)>> = BTreeMap::new();
     for (change, managed) in watches
         .iter()
         .filter_map(|w| target(w, phase).map(|change| (change, w.managed)))
@@ -78,11 +74,11 @@ pub(super) async fn put_back(
 /// many) and writes back the ones that moved.
 async fn put_back_group(
     run: &Arc<Run>,
-    candidates: Vec<(ChangeJson, bool)>,
+    candidates: Vec<(Change, bool)>,
     account_size: usize,
-) -> Vec<(ChangeJson, Outcome)> {
+) -> Vec<(Change, Outcome)> {
     let listed = Arc::new(list_again(run, candidates.len(), account_size).await);
-    let (candidates, managed): (Vec<ChangeJson>, Vec<bool>) = candidates.into_iter().unzip();
+    let (candidates, managed): (Vec<Change>, Vec<bool>) = candidates.into_iter().unzip();
     let managed = Arc::new(managed);
     let shared = run.clone();
     run_each(
@@ -108,23 +104,23 @@ async fn put_back_group(
 
 /// Where a watched file belongs once the folders of `phase` have changed, or `None` when a
 /// planned write of its own sets it later.
-fn target(watch: &Watch, phase: DirectionJson) -> Option<ChangeJson> {
+fn target(watch: &Watch, phase: Direction) -> Option<Change> {
     let to = match (phase, watch.planned) {
         // While restricting, a file the plan does not change goes back to its level before
         // the run; planned ones are written in their own phase (an exposure only after every
         // restriction, so an interrupted run leaves nothing more exposed than before).
-        (DirectionJson::Restrict, None) => watch.change.from,
-        (DirectionJson::Restrict, Some(_)) => return None,
+        (Direction::Restrict, None) => watch.change.from,
+        (Direction::Restrict, Some(_)) => return None,
         // After exposing folders, everything ends where the plan leaves it, except files
         // whose own exposure comes next.
-        (DirectionJson::Expose, Some(DirectionJson::Expose))
+        (Direction::Expose, Some(Direction::Expose))
             if watch.change.filetype != FileType::Folder =>
         {
             return None;
         }
-        (DirectionJson::Expose, _) => watch.change.to,
+        (Direction::Expose, _) => watch.change.to,
     };
-    Some(ChangeJson {
+    Some(Change {
         to,
         ..watch.change.clone()
     })
@@ -158,10 +154,10 @@ async fn list_again(run: &Run, files: usize, account_size: usize) -> HashMap<Str
 /// lowers it.
 async fn put_back_one(
     run: &Run,
-    change: &ChangeJson,
+    change: &Change,
     managed: bool,
     known: Option<Flags>,
-) -> Option<(ChangeJson, Outcome)> {
+) -> Option<(Change, Outcome)> {
     if let Some(reason) = run.stop_reason() {
         let reason = format!("not read again after its folder changed: {reason}");
         return Some((change.clone(), Outcome::NotApplied { reason }));
@@ -195,8 +191,7 @@ async fn put_back_one(
     if now == change.to || (!managed && now < change.to) {
         return None;
     }
-    let fix = ChangeJson {
-        action: Direction::of(now, change.to).into(),
+    let fix = Change {
         from: now,
         observed: flags,
         ..change.clone()

@@ -175,7 +175,7 @@ async fn demo_steps(
 
     writeln!(io.out, "$ plotward plan -p policies/example.yaml")?;
     let inventory = list_account(client, remote, io).await?;
-    let (plan, file) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    let (plan, _) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
     let watches = crate::apply::watches(&plan, &policy.guardrails);
     writeln!(
         io.out,
@@ -185,7 +185,8 @@ async fn demo_steps(
         parallelism: remote.parallelism,
         ..crate::apply::Options::default()
     };
-    let report = super::apply::carry_out(client, file, &watches, options, None, io).await?;
+    let changes = crate::apply::changes(&plan);
+    let report = super::apply::carry_out(client, changes, &watches, options, None, io).await?;
     writeln!(io.out, "\n$ plotward plan -p policies/example.yaml")?;
     let inventory = list_account(client, remote, io).await?;
     show_plan(policy, &inventory, api_source(client), Format::Text, io)?;

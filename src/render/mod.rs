@@ -10,6 +10,7 @@ pub mod diff;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod refusal;
 pub mod text;
 
 use std::fmt::Display;

@@ -1,0 +1,219 @@
+//! A plan saved by `plan --out`, read back and checked before apply trusts any of it.
+//!
+//! The file may have been edited by hand, so it must still say one thing: each change's
+//! direction follows from its levels and its `from` from the observed flags (so restrictions
+//! really run before exposures), no file is changed twice, and the summary a reviewer read
+//! counts the changes that will be applied. [`SavedPlan`] holds only plans that do.
+
+use std::collections::HashSet;
+
+use super::change::{Change, DecidingRule, RequiredBy};
+use crate::inventory::Sharing;
+use crate::plan::{Direction, RuleRef};
+use crate::wire::plan::{
+    ChangeJson, DeadRuleJson, DirectionJson, PLAN_FORMAT_VERSION, PlanFile, RuleJson, Source,
+};
+
+/// A saved plan that says one consistent thing, with what apply checks it against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedPlan {
+    /// SHA-256 of the policy it was made from; a plan without one is refused when applied.
+    pub policy_sha256: Option<String>,
+    /// Where the planned files were listed.
+    pub origin: Origin,
+    /// The changes, in the saved order; each file once.
+    pub changes: Vec<Change>,
+    /// Rules that decided no file when planned; a fresh plan must find the same.
+    pub dead_rules: Vec<RuleRef>,
+}
+
+impl SavedPlan {
+    /// How many changes restrict and how many expose: what the saved summary said.
+    pub fn counts(&self) -> (usize, usize) {
+        count(&self.changes)
+    }
+}
+
+/// Where a saved plan's files were listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A live account.
+    Account {
+        /// The API base URL.
+        api_url: String,
+        /// The user whose files were listed.
+        user: String,
+    },
+    /// A snapshot file, which apply never writes from.
+    Snapshot {
+        /// Its path as given to `plan`.
+        path: String,
+    },
+}
+
+/// Why a saved plan is not one apply can follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SavedPlanError {
+    /// Written in a format this build does not read.
+    Version {
+        /// The plan's `format_version`.
+        found: u32,
+    },
+    /// A change contradicts itself (the first such change).
+    Inconsistent {
+        /// The change's fid.
+        fid: String,
+        /// What does not agree.
+        why: Inconsistency,
+    },
+    /// A file is changed more than once (the first one seen again).
+    Repeated {
+        /// Its fid.
+        fid: String,
+    },
+    /// The summary does not count the changes.
+    Miscounted {
+        /// Restrictions and exposures the summary claims.
+        says: (usize, usize),
+        /// Restrictions and exposures the changes are.
+        holds: (usize, usize),
+    },
+}
+
+/// What a self-contradicting change gets wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inconsistency {
+    /// `from` and `to` are the same level.
+    Unchanged,
+    /// `action` is not the direction from `from` to `to`.
+    Direction,
+    /// `from` is not the level of the observed flags.
+    Observed,
+}
+
+impl TryFrom<PlanFile> for SavedPlan {
+    type Error = SavedPlanError;
+
+    fn try_from(file: PlanFile) -> Result<SavedPlan, SavedPlanError> {
+        if file.format_version != PLAN_FORMAT_VERSION {
+            return Err(SavedPlanError::Version {
+                found: file.format_version,
+            });
+        }
+        // Every change is checked before any duplicate is looked for: the first error a
+        // person reads is the same whatever else the file gets wrong.
+        if let Some((change, why)) = file
+            .changes
+            .iter()
+            .find_map(|change| inconsistency(change).map(|why| (change, why)))
+        {
+            return Err(SavedPlanError::Inconsistent {
+                fid: change.fid.clone(),
+                why,
+            });
+        }
+        refuse_repeats(&file.changes)?;
+        let changes: Vec<Change> = file.changes.into_iter().map(checked).collect();
+        let holds = count(&changes);
+        let says = (file.summary.restrict, file.summary.expose);
+        if says != holds {
+            return Err(SavedPlanError::Miscounted { says, holds });
+        }
+        Ok(SavedPlan {
+            policy_sha256: file.policy_sha256,
+            origin: Origin::from(file.source),
+            changes,
+            dead_rules: file.dead_rules.into_iter().map(RuleRef::from).collect(),
+        })
+    }
+}
+
+/// What a change gets wrong, if anything; checked in the order [`Inconsistency`] lists.
+fn inconsistency(change: &ChangeJson) -> Option<Inconsistency> {
+    let direction = Direction::of(change.from, change.to);
+    if change.to == change.from {
+        Some(Inconsistency::Unchanged)
+    } else if change.action != DirectionJson::from(direction) {
+        Some(Inconsistency::Direction)
+    } else if Sharing::from_flags(change.observed) != change.from {
+        Some(Inconsistency::Observed)
+    } else {
+        None
+    }
+}
+
+fn refuse_repeats(changes: &[ChangeJson]) -> Result<(), SavedPlanError> {
+    let mut fids = HashSet::with_capacity(changes.len());
+    match changes.iter().find(|c| !fids.insert(c.fid.as_str())) {
+        Some(twice) => Err(SavedPlanError::Repeated {
+            fid: twice.fid.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn count(changes: &[Change]) -> (usize, usize) {
+    let restrict = changes
+        .iter()
+        .filter(|c| c.direction() == Direction::Restrict)
+        .count();
+    (restrict, changes.len() - restrict)
+}
+
+/// A change [`inconsistency`] found nothing wrong with; its `action` is dropped, since it
+/// follows from the levels.
+fn checked(change: ChangeJson) -> Change {
+    Change {
+        fid: change.fid,
+        path: change.path,
+        filetype: change.filetype,
+        from: change.from,
+        to: change.to,
+        observed: change.observed,
+        rule: DecidingRule::from(change.rule),
+        required_by: change.required_by.map(|required| RequiredBy {
+            fid: required.fid,
+            path: required.path,
+            wants: required.wants,
+        }),
+    }
+}
+
+impl From<RuleJson> for DecidingRule {
+    fn from(rule: RuleJson) -> DecidingRule {
+        match rule {
+            RuleJson::Rule {
+                index,
+                pattern,
+                line,
+            } => DecidingRule::Rule {
+                number: index,
+                pattern: pattern.into(),
+                line,
+            },
+            RuleJson::Default => DecidingRule::Default,
+        }
+    }
+}
+
+impl From<DeadRuleJson> for RuleRef {
+    fn from(rule: DeadRuleJson) -> RuleRef {
+        RuleRef {
+            number: rule.index,
+            line: rule.line,
+            patterns: rule.patterns.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<Source> for Origin {
+    fn from(source: Source) -> Origin {
+        match source {
+            Source::Api { api_url, user } => Origin::Account { api_url, user },
+            Source::Snapshot { path } => Origin::Snapshot { path },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,224 @@
+//! The words of apply's refusals and cancellations (`Error`'s message for them).
+//!
+//! Text from outside (plan paths, fids, file paths, digests and accounts a plan names) is
+//! escaped here; `Error::render` escapes the whole message once more, which leaves escaped
+//! text as it is.
+
+use std::fmt::{self, Display, Formatter};
+use std::path::Path;
+
+use crate::apply::{Cancelled, Drift, Drifted, Refusal, SavedPlanError, Staleness};
+use crate::visible::escape;
+use crate::wire::plan::PLAN_FORMAT_VERSION;
+
+/// How a stale plan names its dead rules, which have neither a path nor a fid; the line
+/// sorts among the files' lines by these, as if they were a path and a fid.
+const DEAD_RULES: (&str, &str) = ("(the plan's dead_rules)", "-");
+
+/// What a saved plan must be made again with.
+const REMAKE: &str = "make it again with plotward plan --out";
+
+impl Display for Refusal {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Unreadable { plan, source } => {
+                write!(f, "cannot read the plan {}: {source}", shown(plan))
+            }
+            Refusal::NotAPlan { plan, source } => {
+                write!(f, "{} is not a plotward plan: {source}", shown(plan))
+            }
+            Refusal::Invalid { plan, error } => write!(f, "{} {error}", shown(plan)),
+            Refusal::OtherPolicy {
+                plan,
+                planned,
+                policy,
+                digest,
+            } => write!(
+                f,
+                "the plan {} was made from a policy with SHA-256 {}…, but {} has {}…; a plan is \
+                 applied only under the policy it was made from. Pass that policy with -p, or \
+                 make the plan again with plotward plan --out",
+                shown(plan),
+                escape(&abbreviated(planned)),
+                escape(policy),
+                abbreviated(digest)
+            ),
+            Refusal::NoDigest { plan } => write!(
+                f,
+                "the plan {} records no policy digest, so plotward cannot tell which policy it \
+                 follows; {REMAKE}",
+                shown(plan)
+            ),
+            Refusal::OtherAccount {
+                plan,
+                planned_url,
+                planned_user,
+                api_url,
+                user,
+            } => write!(
+                f,
+                "the plan {} was made for {} at {}, not {user} at {api_url}; refusing to apply it",
+                shown(plan),
+                escape(planned_user),
+                escape(planned_url)
+            ),
+            Refusal::FromSnapshot { plan, snapshot } => write!(
+                f,
+                "the plan {} was made from the snapshot {}, not from the account; make it with \
+                 plotward plan --out against the account",
+                shown(plan),
+                escape(snapshot)
+            ),
+            Refusal::Stale { plan, staleness } => stale(f, plan, staleness),
+            Refusal::NeverPublic { policy, changes } => {
+                write!(
+                    f,
+                    "refusing to apply: {} change(s) would make public what \
+                     guardrails.never_public of {} forbids; no flag overrides never_public:",
+                    changes.len(),
+                    escape(policy)
+                )?;
+                for change in changes {
+                    write!(f, "\n  {} ({})", escape(&change.path), escape(&change.fid))?;
+                }
+                Ok(())
+            }
+            Refusal::Guardrails {
+                policy,
+                breaches,
+                absolute,
+            } => {
+                write!(
+                    f,
+                    "refusing to apply: the plan breaks the guardrails of {}:",
+                    escape(policy)
+                )?;
+                for breach in breaches {
+                    write!(
+                        f,
+                        "\n  {}: {}",
+                        breach.setting(),
+                        escape(&super::text::breach(breach))
+                    )?;
+                }
+                f.write_str(if *absolute {
+                    "\nNo flag overrides never_public: change the rules so these files are not \
+                     made public."
+                } else {
+                    "\nReview the plan; change `guardrails` in the policy, or pass --force to \
+                     apply it anyway."
+                })
+            }
+        }
+    }
+}
+
+/// What is wrong with a saved plan, said after its path.
+impl Display for SavedPlanError {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            SavedPlanError::Version { found } => write!(
+                f,
+                "has format_version {found}; this plotward applies version {PLAN_FORMAT_VERSION}"
+            ),
+            SavedPlanError::Inconsistent { .. } => write!(
+                f,
+                "is inconsistent: an action does not match its levels or observed flags; {REMAKE}"
+            ),
+            SavedPlanError::Repeated { fid } => {
+                write!(f, "changes {} more than once; {REMAKE}", escape(fid))
+            }
+            SavedPlanError::Miscounted { says, holds } => write!(
+                f,
+                "is inconsistent: its summary says {} to restrict and {} to expose, but it holds \
+                 {} restrictions and {} exposures; {REMAKE}",
+                says.0, says.1, holds.0, holds.1
+            ),
+        }
+    }
+}
+
+impl Display for Cancelled {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cancelled::NoTerminal => {
+                "apply needs a confirmation, but stdin is not a terminal; pass --auto-approve, \
+                 or apply a plan saved with `plotward plan --out FILE`"
+            }
+            Cancelled::Declined => "apply cancelled; nothing was changed",
+        })
+    }
+}
+
+/// The stale-plan refusal: a count, then one line per difference, by path then fid.
+fn stale(f: &mut Formatter<'_>, plan: &Path, staleness: &Staleness) -> fmt::Result {
+    write!(
+        f,
+        "the plan {} is stale: {} difference(s) from the account and its policy now; nothing \
+         was applied. Run plotward plan again.",
+        shown(plan),
+        staleness.len()
+    )?;
+    let files = &staleness.files;
+    let before = files.partition_point(|d| (d.path.as_str(), d.fid.as_str()) <= DEAD_RULES);
+    let line = |f: &mut Formatter<'_>, drift: &Drift| {
+        let what = drifted(&drift.what);
+        write!(
+            f,
+            "\n  {} ({}) {}",
+            escape(&drift.path),
+            escape(&drift.fid),
+            escape(&what)
+        )
+    };
+    for drift in &files[..before] {
+        line(f, drift)?;
+    }
+    if staleness.dead_rules_differ {
+        let (path, fid) = DEAD_RULES;
+        write!(f, "\n  {path} ({fid}) differ from those of the policy now")?;
+    }
+    for drift in &files[before..] {
+        line(f, drift)?;
+    }
+    Ok(())
+}
+
+/// What differs for one file: `moved to x/y`, `no longer exists`, ...
+pub fn drifted(what: &Drifted) -> String {
+    match what {
+        Drifted::Gone => "no longer exists".to_owned(),
+        Drifted::Moved { to } => format!("moved to {to}"),
+        Drifted::Reflagged { now, saw } => format!(
+            "is now {} (world_readable={}, share_key_enabled={}), the plan saw {saw}",
+            crate::inventory::Sharing::from_flags(*now),
+            now.world_readable,
+            now.share_key_enabled
+        ),
+        Drifted::Retargeted { from, to, wanted } => {
+            format!("is planned {from} -> {to}, but the policy now wants {wanted}")
+        }
+        Drifted::Edited => "is planned differently from what the policy says now (its type, \
+                            rule or levels were edited or have changed)"
+            .to_owned(),
+        Drifted::Unneeded { from, to } => {
+            format!("is planned {from} -> {to}, but the policy no longer changes it")
+        }
+        Drifted::Unplanned { from, to } => {
+            format!("now needs a change the plan does not include ({from} -> {to})")
+        }
+    }
+}
+
+/// A plan file's path as shown: escaped, since a path may hold any character.
+fn shown(plan: &Path) -> String {
+    escape(&plan.display().to_string()).into_owned()
+}
+
+/// The first 12 characters of a digest, which tell digests apart for a person.
+fn abbreviated(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests;
