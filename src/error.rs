@@ -51,7 +51,7 @@ pub enum Error {
     Cancelled(String),
     /// The sandbox could not start or stopped with an error.
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] plotward_sandbox::SandboxError),
     /// The arguments do not make sense together.
     #[error("{0}")]
     Usage(String),

@@ -27,7 +27,6 @@ pub mod policy;
 pub mod policytest;
 pub mod remote;
 pub mod render;
-pub mod sandbox;
 pub mod schema;
 pub mod visible;
 

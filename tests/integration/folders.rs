@@ -2,7 +2,7 @@
 //! more through a folder above it), folders are restricted for their contents, and apply
 //! converges by putting back what a folder change moved.
 
-use plotward::sandbox::Options;
+use plotward_sandbox::Options;
 use serde_json::Value;
 
 use crate::api::Api;
@@ -53,7 +53,7 @@ fn set_flags(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool
 }
 
 /// `plotward apply --auto-approve` with this policy, which must succeed.
-fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harness::Run {
+fn apply_all(sandbox: &plotward_sandbox::Sandbox, policy: &str) -> crate::harness::Run {
     live(sandbox)
         .policy(policy)
         .args(["apply", "--auto-approve"])
@@ -61,7 +61,7 @@ fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harne
 }
 
 /// `check` is green and a new plan is empty.
-fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
+fn assert_converged(sandbox: &plotward_sandbox::Sandbox, policy: &str) {
     live(sandbox).policy(policy).args(["check"]).status(0);
     let again = live(sandbox)
         .policy(policy)

@@ -1,6 +1,9 @@
 //! End-to-end tests: the real `plotward` binary, run in a temporary directory with a cleared
 //! environment. One test binary, one module per area.
 
+// A test binary has no public API: the modules' `pub` helpers are for each other.
+#![allow(unreachable_pub)]
+
 /// The `Test` builder and helpers shared by every module.
 mod harness;
 
