@@ -25,8 +25,9 @@ mod api;
 /// The sandbox server over real HTTP: every endpoint, pagination, auth, sharing, faults.
 mod sandbox;
 
-/// plotward's and the sandbox's readings of the snapshot format agree, both ways.
-mod seed;
+/// The sandbox crate: plotward's and its readings of the snapshot format agree, both ways;
+/// its warnings reach the caller's sink.
+mod sandbox_crate;
 
 /// The sandbox's fidelity fixes and defences: validation, limits, admin guard, durability.
 mod sandbox_safety;

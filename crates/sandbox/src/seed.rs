@@ -291,17 +291,25 @@ pub(crate) fn state_of(store: &Store, journal_seq: u64) -> StateFile {
     }
 }
 
-/// Writes the state atomically: a temporary file beside it, fsync, a rename over it, and an
-/// fsync of the directory so the rename itself survives a crash. The temporary file is
-/// created readable by its owner only (the state holds API keys and share keys), a mode the
-/// rename keeps.
+/// Writes the state atomically: a temporary file beside it (tempfile names it, and removes it
+/// if anything fails), fsync, a rename over the state file, and an fsync of the directory so
+/// the rename itself survives a crash.
 pub(crate) fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
     use std::io::Write;
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut temporary = tempfile::NamedTempFile::new_in(directory)?;
+    // Opened here rather than by `NamedTempFile::new_in`, whose errors name the temporary
+    // file's random path: a failed save names the state file alone, as it always did.
+    let mut temporary = tempfile::Builder::new().make_in(directory, |temporary| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // The state holds API keys and share keys: readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(temporary)
+    })?;
     let mut writer = std::io::BufWriter::new(temporary.as_file_mut());
     serde_json::to_writer(&mut writer, state)?;
     writer.flush()?;

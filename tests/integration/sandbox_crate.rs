@@ -1,15 +1,20 @@
-//! plotward and the sandbox read the snapshot format with types of their own; these tests
-//! keep the two readings from drifting apart, in both directions.
+//! The sandbox as a crate of its own. plotward and the sandbox read the snapshot format with
+//! types of their own: these tests keep the two readings from drifting apart, in both
+//! directions. And the library prints nothing: what its server has to say goes to the
+//! caller's sink.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use plotward::inventory::Snapshot;
-use plotward_sandbox::{Options, Sandbox, Seed};
+use plotward_sandbox::{Event, Events, Options, Sandbox, Seed};
 
-use crate::api::sandbox_with;
+use crate::api::{Api, As, sandbox_with};
 use crate::gitops::live;
 use crate::harness::{Test, repo};
 
@@ -176,6 +181,62 @@ fn a_seed_plotward_refuses_stops_the_sandbox_command_with_plotwards_message() {
             "error: cannot read snapshot missing.json: No such file or directory (os error 2)\n",
         )
         .status(1);
+}
+
+#[test]
+fn a_failed_save_and_the_stop_it_causes_go_to_the_callers_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    let state = state_dir.join("s.json");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let events = {
+        let seen = seen.clone();
+        Events::new(move |event| {
+            let line = match event {
+                Event::Warning(message) => format!("warning: {message}"),
+                Event::Stopped(err) => format!("stopped: {err}"),
+                _ => "another event".to_owned(),
+            };
+            seen.lock().unwrap().push(line);
+        })
+    };
+    let sandbox = sandbox_with(
+        Seed::Empty,
+        Options {
+            state: Some(state.clone()),
+            events,
+            ..Options::default()
+        },
+    );
+    // The journal stays open, so the write is acknowledged; the save after it cannot create
+    // its temporary file.
+    std::fs::remove_dir_all(&state_dir).unwrap();
+    let reply = Api::new(&sandbox).json(
+        Method::POST,
+        "/v2/folders",
+        As::User("alice"),
+        &json!({"path": "reports"}),
+    );
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let cannot_save = format!(
+        "cannot save {}: No such file or directory (os error 2)",
+        state.display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        seen.lock().unwrap().first(),
+        Some(&format!("warning: {cannot_save}"))
+    );
+    sandbox.stop();
+    assert_eq!(
+        seen.lock().unwrap().last(),
+        Some(&format!("stopped: {cannot_save}")),
+        "the final save fails too, and the background server says so"
+    );
 }
 
 /// A file entry near the snapshot shape: some fields missing, mistyped or malformed.
