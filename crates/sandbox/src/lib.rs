@@ -35,8 +35,7 @@ pub use events::{Event, Events};
 pub use faults::FaultConfig;
 use faults::{Faults, RequestLog};
 use routes::App;
-pub use seed::Seed;
-pub use snapshot::Snapshot;
+pub use seed::{Seed, Snapshot};
 pub use store::User;
 
 /// How to start a sandbox.

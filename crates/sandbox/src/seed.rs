@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
-use super::snapshot::Snapshot;
+use super::snapshot::{self, SnapshotFile};
 use super::store::{ROOT, Store, StoredFile, User};
 
 /// What the sandbox starts with (and goes back to on `/_sandbox/reset`).
@@ -27,13 +27,22 @@ impl Seed {
     /// The files of a snapshot file as `plotward snapshot` writes it, read with the sandbox's
     /// own types and validated (errors as plotward words them).
     pub fn load_snapshot(path: &Path) -> Result<Seed, SandboxError> {
-        Snapshot::load(path).map(Seed::Snapshot)
+        let files = snapshot::Snapshot::load(path)?;
+        Ok(Seed::Snapshot(Snapshot { files }))
     }
 
     /// The files of snapshot JSON; `path` only names the source in errors.
     pub fn parse_snapshot(text: &str, path: &Path) -> Result<Seed, SandboxError> {
-        Snapshot::parse(text, path).map(Seed::Snapshot)
+        let files = snapshot::Snapshot::parse(text, path)?;
+        Ok(Seed::Snapshot(Snapshot { files }))
     }
+}
+
+/// The files of a validated snapshot, for [`Seed::Snapshot`]. Only
+/// [`Seed::load_snapshot`] and [`Seed::parse_snapshot`] make one.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    files: Vec<SnapshotFile>,
 }
 
 /// The sandbox's own state file, written with `--state`. Not a Chart Studio format.

@@ -39,17 +39,15 @@ const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 /// The longest path accepted, in bytes, as in plotward (`inventory::MAX_PATH_BYTES`).
 const MAX_PATH_BYTES: usize = 4096;
 
-/// A validated snapshot: the files a sandbox seeded from it starts with. Read one with
-/// [`Seed::load_snapshot`](crate::Seed::load_snapshot) or
-/// [`Seed::parse_snapshot`](crate::Seed::parse_snapshot).
+/// A snapshot file as written. Named as in plotward, since serde's messages show the name.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     format_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<Source>,
     #[serde(default, skip_serializing_if = "Listing::is_full")]
     listing: Listing,
-    pub(crate) files: Vec<SnapshotFile>,
+    files: Vec<SnapshotFile>,
 }
 
 /// Where a snapshot was taken; informative only.
@@ -115,20 +113,8 @@ pub(crate) struct Flags {
 }
 
 impl Snapshot {
-    /// A snapshot of `files`, sorted by path then fid as plotward sorts an inventory, with no
-    /// source and a complete listing.
-    pub(crate) fn of(mut files: Vec<SnapshotFile>) -> Snapshot {
-        files.sort_unstable_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
-        Snapshot {
-            format_version: FORMAT_VERSION,
-            source: None,
-            listing: Listing::default(),
-            files,
-        }
-    }
-
-    /// Reads and validates a snapshot file, reading no more than the size limit.
-    pub(crate) fn load(path: &Path) -> Result<Snapshot, SandboxError> {
+    /// Reads and validates a snapshot file, reading no more than the size limit: its files.
+    pub(crate) fn load(path: &Path) -> Result<Vec<SnapshotFile>, SandboxError> {
         let text = read_bounded(path).map_err(|source| SandboxError::ReadSeed {
             path: path.to_owned(),
             source,
@@ -136,8 +122,8 @@ impl Snapshot {
         Snapshot::parse(&text, path)
     }
 
-    /// Parses and validates snapshot JSON; `path` only names the source in errors.
-    pub(crate) fn parse(text: &str, path: &Path) -> Result<Snapshot, SandboxError> {
+    /// Parses and validates snapshot JSON, `path` naming it in errors: its files.
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<SnapshotFile>, SandboxError> {
         let snapshot: Snapshot =
             serde_json::from_str(text).map_err(|err| SandboxError::SeedSyntax {
                 path: path.to_owned(),
@@ -151,7 +137,19 @@ impl Snapshot {
                 path: path.to_owned(),
                 message,
             })?;
-        Ok(snapshot)
+        Ok(snapshot.files)
+    }
+
+    /// A snapshot of `files`, sorted by path then fid as plotward sorts an inventory, with no
+    /// source and a complete listing.
+    pub(crate) fn of(mut files: Vec<SnapshotFile>) -> Snapshot {
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
+        Snapshot {
+            format_version: FORMAT_VERSION,
+            source: None,
+            listing: Listing::default(),
+            files,
+        }
     }
 
     /// Refuses what plotward refuses, in its words: another format version, malformed fids
@@ -257,7 +255,7 @@ fn read_bounded(path: &Path) -> io::Result<String> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Snapshot, String> {
+    fn parse(text: &str) -> Result<Vec<SnapshotFile>, String> {
         Snapshot::parse(text, Path::new("s.json")).map_err(|err| err.to_string())
     }
 
@@ -320,7 +318,7 @@ mod tests {
             written,
             r#"{"format_version":1,"files":[{"fid":"a:1","path":"z","filetype":"fold","world_readable":false,"share_key_enabled":true},{"fid":"a:2","path":"z/b","filetype":"plot","world_readable":false,"share_key_enabled":true}]}"#
         );
-        assert_eq!(parse(&written).unwrap().files.len(), 2);
+        assert_eq!(parse(&written).unwrap().len(), 2);
     }
 
     #[test]
