@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed, User};
+use plotward_sandbox::{FaultConfig, Options, Sandbox, Seed, User};
 
 /// The virtualenv helper, shared with the integration tests.
 #[path = "../tests/support/python.rs"]

@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use plotward_sandbox::{self as sandbox, FaultConfig, Seed, User};
+
 use crate::cli::{
     self, ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, ExportArgs, PlanArgs,
     SandboxArgs,
@@ -13,7 +15,6 @@ use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
 use crate::remote::{Connection, RetryPolicy};
 use crate::render::{CheckFormat, Format, Painter};
-use crate::sandbox::{self, FaultConfig, Seed, User};
 
 /// Validated settings for one run.
 #[derive(Debug)]
@@ -365,7 +366,7 @@ fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
 
 fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
     let seed = match (args.seed, args.generate) {
-        (Some(path), _) => sandbox::seed::load_snapshot(&path)?,
+        (Some(path), _) => Seed::load_snapshot(&path)?,
         (None, Some(count)) => Seed::Generate(count),
         (None, None) => Seed::Empty,
     };
@@ -407,5 +408,7 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         folder_cascade: !args.no_folder_cascade,
+        // Where warnings go is the command's business: it owns stderr.
+        events: sandbox::Events::default(),
     })
 }

@@ -52,7 +52,7 @@ pub enum Error {
     Cancelled(crate::apply::Cancelled),
     /// The sandbox could not start or stopped with an error.
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] plotward_sandbox::SandboxError),
     /// The arguments do not make sense together.
     #[error(transparent)]
     Usage(#[from] crate::config::UsageError),

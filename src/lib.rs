@@ -26,7 +26,6 @@ pub mod policy;
 pub mod policytest;
 pub mod remote;
 pub mod render;
-pub mod sandbox;
 pub mod schema;
 pub mod visible;
 pub mod wire;

@@ -2,11 +2,13 @@
 
 use std::io::{self, Write};
 
+use plotward_sandbox::{Event, Events, Options, Sandbox, Seed, Started, User};
+
 use super::Io;
 use crate::error::{Error, Exit};
 
 /// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
-pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error> {
     let runtime = super::runtime()?;
     // Listen for the signals before the banner says the server is up: a SIGTERM sent as
     // soon as the URL is printed must stop it cleanly, not kill it.
@@ -15,8 +17,11 @@ pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exi
         shutdown_signal()?
     };
     let mut printed = Ok(());
-    runtime.block_on(crate::sandbox::serve(
-        options.clone(),
+    runtime.block_on(plotward_sandbox::serve(
+        Options {
+            events: to_stderr(),
+            ..options.clone()
+        },
         shutdown,
         |started| {
             printed = print_sandbox_banner(started, options, io.out);
@@ -27,9 +32,22 @@ pub fn sandbox(options: &crate::sandbox::Options, io: &mut Io<'_>) -> Result<Exi
     Ok(Exit::Success)
 }
 
+/// The running sandbox's events on stderr, as `warning: ...` and `sandbox stopped: ...`.
+/// Written directly: the server's threads outlive any borrow of [`Io`].
+fn to_stderr() -> Events {
+    Events::new(|event| {
+        let line = match event {
+            Event::Warning(message) => format!("warning: {message}"),
+            Event::Stopped(err) => format!("sandbox stopped: {err}"),
+            _ => return,
+        };
+        let _ = writeln!(io::stderr(), "{line}");
+    })
+}
+
 fn print_sandbox_banner(
-    started: &crate::sandbox::Started,
-    options: &crate::sandbox::Options,
+    started: &Started,
+    options: &Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let url = &started.url;
@@ -41,7 +59,7 @@ fn print_sandbox_banner(
     )?;
     if let Some(state) = &options.state {
         writeln!(out, "  state: {}", state.display())?;
-        if started.resumed && !matches!(options.seed, crate::sandbox::Seed::Empty) {
+        if started.resumed && !matches!(options.seed, Seed::Empty) {
             // The seed did not load: say so, rather than let the counts above surprise.
             writeln!(
                 out,
@@ -101,16 +119,15 @@ const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
 pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     use crate::policy::Policy;
     use crate::remote::{Client, Connection, RetryPolicy, TlsVerify};
-    use crate::sandbox::{Options, Sandbox, Seed};
-    use crate::wire::snapshot::Snapshot;
 
-    let seed = Snapshot::parse(
+    let seed = Seed::parse_snapshot(
         EXAMPLE_INVENTORY,
         std::path::Path::new("examples/inventory.json"),
     )?;
     let policy = Policy::parse(EXAMPLE_POLICY, "policies/example.yaml")?;
     let sandbox = Sandbox::start(&Options {
-        seed: Seed::Snapshot(seed),
+        seed,
+        events: to_stderr(),
         ..Options::default()
     })?;
     let user = sandbox.users()[0].clone();
@@ -153,7 +170,7 @@ pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         )?;
         print_exports(
             "http://127.0.0.1:9889",
-            &crate::sandbox::User {
+            &User {
                 username: "alice".into(),
                 api_key: "demo-key".into(),
             },
@@ -193,7 +210,7 @@ async fn demo_steps(
     Ok(super::apply::exit_for(&report))
 }
 
-fn print_exports(url: &str, user: &crate::sandbox::User, out: &mut dyn Write) -> io::Result<()> {
+fn print_exports(url: &str, user: &User, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}\n  \

@@ -12,7 +12,7 @@ use super::{Limit, Pattern, Rule, Target};
 use crate::inventory::FileType;
 
 /// The policy language version this build reads.
-pub const POLICY_VERSION: i64 = 1;
+pub(super) const POLICY_VERSION: i64 = 1;
 
 const TOP_KEYS: [&str; 4] = ["version", "default", "rules", "guardrails"];
 const GUARDRAIL_KEYS: [&str; 3] = ["never_public", "max_changes", "max_exposures"];

@@ -4,7 +4,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use plotward::sandbox::{Options, Sandbox, Seed, User};
+use plotward_sandbox::{Options, Sandbox, Seed, User};
 
 /// A started sandbox with a user `alice` (key `alice-key`) and `bob` (key `bob-key`).
 pub fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
@@ -18,10 +18,9 @@ pub fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
 
 /// The example account's sandbox.
 pub fn example_sandbox() -> Sandbox {
-    let snapshot =
-        plotward::wire::snapshot::Snapshot::load(&crate::harness::repo("examples/inventory.json"))
-            .expect("example snapshot");
-    sandbox_with(Seed::Snapshot(snapshot), Options::default())
+    let seed = Seed::load_snapshot(&crate::harness::repo("examples/inventory.json"))
+        .expect("example snapshot");
+    sandbox_with(seed, Options::default())
 }
 
 fn user(name: &str) -> User {

@@ -2,7 +2,7 @@
 //! more through a folder above it), folders are restricted for their contents, and apply
 //! converges by putting back what a folder change moved.
 
-use plotward::sandbox::Options;
+use plotward_sandbox::Options;
 use serde_json::Value;
 
 use crate::api::Api;
@@ -54,19 +54,19 @@ fn set_flags(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool
 }
 
 /// `plotward apply --auto-approve` with this policy, to expect more of.
-fn apply(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> Test {
+fn apply(sandbox: &plotward_sandbox::Sandbox, policy: &str) -> Test {
     live(sandbox)
         .policy(policy)
         .args(["apply", "--auto-approve"])
 }
 
 /// `plotward apply --auto-approve` with this policy, which must succeed.
-fn apply_all(sandbox: &plotward::sandbox::Sandbox, policy: &str) -> crate::harness::Run {
+fn apply_all(sandbox: &plotward_sandbox::Sandbox, policy: &str) -> crate::harness::Run {
     apply(sandbox, policy).status(0)
 }
 
 /// `check` is green and a new plan is empty.
-fn assert_converged(sandbox: &plotward::sandbox::Sandbox, policy: &str) {
+fn assert_converged(sandbox: &plotward_sandbox::Sandbox, policy: &str) {
     live(sandbox).policy(policy).args(["check"]).status(0);
     let again = live(sandbox)
         .policy(policy)

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use plotward::sandbox::{Options, Seed};
+use plotward_sandbox::{Options, Seed};
 
 use crate::api::{Api, example_sandbox, sandbox_with};
 use crate::harness::{Test, repo};
@@ -13,7 +13,7 @@ fn example(path: &str) -> String {
     repo(path).display().to_string()
 }
 
-pub(crate) fn live(sandbox: &plotward::sandbox::Sandbox) -> Test {
+pub(crate) fn live(sandbox: &plotward_sandbox::Sandbox) -> Test {
     Test::new()
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("PLOTLY_USERNAME", "alice")
@@ -607,7 +607,7 @@ pub(crate) fn snapshot_of(files: &[(&str, &str, &str, &str)]) -> String {
 }
 
 /// A sandbox seeded with these files of alice (see [`snapshot_of`]).
-fn seeded(files: &[(&str, &str, &str, &str)]) -> plotward::sandbox::Sandbox {
+fn seeded(files: &[(&str, &str, &str, &str)]) -> plotward_sandbox::Sandbox {
     seeded_with(files, Options::default())
 }
 
@@ -615,12 +615,10 @@ fn seeded(files: &[(&str, &str, &str, &str)]) -> plotward::sandbox::Sandbox {
 pub(crate) fn seeded_with(
     files: &[(&str, &str, &str, &str)],
     options: Options,
-) -> plotward::sandbox::Sandbox {
+) -> plotward_sandbox::Sandbox {
     let text = snapshot_of(files);
-    let snapshot =
-        plotward::wire::snapshot::Snapshot::parse(&text, std::path::Path::new("seed.json"))
-            .unwrap();
-    sandbox_with(Seed::Snapshot(snapshot), options)
+    let seed = Seed::parse_snapshot(&text, std::path::Path::new("seed.json")).unwrap();
+    sandbox_with(seed, options)
 }
 
 /// `plotward ARGS --snapshot snap.json` with this policy and snapshot.

@@ -10,7 +10,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use plotward::sandbox::Sandbox;
+use plotward_sandbox::Sandbox;
 
 use crate::api::{Api, As, example_sandbox};
 use crate::harness::repo;
@@ -135,8 +135,8 @@ fn chart_studio_creates_public_private_and_secret_plots() {
 #[test]
 fn plotward_applies_a_policy_the_python_client_then_sees() {
     let sandbox = crate::api::sandbox_with(
-        plotward::sandbox::Seed::Empty,
-        plotward::sandbox::Options::default(),
+        plotward_sandbox::Seed::Empty,
+        plotward_sandbox::Options::default(),
     );
     let api = Api::new(&sandbox);
     let dir = tempfile::tempdir().unwrap();
@@ -219,10 +219,10 @@ fn a_web_url_opens_anonymously_while_its_folder_is_public() {
     // Cascade off: the chart stays private by its own flag throughout, so the 200 comes from
     // the folder alone (effective visibility), not from a copied flag.
     let sandbox = crate::api::sandbox_with(
-        plotward::sandbox::Seed::Empty,
-        plotward::sandbox::Options {
+        plotward_sandbox::Seed::Empty,
+        plotward_sandbox::Options {
             folder_cascade: false,
-            ..plotward::sandbox::Options::default()
+            ..plotward_sandbox::Options::default()
         },
     );
     let api = Api::new(&sandbox);

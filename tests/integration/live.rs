@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed};
+use plotward_sandbox::{FaultConfig, Options, Sandbox, Seed};
 
 use crate::api::{Api, As, example_sandbox, sandbox_with};
 use crate::harness::{Run, Test, repo};
@@ -113,8 +113,8 @@ fn listing_many_pages_of_nested_folders_matches_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.json");
     std::fs::write(&path, &run.stdout).unwrap();
-    let seed = plotward::wire::snapshot::Snapshot::load(&path).unwrap();
-    let copy = sandbox_with(Seed::Snapshot(seed), Options::default());
+    let seed = Seed::load_snapshot(&path).unwrap();
+    let copy = sandbox_with(seed, Options::default());
     assert_eq!(Api::new(&copy).state()["files"], state["files"]);
 }
 
@@ -275,9 +275,7 @@ fn a_plan_for_another_account_or_from_a_snapshot_is_refused() {
 #[test]
 fn retries_ride_out_injected_500s_and_429s() {
     let sandbox = sandbox_with(
-        Seed::Snapshot(
-            plotward::wire::snapshot::Snapshot::load(&repo("examples/inventory.json")).unwrap(),
-        ),
+        Seed::load_snapshot(&repo("examples/inventory.json")).unwrap(),
         Options {
             faults: FaultConfig {
                 fail_rate: 0.25,

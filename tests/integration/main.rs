@@ -1,6 +1,9 @@
 //! End-to-end tests: the real `plotward` binary, run in a temporary directory with a cleared
 //! environment. One test binary, one module per area.
 
+// A test binary has no public API: the modules' `pub` helpers are for each other.
+#![allow(unreachable_pub)]
+
 /// The `Test` builder and helpers shared by every module.
 mod harness;
 
@@ -28,6 +31,10 @@ mod api;
 
 /// The sandbox server over real HTTP: every endpoint, pagination, auth, sharing, faults.
 mod sandbox;
+
+/// The sandbox crate: plotward's and its readings of the snapshot format agree, both ways;
+/// its warnings reach the caller's sink.
+mod sandbox_crate;
 
 /// The sandbox's fidelity fixes and defences: validation, limits, admin guard, durability.
 mod sandbox_safety;

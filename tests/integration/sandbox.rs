@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use plotward::sandbox::{FaultConfig, Options, Sandbox, Seed};
+use plotward_sandbox::{FaultConfig, Options, Sandbox, Seed};
 
 use crate::api::{Api, As, example_sandbox, sandbox_with};
 
@@ -227,12 +227,7 @@ fn share(api: &Api, fid: &str, world_readable: bool, share_key_enabled: bool) ->
 /// The example account on a sandbox whose folder changes stay on the folder.
 fn example_without_cascade() -> Sandbox {
     sandbox_with(
-        Seed::Snapshot(
-            plotward::wire::snapshot::Snapshot::load(&crate::harness::repo(
-                "examples/inventory.json",
-            ))
-            .unwrap(),
-        ),
+        Seed::load_snapshot(&crate::harness::repo("examples/inventory.json")).unwrap(),
         Options {
             folder_cascade: false,
             ..Options::default()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use plotward::sandbox::{Options, Seed};
+use plotward_sandbox::{Options, Seed};
 
 use crate::api::{Api, As, sandbox_with};
 use crate::harness::ChildGuard;

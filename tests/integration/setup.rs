@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use plotward::sandbox::{Options, Sandbox, Seed};
+use plotward_sandbox::{Options, Sandbox, Seed};
 
 use crate::api::{Api, sandbox_with};
 use crate::harness::Test;

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 
 /// The python of the virtualenv `name`, with `requirements` (as pip takes them; pin versions
 /// with `==`) installed from the Python Package Index the first time.
-pub fn venv_python(name: &str, requirements: &[&str]) -> PathBuf {
+pub(crate) fn venv_python(name: &str, requirements: &[&str]) -> PathBuf {
     // Tests run in threads: one makes the virtualenv, the others wait and reuse it. A panic
     // while making it leaves the next caller to try again, so the lock's poison is ignored.
     static MAKING: Mutex<()> = Mutex::new(());

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::SandboxError;
+use super::snapshot::{self, SnapshotFile};
 use super::store::{ROOT, Store, StoredFile, User};
-use crate::inventory::SnapshotError;
-use crate::wire::snapshot::Snapshot;
 
 /// What the sandbox starts with (and goes back to on `/_sandbox/reset`).
 #[derive(Clone, Debug, Default)]
@@ -23,12 +23,33 @@ pub enum Seed {
     Generate(usize),
 }
 
+impl Seed {
+    /// The files of a snapshot file as `plotward snapshot` writes it, read with the sandbox's
+    /// own types and validated (errors as plotward words them).
+    pub fn load_snapshot(path: &Path) -> Result<Seed, SandboxError> {
+        let files = snapshot::Snapshot::load(path)?;
+        Ok(Seed::Snapshot(Snapshot { files }))
+    }
+
+    /// The files of snapshot JSON; `path` only names the source in errors.
+    pub fn parse_snapshot(text: &str, path: &Path) -> Result<Seed, SandboxError> {
+        let files = snapshot::Snapshot::parse(text, path)?;
+        Ok(Seed::Snapshot(Snapshot { files }))
+    }
+}
+
+/// The files of a validated snapshot, for [`Seed::Snapshot`]. Only
+/// [`Seed::load_snapshot`] and [`Seed::parse_snapshot`] make one.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    files: Vec<SnapshotFile>,
+}
+
 /// The sandbox's own state file, written with `--state`. Not a Chart Studio format.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     /// Always 1.
     pub sandbox_state_version: u32,
-    /// The users and their keys.
     pub users: Vec<User>,
     /// Every file, trashed ones included.
     pub files: Vec<StoredFile>,
@@ -41,7 +62,7 @@ pub struct StateFile {
 }
 
 /// A fresh API key.
-pub fn new_api_key() -> String {
+pub(crate) fn new_api_key() -> String {
     std::iter::repeat_with(fastrand::alphanumeric)
         .take(20)
         .collect()
@@ -49,7 +70,7 @@ pub fn new_api_key() -> String {
 
 /// Builds the store for a seed. Users come first; owners named by the seed that are not among
 /// them are added with fresh keys. With no user at all, `alice` is created.
-pub fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
+pub(crate) fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
     let now = SystemTime::now();
     let mut users = users.to_vec();
     let files = match seed {
@@ -96,7 +117,7 @@ fn from_snapshot(snapshot: &Snapshot, now: SystemTime) -> Result<Vec<StoredFile>
         let (owner, id) = split_fid(&file.fid)?;
         let (parent_path, name) = file.path.rsplit_once('/').unwrap_or(("", &file.path));
         let parent = builder.folder(owner, parent_path)?;
-        let mut stored = StoredFile::new(owner, id, parent, name, file.filetype.as_str(), now);
+        let mut stored = StoredFile::new(owner, id, parent, name, &file.filetype, now);
         stored.set_sharing(file.flags.world_readable, file.flags.share_key_enabled);
         builder.add(stored, &file.path)?;
     }
@@ -191,7 +212,7 @@ const FILES_PER_FOLDER: usize = 50;
 /// A deterministic synthetic account: `count` files in nested folders (department / year /
 /// project), with a fixed mix of file types (plot 55%, grid 30%, dashboard 10%, presentation
 /// 5%) and sharing (private 40%, public 40%, secret 20%).
-pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
+pub(crate) fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
     let mut rng = fastrand::Rng::with_seed(0x5EED);
     let mut out = Vec::with_capacity(count + count / FILES_PER_FOLDER + 64);
     let mut next = 0i64;
@@ -249,7 +270,7 @@ pub fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<StoredFile> {
 }
 
 /// Reads a saved state, with the number of the last journal record it includes.
-pub fn load_state(path: &Path) -> Result<(Store, u64), String> {
+pub(crate) fn load_state(path: &Path) -> Result<(Store, u64), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read sandbox state {}: {err}", path.display()))?;
     let state: StateFile = serde_json::from_str(&text)
@@ -269,7 +290,7 @@ pub fn load_state(path: &Path) -> Result<(Store, u64), String> {
 }
 
 /// The state file of a store, holding the journal up to record `journal_seq`.
-pub fn state_of(store: &Store, journal_seq: u64) -> StateFile {
+pub(crate) fn state_of(store: &Store, journal_seq: u64) -> StateFile {
     StateFile {
         sandbox_state_version: 1,
         users: store.users().to_vec(),
@@ -279,26 +300,30 @@ pub fn state_of(store: &Store, journal_seq: u64) -> StateFile {
     }
 }
 
-/// Writes the state atomically: a temporary sibling, fsync, a rename, and an fsync of the
-/// directory so the rename itself survives a crash.
-pub fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
+/// Writes the state atomically: a temporary file beside it (tempfile names it, and removes it
+/// if anything fails), fsync, a rename over the state file, and an fsync of the directory so
+/// the rename itself survives a crash.
+pub(crate) fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
     use std::io::Write;
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    // The state holds API keys and share keys: readable by its owner only.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
-    serde_json::to_writer(std::io::BufWriter::new(&mut file), state)?;
-    file.flush()?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    // Opened here rather than by `NamedTempFile::new_in`, whose errors name the temporary
+    // file's random path: a failed save names the state file alone, as it always did.
+    let mut temporary = tempfile::Builder::new().make_in(directory, |temporary| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // The state holds API keys and share keys: readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(temporary)
+    })?;
+    let mut writer = std::io::BufWriter::new(temporary.as_file_mut());
+    serde_json::to_writer(&mut writer, state)?;
+    writer.flush()?;
+    drop(writer);
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|err| err.error)?;
     super::journal::sync_parent(path)
-}
-
-/// Loads a snapshot seed.
-pub fn load_snapshot(path: &Path) -> Result<Seed, SnapshotError> {
-    Snapshot::load(path).map(Seed::Snapshot)
 }

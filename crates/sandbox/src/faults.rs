@@ -49,15 +49,14 @@ impl FaultConfig {
     }
 
     /// How long a flaky share key stays hidden.
-    pub fn flaky_window(&self) -> Duration {
+    pub(crate) fn flaky_window(&self) -> Duration {
         Duration::from_millis(self.flaky_share_key_ms.unwrap_or(2000))
     }
 }
 
 /// Fault settings plus the counters that enforce the limits.
 #[derive(Debug, Default)]
-pub struct Faults {
-    /// The settings.
+pub(crate) struct Faults {
     pub config: FaultConfig,
     second: Option<(Instant, u32)>,
     daily: HashMap<String, (Instant, u64)>,
@@ -67,7 +66,7 @@ const DAY: Duration = Duration::from_hours(24);
 
 impl Faults {
     /// Faults with these settings and fresh counters.
-    pub fn new(config: FaultConfig) -> Faults {
+    pub(crate) fn new(config: FaultConfig) -> Faults {
         Faults {
             config,
             ..Faults::default()
@@ -75,12 +74,12 @@ impl Faults {
     }
 
     /// Replaces the settings and resets the counters.
-    pub fn reconfigure(&mut self, config: FaultConfig) {
+    pub(crate) fn reconfigure(&mut self, config: FaultConfig) {
         *self = Faults::new(config);
     }
 
     /// Decides whether a request is throttled, over quota or failed, before it runs.
-    pub fn admit(
+    pub(crate) fn admit(
         &mut self,
         user: Option<&str>,
         write_to: Option<&str>,
@@ -140,21 +139,19 @@ impl Faults {
     }
 
     /// Whether this share-key enable should read back as disabled for a while.
-    pub fn flaky_share_key(&self) -> bool {
+    pub(crate) fn flaky_share_key(&self) -> bool {
         self.config.flaky_share_keys > 0.0 && fastrand::f64() < self.config.flaky_share_keys
     }
 }
 
 /// One API request as the sandbox saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedRequest {
-    /// HTTP method.
+pub(crate) struct LoggedRequest {
     pub method: String,
     /// Path, without the query.
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
-    /// Response status.
     pub status: u16,
     /// The authenticated user, if any.
     pub user: Option<String>,
@@ -164,17 +161,17 @@ pub struct LoggedRequest {
 
 /// The most recent API requests, oldest first, bounded so a long run cannot exhaust memory.
 #[derive(Debug, Default)]
-pub struct RequestLog {
+pub(crate) struct RequestLog {
     entries: VecDeque<LoggedRequest>,
     dropped: u64,
 }
 
 /// How many requests the log keeps.
-pub const LOG_CAPACITY: usize = 200_000;
+pub(crate) const LOG_CAPACITY: usize = 200_000;
 
 impl RequestLog {
     /// Appends a request, dropping the oldest past [`LOG_CAPACITY`].
-    pub fn push(&mut self, entry: LoggedRequest) {
+    pub(crate) fn push(&mut self, entry: LoggedRequest) {
         if self.entries.len() == LOG_CAPACITY {
             self.entries.pop_front();
             self.dropped += 1;
@@ -183,17 +180,17 @@ impl RequestLog {
     }
 
     /// The kept requests, oldest first.
-    pub fn entries(&self) -> impl Iterator<Item = &LoggedRequest> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &LoggedRequest> {
         self.entries.iter()
     }
 
     /// How many old requests were dropped.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// Forgets every request.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = RequestLog::default();
     }
 }

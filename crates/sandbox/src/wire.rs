@@ -13,12 +13,10 @@ use super::store::StoredFile;
 /// An API error with Chart Studio's body shape:
 /// `{"errors":[{"code":..,"message":..,"path":null,"field":..}],"detail":..}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status.
+pub(crate) struct ApiError {
     pub status: StatusCode,
     /// Machine-readable code.
     pub code: &'static str,
-    /// Human-readable message.
     pub message: String,
     /// The request field at fault, if any.
     pub field: Option<&'static str>,
@@ -38,7 +36,7 @@ impl ApiError {
     }
 
     /// 400 for a bad value of one field.
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             field: Some(field),
             ..ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
@@ -46,17 +44,17 @@ impl ApiError {
     }
 
     /// 400 for a request that cannot be carried out.
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
 
     /// 401 for a wrong username or key.
-    pub fn bad_key() -> ApiError {
+    pub(crate) fn bad_key() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "UNKNOWN", "Bad API key")
     }
 
     /// 401 for a write without credentials.
-    pub fn unauthenticated() -> ApiError {
+    pub(crate) fn unauthenticated() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "not_authenticated",
@@ -65,7 +63,7 @@ impl ApiError {
     }
 
     /// 403 for a file the caller can read but not change.
-    pub fn forbidden() -> ApiError {
+    pub(crate) fn forbidden() -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_denied",
@@ -74,17 +72,17 @@ impl ApiError {
     }
 
     /// 404: missing, or not readable by the caller (Chart Studio never says which).
-    pub fn not_found() -> ApiError {
+    pub(crate) fn not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
     }
 
     /// 404 for a page past the last, as DRF answers.
-    pub fn invalid_page() -> ApiError {
+    pub(crate) fn invalid_page() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "Invalid page.")
     }
 
     /// 409 for a file name already taken in its folder.
-    pub fn conflict(name: &str) -> ApiError {
+    pub(crate) fn conflict(name: &str) -> ApiError {
         ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
@@ -93,7 +91,7 @@ impl ApiError {
     }
 
     /// 500 with the server's well-known message.
-    pub fn server_error() -> ApiError {
+    pub(crate) fn server_error() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN",
@@ -102,7 +100,7 @@ impl ApiError {
     }
 
     /// 429 for the per-second throttle.
-    pub fn throttled(retry_after: u64) -> ApiError {
+    pub(crate) fn throttled(retry_after: u64) -> ApiError {
         ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(
@@ -114,7 +112,7 @@ impl ApiError {
     }
 
     /// 429 for the daily write quota, with the message the real server sends.
-    pub fn daily_limit(limit: u64, retry_after: u64) -> ApiError {
+    pub(crate) fn daily_limit(limit: u64, retry_after: u64) -> ApiError {
         ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(
@@ -154,7 +152,7 @@ impl IntoResponse for ApiError {
 /// What the response builder needs to know about the request: absolute URLs are built from
 /// the `Host` the client used, as the real server does.
 #[derive(Clone, Debug)]
-pub struct Urls {
+pub(crate) struct Urls {
     /// `http://host:port` as the client reached the server.
     pub api_base: String,
     /// Web UI base for `web_url` and `embed_url` (`--web-domain`).
@@ -164,7 +162,7 @@ pub struct Urls {
 /// A file object as the API returns it. Owner-only fields are left out for other readers.
 #[derive(Serialize)]
 #[allow(clippy::struct_excessive_bools)] // the wire format has these flags
-pub struct FileObject<'a> {
+pub(crate) struct FileObject<'a> {
     fid: Text<'a>,
     filename: &'a str,
     filetype: &'a str,
@@ -277,7 +275,7 @@ struct Collaborators {
 
 /// How much of a file a reader may see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
+pub(crate) enum View {
     /// The owner: every field, the share key included.
     Owner,
     /// Anyone else who may read the file: no admin fields.
@@ -287,7 +285,12 @@ pub enum View {
 impl<'a> FileObject<'a> {
     /// The JSON object for a stored file. `share_key_visible` is false while an enabled share
     /// key is still "propagating" (the eventual-consistency fault).
-    pub fn new(file: &'a StoredFile, view: View, urls: &'a Urls, share_key_visible: bool) -> Self {
+    pub(crate) fn new(
+        file: &'a StoredFile,
+        view: View,
+        urls: &'a Urls,
+        share_key_visible: bool,
+    ) -> Self {
         let (owner_name, id) = (file.owner.as_str(), file.id);
         let kind = api_resource(&file.filetype);
         let api = |resource| Text::Api {
@@ -351,7 +354,7 @@ impl<'a> FileObject<'a> {
 
 /// What a web URL asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WebForm {
+pub(crate) enum WebForm {
     /// `/~user/N/` (`web_url`), `/~user/N` (the secret link `web_url[:-1]?share_key=K`) and
     /// `/~user/N.embed`: a small HTML page.
     Page,
@@ -361,7 +364,7 @@ pub enum WebForm {
 
 /// The fid and form of `/~USER/N/`, `/~USER/N`, `/~USER/N.json` or `/~USER/N.embed`; `None`
 /// for anything else (a plain decimal `N`, as in fids: `/~alice/07/` is not `alice:7`).
-pub fn web_target(user: &str, page: &str, slash: bool) -> Option<(String, WebForm)> {
+pub(crate) fn web_target(user: &str, page: &str, slash: bool) -> Option<(String, WebForm)> {
     let owner = user.strip_prefix('~').filter(|o| !o.is_empty())?;
     let (number, form) = match page.split_once('.') {
         None => (page, WebForm::Page),
@@ -377,7 +380,7 @@ pub fn web_target(user: &str, page: &str, slash: bool) -> Option<(String, WebFor
 
 /// The small HTML page the sandbox serves at a file's `web_url`: enough to show the link opens
 /// and which file it is. Names come from API clients, so they are escaped.
-pub fn web_page(file: &StoredFile) -> String {
+pub(crate) fn web_page(file: &StoredFile) -> String {
     let name = escape_html(&file.filename);
     let owner = escape_html(&file.owner);
     format!(
@@ -417,7 +420,7 @@ fn api_resource(filetype: &str) -> &'static str {
 
 /// A DRF page-number page: `{count, next, previous, first, last, results}`.
 #[derive(Serialize)]
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     count: usize,
     next: Option<String>,
     previous: Option<String>,
@@ -429,7 +432,7 @@ pub struct Page<'a> {
 impl<'a> Page<'a> {
     /// A page of `results`, page `number` (1-based) of `pages`, with absolute links that
     /// repeat the request's query with `page` replaced, keys sorted as DRF does.
-    pub fn new(
+    pub(crate) fn new(
         path_url: &str,
         query: &[(String, String)],
         count: usize,
@@ -463,7 +466,7 @@ fn page_link(path_url: &str, query: &[(String, String)], page: usize) -> String 
 
 /// A request body as a JSON object: JSON bodies as they are, form bodies as strings (the
 /// documented `requests.patch(url, {"world_readable": False})` recipe sends `False`).
-pub fn parse_body(
+pub(crate) fn parse_body(
     content_type: Option<&str>,
     bytes: &[u8],
 ) -> Result<Map<String, Value>, ApiError> {
@@ -487,7 +490,7 @@ pub fn parse_body(
 }
 
 /// A boolean field: JSON booleans, or the strings DRF's `BooleanField` accepts.
-pub fn bool_field(
+pub(crate) fn bool_field(
     body: &Map<String, Value>,
     field: &'static str,
 ) -> Result<Option<bool>, ApiError> {
@@ -514,7 +517,10 @@ pub fn bool_field(
 }
 
 /// An integer field, from a JSON number or a numeric string.
-pub fn int_field(body: &Map<String, Value>, field: &'static str) -> Result<Option<i64>, ApiError> {
+pub(crate) fn int_field(
+    body: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<i64>, ApiError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -531,7 +537,7 @@ pub fn int_field(body: &Map<String, Value>, field: &'static str) -> Result<Optio
 }
 
 /// A string field.
-pub fn string_field(
+pub(crate) fn string_field(
     body: &Map<String, Value>,
     field: &'static str,
 ) -> Result<Option<String>, ApiError> {

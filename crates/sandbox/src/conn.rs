@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 /// The connection limits of [`super::Options`].
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     header_timeout: Duration,
     idle_timeout: Duration,
     max_connections: usize,
@@ -33,7 +33,7 @@ pub struct Limits {
 
 impl Limits {
     /// The limits an `Options` asks for (at least one connection, at least 1 ms).
-    pub fn of(options: &super::Options) -> Limits {
+    pub(crate) fn of(options: &super::Options) -> Limits {
         let at_least = |d: Duration| d.max(Duration::from_millis(1));
         Limits {
             header_timeout: at_least(options.header_timeout),
@@ -48,7 +48,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 /// Accepts connections until `shutdown`, then lets the open ones finish (closing idle ones at
 /// once) for at most [`DRAIN`].
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,

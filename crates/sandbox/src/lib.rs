@@ -2,19 +2,27 @@
 //!
 //! It serves the endpoints the official Python client and the documented REST recipes use for
 //! files, folders and sharing, with the same shapes (see `wire`), the same sharing semantics
-//! (see `store`), optional faults (see `faults`), and an admin surface under `/_sandbox/` that
-//! is not part of Chart Studio. It binds loopback addresses only.
+//! (see `store`), optional faults (see [`FaultConfig`]), and an admin surface under
+//! `/_sandbox/` that is not part of Chart Studio. It binds loopback addresses only.
 //!
 //! [`Sandbox::start`] runs it on a background thread (tests, the demo); [`serve`] runs it on
 //! the caller's runtime until a shutdown signal (`plotward sandbox`).
+//!
+//! It is a crate of its own, depending on nothing of plotward's library: its wire types and
+//! its reading of the snapshot format (`snapshot`) are written from the documentation, so a
+//! wrong field name cannot hide on both sides of a shared struct, and axum stays out of the
+//! CLI's library.
 
 mod conn;
-pub mod faults;
-pub mod journal;
+mod events;
+mod faults;
+mod journal;
 mod routes;
-pub mod seed;
-pub mod store;
-pub mod wire;
+mod seed;
+mod snapshot;
+mod store;
+mod visible;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,10 +31,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
+pub use events::{Event, Events};
 pub use faults::FaultConfig;
 use faults::{Faults, RequestLog};
 use routes::App;
-pub use seed::Seed;
+pub use seed::{Seed, Snapshot};
 pub use store::User;
 
 /// How to start a sandbox.
@@ -38,7 +47,8 @@ pub struct Options {
     pub seed: Seed,
     /// Where to save the state after writes and load it from on start.
     pub state: Option<PathBuf>,
-    /// Users and keys; missing ones are created (see [`seed::build`]).
+    /// Users and keys. Owners named by the seed that are not among them are added with fresh
+    /// keys; with no user at all, `alice` is created.
     pub users: Vec<User>,
     /// Faults to inject.
     pub faults: FaultConfig,
@@ -54,6 +64,9 @@ pub struct Options {
     /// Whether changing a folder's sharing passes the new flags to everything below it, as
     /// Chart Studio's web app does (default on; `PUT /_sandbox/faults` can override it).
     pub folder_cascade: bool,
+    /// Where the running server's warnings (and, for [`Sandbox::start`], why it stopped) go;
+    /// by default nowhere.
+    pub events: Events,
 }
 
 /// The default [`Options::header_timeout`].
@@ -77,6 +90,7 @@ impl Default for Options {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             folder_cascade: true,
+            events: Events::default(),
         }
     }
 }
@@ -96,10 +110,39 @@ pub enum SandboxError {
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
+        /// The address asked for.
         addr: SocketAddr,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
+    },
+    /// The seed snapshot could not be read.
+    #[error("cannot read snapshot {path}: {source}")]
+    ReadSeed {
+        /// The snapshot path.
+        path: PathBuf,
+        /// The I/O error, or why the file is not acceptable text (too large, not UTF-8).
+        source: std::io::Error,
+    },
+    /// The seed snapshot's JSON is malformed or does not have the snapshot shape.
+    #[error("{path}:{line}:{column}: invalid snapshot: {message}")]
+    SeedSyntax {
+        /// The snapshot path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// `serde_json`'s message, without its own position suffix.
+        message: String,
+    },
+    /// The seed snapshot is well-formed but says something impossible (a fid twice, a file
+    /// whose folder is not listed, ...).
+    #[error("{path}: invalid snapshot: {message}")]
+    InvalidSeed {
+        /// The snapshot path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// The seed, state or settings are unusable.
     #[error("{0}")]
@@ -137,6 +180,7 @@ impl Sandbox {
         let (app, started) = prepare(options, &listener)?;
         let (send, receive) = oneshot::channel::<()>();
         let limits = conn::Limits::of(options);
+        let events = options.events.clone();
         let thread = std::thread::Builder::new()
             .name("plotward-sandbox".into())
             .spawn(move || {
@@ -150,7 +194,7 @@ impl Sandbox {
                         let _ = receive.await;
                     };
                     if let Err(err) = run(app, listener, limits, shutdown).await {
-                        eprintln!("sandbox stopped: {err}");
+                        events.stopped(err);
                     }
                 });
             })
@@ -267,6 +311,7 @@ fn prepare(
         journal,
         saving: Mutex::new(()),
         body_timeout: options.header_timeout,
+        events: options.events.clone(),
     });
     Ok((app, started))
 }
@@ -387,7 +432,7 @@ async fn save_loop(app: Arc<App>) {
         // Coalesce a burst of writes into one save.
         tokio::time::sleep(SAVE_DELAY).await;
         if let Err(err) = save(&app).await {
-            eprintln!("warning: {err}");
+            app.events.warn(err.to_string());
         }
     }
 }

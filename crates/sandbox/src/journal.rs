@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 /// One acknowledged write, as replayed on start.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// Position in the sandbox's history; the state file says up to which one it holds.
     pub seq: u64,
     /// The authenticated user who made it.
@@ -45,14 +45,11 @@ fn cascades() -> bool {
 /// A write operation on the store, with its request body already parsed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum Op {
+pub(crate) enum Op {
     /// `PUT`/`PATCH /v2/{resource}/{fid}`; `filetype` is the resource's type (`None`: files).
     Update {
-        /// The resource's file type.
         filetype: Option<String>,
-        /// The file.
         fid: String,
-        /// The body.
         body: Map<String, Value>,
         /// Whether a folder's change passed to its contents when it was made (a runtime
         /// setting, so the record keeps it for replay).
@@ -63,38 +60,22 @@ pub enum Op {
     Create {
         /// The file type created.
         filetype: String,
-        /// The body.
         body: Map<String, Value>,
     },
     /// `POST /v2/folders`.
-    Mkdirs {
-        /// The body.
-        body: Map<String, Value>,
-    },
+    Mkdirs { body: Map<String, Value> },
     /// `POST .../{fid}/trash`.
-    Trash {
-        /// The file.
-        fid: String,
-    },
+    Trash { fid: String },
     /// `POST .../{fid}/restore`.
-    Restore {
-        /// The file.
-        fid: String,
-    },
+    Restore { fid: String },
     /// `DELETE .../{fid}/permanent_delete`.
-    PermanentDelete {
-        /// The file.
-        fid: String,
-    },
+    PermanentDelete { fid: String },
     /// `DELETE /v2/grids/{fid}`.
-    Destroy {
-        /// The file.
-        fid: String,
-    },
+    Destroy { fid: String },
 }
 
 /// The journal path for a state file: `FILE.journal`.
-pub fn path_for(state: &Path) -> PathBuf {
+pub(crate) fn path_for(state: &Path) -> PathBuf {
     let mut path = state.as_os_str().to_owned();
     path.push(".journal");
     PathBuf::from(path)
@@ -124,7 +105,7 @@ fn hash(json: &[u8]) -> String {
 
 /// Reads every record of a journal; a missing journal has none. A torn last line (no newline,
 /// or a hash that does not match) is dropped; any other bad line is an error naming it.
-pub fn read(path: &Path) -> Result<Vec<Record>, String> {
+pub(crate) fn read(path: &Path) -> Result<Vec<Record>, String> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -176,7 +157,7 @@ struct Pending {
 }
 
 /// An open journal, appended to by writers and truncated by the state saver.
-pub struct Journal {
+pub(crate) struct Journal {
     path: PathBuf,
     file: Arc<Mutex<File>>,
     pending: Mutex<Pending>,
@@ -186,7 +167,7 @@ pub struct Journal {
 
 impl Journal {
     /// Opens (creating) the journal for appending, empty, continuing after sequence `last`.
-    pub fn create(path: &Path, last: u64) -> std::io::Result<Journal> {
+    pub(crate) fn create(path: &Path, last: u64) -> std::io::Result<Journal> {
         let mut options = std::fs::OpenOptions::new();
         // Append mode: after `truncate_through` empties it, writes start again at offset 0.
         options.create(true).append(true);
@@ -215,13 +196,13 @@ impl Journal {
     }
 
     /// The last sequence number handed out: what a state taken now includes.
-    pub fn last(&self) -> u64 {
+    pub(crate) fn last(&self) -> u64 {
         self.pending().last
     }
 
     /// Queues a record (numbering it) and returns its number. Called under the store's write
     /// lock, so the journal's order is the order the store changed in.
-    pub fn append(&self, mut record: Record) -> u64 {
+    pub(crate) fn append(&self, mut record: Record) -> u64 {
         let mut pending = self.pending();
         pending.last += 1;
         record.seq = pending.last;
@@ -231,7 +212,7 @@ impl Journal {
 
     /// Waits until record `seq` is on disk, flushing it (and every record queued with it)
     /// unless another writer is already doing so.
-    pub async fn commit(&self, seq: u64) -> Result<(), String> {
+    pub(crate) async fn commit(&self, seq: u64) -> Result<(), String> {
         loop {
             let mut synced = self.synced.subscribe();
             if *synced.borrow_and_update() >= seq {
@@ -289,7 +270,7 @@ impl Journal {
 
     /// Empties the journal if nothing was appended after record `upto`, which the state file
     /// now holds. Returns whether it did; if not, a later save will.
-    pub fn truncate_through(&self, upto: u64) -> std::io::Result<bool> {
+    pub(crate) fn truncate_through(&self, upto: u64) -> std::io::Result<bool> {
         let pending = self.pending();
         if pending.last != upto || pending.flushing || !pending.bytes.is_empty() {
             return Ok(false);
@@ -305,7 +286,7 @@ impl Journal {
 }
 
 /// Makes a rename or creation in `path`'s directory durable.
-pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         let parent = match path.parent() {

@@ -21,16 +21,16 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
+use super::Events;
 use super::faults::{FaultConfig, Faults, LoggedRequest, RequestLog};
 use super::journal::{Journal, Op, Record};
 use super::seed::{self, Seed};
+use super::snapshot::{Flags, Snapshot, SnapshotFile};
 use super::store::{Changes, ROOT, Reader, Scope, Store, User};
 use super::wire::{self, ApiError, FileObject, Page, Urls, View, WebForm};
-use crate::inventory::{FileType, Flags, RemoteFile};
-use crate::wire::snapshot::Snapshot;
 
 /// Everything the handlers share.
-pub struct App {
+pub(crate) struct App {
     /// The accounts. Reads share the lock, so listing pages render on every core at once.
     pub store: RwLock<Store>,
     /// Fault settings and counters.
@@ -57,19 +57,21 @@ pub struct App {
     /// from the state as it is when it starts, so a save still running when the server stops
     /// can neither collide with the final one nor land after it with older state.
     pub saving: Mutex<()>,
+    /// Where warnings go ([`Options::events`](crate::Options::events)).
+    pub events: Events,
 }
 
 impl App {
     /// Locks the store for reading. A panic while holding the lock is a sandbox bug; the
     /// state is still usable, so the poison is ignored.
-    pub fn store(&self) -> RwLockReadGuard<'_, Store> {
+    pub(crate) fn store(&self) -> RwLockReadGuard<'_, Store> {
         self.store
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Locks the store for writing.
-    pub fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+    pub(crate) fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
         self.store
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -97,7 +99,7 @@ impl App {
 }
 
 /// The router: the API under `/v2`, the admin surface under `/_sandbox`.
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     let mut api = Router::new()
         .route("/v2/users/current", get(current_user))
         .route("/v2/files/lookup", get(lookup_file))
@@ -199,7 +201,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// The largest request body, as nginx's `client_max_body_size` in front of Chart Studio
 /// (its value there is unknown; this is axum's default, kept as it was).
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Answers an oversized body as nginx does in front of Django: a plain-text 413, not the API's
 /// JSON error, before authentication or faults. The body is read here whole, within the
@@ -274,7 +276,7 @@ fn admin_refusal(headers: &HeaderMap) -> Option<String> {
             "Refused: the sandbox's /_sandbox/ endpoints answer only requests addressed to a \
              loopback host (127.0.0.1, localhost or [::1], any port), not Host: {:?}. This \
              keeps web pages (DNS rebinding) away from them.\n",
-            crate::visible::escape(host)
+            super::visible::escape(host)
         ));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -284,7 +286,7 @@ fn admin_refusal(headers: &HeaderMap) -> Option<String> {
                 "Refused: a cross-origin request (Origin: {:?}) to the sandbox's /_sandbox/ \
                  endpoints. Call them from a script or curl on this machine, not from a web \
                  page.\n",
-                crate::visible::escape(origin)
+                super::visible::escape(origin)
             ));
         }
     }
@@ -663,7 +665,7 @@ fn grid_columns(data: &Value) -> Result<Vec<Value>, ApiError> {
 }
 
 /// What a write did: the file to answer with, and whether it newly enabled a share key.
-pub struct Applied {
+pub(crate) struct Applied {
     target: Option<(String, i64)>,
     enabled: bool,
 }
@@ -687,7 +689,7 @@ impl Applied {
 /// Carries out one write on the store: live from a handler, or replayed from the journal on
 /// start. The random generator is seeded from the record first, so a replay creates the same
 /// share keys and column uids; ids and times come from the state and the record.
-pub fn apply(store: &mut Store, record: &Record, now: Instant) -> Result<Applied, ApiError> {
+pub(crate) fn apply(store: &mut Store, record: &Record, now: Instant) -> Result<Applied, ApiError> {
     let caller = record.caller.as_deref();
     let wall = record.wall;
     fastrand::seed(record.rng);
@@ -766,7 +768,7 @@ async fn write(ctx: &Ctx, op: Op) -> Result<Applied, ApiError> {
     };
     if let (Some(journal), Some(seq)) = (&ctx.app.journal, seq) {
         journal.commit(seq).await.map_err(|err| {
-            eprintln!("warning: {err}");
+            ctx.app.events.warn(err);
             ApiError::server_error()
         })?;
     }
@@ -1113,14 +1115,14 @@ async fn admin_clear_requests(State(app): State<Arc<App>>) -> StatusCode {
 /// Every file not in the trash, in the snapshot format, so tests can compare states.
 async fn admin_state(State(app): State<Arc<App>>) -> Response {
     let store = app.store();
-    let files: Vec<RemoteFile> = store
+    let files: Vec<SnapshotFile> = store
         .all_files()
         .filter(|f| !f.deleted)
         .filter_map(|f| {
-            Some(RemoteFile {
+            Some(SnapshotFile {
                 fid: format!("{}:{}", f.owner, f.id),
                 path: store.path_of(&f.owner, f.id)?,
-                filetype: FileType::from_api(&f.filetype),
+                filetype: f.filetype.clone(),
                 flags: Flags {
                     world_readable: f.world_readable,
                     share_key_enabled: f.share_key_enabled,
@@ -1128,8 +1130,7 @@ async fn admin_state(State(app): State<Arc<App>>) -> Response {
             })
         })
         .collect();
-    let inventory = crate::inventory::Inventory::new(files);
-    json_response(StatusCode::OK, &Snapshot::from_inventory(&inventory, None))
+    json_response(StatusCode::OK, &Snapshot::of(files))
 }
 
 async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError> {
@@ -1147,13 +1148,15 @@ async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError
         if let Some(path) = &app.state {
             let upto = app.journal.as_ref().map_or(0, Journal::last);
             seed::save_state(path, &seed::state_of(&store, upto)).map_err(|err| {
-                eprintln!("warning: cannot save {}: {err}", path.display());
+                app.events
+                    .warn(format!("cannot save {}: {err}", path.display()));
                 ApiError::server_error()
             })?;
             if let Some(journal) = &app.journal
                 && let Err(err) = journal.truncate_through(upto)
             {
-                eprintln!("warning: cannot truncate the journal: {err}");
+                app.events
+                    .warn(format!("cannot truncate the journal: {err}"));
             }
         }
     }

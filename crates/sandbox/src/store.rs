@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::wire::{ApiError, View};
 
 /// The id of the root folder of every account.
-pub const ROOT: i64 = -1;
+pub(crate) const ROOT: i64 = -1;
 
 /// A user of the sandbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +26,9 @@ pub struct User {
 
 /// A file or folder as the sandbox stores it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StoredFile {
+pub(crate) struct StoredFile {
     /// The idlocal (the number in the fid).
     pub id: i64,
-    /// The owner's username.
     pub owner: String,
     /// The name within its folder.
     pub filename: String,
@@ -37,13 +36,10 @@ pub struct StoredFile {
     pub parent: i64,
     /// The API file type (`plot`, `grid`, `fold`, ...).
     pub filetype: String,
-    /// Public flag.
     pub world_readable: bool,
-    /// Share-key link flag.
     pub share_key_enabled: bool,
     /// The share key, present exactly when the link is enabled.
     pub share_key: Option<String>,
-    /// In the trash.
     pub deleted: bool,
     /// RFC 3339 with microseconds.
     pub creation_time: String,
@@ -62,7 +58,7 @@ pub struct StoredFile {
 
 impl StoredFile {
     /// A new private file (or folder) not in the trash, created at `wall`.
-    pub fn new(
+    pub(crate) fn new(
         owner: &str,
         id: i64,
         parent: i64,
@@ -90,13 +86,13 @@ impl StoredFile {
     }
 
     /// Sets both sharing flags; enabling the link creates a key, disabling it clears the key.
-    pub fn set_sharing(&mut self, world_readable: bool, share_key_enabled: bool) {
+    pub(crate) fn set_sharing(&mut self, world_readable: bool, share_key_enabled: bool) {
         self.world_readable = world_readable;
         set_share_key(self, share_key_enabled);
     }
 
     /// Whether the share key is visible (and usable) at `now`.
-    pub fn share_key_visible(&self, now: Instant) -> bool {
+    pub(crate) fn share_key_visible(&self, now: Instant) -> bool {
         self.key_hidden_until.is_none_or(|until| now >= until)
     }
 
@@ -120,7 +116,7 @@ impl StoredFile {
 
 /// Who is reading, for reads that may come from someone other than the owner.
 #[derive(Clone, Copy, Debug)]
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     /// The authenticated caller, if any.
     pub caller: Option<&'a str>,
     /// The `share_key` query parameter, if any.
@@ -190,16 +186,12 @@ impl<'a> Openness<'a> {
 
 /// The sharing and naming fields a create or update may set.
 #[derive(Clone, Debug, Default)]
-pub struct Changes {
-    /// New name.
+pub(crate) struct Changes {
     pub filename: Option<String>,
-    /// New parent folder id.
     pub parent: Option<i64>,
     /// New parent, by path (resolved against the owner's folders).
     pub parent_path: Option<String>,
-    /// New public flag.
     pub world_readable: Option<bool>,
-    /// New share-key flag.
     pub share_key_enabled: Option<bool>,
     /// New opaque content (figure or grid data).
     pub content: Option<Value>,
@@ -209,7 +201,7 @@ pub struct Changes {
 
 /// Which files a listing covers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Every file of the user (`/v2/folders/all`).
     All,
     /// The children of one folder (`/v2/folders/{fid}`, `/v2/folders/home`).
@@ -318,20 +310,20 @@ impl Account {
 
 /// Every account of the sandbox.
 #[derive(Debug, Default)]
-pub struct Store {
+pub(crate) struct Store {
     users: Vec<User>,
     accounts: BTreeMap<String, Account>,
 }
 
 /// Splits `alice:42` into its owner and number; anything else is simply not found.
-pub fn parse_fid(fid: &str) -> Result<(&str, i64), ApiError> {
+pub(crate) fn parse_fid(fid: &str) -> Result<(&str, i64), ApiError> {
     let (owner, id) = fid.rsplit_once(':').ok_or_else(ApiError::not_found)?;
     let id = id.parse().map_err(|_| ApiError::not_found())?;
     Ok((owner, id))
 }
 
 /// Now as the API formats `creation_time` (microseconds) and `date_modified` (milliseconds).
-pub fn timestamps(now: SystemTime) -> (String, String) {
+pub(crate) fn timestamps(now: SystemTime) -> (String, String) {
     (
         humantime::format_rfc3339_micros(now).to_string(),
         humantime::format_rfc3339_millis(now).to_string(),
@@ -357,7 +349,7 @@ fn check_filename(name: &str) -> Result<(), ApiError> {
 
 impl Store {
     /// Adds a user (and an empty account) unless the name exists; returns whether it was new.
-    pub fn add_user(&mut self, user: User) -> bool {
+    pub(crate) fn add_user(&mut self, user: User) -> bool {
         if self.users.iter().any(|u| u.username == user.username) {
             return false;
         }
@@ -367,12 +359,12 @@ impl Store {
     }
 
     /// The users, in creation order.
-    pub fn users(&self) -> &[User] {
+    pub(crate) fn users(&self) -> &[User] {
         &self.users
     }
 
     /// Checks a username and key; the error is the documented 401.
-    pub fn authenticate(&self, username: &str, key: &str) -> Result<String, ApiError> {
+    pub(crate) fn authenticate(&self, username: &str, key: &str) -> Result<String, ApiError> {
         self.users
             .iter()
             .find(|u| u.username == username && u.api_key == key)
@@ -381,7 +373,7 @@ impl Store {
     }
 
     /// Checks a bearer token, which the sandbox accepts as any user's API key.
-    pub fn authenticate_token(&self, token: &str) -> Result<String, ApiError> {
+    pub(crate) fn authenticate_token(&self, token: &str) -> Result<String, ApiError> {
         self.users
             .iter()
             .find(|u| u.api_key == token)
@@ -411,7 +403,7 @@ impl Store {
     }
 
     /// A file the caller may read, and how much of it they see; 404 otherwise.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         caller: Option<&str>,
         fid: &str,
@@ -448,7 +440,7 @@ impl Store {
     }
 
     /// Looks a path up in `user`'s files (the caller's by default), relative to `parent`.
-    pub fn lookup(
+    pub(crate) fn lookup(
         &self,
         caller: Option<&str>,
         user: Option<&str>,
@@ -469,7 +461,7 @@ impl Store {
     /// newly enabled (the eventual-consistency fault applies only then). With `cascade`, a
     /// folder whose sharing changes passes its new flags to everything below it (see
     /// [`cascade_sharing`]); a move never changes the moved file's own flags.
-    pub fn update(
+    pub(crate) fn update(
         &mut self,
         caller: Option<&str>,
         fid: &str,
@@ -520,7 +512,7 @@ impl Store {
     }
 
     /// Hides a just-enabled share key until `until` (the eventual-consistency fault).
-    pub fn hide_share_key(&mut self, owner: &str, id: i64, until: Instant) {
+    pub(crate) fn hide_share_key(&mut self, owner: &str, id: i64, until: Instant) {
         if let Some(file) = self
             .accounts
             .get_mut(owner)
@@ -531,7 +523,7 @@ impl Store {
     }
 
     /// Creates a file of `filetype` for the caller.
-    pub fn create(
+    pub(crate) fn create(
         &mut self,
         caller: Option<&str>,
         filetype: &str,
@@ -566,7 +558,7 @@ impl Store {
 
     /// `mkdir -p`: creates the missing folders of `path` below `parent`. Returns the last
     /// folder and whether anything was created; an existing path is an "already exists" error.
-    pub fn mkdirs(
+    pub(crate) fn mkdirs(
         &mut self,
         caller: Option<&str>,
         path: &str,
@@ -596,7 +588,7 @@ impl Store {
     }
 
     /// Moves a file (and a folder's contents) to the trash.
-    pub fn trash(
+    pub(crate) fn trash(
         &mut self,
         caller: Option<&str>,
         fid: &str,
@@ -618,7 +610,7 @@ impl Store {
 
     /// Takes a file (and a folder's contents) out of the trash; a restored file whose folder
     /// is gone lands at the root. Nothing changes if a name is taken meanwhile.
-    pub fn restore(
+    pub(crate) fn restore(
         &mut self,
         caller: Option<&str>,
         fid: &str,
@@ -658,7 +650,7 @@ impl Store {
     }
 
     /// Deletes a trashed file (and a folder's contents) for good.
-    pub fn permanent_delete(
+    pub(crate) fn permanent_delete(
         &mut self,
         caller: Option<&str>,
         fid: &str,
@@ -679,7 +671,7 @@ impl Store {
     }
 
     /// Deletes a grid at once, without the trash (`DELETE /v2/grids/{fid}`).
-    pub fn destroy(
+    pub(crate) fn destroy(
         &mut self,
         caller: Option<&str>,
         fid: &str,
@@ -699,7 +691,7 @@ impl Store {
     /// The ids a listing covers, in order. The owner sees every file, and their listings are
     /// cached until the account changes; anyone else sees the files open to them (see
     /// [`Openness`]), worked out afresh each time since the answer depends on their key.
-    pub fn list(
+    pub(crate) fn list(
         &self,
         reader: Reader<'_>,
         owner: &str,
@@ -743,12 +735,12 @@ impl Store {
     }
 
     /// A file by owner and id, for rendering listings.
-    pub fn get(&self, owner: &str, id: i64) -> Option<&StoredFile> {
+    pub(crate) fn get(&self, owner: &str, id: i64) -> Option<&StoredFile> {
         self.accounts.get(owner)?.files.get(&id)
     }
 
     /// Resolves a folder fid the reader may read to its owner and id (`user:-1` is the root).
-    pub fn folder(&self, reader: Reader<'_>, fid: &str) -> Result<(String, i64), ApiError> {
+    pub(crate) fn folder(&self, reader: Reader<'_>, fid: &str) -> Result<(String, i64), ApiError> {
         let (owner, id) = parse_fid(fid)?;
         if id == ROOT {
             self.account(owner)?;
@@ -762,12 +754,12 @@ impl Store {
     }
 
     /// Every file of every account, trashed ones too, for saving.
-    pub fn all_files(&self) -> impl Iterator<Item = &StoredFile> {
+    pub(crate) fn all_files(&self) -> impl Iterator<Item = &StoredFile> {
         self.accounts.values().flat_map(|a| a.files.values())
     }
 
     /// Builds a store from users and files (from a seed or a saved state).
-    pub fn from_parts(users: Vec<User>, files: Vec<StoredFile>) -> Store {
+    pub(crate) fn from_parts(users: Vec<User>, files: Vec<StoredFile>) -> Store {
         let mut store = Store::default();
         for user in users {
             store.add_user(user);
@@ -786,7 +778,7 @@ impl Store {
     }
 
     /// The `/`-joined path of a file, from its folders.
-    pub fn path_of(&self, owner: &str, id: i64) -> Option<String> {
+    pub(crate) fn path_of(&self, owner: &str, id: i64) -> Option<String> {
         let account = self.accounts.get(owner)?;
         let mut names = Vec::new();
         let mut current = id;
@@ -967,7 +959,7 @@ fn ensure_folders_from(
 /// (the journal's replayed creates must get the ids they got before the restart).
 impl Store {
     /// Each account's next id.
-    pub fn next_ids(&self) -> BTreeMap<String, i64> {
+    pub(crate) fn next_ids(&self) -> BTreeMap<String, i64> {
         self.accounts
             .iter()
             .map(|(owner, account)| (owner.clone(), account.next_id))
@@ -975,7 +967,7 @@ impl Store {
     }
 
     /// Raises an account's next id to at least `next`.
-    pub fn reserve_ids(&mut self, owner: &str, next: i64) {
+    pub(crate) fn reserve_ids(&mut self, owner: &str, next: i64) {
         if let Some(account) = self.accounts.get_mut(owner) {
             account.next_id = account.next_id.max(next);
         }
