@@ -4,9 +4,7 @@
 //! (elements) per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use plotward::inventory::{FileType, Flags, Inventory, RemoteFile};
-use plotward::plan;
-use plotward::policy::Policy;
+use plotward::internals::{self, FileType, Flags, Inventory, Policy, RemoteFile};
 
 const PATHS: usize = 1_000_000;
 const RULES: usize = 1_000;
@@ -87,13 +85,13 @@ fn diff(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(PATHS as u64));
     group.bench_function("1M paths x 1000 rules", |b| {
-        b.iter(|| plan::diff(&policy, &inventory));
+        b.iter(|| internals::diff(&policy, &inventory));
     });
     // The same files with every folder their paths name (some public), as a live listing holds:
     // the cost of judging files by the folders above them.
     let with_folders = with_folders(&inventory);
     group.bench_function("1M paths x 1000 rules, with folders", |b| {
-        b.iter(|| plan::diff(&policy, &with_folders));
+        b.iter(|| internals::diff(&policy, &with_folders));
     });
     group.finish();
 }

@@ -30,13 +30,13 @@ use std::time::{Duration, SystemTime};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-pub use change::{Change, DecidingRule, RequiredBy, changes};
-pub use refusal::{
+pub(crate) use change::{Change, DecidingRule, changes};
+pub(crate) use refusal::{
     Cancelled, Refusal, check_account, check_digest, check_guardrails, refuse_never_public,
     refuse_stale,
 };
-pub use saved::{Inconsistency, Origin, SavedPlan, SavedPlanError};
-pub use stale::{Drift, Drifted, Staleness, check_stale, stale_changes};
+pub(crate) use saved::{SavedPlan, SavedPlanError};
+pub(crate) use stale::{Drift, Drifted, Staleness};
 
 use crate::inventory::{FileType, Sharing};
 use crate::plan::Direction;
@@ -45,12 +45,12 @@ use crate::remote::{Attempt, Client, RemoteError};
 mod change;
 mod refusal;
 mod restore;
-mod saved;
+pub(crate) mod saved;
 mod stale;
 
 /// How to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// Writes in flight at once.
     pub parallelism: usize,
     /// At most this many files written in one run.
@@ -72,21 +72,17 @@ impl Default for Options {
 
 /// How one change ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Written and verified.
     Applied,
     /// Tried and failed.
     Failed {
         /// HTTP status, if the server answered.
         status: Option<u16>,
-        /// Why.
         message: String,
     },
     /// Not written: the run stopped or reached `--max-writes`.
-    NotApplied {
-        /// Why.
-        reason: String,
-    },
+    NotApplied { reason: String },
     /// Written, but the new secret link did not read back as enabled in time: upstream
     /// enables share keys eventually. Not a failure, not yet verified.
     Settling {
@@ -97,7 +93,7 @@ pub enum Outcome {
 
 /// The result of an apply.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Every planned change with its outcome, restrictions first.
     pub results: Vec<(Change, Outcome)>,
     /// Files below changed folders that a folder change had moved, put back where the plan
@@ -113,7 +109,7 @@ pub struct Report {
 
 /// Counts of a report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Restrictions applied.
     pub restricted: usize,
     /// Exposures applied.
@@ -133,7 +129,7 @@ pub struct Tally {
 impl Report {
     /// Counts the outcomes. Files put back below changed folders count as `restored`, not as
     /// restrictions or exposures (the plan did not count them either); their failures count.
-    pub fn tally(&self) -> Tally {
+    pub(crate) fn tally(&self) -> Tally {
         let mut tally = Tally::default();
         let planned = self.results.iter().map(|r| (r, false));
         let put_back = self.restored.iter().map(|r| (r, true));
@@ -152,12 +148,12 @@ impl Report {
     }
 
     /// Every outcome: the planned changes', then the put-back files'.
-    pub fn outcomes(&self) -> impl Iterator<Item = &(Change, Outcome)> {
+    pub(crate) fn outcomes(&self) -> impl Iterator<Item = &(Change, Outcome)> {
         self.results.iter().chain(&self.restored)
     }
 
     /// Whether every change was applied and recorded.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.audit_failed.is_none() && self.outcomes().all(|(_, o)| *o == Outcome::Applied)
     }
 }
@@ -166,7 +162,7 @@ impl Report {
 /// server may reset the flags of everything below a folder when the folder changes, so after
 /// folders change such files are read again and put back where the plan leaves them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// The file as a change from its level before the run (`from`, `observed`) to the level
     /// the plan leaves it at (`to`), with what decided it.
     pub change: Change,
@@ -181,7 +177,7 @@ pub struct Watch {
 /// The files to read again after folders change, and how many files the account holds (to
 /// choose between reading each and listing the account once).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Watches {
+pub(crate) struct Watches {
     /// The files below folders the plan changes.
     pub files: Vec<Watch>,
     /// Files and folders in the account when planned.
@@ -191,7 +187,10 @@ pub struct Watches {
 /// The files below folders the plan changes, each with the level the plan leaves it at. A
 /// file the plan leaves public that `never_public` covers is not watched: a reset that made
 /// it private is never undone.
-pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardrails) -> Watches {
+pub(crate) fn watches(
+    plan: &crate::plan::Plan<'_>,
+    guardrails: &crate::policy::Guardrails,
+) -> Watches {
     let files = plan
         .entries
         .iter()
@@ -234,7 +233,7 @@ pub fn watches(plan: &crate::plan::Plan<'_>, guardrails: &crate::policy::Guardra
 /// Appends one JSON line per write attempt. Share keys are never written: the API's answer is
 /// reduced to a status and a message before it gets here.
 #[derive(Debug)]
-pub struct AuditLog {
+pub(crate) struct AuditLog {
     file: Mutex<File>,
     /// The first write error, once there is one: the run stops (fail closed).
     broken: std::sync::OnceLock<String>,
@@ -256,7 +255,7 @@ struct AuditEntry<'a> {
 
 impl AuditLog {
     /// Opens (creating or appending to) an audit log.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+    pub(crate) fn open(path: &Path) -> std::io::Result<AuditLog> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -303,7 +302,7 @@ impl AuditLog {
     }
 
     /// Why the log cannot be written, once a write failed.
-    pub fn broken(&self) -> Option<&str> {
+    pub(crate) fn broken(&self) -> Option<&str> {
         self.broken.get().map(String::as_str)
     }
 }
@@ -354,7 +353,7 @@ impl Run {
 
 /// Applies the changes: restrictions first, then exposures; in each, folders (shallow
 /// first), then the files below changed folders put back ([`Watch`]), then files.
-pub async fn execute(
+pub(crate) async fn execute(
     client: &Client,
     changes: Vec<Change>,
     watches: &Watches,

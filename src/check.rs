@@ -7,14 +7,10 @@ use crate::inventory::{Coverage, FileType, Sharing};
 use crate::plan::{Action, DecidedBy, Plan};
 use crate::policy::Guardrails;
 
-/// One violation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    /// File id.
+pub(crate) struct Finding {
     pub fid: String,
-    /// Path.
     pub path: String,
-    /// File type.
     pub filetype: FileType,
     /// Its sharing now, as the world sees it (through its folders).
     pub now: Sharing,
@@ -23,13 +19,12 @@ pub struct Finding {
     /// For a `never_public` folder: whether the guardrail covers paths below it rather than
     /// the folder itself.
     pub below: bool,
-    /// What is wrong.
     pub kind: Kind,
 }
 
 /// The kinds of violation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Sharing differs from the policy.
     Drift {
         /// What the policy wants.
@@ -43,7 +38,7 @@ pub enum Kind {
 
 /// The result of a check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Every file the check judged (managed files, and unmanaged `never_public` ones), by path.
     pub judged: Vec<Judged>,
     /// What the listing behind the check could not vouch for.
@@ -56,12 +51,9 @@ pub struct Report {
 
 /// A file and its findings (none when compliant).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Judged {
-    /// File id.
+pub(crate) struct Judged {
     pub fid: String,
-    /// Path.
     pub path: String,
-    /// File type.
     pub filetype: FileType,
     /// What is wrong with it.
     pub findings: Vec<Finding>,
@@ -69,17 +61,17 @@ pub struct Judged {
 
 impl Report {
     /// Every finding, in path order.
-    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.judged.iter().flat_map(|j| j.findings.iter())
     }
 
     /// Whether nothing is wrong: no finding, and no listed file left unjudged.
-    pub fn is_compliant(&self) -> bool {
+    pub(crate) fn is_compliant(&self) -> bool {
         self.findings().next().is_none() && self.coverage.unplaced == 0
     }
 
     /// `(drift, never_public)` counts.
-    pub fn counts(&self) -> (usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize) {
         self.findings()
             .fold((0, 0), |(drift, never), f| match f.kind {
                 Kind::Drift { .. } => (drift + 1, never),
@@ -89,7 +81,7 @@ impl Report {
 }
 
 /// Judges every managed file against its plan entry, and every file against `never_public`.
-pub fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
+pub(crate) fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
     let judged = plan
         .entries
         .iter()

@@ -68,7 +68,6 @@ pub enum Command {
 /// The policy file option, shared by the commands that read one.
 #[derive(Debug, Args)]
 pub struct PolicyArg {
-    /// The policy file.
     #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
     pub policy: PathBuf,
 }
@@ -76,7 +75,6 @@ pub struct PolicyArg {
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -93,7 +91,6 @@ pub struct ExplainArgs {
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -105,7 +102,6 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
-    /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 
@@ -309,7 +305,6 @@ pub struct DemoArgs {
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -317,7 +312,6 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
@@ -366,7 +360,6 @@ pub struct ExportArgs {
 /// Arguments of `test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The test file.
     #[arg(value_name = "FILE", default_value = "plotward.test.yaml")]
     pub file: PathBuf,
 }

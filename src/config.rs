@@ -31,13 +31,9 @@ pub struct Config {
 #[derive(Debug)]
 pub enum CommandConfig {
     /// `validate`
-    Validate {
-        /// The policy file.
-        policy: PathBuf,
-    },
+    Validate { policy: PathBuf },
     /// `explain`
     Explain {
-        /// The policy file.
         policy: PathBuf,
         /// The file types to decide for.
         filetypes: Vec<FileType>,
@@ -56,7 +52,6 @@ pub enum CommandConfig {
     Snapshot {
         /// Where to write; stdout when `None`.
         out: Option<PathBuf>,
-        /// The account.
         remote: Box<Remote>,
     },
     /// `export`
@@ -69,10 +64,7 @@ pub enum CommandConfig {
         diff: Option<PathBuf>,
     },
     /// `test`
-    Test {
-        /// The test file.
-        file: PathBuf,
-    },
+    Test { file: PathBuf },
     /// `schema`
     Schema,
     /// `demo`
@@ -109,11 +101,9 @@ pub enum Input {
 /// Settings of `check`.
 #[derive(Debug)]
 pub struct CheckConfig {
-    /// The policy file.
     pub policy: PathBuf,
     /// Where the inventory comes from.
     pub input: Input,
-    /// Output format.
     pub format: CheckFormat,
     /// Fail on dead rules or a policy that manages nothing.
     pub strict: bool,
@@ -136,14 +126,12 @@ pub struct ApplyConfig {
     pub audit_log: Option<PathBuf>,
     /// How long a new secret link may take to read back as enabled.
     pub share_key_timeout: std::time::Duration,
-    /// The account.
     pub remote: Remote,
 }
 
 /// Settings of `plan`.
 #[derive(Debug)]
 pub struct PlanConfig {
-    /// The policy file.
     pub policy: PathBuf,
     /// Where the inventory comes from.
     pub input: Input,

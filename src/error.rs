@@ -62,20 +62,32 @@ pub enum Error {
     /// An input file other than a policy, snapshot or plan could not be read.
     #[error("cannot read {path}: {source}")]
     ReadFile {
-        /// The file.
+        /// The file, as given.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error, or why the text is not acceptable (too large, not
+        /// UTF-8).
         source: io::Error,
     },
-    /// An output file could not be written.
+    /// An output file (`--out`, `--audit-log`) could not be written.
     #[error("cannot write {path}: {source}")]
     WriteFile {
-        /// The file.
+        /// The file, as given.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: io::Error,
     },
-    /// Standard output or error could not be written.
+    /// The async runtime for the network commands could not start (threads, an event loop).
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    /// The handlers for SIGINT and SIGTERM could not be installed, so a run could not be
+    /// interrupted cleanly; nothing is started without them.
+    #[error("cannot listen for SIGINT and SIGTERM: {0}")]
+    Signals(io::Error),
+    /// The answer to the confirmation prompt could not be read.
+    #[error("cannot read the answer from stdin: {0}")]
+    Stdin(io::Error),
+    /// Standard output or error could not be written. The only `From<io::Error>`: every other
+    /// I/O operation names itself with a variant above.
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 }

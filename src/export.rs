@@ -14,7 +14,7 @@ use crate::inventory::{FileType, Inventory, Sharing};
 
 /// An exported policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exported {
+pub(crate) struct Exported {
     /// The default level.
     pub default: Sharing,
     /// The rules, in policy order.
@@ -23,7 +23,7 @@ pub struct Exported {
 
 /// One exported rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportedRule {
+pub(crate) struct ExportedRule {
     /// Globs, already escaped.
     pub patterns: Vec<String>,
     /// The level.
@@ -117,7 +117,7 @@ fn name_some(conflicts: &[(String, FileType)]) -> String {
 /// world sees, through the folders above it), so a plan of the export changes nothing.
 /// Folders themselves are not managed, as in any policy that does not name `fold`. Refused, with the paths named, when files of one path and one
 /// type differ in sharing: no policy can tell them apart, and an export must not lie.
-pub fn export(inventory: &Inventory) -> Result<Exported, ExportError> {
+pub(crate) fn export(inventory: &Inventory) -> Result<Exported, ExportError> {
     let levels = crate::plan::effective_levels(inventory.files());
     let conflicts = conflicts(inventory, &levels);
     if !conflicts.is_empty() {
@@ -272,7 +272,7 @@ fn escape(name: &str) -> String {
 
 impl Exported {
     /// The policy as YAML, with a comment naming where it came from.
-    pub fn to_yaml(&self, origin: &str) -> String {
+    pub(crate) fn to_yaml(&self, origin: &str) -> String {
         let quote = |text: &str| yaml_quote(text);
         let mut out = format!(
             "# Exported by plotward from {origin}.\n\

@@ -272,15 +272,12 @@ pub enum SnapshotError {
     /// The file could not be read.
     #[error("cannot read snapshot {path}: {source}")]
     Read {
-        /// The snapshot path.
         path: PathBuf,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The JSON is malformed or does not have the snapshot shape.
     #[error("{path}:{line}:{column}: invalid snapshot: {message}")]
     Syntax {
-        /// The snapshot path.
         path: PathBuf,
         /// 1-based line.
         line: usize,
@@ -291,12 +288,7 @@ pub enum SnapshotError {
     },
     /// The snapshot is well-formed but says something impossible.
     #[error("{path}: invalid snapshot: {problem}")]
-    Invalid {
-        /// The snapshot path.
-        path: PathBuf,
-        /// What is wrong.
-        problem: Impossible,
-    },
+    Invalid { path: PathBuf, problem: Impossible },
 }
 
 /// What a well-formed snapshot can say that no account holds.
@@ -313,7 +305,6 @@ pub enum Impossible {
     /// A path no file can have.
     #[error("file {fid}: {problem}")]
     Path {
-        /// The file's fid.
         fid: String,
         /// What is wrong with its path.
         problem: BadPath,
@@ -328,7 +319,6 @@ pub enum Impossible {
         crate::visible::escape(folder)
     )]
     MissingFolder {
-        /// The file's fid.
         fid: String,
         /// The folder path no entry names.
         folder: String,
@@ -444,11 +434,11 @@ fn check_fid(fid: &str) -> Result<(), Impossible> {
 
 /// The longest path plotward accepts, in bytes: far above any real one, and a bound on what a
 /// listing or snapshot can make plotward hold per file.
-pub const MAX_PATH_BYTES: usize = 4096;
+pub(crate) const MAX_PATH_BYTES: usize = 4096;
 
 /// Checks that a path is `/`-joined names with no leading, trailing or doubled slash, and at
 /// most [`MAX_PATH_BYTES`] long.
-pub fn check_path(path: &str) -> Result<(), BadPath> {
+pub(crate) fn check_path(path: &str) -> Result<(), BadPath> {
     if path.is_empty() {
         return Err(BadPath::Empty);
     }

@@ -12,28 +12,46 @@
 //! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`
 //! does the I/O around the pure core (`policy`, `plan`, `render`). See `ARCHITECTURE.md`.
 
-pub mod apply;
-pub mod check;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod error;
-pub mod export;
-pub mod inventory;
-pub mod limits;
-pub mod plan;
-pub mod policy;
-pub mod policytest;
-pub mod remote;
-pub mod render;
-pub mod schema;
-pub mod visible;
-pub mod wire;
+mod apply;
+mod check;
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod export;
+mod inventory;
+mod limits;
+mod plan;
+mod policy;
+mod policytest;
+mod remote;
+mod render;
+mod schema;
+mod visible;
+mod wire;
 
 use std::io::Write;
 
-pub use config::{CommandConfig, Config};
+pub use cli::Cli;
+use config::CommandConfig;
+pub use config::{Config, painter};
 pub use error::{Error, Exit};
+
+/// The core types the benchmarks and the snapshot-format tests reach directly. Not a stable
+/// API: the binary is plotward's interface.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::inventory::{FileType, Flags, Inventory, RemoteFile};
+    pub use crate::policy::Policy;
+    pub use crate::wire::snapshot::Snapshot;
+
+    /// Plans `inventory` against `policy` ([`crate::plan::diff`]) and returns the number of
+    /// changes, so a benchmark times the diff without naming the plan's types.
+    pub fn diff(policy: &Policy, inventory: &Inventory) -> usize {
+        let summary = crate::plan::diff(policy, inventory).summary();
+        summary.restrict + summary.expose
+    }
+}
 
 /// Runs one command with the process's standard streams.
 pub fn run(config: &Config) -> Result<Exit, Error> {

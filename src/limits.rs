@@ -6,19 +6,19 @@ use std::path::Path;
 
 /// The largest policy or policy-test file, in bytes. An `export` of a 100,000-file account
 /// with scattered levels is about 2.6 MB, so there is room for ten times that.
-pub const MAX_POLICY_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_POLICY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The longest glob, in characters: a path of [`crate::inventory::MAX_PATH_BYTES`] with every
 /// character escaped, as `export` may write it.
-pub const MAX_GLOB_CHARS: usize = 2 * crate::inventory::MAX_PATH_BYTES + 8;
+pub(crate) const MAX_GLOB_CHARS: usize = 2 * crate::inventory::MAX_PATH_BYTES + 8;
 
 /// The largest snapshot or saved plan, in bytes (a snapshot of 1,000,000 files is about
 /// 150 MB).
-pub const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
+pub(crate) const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Reads a UTF-8 text file of at most `limit` bytes, reading no more than that whatever the
 /// file claims (a FIFO or a growing file included).
-pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     let too_large = || {
         io::Error::new(
             io::ErrorKind::InvalidData,

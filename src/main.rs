@@ -4,8 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use plotward::cli::Cli;
-use plotward::{Config, Exit};
+use plotward::{Cli, Config, Exit};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,7 +20,7 @@ fn main() -> ExitCode {
             .into();
         }
     };
-    let painter = plotward::config::painter(cli.no_color, std::io::stderr().is_terminal());
+    let painter = plotward::painter(cli.no_color, std::io::stderr().is_terminal());
     match Config::from_cli(cli).and_then(|config| plotward::run(&config)) {
         Ok(exit) => exit.into(),
         Err(err) if err.is_broken_pipe() => Exit::Success.into(),

@@ -14,7 +14,7 @@ use crate::policy::{
 /// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
 /// so planning a large account allocates little beyond the decisions.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// One entry per file of the inventory, in its order (path, then fid).
     pub entries: Vec<Entry<'a>>,
     /// Rules that decided no file.
@@ -31,14 +31,10 @@ pub struct Plan<'a> {
 /// A folder the plan changes. A folder's sharing reaches its contents, and a server may
 /// reset the flags of everything below it; apply re-reads and restores them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FolderChange {
-    /// Its fid.
+pub(crate) struct FolderChange {
     pub fid: String,
-    /// Its path.
     pub path: String,
-    /// The level now.
     pub from: Sharing,
-    /// The level wanted.
     pub to: Sharing,
     /// Files and folders below it, at any depth.
     pub files_below: usize,
@@ -87,7 +83,7 @@ impl Entry<'_> {
 
 /// A reference to a rule that outlives the policy, for plans and reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleRef {
+pub(crate) struct RuleRef {
     /// 1-based rule number.
     pub number: usize,
     /// Line of the rule in the policy file.
@@ -98,10 +94,9 @@ pub struct RuleRef {
 
 /// A pattern that matches no file of the inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeadPattern {
+pub(crate) struct DeadPattern {
     /// The rule it belongs to (1-based), or `None` for a `guardrails.never_public` glob.
     pub rule: Option<usize>,
-    /// The glob.
     pub pattern: Arc<str>,
     /// Its line in the policy file.
     pub line: u64,
@@ -132,9 +127,7 @@ pub enum DecidedBy {
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requirement {
-    /// Its path.
     pub path: String,
-    /// Its fid.
     pub fid: String,
     /// The level it wants.
     pub wants: Sharing,
@@ -198,9 +191,7 @@ impl Direction {
 pub struct Change<'a> {
     /// The entry this change belongs to.
     pub entry: &'a Entry<'a>,
-    /// The level now.
     pub from: Sharing,
-    /// The level wanted.
     pub to: Sharing,
 }
 
@@ -213,27 +204,26 @@ impl Change<'_> {
 
 /// The counts of a plan, as printed in its summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Changes that lower exposure.
     pub restrict: usize,
     /// Changes that raise exposure.
     pub expose: usize,
     /// Managed files already at their level.
     pub unchanged: usize,
-    /// Unmanaged files.
     pub ignored: usize,
 }
 
 impl Summary {
     /// Whether the plan changes anything.
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         self.restrict + self.expose > 0
     }
 }
 
 impl Plan<'_> {
     /// The changes, in plan order (path, then fid).
-    pub fn changes(&self) -> impl Iterator<Item = Change<'_>> {
+    pub(crate) fn changes(&self) -> impl Iterator<Item = Change<'_>> {
         self.entries.iter().filter_map(|entry| match entry.action {
             Action::Change(to) => Some(Change {
                 entry,
@@ -245,7 +235,7 @@ impl Plan<'_> {
     }
 
     /// Counts the plan's entries by outcome.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let mut summary = Summary::default();
         for entry in &self.entries {
             match entry.action {
@@ -265,17 +255,11 @@ impl Plan<'_> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Breach {
     /// The plan would make a `never_public` file public.
-    ExposesNeverPublic {
-        /// File id.
-        fid: String,
-        /// Path.
-        path: String,
-    },
+    ExposesNeverPublic { fid: String, path: String },
     /// The plan would make public a folder that can hold `never_public` paths.
     ExposesFolderOverNeverPublic {
         /// File id of the folder.
         fid: String,
-        /// Its path.
         path: String,
         /// The `never_public` glob (or why the folder could not be checked).
         glob: String,
@@ -314,7 +298,7 @@ impl Breach {
 }
 
 /// The guardrails a plan breaks.
-pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
+pub(crate) fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
     let mut found: Vec<Breach> = plan
         .changes()
         .filter(|c| c.to == Sharing::Public)
@@ -359,7 +343,7 @@ pub fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> {
 }
 
 /// Plans every file of the inventory against the policy.
-pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
+pub(crate) fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
     let mut decider = policy.decider();
     // Which pattern of each rule decided some file, by position: no allocation per file.
     let mut deciding: Vec<Vec<bool>> = policy
@@ -466,7 +450,7 @@ pub fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
 }
 
 /// Each file's effective level: the most exposed of its own and the folders' above it.
-pub fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
+pub(crate) fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
     let tree = folders::Tree::build(files);
     tree.above(|i| files[i].sharing())
         .into_iter()

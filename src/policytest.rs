@@ -58,7 +58,7 @@ enum OneOrMany {
 
 /// A parsed test file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TestFile {
+pub(crate) struct TestFile {
     /// The test file's name as given.
     pub name: String,
     /// The policy it tests, resolved against the test file's folder.
@@ -71,10 +71,9 @@ pub struct TestFile {
 
 /// An example path and what it must get.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Case {
+pub(crate) struct Case {
     /// Where the case is written.
     pub span: Span,
-    /// The path.
     pub path: String,
     /// The types to try: the given one, or every content type.
     pub filetypes: Vec<FileType>,
@@ -84,10 +83,9 @@ pub struct Case {
 
 /// "Nothing under this glob ever gets these levels."
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Assertion {
+pub(crate) struct Assertion {
     /// Where it is written.
     pub span: Span,
-    /// The glob.
     pub under: String,
     /// The forbidden levels.
     pub never: Vec<Sharing>,
@@ -95,7 +93,7 @@ pub struct Assertion {
 
 /// One failed case or assertion.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Where it is written in the test file.
     pub span: Span,
     /// What went wrong, naming the rule that decided instead.
@@ -104,7 +102,7 @@ pub struct Failure {
 
 /// The result of running a test file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Failed cases and assertions, in file order.
     pub failures: Vec<Failure>,
     /// Cases run.
@@ -131,9 +129,7 @@ pub enum TestFileError {
     /// Unreadable.
     #[error("cannot read test file {path}: {source}")]
     Read {
-        /// The file.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// Invalid; every problem found is listed.
@@ -143,7 +139,7 @@ pub enum TestFileError {
 
 impl TestFile {
     /// Reads and validates a test file.
-    pub fn load(path: &Path) -> Result<TestFile, TestFileError> {
+    pub(crate) fn load(path: &Path) -> Result<TestFile, TestFileError> {
         let source =
             crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|source| {
                 TestFileError::Read {
@@ -156,9 +152,10 @@ impl TestFile {
     }
 
     /// Validates test-file text; `base` is the folder the policy path is relative to.
-    pub fn parse(source: &str, name: &str, base: &Path) -> Result<TestFile, TestFileError> {
-        let invalid =
-            |items: Vec<Diagnostic>| TestFileError::Invalid(Diagnostics::new(name, source, items));
+    pub(crate) fn parse(source: &str, name: &str, base: &Path) -> Result<TestFile, TestFileError> {
+        let invalid = |items: Vec<Diagnostic>| {
+            TestFileError::Invalid(Box::new(Diagnostics::new(name, source, items)))
+        };
         let def: FileDef = serde_saphyr::from_str(source).map_err(|err| {
             let text = err.without_snippet().to_string();
             invalid(vec![Diagnostic {
@@ -278,7 +275,7 @@ fn describe(policy: &Policy, decision: &Decision<'_>) -> String {
 }
 
 /// Runs every case and assertion against the policy.
-pub fn run(file: &TestFile, policy: &Policy) -> Outcome {
+pub(crate) fn run(file: &TestFile, policy: &Policy) -> Outcome {
     let mut outcome = Outcome {
         cases: file.cases.len(),
         assertions: file.assertions.len(),
@@ -339,7 +336,7 @@ fn assertion_failure(policy: &Policy, assertion: &Assertion) -> Option<String> {
 
 impl Outcome {
     /// Whether everything passed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.failures.is_empty()
     }
 }

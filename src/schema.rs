@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::inventory::FileType;
 
 /// The schema, JSON Schema draft 2020-12.
-pub fn policy() -> Value {
+pub(crate) fn policy() -> Value {
     let globs = json!({
         "description": "One glob or a list of globs. `*` stays within a folder, `**` crosses folders; case-sensitive; no leading or trailing `/`.",
         "oneOf": [

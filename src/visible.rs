@@ -15,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 /// `text` with every control character (`\e`, `\n`, `\r`, `\t`, `\u{7}`, ...) and every
 /// bidirectional control (`\u{202e}`, ...) written as a visible escape. Borrowed when there
 /// is nothing to escape, which is almost always.
-pub fn escape(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
@@ -28,7 +28,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 
 /// Like [`escape`], but keeps `\n` line breaks: for multi-line messages built by plotward,
 /// whose parts from outside were escaped already.
-pub fn escape_lines(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
         return Cow::Borrowed(text);
     }
@@ -44,13 +44,13 @@ pub fn escape_lines(text: &str) -> Cow<'_, str> {
 }
 
 /// How many terminal cells `text` takes (CJK and emoji count two, combining marks none).
-pub fn width(text: &str) -> usize {
+pub(crate) fn width(text: &str) -> usize {
     text.width()
 }
 
 /// `text` followed by spaces up to `cells` terminal cells (nothing added if it is wider).
 /// Unlike `format!("{:<w$}")`, this counts display cells and takes any width.
-pub fn pad(text: &str, cells: usize) -> String {
+pub(crate) fn pad(text: &str, cells: usize) -> String {
     let mut out = String::with_capacity(text.len() + cells);
     out.push_str(text);
     out.extend(std::iter::repeat_n(' ', cells.saturating_sub(width(text))));
@@ -59,7 +59,7 @@ pub fn pad(text: &str, cells: usize) -> String {
 
 /// Whether a character is shown as an escape: control characters, bidirectional controls,
 /// line and paragraph separators, and characters that print as nothing.
-pub fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c) || is_invisible(c)
 }
 

@@ -75,16 +75,14 @@ pub enum DecidingRule {
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequiredBy {
-    /// Its fid.
     pub fid: String,
-    /// Its path.
     pub path: String,
     /// The level it wants.
     pub wants: Sharing,
 }
 
 /// The changes of a plan made now, in plan order (path, then fid).
-pub fn changes(plan: &Plan<'_>) -> Vec<Change> {
+pub(crate) fn changes(plan: &Plan<'_>) -> Vec<Change> {
     plan.changes().map(Change::from).collect()
 }
 

@@ -15,28 +15,22 @@ use crate::policy::Policy;
 pub enum Refusal {
     /// The saved plan could not be read.
     Unreadable {
-        /// The plan file.
         plan: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// The saved plan is not plan JSON.
     NotAPlan {
-        /// The plan file.
         plan: PathBuf,
         /// What the parser found.
         source: serde_json::Error,
     },
     /// The saved plan contradicts itself or is of another format.
     Invalid {
-        /// The plan file.
         plan: PathBuf,
-        /// What is wrong.
         error: SavedPlanError,
     },
     /// The saved plan was made from another policy text.
     OtherPolicy {
-        /// The plan file.
         plan: PathBuf,
         /// The digest the plan records (from outside).
         planned: String,
@@ -46,13 +40,9 @@ pub enum Refusal {
         digest: String,
     },
     /// The saved plan records no policy digest.
-    NoDigest {
-        /// The plan file.
-        plan: PathBuf,
-    },
+    NoDigest { plan: PathBuf },
     /// The saved plan was made for another account.
     OtherAccount {
-        /// The plan file.
         plan: PathBuf,
         /// The API URL the plan names.
         planned_url: String,
@@ -65,18 +55,12 @@ pub enum Refusal {
     },
     /// The saved plan was made from a snapshot.
     FromSnapshot {
-        /// The plan file.
         plan: PathBuf,
         /// The snapshot it names.
         snapshot: String,
     },
     /// The saved plan no longer matches the account or its policy.
-    Stale {
-        /// The plan file.
-        plan: PathBuf,
-        /// What differs.
-        staleness: Staleness,
-    },
+    Stale { plan: PathBuf, staleness: Staleness },
     /// Changes would make public what the policy's `never_public` forbids.
     NeverPublic {
         /// The policy's name.
@@ -117,7 +101,7 @@ pub enum Cancelled {
 }
 
 /// A saved plan applies only under the policy it was made from: the same text, by digest.
-pub fn check_digest(plan: &Path, saved: &SavedPlan, policy: &Policy) -> Result<(), Refusal> {
+pub(crate) fn check_digest(plan: &Path, saved: &SavedPlan, policy: &Policy) -> Result<(), Refusal> {
     match &saved.policy_sha256 {
         Some(digest) if *digest == policy.digest => Ok(()),
         Some(digest) => Err(Refusal::OtherPolicy {
@@ -133,7 +117,7 @@ pub fn check_digest(plan: &Path, saved: &SavedPlan, policy: &Policy) -> Result<(
 }
 
 /// A saved plan applies only to the account it was made from.
-pub fn check_account(
+pub(crate) fn check_account(
     plan: &Path,
     saved: &SavedPlan,
     api_url: &str,
@@ -164,7 +148,7 @@ pub fn check_account(
 /// A saved plan applies only while every file it plans still has the state it observed, and
 /// while a fresh plan of the same policy says exactly the same: no change dropped, altered
 /// or added.
-pub fn refuse_stale(
+pub(crate) fn refuse_stale(
     plan: &Path,
     saved: &SavedPlan,
     fresh: &Plan<'_>,
@@ -182,7 +166,7 @@ pub fn refuse_stale(
 
 /// The last check before writing, against the current policy whatever the plan says about
 /// itself: no change may make a `never_public` path public. No flag overrides it.
-pub fn refuse_never_public(changes: &[Change], policy: &Policy) -> Result<(), Refusal> {
+pub(crate) fn refuse_never_public(changes: &[Change], policy: &Policy) -> Result<(), Refusal> {
     // A folder counts too: a public folder makes its contents public upstream.
     let forbidden: Vec<Change> = changes
         .iter()
@@ -206,7 +190,11 @@ pub fn refuse_never_public(changes: &[Change], policy: &Policy) -> Result<(), Re
 
 /// A plan that breaks `max_changes` or `max_exposures` is applied only with `--force`; one
 /// that breaks `never_public` never is.
-pub fn check_guardrails(policy: &Policy, breaches: &[Breach], force: bool) -> Result<(), Refusal> {
+pub(crate) fn check_guardrails(
+    policy: &Policy,
+    breaches: &[Breach],
+    force: bool,
+) -> Result<(), Refusal> {
     let absolute = breaches.iter().any(|breach| {
         matches!(
             breach,

@@ -16,7 +16,7 @@ use crate::wire::plan::{
 
 /// A saved plan that says one consistent thing, with what apply checks it against.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SavedPlan {
+pub(crate) struct SavedPlan {
     /// SHA-256 of the policy it was made from; a plan without one is refused when applied.
     pub policy_sha256: Option<String>,
     /// Where the planned files were listed.
@@ -29,14 +29,14 @@ pub struct SavedPlan {
 
 impl SavedPlan {
     /// How many changes restrict and how many expose: what the saved summary said.
-    pub fn counts(&self) -> (usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize) {
         count(&self.changes)
     }
 }
 
 /// Where a saved plan's files were listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A live account.
     Account {
         /// The API base URL.
@@ -67,10 +67,7 @@ pub enum SavedPlanError {
         why: Inconsistency,
     },
     /// A file is changed more than once (the first one seen again).
-    Repeated {
-        /// Its fid.
-        fid: String,
-    },
+    Repeated { fid: String },
     /// The summary does not count the changes.
     Miscounted {
         /// Restrictions and exposures the summary claims.

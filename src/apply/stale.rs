@@ -11,11 +11,9 @@ use crate::plan::Plan;
 /// A planned file that no longer is as the saved plan says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
-    /// Its fid.
     pub fid: String,
     /// Its path in the plan (or, for a change only the fresh plan makes, now).
     pub path: String,
-    /// What differs.
     pub what: Drifted,
 }
 
@@ -56,7 +54,6 @@ pub enum Drifted {
     },
     /// The policy now changes a file the plan does not mention.
     Unplanned {
-        /// The level now.
         from: Sharing,
         /// The level the policy wants.
         to: Sharing,
@@ -86,7 +83,7 @@ impl Staleness {
 
 /// Compares a saved plan with a fresh listing: every planned file must still exist, at the
 /// same path, with the flags the plan observed. In plan order.
-pub fn check_stale(plan: &SavedPlan, inventory: &Inventory) -> Vec<Drift> {
+pub(crate) fn check_stale(plan: &SavedPlan, inventory: &Inventory) -> Vec<Drift> {
     let now: HashMap<&str, _> = inventory
         .files()
         .iter()
@@ -119,7 +116,11 @@ pub fn check_stale(plan: &SavedPlan, inventory: &Inventory) -> Vec<Drift> {
 /// ([`check_stale`]), changes a fresh plan of the same policy no longer makes or makes
 /// differently, changes the fresh plan makes that the saved one does not mention, and other
 /// dead rules.
-pub fn stale_changes(saved: &SavedPlan, fresh: &Plan<'_>, inventory: &Inventory) -> Staleness {
+pub(crate) fn stale_changes(
+    saved: &SavedPlan,
+    fresh: &Plan<'_>,
+    inventory: &Inventory,
+) -> Staleness {
     let mut files = check_stale(saved, inventory);
     let drifted: HashSet<String> = files.iter().map(|d| d.fid.clone()).collect();
     let fresh_changes = change::changes(fresh);

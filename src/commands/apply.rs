@@ -4,8 +4,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Io;
 use super::plan::{api_source, list_account, show_plan};
-use super::{Io, runtime};
 use crate::apply::{self, AuditLog, Cancelled, Change, Refusal, Report, SavedPlan, Watches};
 use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
@@ -18,7 +18,7 @@ use crate::wire::plan::PlanFile;
 /// (its digest) and only while a fresh plan of that policy still says exactly the same;
 /// without one, the fresh plan is shown and confirmed. Either way `never_public` is checked
 /// once more against the current policy just before writing, and no flag overrides it.
-pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let saved = config
         .plan_file
         .as_deref()
@@ -42,8 +42,8 @@ pub fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
         })?)),
         None => None,
     };
-    let client = super::connect(&config.remote, false, io)?;
-    runtime()?.block_on(async {
+    let (runtime, client) = super::connect(&config.remote, false, io)?;
+    runtime.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
         let (changes, watches) = if let Some((path, plan)) = saved {
             confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?
@@ -79,7 +79,8 @@ pub(super) async fn carry_out(
     // the first write starts, even when stdout is a file or a pipe.
     io.out.flush()?;
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signals = tokio::spawn(halt_on_signals(client.clone(), interrupted.clone())?);
+    let signals =
+        tokio::spawn(halt_on_signals(client.clone(), interrupted.clone()).map_err(Error::Signals)?);
     let progress = io.progress_bar("applying");
     let mut report = apply::execute(client, changes, watches, options, audit, progress).await;
     signals.abort();
@@ -213,6 +214,9 @@ fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
     )?;
     io.err.flush()?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::Stdin)?;
     Ok(answer.trim() == "yes")
 }

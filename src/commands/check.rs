@@ -11,7 +11,7 @@ use crate::render::{self, CheckView};
 
 /// `check`: exit 0 when compliant, 2 when anything is wrong. It lists through a read-only
 /// client, so it cannot write.
-pub fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
     render::diagnostic::warnings(&policy, io.err_painter, io.err)?;

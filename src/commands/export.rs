@@ -10,7 +10,7 @@ use crate::export::ExportError;
 use crate::render;
 
 /// `export`: prints (or writes) the policy, or diffs it against an existing one.
-pub fn export(
+pub(crate) fn export(
     input: &Input,
     out: Option<&Path>,
     diff: Option<&Path>,

@@ -15,12 +15,12 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub use apply::apply;
-pub use check::check;
-pub use export::export;
-pub use plan::{plan, snapshot};
-pub use policy::{schema, test};
-pub use sandbox::{demo, sandbox};
+pub(crate) use apply::apply;
+pub(crate) use check::check;
+pub(crate) use export::export;
+pub(crate) use plan::{plan, snapshot};
+pub(crate) use policy::{schema, test};
+pub(crate) use sandbox::{demo, sandbox};
 
 use crate::error::{Error, Exit};
 use crate::inventory::FileType;
@@ -28,7 +28,7 @@ use crate::policy::{Decision, Policy};
 use crate::render::Painter;
 
 /// Output streams and their painters.
-pub struct Io<'a> {
+pub(crate) struct Io<'a> {
     /// Standard output.
     pub out: &'a mut dyn Write,
     /// Painter for `out`.
@@ -45,7 +45,7 @@ pub struct Io<'a> {
 
 impl Io<'_> {
     /// A progress bar on stderr, or a hidden one when stderr is not a terminal.
-    pub fn progress_bar(&self, what: &str) -> ProgressBar {
+    pub(crate) fn progress_bar(&self, what: &str) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
@@ -59,33 +59,28 @@ impl Io<'_> {
     }
 }
 
-/// The API client for a remote (read-only for commands that must never write), warning on
-/// stderr when certificate checks are off, once the credentials check passed: nothing else is
-/// sent to a server that refuses the key or names another user.
+/// The runtime and API client for a remote (read-only for commands that must never write),
+/// warning on stderr when certificate checks are off, once the credentials check
+/// (`GET /v2/users/current`) passed: nothing else is sent to a server that refuses the key or
+/// names another user. The command runs on the same runtime, so the client's pooled
+/// connection is reused rather than left on a runtime that is gone.
 fn connect(
     remote: &crate::config::Remote,
     read_only: bool,
     io: &mut Io<'_>,
-) -> Result<crate::remote::Client, Error> {
+) -> Result<(tokio::runtime::Runtime, crate::remote::Client), Error> {
     if remote.connection.tls == crate::remote::TlsVerify::Off {
         crate::render::text::tls_off_warning(io.err_painter, io.err)?;
     }
-    check_credentials(remote)?;
     let client = if read_only {
         crate::remote::Client::read_only(&remote.connection, remote.retry)?
     } else {
         crate::remote::Client::new(&remote.connection, remote.retry)?
-    };
-    Ok(client.with_max_response_bytes(remote.max_response_bytes))
-}
-
-/// `GET /v2/users/current` with a read-only client of its own, on a runtime of its own: the
-/// command's client then starts with no connection pooled on a runtime that is gone.
-fn check_credentials(remote: &crate::config::Remote) -> Result<(), Error> {
-    let client = crate::remote::Client::read_only(&remote.connection, remote.retry)?
-        .with_max_response_bytes(remote.max_response_bytes);
-    runtime()?.block_on(client.check_credentials())?;
-    Ok(())
+    }
+    .with_max_response_bytes(remote.max_response_bytes);
+    let runtime = runtime()?;
+    runtime.block_on(client.check_credentials())?;
+    Ok((runtime, client))
 }
 
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),
@@ -104,14 +99,15 @@ fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, E
 
 /// A runtime for the network commands: two workers suit this I/O-bound work.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(Error::Runtime)
 }
 
 /// `validate`: `policy.yaml: valid, 4 rules`.
-pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(policy)?;
     crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     crate::render::text::valid(&policy, io.out_painter, io.out)?;
@@ -119,7 +115,7 @@ pub fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
 }
 
 /// `explain`: which rule decides each path, for each file type where they differ.
-pub fn explain(
+pub(crate) fn explain(
     policy: &Path,
     filetypes: &[FileType],
     paths: &[String],

@@ -1,6 +1,6 @@
 //! `plan` and `snapshot`: read the account (or a snapshot), diff, render.
 
-use super::{Io, outfile, runtime, write_atomically};
+use super::{Io, outfile, write_atomically};
 use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
 use crate::inventory::Inventory;
@@ -12,7 +12,7 @@ use crate::wire::plan::{PlanFile, Source};
 use crate::wire::snapshot::{Snapshot, SnapshotSource};
 
 /// `plan`: the diff, rendered; saved as JSON with `--out`. Never writes to the account.
-pub fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     refuse_out_over_inputs(config)?;
     // The policy first: a typo should not cost a listing of the whole account.
     let policy = Policy::load(&config.policy)?;
@@ -109,8 +109,8 @@ pub(super) fn load_inventory(
             },
         ),
         Input::Live(remote) => {
-            let client = super::connect(remote, read_only, io)?;
-            let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
+            let (runtime, client) = super::connect(remote, read_only, io)?;
+            let inventory = runtime.block_on(list_account(&client, remote, io))?;
             (inventory, api_source(&client))
         }
     })
@@ -173,13 +173,13 @@ pub(super) async fn list_account(
 }
 
 /// `snapshot`: the live account in the snapshot format.
-pub fn snapshot(
+pub(crate) fn snapshot(
     out: Option<&std::path::Path>,
     remote: &Remote,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let client = super::connect(remote, true, io)?;
-    let inventory = runtime()?.block_on(list_account(&client, remote, io))?;
+    let (runtime, client) = super::connect(remote, true, io)?;
+    let inventory = runtime.block_on(list_account(&client, remote, io))?;
     let source = SnapshotSource {
         api_url: Some(client.api_url()),
         user: Some(client.username().to_owned()),

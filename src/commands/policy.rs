@@ -9,7 +9,7 @@ use crate::policytest::{self, TestFile};
 use crate::render;
 
 /// `test`: runs the cases and assertions; exit 1 on any failure.
-pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let tests = TestFile::load(file)?;
     let policy = Policy::load(&tests.policy)?;
     let outcome = policytest::run(&tests, &policy);
@@ -22,7 +22,7 @@ pub fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
 }
 
 /// `schema`: the policy's JSON Schema.
-pub fn schema(io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn schema(io: &mut Io<'_>) -> Result<Exit, Error> {
     render::json::write(&crate::schema::policy(), io.out)?;
     Ok(Exit::Success)
 }

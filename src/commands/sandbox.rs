@@ -8,13 +8,13 @@ use super::Io;
 use crate::error::{Error, Exit};
 
 /// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
-pub fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error> {
     let runtime = super::runtime()?;
     // Listen for the signals before the banner says the server is up: a SIGTERM sent as
     // soon as the URL is printed must stop it cleanly, not kill it.
     let shutdown = {
         let _inside = runtime.enter();
-        shutdown_signal()?
+        shutdown_signal().map_err(Error::Signals)?
     };
     let mut printed = Ok(());
     runtime.block_on(plotward_sandbox::serve(
@@ -116,7 +116,7 @@ const EXAMPLE_INVENTORY: &str = include_str!("../../examples/inventory.json");
 const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
 
 /// `demo`: plan, apply and plan again against a sandbox seeded with the example account.
-pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     use crate::policy::Policy;
     use crate::remote::{Client, Connection, RetryPolicy, TlsVerify};
 
@@ -156,7 +156,7 @@ pub fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     if keep_running {
         let shutdown = {
             let _inside = runtime.enter();
-            shutdown_signal()?
+            shutdown_signal().map_err(Error::Signals)?
         };
         print_exports(sandbox.url(), &user, io.out)?;
         writeln!(io.out, "The sandbox keeps running. Press Ctrl-C to stop.")?;

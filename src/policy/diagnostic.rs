@@ -76,14 +76,13 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    /// The diagnostics of one YAML document (a policy or a policy test file), boxed as the
-    /// errors that carry them hold them.
-    pub fn new(name: &str, source: &str, items: Vec<Diagnostic>) -> Box<Diagnostics> {
-        Box::new(Diagnostics {
+    /// The diagnostics of one YAML document (a policy or a policy test file).
+    pub fn new(name: &str, source: &str, items: Vec<Diagnostic>) -> Diagnostics {
+        Diagnostics {
             name: name.to_owned(),
             source: source.to_owned(),
             items,
-        })
+        }
     }
 
     /// The text of a 1-based line of the source, if it exists.
@@ -112,7 +111,7 @@ impl fmt::Display for Diagnostics {
 }
 
 /// The closest candidate to a misspelt word, if any is close enough to be a plausible typo.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     // Jaro-Winkler favours shared prefixes, which is how keys and levels get mistyped
     // (`privat`, `filetype`); 0.8 keeps unrelated words out.
     candidates

@@ -12,7 +12,7 @@
 //! flavour (`*` within a folder, `**` across) is defined once.
 
 mod analysis;
-pub mod diagnostic;
+pub(crate) mod diagnostic;
 mod matcher;
 mod node;
 mod validate;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::inventory::{FileType, Sharing};
-pub use diagnostic::{Diagnostic, Diagnostics, Span};
+pub(crate) use diagnostic::{Diagnostic, Diagnostics, Span};
 use matcher::Matcher;
 
 /// What a policy wants for a file: a sharing level, or to leave it alone.
@@ -156,10 +156,10 @@ pub struct Guardrails {
 
 /// `max_changes` applies only when at least this many files are managed, so a small account is
 /// not blocked by a percentage of a handful.
-pub const MAX_CHANGES_MIN_MANAGED: usize = 10;
+pub(crate) const MAX_CHANGES_MIN_MANAGED: usize = 10;
 
 /// Whether a glob (with the policy's flavour) matches any of `paths`.
-pub fn matches_any<'p>(glob: &str, mut paths: impl Iterator<Item = &'p str>) -> bool {
+pub(crate) fn matches_any<'p>(glob: &str, mut paths: impl Iterator<Item = &'p str>) -> bool {
     matcher::glob(glob).is_ok_and(|g| {
         let matcher = g.compile_matcher();
         paths.any(|path| matcher.is_match(path))
@@ -262,9 +262,7 @@ pub enum PolicyError {
     /// The file could not be read.
     #[error("cannot read policy {path}: {source}")]
     Read {
-        /// The path that failed.
         path: PathBuf,
-        /// The I/O error.
         source: std::io::Error,
     },
     /// The policy has errors; every one found is listed.
@@ -287,8 +285,9 @@ impl Policy {
 
     /// Validates policy text; `name` only labels diagnostics.
     pub fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
-        let invalid =
-            |items: Vec<Diagnostic>| PolicyError::Invalid(Diagnostics::new(name, source, items));
+        let invalid = |items: Vec<Diagnostic>| {
+            PolicyError::Invalid(Box::new(Diagnostics::new(name, source, items)))
+        };
         let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
         let mut draft = validate::validate(&root).map_err(invalid)?;
         let matcher = Matcher::new(&mut draft.rules).map_err(|err| {

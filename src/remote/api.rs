@@ -12,21 +12,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::visible::escape;
-pub use base::{ApiBase, LinkError, redact};
-pub use fid::{Fid, FidCheck, is_username};
-pub use paging::{
-    MAX_COUNT, MIN_PAGE_ITEMS, PAGE_MARGIN, PagingError, Walk, check_count, check_page_size,
-    numbered_pages, page_budget,
+pub(crate) use base::{ApiBase, redact};
+pub(crate) use fid::{Fid, FidCheck, is_username};
+pub(crate) use paging::{
+    PagingError, Walk, check_count, check_page_size, numbered_pages, page_budget,
 };
 
 use crate::inventory::{FileType, Flags, Inventory, RemoteFile, Sharing, check_path};
 
 /// The page size plotward asks for; the documented recipes use 500.
-pub const PAGE_SIZE: usize = 500;
+pub(crate) const PAGE_SIZE: usize = 500;
 
 /// The body of a sharing change. Both flags are always sent, so no stale share key survives
 /// and the result does not depend on server defaults.
-pub fn sharing_body(level: Sharing) -> Value {
+pub(crate) fn sharing_body(level: Sharing) -> Value {
     let flags = level.flags();
     json!({
         "world_readable": flags.world_readable,
@@ -36,16 +35,16 @@ pub fn sharing_body(level: Sharing) -> Value {
 
 /// The most of a `GET /v2/users/current` body plotward reads: the answer is one small user
 /// object, so anything near this size is not that answer.
-pub const MAX_CURRENT_USER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_CURRENT_USER_BYTES: usize = 64 * 1024;
 
 /// The longest username accepted from the server, in bytes.
-pub const MAX_USERNAME_BYTES: usize = 256;
+pub(crate) const MAX_USERNAME_BYTES: usize = 256;
 
 /// The username in a `GET /v2/users/current` answer (`{"username": "alice", ...}`; other
 /// fields are ignored). The body is untrusted: it must be a JSON object whose `username` is a
 /// string that [`is_username`] accepts, at most [`MAX_USERNAME_BYTES`] long. Errors show the
 /// server's text escaped and cut short.
-pub fn current_username(body: &[u8]) -> Result<String, String> {
+pub(crate) fn current_username(body: &[u8]) -> Result<String, String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
         format!(
             "the answer is not JSON (it starts `{}`)",
@@ -73,7 +72,7 @@ pub fn current_username(body: &[u8]) -> Result<String, String> {
 
 /// A listing page: only what plotward needs of `children`.
 #[derive(Debug, Deserialize)]
-pub struct ListPage {
+pub(crate) struct ListPage {
     /// The page.
     pub children: Children,
 }
@@ -81,7 +80,7 @@ pub struct ListPage {
 /// `children` of a folder listing. DRF's page-number pagination always sends `count`; a page
 /// without it cannot be proven complete, so it is refused.
 #[derive(Debug, Deserialize)]
-pub struct Children {
+pub(crate) struct Children {
     /// Total across all pages, as the server counts them.
     pub count: usize,
     /// Absolute URL of the next page.
@@ -94,7 +93,7 @@ pub struct Children {
 /// owner-only fields, and the checks in [`build_inventory`] say which field of which file is
 /// missing. The share key itself is never read.
 #[derive(Clone, Debug, Deserialize)]
-pub struct ListedFile {
+pub(crate) struct ListedFile {
     /// `owner:idlocal`.
     pub fid: String,
     /// Name within its folder.
@@ -106,7 +105,6 @@ pub struct ListedFile {
     /// Parent folder idlocal; `-1` is the root.
     #[serde(default)]
     pub parent: Option<i64>,
-    /// Public flag.
     #[serde(default)]
     pub world_readable: Option<bool>,
     /// Share-key flag; owners always see it.
@@ -119,8 +117,7 @@ pub struct ListedFile {
 
 /// The sharing flags of a file object (a `GET` or `PATCH` response).
 #[derive(Clone, Copy, Debug, Deserialize)]
-pub struct FileFlags {
-    /// Public flag.
+pub(crate) struct FileFlags {
     pub world_readable: bool,
     /// Share-key flag.
     #[serde(default)]
@@ -129,7 +126,7 @@ pub struct FileFlags {
 
 impl FileFlags {
     /// The flags, if the response had both.
-    pub fn flags(self) -> Option<Flags> {
+    pub(crate) fn flags(self) -> Option<Flags> {
         Some(Flags {
             world_readable: self.world_readable,
             share_key_enabled: self.share_key_enabled?,
@@ -139,7 +136,7 @@ impl FileFlags {
 
 /// The message of an error response, as `chart_studio` builds it: the `errors[].message` joined
 /// by newlines, else the raw body, else `No Content`.
-pub fn error_message(body: &str) -> String {
+pub(crate) fn error_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let joined = parsed
         .as_ref()
@@ -166,11 +163,11 @@ pub fn error_message(body: &str) -> String {
 }
 
 /// Retry-After waits longer than this are treated as a quota: waiting would stall the run.
-pub const LONGEST_WAIT: Duration = Duration::from_mins(2);
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_mins(2);
 
 /// Whether a 429 is the daily quota (stop the run) rather than a throttle (wait and retry).
 /// The server's message says "per day" or "per 24h"; a Retry-After of hours means the same.
-pub fn is_daily_quota(message: &str, retry_after: Option<Duration>) -> bool {
+pub(crate) fn is_daily_quota(message: &str, retry_after: Option<Duration>) -> bool {
     let text = message.to_ascii_lowercase();
     text.contains("per day")
         || text.contains("per 24h")
@@ -180,22 +177,20 @@ pub fn is_daily_quota(message: &str, retry_after: Option<Duration>) -> bool {
 }
 
 /// Parses `Retry-After` given in seconds (HTTP dates are not used by this API).
-pub fn retry_after(value: Option<&str>) -> Option<Duration> {
+pub(crate) fn retry_after(value: Option<&str>) -> Option<Duration> {
     value?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// A file that could not be placed in the inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unplaced {
-    /// The file.
+pub(crate) struct Unplaced {
     pub fid: String,
-    /// Why.
     pub reason: String,
 }
 
 /// An inventory built from a listing, with what was left out of it.
 #[derive(Debug)]
-pub struct Built {
+pub(crate) struct Built {
     /// The managed user's files, paths resolved.
     pub inventory: Inventory,
     /// Files whose folder was not listed.
@@ -206,16 +201,16 @@ pub struct Built {
 
 /// The longest file name accepted, in bytes; far above any real one (file systems stop at
 /// 255), so a server cannot make plotward hold gigabytes of names across pages.
-pub const MAX_NAME_BYTES: usize = 1024;
+pub(crate) const MAX_NAME_BYTES: usize = 1024;
 /// The longest path (folder names and file name joined by `/`) accepted, in bytes.
-pub use crate::inventory::MAX_PATH_BYTES;
+pub(crate) use crate::inventory::MAX_PATH_BYTES;
 /// The longest fid accepted, in bytes.
-pub const MAX_FID_BYTES: usize = 256;
+pub(crate) const MAX_FID_BYTES: usize = 256;
 /// The longest file type accepted, in bytes.
-pub const MAX_FILETYPE_BYTES: usize = 64;
+pub(crate) const MAX_FILETYPE_BYTES: usize = 64;
 
 /// Checks that each item's fields are within their size limits, as soon as a page arrives.
-pub fn check_items(items: &[ListedFile]) -> Result<(), String> {
+pub(crate) fn check_items(items: &[ListedFile]) -> Result<(), String> {
     for item in items {
         let too_long = |field: &str, limit: usize| {
             format!(
@@ -245,7 +240,7 @@ pub fn check_items(items: &[ListedFile]) -> Result<(), String> {
 }
 
 /// The number of distinct fids listed, which a complete listing makes equal to `count`.
-pub fn distinct(files: &[ListedFile]) -> usize {
+pub(crate) fn distinct(files: &[ListedFile]) -> usize {
     files
         .iter()
         .map(|f| f.fid.as_str())
@@ -307,7 +302,7 @@ fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
 ///
 /// Two passes over the listing, the first checking every item and collecting folders, the
 /// second building paths, so memory beyond the listing is the inventory itself.
-pub fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String> {
+pub(crate) fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String> {
     let mut seen = HashSet::with_capacity(files.len());
     let mut foreign = Vec::new();
     let mut own = Vec::with_capacity(files.len());

@@ -20,7 +20,7 @@ use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// 1-based attempt number.
     pub number: u32,
     /// The HTTP status, if a response arrived.
@@ -33,27 +33,25 @@ pub struct Attempt {
 
 /// A listed account.
 #[derive(Debug)]
-pub struct Listing {
+pub(crate) struct Listing {
     /// The managed user's files, paths resolved, with what the listing could not vouch for.
     pub inventory: Inventory,
     /// Files left out because their folder was not listed.
     pub unplaced: Vec<Unplaced>,
     /// Fids of other users' files that the listing held; skipped, never managed.
     pub foreign: Vec<String>,
-    /// How many pages were fetched, over every pass.
-    pub pages: usize,
 }
 
 /// The default cap on one response body: a 10,000-item page of full file objects is about
 /// 20 MiB, so this leaves room and still bounds memory at `parallelism` times the cap.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// How much of an error response is read for its message.
 const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// A Chart Studio API client for one user.
 #[derive(Clone, Debug)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: ApiBase,
     username: String,
@@ -68,14 +66,14 @@ pub struct Client {
 }
 
 /// The `Plotly-Client-Platform` header: name and a plain dotted version, as the server wants.
-pub fn platform() -> String {
+pub(crate) fn platform() -> String {
     format!("plotward {}", env!("CARGO_PKG_VERSION"))
 }
 
 impl Client {
     /// Builds a client for a connection. It follows no redirect: credentials go to the
     /// configured origin and nowhere else.
-    pub fn new(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
+    pub(crate) fn new(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
         let base = ApiBase::parse(&connection.api_url).map_err(RemoteError::Setup)?;
         let mut headers = HeaderMap::new();
         let token = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -136,7 +134,10 @@ impl Client {
 
     /// A client that can only read: any other method fails before a byte is sent. `check`
     /// uses it, so a compliance gate can never change the account, whatever the code path.
-    pub fn read_only(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
+    pub(crate) fn read_only(
+        connection: &Connection,
+        retry: RetryPolicy,
+    ) -> Result<Client, RemoteError> {
         Ok(Client {
             read_only: true,
             ..Client::new(connection, retry)?
@@ -145,24 +146,24 @@ impl Client {
 
     /// The same client with another cap on response bodies (at least 1 KiB).
     #[must_use]
-    pub fn with_max_response_bytes(mut self, bytes: usize) -> Client {
+    pub(crate) fn with_max_response_bytes(mut self, bytes: usize) -> Client {
         self.max_response_bytes = bytes.max(1024);
         self
     }
 
     /// Halts this client and every clone of it: no attempt (retries included) starts after
     /// this; attempts already sent finish. The first reason given is kept.
-    pub fn halt(&self, reason: String) {
+    pub(crate) fn halt(&self, reason: String) {
         let _ = self.halt.set(reason);
     }
 
     /// The API base URL, as configured.
-    pub fn api_url(&self) -> String {
+    pub(crate) fn api_url(&self) -> String {
         self.base.to_string()
     }
 
     /// The user.
-    pub fn username(&self) -> &str {
+    pub(crate) fn username(&self) -> &str {
         &self.username
     }
 
@@ -315,7 +316,7 @@ impl Client {
 
     /// The user the key belongs to, as `GET /v2/users/current` names it. The answer is read
     /// with a small cap and checked by [`api::current_username`] before it is believed.
-    pub async fn current_user(&self) -> Result<String, RemoteError> {
+    pub(crate) async fn current_user(&self) -> Result<String, RemoteError> {
         let url = self.base.current_user_url();
         let capped = self
             .clone()
@@ -342,7 +343,7 @@ impl Client {
     /// Checks the URL, the key and the user with one read before anything else is sent:
     /// `GET /v2/users/current` must answer with the configured user. Every failure names the
     /// source of the value to fix (flag, environment variable or file).
-    pub async fn check_credentials(&self) -> Result<(), RemoteError> {
+    pub(crate) async fn check_credentials(&self) -> Result<(), RemoteError> {
         let sources = &self.sources;
         let owner = match self.current_user().await {
             Ok(owner) => owner,
@@ -395,17 +396,15 @@ impl Client {
     /// `parallelism` at a time; if the pages do not fit together, or the count does not
     /// match, the account is listed once more by following `next`. A second mismatch is an
     /// error, unless `accept_count_mismatch`, in which case the inventory says so.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         parallelism: usize,
         progress: &ProgressBar,
         accept_count_mismatch: bool,
     ) -> Result<Listing, RemoteError> {
-        let mut pages = 0;
         let mut by_number = true;
         let (files, unproven) = loop {
             let pass = self.list_pass(parallelism, progress, by_number).await?;
-            pages += pass.pages;
             let listed = api::distinct(&pass.files);
             if listed == pass.count {
                 break (pass.files, None);
@@ -437,7 +436,6 @@ impl Client {
             inventory: built.inventory.with_coverage(coverage),
             unplaced: built.unplaced,
             foreign: built.foreign,
-            pages,
         })
     }
 
@@ -466,11 +464,7 @@ impl Client {
             {
                 let mut files = first.children.results;
                 files.extend(rest.into_iter().flatten());
-                return Ok(Pass {
-                    files,
-                    count,
-                    pages: 1 + numbers.count(),
-                });
+                return Ok(Pass { files, count });
             }
         }
         let mut walk = api::Walk::new(first_url.clone(), count, per_page);
@@ -496,11 +490,7 @@ impl Client {
             next = page.children.next;
             progress.inc(1);
         }
-        Ok(Pass {
-            files,
-            count,
-            pages: walk.pages(),
-        })
+        Ok(Pass { files, count })
     }
 
     /// Fetches pages by number, at most `parallelism` in flight (a task is started only when
@@ -564,7 +554,7 @@ impl Client {
     }
 
     /// Reads a file's sharing flags.
-    pub async fn flags(&self, fid: &str) -> Result<Flags, RemoteError> {
+    pub(crate) async fn flags(&self, fid: &str) -> Result<Flags, RemoteError> {
         let url = self.file_url(fid)?;
         let file: FileFlags = self.get_json(&url).await?;
         file.flags().ok_or_else(|| RemoteError::Decode {
@@ -575,7 +565,7 @@ impl Client {
 
     /// Sets a file's sharing with one `PATCH` carrying both flags; returns the flags the
     /// response reports. Each attempt is reported to `on_attempt`.
-    pub async fn set_sharing(
+    pub(crate) async fn set_sharing(
         &self,
         fid: &str,
         level: Sharing,
@@ -601,7 +591,6 @@ impl Client {
 struct Pass {
     files: Vec<ListedFile>,
     count: usize,
-    pages: usize,
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(listing_error)`

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The example server address shown in hints (a reserved example domain, never a real one).
-pub const EXAMPLE_API_URL: &str = "https://plotly.example.com";
+pub(crate) const EXAMPLE_API_URL: &str = "https://plotly.example.com";
 
 /// Where a setting came from, so a message can name the one to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub struct Connection {
 
 /// What the command line said.
 #[derive(Clone, Debug, Default)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// `--api-url`
     pub api_url: Option<String>,
     /// `--user`
@@ -130,7 +130,7 @@ pub struct Flags {
 
 /// What the environment said.
 #[derive(Clone, Debug, Default)]
-pub struct Env {
+pub(crate) struct Env {
     /// `PLOTLY_API_DOMAIN`
     pub api_domain: Option<String>,
     /// `PLOTLY_USERNAME`
@@ -145,7 +145,7 @@ impl Env {
     /// The path of one of Plotly's files (`.credentials`, `.config`), as read: under
     /// `PLOTLY_DIR` when set, else under the home directory; `~/.plotly/NAME` when neither is
     /// known, since that is where Plotly's client would look.
-    pub fn plotly_file(&self, name: &str) -> PathBuf {
+    pub(crate) fn plotly_file(&self, name: &str) -> PathBuf {
         self.plotly_dir
             .as_ref()
             .map_or_else(|| Path::new("~/.plotly").join(name), |dir| dir.join(name))
@@ -154,7 +154,7 @@ impl Env {
 
 impl Env {
     /// Reads the process environment; empty variables count as unset.
-    pub fn from_process() -> Env {
+    pub(crate) fn from_process() -> Env {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Env {
             api_domain: var("PLOTLY_API_DOMAIN"),
@@ -169,7 +169,7 @@ impl Env {
 
 /// The parts of `~/.plotly/.credentials` and `.config` plotward reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PlotlyFiles {
+pub(crate) struct PlotlyFiles {
     /// `.credentials` `username`
     pub username: Option<String>,
     /// `.credentials` `api_key`
@@ -217,12 +217,7 @@ pub enum CredentialsError {
     },
     /// A file could not be read or parsed.
     #[error("cannot read {path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
+    File { path: PathBuf, message: String },
     /// The username cannot be a Chart Studio username.
     #[error(
         "invalid username `{name}`: Chart Studio usernames hold no `:`, `/`, `?`, `#`, `%`, `\\`, spaces or control characters"
@@ -236,7 +231,6 @@ pub enum CredentialsError {
     Url {
         /// The URL as given.
         url: String,
-        /// Why.
         message: String,
     },
 }
@@ -244,7 +238,7 @@ pub enum CredentialsError {
 impl PlotlyFiles {
     /// Reads `.credentials` and `.config` from a Plotly directory. Missing files are empty,
     /// as `chart_studio` treats them; unreadable or malformed ones are errors.
-    pub fn load(dir: &Path) -> Result<PlotlyFiles, CredentialsError> {
+    pub(crate) fn load(dir: &Path) -> Result<PlotlyFiles, CredentialsError> {
         let credentials: Option<CredentialsFile> = read_json(&dir.join(".credentials"))?;
         let config: Option<ConfigFile> = read_json(&dir.join(".config"))?;
         let (username, api_key) = credentials.map_or((None, None), |c| (c.username, c.api_key));
@@ -313,7 +307,7 @@ fn first<const N: usize>(candidates: [(Option<&String>, Source); N]) -> Option<(
 /// Resolves the connection from the three sources, each value with where it came from.
 /// `read_key_file` reads `--api-key-file`. Nothing is defaulted: a missing URL, user or key is
 /// an error that says where to set it.
-pub fn resolve(
+pub(crate) fn resolve(
     flags: &Flags,
     env: &Env,
     files: &PlotlyFiles,
@@ -394,7 +388,7 @@ fn check_username(name: &str) -> Result<(), CredentialsError> {
 }
 
 /// Reads an API key file: the key is its only content, surrounding whitespace ignored.
-pub fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
     let text = std::fs::read_to_string(path).map_err(|err| CredentialsError::File {
         path: path.to_owned(),
         message: err.to_string(),
@@ -412,7 +406,7 @@ pub fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
 /// Checks the API URL: http(s), a host, no user info, and plain http only for loopback
 /// hosts, since the key travels in every request. Errors show the URL with any user info
 /// replaced by `***`.
-pub fn check_url(url: &str) -> Result<String, CredentialsError> {
+pub(crate) fn check_url(url: &str) -> Result<String, CredentialsError> {
     let fail = |message: &str| CredentialsError::Url {
         url: super::api::redact(url.trim()),
         message: message.to_owned(),

@@ -1,14 +1,14 @@
 //! The remote Chart Studio account: credentials, the API as data (`api`), and the HTTP client
 //! (`client`). Only this module knows reqwest.
 
-pub mod api;
-pub mod client;
-pub mod credentials;
+pub(crate) mod api;
+pub(crate) mod client;
+pub(crate) mod credentials;
 mod retry;
 
-pub use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
-pub use credentials::{ApiKey, Connection, Source, Sources, TlsVerify};
-pub use retry::{DEAD_AFTER, RetryPolicy};
+pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
+pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};
+pub(crate) use retry::RetryPolicy;
 
 use crate::inventory::CountMismatch;
 
@@ -21,7 +21,6 @@ pub enum RemoteError {
     /// No response: connection refused, DNS, TLS, timeout.
     #[error("{method} {url}: {message}")]
     Transport {
-        /// HTTP method.
         method: String,
         /// URL (never holds a secret).
         url: String,
@@ -31,25 +30,18 @@ pub enum RemoteError {
     /// The server answered with an error.
     #[error("{method} {url}: HTTP {status}: {message}")]
     Http {
-        /// HTTP method.
         method: String,
-        /// URL.
         url: String,
         /// Status code.
         status: u16,
-        /// The server's message.
         message: String,
     },
     /// The daily quota is used up; waiting would take hours.
     #[error("the API's daily limit is reached: {message}")]
-    Quota {
-        /// The server's message.
-        message: String,
-    },
+    Quota { message: String },
     /// The response was not what the API documents.
     #[error("{url}: {message}")]
     Decode {
-        /// URL.
         url: String,
         /// What was wrong.
         message: String,
@@ -64,15 +56,12 @@ pub enum RemoteError {
          point --api-url at its new address"
     )]
     Redirect {
-        /// HTTP method.
         method: String,
-        /// URL.
         url: String,
         /// The 3xx status.
         status: u16,
         /// Where it pointed (user info redacted).
         location: String,
-        /// The configured origin.
         origin: String,
     },
     /// A response body passed the cap.
@@ -82,7 +71,6 @@ pub enum RemoteError {
         limit.div_ceil(1024 * 1024)
     )]
     TooLarge {
-        /// URL.
         url: String,
         /// The cap in bytes.
         limit: usize,
@@ -95,7 +83,6 @@ pub enum RemoteError {
     Backoff {
         /// The wait asked for.
         seconds: u64,
-        /// The server's message.
         message: String,
     },
     /// The run was halted (an interrupt, a broken audit log); nothing more is sent.
@@ -129,11 +116,9 @@ pub enum RemoteError {
     KeyRejected {
         /// Where the key came from.
         key_source: String,
-        /// The API origin.
         origin: String,
         /// 401 or 403.
         status: u16,
-        /// The configured user.
         user: String,
         /// Where the user came from.
         user_source: String,
@@ -147,13 +132,11 @@ pub enum RemoteError {
     WrongUser {
         /// The user the server named, escaped.
         owner: String,
-        /// The configured user.
         user: String,
         /// Where the user came from.
         user_source: String,
         /// Where the key came from.
         key_source: String,
-        /// The API origin.
         origin: String,
     },
     /// `GET /v2/users/current` is not there: the URL is not a Chart Studio v2 API root.
@@ -163,7 +146,6 @@ pub enum RemoteError {
          server's own address, as in {example}"
     )]
     NotAnApi {
-        /// The API origin.
         origin: String,
         /// Where the URL came from.
         url_source: String,

@@ -66,7 +66,7 @@ fn may_retry(number: u32, retries: u32, elapsed: Duration, wait: Duration) -> bo
 
 /// Consecutive requests without any answer (refused, reset, DNS, TLS, timed out) after which
 /// the server is taken for dead: no further request is sent in this run.
-pub const DEAD_AFTER: u32 = 10;
+pub(crate) const DEAD_AFTER: u32 = 10;
 
 /// Counts requests in a row that got no answer; once [`DEAD_AFTER`] is reached it stays open,
 /// so every clone of the client stops sending at once.

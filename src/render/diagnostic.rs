@@ -10,7 +10,7 @@ use crate::visible::{self, escape};
 
 /// Renders every diagnostic, then a closing count line (`policy.yaml: invalid, 3 errors`), as
 /// the text of an [`crate::Error`].
-pub fn render(diagnostics: &Diagnostics, painter: Painter) -> String {
+pub(crate) fn render(diagnostics: &Diagnostics, painter: Painter) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = write_all(&mut out, diagnostics, painter);
@@ -34,7 +34,7 @@ fn write_all(out: &mut String, diagnostics: &Diagnostics, painter: Painter) -> f
 }
 
 /// A policy's warnings, one line each: `warning: plotward.yaml:4:12: message`.
-pub fn warnings(
+pub(crate) fn warnings(
     policy: &crate::policy::Policy,
     painter: Painter,
     out: &mut dyn io::Write,

@@ -10,10 +10,10 @@ use super::{Painter, PlanView};
 use crate::plan::{Action, Plan};
 
 /// Lines of context around each change.
-pub const CONTEXT: usize = 3;
+pub(crate) const CONTEXT: usize = 3;
 
 /// The current and the desired manifest of the managed files, sorted by path.
-pub fn manifests(plan: &Plan) -> (String, String) {
+pub(crate) fn manifests(plan: &Plan) -> (String, String) {
     let mut current = String::new();
     let mut desired = String::new();
     for entry in &plan.entries {
@@ -36,7 +36,7 @@ pub fn manifests(plan: &Plan) -> (String, String) {
 }
 
 /// A unified diff of two texts; empty when they are equal.
-pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     if old == new {
         return String::new();
     }
@@ -48,7 +48,7 @@ pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 }
 
 /// The plan as a patch: the guardrails it breaks, then [`patch`].
-pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     // Broken guardrails lead the patch, in its preamble, where diff tools ignore them.
     for breach in view.breaches {
         writeln!(
@@ -63,7 +63,7 @@ pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::
 
 /// The plan as a unified diff of the sharing manifest, after what the listing could not vouch
 /// for.
-pub fn patch(plan: &Plan) -> String {
+pub(crate) fn patch(plan: &Plan) -> String {
     let (current, desired) = manifests(plan);
     let mut out = String::new();
     // Lines before `---` are a patch's preamble, which diff tools ignore.

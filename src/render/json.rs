@@ -14,12 +14,16 @@ use crate::wire::plan::{
 };
 
 /// Writes the plan's JSON document (the one `--out` saves).
-pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     write(view.file, out)
 }
 
 /// Writes the check result as JSON.
-pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn check(
+    view: &CheckView<'_>,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     write(
         &check_json(view.report, view.policy, view.source.clone()),
         out,
@@ -27,13 +31,18 @@ pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io
 }
 
 /// Writes any JSON document, pretty-printed, with a trailing newline.
-pub fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     out.write_all(b"\n")
 }
 
 /// The wire form of a plan, the guardrails it breaks in words.
-pub fn plan_file(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breach]) -> PlanFile {
+pub(crate) fn plan_file(
+    plan: &Plan,
+    policy: &Policy,
+    source: Source,
+    breaches: &[Breach],
+) -> PlanFile {
     PlanFile {
         format_version: PLAN_FORMAT_VERSION,
         policy: policy.name.clone(),
@@ -67,7 +76,7 @@ pub fn plan_file(plan: &Plan, policy: &Policy, source: Source, breaches: &[Breac
 }
 
 /// The wire form of a check report, each violation explained in words.
-pub fn check_json(report: &Report, policy: &str, source: Source) -> CheckJson {
+pub(crate) fn check_json(report: &Report, policy: &str, source: Source) -> CheckJson {
     let (drift, never_public) = report.counts();
     CheckJson {
         format_version: CHECK_FORMAT_VERSION,

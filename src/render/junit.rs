@@ -7,7 +7,11 @@ use super::{CheckView, Painter};
 use crate::check::{Kind, Report};
 
 /// The report as a JUnit XML document, the policy's name as the suite's.
-pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn check(
+    view: &CheckView<'_>,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let report = view.report;
     let unproven = report.coverage.unproven;
     let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns);

@@ -13,7 +13,7 @@ use crate::check;
 use crate::plan::{Change, DecidedBy, Direction};
 
 /// The largest report, safely under GitHub's 65,536-character comment limit.
-pub const CAP: usize = 65_000;
+pub(crate) const CAP: usize = 65_000;
 
 /// One row of a report table.
 struct Row {
@@ -41,7 +41,7 @@ struct Report<'a> {
 }
 
 /// The plan as a pull-request comment, with its sharing manifest's diff.
-pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let PlanView { plan, breaches, .. } = *view;
     let summary = plan.summary();
     if !summary.has_changes() {
@@ -111,7 +111,11 @@ pub fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::
 }
 
 /// The check result as a pull-request comment, with the sharing manifest's diff.
-pub fn check(view: &CheckView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn check(
+    view: &CheckView<'_>,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let report = view.report;
     if report.is_compliant() {
         writeln!(out, "**{}**", check_summary_line(report))?;

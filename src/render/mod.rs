@@ -5,13 +5,13 @@
 //! the caller, and passed in as a [`Painter`] (formats without colour ignore it). Each report
 //! kind has one dispatch on its format: [`plan`] and [`check`].
 
-pub mod diagnostic;
-pub mod diff;
-pub mod json;
-pub mod junit;
-pub mod markdown;
-pub mod refusal;
-pub mod text;
+pub(crate) mod diagnostic;
+pub(crate) mod diff;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod refusal;
+pub(crate) mod text;
 
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -24,7 +24,7 @@ use crate::plan::{Breach, Plan};
 use crate::wire::plan::{PlanFile, Source};
 
 /// A plan as its renderers see it.
-pub struct PlanView<'a> {
+pub(crate) struct PlanView<'a> {
     /// The plan.
     pub plan: &'a Plan<'a>,
     /// The guardrails it breaks.
@@ -34,7 +34,7 @@ pub struct PlanView<'a> {
 }
 
 /// A check report as its renderers see it.
-pub struct CheckView<'a> {
+pub(crate) struct CheckView<'a> {
     /// The findings.
     pub report: &'a Report,
     /// The plan the report judged, for the sharing manifest's diff.
@@ -46,7 +46,7 @@ pub struct CheckView<'a> {
 }
 
 /// Writes a plan in `format`.
-pub fn plan(
+pub(crate) fn plan(
     view: &PlanView<'_>,
     format: Format,
     painter: Painter,
@@ -61,7 +61,7 @@ pub fn plan(
 }
 
 /// Writes a check report in `format`.
-pub fn check(
+pub(crate) fn check(
     view: &CheckView<'_>,
     format: CheckFormat,
     painter: Painter,
@@ -78,7 +78,7 @@ pub fn check(
 /// One sentence per rule that decided no file, per pattern of a live rule that matches no
 /// file, and per `never_public` glob that matches no file: a typo protects nothing, and says
 /// so in every output a reviewer reads.
-pub fn dead_rule_notes(
+pub(crate) fn dead_rule_notes(
     rules: &[crate::plan::RuleRef],
     patterns: &[crate::plan::DeadPattern],
 ) -> Vec<String> {
@@ -113,7 +113,7 @@ pub fn dead_rule_notes(
 
 /// What each folder change may do below it, one sentence per folder: a folder's sharing
 /// reaches everything in it, and a server may reset the flags of what lies below.
-pub fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String> {
+pub(crate) fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String> {
     changes
         .iter()
         .map(|folder| {
@@ -146,7 +146,7 @@ pub fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String> {
 
 /// What the listing could not vouch for, one sentence each, for every output made from it:
 /// other users' files that were skipped, and a listing not proven complete.
-pub fn coverage_notes(coverage: Coverage) -> Vec<String> {
+pub(crate) fn coverage_notes(coverage: Coverage) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(gap) = coverage.unproven {
         notes.push(format!(
@@ -229,7 +229,7 @@ impl Painter {
     }
 
     /// `text` in `style`, or as it is when colour is off.
-    pub fn paint(&self, style: Style, text: impl Display) -> String {
+    pub fn paint(self, style: Style, text: impl Display) -> String {
         if self.enabled {
             format!("{style}{text}{style:#}")
         } else {

@@ -185,7 +185,7 @@ fn stale(f: &mut Formatter<'_>, plan: &Path, staleness: &Staleness) -> fmt::Resu
 }
 
 /// What differs for one file: `moved to x/y`, `no longer exists`, ...
-pub fn drifted(what: &Drifted) -> String {
+pub(crate) fn drifted(what: &Drifted) -> String {
     match what {
         Drifted::Gone => "no longer exists".to_owned(),
         Drifted::Moved { to } => format!("moved to {to}"),

@@ -21,7 +21,7 @@ use crate::visible::{self, escape};
 use crate::wire::plan::Source;
 
 /// Writes the plan for people, with the guardrails it breaks.
-pub fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let PlanView { plan, breaches, .. } = *view;
     let summary = plan.summary();
     if !summary.has_changes() {
@@ -100,7 +100,7 @@ fn write_coverage(
 
 /// What can override a broken guardrail: `--force` for the limits, nothing for
 /// `never_public`.
-pub fn override_note(breach: &Breach) -> &'static str {
+pub(crate) fn override_note(breach: &Breach) -> &'static str {
     match breach {
         Breach::ExposesNeverPublic { .. } | Breach::ExposesFolderOverNeverPublic { .. } => {
             "(refused: no flag overrides never_public)"
@@ -111,7 +111,7 @@ pub fn override_note(breach: &Breach) -> &'static str {
 
 /// What `--strict` refuses, one stderr line each: every dead rule, and a policy that manages
 /// no file at all. Writes nothing (and returns false) when there is nothing to refuse.
-pub fn strict_refusal(
+pub(crate) fn strict_refusal(
     dead_rules: &[RuleRef],
     dead_patterns: &[crate::plan::DeadPattern],
     managed: usize,
@@ -132,7 +132,7 @@ pub fn strict_refusal(
 }
 
 /// The stderr line that explains why a plan that breaks guardrails exits 1.
-pub fn guardrail_refusal(
+pub(crate) fn guardrail_refusal(
     count: usize,
     policy: &str,
     painter: Painter,
@@ -153,7 +153,7 @@ pub fn guardrail_refusal(
 
 /// Warnings on stderr while listing: files left out of the folder tree, other users' files
 /// skipped, a listing not proven complete.
-pub fn listing_warnings(
+pub(crate) fn listing_warnings(
     listing: &crate::remote::Listing,
     painter: Painter,
     out: &mut dyn Write,
@@ -199,7 +199,7 @@ pub fn listing_warnings(
 }
 
 /// `Plan: 2 to restrict, 1 to expose, 1180 unchanged, 21 ignored.`
-pub fn summary_line(summary: Summary) -> String {
+pub(crate) fn summary_line(summary: Summary) -> String {
     format!(
         "Plan: {} to restrict, {} to expose, {} unchanged, {} ignored.",
         summary.restrict, summary.expose, summary.unchanged, summary.ignored
@@ -207,7 +207,7 @@ pub fn summary_line(summary: Summary) -> String {
 }
 
 /// How a decision reads in text: `rule 2 "reports/**"` or `default`.
-pub fn decided_by(decided_by: &DecidedBy) -> String {
+pub(crate) fn decided_by(decided_by: &DecidedBy) -> String {
     match decided_by {
         DecidedBy::Rule {
             number, pattern, ..
@@ -224,7 +224,7 @@ pub fn decided_by(decided_by: &DecidedBy) -> String {
 }
 
 /// A broken guardrail in words: `12 exposures exceed guardrails.max_exposures: 10`.
-pub fn breach(breach: &Breach) -> String {
+pub(crate) fn breach(breach: &Breach) -> String {
     match breach {
         Breach::ExposesNeverPublic { fid, path } => {
             format!("{path} ({fid}) would become public, but guardrails.never_public forbids it")
@@ -253,7 +253,7 @@ pub fn breach(breach: &Breach) -> String {
 }
 
 /// A violation in one line: `public, the policy wants private (rule 1 "finance/**")`.
-pub fn finding(finding: &Finding) -> String {
+pub(crate) fn finding(finding: &Finding) -> String {
     let through = finding.through.as_deref().map_or(String::new(), |folder| {
         format!(" through folder {}/", escape(folder))
     });
@@ -277,7 +277,7 @@ pub fn finding(finding: &Finding) -> String {
 /// The check's closing line: `Check: 3 violations in 45 files (2 drifted, 1 public despite
 /// never_public).` or `Check: compliant, 45 files.`, then how many rules decided no file and
 /// how many patterns match none.
-pub fn check_summary_line(report: &crate::check::Report) -> String {
+pub(crate) fn check_summary_line(report: &crate::check::Report) -> String {
     let dead = match report.dead_rules.len() {
         0 => String::new(),
         1 => " 1 rule decided no file.".to_owned(),
@@ -318,7 +318,7 @@ fn verdict(report: &crate::check::Report) -> String {
 
 /// `explain`'s lines for one path: each distinct decision with the file types that get it
 /// (no type label when every type tried gets the same one), and why.
-pub fn explain(
+pub(crate) fn explain(
     policy: &Policy,
     path: &str,
     groups: &[(Decision<'_>, Vec<&FileType>)],
@@ -357,7 +357,7 @@ fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
 }
 
 /// `validate`'s line: `policy.yaml: valid, 4 rules`.
-pub fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let count = policy.rules.len();
     let noun = if count == 1 { "rule" } else { "rules" };
     writeln!(out, "{}: valid, {count} {noun}", policy.name)
@@ -365,7 +365,7 @@ pub fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Res
 
 /// `test`'s report: each failure at its place in the test file, then the summary line, green
 /// when everything passed.
-pub fn policy_test(
+pub(crate) fn policy_test(
     tests: &TestFile,
     outcome: &policytest::Outcome,
     painter: Painter,
@@ -391,7 +391,7 @@ pub fn policy_test(
 }
 
 /// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
-pub fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String {
+pub(crate) fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String {
     if outcome.passed() {
         return format!(
             "{name}: {} cases and {} assertions passed",
@@ -409,7 +409,7 @@ pub fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String 
 
 /// The exported policy as a file: what the listing could not vouch for as comments, then the
 /// policy, whose header names where it came from.
-pub fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source) -> String {
+pub(crate) fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source) -> String {
     let origin = match source {
         Source::Snapshot { path } => format!("the snapshot {path}"),
         Source::Api { api_url, user } => format!("{user} at {api_url}"),
@@ -425,12 +425,16 @@ pub fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source)
 }
 
 /// `export --diff` when there is no difference.
-pub fn export_unchanged(existing: &str, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn export_unchanged(
+    existing: &str,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "{existing} is the same as the exported policy")
 }
 
 /// What `export --out FILE` wrote, on stderr.
-pub fn export_written(
+pub(crate) fn export_written(
     path: &Path,
     exported: &Exported,
     files: usize,
@@ -446,7 +450,7 @@ pub fn export_written(
 }
 
 /// What `snapshot --out FILE` wrote, on stderr.
-pub fn snapshot_written(
+pub(crate) fn snapshot_written(
     path: &Path,
     files: usize,
     _painter: Painter,
@@ -456,7 +460,7 @@ pub fn snapshot_written(
 }
 
 /// The warning before connecting with certificate checks off.
-pub fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{}: TLS certificate checks are off (plotly_ssl_verification: false); anyone on the \
@@ -538,7 +542,7 @@ fn write_change(
 
 /// Warns about rules that decided no file; written to stderr so the plan on stdout stays
 /// exactly the plan.
-pub fn dead_rule_warnings(
+pub(crate) fn dead_rule_warnings(
     rules: &[RuleRef],
     patterns: &[crate::plan::DeadPattern],
     policy: &str,
@@ -569,7 +573,11 @@ pub fn dead_rule_warnings(
 
 /// The apply report: failures and changes not applied, then the summary line
 /// (`Apply complete: 2 restricted, 1 exposed, 0 failed.`), and why a run stopped early.
-pub fn apply_report(report: &Report, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn apply_report(
+    report: &Report,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     // Failures first; then secret links written but not yet readable, apart from failures
     // because the file is not public and upstream enables share keys eventually.
     write_outcomes(
@@ -739,7 +747,7 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
 }
 
 /// The check result for people: one line per violation, then the summary line.
-pub fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let report = view.report;
     let findings: Vec<_> = report.findings().collect();
     let widths = Widths::of(

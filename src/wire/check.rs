@@ -9,23 +9,21 @@ use crate::inventory::{Coverage, FileType, Sharing};
 use crate::wire::plan::{DeadPatternJson, DeadRuleJson, RuleJson, Source};
 
 /// The check format version.
-pub const CHECK_FORMAT_VERSION: u32 = 1;
+pub(crate) const CHECK_FORMAT_VERSION: u32 = 1;
 
 /// `check --format json`:
 /// `{format_version, policy, source, compliant, summary: {files, violations, drift,
 /// never_public}, violations: [{fid, path, filetype, kind, now, wanted?, rule?, message}]}`.
 /// `kind` is `drift` (with `wanted` and `rule`) or `never_public`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckJson {
+pub(crate) struct CheckJson {
     /// Always [`CHECK_FORMAT_VERSION`].
     pub format_version: u32,
-    /// The policy file.
     pub policy: String,
     /// Where the inventory came from.
     pub source: Source,
     /// Whether nothing is wrong.
     pub compliant: bool,
-    /// The counts.
     pub summary: CheckSummaryJson,
     /// Every violation, by path.
     pub violations: Vec<ViolationJson>,
@@ -41,7 +39,7 @@ pub struct CheckJson {
 
 /// Counts of a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckSummaryJson {
+pub(crate) struct CheckSummaryJson {
     /// Files judged.
     pub files: usize,
     /// All violations.
@@ -52,14 +50,10 @@ pub struct CheckSummaryJson {
     pub never_public: usize,
 }
 
-/// One violation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ViolationJson {
-    /// File id.
+pub(crate) struct ViolationJson {
     pub fid: String,
-    /// Path.
     pub path: String,
-    /// File type.
     pub filetype: FileType,
     /// `drift` or `never_public`.
     pub kind: String,

@@ -13,6 +13,6 @@
 //! identity (`Sharing`, `FileType`, `Flags`, `Coverage`) are shared with the core rather than
 //! mirrored.
 
-pub mod check;
-pub mod plan;
-pub mod snapshot;
+pub(crate) mod check;
+pub(crate) mod plan;
+pub(crate) mod snapshot;

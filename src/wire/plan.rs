@@ -46,11 +46,11 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::{Coverage, FileType, Flags, Sharing};
 
 /// The plan format version this build writes and reads.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub(crate) const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// A plan as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanFile {
+pub(crate) struct PlanFile {
     /// Always [`PLAN_FORMAT_VERSION`].
     pub format_version: u32,
     /// The policy file the plan was made from.
@@ -60,7 +60,6 @@ pub struct PlanFile {
     pub policy_sha256: Option<String>,
     /// Where the inventory came from.
     pub source: Source,
-    /// The counts.
     pub summary: SummaryJson,
     /// The changes, by path then fid.
     pub changes: Vec<ChangeJson>,
@@ -81,17 +80,16 @@ pub struct PlanFile {
 
 /// A broken guardrail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BreachJson {
+pub(crate) struct BreachJson {
     /// The setting: `never_public`, `max_changes` or `max_exposures`.
     pub guardrail: String,
-    /// What is wrong.
     pub message: String,
 }
 
 /// Where the planned inventory came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum Source {
+pub(crate) enum Source {
     /// A snapshot file.
     Snapshot {
         /// Its path as given.
@@ -108,31 +106,25 @@ pub enum Source {
 
 /// The counts of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SummaryJson {
+pub(crate) struct SummaryJson {
     /// Changes that lower exposure.
     pub restrict: usize,
     /// Changes that raise exposure.
     pub expose: usize,
     /// Managed files already compliant.
     pub unchanged: usize,
-    /// Unmanaged files.
     pub ignored: usize,
 }
 
 /// One change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeJson {
-    /// File id.
+pub(crate) struct ChangeJson {
     pub fid: String,
-    /// Path.
     pub path: String,
-    /// File type.
     pub filetype: FileType,
     /// `restrict` or `expose`.
     pub action: DirectionJson,
-    /// Level now.
     pub from: Sharing,
-    /// Level wanted.
     pub to: Sharing,
     /// Flags observed when planning.
     pub observed: Flags,
@@ -146,10 +138,8 @@ pub struct ChangeJson {
 
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequiredByJson {
-    /// Its fid.
+pub(crate) struct RequiredByJson {
     pub fid: String,
-    /// Its path.
     pub path: String,
     /// The level it wants.
     pub wants: Sharing,
@@ -158,14 +148,10 @@ pub struct RequiredByJson {
 /// A folder the plan changes, and what lies below it: a server that cascades folder changes
 /// may reset those files, which apply then restores.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FolderChangeJson {
-    /// Its fid.
+pub(crate) struct FolderChangeJson {
     pub fid: String,
-    /// Its path.
     pub path: String,
-    /// Level now.
     pub from: Sharing,
-    /// Level wanted.
     pub to: Sharing,
     /// Files and folders below it.
     pub files_below: usize,
@@ -176,7 +162,7 @@ pub struct FolderChangeJson {
 /// `restrict` or `expose`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DirectionJson {
+pub(crate) enum DirectionJson {
     /// Lowers exposure.
     Restrict,
     /// Raises exposure.
@@ -202,7 +188,7 @@ pub enum RuleJson {
 
 /// A rule that decided no file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadRuleJson {
+pub(crate) struct DeadRuleJson {
     /// 1-based rule number.
     pub index: usize,
     /// Its patterns.
@@ -214,11 +200,10 @@ pub struct DeadRuleJson {
 /// A pattern that matches no file: `{"rule": 2, "pattern": "hrr/**", "line": 5}`, `rule`
 /// absent for a `never_public` glob.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadPatternJson {
+pub(crate) struct DeadPatternJson {
     /// The rule (1-based); absent for `guardrails.never_public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<usize>,
-    /// The glob.
     pub pattern: String,
     /// Its line.
     pub line: u64,

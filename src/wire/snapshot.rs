@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::inventory::{Coverage, RemoteFile};
 
 /// The snapshot format version this build reads and writes.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+pub(crate) const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 
 /// A snapshot: an inventory saved as JSON, for offline plans, tests and sandbox seeds.
 ///

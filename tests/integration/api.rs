@@ -7,7 +7,7 @@ use serde_json::Value;
 use plotward_sandbox::{Options, Sandbox, Seed, User};
 
 /// A started sandbox with a user `alice` (key `alice-key`) and `bob` (key `bob-key`).
-pub fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
+pub(crate) fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
     Sandbox::start(&Options {
         seed,
         users: vec![user("alice"), user("bob")],
@@ -17,7 +17,7 @@ pub fn sandbox_with(seed: Seed, options: Options) -> Sandbox {
 }
 
 /// The example account's sandbox.
-pub fn example_sandbox() -> Sandbox {
+pub(crate) fn example_sandbox() -> Sandbox {
     let seed = Seed::load_snapshot(&crate::harness::repo("examples/inventory.json"))
         .expect("example snapshot");
     sandbox_with(seed, Options::default())
@@ -32,7 +32,7 @@ fn user(name: &str) -> User {
 
 /// How a request authenticates.
 #[derive(Clone, Copy)]
-pub enum As<'a> {
+pub(crate) enum As<'a> {
     /// No credentials.
     Anonymous,
     /// Basic auth with `NAME-key`.
@@ -42,27 +42,27 @@ pub enum As<'a> {
 }
 
 /// A response: status, body as JSON (or `Null`), and the raw headers.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub headers: reqwest::header::HeaderMap,
 }
 
 /// Sends one request to the sandbox.
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     client: Client,
 }
 
 impl Api {
-    pub fn new(sandbox: &Sandbox) -> Api {
+    pub(crate) fn new(sandbox: &Sandbox) -> Api {
         Api {
             base: sandbox.url().to_owned(),
             client: Client::new(),
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -82,7 +82,7 @@ impl Api {
         }
     }
 
-    pub fn send(request: RequestBuilder) -> Reply {
+    pub(crate) fn send(request: RequestBuilder) -> Reply {
         let response = request.send().expect("request reaches the sandbox");
         let status = response.status();
         let headers = response.headers().clone();
@@ -99,29 +99,35 @@ impl Api {
         }
     }
 
-    pub fn get(&self, path: &str, who: As<'_>) -> Reply {
+    pub(crate) fn get(&self, path: &str, who: As<'_>) -> Reply {
         Self::send(self.build(Method::GET, path, who))
     }
 
-    pub fn json(&self, method: Method, path: &str, who: As<'_>, body: &Value) -> Reply {
+    pub(crate) fn json(&self, method: Method, path: &str, who: As<'_>, body: &Value) -> Reply {
         Self::send(self.build(method, path, who).json(body))
     }
 
-    pub fn form(&self, method: Method, path: &str, who: As<'_>, pairs: &[(&str, &str)]) -> Reply {
+    pub(crate) fn form(
+        &self,
+        method: Method,
+        path: &str,
+        who: As<'_>,
+        pairs: &[(&str, &str)],
+    ) -> Reply {
         Self::send(self.build(method, path, who).form(pairs))
     }
 
-    pub fn call(&self, method: Method, path: &str, who: As<'_>) -> Reply {
+    pub(crate) fn call(&self, method: Method, path: &str, who: As<'_>) -> Reply {
         Self::send(self.build(method, path, who))
     }
 
     /// The sandbox's files, as a snapshot (admin surface).
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         self.get("/_sandbox/state", As::Anonymous).body
     }
 
     /// The logged API requests, as (method, path, status).
-    pub fn requests(&self) -> Vec<(String, String, u16)> {
+    pub(crate) fn requests(&self) -> Vec<(String, String, u16)> {
         let log = self.get("/_sandbox/requests", As::Anonymous).body;
         log["requests"]
             .as_array()
@@ -138,13 +144,13 @@ impl Api {
     }
 
     /// Sets the faults (admin surface).
-    pub fn faults(&self, config: &Value) {
+    pub(crate) fn faults(&self, config: &Value) {
         let reply = self.json(Method::PUT, "/_sandbox/faults", As::Anonymous, config);
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     }
 
     /// Looks a path up as alice and returns its fid.
-    pub fn fid(&self, path: &str) -> String {
+    pub(crate) fn fid(&self, path: &str) -> String {
         let reply = self.get(&format!("/v2/files/lookup?path={path}"), As::User("alice"));
         assert_eq!(
             reply.status,

@@ -23,7 +23,7 @@ pub(crate) fn live(sandbox: &plotward_sandbox::Sandbox) -> Test {
 /// Mirror of `check --format json`, denying unknown fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckJson {
+pub(crate) struct CheckJson {
     format_version: u32,
     policy: String,
     source: Value,

@@ -25,13 +25,13 @@ use pretty_assertions::StrComparison;
 use tempfile::TempDir;
 
 /// The repository root, to reach `examples/` and `policies/`.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// Removes the indentation common to all non-blank lines, and one leading newline, so expected
 /// text can be written indented in the test source and still read like the terminal.
-pub fn unindent(text: &str) -> String {
+pub(crate) fn unindent(text: &str) -> String {
     let text = text.strip_prefix('\n').unwrap_or(text);
     let indent = text
         .lines()
@@ -48,7 +48,7 @@ pub fn unindent(text: &str) -> String {
 
 /// One run of the binary: inputs, then expectations, all checked before anything panics.
 #[must_use]
-pub struct Test {
+pub(crate) struct Test {
     dir: TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -58,7 +58,7 @@ pub struct Test {
 
 impl Test {
     /// A fresh temporary directory, no arguments and nothing on stdin.
-    pub fn new() -> Test {
+    pub(crate) fn new() -> Test {
         Test {
             dir: tempfile::tempdir().expect("temporary directory"),
             args: Vec::new(),
@@ -69,7 +69,7 @@ impl Test {
     }
 
     /// Writes a file into the directory (the text is unindented).
-    pub fn write(self, path: &str, text: &str) -> Test {
+    pub(crate) fn write(self, path: &str, text: &str) -> Test {
         let target = self.dir.path().join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).expect("create parent");
@@ -79,7 +79,7 @@ impl Test {
     }
 
     /// Copies a repository file to the same relative path in the directory, byte for byte.
-    pub fn copy(self, path: &str) -> Test {
+    pub(crate) fn copy(self, path: &str) -> Test {
         let target = self.dir.path().join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).expect("create parent");
@@ -90,67 +90,67 @@ impl Test {
 
     /// The absolute path of a file in the test's directory, to prepare what `write` cannot
     /// (symlinks, FIFOs, devices).
-    pub fn path(&self, path: &str) -> PathBuf {
+    pub(crate) fn path(&self, path: &str) -> PathBuf {
         self.dir.path().join(path)
     }
 
     /// Writes `plotward.yaml`, the default policy file.
-    pub fn policy(self, yaml: &str) -> Test {
+    pub(crate) fn policy(self, yaml: &str) -> Test {
         self.write("plotward.yaml", yaml)
     }
 
     /// Adds arguments.
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Test {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Test {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     /// Sets an environment variable (the environment is otherwise empty).
-    pub fn env(mut self, key: &str, value: &str) -> Test {
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Test {
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
     /// Pipes this text to stdin, as given (without it, stdin is empty).
-    pub fn stdin(mut self, text: &str) -> Test {
+    pub(crate) fn stdin(mut self, text: &str) -> Test {
         self.stdin = Some(text.to_owned());
         self
     }
 
     /// Expects exactly this stdout (unindented).
-    pub fn stdout(self, text: &str) -> Test {
+    pub(crate) fn stdout(self, text: &str) -> Test {
         self.expect(Expect::Exactly(Stream::Stdout, unindent(text)))
     }
 
     /// Expects exactly this stderr (unindented).
-    pub fn stderr(self, text: &str) -> Test {
+    pub(crate) fn stderr(self, text: &str) -> Test {
         self.expect(Expect::Exactly(Stream::Stderr, unindent(text)))
     }
 
     /// Expects stdout to hold this text, as given; repeatable.
-    pub fn stdout_contains(self, text: &str) -> Test {
+    pub(crate) fn stdout_contains(self, text: &str) -> Test {
         self.expect(Expect::Contains(Stream::Stdout, text.to_owned()))
     }
 
     /// Expects stderr to hold this text, as given; repeatable.
-    pub fn stderr_contains(self, text: &str) -> Test {
+    pub(crate) fn stderr_contains(self, text: &str) -> Test {
         self.expect(Expect::Contains(Stream::Stderr, text.to_owned()))
     }
 
     /// Expects stdout never to hold this text (a secret, a raw control character); repeatable.
-    pub fn stdout_lacks(self, text: &str) -> Test {
+    pub(crate) fn stdout_lacks(self, text: &str) -> Test {
         self.expect(Expect::Lacks(Stream::Stdout, text.to_owned()))
     }
 
     /// Expects stderr never to hold this text (a secret, a raw control character); repeatable.
-    pub fn stderr_lacks(self, text: &str) -> Test {
+    pub(crate) fn stderr_lacks(self, text: &str) -> Test {
         self.expect(Expect::Lacks(Stream::Stderr, text.to_owned()))
     }
 
     /// Expects stdout to equal a pinned file, a path from the repository root such as
     /// `tests/fixtures/example-plan.txt`; `PLOTWARD_BLESS=1` rewrites the file instead.
-    pub fn stdout_matches_fixture(self, fixture: &str) -> Test {
+    pub(crate) fn stdout_matches_fixture(self, fixture: &str) -> Test {
         self.expect(Expect::Fixture(fixture.to_owned()))
     }
 
@@ -161,7 +161,7 @@ impl Test {
 
     /// Runs the binary and checks the exit code and every expectation.
     #[track_caller]
-    pub fn status(self, code: i32) -> Run {
+    pub(crate) fn status(self, code: i32) -> Run {
         let output = self.output();
         let run = Run {
             stdout: String::from_utf8(output.stdout.clone()).expect("utf-8 stdout"),
@@ -235,7 +235,7 @@ enum Expect {
 }
 
 /// A finished run, for further checks.
-pub struct Run {
+pub(crate) struct Run {
     /// The raw output.
     pub output: Output,
     /// Stdout as text.
@@ -247,12 +247,12 @@ pub struct Run {
 
 impl Run {
     /// The absolute path of a file in the run's directory.
-    pub fn path(&self, path: &str) -> PathBuf {
+    pub(crate) fn path(&self, path: &str) -> PathBuf {
         self.dir.path().join(path)
     }
 
     /// Reads a file the run left in its directory.
-    pub fn read(&self, path: &str) -> String {
+    pub(crate) fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(path)).expect("read output file")
     }
 
@@ -331,7 +331,7 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 /// Kills a spawned process when dropped, so a failing assertion never leaves a server behind.
-pub struct ChildGuard(pub std::process::Child);
+pub(crate) struct ChildGuard(pub std::process::Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -341,7 +341,7 @@ impl Drop for ChildGuard {
 }
 
 /// A `plotward sandbox` process: its guard, its URL and the rest of its stdout (the banner).
-pub struct SandboxProcess {
+pub(crate) struct SandboxProcess {
     /// Kills it when dropped.
     pub guard: ChildGuard,
     /// `http://127.0.0.1:PORT`, from the banner's first line.
@@ -352,7 +352,7 @@ pub struct SandboxProcess {
 
 /// Starts `plotward sandbox --addr 127.0.0.1:0 ARGS` with a cleared environment, and reads its
 /// URL from the first line it prints.
-pub fn sandbox_process<I, S>(args: I) -> SandboxProcess
+pub(crate) fn sandbox_process<I, S>(args: I) -> SandboxProcess
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,

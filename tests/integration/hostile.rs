@@ -26,13 +26,13 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 /// The chunk size of [`Reply::Huge`] and [`Reply::HugeChunked`] bodies.
 const CHUNK: usize = 64 * 1024;
 /// The path of plotward's credentials check, its first request to any server.
-pub const CURRENT_USER: &str = "/v2/users/current";
+pub(crate) const CURRENT_USER: &str = "/v2/users/current";
 /// How a [`Reply::Huge`] body starts: a listing page whose results never end.
 const HUGE_PREFIX: &[u8] = br#"{"children":{"count":1,"next":null,"results":["#;
 
 /// One request as the server received it.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// The method, as sent (`GET`, `POST`, ...).
     pub method: String,
     /// The request target as sent: path and query string, not decoded.
@@ -45,7 +45,7 @@ pub struct Request {
 
 impl Request {
     /// The first header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -53,7 +53,7 @@ impl Request {
     }
 
     /// The target before any `?`.
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target
             .split_once('?')
             .map_or(self.target.as_str(), |(path, _)| path)
@@ -61,7 +61,7 @@ impl Request {
 
     /// The first value of a query parameter, percent-decoded (`+` is a space); a key without
     /// `=` has the empty value. Keys are compared after decoding.
-    pub fn query(&self, key: &str) -> Option<String> {
+    pub(crate) fn query(&self, key: &str) -> Option<String> {
         let (_, query) = self.target.split_once('?')?;
         query
             .split('&')
@@ -74,7 +74,7 @@ impl Request {
 
 /// What the server does with a request.
 #[derive(Clone, Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// This status and JSON body, with `Content-Type: application/json` and `Content-Length`.
     Json(u16, Value),
     /// This status and body as `text/plain; charset=utf-8`.
@@ -113,7 +113,7 @@ impl Reply {
     /// The same JSON reply with one more response header (`Retry-After`, ...). Panics for
     /// other replies: only JSON replies carry extra headers.
     #[must_use]
-    pub fn with_header(self, name: &str, value: &str) -> Reply {
+    pub(crate) fn with_header(self, name: &str, value: &str) -> Reply {
         let header = (name.to_owned(), value.to_owned());
         match self {
             Reply::Json(status, body) => Reply::JsonWithHeaders(status, body, vec![header]),
@@ -127,7 +127,7 @@ impl Reply {
 }
 
 /// A running scripted server; stops on drop.
-pub struct Server {
+pub(crate) struct Server {
     addr: SocketAddr,
     shared: Arc<Shared>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
@@ -156,7 +156,10 @@ impl Server {
     /// `handler` for it. Connections are kept alive until the client closes them, sends
     /// `Connection: close`, or a reply other than `Json`, `Text` or `Redirect` ends them.
     /// Panics if the address is not loopback or cannot be bound.
-    pub fn start(ip: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+    pub(crate) fn start(
+        ip: &str,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
         let parsed: IpAddr = ip.parse().expect("an IP address");
         assert!(parsed.is_loopback(), "{ip} is not a loopback address");
         let listener = TcpListener::bind((parsed, 0)).expect("bind the hostile server");
@@ -187,7 +190,10 @@ impl Server {
     /// Like [`Server::start`], but `GET /v2/users/current` answers `{"username": "alice"}`,
     /// so plotward's credentials check passes as alice and `handler` scripts the rest. The
     /// check is recorded like any request.
-    pub fn api(ip: &str, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+    pub(crate) fn api(
+        ip: &str,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
         Server::start(ip, move |request| {
             if request.path() == CURRENT_USER {
                 Reply::Json(200, json!({"username": "alice"}))
@@ -199,7 +205,7 @@ impl Server {
 
     /// The requests after plotward's credentials check, asserting that the check came first.
     #[track_caller]
-    pub fn requests_after_check(&self) -> Vec<Request> {
+    pub(crate) fn requests_after_check(&self) -> Vec<Request> {
         let mut requests = self.requests();
         assert_eq!(
             requests.first().map(Request::path),
@@ -211,23 +217,23 @@ impl Server {
     }
 
     /// The base URL, `http://IP:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Every request received so far, in arrival order (recorded before the handler ran).
-    pub fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         lock(&self.shared.requests).clone()
     }
 
     /// Stops accepting and waits for every connection thread to end (about 100 ms, at most
     /// about a second), whatever the reply in progress. Idempotent; also run on drop.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         let acceptor = lock(&self.acceptor).take();
         if let Some(acceptor) = acceptor {
@@ -249,7 +255,7 @@ impl Drop for Server {
 
 /// A listing page as the API sends it for a folder: `{"fid":"alice:-1", ..., "children":
 /// {"count", "next", "previous": null, "results"}}`.
-pub fn page(count: usize, next: Option<String>, results: Vec<Value>) -> Value {
+pub(crate) fn page(count: usize, next: Option<String>, results: Vec<Value>) -> Value {
     json!({
         "fid": "alice:-1",
         "filename": "",
@@ -264,7 +270,13 @@ pub fn page(count: usize, next: Option<String>, results: Vec<Value>) -> Value {
 }
 
 /// A file as its owner sees it; the owner is the part of `fid` before `:`.
-pub fn file(fid: &str, name: &str, filetype: &str, parent: i64, world_readable: bool) -> Value {
+pub(crate) fn file(
+    fid: &str,
+    name: &str,
+    filetype: &str,
+    parent: i64,
+    world_readable: bool,
+) -> Value {
     let owner = fid.split_once(':').map_or(fid, |(owner, _)| owner);
     json!({
         "fid": fid,

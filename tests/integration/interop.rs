@@ -29,7 +29,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs one step of `tests/python/chart_studio_interop.py` as `alice` and parses its JSON.
-pub fn client(sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value {
+pub(crate) fn client(sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value {
     let alice = &sandbox.users()[0];
     let output = Command::new(python())
         .arg(repo("tests/python/chart_studio_interop.py"))

@@ -2,7 +2,6 @@
 //! environment. One test binary, one module per area.
 
 // A test binary has no public API: the modules' `pub` helpers are for each other.
-#![allow(unreachable_pub)]
 
 /// The `Test` builder and helpers shared by every module.
 mod harness;

@@ -6,7 +6,7 @@ use crate::harness::{Test, repo};
 /// or removed field fails here first.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PlanJson {
+pub(crate) struct PlanJson {
     format_version: u32,
     policy: String,
     /// The SHA-256 of the policy's text, 64 hex digits.
@@ -29,7 +29,7 @@ pub struct PlanJson {
 /// `folders[]`: a folder the plan changes and what lies below it.
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct FolderChangeJson {
+pub(crate) struct FolderChangeJson {
     /// Its fid.
     pub fid: String,
     /// Its path.
@@ -47,7 +47,7 @@ pub struct FolderChangeJson {
 /// `listing`: what the listing could not vouch for (plans, checks and snapshots).
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct ListingJson {
+pub(crate) struct ListingJson {
     /// Other users' files skipped; absent when none.
     pub foreign_skipped: Option<usize>,
     /// The user's files left out of the folder tree, never judged; absent when none.
@@ -59,7 +59,7 @@ pub struct ListingJson {
 /// `listing.unproven`.
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct UnprovenJson {
+pub(crate) struct UnprovenJson {
     /// The server's `count`.
     pub counted: usize,
     /// Distinct items listed.
@@ -125,7 +125,7 @@ enum RuleJson {
 
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct DeadRuleJson {
+pub(crate) struct DeadRuleJson {
     /// 1-based rule number.
     pub index: usize,
     /// The rule's patterns.

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use plotward::wire::snapshot::Snapshot;
+use plotward::internals::Snapshot;
 use plotward_sandbox::{Event, Events, Options, Sandbox, Seed};
 
 use crate::api::{Api, As, sandbox_with};

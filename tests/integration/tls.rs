@@ -13,7 +13,7 @@ use crate::api::example_sandbox;
 use crate::harness::{Test, repo};
 
 /// A TLS proxy to `target`, with the PEM of the CA that signed its certificate.
-pub struct TlsProxy {
+pub(crate) struct TlsProxy {
     /// `https://localhost:PORT`.
     pub url: String,
     /// The CA that signed the proxy's certificate.
@@ -30,7 +30,7 @@ impl Drop for TlsProxy {
 }
 
 /// Starts a TLS-terminating proxy on 127.0.0.1 in front of `target`.
-pub fn tls_proxy(target: SocketAddr) -> TlsProxy {
+pub(crate) fn tls_proxy(target: SocketAddr) -> TlsProxy {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

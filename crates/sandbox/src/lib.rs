@@ -118,7 +118,7 @@ pub enum SandboxError {
     /// The seed snapshot could not be read.
     #[error("cannot read snapshot {path}: {source}")]
     ReadSeed {
-        /// The snapshot path.
+        /// The `--seed` file.
         path: PathBuf,
         /// The I/O error, or why the file is not acceptable text (too large, not UTF-8).
         source: std::io::Error,
@@ -126,7 +126,7 @@ pub enum SandboxError {
     /// The seed snapshot's JSON is malformed or does not have the snapshot shape.
     #[error("{path}:{line}:{column}: invalid snapshot: {message}")]
     SeedSyntax {
-        /// The snapshot path.
+        /// The `--seed` file.
         path: PathBuf,
         /// 1-based line.
         line: usize,
@@ -139,9 +139,9 @@ pub enum SandboxError {
     /// whose folder is not listed, ...).
     #[error("{path}: invalid snapshot: {message}")]
     InvalidSeed {
-        /// The snapshot path.
+        /// The `--seed` file.
         path: PathBuf,
-        /// What is wrong.
+        /// The first impossible thing found, with the fid or path it concerns.
         message: String,
     },
     /// The seed, state or settings are unusable.

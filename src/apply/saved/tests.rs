@@ -154,7 +154,8 @@ mod properties {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::apply::{changes, stale_changes};
+    use crate::apply::changes;
+    use crate::apply::stale::stale_changes;
 
     const LEVELS: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
 

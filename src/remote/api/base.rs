@@ -14,14 +14,14 @@ use super::fid::Fid;
 /// A validated API base URL (`https://plotly.acme.com`): http or https, a host, no user
 /// info, no path, query or fragment.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiBase {
+pub(crate) struct ApiBase {
     url: Url,
 }
 
 /// Why a server-supplied link was refused. Each names the link (with any user info removed),
 /// so the user can see what the server tried.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum LinkError {
+pub(crate) enum LinkError {
     /// Not a URL at all.
     #[error("the server's `next` link `{0}` is not a URL")]
     Malformed(String),
@@ -33,7 +33,6 @@ pub enum LinkError {
     OtherOrigin {
         /// The link, redacted.
         link: String,
-        /// The configured origin.
         origin: String,
     },
     /// Same origin, but not the listing it continues.
@@ -50,7 +49,7 @@ pub enum LinkError {
 
 impl ApiBase {
     /// Parses a base URL. The message never repeats user info.
-    pub fn parse(text: &str) -> Result<ApiBase, String> {
+    pub(crate) fn parse(text: &str) -> Result<ApiBase, String> {
         let url = Url::parse(text.trim().trim_end_matches('/')).map_err(|err| err.to_string())?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("unsupported scheme `{}`; use https", url.scheme()));
@@ -72,17 +71,17 @@ impl ApiBase {
     }
 
     /// The scheme, host and port, as `https://plotly.acme.com` (or with `:port`).
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         self.url.origin().ascii_serialization()
     }
 
     /// Whether this is plain http (allowed for loopback hosts only, checked by the caller).
-    pub fn is_http(&self) -> bool {
+    pub(crate) fn is_http(&self) -> bool {
         self.url.scheme() == "http"
     }
 
     /// The host name or address.
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         self.url.host_str().unwrap_or_default()
     }
 
@@ -96,7 +95,7 @@ impl ApiBase {
     }
 
     /// `GET /v2/folders/all?user=U&page=N&page_size=S`: every file of the user, folders too.
-    pub fn list_url(&self, user: &str, page: usize, page_size: usize) -> Url {
+    pub(crate) fn list_url(&self, user: &str, page: usize, page_size: usize) -> Url {
         let mut url = self.endpoint(&["folders", "all"]);
         url.query_pairs_mut()
             .append_pair("user", user)
@@ -106,12 +105,12 @@ impl ApiBase {
     }
 
     /// `/v2/files/{fid}`, the colon left literal as the official client sends it.
-    pub fn file_url(&self, fid: &Fid) -> Url {
+    pub(crate) fn file_url(&self, fid: &Fid) -> Url {
         self.endpoint(&["files", fid.as_str()])
     }
 
     /// `/v2/users/current`.
-    pub fn current_user_url(&self) -> Url {
+    pub(crate) fn current_user_url(&self) -> Url {
         self.endpoint(&["users", "current"])
     }
 
@@ -121,7 +120,7 @@ impl ApiBase {
     /// proxy emit `http://` links, so an `http` link under an `https` base is upgraded to
     /// `https`; nothing is ever downgraded. User info and fragments are refused or dropped,
     /// and the path must stay the listing's own.
-    pub fn accept_link(&self, link: &str, current: &Url) -> Result<Url, LinkError> {
+    pub(crate) fn accept_link(&self, link: &str, current: &Url) -> Result<Url, LinkError> {
         let shown = redact(link);
         let mut url = self
             .url
@@ -165,7 +164,7 @@ impl fmt::Display for ApiBase {
 /// replaced by `***` (a password may hold `/`, `?` or `#`, so the authority's end cannot be
 /// trusted), control characters escaped, and at most 300 characters, so a hostile server or
 /// a pasted URL cannot put a password or a terminal escape into an error message.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let without_userinfo = match text.rfind('@') {
         Some(at) => {
             let start = text.find("://").map_or(0, |scheme| scheme + 3);

@@ -9,15 +9,14 @@ const MAX_IDLOCAL: u64 = i64::MAX as u64;
 /// A file id of the managed user: `owner:number`, the owner exactly the configured user and
 /// the number plain decimal digits. Nothing else can become a `/v2/files/{fid}` URL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Fid {
+pub(crate) struct Fid {
     text: String,
-    idlocal: i64,
 }
 
 /// What a server-supplied fid turned out to be. Classifying allocates nothing, so a listing
 /// of 100,000 files is checked without copying a fid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FidCheck {
+pub(crate) enum FidCheck {
     /// One of the managed user's files, with its number.
     Own(i64),
     /// A well-formed fid of another user: listed, but never managed.
@@ -28,7 +27,7 @@ pub enum FidCheck {
 
 impl Fid {
     /// Classifies a fid against the managed user.
-    pub fn check(text: &str, user: &str) -> FidCheck {
+    pub(crate) fn check(text: &str, user: &str) -> FidCheck {
         let Some((owner, number)) = text.split_once(':') else {
             return FidCheck::Malformed;
         };
@@ -49,11 +48,10 @@ impl Fid {
     }
 
     /// Parses one of the managed user's fids, or says why it is not one.
-    pub fn parse(text: &str, user: &str) -> Result<Fid, String> {
+    pub(crate) fn parse(text: &str, user: &str) -> Result<Fid, String> {
         match Fid::check(text, user) {
-            FidCheck::Own(idlocal) => Ok(Fid {
+            FidCheck::Own(_) => Ok(Fid {
                 text: text.to_owned(),
-                idlocal,
             }),
             FidCheck::Foreign => Err(format!(
                 "the file id `{}` belongs to another user, not {user}",
@@ -67,20 +65,15 @@ impl Fid {
     }
 
     /// The fid as text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// The number after the colon, which folders' `parent` fields refer to.
-    pub fn idlocal(&self) -> i64 {
-        self.idlocal
     }
 }
 
 /// Whether `name` can be a Chart Studio username: not empty, and no `:`, `/`, `?`, `#`, `%`,
 /// `\`, whitespace or control characters (it is the owner part of every fid, and half of the
 /// Basic credentials).
-pub fn is_username(name: &str) -> bool {
+pub(crate) fn is_username(name: &str) -> bool {
     !name.is_empty()
         && name.chars().all(|c| {
             !c.is_control()

@@ -8,29 +8,26 @@ use reqwest::Url;
 /// The largest `count` plotward believes. Far above any real account (the largest accounts
 /// seen hold tens of thousands of files); a server claiming more is refused rather than
 /// given memory and time in proportion to its claim.
-pub const MAX_COUNT: usize = 1_000_000;
+pub(crate) const MAX_COUNT: usize = 1_000_000;
 
 /// Pages followed beyond `ceil(count / page size)` before a listing is called endless: room
 /// for files created while the listing runs.
-pub const PAGE_MARGIN: usize = 2;
+pub(crate) const PAGE_MARGIN: usize = 2;
 
 /// The fewest items a first page may hold while more remain. plotward asks for 500 (as the
 /// documented recipes do); a server that pages by fewer could make a listing of
 /// [`MAX_COUNT`] items take a million requests, so it is refused.
-pub const MIN_PAGE_ITEMS: usize = 50;
+pub(crate) const MIN_PAGE_ITEMS: usize = 50;
 
 /// Why a listing was stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PagingError {
+pub(crate) enum PagingError {
     /// `count` above [`MAX_COUNT`].
     #[error(
         "the server claims {count} files, more than plotward's ceiling of {MAX_COUNT}; \
          refusing to list (a real account is far smaller)"
     )]
-    CountTooLarge {
-        /// The claimed count.
-        count: usize,
-    },
+    CountTooLarge { count: usize },
     /// A `next` link named a page already fetched.
     #[error(
         "the server's `next` link `{0}` repeats a page already listed; the listing would never end"
@@ -44,7 +41,6 @@ pub enum PagingError {
     TooManyPages {
         /// Pages allowed.
         budget: usize,
-        /// The claimed count.
         count: usize,
         /// Items on the first page.
         per_page: usize,
@@ -55,7 +51,6 @@ pub enum PagingError {
          page and needs at least {MIN_PAGE_ITEMS} to bound the listing"
     )]
     PagesTooSmall {
-        /// The claimed count.
         count: usize,
         /// Items on the first page.
         per_page: usize,
@@ -72,7 +67,7 @@ pub enum PagingError {
 }
 
 /// Checks a page's `count` against the ceiling.
-pub fn check_count(count: usize) -> Result<usize, PagingError> {
+pub(crate) fn check_count(count: usize) -> Result<usize, PagingError> {
     if count > MAX_COUNT {
         Err(PagingError::CountTooLarge { count })
     } else {
@@ -82,7 +77,11 @@ pub fn check_count(count: usize) -> Result<usize, PagingError> {
 
 /// Checks the first page's size: when another page follows, it must hold at least
 /// [`MIN_PAGE_ITEMS`]. A lone page is the whole listing, judged by the count check.
-pub fn check_page_size(count: usize, per_page: usize, has_next: bool) -> Result<(), PagingError> {
+pub(crate) fn check_page_size(
+    count: usize,
+    per_page: usize,
+    has_next: bool,
+) -> Result<(), PagingError> {
     if !has_next || per_page >= MIN_PAGE_ITEMS {
         Ok(())
     } else {
@@ -92,7 +91,7 @@ pub fn check_page_size(count: usize, per_page: usize, has_next: bool) -> Result<
 
 /// How many pages a listing of `count` items at `per_page` a page may take, margin included.
 /// A first page with no items cannot say how big pages are, so only the margin is allowed.
-pub fn page_budget(count: usize, per_page: usize) -> usize {
+pub(crate) fn page_budget(count: usize, per_page: usize) -> usize {
     if per_page == 0 {
         return 1 + PAGE_MARGIN;
     }
@@ -101,7 +100,10 @@ pub fn page_budget(count: usize, per_page: usize) -> usize {
 
 /// The pages that fetching by number should ask for after the first: `2..=last`, or `None`
 /// when the first page holds everything or says nothing usable.
-pub fn numbered_pages(count: usize, per_page: usize) -> Option<std::ops::RangeInclusive<usize>> {
+pub(crate) fn numbered_pages(
+    count: usize,
+    per_page: usize,
+) -> Option<std::ops::RangeInclusive<usize>> {
     if per_page == 0 || count <= per_page {
         return None;
     }
@@ -111,7 +113,7 @@ pub fn numbered_pages(count: usize, per_page: usize) -> Option<std::ops::RangeIn
 /// A walk along `next` links: refuses a page seen before, and more pages or items than the
 /// budget allows.
 #[derive(Debug)]
-pub struct Walk {
+pub(crate) struct Walk {
     seen: HashSet<Url>,
     /// Fingerprints of the fids listed so far (8 bytes each, not the fids themselves).
     listed: HashSet<u64>,
@@ -123,7 +125,7 @@ pub struct Walk {
 
 impl Walk {
     /// Starts a walk whose first page, already fetched, was `first` with `items` items.
-    pub fn new(first: Url, count: usize, per_page: usize) -> Walk {
+    pub(crate) fn new(first: Url, count: usize, per_page: usize) -> Walk {
         Walk {
             seen: HashSet::from([first]),
             listed: HashSet::new(),
@@ -135,7 +137,7 @@ impl Walk {
     }
 
     /// Records the next page's URL before it is fetched; refuses a repeat or one page too many.
-    pub fn step(&mut self, url: &Url) -> Result<(), PagingError> {
+    pub(crate) fn step(&mut self, url: &Url) -> Result<(), PagingError> {
         if self.seen.contains(url) {
             return Err(PagingError::Repeated(super::base::redact(url.as_str())));
         }
@@ -151,7 +153,7 @@ impl Walk {
     }
 
     /// Records the items of a fetched page; refuses more than the ceiling.
-    pub fn add_items(&mut self, items: usize) -> Result<(), PagingError> {
+    pub(crate) fn add_items(&mut self, items: usize) -> Result<(), PagingError> {
         self.items = self.items.saturating_add(items);
         if self.items > MAX_COUNT + self.per_page {
             return Err(PagingError::TooManyItems);
@@ -161,7 +163,7 @@ impl Walk {
 
     /// Records the fids of a page (the first page too); refuses a page after the first that
     /// adds none, so a server cannot keep a walk going with empty or repeated pages.
-    pub fn add_fids<'f>(
+    pub(crate) fn add_fids<'f>(
         &mut self,
         url: &Url,
         fids: impl Iterator<Item = &'f str>,
@@ -175,7 +177,8 @@ impl Walk {
     }
 
     /// Pages fetched so far, the first included.
-    pub fn pages(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn pages(&self) -> usize {
         self.seen.len()
     }
 }

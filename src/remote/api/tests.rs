@@ -7,6 +7,8 @@ use proptest::prelude::*;
 use reqwest::Url;
 use serde_json::json;
 
+use super::base::LinkError;
+use super::paging::MAX_COUNT;
 use super::*;
 
 fn listed(fid: &str, name: &str, filetype: &str, parent: i64) -> ListedFile {
@@ -65,7 +67,8 @@ fn the_user_is_encoded_as_a_query_value_never_as_url_structure() {
 #[test]
 fn only_the_managed_users_well_formed_fids_become_urls() {
     assert_eq!(Fid::check("alice:0", "alice"), FidCheck::Own(0));
-    assert_eq!(fid("alice:42").idlocal(), 42);
+    assert_eq!(Fid::check("alice:42", "alice"), FidCheck::Own(42));
+    assert_eq!(fid("alice:42").as_str(), "alice:42");
     assert_eq!(Fid::check("bob:7", "alice"), FidCheck::Foreign);
     for bad in [
         "alice:1/../../users/current",

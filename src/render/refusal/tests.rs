@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::apply::{Change, Inconsistency};
+use crate::apply::Change;
+use crate::apply::saved::Inconsistency;
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Breach;
 use crate::policy::Limit;
