@@ -4,8 +4,9 @@
 use std::io::{self, Write};
 
 use super::{CheckView, Painter, PlanView};
+use crate::apply::DecidingRule;
 use crate::check::{Finding, Kind, Report};
-use crate::plan::{Breach, DecidedBy, Direction, Plan, Summary};
+use crate::plan::{Breach, Direction, Plan, Summary};
 use crate::policy::Policy;
 use crate::wire::check::{CHECK_FORMAT_VERSION, CheckJson, CheckSummaryJson, ViolationJson};
 use crate::wire::plan::{
@@ -49,7 +50,7 @@ pub(crate) fn plan_file(
         policy_sha256: Some(policy.digest.clone()),
         source,
         summary: summary_json(plan.summary()),
-        changes: plan.changes().map(|change| change_json(&change)).collect(),
+        changes: plan.changes().map(change_json).collect(),
         dead_rules: dead_rules_json(&plan.dead_rules),
         dead_patterns: dead_patterns_json(&plan.dead_patterns),
         guardrails: breaches
@@ -105,32 +106,31 @@ fn summary_json(summary: Summary) -> SummaryJson {
     }
 }
 
-fn change_json(change: &crate::plan::Change<'_>) -> ChangeJson {
-    let file = &change.entry.file;
+/// A planned change as the plan file holds it: through the domain change apply reads back
+/// ([`crate::apply::Change`]), so what is saved and what is compared are one mapping.
+fn change_json(change: crate::plan::Change<'_>) -> ChangeJson {
+    let change = crate::apply::Change::from(change);
     ChangeJson {
-        fid: file.fid.clone(),
-        path: file.path.clone(),
-        filetype: file.filetype.clone(),
         action: change.direction().into(),
+        rule: RuleJson::from(&change.rule),
+        required_by: change.required_by.map(|required| RequiredByJson {
+            fid: required.fid,
+            path: required.path,
+            wants: required.wants,
+        }),
+        fid: change.fid,
+        path: change.path,
+        filetype: change.filetype,
         from: change.from,
         to: change.to,
-        observed: change.entry.observed(),
-        rule: RuleJson::from(&change.entry.decided_by),
-        required_by: match &change.entry.decided_by {
-            DecidedBy::Contents(required) => Some(RequiredByJson {
-                fid: required.fid.clone(),
-                path: required.path.clone(),
-                wants: required.wants,
-            }),
-            _ => None,
-        },
+        observed: change.observed,
     }
 }
 
-impl From<&DecidedBy> for RuleJson {
-    fn from(decided_by: &DecidedBy) -> RuleJson {
-        match decided_by {
-            DecidedBy::Rule {
+impl From<&DecidingRule> for RuleJson {
+    fn from(rule: &DecidingRule) -> RuleJson {
+        match rule {
+            DecidingRule::Rule {
                 number,
                 pattern,
                 line,
@@ -139,19 +139,18 @@ impl From<&DecidedBy> for RuleJson {
                 pattern: pattern.to_string(),
                 line: *line,
             },
-            // A folder is only ever changed by a rule that names it, so `Folder` never
-            // reaches a change; mapping it to the default keeps the conversion total.
-            DecidedBy::Default | DecidedBy::Folder => RuleJson::Default,
-            DecidedBy::Contents(required) => RuleJson::from(&required.by),
+            DecidingRule::Default => RuleJson::Default,
         }
     }
 }
 
 fn violation_json(finding: &Finding) -> ViolationJson {
     let (kind, wanted, rule) = match &finding.kind {
-        Kind::Drift { wanted, decided_by } => {
-            ("drift", Some(*wanted), Some(RuleJson::from(decided_by)))
-        }
+        Kind::Drift { wanted, decided_by } => (
+            "drift",
+            Some(*wanted),
+            Some(RuleJson::from(&DecidingRule::from(decided_by))),
+        ),
         Kind::NeverPublic => ("never_public", None, None),
     };
     ViolationJson {
