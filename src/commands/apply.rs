@@ -173,11 +173,7 @@ fn confirm_saved(
     apply::refuse_stale(path, &plan, &fresh, inventory)?;
     apply::check_guardrails(policy, &breaches, force)?;
     let (restrict, expose) = plan.counts();
-    writeln!(
-        io.out,
-        "Applying the saved plan {}: {restrict} to restrict, {expose} to expose.",
-        crate::visible::escape(&path.display().to_string())
-    )?;
+    render::text::applying_saved_plan(path, restrict, expose, io.out)?;
     Ok((plan.changes, watches))
 }
 
@@ -191,13 +187,13 @@ fn show_and_confirm(
     asks: bool,
     io: &mut Io<'_>,
 ) -> Result<Option<(Vec<Change>, Watches)>, Error> {
-    let (plan, _) = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
+    let shown = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
+    let plan = shown.plan;
     if !plan.summary().has_changes() {
         return Ok(None);
     }
     let watches = apply::watches(&plan, &policy.guardrails);
-    let breaches = crate::plan::breaches(&plan, &policy.guardrails);
-    apply::check_guardrails(policy, &breaches, force)?;
+    apply::check_guardrails(policy, &shown.breaches, force)?;
     if asks && !confirm(io)? {
         return Err(Error::Cancelled(Cancelled::Declined));
     }
@@ -208,11 +204,7 @@ fn show_and_confirm(
 /// flushed first, so nobody is asked to approve what they cannot see yet.
 fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
     io.out.flush()?;
-    write!(
-        io.err,
-        "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
-    )?;
-    io.err.flush()?;
+    render::text::confirmation_prompt(io.err)?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()

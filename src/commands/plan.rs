@@ -18,7 +18,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
     let json_to_stdout = config.out.as_deref().is_some_and(outfile::is_stdout);
-    let (plan, file) = if json_to_stdout {
+    let Shown { plan, file, .. } = if json_to_stdout {
         // `--out -`: stdout carries the saved plan alone; the plan for people goes to stderr.
         let mut shown = Vec::new();
         let planned = show_plan(
@@ -131,7 +131,7 @@ pub(super) fn show_plan<'i>(
     source: Source,
     format: Format,
     io: &mut Io<'_>,
-) -> Result<(Plan<'i>, PlanFile), Error> {
+) -> Result<Shown<'i>, Error> {
     render::diagnostic::warnings(policy, io.err_painter, io.err)?;
     let plan = plan::diff(policy, inventory);
     let breaches = plan::breaches(&plan, &policy.guardrails);
@@ -153,7 +153,19 @@ pub(super) fn show_plan<'i>(
         file: &file,
     };
     render::plan(&view, format, io.out_painter, io.out)?;
-    Ok((plan, file))
+    Ok(Shown {
+        plan,
+        breaches,
+        file,
+    })
+}
+
+/// What [`show_plan`] computed and printed: the plan, the guardrails it breaks, and its JSON
+/// form (what `--out` saves).
+pub(super) struct Shown<'i> {
+    pub(super) plan: Plan<'i>,
+    pub(super) breaches: Vec<crate::plan::Breach>,
+    pub(super) file: PlanFile,
 }
 
 /// Lists the account with a progress bar on a terminal, warning about files that could not

@@ -2,10 +2,11 @@
 
 use std::io::{self, Write};
 
-use plotward_sandbox::{Event, Events, Options, Sandbox, Seed, Started, User};
+use plotward_sandbox::{Events, Options, Sandbox, Seed};
 
 use super::Io;
 use crate::error::{Error, Exit};
+use crate::render;
 
 /// `sandbox`: serves until Ctrl-C or SIGTERM, after printing where and as whom to connect.
 pub(crate) fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error> {
@@ -24,11 +25,12 @@ pub(crate) fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error>
         },
         shutdown,
         |started| {
-            printed = print_sandbox_banner(started, options, io.out);
+            let seeded = !matches!(options.seed, Seed::Empty);
+            printed = render::sandbox::banner(started, options.state.as_deref(), seeded, io.out);
         },
     ))?;
     printed?;
-    writeln!(io.err, "sandbox stopped")?;
+    render::sandbox::stopped(io.err)?;
     Ok(Exit::Success)
 }
 
@@ -36,56 +38,10 @@ pub(crate) fn sandbox(options: &Options, io: &mut Io<'_>) -> Result<Exit, Error>
 /// Written directly: the server's threads outlive any borrow of [`Io`].
 fn to_stderr() -> Events {
     Events::new(|event| {
-        let line = match event {
-            Event::Warning(message) => format!("warning: {message}"),
-            Event::Stopped(err) => format!("sandbox stopped: {err}"),
-            _ => return,
-        };
-        let _ = writeln!(io::stderr(), "{line}");
-    })
-}
-
-fn print_sandbox_banner(
-    started: &Started,
-    options: &Options,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let url = &started.url;
-    writeln!(out, "plotward sandbox: Chart Studio v2 API at {url}")?;
-    writeln!(
-        out,
-        "  files: {}, folders: {}",
-        started.files, started.folders
-    )?;
-    if let Some(state) = &options.state {
-        writeln!(out, "  state: {}", state.display())?;
-        if started.resumed && !matches!(options.seed, Seed::Empty) {
-            // The seed did not load: say so, rather than let the counts above surprise.
-            writeln!(
-                out,
-                "  started from the existing state file, not from --seed/--generate (which \
-                 /_sandbox/reset goes back to); use another --state file to start from the seed"
-            )?;
+        if let Some(line) = render::sandbox::event(&event) {
+            let _ = writeln!(io::stderr(), "{line}");
         }
-    }
-    for user in &started.users {
-        writeln!(out, "  user: {}  api key: {}", user.username, user.api_key)?;
-    }
-    if let Some(user) = started.users.first() {
-        writeln!(out, "Point clients at it:")?;
-        writeln!(
-            out,
-            "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}",
-            user.username, user.api_key
-        )?;
-    }
-    writeln!(
-        out,
-        "Not part of Chart Studio: {url}/_sandbox/requests, /_sandbox/state, /_sandbox/reset, /_sandbox/faults"
-    )?;
-    writeln!(out, "Press Ctrl-C to stop.")?;
-    // Scripts read the URL from the first line while the server runs: flush now.
-    out.flush()
+    })
 }
 
 /// A future that completes on Ctrl-C or SIGTERM. The handlers are installed now, when this is
@@ -146,11 +102,7 @@ pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         accept_count_mismatch: false,
     };
     let client = Client::new(&remote.connection, remote.retry)?;
-    writeln!(
-        io.out,
-        "plotward demo: a sandbox Chart Studio at {}, seeded with examples/inventory.json\n",
-        sandbox.url()
-    )?;
+    render::sandbox::demo_intro(sandbox.url(), io.out)?;
     let runtime = super::runtime()?;
     let exit = runtime.block_on(demo_steps(&client, &policy, &remote, io))?;
     if keep_running {
@@ -158,24 +110,10 @@ pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
             let _inside = runtime.enter();
             shutdown_signal().map_err(Error::Signals)?
         };
-        print_exports(sandbox.url(), &user, io.out)?;
-        writeln!(io.out, "The sandbox keeps running. Press Ctrl-C to stop.")?;
-        io.out.flush()?;
+        render::sandbox::demo_running(sandbox.url(), &user, io.out)?;
         runtime.block_on(shutdown);
     } else {
-        writeln!(
-            io.out,
-            "\nThe sandbox stopped with the demo. To explore by hand, start one and point plotward at it:\n  \
-             plotward sandbox --seed examples/inventory.json --user alice:demo-key"
-        )?;
-        print_exports(
-            "http://127.0.0.1:9889",
-            &User {
-                username: "alice".into(),
-                api_key: "demo-key".into(),
-            },
-            io.out,
-        )?;
+        render::sandbox::demo_stopped(io.out)?;
     }
     sandbox.stop();
     Ok(exit)
@@ -190,13 +128,14 @@ async fn demo_steps(
     use super::plan::{api_source, list_account, show_plan};
     use crate::render::Format;
 
-    writeln!(io.out, "$ plotward plan -p policies/example.yaml")?;
+    render::sandbox::demo_step("plan -p policies/example.yaml", true, io.out)?;
     let inventory = list_account(client, remote, io).await?;
-    let (plan, _) = show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    let plan = show_plan(policy, &inventory, api_source(client), Format::Text, io)?.plan;
     let watches = crate::apply::watches(&plan, &policy.guardrails);
-    writeln!(
+    render::sandbox::demo_step(
+        "apply -p policies/example.yaml --auto-approve",
+        false,
         io.out,
-        "\n$ plotward apply -p policies/example.yaml --auto-approve"
     )?;
     let options = crate::apply::Options {
         parallelism: remote.parallelism,
@@ -204,17 +143,8 @@ async fn demo_steps(
     };
     let changes = crate::apply::changes(&plan);
     let report = super::apply::carry_out(client, changes, &watches, options, None, io).await?;
-    writeln!(io.out, "\n$ plotward plan -p policies/example.yaml")?;
+    render::sandbox::demo_step("plan -p policies/example.yaml", false, io.out)?;
     let inventory = list_account(client, remote, io).await?;
     show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
     Ok(super::apply::exit_for(&report))
-}
-
-fn print_exports(url: &str, user: &User, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}\n  \
-         plotward plan -p policies/example.yaml",
-        user.username, user.api_key
-    )
 }

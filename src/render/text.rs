@@ -776,6 +776,30 @@ pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write)
     )
 }
 
+/// The line before a saved plan is carried out: which plan, and what it does.
+pub(crate) fn applying_saved_plan(
+    path: &std::path::Path,
+    restrict: usize,
+    expose: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Applying the saved plan {}: {restrict} to restrict, {expose} to expose.",
+        escape(&path.display().to_string())
+    )
+}
+
+/// Terraform's question before applying a fresh plan, flushed so it shows before the answer
+/// is read; only `yes` approves.
+pub(crate) fn confirmation_prompt(out: &mut dyn Write) -> io::Result<()> {
+    write!(
+        out,
+        "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    )?;
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
