@@ -1,11 +1,11 @@
 //! The one top-level error, and the exit codes.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::inventory::SnapshotError;
 use crate::policy::PolicyError;
-use crate::render::{Painter, diagnostic};
+use crate::render::Painter;
 
 /// How a run ended, as the process exit code. The codes follow Terraform's
 /// `-detailed-exitcode`.
@@ -109,45 +109,9 @@ impl Error {
         matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
     }
 
-    /// The message for stderr: diagnostics with carets for policy errors, `error: ...`
-    /// otherwise.
+    /// The message for stderr, worded by [`crate::render::error`]: diagnostics with carets
+    /// for policy errors, `error: ...` otherwise.
     pub fn render(&self, painter: Painter) -> String {
-        match self {
-            Error::Policy(PolicyError::Invalid(diagnostics))
-            | Error::TestFile(crate::policytest::TestFileError::Invalid(diagnostics)) => {
-                diagnostic::render(diagnostics, painter)
-            }
-            Error::Policy(PolicyError::Read { path, source })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
-                format!(
-                    "{}: {}\n",
-                    painter.paint(Painter::RED, "error"),
-                    crate::visible::escape_lines(&missing_policy(path))
-                )
-            }
-            // Messages hold text from outside (paths, server words): shown, never obeyed.
-            other => format!(
-                "{}: {}\n",
-                painter.paint(Painter::RED, "error"),
-                crate::visible::escape_lines(&other.to_string())
-            ),
-        }
+        crate::render::error::message(self, painter)
     }
-}
-
-/// A missing policy file: which file was looked for (relative paths also as absolute), and
-/// the two ways on: name another file, or start from the account as it is.
-fn missing_policy(path: &Path) -> String {
-    let absolute = std::env::current_dir()
-        .ok()
-        .filter(|_| path.is_relative())
-        .map(|dir| format!(" ({})", dir.join(path).display()))
-        .unwrap_or_default();
-    format!(
-        "no policy file {}{absolute}: give one with -p PATH, or start from the account's \
-         sharing as it is today with `plotward export > {}`",
-        path.display(),
-        path.display()
-    )
 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
+pub(crate) mod error;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
