@@ -9,7 +9,7 @@ use crate::cli::{
     self, ApplyArgs, CheckArgs, Cli, Command, ConnectionArgs, ExplainArgs, ExportArgs, PlanArgs,
     SandboxArgs,
 };
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::inventory::{FileType, check_path};
 use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
@@ -184,45 +184,6 @@ impl Config {
             command,
         })
     }
-}
-
-/// Arguments that do not make sense, alone or together; found before anything is read or
-/// sent.
-#[derive(Debug, thiserror::Error)]
-pub enum UsageError {
-    /// A path given to `explain` that no file can have.
-    #[error("invalid path: {0}")]
-    Path(crate::inventory::BadPath),
-    /// A `--filetype` plotward does not know, with the nearest known name.
-    #[error(
-        "unknown filetype `{name}`{}; expected one of {}",
-        suggestion.map(|word| format!(" (did you mean `{word}`?)")).unwrap_or_default(),
-        FileType::KNOWN.join(", ")
-    )]
-    Filetype {
-        /// The name given.
-        name: String,
-        /// The closest known name, if one is close.
-        suggestion: Option<&'static str>,
-    },
-    /// `--max-writes 0`.
-    #[error("--max-writes must be at least 1")]
-    NoWrites,
-    /// A `--user` without both halves; only the name part is shown (the rest may be a key).
-    #[error("--user takes NAME:APIKEY, got `{0}`")]
-    UserSpec(String),
-    /// Sandbox fault settings out of range.
-    #[error("{0}")]
-    Faults(String),
-    /// A sandbox address off loopback.
-    #[error("the sandbox only listens on loopback addresses, not {0}")]
-    NotLoopback(std::net::SocketAddr),
-    /// `plan --out` naming the plan's own policy or snapshot.
-    #[error(
-        "--out {} is this plan's own input; write the plan somewhere else",
-        crate::visible::escape(&.0.display().to_string())
-    )]
-    OutIsInput(PathBuf),
 }
 
 fn explain_config(args: ExplainArgs) -> Result<CommandConfig, Error> {

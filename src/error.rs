@@ -3,9 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::inventory::SnapshotError;
 use crate::policy::PolicyError;
-use crate::render::Painter;
+use crate::snapshot::SnapshotError;
 
 /// How a run ended, as the process exit code. The codes follow Terraform's
 /// `-detailed-exitcode`.
@@ -55,7 +54,7 @@ pub enum Error {
     Sandbox(#[from] plotward_sandbox::SandboxError),
     /// The arguments do not make sense together.
     #[error(transparent)]
-    Usage(#[from] crate::config::UsageError),
+    Usage(#[from] UsageError),
     /// An export that cannot be made, or that plotward could not read back.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
@@ -108,10 +107,43 @@ impl Error {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
     }
+}
 
-    /// The message for stderr, worded by [`crate::render::error`]: diagnostics with carets
-    /// for policy errors, `error: ...` otherwise.
-    pub fn render(&self, painter: Painter) -> String {
-        crate::render::error::message(self, painter)
-    }
+/// Arguments that do not make sense, alone or together; found before anything is read or
+/// sent.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// A path given to `explain` that no file can have.
+    #[error("invalid path: {0}")]
+    Path(crate::inventory::BadPath),
+    /// A `--filetype` plotward does not know, with the nearest known name.
+    #[error(
+        "unknown filetype `{name}`{}; expected one of {}",
+        suggestion.map(|word| format!(" (did you mean `{word}`?)")).unwrap_or_default(),
+        crate::inventory::FileType::KNOWN.join(", ")
+    )]
+    Filetype {
+        /// The name given.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// `--max-writes 0`.
+    #[error("--max-writes must be at least 1")]
+    NoWrites,
+    /// A `--user` without both halves; only the name part is shown (the rest may be a key).
+    #[error("--user takes NAME:APIKEY, got `{0}`")]
+    UserSpec(String),
+    /// Sandbox fault settings out of range.
+    #[error("{0}")]
+    Faults(String),
+    /// A sandbox address off loopback.
+    #[error("the sandbox only listens on loopback addresses, not {0}")]
+    NotLoopback(std::net::SocketAddr),
+    /// `plan --out` naming the plan's own policy or snapshot.
+    #[error(
+        "--out {} is this plan's own input; write the plan somewhere else",
+        crate::visible::escape(&.0.display().to_string())
+    )]
+    OutIsInput(PathBuf),
 }

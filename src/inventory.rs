@@ -1,17 +1,12 @@
-//! The inventory: what the remote account holds, and the snapshot file format that stores it.
+//! The inventory: what the remote account holds.
 //!
 //! An [`Inventory`] is a flat list of [`RemoteFile`]s with their paths already resolved from the
-//! folder tree. It comes from a live listing (the `remote` client) or from a snapshot file, whose
-//! wire format is documented on [`Snapshot`] (in [`crate::wire::snapshot`]); reading one is
-//! here.
+//! folder tree. It comes from a live listing (the `remote` client) or from a snapshot file
+//! ([`crate::snapshot`]).
 
-use std::collections::HashSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::wire::snapshot::{SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotSource};
 
 /// A sharing level, ordered by exposure: `Private < Secret < Public`.
 ///
@@ -266,197 +261,33 @@ impl Inventory {
     }
 }
 
-/// Why a snapshot could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    /// The file could not be read.
-    #[error("cannot read snapshot {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The JSON is malformed or does not have the snapshot shape.
-    #[error("{path}:{line}:{column}: invalid snapshot: {message}")]
-    Syntax {
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// `serde_json`'s message, without its own position suffix.
-        message: String,
-    },
-    /// The snapshot is well-formed but says something impossible.
-    #[error("{path}: invalid snapshot: {problem}")]
-    Invalid { path: PathBuf, problem: Impossible },
-}
-
-/// What a well-formed snapshot can say that no account holds.
-#[derive(Debug, thiserror::Error)]
-pub enum Impossible {
-    /// A format this build does not read.
-    #[error(
-        "unsupported format_version {0}; this plotward reads version {SNAPSHOT_FORMAT_VERSION}"
-    )]
-    FormatVersion(u32),
-    /// A fid not of the form `owner:number`.
-    #[error("fid {0:?} is not of the form owner:number")]
-    Fid(String),
-    /// A path no file can have.
-    #[error("file {fid}: {problem}")]
-    Path {
-        fid: String,
-        /// What is wrong with its path.
-        problem: BadPath,
-    },
-    /// The same fid twice.
-    #[error("fid {0} appears more than once")]
-    Duplicate(String),
-    /// A file whose folder is not listed, so what the world sees of it cannot be judged.
-    #[error(
-        "file {fid} is in folder {}, which the snapshot does not list; a snapshot lists every \
-         folder (\"filetype\": \"fold\"), because a folder's sharing reaches everything in it",
-        crate::visible::escape(folder)
-    )]
-    MissingFolder {
-        fid: String,
-        /// The folder path no entry names.
-        folder: String,
-    },
-}
-
 /// Why a path is not `/`-joined names of bounded length.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadPath {
     /// No name at all.
     #[error("path is empty")]
     Empty,
-    /// Longer than [`MAX_PATH_BYTES`].
-    #[error("path is longer than {MAX_PATH_BYTES} bytes")]
+    /// Longer than [`crate::limits::MAX_PATH_BYTES`].
+    #[error("path is longer than {} bytes", crate::limits::MAX_PATH_BYTES)]
     TooLong,
     /// A leading, trailing or doubled `/`.
     #[error("path {0:?} has an empty folder name (leading, trailing or doubled `/`)")]
     EmptyName(String),
 }
 
-/// Reading and writing the snapshot document ([`crate::wire::snapshot`]) lives here, beside
-/// the rules every path and fid of an inventory follows.
-impl Snapshot {
-    /// Wraps an inventory for writing.
-    pub fn from_inventory(inventory: &Inventory, source: Option<SnapshotSource>) -> Snapshot {
-        Snapshot {
-            format_version: SNAPSHOT_FORMAT_VERSION,
-            source,
-            listing: inventory.coverage(),
-            files: inventory.files().to_vec(),
-        }
-    }
-
-    /// Reads and validates a snapshot file.
-    pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text =
-            crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
-                SnapshotError::Read {
-                    path: path.to_owned(),
-                    source,
-                }
-            })?;
-        Snapshot::parse(&text, path)
-    }
-
-    /// Parses and validates snapshot JSON; `path` only names the source in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Snapshot, SnapshotError> {
-        let snapshot: Snapshot =
-            serde_json::from_str(text).map_err(|err| SnapshotError::Syntax {
-                path: path.to_owned(),
-                line: err.line(),
-                column: err.column(),
-                message: strip_position(&err.to_string()),
-            })?;
-        snapshot
-            .validate()
-            .map_err(|problem| SnapshotError::Invalid {
-                path: path.to_owned(),
-                problem,
-            })?;
-        Ok(snapshot)
-    }
-
-    /// The files as an inventory.
-    pub fn into_inventory(self) -> Inventory {
-        Inventory::new(self.files).with_coverage(self.listing)
-    }
-
-    fn validate(&self) -> Result<(), Impossible> {
-        if self.format_version != SNAPSHOT_FORMAT_VERSION {
-            return Err(Impossible::FormatVersion(self.format_version));
-        }
-        let mut fids = HashSet::with_capacity(self.files.len());
-        for file in &self.files {
-            check_fid(&file.fid)?;
-            check_path(&file.path).map_err(|problem| Impossible::Path {
-                fid: file.fid.clone(),
-                problem,
-            })?;
-            if !fids.insert(file.fid.as_str()) {
-                return Err(Impossible::Duplicate(file.fid.clone()));
-            }
-        }
-        // A folder's sharing reaches its contents, so a file whose folder is missing could
-        // not be judged by what the world sees of it.
-        let folders: HashSet<&str> = self
-            .files
-            .iter()
-            .filter(|f| f.filetype == FileType::Folder)
-            .map(|f| f.path.as_str())
-            .collect();
-        for file in &self.files {
-            if let Some((folder, _)) = file.path.rsplit_once('/')
-                && !folders.contains(folder)
-            {
-                return Err(Impossible::MissingFolder {
-                    fid: file.fid.clone(),
-                    folder: folder.to_owned(),
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Checks the `owner:idlocal` shape of a fid.
-fn check_fid(fid: &str) -> Result<(), Impossible> {
-    match fid.rsplit_once(':') {
-        Some((owner, id)) if !owner.is_empty() && id.parse::<i64>().is_ok() => Ok(()),
-        _ => Err(Impossible::Fid(fid.to_owned())),
-    }
-}
-
-/// The longest path plotward accepts, in bytes: far above any real one, and a bound on what a
-/// listing or snapshot can make plotward hold per file.
-pub(crate) const MAX_PATH_BYTES: usize = 4096;
-
 /// Checks that a path is `/`-joined names with no leading, trailing or doubled slash, and at
-/// most [`MAX_PATH_BYTES`] long.
+/// most [`crate::limits::MAX_PATH_BYTES`] long.
 pub(crate) fn check_path(path: &str) -> Result<(), BadPath> {
     if path.is_empty() {
         return Err(BadPath::Empty);
     }
-    if path.len() > MAX_PATH_BYTES {
+    if path.len() > crate::limits::MAX_PATH_BYTES {
         return Err(BadPath::TooLong);
     }
     if path.split('/').any(str::is_empty) {
         return Err(BadPath::EmptyName(path.to_owned()));
     }
     Ok(())
-}
-
-/// `serde_json` appends " at line L column C"; the position is reported separately.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -488,95 +319,10 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_round_trips_and_sorts() {
-        let text = r#"{"format_version":1,"files":[
-            {"fid":"a:2","path":"z/b","filetype":"plot","world_readable":true,"share_key_enabled":false},
-            {"fid":"a:1","path":"z","filetype":"fold","world_readable":false,"share_key_enabled":false},
-            {"fid":"a:3","path":"x","filetype":"html_text","world_readable":false,"share_key_enabled":true,"extra":1}
-        ]}"#;
-        let inventory = Snapshot::parse(text, Path::new("s.json"))
-            .unwrap()
-            .into_inventory();
-        let paths: Vec<_> = inventory.files().iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["x", "z", "z/b"]);
-        assert_eq!(
-            inventory.files()[0].filetype,
-            FileType::Other("html_text".into())
-        );
-        let written = serde_json::to_string(&Snapshot::from_inventory(&inventory, None)).unwrap();
-        let again = Snapshot::parse(&written, Path::new("s.json")).unwrap();
-        assert_eq!(again.into_inventory(), inventory);
-    }
-
-    #[test]
-    fn snapshot_errors_name_the_position_or_the_file() {
-        let err = Snapshot::parse(
-            "{\"format_version\": 1,\n \"files\": [{\"fid\": \"a:1\"}]}",
-            Path::new("s.json"),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "s.json:2:25: invalid snapshot: missing field `path`"
-        );
-        let dup = r#"{"format_version":1,"files":[
-            {"fid":"a:1","path":"p","filetype":"plot","world_readable":true,"share_key_enabled":false},
-            {"fid":"a:1","path":"q","filetype":"plot","world_readable":true,"share_key_enabled":false}]}"#;
-        let err = Snapshot::parse(dup, Path::new("s.json")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "s.json: invalid snapshot: fid a:1 appears more than once"
-        );
-        let err =
-            Snapshot::parse(r#"{"format_version":2,"files":[]}"#, Path::new("s.json")).unwrap_err();
-        assert!(err.to_string().contains("unsupported format_version 2"));
-    }
-
-    #[test]
-    fn paths_and_fids_are_checked() {
+    fn paths_are_checked() {
         assert!(check_path("a/b").is_ok());
         assert!(check_path("/a").is_err());
         assert!(check_path("a//b").is_err());
         assert!(check_path("a/").is_err());
-        assert!(check_fid("al.ice_-1:0").is_ok());
-        assert!(check_fid("alice").is_err());
-        assert!(check_fid(":3").is_err());
-    }
-}
-
-#[cfg(test)]
-mod fuzz {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
-
-        /// No text makes the snapshot reader panic, and whatever it accepts has valid paths
-        /// and unique fids.
-        #[test]
-        fn any_text_is_a_snapshot_or_an_error(text in "\\PC{0,300}") {
-            let _ = Snapshot::parse(&text, Path::new("s.json"));
-        }
-
-        #[test]
-        fn near_valid_snapshots_hold_only_valid_files(
-            files in prop::collection::vec(("[a-z]{0,3}:-?[0-9]{0,3}", "\\PC{0,12}", any::<bool>()), 0..8)
-        ) {
-            let files: Vec<serde_json::Value> = files
-                .iter()
-                .map(|(fid, path, public)| serde_json::json!({"fid": fid, "path": path,
-                    "filetype": "plot", "world_readable": public, "share_key_enabled": false}))
-                .collect();
-            let text = serde_json::json!({"format_version": 1, "files": files}).to_string();
-            if let Ok(snapshot) = Snapshot::parse(&text, Path::new("s.json")) {
-                let mut fids = HashSet::new();
-                for file in &snapshot.files {
-                    prop_assert!(check_path(&file.path).is_ok());
-                    prop_assert!(fids.insert(file.fid.clone()));
-                }
-            }
-        }
     }
 }

@@ -27,6 +27,7 @@ mod policytest;
 mod remote;
 mod render;
 mod schema;
+mod snapshot;
 mod visible;
 mod wire;
 

@@ -8,9 +8,13 @@ use std::path::Path;
 /// with scattered levels is about 2.6 MB, so there is room for ten times that.
 pub(crate) const MAX_POLICY_BYTES: u64 = 32 * 1024 * 1024;
 
-/// The longest glob, in characters: a path of [`crate::inventory::MAX_PATH_BYTES`] with every
+/// The longest path plotward accepts, in bytes: far above any real one, and a bound on what a
+/// listing or snapshot can make plotward hold per file.
+pub(crate) const MAX_PATH_BYTES: usize = 4096;
+
+/// The longest glob, in characters: a path of [`MAX_PATH_BYTES`] with every
 /// character escaped, as `export` may write it.
-pub(crate) const MAX_GLOB_CHARS: usize = 2 * crate::inventory::MAX_PATH_BYTES + 8;
+pub(crate) const MAX_GLOB_CHARS: usize = 2 * MAX_PATH_BYTES + 8;
 
 /// The largest snapshot or saved plan, in bytes (a snapshot of 1,000,000 files is about
 /// 150 MB).

@@ -88,7 +88,7 @@ fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
     };
     for input in std::iter::once(config.policy.as_path()).chain(snapshot) {
         if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
-            return Err(crate::config::UsageError::OutIsInput(input.to_owned()).into());
+            return Err(crate::error::UsageError::OutIsInput(input.to_owned()).into());
         }
     }
     Ok(())

@@ -203,7 +203,7 @@ pub(crate) struct Built {
 /// 255), so a server cannot make plotward hold gigabytes of names across pages.
 pub(crate) const MAX_NAME_BYTES: usize = 1024;
 /// The longest path (folder names and file name joined by `/`) accepted, in bytes.
-pub(crate) use crate::inventory::MAX_PATH_BYTES;
+pub(crate) use crate::limits::MAX_PATH_BYTES;
 /// The longest fid accepted, in bytes.
 pub(crate) const MAX_FID_BYTES: usize = 256;
 /// The longest file type accepted, in bytes.

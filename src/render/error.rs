@@ -9,8 +9,17 @@ use super::{Painter, diagnostic};
 use crate::error::Error;
 use crate::policy::PolicyError;
 
-/// The whole message for `err`, ending in a newline.
-pub(crate) fn message(err: &Error, painter: Painter) -> String {
+impl Error {
+    /// The message for stderr, ending in a newline: diagnostics with carets for policy
+    /// errors, the two ways on for a missing policy, `error: ...` otherwise. Implemented here,
+    /// beside the other words, so `error` knows nothing of rendering.
+    pub fn render(&self, painter: Painter) -> String {
+        message(self, painter)
+    }
+}
+
+/// The whole message for `err`.
+fn message(err: &Error, painter: Painter) -> String {
     match err {
         Error::Policy(PolicyError::Invalid(diagnostics))
         | Error::TestFile(crate::policytest::TestFileError::Invalid(diagnostics)) => {

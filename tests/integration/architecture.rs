@@ -56,3 +56,91 @@ fn the_module_table_lists_every_source_file_and_nothing_else() {
          not in the table: {missing:?}\n  in the table but gone: {stale:?}"
     );
 }
+
+/// The top-level module a source file belongs to (`plan/folders.rs` → `plan`), or `None` for
+/// the crate root and test-only files.
+fn top_module(relative: &str) -> Option<String> {
+    if matches!(relative, "main.rs" | "lib.rs") || relative.ends_with("tests.rs") {
+        return None;
+    }
+    let first = relative.split('/').next()?;
+    Some(first.trim_end_matches(".rs").to_owned())
+}
+
+/// `crate::NAME` references in the non-test code of a file (comments and `#[cfg(test)] mod
+/// tests` left out), other than to `own`.
+fn references(text: &str, own: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
+    let mut found = BTreeSet::new();
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (at, _) in line.match_indices("crate::") {
+            let name: String = line[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != own {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+/// A cycle in `edges`, if there is one, as the modules along it.
+fn find_cycle(edges: &std::collections::BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(node.to_owned()) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_module_graph_has_no_cycle() {
+    let mut files = BTreeSet::new();
+    source_files(&repo("src"), &repo("src"), &mut files);
+    let mut edges = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    for relative in &files {
+        let Some(own) = top_module(relative) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(repo("src").join(relative)).expect("read a source");
+        edges
+            .entry(own.clone())
+            .or_default()
+            .extend(references(&text, &own));
+    }
+    assert!(
+        edges
+            .get("render")
+            .is_some_and(|uses| uses.contains("plan")),
+        "the scan sees references (render uses plan): {edges:?}"
+    );
+    assert_eq!(
+        find_cycle(&edges),
+        None,
+        "modules that import each other: {edges:?}"
+    );
+}
