@@ -30,7 +30,11 @@ fn write_all(out: &mut String, diagnostics: &Diagnostics, painter: Painter) -> f
     }
     let count = diagnostics.items.len();
     let noun = if count == 1 { "error" } else { "errors" };
-    writeln!(out, "{}: invalid, {count} {noun}", diagnostics.name)
+    writeln!(
+        out,
+        "{}: invalid, {count} {noun}",
+        escape(&diagnostics.name)
+    )
 }
 
 /// A policy's warnings, one line each: `warning: plotward.yaml:4:12: message`.
@@ -69,7 +73,7 @@ fn write_one(
     )?;
     let arrow = painter.paint(Painter::BLUE, format!("{:gutter$}-->", ""));
     let Some(span) = item.span else {
-        return writeln!(out, "{arrow} {}", diagnostics.name);
+        return writeln!(out, "{arrow} {}", escape(&diagnostics.name));
     };
     writeln!(
         out,

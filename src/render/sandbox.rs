@@ -7,6 +7,8 @@ use std::path::Path;
 
 use plotward_sandbox::{Event, Started, User};
 
+use crate::visible::escape;
+
 /// The banner once the sandbox listens. `state` is the `--state` file, `seeded` whether a
 /// `--seed`/`--generate` was given (a resumed state file takes precedence over it).
 pub(crate) fn banner(
@@ -23,7 +25,11 @@ pub(crate) fn banner(
         started.files, started.folders
     )?;
     if let Some(state) = state {
-        writeln!(out, "  state: {}", state.display())?;
+        writeln!(
+            out,
+            "  state: {}",
+            crate::visible::escape(&state.display().to_string())
+        )?;
         if started.resumed && seeded {
             // The seed did not load: say so, rather than let the counts above surprise.
             writeln!(
@@ -56,8 +62,8 @@ pub(crate) fn banner(
 /// A running sandbox's event as one stderr line, if it is one worth a line.
 pub(crate) fn event(event: &Event) -> Option<String> {
     match event {
-        Event::Warning(message) => Some(format!("warning: {message}")),
-        Event::Stopped(err) => Some(format!("sandbox stopped: {err}")),
+        Event::Warning(message) => Some(format!("warning: {}", escape(message))),
+        Event::Stopped(err) => Some(format!("sandbox stopped: {}", escape(&err.to_string()))),
         _ => None,
     }
 }

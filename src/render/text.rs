@@ -360,7 +360,7 @@ fn explain_decision(policy: &Policy, decision: &Decision<'_>) -> String {
 pub(crate) fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let count = policy.rules.len();
     let noun = if count == 1 { "rule" } else { "rules" };
-    writeln!(out, "{}: valid, {count} {noun}", policy.name)
+    writeln!(out, "{}: valid, {count} {noun}", escape(&policy.name))
 }
 
 /// `test`'s report: each failure at its place in the test file, then the summary line, green
@@ -430,7 +430,11 @@ pub(crate) fn export_unchanged(
     _painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    writeln!(out, "{existing} is the same as the exported policy")
+    writeln!(
+        out,
+        "{} is the same as the exported policy",
+        escape(existing)
+    )
 }
 
 /// What `export --out FILE` wrote, on stderr.
@@ -444,7 +448,7 @@ pub(crate) fn export_written(
     writeln!(
         out,
         "wrote {} with {} rules for {files} files",
-        path.display(),
+        escape(&path.display().to_string()),
         exported.rules.len()
     )
 }
@@ -456,7 +460,11 @@ pub(crate) fn snapshot_written(
     _painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    writeln!(out, "wrote {files} files to {}", path.display())
+    writeln!(
+        out,
+        "wrote {files} files to {}",
+        escape(&path.display().to_string())
+    )
 }
 
 /// The warning before connecting with certificate checks off.

@@ -151,3 +151,33 @@ fn inputs_past_their_documented_limits_are_clear_errors() {
         )
         .status(1);
 }
+
+/// A file name is outside text too: a policy, snapshot or output path with control characters
+/// is shown escaped in every message that names it, never as raw bytes a terminal obeys.
+#[test]
+fn names_from_the_command_line_are_shown_escaped() {
+    let policy = "version: 1\ndefault: private\n";
+    let odd = "evil\u{1b}[2Jname.yaml";
+    Test::new()
+        .write(odd, policy)
+        .args(["validate", "-p", odd])
+        .stdout_contains("name.yaml: valid, 0 rules")
+        .stdout_lacks("\u{1b}")
+        .status(0);
+    let broken = "evil\u{1b}[2Jbroken.yaml";
+    Test::new()
+        .write(broken, "version: 1\ndefault: privat\n")
+        .args(["validate", "-p", broken])
+        .stderr_contains("broken.yaml: invalid, 1 error")
+        .stderr_lacks("\u{1b}")
+        .status(1);
+    let snapshot = r#"{"format_version": 1, "files": []}"#;
+    let out = "evil\u{1b}[2Jexport.yaml";
+    Test::new()
+        .write("plotward.yaml", policy)
+        .write("s.json", snapshot)
+        .args(["export", "--snapshot", "s.json", "--out", out])
+        .stderr_contains("export.yaml with")
+        .stderr_lacks("\u{1b}")
+        .status(0);
+}
