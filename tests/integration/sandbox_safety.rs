@@ -700,3 +700,36 @@ fn a_seed_given_with_an_existing_state_file_says_it_did_not_load() {
     });
     assert!(files.is_some() && note > files, "{banner:#?}");
 }
+
+/// A state file or journal the sandbox is pointed at is read with the same bound as a seed:
+/// a file claiming more than 1 GiB is refused before anything is read (a sparse file here, so
+/// the test costs no disk).
+#[test]
+fn oversized_state_files_and_journals_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let huge = std::fs::File::create(&state).unwrap();
+    huge.set_len((1 << 30) + 1).unwrap();
+    crate::harness::Test::new()
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--state"])
+        .args([state.to_str().unwrap()])
+        .stderr_contains("cannot read sandbox state")
+        .stderr_contains("larger than 1 GiB")
+        .status(1);
+    std::fs::write(
+        &state,
+        r#"{"sandbox_state_version": 1, "users": [], "files": []}"#,
+    )
+    .unwrap();
+    let journal = dir.path().join("state.json.journal");
+    std::fs::File::create(&journal)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    crate::harness::Test::new()
+        .args(["sandbox", "--addr", "127.0.0.1:0", "--state"])
+        .args([state.to_str().unwrap()])
+        .stderr_contains("state.json.journal")
+        .stderr_contains("larger than 1 GiB")
+        .status(1);
+}

@@ -106,7 +106,7 @@ fn hash(json: &[u8]) -> String {
 /// Reads every record of a journal; a missing journal has none. A torn last line (no newline,
 /// or a hash that does not match) is dropped; any other bad line is an error naming it.
 pub(crate) fn read(path: &Path) -> Result<Vec<Record>, String> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::snapshot::read_bounded_bytes(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(format!("cannot read {}: {err}", path.display())),

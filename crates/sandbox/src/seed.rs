@@ -271,7 +271,7 @@ pub(crate) fn generate(owner: &str, count: usize, now: SystemTime) -> Vec<Stored
 
 /// Reads a saved state, with the number of the last journal record it includes.
 pub(crate) fn load_state(path: &Path) -> Result<(Store, u64), String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::snapshot::read_bounded(path)
         .map_err(|err| format!("cannot read sandbox state {}: {err}", path.display()))?;
     let state: StateFile = serde_json::from_str(&text)
         .map_err(|err| format!("{}: invalid sandbox state: {err}", path.display()))?;

@@ -36,7 +36,7 @@ const FORMAT_VERSION: u32 = 1;
 /// (`limits::MAX_DATA_BYTES`; a snapshot of 1,000,000 files is about 150 MB).
 const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// The longest path accepted, in bytes, as in plotward (`inventory::MAX_PATH_BYTES`).
+/// The longest path accepted, in bytes, as in plotward (`limits::MAX_PATH_BYTES`).
 const MAX_PATH_BYTES: usize = 4096;
 
 /// A snapshot file as written. Named as in plotward, since serde's messages show the name.
@@ -224,8 +224,16 @@ fn strip_position(message: &str) -> String {
 }
 
 /// Reads a UTF-8 file of at most [`MAX_SNAPSHOT_BYTES`], reading no more than that whatever
-/// the file claims (a FIFO or a growing file included).
-fn read_bounded(path: &Path) -> io::Result<String> {
+/// the file claims (a FIFO or a growing file included). Seeds, state files and journals are
+/// all read through it, so no file the sandbox is pointed at can make it hold more.
+pub(crate) fn read_bounded(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_bounded_bytes(path)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// [`read_bounded`] without the UTF-8 check, for the journal (whose torn tail may be cut
+/// mid-character).
+pub(crate) fn read_bounded_bytes(path: &Path) -> io::Result<Vec<u8>> {
     let too_large = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -247,8 +255,7 @@ fn read_bounded(path: &Path) -> io::Result<String> {
     if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
         return Err(too_large());
     }
-    String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+    Ok(bytes)
 }
 
 #[cfg(test)]
