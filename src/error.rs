@@ -143,7 +143,7 @@ pub enum UsageError {
     /// `plan --out` naming the plan's own policy or snapshot.
     #[error(
         "--out {} is this plan's own input; write the plan somewhere else",
-        crate::visible::escape(&.0.display().to_string())
+        plotward_visible::escape(&.0.display().to_string())
     )]
     OutIsInput(PathBuf),
 }

@@ -97,7 +97,7 @@ pub enum ExportError {
     #[error(
         "cannot export: the exported policy does not validate ({}); this is a plotward bug, \
          please report it",
-        crate::visible::escape(&.0.to_string())
+        plotward_visible::escape(&.0.to_string())
     )]
     Unreadable(crate::policy::PolicyError),
 }
@@ -107,7 +107,7 @@ fn name_some(conflicts: &[(String, FileType)]) -> String {
     let shown: Vec<String> = conflicts
         .iter()
         .take(5)
-        .map(|(path, filetype)| format!("{} ({filetype})", crate::visible::escape(path)))
+        .map(|(path, filetype)| format!("{} ({filetype})", plotward_visible::escape(path)))
         .collect();
     let more = if conflicts.len() > 5 { ", ..." } else { "" };
     format!("{}{more}", shown.join(", "))
@@ -311,7 +311,7 @@ fn yaml_quote(text: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if crate::visible::needs_escape(c) => {
+            c if plotward_visible::needs_escape(c) => {
                 let code = u32::from(c);
                 let _ = if code > 0xFFFF {
                     write!(out, "\\U{code:08X}")
@@ -416,7 +416,7 @@ mod tests {
         assert!(
             !yaml
                 .chars()
-                .any(|c| c != '\n' && crate::visible::needs_escape(c)),
+                .any(|c| c != '\n' && plotward_visible::needs_escape(c)),
             "{yaml:?}"
         );
         assert!(

@@ -28,7 +28,6 @@ mod remote;
 mod render;
 mod schema;
 mod snapshot;
-mod visible;
 mod wire;
 
 use std::io::Write;

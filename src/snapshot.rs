@@ -58,7 +58,7 @@ pub enum Impossible {
     #[error(
         "file {fid} is in folder {}, which the snapshot does not list; a snapshot lists every \
          folder (\"filetype\": \"fold\"), because a folder's sharing reaches everything in it",
-        crate::visible::escape(folder)
+        plotward_visible::escape(folder)
     )]
     MissingFolder {
         fid: String,

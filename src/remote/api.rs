@@ -11,12 +11,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::visible::escape;
 pub(crate) use base::{ApiBase, redact};
 pub(crate) use fid::{Fid, FidCheck, is_username};
 pub(crate) use paging::{
     PagingError, Walk, check_count, check_page_size, numbered_pages, page_budget,
 };
+use plotward_visible::escape;
 
 use crate::inventory::{FileType, Flags, Inventory, RemoteFile, Sharing, check_path};
 

@@ -774,7 +774,7 @@ fn transport_message(cause: Cause, url: &Url, err: &reqwest::Error, during: &str
         Cause::Other if err.is_connect() => format!("cannot connect: {}", deepest_cause(err)),
         Cause::Other => format!("the connection failed{during}: {}", deepest_cause(err)),
     };
-    crate::visible::escape(&message).into_owned()
+    plotward_visible::escape(&message).into_owned()
 }
 
 /// The last error in the chain, the one that says what actually failed.
@@ -837,7 +837,7 @@ impl Body {
             message: format!(
                 "unexpected response ({}): {}",
                 self.status.as_u16(),
-                crate::visible::escape(&err.to_string())
+                plotward_visible::escape(&err.to_string())
             ),
         })
     }

@@ -6,7 +6,7 @@ use std::io;
 
 use super::Painter;
 use crate::policy::{Diagnostic, Diagnostics};
-use crate::visible::{self, escape};
+use plotward_visible::{self as visible, escape};
 
 /// Renders every diagnostic, then a closing count line (`policy.yaml: invalid, 3 errors`), as
 /// the text of an [`crate::Error`].

@@ -24,8 +24,8 @@ pub(crate) fn manifests(plan: &Plan) -> (String, String) {
         let line = |level: crate::inventory::Sharing| {
             format!(
                 "{}  {}  {}\n",
-                crate::visible::escape(&entry.file.path),
-                crate::visible::escape(entry.file.filetype.as_str()),
+                plotward_visible::escape(&entry.file.path),
+                plotward_visible::escape(entry.file.filetype.as_str()),
                 level
             )
         };
@@ -54,7 +54,7 @@ pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) 
         writeln!(
             out,
             "# Guardrail broken: {} {}",
-            crate::visible::escape(&super::text::breach(breach)),
+            plotward_visible::escape(&super::text::breach(breach)),
             super::text::override_note(breach)
         )?;
     }

@@ -31,14 +31,14 @@ fn message(err: &Error, painter: Painter) -> String {
             format!(
                 "{}: {}\n",
                 painter.paint(Painter::RED, "error"),
-                crate::visible::escape_lines(&missing_policy(path))
+                plotward_visible::escape_lines(&missing_policy(path))
             )
         }
         // Messages hold text from outside (paths, server words): shown, never obeyed.
         other => format!(
             "{}: {}\n",
             painter.paint(Painter::RED, "error"),
-            crate::visible::escape_lines(&other.to_string())
+            plotward_visible::escape_lines(&other.to_string())
         ),
     }
 }

@@ -138,7 +138,7 @@ fn write_policy_and_listing_cases(
 /// first made visible (`\e`, `\n`, `\u{202e}`), so a name is one line in any CI viewer;
 /// what XML 1.0 cannot hold is dropped.
 fn escape(text: &str) -> String {
-    let text = crate::visible::escape(text);
+    let text = plotward_visible::escape(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

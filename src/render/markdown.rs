@@ -330,7 +330,7 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec
 /// pipes escaped so a table cell stays one cell.
 fn code(text: &str) -> String {
     // Control and bidi characters shown as escapes: one row per file, read as written.
-    let text = &*crate::visible::escape(text);
+    let text = &*plotward_visible::escape(text);
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let body = text.replace('|', "\\|").replace(['\n', '\r'], " ");
@@ -344,7 +344,7 @@ fn code(text: &str) -> String {
 
 /// Plain text for Markdown: HTML and table syntax neutralised.
 fn escape(text: &str) -> String {
-    crate::visible::escape(text)
+    plotward_visible::escape(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -84,7 +84,7 @@ pub(crate) fn dead_rule_notes(
     rules: &[crate::plan::RuleRef],
     patterns: &[crate::plan::DeadPattern],
 ) -> Vec<String> {
-    let quote = |p: &str| format!("\"{}\"", crate::visible::escape(p));
+    let quote = |p: &str| format!("\"{}\"", plotward_visible::escape(p));
     let mut notes: Vec<String> = rules
         .iter()
         .map(|rule| {
@@ -119,7 +119,7 @@ pub(crate) fn folder_notes(changes: &[crate::plan::FolderChange]) -> Vec<String>
     changes
         .iter()
         .map(|folder| {
-            let path = crate::visible::escape(&folder.path);
+            let path = plotward_visible::escape(&folder.path);
             let n = folder.files_below;
             let files = if n == 1 { "file" } else { "files" };
             let keys = match folder.secret_below {
@@ -250,7 +250,7 @@ mod fuzz {
     /// Whether text holds something a terminal or a browser would obey rather than show.
     fn obeyed(text: &str) -> bool {
         text.chars()
-            .any(|c| c != '\n' && crate::visible::needs_escape(c))
+            .any(|c| c != '\n' && plotward_visible::needs_escape(c))
     }
 
     /// Names of one to three segments of any printable-or-not characters but `/`.

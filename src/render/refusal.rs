@@ -8,8 +8,8 @@ use std::fmt::{self, Display, Formatter};
 use std::path::Path;
 
 use crate::apply::{Cancelled, Drift, Drifted, Refusal, SavedPlanError, Staleness};
-use crate::visible::escape;
 use crate::wire::plan::PLAN_FORMAT_VERSION;
+use plotward_visible::escape;
 
 /// How a stale plan names its dead rules, which have neither a path nor a fid; the line
 /// sorts among the files' lines by these, as if they were a path and a fid.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plotward_sandbox::{Event, Started, User};
 
-use crate::visible::escape;
+use plotward_visible::escape;
 
 /// The banner once the sandbox listens. `state` is the `--state` file, `seeded` whether a
 /// `--seed`/`--generate` was given (a resumed state file takes precedence over it).
@@ -28,7 +28,7 @@ pub(crate) fn banner(
         writeln!(
             out,
             "  state: {}",
-            crate::visible::escape(&state.display().to_string())
+            plotward_visible::escape(&state.display().to_string())
         )?;
         if started.resumed && seeded {
             // The seed did not load: say so, rather than let the counts above surprise.

@@ -17,8 +17,8 @@ use crate::inventory::{Coverage, FileType};
 use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, Summary};
 use crate::policy::{Decision, Policy};
 use crate::policytest::{self, TestFile};
-use crate::visible::{self, escape};
 use crate::wire::plan::Source;
+use plotward_visible::{self as visible, escape};
 
 /// Writes the plan for people, with the guardrails it breaks.
 pub(crate) fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {

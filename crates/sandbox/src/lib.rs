@@ -21,7 +21,6 @@ mod routes;
 mod seed;
 mod snapshot;
 mod store;
-mod visible;
 mod wire;
 
 use std::net::SocketAddr;

@@ -276,7 +276,7 @@ fn admin_refusal(headers: &HeaderMap) -> Option<String> {
             "Refused: the sandbox's /_sandbox/ endpoints answer only requests addressed to a \
              loopback host (127.0.0.1, localhost or [::1], any port), not Host: {:?}. This \
              keeps web pages (DNS rebinding) away from them.\n",
-            super::visible::escape(host)
+            plotward_visible::escape(host)
         ));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -286,7 +286,7 @@ fn admin_refusal(headers: &HeaderMap) -> Option<String> {
                 "Refused: a cross-origin request (Origin: {:?}) to the sandbox's /_sandbox/ \
                  endpoints. Call them from a script or curl on this machine, not from a web \
                  page.\n",
-                super::visible::escape(origin)
+                plotward_visible::escape(origin)
             ));
         }
     }

@@ -184,7 +184,7 @@ impl Snapshot {
                      lists every folder (\"filetype\": \"fold\"), because a folder's sharing \
                      reaches everything in it",
                     file.fid,
-                    super::visible::escape(folder)
+                    plotward_visible::escape(folder)
                 ));
             }
         }

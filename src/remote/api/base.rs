@@ -176,8 +176,9 @@ pub(crate) fn redact(text: &str) -> String {
         }
         None => text.to_owned(),
     };
-    let mut shown = crate::visible::escape(&without_userinfo.chars().take(300).collect::<String>())
-        .into_owned();
+    let mut shown =
+        plotward_visible::escape(&without_userinfo.chars().take(300).collect::<String>())
+            .into_owned();
     if without_userinfo.chars().count() > 300 {
         shown.push('…');
     }

@@ -1,5 +1,6 @@
 //! Text from outside made safe to show: control and bidirectional-override characters become
-//! visible escapes, and columns are measured in terminal cells.
+//! visible escapes, and columns are measured in terminal cells. Its own crate so plotward and
+//! its sandbox (which shares no code with plotward's library) escape with one implementation.
 //!
 //! File names, folder names, fids, patterns and server messages come from people and servers
 //! plotward does not control. Printed raw, an `ESC` sequence could recolour or clear a
@@ -15,7 +16,7 @@ use unicode_width::UnicodeWidthStr;
 /// `text` with every control character (`\e`, `\n`, `\r`, `\t`, `\u{7}`, ...) and every
 /// bidirectional control (`\u{202e}`, ...) written as a visible escape. Borrowed when there
 /// is nothing to escape, which is almost always.
-pub(crate) fn escape(text: &str) -> Cow<'_, str> {
+pub fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
@@ -28,7 +29,7 @@ pub(crate) fn escape(text: &str) -> Cow<'_, str> {
 
 /// Like [`escape`], but keeps `\n` line breaks: for multi-line messages built by plotward,
 /// whose parts from outside were escaped already.
-pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
+pub fn escape_lines(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
         return Cow::Borrowed(text);
     }
@@ -44,13 +45,13 @@ pub(crate) fn escape_lines(text: &str) -> Cow<'_, str> {
 }
 
 /// How many terminal cells `text` takes (CJK and emoji count two, combining marks none).
-pub(crate) fn width(text: &str) -> usize {
+pub fn width(text: &str) -> usize {
     text.width()
 }
 
 /// `text` followed by spaces up to `cells` terminal cells (nothing added if it is wider).
 /// Unlike `format!("{:<w$}")`, this counts display cells and takes any width.
-pub(crate) fn pad(text: &str, cells: usize) -> String {
+pub fn pad(text: &str, cells: usize) -> String {
     let mut out = String::with_capacity(text.len() + cells);
     out.push_str(text);
     out.extend(std::iter::repeat_n(' ', cells.saturating_sub(width(text))));
@@ -59,7 +60,7 @@ pub(crate) fn pad(text: &str, cells: usize) -> String {
 
 /// Whether a character is shown as an escape: control characters, bidirectional controls,
 /// line and paragraph separators, and characters that print as nothing.
-pub(crate) fn needs_escape(c: char) -> bool {
+pub fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c) || is_invisible(c)
 }
 
