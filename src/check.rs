@@ -138,36 +138,40 @@ pub(crate) fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
     }
 }
 
+/// A check of five files against a policy with a private rule, an ignored area and two
+/// `never_public` globs: one drifted file, two public despite `never_public`; for the tests of
+/// the check and of its words.
+#[cfg(test)]
+pub(crate) fn example_report() -> Report {
+    use crate::inventory::{Inventory, RemoteFile};
+    let file = |fid: &str, path: &str, level: Sharing| RemoteFile {
+        fid: fid.into(),
+        path: path.into(),
+        filetype: FileType::Plot,
+        flags: level.flags(),
+    };
+    let policy = crate::policy::Policy::parse(
+        "version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"scratch/**\"\n    sharing: ignore\nguardrails:\n  never_public: [\"finance/**\", \"scratch/secret-*\"]\n",
+        "p.yaml",
+    )
+    .expect("the example policy is valid");
+    let inventory = Inventory::new(vec![
+        file("a:1", "finance/payroll", Sharing::Public),
+        file("a:2", "finance/ok", Sharing::Private),
+        file("a:3", "scratch/secret-x", Sharing::Public),
+        file("a:4", "scratch/other", Sharing::Public),
+        file("a:5", "elsewhere", Sharing::Public),
+    ]);
+    check(&crate::plan::diff(&policy, &inventory), &policy.guardrails)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Inventory, RemoteFile};
-    use crate::policy::Policy;
-
-    fn file(fid: &str, path: &str, level: Sharing) -> RemoteFile {
-        RemoteFile {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            flags: level.flags(),
-        }
-    }
 
     #[test]
     fn drift_and_never_public_are_both_found() {
-        let policy = Policy::parse(
-            "version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"scratch/**\"\n    sharing: ignore\nguardrails:\n  never_public: [\"finance/**\", \"scratch/secret-*\"]\n",
-            "p.yaml",
-        )
-        .unwrap();
-        let inventory = Inventory::new(vec![
-            file("a:1", "finance/payroll", Sharing::Public),
-            file("a:2", "finance/ok", Sharing::Private),
-            file("a:3", "scratch/secret-x", Sharing::Public),
-            file("a:4", "scratch/other", Sharing::Public),
-            file("a:5", "elsewhere", Sharing::Public),
-        ]);
-        let report = check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+        let report = example_report();
         let judged: Vec<(&str, usize)> = report
             .judged
             .iter()

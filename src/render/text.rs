@@ -810,34 +810,9 @@ pub(crate) fn confirmation_prompt(out: &mut dyn Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
-    use crate::policy::Policy;
-
-    fn file(fid: &str, path: &str, level: Sharing) -> RemoteFile {
-        RemoteFile {
-            fid: fid.into(),
-            path: path.into(),
-            filetype: FileType::Plot,
-            flags: level.flags(),
-        }
-    }
-
     #[test]
     fn a_check_reads_as_its_summary_line_and_one_line_per_finding() {
-        let policy = Policy::parse(
-            "version: 1\nrules:\n  - match: \"finance/**\"\n    sharing: private\n  - match: \"scratch/**\"\n    sharing: ignore\nguardrails:\n  never_public: [\"finance/**\", \"scratch/secret-*\"]\n",
-            "p.yaml",
-        )
-        .unwrap();
-        let inventory = Inventory::new(vec![
-            file("a:1", "finance/payroll", Sharing::Public),
-            file("a:2", "finance/ok", Sharing::Private),
-            file("a:3", "scratch/secret-x", Sharing::Public),
-            file("a:4", "scratch/other", Sharing::Public),
-            file("a:5", "elsewhere", Sharing::Public),
-        ]);
-        let report =
-            crate::check::check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+        let report = crate::check::example_report();
         assert_eq!(
             super::check_summary_line(&report),
             "Check: 3 violations in 3 files (1 drifted, 2 public despite never_public)."
