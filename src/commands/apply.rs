@@ -187,13 +187,15 @@ fn show_and_confirm(
     asks: bool,
     io: &mut Io<'_>,
 ) -> Result<Option<(Vec<Change>, Watches)>, Error> {
-    let shown = show_plan(policy, inventory, api_source(client), Format::Text, io)?;
-    let plan = shown.plan;
+    // The JSON form is not needed to apply: dropped at once, so the changes below are not
+    // held beside it.
+    let super::plan::Shown { plan, breaches, .. } =
+        show_plan(policy, inventory, api_source(client), Format::Text, io)?;
     if !plan.summary().has_changes() {
         return Ok(None);
     }
     let watches = apply::watches(&plan, &policy.guardrails);
-    apply::check_guardrails(policy, &shown.breaches, force)?;
+    apply::check_guardrails(policy, &breaches, force)?;
     if asks && !confirm(io)? {
         return Err(Error::Cancelled(Cancelled::Declined));
     }
