@@ -68,6 +68,7 @@ pub enum Command {
 /// The policy file option, shared by the commands that read one.
 #[derive(Debug, Args)]
 pub struct PolicyArg {
+    /// The policy file.
     #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
     pub policy: PathBuf,
 }
@@ -75,6 +76,7 @@ pub struct PolicyArg {
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
+    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -91,6 +93,7 @@ pub struct ExplainArgs {
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -102,6 +105,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
+    /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 
@@ -305,6 +309,7 @@ pub struct DemoArgs {
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
 
@@ -312,6 +317,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
+    /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
 
@@ -360,6 +366,35 @@ pub struct ExportArgs {
 /// Arguments of `test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
+    /// The test file.
     #[arg(value_name = "FILE", default_value = "plotward.test.yaml")]
     pub file: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it is in `--help`: the doc comments
+    /// above are that help text, so deleting one (as a tidy-up once did) must fail here.
+    #[test]
+    fn every_argument_of_every_command_has_help() {
+        let root = super::Cli::command();
+        let mut commands = vec![root.clone()];
+        commands.extend(root.get_subcommands().cloned());
+        let mut checked = 0;
+        for command in &commands {
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(
+                    !help.trim().is_empty(),
+                    "`{} {}` has no help text",
+                    command.get_name(),
+                    arg.get_id()
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "only {checked} arguments seen");
+    }
 }
