@@ -35,16 +35,22 @@ pub(crate) fn manifests(plan: &Plan) -> (String, String) {
     (current, desired)
 }
 
-/// A unified diff of two texts; empty when they are equal.
+/// A unified diff of two texts, with control characters in names and lines shown as escapes;
+/// empty when the texts are equal.
 pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     if old == new {
         return String::new();
     }
-    TextDiff::from_lines(old, new)
+    let diff = TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(CONTEXT)
-        .header(old_name, new_name)
-        .to_string()
+        .header(
+            &plotward_visible::escape(old_name),
+            &plotward_visible::escape(new_name),
+        )
+        .to_string();
+    // The lines come from files (an existing policy for `export --diff`): shown, never obeyed.
+    plotward_visible::escape_lines(&diff).into_owned()
 }
 
 /// The plan as a patch: the guardrails it breaks, then [`patch`].

@@ -851,3 +851,27 @@ fn dead_patterns_respect_file_types_and_markdown_escapes_policy_text() {
         .stdout_contains("&lt;img src=x onerror=alert(1)&gt;")
         .status(0);
 }
+
+/// `export --diff` shows lines of an existing policy: control characters in them (and in its
+/// name) reach the terminal escaped, never raw.
+#[test]
+fn export_diff_shows_the_existing_policy_escaped() {
+    let existing = "evil\u{1b}[2J.yaml";
+    Test::new()
+        .write(
+            "s.json",
+            r#"{"format_version": 1, "files": [
+                {"fid": "a:1", "path": "x", "filetype": "plot",
+                 "world_readable": false, "share_key_enabled": false}]}"#,
+        )
+        .write(
+            existing,
+            "version: 1\n# \u{1b}]0;pwned\u{7} \u{202e}txt.exe\ndefault: public\n",
+        )
+        .args(["export", "--snapshot", "s.json", "--diff", existing])
+        .stdout_contains("--- evil\\e[2J.yaml")
+        .stdout_contains("-# \\e]0;pwned\\u{7} \\u{202e}txt.exe")
+        .stdout_lacks("\u{1b}")
+        .stdout_lacks("\u{202e}")
+        .status(0);
+}
