@@ -37,8 +37,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let mode = fs::metadata(&target).map_or(0o666, |meta| meta.permissions().mode() & 0o7777);
         builder.permissions(fs::Permissions::from_mode(mode));
     }
-    let mut file = builder.tempfile_in(&dir).map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
+    let mut file = builder
+        .tempfile_in(&dir)
+        .map_err(|err| fail(without_temp_path(err)))?;
+    file.write_all(bytes)
+        .map_err(|err| fail(without_temp_path(err)))?;
     file.as_file().sync_all().map_err(fail)?;
     file.persist(&target).map_err(|err| fail(err.error))?;
     // The rename itself reaches the disk only when the directory is synced.
@@ -46,6 +49,16 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// tempfile's errors name its random temporary file (`... at path "dir/.plotward-x1Y2.tmp"`);
+/// the message names the file the user asked for, so only the cause is kept.
+fn without_temp_path(err: io::Error) -> io::Error {
+    let message = err.to_string();
+    match message.rfind(" at path \"") {
+        Some(at) if err.get_ref().is_some() => io::Error::new(err.kind(), &message[..at]),
+        _ => err,
+    }
 }
 
 /// The file to replace: `path`, or the file a symlink at `path` leads to. Anything that

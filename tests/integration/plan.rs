@@ -660,3 +660,21 @@ fn out_never_replaces_the_plans_own_inputs() {
         assert!(run.read(target).len() < 200, "{target} was left alone");
     }
 }
+
+/// An `--out` that cannot be written names the file asked for and the cause, not the random
+/// temporary file plotward writes first.
+#[test]
+fn an_unwritable_out_names_the_file_not_the_temporary_one() {
+    small()
+        .args([
+            "plan",
+            "--snapshot",
+            "snapshot.json",
+            "--out",
+            "missing/plan.json",
+        ])
+        .stderr_contains("error: cannot write missing/plan.json: No such file or directory")
+        .stderr_lacks(".plotward-")
+        .stderr_lacks("at path")
+        .status(1);
+}
