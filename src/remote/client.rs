@@ -65,6 +65,18 @@ pub(crate) struct Client {
     halt: Arc<OnceLock<String>>,
 }
 
+/// An error and its causes, `: `-joined, so "builder error" says what went wrong beneath it.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The `Plotly-Client-Platform` header: name and a plain dotted version, as the server wants.
 pub(crate) fn platform() -> String {
     format!("plotward {}", env!("CARGO_PKG_VERSION"))
@@ -101,12 +113,18 @@ impl Client {
             TlsVerify::System => builder,
             TlsVerify::Off => builder.tls_danger_accept_invalid_certs(true),
             TlsVerify::Bundle(path) => {
-                let pem = std::fs::read(path).map_err(|err| {
-                    RemoteError::Setup(format!("cannot read CA bundle {}: {err}", path.display()))
-                })?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                    RemoteError::Setup(format!("invalid CA bundle {}: {err}", path.display()))
-                })?;
+                let pem = crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(
+                    |err| {
+                        RemoteError::Setup(format!(
+                            "cannot read CA bundle {}: {err}",
+                            path.display()
+                        ))
+                    },
+                )?;
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|err| {
+                        RemoteError::Setup(format!("invalid CA bundle {}: {err}", path.display()))
+                    })?;
                 if certs.is_empty() {
                     return Err(RemoteError::Setup(format!(
                         "CA bundle {} holds no certificate",
@@ -116,9 +134,16 @@ impl Client {
                 builder.tls_certs_only(certs)
             }
         };
-        let http = builder
-            .build()
-            .map_err(|err| RemoteError::Setup(format!("cannot build the HTTP client: {err}")))?;
+        let http = builder.build().map_err(|err| {
+            let why = causes(&err);
+            RemoteError::Setup(match &connection.tls {
+                TlsVerify::Bundle(path) => format!(
+                    "cannot use the CA bundle {} (it must hold PEM certificates): {why}",
+                    path.display()
+                ),
+                _ => format!("cannot build the HTTP client: {why}"),
+            })
+        })?;
         Ok(Client {
             http,
             base,

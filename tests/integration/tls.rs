@@ -121,3 +121,38 @@ fn a_custom_ca_bundle_is_trusted_and_nothing_else_is() {
         .args(["plan", "-p", &policy])
         .status(0);
 }
+
+/// A CA bundle that is not PEM certificates is refused before anything is sent, naming the
+/// file and the cause (it read "cannot build the HTTP client: builder error").
+#[test]
+fn an_unusable_ca_bundle_is_named_with_its_cause() {
+    let policy = "version: 1\ndefault: private\n";
+    let args = [
+        "plan",
+        "--api-url",
+        "https://127.0.0.1:9",
+        "--user",
+        "alice",
+        "--ca-bundle",
+    ];
+    Test::new()
+        .policy(policy)
+        .write(
+            "bad.pem",
+            "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n",
+        )
+        .env("PLOTLY_API_KEY", "k")
+        .args(args)
+        .args(["bad.pem"])
+        .stderr_contains("cannot use the CA bundle bad.pem (it must hold PEM certificates)")
+        .stderr_contains("invalid peer certificate")
+        .status(1);
+    Test::new()
+        .policy(policy)
+        .write("empty.pem", "not a certificate\n")
+        .env("PLOTLY_API_KEY", "k")
+        .args(args)
+        .args(["empty.pem"])
+        .stderr_contains("CA bundle empty.pem holds no certificate")
+        .status(1);
+}
