@@ -323,10 +323,18 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         .users
         .iter()
         .map(|spec| match spec.split_once(':') {
-            Some((name, key)) if !name.is_empty() && !key.is_empty() => Ok(User {
-                username: name.to_owned(),
-                api_key: key.to_owned(),
-            }),
+            Some((name, key)) if !name.is_empty() && !key.is_empty() => {
+                // The banner prints both as shell `export`s, and plotward itself accepts
+                // only names that can be Chart Studio usernames.
+                let key_ok = !key.chars().any(|c| c.is_whitespace() || c.is_control());
+                if !crate::remote::api::is_username(name) || !key_ok {
+                    return Err(UsageError::SandboxUser(name.to_owned()));
+                }
+                Ok(User {
+                    username: name.to_owned(),
+                    api_key: key.to_owned(),
+                })
+            }
             _ => Err(UsageError::UserSpec(
                 spec.split(':').next().unwrap_or_default().to_owned(),
             )),

@@ -134,6 +134,15 @@ pub enum UsageError {
     /// A `--user` without both halves; only the name part is shown (the rest may be a key).
     #[error("--user takes NAME:APIKEY, got `{0}`")]
     UserSpec(String),
+    /// A `--user` whose name could not be a Chart Studio username, or whose key holds spaces
+    /// or control characters (the banner prints both as shell `export`s).
+    #[error(
+        "--user `{}`: the name must be a Chart Studio username (no `:`, `/`, `?`, `#`, `%`, \
+         `\\`, spaces or control characters) and the key must hold no spaces or control \
+         characters",
+        plotward_visible::escape(.0)
+    )]
+    SandboxUser(String),
     /// Sandbox fault settings out of range.
     #[error("{0}")]
     Faults(String),

@@ -53,3 +53,16 @@ fn no_color_and_pipes_give_plain_text() {
             .status(0);
     }
 }
+
+/// The sandbox's `--user` must be something plotward itself would accept as a username, with a
+/// key the banner can print as a shell `export`.
+#[test]
+fn sandbox_users_must_be_usable_names_and_keys() {
+    for spec in ["bad name:k", "a/b:k", "alice:a b", "alice:k\u{1b}"] {
+        Test::new()
+            .args(["sandbox", "--addr", "127.0.0.1:0", "--user", spec])
+            .stderr_contains("the name must be a Chart Studio username")
+            .stderr_lacks("\u{1b}")
+            .status(1);
+    }
+}
