@@ -74,7 +74,7 @@ const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
 /// `demo`: plan, apply and plan again against a sandbox seeded with the example account.
 pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     use crate::policy::Policy;
-    use crate::remote::{Client, Connection, RetryPolicy, TlsVerify};
+    use crate::remote::{Connection, RetryPolicy, TlsVerify};
 
     let seed = Seed::parse_snapshot(
         EXAMPLE_INVENTORY,
@@ -101,9 +101,9 @@ pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         max_response_bytes: crate::remote::DEFAULT_MAX_RESPONSE_BYTES,
         accept_count_mismatch: false,
     };
-    let client = Client::new(&remote.connection, remote.retry)?;
     render::sandbox::demo_intro(sandbox.url(), io.out)?;
-    let runtime = super::runtime()?;
+    // The one way a command gets a client: the demo is checked like any other run.
+    let (runtime, client) = super::connect(&remote, false, io)?;
     let exit = runtime.block_on(demo_steps(&client, &policy, &remote, io))?;
     if keep_running {
         let shutdown = {
@@ -130,8 +130,13 @@ async fn demo_steps(
 
     render::sandbox::demo_step("plan -p policies/example.yaml", true, io.out)?;
     let inventory = list_account(client, remote, io).await?;
-    let plan = show_plan(policy, &inventory, api_source(client), Format::Text, io)?.plan;
+    let super::plan::Shown { plan, breaches, .. } =
+        show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
     let watches = crate::apply::watches(&plan, &policy.guardrails);
+    let changes = crate::apply::changes(&plan);
+    // The guardrails hold here as in `apply`, whatever policy the demo is built with.
+    crate::apply::check_guardrails(policy, &breaches, false)?;
+    crate::apply::refuse_never_public(&changes, policy)?;
     render::sandbox::demo_step(
         "apply -p policies/example.yaml --auto-approve",
         false,
@@ -141,7 +146,6 @@ async fn demo_steps(
         parallelism: remote.parallelism,
         ..crate::apply::Options::default()
     };
-    let changes = crate::apply::changes(&plan);
     let report = super::apply::carry_out(client, changes, &watches, options, None, io).await?;
     render::sandbox::demo_step("plan -p policies/example.yaml", false, io.out)?;
     let inventory = list_account(client, remote, io).await?;
