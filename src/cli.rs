@@ -28,7 +28,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// What to do; each variant's doc comment is its line in `plotward --help`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a policy file and report every error in it.

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`
-//! does the I/O around the pure core (`policy`, `plan`, `render`). See `ARCHITECTURE.md`.
+//! does the I/O around the pure core (`policy`, `plan`, `check`, ...), and `render` words what
+//! a person reads. See `ARCHITECTURE.md`.
 
 mod apply;
 mod check;

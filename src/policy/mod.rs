@@ -219,7 +219,7 @@ pub struct Policy {
     pub default_span: Option<Span>,
     /// The rules, in order; the first match decides.
     pub rules: Vec<Rule>,
-    /// The guardrails.
+    /// What no plan under this policy may do: `never_public`, `max_changes`, `max_exposures`.
     pub guardrails: Guardrails,
     /// SHA-256 of the policy text, in hex: a saved plan records it, and `apply` carries the
     /// plan out only under the very same policy.
@@ -234,7 +234,6 @@ pub struct Policy {
 pub enum Decision<'p> {
     /// A rule matched, through this pattern.
     Rule {
-        /// The rule.
         rule: &'p Rule,
         /// The first of its patterns that matched.
         pattern: &'p Pattern,

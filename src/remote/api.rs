@@ -73,7 +73,7 @@ pub(crate) fn current_username(body: &[u8]) -> Result<String, String> {
 /// A listing page: only what plotward needs of `children`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListPage {
-    /// The page.
+    /// The items of this page and the link to the next, under the folder's `children`.
     pub children: Children,
 }
 

@@ -27,7 +27,6 @@ use crate::wire::plan::{PlanFile, Source};
 
 /// A plan as its renderers see it.
 pub(crate) struct PlanView<'a> {
-    /// The plan.
     pub plan: &'a Plan<'a>,
     /// The guardrails it breaks.
     pub breaches: &'a [Breach],
@@ -37,7 +36,6 @@ pub(crate) struct PlanView<'a> {
 
 /// A check report as its renderers see it.
 pub(crate) struct CheckView<'a> {
-    /// The findings.
     pub report: &'a Report,
     /// The plan the report judged, for the sharing manifest's diff.
     pub plan: &'a Plan<'a>,

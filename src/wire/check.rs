@@ -68,6 +68,7 @@ pub(crate) struct ViolationJson {
     /// The folder through which the file is more exposed than its own flags, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
-    /// The explanation.
+    /// The violation in words, as the text report says it (`public, the policy wants private
+    /// (rule 1 "finance/**")`).
     pub message: String,
 }

@@ -117,8 +117,8 @@ fn find_cycle(edges: &std::collections::BTreeMap<String, BTreeSet<String>>) -> O
         .find_map(|node| visit(node, edges, &mut Vec::new(), &mut done))
 }
 
-#[test]
-fn the_module_graph_has_no_cycle() {
+/// Which top-level modules each module's non-test code reaches through `crate::`.
+fn module_edges() -> std::collections::BTreeMap<String, BTreeSet<String>> {
     let mut files = BTreeSet::new();
     source_files(&repo("src"), &repo("src"), &mut files);
     let mut edges = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
@@ -132,6 +132,101 @@ fn the_module_graph_has_no_cycle() {
             .or_default()
             .extend(references(&text, &own));
     }
+    edges
+}
+
+/// The layers, bottom up, as what each module may use: the core (`inventory`, `policy`,
+/// `plan`, `check`, `export`, `policytest`, `snapshot`, `schema`) knows nothing of `render`,
+/// `remote`, `apply`, `cli`, `config` or `commands`; `wire` knows only the domain's leaf types;
+/// `remote` only inventories; `render` and `error` sit above the core and `apply`; `cli`,
+/// `config` and `commands` on top. ARCHITECTURE.md states the same rule.
+const MAY_USE: &[(&str, &[&str])] = &[
+    ("limits", &[]),
+    ("inventory", &["limits"]),
+    ("policy", &["inventory", "limits"]),
+    ("plan", &["inventory", "limits", "policy"]),
+    ("check", &["inventory", "limits", "plan", "policy"]),
+    ("export", &["inventory", "limits", "plan", "policy"]),
+    ("policytest", &["inventory", "limits", "plan", "policy"]),
+    ("schema", &["inventory", "limits"]),
+    ("wire", &["inventory"]),
+    ("snapshot", &["inventory", "limits", "wire"]),
+    ("remote", &["inventory", "limits"]),
+    (
+        "apply",
+        &["inventory", "limits", "plan", "policy", "remote", "wire"],
+    ),
+    (
+        "error",
+        &[
+            "apply",
+            "export",
+            "inventory",
+            "limits",
+            "plan",
+            "policy",
+            "policytest",
+            "remote",
+            "snapshot",
+            "wire",
+        ],
+    ),
+    (
+        "render",
+        &[
+            "apply",
+            "check",
+            "error",
+            "export",
+            "inventory",
+            "limits",
+            "plan",
+            "policy",
+            "policytest",
+            "remote",
+            "snapshot",
+            "wire",
+        ],
+    ),
+    ("cli", &[]),
+    (
+        "config",
+        &[
+            "cli",
+            "error",
+            "inventory",
+            "limits",
+            "policy",
+            "remote",
+            "render",
+        ],
+    ),
+];
+
+#[test]
+fn each_layer_uses_only_the_layers_below_it() {
+    let edges = module_edges();
+    let mut broken = Vec::new();
+    for (module, uses) in &edges {
+        if module == "commands" {
+            continue; // the top: commands may use every other module
+        }
+        let Some((_, allowed)) = MAY_USE.iter().find(|(name, _)| name == module) else {
+            broken.push(format!(
+                "{module} is a new top-level module: give it a layer in MAY_USE"
+            ));
+            continue;
+        };
+        for used in uses.iter().filter(|used| !allowed.contains(&used.as_str())) {
+            broken.push(format!("{module} uses {used}"));
+        }
+    }
+    assert!(broken.is_empty(), "layering broken: {broken:?}");
+}
+
+#[test]
+fn the_module_graph_has_no_cycle() {
+    let edges = module_edges();
     assert!(
         edges
             .get("render")

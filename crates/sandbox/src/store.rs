@@ -18,7 +18,7 @@ pub(crate) const ROOT: i64 = -1;
 /// A user of the sandbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    /// The username.
+    /// The Chart Studio username, the owner part of every fid of the account.
     pub username: String,
     /// The API key.
     pub api_key: String,
