@@ -8,7 +8,6 @@
 //! policy plans zero changes against the account it came from.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use crate::inventory::{FileType, Inventory, Sharing};
 
@@ -270,62 +269,6 @@ fn escape(name: &str) -> String {
     out
 }
 
-impl Exported {
-    /// The policy as YAML, with a comment naming where it came from.
-    pub(crate) fn to_yaml(&self, origin: &str) -> String {
-        let quote = |text: &str| yaml_quote(text);
-        let mut out = format!(
-            "# Exported by plotward from {origin}.\n\
-             # It reproduces today's sharing: `plotward plan` with it changes nothing.\n\
-             version: 1\ndefault: {}\n",
-            self.default
-        );
-        if self.rules.is_empty() {
-            out.push_str("rules: []\n");
-            return out;
-        }
-        out.push_str("rules:\n");
-        for rule in &self.rules {
-            let patterns: Vec<String> = rule.patterns.iter().map(|p| quote(p)).collect();
-            let matched = if patterns.len() == 1 {
-                patterns[0].clone()
-            } else {
-                format!("[{}]", patterns.join(", "))
-            };
-            let _ = write!(out, "  - match: {matched}\n    sharing: {}\n", rule.sharing);
-            if let Some(filetype) = &rule.filetype {
-                let _ = writeln!(out, "    filetypes: [{}]", quote(filetype.as_str()));
-            }
-        }
-        out
-    }
-}
-
-/// A YAML double-quoted scalar that reads back as exactly `text`: `\\` and `"` escaped, and
-/// every character a reader could not see or a YAML reader could take for a line break
-/// (control characters, DEL, NEL, bidi controls, invisible characters) as a `\u` escape.
-fn yaml_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            c if plotward_visible::needs_escape(c) => {
-                let code = u32::from(c);
-                let _ = if code > 0xFFFF {
-                    write!(out, "\\U{code:08X}")
-                } else {
-                    write!(out, "\\u{code:04X}")
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,7 +290,7 @@ mod tests {
     fn round_trip(files: Vec<RemoteFile>) -> (Exported, String) {
         let inventory = Inventory::new(files);
         let exported = export(&inventory).unwrap();
-        let yaml = exported.to_yaml("a test");
+        let yaml = crate::render::yaml::exported_policy(&exported, "a test");
         let policy =
             Policy::parse(&yaml, "exported.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
         let plan = crate::plan::diff(&policy, &inventory);

@@ -251,6 +251,31 @@ impl Plan<'_> {
     }
 }
 
+/// What `--strict` refuses in a plan: every rule that decided no file, every pattern that
+/// matches none, and a policy that manages no file at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StrictFailures<'p> {
+    pub dead_rules: &'p [RuleRef],
+    pub dead_patterns: &'p [DeadPattern],
+    /// Every file is ignored or unmatched.
+    pub manages_nothing: bool,
+}
+
+impl Plan<'_> {
+    /// What `--strict` refuses in this plan, or `None` when it passes.
+    pub(crate) fn strict_failures(&self) -> Option<StrictFailures<'_>> {
+        let summary = self.summary();
+        let manages_nothing = summary.unchanged + summary.restrict + summary.expose == 0;
+        let failures = StrictFailures {
+            dead_rules: &self.dead_rules,
+            dead_patterns: &self.dead_patterns,
+            manages_nothing,
+        };
+        (!self.dead_rules.is_empty() || !self.dead_patterns.is_empty() || manages_nothing)
+            .then_some(failures)
+    }
+}
+
 /// A guardrail the plan breaks. `apply` refuses such a plan unless forced.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Breach {

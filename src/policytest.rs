@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::inventory::{FileType, Sharing};
-use crate::policy::{Decision, Diagnostic, Diagnostics, Policy, Span, Target};
+use crate::policy::{Decision, Diagnostic, Diagnostics, Policy, Span, Target, Unprovable};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,20 +91,45 @@ pub(crate) struct Assertion {
     pub never: Vec<Sharing>,
 }
 
-/// One failed case or assertion.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Failure {
+/// One failed case or assertion, as facts; `render::text::policy_test` words it.
+#[derive(Clone, Debug)]
+pub(crate) struct Failure<'p> {
     /// Where it is written in the test file.
     pub span: Span,
-    /// What went wrong, naming the rule that decided instead.
-    pub message: String,
+    /// What went wrong.
+    pub broken: Broken<'p>,
+}
+
+/// How a case or assertion failed, with the part of the policy that decided instead.
+#[derive(Clone, Debug)]
+pub(crate) enum Broken<'p> {
+    /// A case's path gets another level than expected, as `filetype` (the first type tried
+    /// that does).
+    Case {
+        path: String,
+        filetype: FileType,
+        expected: Target,
+        /// What decided the level it gets instead.
+        decision: Decision<'p>,
+    },
+    /// A path under the assertion's glob gets a level it forbids.
+    Assertion {
+        under: String,
+        level: Sharing,
+        /// A shortest such path, and its file type.
+        witness: (String, FileType),
+        /// What gives the witness that level.
+        decision: Decision<'p>,
+    },
+    /// The assertion could not be decided exactly, so it counts as broken.
+    Unprovable(Unprovable),
 }
 
 /// The result of running a test file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Outcome {
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Outcome<'p> {
     /// Failed cases and assertions, in file order.
-    pub failures: Vec<Failure>,
+    pub failures: Vec<Failure<'p>>,
     /// Cases run.
     pub cases: usize,
     /// Cases that failed.
@@ -259,23 +284,8 @@ fn check_assertion(
     })
 }
 
-/// What decided a file, with the policy file and line: `rule 3 "reports/**" (p.yaml:19)`.
-fn describe(policy: &Policy, decision: &Decision<'_>) -> String {
-    match decision {
-        Decision::Rule { rule, pattern } => format!(
-            "rule {} \"{}\" ({}:{})",
-            rule.number, pattern.glob, policy.name, rule.span.line
-        ),
-        Decision::Default(_) => match policy.default_span {
-            Some(span) => format!("the default ({}:{})", policy.name, span.line),
-            None => "the default (ignore)".to_owned(),
-        },
-        Decision::Folder => "the folder rule: folders need a rule with `fold`".to_owned(),
-    }
-}
-
 /// Runs every case and assertion against the policy.
-pub(crate) fn run(file: &TestFile, policy: &Policy) -> Outcome {
+pub(crate) fn run<'p>(file: &TestFile, policy: &'p Policy) -> Outcome<'p> {
     let mut outcome = Outcome {
         cases: file.cases.len(),
         assertions: file.assertions.len(),
@@ -291,22 +301,21 @@ pub(crate) fn run(file: &TestFile, policy: &Policy) -> Outcome {
             outcome.failed_cases += 1;
             outcome.failures.push(Failure {
                 span: case.span,
-                message: format!(
-                    "case failed: {} ({filetype}) gets {}, expected {}; decided by {}",
-                    case.path,
-                    decision.target().as_str(),
-                    case.expect.as_str(),
-                    describe(policy, &decision)
-                ),
+                broken: Broken::Case {
+                    path: case.path.clone(),
+                    filetype: filetype.clone(),
+                    expected: case.expect,
+                    decision,
+                },
             });
         }
     }
     for assertion in &file.assertions {
-        if let Some(message) = assertion_failure(policy, assertion) {
+        if let Some(broken) = break_assertion(policy, assertion) {
             outcome.failed_assertions += 1;
             outcome.failures.push(Failure {
                 span: assertion.span,
-                message,
+                broken,
             });
         }
     }
@@ -314,27 +323,28 @@ pub(crate) fn run(file: &TestFile, policy: &Policy) -> Outcome {
     outcome
 }
 
-fn assertion_failure(policy: &Policy, assertion: &Assertion) -> Option<String> {
-    for level in &assertion.never {
-        let found = match policy.witnesses(&assertion.under, *level) {
+/// A path that breaks the assertion (the first forbidden level that has one), or why none
+/// could be sought.
+fn break_assertion<'p>(policy: &'p Policy, assertion: &Assertion) -> Option<Broken<'p>> {
+    for &level in &assertion.never {
+        let found = match policy.witnesses(&assertion.under, level) {
             Ok(found) => found,
-            Err(message) => return Some(format!("assertion failed: {message}")),
+            Err(unprovable) => return Some(Broken::Unprovable(unprovable)),
         };
-        if let Some(witness) = found.first() {
+        if let Some(witness) = found.into_iter().next() {
             let decision = policy.decide(&witness.path, &witness.filetype);
-            return Some(format!(
-                "assertion failed: nothing under \"{}\" may be {level}, but {} ({}) is; decided by {}",
-                assertion.under,
-                witness.path,
-                witness.filetype,
-                describe(policy, &decision)
-            ));
+            return Some(Broken::Assertion {
+                under: assertion.under.clone(),
+                level,
+                witness: (witness.path, witness.filetype),
+                decision,
+            });
         }
     }
     None
 }
 
-impl Outcome {
+impl Outcome<'_> {
     /// Whether everything passed.
     pub(crate) fn passed(&self) -> bool {
         self.failures.is_empty()
@@ -347,22 +357,27 @@ mod tests {
 
     const POLICY: &str = "version: 1\ndefault: private\nrules:\n  - match: \"reports/**\"\n    sharing: secret\n    filetypes: [plot]\n  - match: \"**\"\n    sharing: public\n";
 
-    fn run_text(test: &str) -> (Outcome, Vec<String>) {
+    /// The outcome's counts, and each failure as `line:column: message`.
+    fn run_text<'p>(test: &str, policy: &'p Policy) -> (Outcome<'p>, Vec<String>) {
         let file = TestFile::parse(test, "t.yaml", Path::new("")).unwrap_or_else(|e| panic!("{e}"));
-        let policy = Policy::parse(POLICY, "p.yaml").unwrap();
-        let outcome = run(&file, &policy);
+        let outcome = run(&file, policy);
         let lines = outcome
             .failures
             .iter()
-            .map(|f| format!("{}:{}: {}", f.span.line, f.span.column, f.message))
+            .map(|f| {
+                let message = crate::render::text::policy_test_failure(policy, &f.broken);
+                format!("{}:{}: {message}", f.span.line, f.span.column)
+            })
             .collect();
         (outcome, lines)
     }
 
     #[test]
     fn cases_report_the_rule_that_decided_instead() {
+        let policy = Policy::parse(POLICY, "p.yaml").unwrap();
         let (outcome, lines) = run_text(
             "policy: p.yaml\ncases:\n  - path: reports/q3/revenue\n    filetype: plot\n    expect: secret\n  - path: reports/q3/data\n    expect: secret\n  - path: misc\n    expect: public\n",
+            &policy,
         );
         assert_eq!(
             lines,
@@ -378,8 +393,10 @@ mod tests {
 
     #[test]
     fn assertions_find_a_path_that_breaks_them() {
+        let policy = Policy::parse(POLICY, "p.yaml").unwrap();
         let (outcome, lines) = run_text(
             "policy: p.yaml\nassertions:\n  - under: \"reports/**\"\n    never: public\n  - under: \"reports/**\"\n    never: [private]\n",
+            &policy,
         );
         assert_eq!(
             lines,

@@ -86,15 +86,11 @@ fn connect(
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),
 /// saying why on stderr.
 fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, Error> {
-    let summary = plan.summary();
-    let managed = summary.unchanged + summary.restrict + summary.expose;
-    Ok(crate::render::text::strict_refusal(
-        &plan.dead_rules,
-        &plan.dead_patterns,
-        managed,
-        io.err_painter,
-        io.err,
-    )?)
+    let Some(failures) = plan.strict_failures() else {
+        return Ok(false);
+    };
+    crate::render::text::strict_refusal(&failures, io.err_painter, io.err)?;
+    Ok(true)
 }
 
 /// A runtime for the network commands: two workers suit this I/O-bound work.

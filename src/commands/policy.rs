@@ -13,7 +13,7 @@ pub(crate) fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
     let tests = TestFile::load(file)?;
     let policy = Policy::load(&tests.policy)?;
     let outcome = policytest::run(&tests, &policy);
-    render::text::policy_test(&tests, &outcome, io.out_painter, io.out)?;
+    render::text::policy_test(&tests, &policy, &outcome, io.out_painter, io.out)?;
     Ok(if outcome.passed() {
         Exit::Success
     } else {

@@ -152,6 +152,22 @@ fn rules_that_decide_nothing_are_dead() {
 }
 
 #[test]
+fn strict_refuses_dead_rules_and_a_policy_that_manages_nothing() {
+    let files = account();
+    let plan = diff(&policy(POLICY), &files);
+    let failures = plan.strict_failures().expect("rule 5 is dead");
+    assert_eq!(failures.dead_rules.len(), 1);
+    assert!(!failures.manages_nothing);
+    let ignore_all = "version: 1\ndefault: ignore\n";
+    let plan = diff(&policy(ignore_all), &files);
+    let failures = plan.strict_failures().expect("nothing is managed");
+    assert!(failures.dead_rules.is_empty() && failures.dead_patterns.is_empty());
+    assert!(failures.manages_nothing);
+    let live = "version: 1\ndefault: private\n";
+    assert_eq!(diff(&policy(live), &files).strict_failures(), None);
+}
+
+#[test]
 fn a_compliant_inventory_gives_an_empty_plan() {
     let files = account();
     let plan = diff(&policy(POLICY), &files);
@@ -555,7 +571,7 @@ mod converges {
         fn an_export_plans_to_no_change(nodes in nodes()) {
             let (inventory, _) = build(&nodes);
             let exported = crate::export::export(&inventory).expect("distinct paths");
-            let policy = policy(&exported.to_yaml("test"));
+            let policy = policy(&crate::render::yaml::exported_policy(&exported, "test"));
             let plan = diff(&policy, &inventory);
             prop_assert!(!plan.summary().has_changes(), "{:?}", changes(&plan));
             prop_assert!(plan.entries.iter().all(|e| !e.is_noncompliant()));

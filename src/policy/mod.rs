@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::inventory::{FileType, Sharing};
+pub(crate) use analysis::Unprovable;
 pub(crate) use diagnostic::{Diagnostic, Diagnostics, Span};
 use matcher::Matcher;
 

@@ -14,9 +14,9 @@ use crate::apply::{Outcome, Report};
 use crate::check::{Finding, Kind};
 use crate::export::Exported;
 use crate::inventory::{Coverage, FileType};
-use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, Summary};
+use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, StrictFailures, Summary};
 use crate::policy::{Decision, Policy};
-use crate::policytest::{self, TestFile};
+use crate::policytest::{self, Broken, TestFile};
 use crate::wire::plan::Source;
 use plotward_visible::{self as visible, escape};
 
@@ -109,26 +109,24 @@ pub(crate) fn override_note(breach: &Breach) -> &'static str {
     }
 }
 
-/// What `--strict` refuses, one stderr line each: every dead rule, and a policy that manages
-/// no file at all. Writes nothing (and returns false) when there is nothing to refuse.
+/// Why `--strict` refuses a plan, one stderr line each: every dead rule and pattern, and a
+/// policy that manages no file at all.
 pub(crate) fn strict_refusal(
-    dead_rules: &[RuleRef],
-    dead_patterns: &[crate::plan::DeadPattern],
-    managed: usize,
+    failures: &StrictFailures<'_>,
     painter: Painter,
     out: &mut dyn Write,
-) -> io::Result<bool> {
+) -> io::Result<()> {
     let error = painter.paint(Painter::RED, "error");
-    for note in super::dead_rule_notes(dead_rules, dead_patterns) {
+    for note in super::dead_rule_notes(failures.dead_rules, failures.dead_patterns) {
         writeln!(out, "{error}: --strict: {note}")?;
     }
-    if managed == 0 {
+    if failures.manages_nothing {
         writeln!(
             out,
             "{error}: --strict: the policy manages no file (every file is ignored or unmatched)"
         )?;
     }
-    Ok(!dead_rules.is_empty() || !dead_patterns.is_empty() || managed == 0)
+    Ok(())
 }
 
 /// The stderr line that explains why a plan that breaks guardrails exits 1.
@@ -367,7 +365,8 @@ pub(crate) fn valid(policy: &Policy, _painter: Painter, out: &mut dyn Write) -> 
 /// when everything passed.
 pub(crate) fn policy_test(
     tests: &TestFile,
-    outcome: &policytest::Outcome,
+    policy: &Policy,
+    outcome: &policytest::Outcome<'_>,
     painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -378,7 +377,7 @@ pub(crate) fn policy_test(
             escape(&tests.name),
             failure.span.line,
             failure.span.column,
-            escape(&failure.message)
+            escape(&policy_test_failure(policy, &failure.broken))
         )?;
     }
     let style = if outcome.passed() {
@@ -390,8 +389,53 @@ pub(crate) fn policy_test(
     writeln!(out, "{}", painter.paint(style, summary))
 }
 
+/// A failed case or assertion in one line, naming what decided instead (not yet escaped):
+/// `case failed: misc (plot) gets public, expected private; decided by rule 2 "**" (p.yaml:7)`.
+pub(crate) fn policy_test_failure(policy: &Policy, broken: &Broken<'_>) -> String {
+    match broken {
+        Broken::Case {
+            path,
+            filetype,
+            expected,
+            decision,
+        } => format!(
+            "case failed: {path} ({filetype}) gets {}, expected {}; decided by {}",
+            decision.target().as_str(),
+            expected.as_str(),
+            decision_in_file(policy, decision)
+        ),
+        Broken::Assertion {
+            under,
+            level,
+            witness: (path, filetype),
+            decision,
+        } => format!(
+            "assertion failed: nothing under \"{under}\" may be {level}, but {path} ({filetype}) \
+             is; decided by {}",
+            decision_in_file(policy, decision)
+        ),
+        Broken::Unprovable(unprovable) => format!("assertion failed: {unprovable}"),
+    }
+}
+
+/// What decided a file, with the policy file and line: `rule 3 "reports/**" (p.yaml:19)`.
+/// Shorter than `explain`'s reason, as it ends a line that already names the path.
+fn decision_in_file(policy: &Policy, decision: &Decision<'_>) -> String {
+    match decision {
+        Decision::Rule { rule, pattern } => format!(
+            "rule {} \"{}\" ({}:{})",
+            rule.number, pattern.glob, policy.name, rule.span.line
+        ),
+        Decision::Default(_) => match policy.default_span {
+            Some(span) => format!("the default ({}:{})", policy.name, span.line),
+            None => "the default (ignore)".to_owned(),
+        },
+        Decision::Folder => "the folder rule: folders need a rule with `fold`".to_owned(),
+    }
+}
+
 /// `plotward.test.yaml: 5 cases and 2 assertions passed`, or how many of each passed.
-pub(crate) fn policy_test_summary(outcome: &policytest::Outcome, name: &str) -> String {
+pub(crate) fn policy_test_summary(outcome: &policytest::Outcome<'_>, name: &str) -> String {
     if outcome.passed() {
         return format!(
             "{name}: {} cases and {} assertions passed",
@@ -420,7 +464,7 @@ pub(crate) fn exported_policy(exported: &Exported, coverage: Coverage, source: &
         yaml.push_str(&note);
         yaml.push('\n');
     }
-    yaml.push_str(&exported.to_yaml(&escape(&origin)));
+    yaml.push_str(&super::yaml::exported_policy(exported, &escape(&origin)));
     yaml
 }
 
