@@ -27,10 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use indicatif::ProgressBar;
-use serde::Serialize;
-
 pub(crate) use change::{Change, DecidingRule, changes};
+use indicatif::ProgressBar;
+pub(crate) use outcome::{AuditBroken, Failure, Outcome, Settling, Skip, Stop, Unverified};
 pub(crate) use refusal::{
     Cancelled, Refusal, check_account, check_digest, check_guardrails, refuse_never_public,
     refuse_stale,
@@ -41,8 +40,10 @@ pub(crate) use stale::{Drift, Drifted, Staleness};
 use crate::inventory::{FileType, Sharing};
 use crate::plan::Direction;
 use crate::remote::{Attempt, Client, RemoteError};
+use crate::wire::audit::{AuditLine, AuditOutcome};
 
 mod change;
+mod outcome;
 mod refusal;
 mod restore;
 pub(crate) mod saved;
@@ -70,27 +71,6 @@ impl Default for Options {
     }
 }
 
-/// How one change ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// Written and verified.
-    Applied,
-    /// Tried and failed.
-    Failed {
-        /// HTTP status, if the server answered.
-        status: Option<u16>,
-        message: String,
-    },
-    /// Not written: the run stopped or reached `--max-writes`.
-    NotApplied { reason: String },
-    /// Written, but the new secret link did not read back as enabled in time: upstream
-    /// enables share keys eventually. Not a failure, not yet verified.
-    Settling {
-        /// What was seen.
-        message: String,
-    },
-}
-
 /// The result of an apply.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
@@ -100,11 +80,11 @@ pub(crate) struct Report {
     /// leaves them (and files that could not be read again).
     pub restored: Vec<(Change, Outcome)>,
     /// Why the run stopped early, if it did.
-    pub stopped: Option<String>,
+    pub stopped: Option<Stop>,
     /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
     pub interrupted: bool,
     /// Why the audit log could not be written, if it could not: the run failed closed.
-    pub audit_failed: Option<String>,
+    pub audit_failed: Option<AuditBroken>,
 }
 
 /// Counts of a report.
@@ -141,7 +121,7 @@ impl Report {
                 (Outcome::Applied, Direction::Expose) => tally.exposed += 1,
                 (Outcome::Failed { .. }, _) => tally.failed += 1,
                 (Outcome::NotApplied { .. }, _) => tally.not_applied += 1,
-                (Outcome::Settling { .. }, _) => tally.settling += 1,
+                (Outcome::Settling(_), _) => tally.settling += 1,
             }
         }
         tally
@@ -236,21 +216,39 @@ pub(crate) fn watches(
 pub(crate) struct AuditLog {
     file: Mutex<File>,
     /// The first write error, once there is one: the run stops (fail closed).
-    broken: std::sync::OnceLock<String>,
+    broken: std::sync::OnceLock<AuditBroken>,
 }
 
-#[derive(Serialize)]
-struct AuditEntry<'a> {
-    time: String,
-    fid: &'a str,
-    path: &'a str,
-    from: Sharing,
-    to: Sharing,
-    attempt: u32,
-    outcome: &'a str,
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
+/// One step of a write, as the audit log records it.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    /// About to send the write.
+    Started,
+    /// An attempt failed and another follows: the attempt's message.
+    Retrying(&'a str),
+    /// The last attempt failed: its message.
+    Failed(&'a str),
+    /// The write was accepted but does not read back as planned (yet).
+    Unverified(&'a Unverified),
+    /// A secret link is still not readable at the timeout.
+    Settling(&'a Settling),
+    /// Written and verified.
+    Applied,
+}
+
+impl Step<'_> {
+    /// The line's `outcome` and `message`; the words of plotward's own reasons are their
+    /// `Display` (in `render::outcome`).
+    fn line(self) -> (AuditOutcome, Option<String>) {
+        match self {
+            Step::Started => (AuditOutcome::Started, None),
+            Step::Retrying(message) => (AuditOutcome::Retrying, Some(message.to_owned())),
+            Step::Failed(message) => (AuditOutcome::Failed, Some(message.to_owned())),
+            Step::Unverified(why) => (AuditOutcome::Unverified, Some(why.to_string())),
+            Step::Settling(settling) => (AuditOutcome::Settling, Some(settling.to_string())),
+            Step::Applied => (AuditOutcome::Applied, None),
+        }
+    }
 }
 
 impl AuditLog {
@@ -266,15 +264,9 @@ impl AuditLog {
         })
     }
 
-    fn record(
-        &self,
-        change: &Change,
-        attempt: u32,
-        outcome: &str,
-        status: Option<u16>,
-        message: Option<&str>,
-    ) {
-        let entry = AuditEntry {
+    fn record(&self, change: &Change, attempt: u32, step: Step<'_>, status: Option<u16>) {
+        let (outcome, message) = step.line();
+        let entry = AuditLine {
             time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             fid: &change.fid,
             path: &change.path,
@@ -294,16 +286,13 @@ impl AuditLog {
         // One write per line, so concurrent writers never interleave within a line; flushed
         // to the file at once, so an interrupted run loses no line.
         if let Err(err) = file.write_all(&line).and_then(|()| file.flush()) {
-            let _ = self.broken.set(format!(
-                "cannot write the audit log ({err}); the run stopped, since writes that cannot be \
-                 recorded are not made"
-            ));
+            let _ = self.broken.set(AuditBroken(err.to_string()));
         }
     }
 
     /// Why the log cannot be written, once a write failed.
-    pub(crate) fn broken(&self) -> Option<&str> {
-        self.broken.get().map(String::as_str)
+    pub(crate) fn broken(&self) -> Option<&AuditBroken> {
+        self.broken.get()
     }
 }
 
@@ -313,19 +302,19 @@ struct Run {
     options: Options,
     audit: Option<Arc<AuditLog>>,
     started: AtomicUsize,
-    stopped: Mutex<Option<String>>,
+    stopped: Mutex<Option<Stop>>,
     progress: ProgressBar,
 }
 
 impl Run {
-    fn stop_reason(&self) -> Option<String> {
+    fn stop_reason(&self) -> Option<Stop> {
         self.stopped
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    fn stop(&self, reason: String) {
+    fn stop(&self, reason: Stop) {
         let mut stopped = self
             .stopped
             .lock()
@@ -333,19 +322,13 @@ impl Run {
         stopped.get_or_insert(reason);
     }
 
-    fn audit(
-        &self,
-        change: &Change,
-        attempt: u32,
-        outcome: &str,
-        status: Option<u16>,
-        message: Option<&str>,
-    ) {
+    fn audit(&self, change: &Change, attempt: u32, step: Step<'_>, status: Option<u16>) {
         if let Some(audit) = &self.audit {
-            audit.record(change, attempt, outcome, status, message);
+            audit.record(change, attempt, step, status);
             if let Some(why) = audit.broken() {
-                self.stop(why.to_owned());
-                self.client.halt(why.to_owned());
+                self.stop(Stop::AuditLog(why.clone()));
+                // The client carries text: it cannot know apply's reasons.
+                self.client.halt(why.to_string());
             }
         }
     }
@@ -396,10 +379,7 @@ pub(crate) async fn execute(
         restored,
         stopped: run.stop_reason(),
         interrupted: false,
-        audit_failed: run
-            .audit
-            .as_ref()
-            .and_then(|audit| audit.broken().map(str::to_owned)),
+        audit_failed: run.audit.as_ref().and_then(|audit| audit.broken().cloned()),
     }
 }
 
@@ -466,10 +446,7 @@ where
                 };
                 let outcome = Outcome::Failed {
                     status: None,
-                    message: format!(
-                        "internal error while writing ({err}); whether it was applied is \
-                         unknown, run plotward plan"
-                    ),
+                    failure: Failure::Panicked(err.to_string()),
                 };
                 (index, lost(&changes[index], outcome))
             }
@@ -487,7 +464,7 @@ where
             let outcome = outcome.unwrap_or_else(|| {
                 let failed = Outcome::Failed {
                     status: None,
-                    message: "internal error: the write never reported".to_owned(),
+                    failure: Failure::Lost,
                 };
                 lost(&change, failed)
             });
@@ -497,14 +474,16 @@ where
 }
 
 async fn apply_one(run: &Run, change: &Change) -> Outcome {
-    if let Some(reason) = run.stop_reason() {
-        return Outcome::NotApplied { reason };
+    if let Some(stop) = run.stop_reason() {
+        return Outcome::NotApplied {
+            reason: Skip::Stopped(stop),
+        };
     }
     if let Some(cap) = run.options.max_writes
         && run.started.fetch_add(1, Ordering::SeqCst) >= cap
     {
         return Outcome::NotApplied {
-            reason: format!("--max-writes {cap} reached"),
+            reason: Skip::MaxWrites(cap),
         };
     }
     write_verified(run, change).await
@@ -528,10 +507,10 @@ struct Written {
 /// Sends the `PATCH` (with retries) and checks the flags it reports.
 async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
     // Recorded before it is sent: a write the audit log cannot hold is never made.
-    run.audit(change, 1, "started", None, None);
-    if let Some(reason) = run.audit.as_ref().and_then(|audit| audit.broken()) {
+    run.audit(change, 1, Step::Started, None);
+    if let Some(broken) = run.audit.as_ref().and_then(|audit| audit.broken()) {
         return Err(Outcome::NotApplied {
-            reason: reason.to_owned(),
+            reason: Skip::Stopped(Stop::AuditLog(broken.clone())),
         });
     }
     let mut written = Written {
@@ -539,25 +518,19 @@ async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
         status: None,
     };
     let mut on_attempt = |attempt: &Attempt| {
-        if attempt.message.is_none() {
+        let Some(message) = attempt.message.as_deref() else {
             written = Written {
                 attempt: attempt.number,
                 status: attempt.status,
             };
             return;
-        }
-        let outcome = if attempt.will_retry {
-            "retrying"
-        } else {
-            "failed"
         };
-        run.audit(
-            change,
-            attempt.number,
-            outcome,
-            attempt.status,
-            attempt.message.as_deref(),
-        );
+        let step = if attempt.will_retry {
+            Step::Retrying(message)
+        } else {
+            Step::Failed(message)
+        };
+        run.audit(change, attempt.number, step, attempt.status);
     };
     let result = run
         .client
@@ -572,52 +545,48 @@ async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
                 run,
                 change,
                 written,
-                &format!(
-                    "after the write the server reports {}",
-                    Sharing::from_flags(flags)
-                ),
+                Unverified::ReadsBack(Sharing::from_flags(flags)),
             )),
             Err(err) => Err(unverified(
                 run,
                 change,
                 written,
-                &format!("cannot read the file back: {err}"),
+                Unverified::Unreadable(err.to_string()),
             )),
         },
-        Err(RemoteError::Quota { message }) => {
-            let reason = format!("the API's daily limit is reached ({message})");
-            run.stop(reason.clone());
-            Err(Outcome::NotApplied { reason })
-        }
+        Err(RemoteError::Quota { message }) => Err(stopped(run, Stop::Quota(message))),
         Err(err @ RemoteError::Backoff { .. }) => {
-            let reason = err.to_string();
-            run.stop(reason.clone());
-            Err(Outcome::NotApplied { reason })
+            Err(stopped(run, Stop::Unavailable(err.to_string())))
         }
         // The server stopped answering: no further write is started, and the ones that got
         // no answer are reported as not applied (a re-run finds out and converges).
-        Err(RemoteError::ServerDown(why) | RemoteError::Halted(why)) => {
-            run.stop(why.clone());
-            Err(Outcome::NotApplied { reason: why })
-        }
+        Err(RemoteError::ServerDown(why)) => Err(stopped(run, Stop::ServerDown(why))),
+        Err(RemoteError::Halted(why)) => Err(stopped(run, Stop::Halted(why))),
         Err(err) => Err(Outcome::Failed {
             status: err.status(),
-            message: err.message(),
+            failure: Failure::Write(err.message()),
         }),
     }
 }
 
-fn unverified(run: &Run, change: &Change, written: Written, message: &str) -> Outcome {
+/// Stops the run (unless it already stopped) and leaves this change unwritten.
+fn stopped(run: &Run, stop: Stop) -> Outcome {
+    run.stop(stop.clone());
+    Outcome::NotApplied {
+        reason: Skip::Stopped(stop),
+    }
+}
+
+fn unverified(run: &Run, change: &Change, written: Written, why: Unverified) -> Outcome {
     run.audit(
         change,
         written.attempt,
-        "unverified",
+        Step::Unverified(&why),
         written.status,
-        Some(message),
     );
     Outcome::Failed {
         status: written.status,
-        message: message.to_owned(),
+        failure: Failure::Unverified(why),
     }
 }
 
@@ -630,8 +599,8 @@ async fn verify(run: &Run, change: &Change, written: Written) -> Outcome {
     if change.to == Sharing::Secret {
         let deadline = tokio::time::Instant::now() + run.options.share_key_timeout;
         if !share_key_visible(run, change, deadline, 3).await {
-            let note = "share key not visible yet; writing again";
-            run.audit(change, last.attempt, "unverified", last.status, Some(note));
+            let why = Unverified::ShareKeyHidden;
+            run.audit(change, last.attempt, Step::Unverified(&why), last.status);
             last = match write(run, change).await {
                 Err(outcome) => return outcome,
                 Ok(again) => Written {
@@ -644,7 +613,7 @@ async fn verify(run: &Run, change: &Change, written: Written) -> Outcome {
             }
         }
     }
-    run.audit(change, last.attempt, "applied", last.status, None);
+    run.audit(change, last.attempt, Step::Applied, last.status);
     Outcome::Applied
 }
 
@@ -678,20 +647,16 @@ async fn share_key_visible(
 }
 
 fn settling(run: &Run, change: &Change, written: Written) -> Outcome {
-    let message = format!(
-        "the secret link was written but did not read back as enabled within {}s (Chart Studio \
-         enables share keys eventually); the file is not public. Run plotward plan later to \
-         confirm, or raise --share-key-timeout",
-        run.options.share_key_timeout.as_secs()
-    );
+    let settling = Settling {
+        timeout: run.options.share_key_timeout,
+    };
     run.audit(
         change,
         written.attempt,
-        "settling",
+        Step::Settling(&settling),
         written.status,
-        Some(&message),
     );
-    Outcome::Settling { message }
+    Outcome::Settling(settling)
 }
 
 #[cfg(test)]
@@ -723,7 +688,7 @@ mod tests {
         );
         assert_eq!(results[0].1, Outcome::Applied);
         assert!(
-            matches!(&results[1].1, Outcome::Failed { message, .. } if message.contains("internal error")),
+            matches!(&results[1].1, Outcome::Failed { failure, .. } if failure.to_string().contains("internal error")),
             "{:?}",
             results[1].1
         );
@@ -746,24 +711,24 @@ mod tests {
                     Change::plot("a:3", "z", Sharing::Private, Sharing::Public),
                     Outcome::Failed {
                         status: Some(500),
-                        message: "boom".into(),
+                        failure: Failure::Write("boom".into()),
                     },
                 ),
                 (
                     Change::plot("a:4", "w", Sharing::Private, Sharing::Public),
                     Outcome::NotApplied {
-                        reason: "quota".into(),
+                        reason: Skip::Stopped(Stop::Quota("quota".into())),
                     },
                 ),
                 (
                     Change::plot("a:5", "v", Sharing::Public, Sharing::Secret),
-                    Outcome::Settling {
-                        message: "not yet".into(),
-                    },
+                    Outcome::Settling(Settling {
+                        timeout: Duration::from_secs(1),
+                    }),
                 ),
             ],
             restored: Vec::new(),
-            stopped: Some("quota".into()),
+            stopped: Some(Stop::Quota("quota".into())),
             interrupted: false,
             audit_failed: None,
         };

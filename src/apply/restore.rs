@@ -16,7 +16,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Change, Outcome, Run, Watch, run_each, run_phase, write_verified};
+use super::{
+    Change, Failure, Outcome, Run, Skip, Stop, Watch, run_each, run_phase, write_verified,
+};
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Direction;
 
@@ -158,9 +160,8 @@ async fn put_back_one(
     managed: bool,
     known: Option<Flags>,
 ) -> Option<(Change, Outcome)> {
-    if let Some(reason) = run.stop_reason() {
-        let reason = format!("not read again after its folder changed: {reason}");
-        return Some((change.clone(), Outcome::NotApplied { reason }));
+    if let Some(stop) = run.stop_reason() {
+        return Some(unchecked(change, stop));
     }
     let read = match known {
         Some(flags) => Ok(flags),
@@ -169,19 +170,16 @@ async fn put_back_one(
     let flags = match read {
         Ok(flags) => flags,
         // The run stopped while reading: not checked, as if it had stopped just before.
-        Err(
-            crate::remote::RemoteError::Halted(why) | crate::remote::RemoteError::ServerDown(why),
-        ) => {
-            let reason = format!("not read again after its folder changed: {why}");
-            return Some((change.clone(), Outcome::NotApplied { reason }));
+        Err(crate::remote::RemoteError::Halted(why)) => {
+            return Some(unchecked(change, Stop::Halted(why)));
+        }
+        Err(crate::remote::RemoteError::ServerDown(why)) => {
+            return Some(unchecked(change, Stop::ServerDown(why)));
         }
         Err(err) => {
             let outcome = Outcome::Failed {
                 status: err.status(),
-                message: format!(
-                    "cannot read it again after its folder changed ({}); run plotward plan",
-                    err.message()
-                ),
+                failure: Failure::NotReread(err.message()),
             };
             return Some((change.clone(), outcome));
         }
@@ -201,4 +199,12 @@ async fn put_back_one(
     let outcome = write_verified(run, &fix).await;
     run.progress.inc(1);
     Some((fix, outcome))
+}
+
+/// A file below a changed folder left unread because the run stopped.
+fn unchecked(change: &Change, stop: Stop) -> (Change, Outcome) {
+    let outcome = Outcome::NotApplied {
+        reason: Skip::Unchecked(stop),
+    };
+    (change.clone(), outcome)
 }

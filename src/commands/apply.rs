@@ -107,7 +107,7 @@ fn halt_on_signals(
                 _ = term.recv() => "SIGTERM",
             };
             interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-            client.halt(format!("interrupted by {name}"));
+            client.halt(apply::Stop::Interrupted(Some(name)).to_string());
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
@@ -120,7 +120,7 @@ fn halt_on_signals(
         Ok(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                client.halt("interrupted".to_owned());
+                client.halt(apply::Stop::Interrupted(None).to_string());
             }
         })
     }

@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
+pub(crate) mod outcome;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod text;

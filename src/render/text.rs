@@ -638,7 +638,7 @@ pub(crate) fn apply_report(
         painter,
         out,
         |o| match o {
-            Outcome::Failed { message, .. } => Some(message),
+            Outcome::Failed { failure, .. } => Some(failure.to_string()),
             _ => None,
         },
     )?;
@@ -648,7 +648,7 @@ pub(crate) fn apply_report(
         painter,
         out,
         |o| match o {
-            Outcome::Settling { message } => Some(message),
+            Outcome::Settling(settling) => Some(settling.to_string()),
             _ => None,
         },
     )?;
@@ -670,7 +670,10 @@ pub(crate) fn apply_report(
         writeln!(
             out,
             "{}",
-            painter.paint(Painter::RED, format!("Stopped: {}.", escape(why)))
+            painter.paint(
+                Painter::RED,
+                format!("Stopped: {}.", escape(&why.to_string()))
+            )
         )?;
     }
     if report.is_complete() {
@@ -691,12 +694,15 @@ pub(crate) fn apply_report(
     writeln!(out, "{}", painter.paint(Painter::BOLD, line))?;
     // Why changes were left: the run's stop (the daily quota), else the first change's own
     // reason (`--max-writes`).
-    let first_reason = report.outcomes().find_map(|(_, o)| match o {
-        Outcome::NotApplied { reason } => Some(reason),
-        _ => None,
-    });
-    if let Some(reason) = report.stopped.as_ref().or(first_reason) {
-        writeln!(out, "Stopped early: {}.", escape(reason))?;
+    let first_reason = || {
+        report.outcomes().find_map(|(_, o)| match o {
+            Outcome::NotApplied { reason } => Some(reason.to_string()),
+            _ => None,
+        })
+    };
+    let stopped = report.stopped.as_ref().map(ToString::to_string);
+    if let Some(reason) = stopped.or_else(first_reason) {
+        writeln!(out, "Stopped early: {}.", escape(&reason))?;
     }
     let remain = tally.failed + tally.not_applied;
     if remain > 0 {
@@ -756,7 +762,7 @@ fn write_outcomes(
     (title, style, mark): (&str, Style, &str),
     painter: Painter,
     out: &mut dyn Write,
-    pick: impl Fn(&Outcome) -> Option<&String>,
+    pick: impl Fn(&Outcome) -> Option<String>,
 ) -> io::Result<()> {
     let listed: Vec<_> = report
         .outcomes()
