@@ -67,6 +67,15 @@ pub enum Error {
         /// UTF-8).
         source: io::Error,
     },
+    /// An output file (`--out`, `snapshot -o`, `export -o`) that plotward will not replace;
+    /// nothing was written.
+    #[error("cannot write {path}: {refusal}")]
+    OutFile {
+        /// The file, as given.
+        path: PathBuf,
+        /// Why it is not replaced.
+        refusal: OutFileError,
+    },
     /// An output file (`--out`, `--audit-log`) could not be written.
     #[error("cannot write {path}: {source}")]
     WriteFile {
@@ -155,4 +164,49 @@ pub enum UsageError {
         plotward_visible::escape(&.0.display().to_string())
     )]
     OutIsInput(PathBuf),
+}
+
+/// Why an output path is not written: replacing it would replace something other than a
+/// regular file.
+#[derive(Debug, thiserror::Error)]
+pub enum OutFileError {
+    /// The path, or the target of a symlink at it, is under `/dev` or `/proc`: `/dev/stderr`
+    /// leads through `/proc/self/fd/2` to whatever the stream is redirected to, which a
+    /// rename would replace.
+    #[error("it is under /dev or /proc; plotward writes regular files only (use `-` for stdout)")]
+    Special,
+    /// A symlink whose target cannot be found, so what it would replace is unknown.
+    #[error("it is a symlink whose target cannot be resolved ({0})")]
+    UnresolvedLink(io::Error),
+    /// Something that exists and is not a regular file.
+    #[error(
+        "it is {}, not a regular file; plotward only replaces regular files",
+        .0.with_article()
+    )]
+    NotRegular(NotRegular),
+}
+
+/// What an existing path is, when it is not a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotRegular {
+    Directory,
+    Fifo,
+    Socket,
+    /// A character or block device.
+    Device,
+    /// Anything else the platform knows.
+    Other,
+}
+
+impl NotRegular {
+    /// The kind as a noun phrase, for [`OutFileError::NotRegular`]'s message.
+    fn with_article(self) -> &'static str {
+        match self {
+            NotRegular::Directory => "a directory",
+            NotRegular::Fifo => "a FIFO",
+            NotRegular::Socket => "a socket",
+            NotRegular::Device => "a device",
+            NotRegular::Other => "something other than a file",
+        }
+    }
 }

@@ -155,8 +155,9 @@ impl<'de> Deserialize<'de> for FileType {
     }
 }
 
-/// One file of the remote account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One file of the remote account. Not a wire type: the snapshot format has its own
+/// (`SnapshotFile`), so renaming a field here renames nothing in a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteFile {
     /// The file id, `owner:idlocal` (`alice:42`).
     pub fid: String,
@@ -165,7 +166,6 @@ pub struct RemoteFile {
     /// The file type.
     pub filetype: FileType,
     /// The sharing flags as observed.
-    #[serde(flatten)]
     pub flags: Flags,
 }
 

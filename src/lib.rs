@@ -44,6 +44,7 @@ pub use error::{Error, Exit};
 pub mod internals {
     pub use crate::inventory::{FileType, Flags, Inventory, RemoteFile};
     pub use crate::policy::Policy;
+    pub use crate::snapshot::parse as parse_snapshot;
     pub use crate::wire::snapshot::Snapshot;
 
     /// Plans `inventory` against `policy` ([`crate::plan::diff`]) and returns the number of

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::inventory::{BadPath, FileType, Inventory, check_path};
-use crate::wire::snapshot::{SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotSource};
+use crate::inventory::{BadPath, FileType, Inventory, RemoteFile, check_path};
+use crate::wire::snapshot::{SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotFile, SnapshotSource};
 
 /// Why a snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -67,89 +67,114 @@ pub enum Impossible {
     },
 }
 
-/// Reading and writing the snapshot document ([`crate::wire::snapshot`]) lives here, beside
-/// the rules every path and fid of an inventory follows.
+/// Reads and validates a snapshot file into an inventory.
+pub(crate) fn load(path: &Path) -> Result<Inventory, SnapshotError> {
+    let text = crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
+        SnapshotError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates snapshot JSON into an inventory; `path` only names the source in
+/// errors.
+pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
+    let snapshot: Snapshot = serde_json::from_str(text).map_err(|err| SnapshotError::Syntax {
+        path: path.to_owned(),
+        line: err.line(),
+        column: err.column(),
+        message: strip_position(&err.to_string()),
+    })?;
+    Inventory::try_from(snapshot).map_err(|problem| SnapshotError::Invalid {
+        path: path.to_owned(),
+        problem,
+    })
+}
+
+/// A snapshot becomes an inventory only if some account could hold it: the format this build
+/// reads, well-formed fids and paths, each fid once, every folder listed.
+impl TryFrom<Snapshot> for Inventory {
+    type Error = Impossible;
+
+    fn try_from(snapshot: Snapshot) -> Result<Inventory, Impossible> {
+        validate(&snapshot)?;
+        let files = snapshot.files.into_iter().map(RemoteFile::from).collect();
+        Ok(Inventory::new(files).with_coverage(snapshot.listing))
+    }
+}
+
+/// Writing the snapshot document ([`crate::wire::snapshot`]) lives here, beside its reading.
 impl Snapshot {
-    /// Wraps an inventory for writing.
+    /// The snapshot of an inventory, ready to write.
     pub fn from_inventory(inventory: &Inventory, source: Option<SnapshotSource>) -> Snapshot {
         Snapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
             source,
             listing: inventory.coverage(),
-            files: inventory.files().to_vec(),
+            files: inventory.files().iter().map(SnapshotFile::from).collect(),
         }
     }
+}
 
-    /// Reads and validates a snapshot file.
-    pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text =
-            crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
-                SnapshotError::Read {
-                    path: path.to_owned(),
-                    source,
-                }
-            })?;
-        Snapshot::parse(&text, path)
-    }
-
-    /// Parses and validates snapshot JSON; `path` only names the source in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Snapshot, SnapshotError> {
-        let snapshot: Snapshot =
-            serde_json::from_str(text).map_err(|err| SnapshotError::Syntax {
-                path: path.to_owned(),
-                line: err.line(),
-                column: err.column(),
-                message: strip_position(&err.to_string()),
-            })?;
-        snapshot
-            .validate()
-            .map_err(|problem| SnapshotError::Invalid {
-                path: path.to_owned(),
-                problem,
-            })?;
-        Ok(snapshot)
-    }
-
-    /// The files as an inventory.
-    pub fn into_inventory(self) -> Inventory {
-        Inventory::new(self.files).with_coverage(self.listing)
-    }
-
-    fn validate(&self) -> Result<(), Impossible> {
-        if self.format_version != SNAPSHOT_FORMAT_VERSION {
-            return Err(Impossible::FormatVersion(self.format_version));
+impl From<SnapshotFile> for RemoteFile {
+    fn from(file: SnapshotFile) -> RemoteFile {
+        RemoteFile {
+            fid: file.fid,
+            path: file.path,
+            filetype: file.filetype,
+            flags: file.flags,
         }
-        let mut fids = HashSet::with_capacity(self.files.len());
-        for file in &self.files {
-            check_fid(&file.fid)?;
-            check_path(&file.path).map_err(|problem| Impossible::Path {
+    }
+}
+
+impl From<&RemoteFile> for SnapshotFile {
+    fn from(file: &RemoteFile) -> SnapshotFile {
+        SnapshotFile {
+            fid: file.fid.clone(),
+            path: file.path.clone(),
+            filetype: file.filetype.clone(),
+            flags: file.flags,
+        }
+    }
+}
+
+/// The first thing `snapshot` says that no account holds, if any.
+fn validate(snapshot: &Snapshot) -> Result<(), Impossible> {
+    if snapshot.format_version != SNAPSHOT_FORMAT_VERSION {
+        return Err(Impossible::FormatVersion(snapshot.format_version));
+    }
+    let mut fids = HashSet::with_capacity(snapshot.files.len());
+    for file in &snapshot.files {
+        check_fid(&file.fid)?;
+        check_path(&file.path).map_err(|problem| Impossible::Path {
+            fid: file.fid.clone(),
+            problem,
+        })?;
+        if !fids.insert(file.fid.as_str()) {
+            return Err(Impossible::Duplicate(file.fid.clone()));
+        }
+    }
+    // A folder's sharing reaches its contents, so a file whose folder is missing could
+    // not be judged by what the world sees of it.
+    let folders: HashSet<&str> = snapshot
+        .files
+        .iter()
+        .filter(|f| f.filetype == FileType::Folder)
+        .map(|f| f.path.as_str())
+        .collect();
+    for file in &snapshot.files {
+        if let Some((folder, _)) = file.path.rsplit_once('/')
+            && !folders.contains(folder)
+        {
+            return Err(Impossible::MissingFolder {
                 fid: file.fid.clone(),
-                problem,
-            })?;
-            if !fids.insert(file.fid.as_str()) {
-                return Err(Impossible::Duplicate(file.fid.clone()));
-            }
+                folder: folder.to_owned(),
+            });
         }
-        // A folder's sharing reaches its contents, so a file whose folder is missing could
-        // not be judged by what the world sees of it.
-        let folders: HashSet<&str> = self
-            .files
-            .iter()
-            .filter(|f| f.filetype == FileType::Folder)
-            .map(|f| f.path.as_str())
-            .collect();
-        for file in &self.files {
-            if let Some((folder, _)) = file.path.rsplit_once('/')
-                && !folders.contains(folder)
-            {
-                return Err(Impossible::MissingFolder {
-                    fid: file.fid.clone(),
-                    folder: folder.to_owned(),
-                });
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Checks the `owner:idlocal` shape of a fid.
@@ -179,9 +204,7 @@ mod tests {
             {"fid":"a:1","path":"z","filetype":"fold","world_readable":false,"share_key_enabled":false},
             {"fid":"a:3","path":"x","filetype":"html_text","world_readable":false,"share_key_enabled":true,"extra":1}
         ]}"#;
-        let inventory = Snapshot::parse(text, Path::new("s.json"))
-            .unwrap()
-            .into_inventory();
+        let inventory = parse(text, Path::new("s.json")).unwrap();
         let paths: Vec<_> = inventory.files().iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["x", "z", "z/b"]);
         assert_eq!(
@@ -189,13 +212,36 @@ mod tests {
             FileType::Other("html_text".into())
         );
         let written = serde_json::to_string(&Snapshot::from_inventory(&inventory, None)).unwrap();
-        let again = Snapshot::parse(&written, Path::new("s.json")).unwrap();
-        assert_eq!(again.into_inventory(), inventory);
+        assert_eq!(parse(&written, Path::new("s.json")).unwrap(), inventory);
+    }
+
+    #[test]
+    fn snapshots_are_written_in_the_pinned_shape() {
+        let file = RemoteFile {
+            fid: "a:1".into(),
+            path: "p".into(),
+            filetype: FileType::Plot,
+            flags: crate::inventory::Sharing::Secret.flags(),
+        };
+        let inventory = Inventory::new(vec![file]).with_coverage(crate::inventory::Coverage {
+            unplaced: 2,
+            ..crate::inventory::Coverage::default()
+        });
+        let source = SnapshotSource {
+            api_url: Some("https://x".into()),
+            ..SnapshotSource::default()
+        };
+        let written =
+            serde_json::to_string(&Snapshot::from_inventory(&inventory, Some(source))).unwrap();
+        assert_eq!(
+            written,
+            r#"{"format_version":1,"source":{"api_url":"https://x"},"listing":{"unplaced":2},"files":[{"fid":"a:1","path":"p","filetype":"plot","world_readable":false,"share_key_enabled":true}]}"#
+        );
     }
 
     #[test]
     fn snapshot_errors_name_the_position_or_the_file() {
-        let err = Snapshot::parse(
+        let err = parse(
             "{\"format_version\": 1,\n \"files\": [{\"fid\": \"a:1\"}]}",
             Path::new("s.json"),
         )
@@ -207,13 +253,17 @@ mod tests {
         let dup = r#"{"format_version":1,"files":[
             {"fid":"a:1","path":"p","filetype":"plot","world_readable":true,"share_key_enabled":false},
             {"fid":"a:1","path":"q","filetype":"plot","world_readable":true,"share_key_enabled":false}]}"#;
-        let err = Snapshot::parse(dup, Path::new("s.json")).unwrap_err();
+        let err = parse(dup, Path::new("s.json")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "s.json: invalid snapshot: fid a:1 appears more than once"
         );
-        let err =
-            Snapshot::parse(r#"{"format_version":2,"files":[]}"#, Path::new("s.json")).unwrap_err();
+        let err = parse(r#"{"format_version":1,"files":[3]}"#, Path::new("s.json")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.json:1:30: invalid snapshot: invalid type: integer `3`, expected struct RemoteFile"
+        );
+        let err = parse(r#"{"format_version":2,"files":[]}"#, Path::new("s.json")).unwrap_err();
         assert!(err.to_string().contains("unsupported format_version 2"));
     }
 
@@ -238,7 +288,7 @@ mod fuzz {
         /// and unique fids.
         #[test]
         fn any_text_is_a_snapshot_or_an_error(text in "\\PC{0,300}") {
-            let _ = Snapshot::parse(&text, Path::new("s.json"));
+            let _ = parse(&text, Path::new("s.json"));
         }
 
         #[test]
@@ -251,9 +301,9 @@ mod fuzz {
                     "filetype": "plot", "world_readable": public, "share_key_enabled": false}))
                 .collect();
             let text = serde_json::json!({"format_version": 1, "files": files}).to_string();
-            if let Ok(snapshot) = Snapshot::parse(&text, Path::new("s.json")) {
+            if let Ok(inventory) = parse(&text, Path::new("s.json")) {
                 let mut fids = HashSet::new();
-                for file in &snapshot.files {
+                for file in inventory.files() {
                     prop_assert!(check_path(&file.path).is_ok());
                     prop_assert!(fids.insert(file.fid.clone()));
                 }

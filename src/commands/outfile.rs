@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
+use crate::error::{Error, NotRegular, OutFileError};
 
 /// Whether an output path means standard output (`-`).
 pub(super) fn is_stdout(path: &Path) -> bool {
@@ -23,7 +23,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     };
-    let target = regular_target(path).map_err(fail)?;
+    let target = regular_target(path)?;
     let dir = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
@@ -62,71 +62,68 @@ fn without_temp_path(err: io::Error) -> io::Error {
 }
 
 /// The file to replace: `path`, or the file a symlink at `path` leads to. Anything that
-/// exists and is not a regular file is refused, and so is anything under `/dev` or `/proc`:
-/// `/dev/stderr` leads through `/proc/self/fd/2` to whatever the stream is redirected to,
-/// which a rename would replace.
-fn regular_target(path: &Path) -> io::Result<PathBuf> {
-    let special = |p: &Path| {
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/dev") || d.starts_with("/proc"))
+/// exists and is not a regular file is refused ([`OutFileError`]), and so is anything under
+/// `/dev` or `/proc`.
+fn regular_target(path: &Path) -> Result<PathBuf, Error> {
+    let refuse = |refusal: OutFileError| Error::OutFile {
+        path: path.to_owned(),
+        refusal,
+    };
+    let fail = |source: io::Error| Error::WriteFile {
+        path: path.to_owned(),
+        source,
     };
     let link = fs::read_link(path).ok().map(|target| match path.parent() {
         Some(parent) if target.is_relative() => parent.join(target),
         _ => target,
     });
-    if special(path) || link.as_deref().is_some_and(special) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "it is under /dev or /proc; plotward writes regular files only (use `-` for stdout)",
-        ));
+    if under_dev_or_proc(path) || link.as_deref().is_some_and(under_dev_or_proc) {
+        return Err(refuse(OutFileError::Special));
     }
     let target = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("it is a symlink whose target cannot be resolved ({err})"),
-            )
-        })?,
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|err| refuse(OutFileError::UnresolvedLink(err)))?
+        }
         Ok(_) => path.to_owned(),
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(path.to_owned()),
-        Err(err) => return Err(err),
+        Err(err) => return Err(fail(err)),
     };
     match fs::metadata(&target) {
         Ok(meta) if meta.is_file() => Ok(target),
-        Ok(meta) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "it is {}, not a regular file; plotward only replaces regular files",
-                describe(meta.file_type())
-            ),
-        )),
+        Ok(meta) => Err(refuse(OutFileError::NotRegular(classify(meta.file_type())))),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(target),
-        Err(err) => Err(err),
+        Err(err) => Err(fail(err)),
     }
 }
 
-/// What a file type is, in words.
-fn describe(kind: fs::FileType) -> &'static str {
+/// Whether the directory holding `path` is (after links) under `/dev` or `/proc`.
+fn under_dev_or_proc(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/dev") || d.starts_with("/proc"))
+}
+
+/// What a file that is not a regular file is.
+fn classify(kind: fs::FileType) -> NotRegular {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
         if kind.is_fifo() {
-            return "a FIFO";
+            return NotRegular::Fifo;
         }
         if kind.is_socket() {
-            return "a socket";
+            return NotRegular::Socket;
         }
         if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
+            return NotRegular::Device;
         }
     }
     if kind.is_dir() {
-        "a directory"
+        NotRegular::Directory
     } else {
-        "something other than a file"
+        NotRegular::Other
     }
 }
 
@@ -156,10 +153,22 @@ mod tests {
 
     #[test]
     fn streams_under_dev_and_proc_are_refused_even_through_a_link() {
-        let err = write_atomically(Path::new("/dev/stderr"), b"x")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("under /dev or /proc"), "{err}");
+        let err = write_atomically(Path::new("/dev/stderr"), b"x").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::OutFile {
+                    refusal: OutFileError::Special,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot write /dev/stderr: it is under /dev or /proc; plotward writes regular files \
+             only (use `-` for stdout)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("log");
         std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
@@ -170,7 +179,36 @@ mod tests {
     #[test]
     fn directories_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write_atomically(dir.path(), b"x").unwrap_err().to_string();
+        let err = write_atomically(dir.path(), b"x").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::OutFile {
+                    refusal: OutFileError::NotRegular(NotRegular::Directory),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = err.to_string();
         assert!(err.contains("a directory, not a regular file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_links_are_refused_with_their_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("plan.json");
+        std::os::unix::fs::symlink(dir.path().join("gone/plan.json"), &link).unwrap();
+        let err = write_atomically(&link, b"x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot write {}: it is a symlink whose target cannot be resolved (No such file \
+                 or directory (os error 2))",
+                link.display()
+            )
+        );
+        assert!(!dir.path().join("gone").exists(), "nothing was written");
     }
 }

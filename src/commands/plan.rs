@@ -103,7 +103,7 @@ pub(super) fn load_inventory(
 ) -> Result<(Inventory, Source), Error> {
     Ok(match input {
         Input::Snapshot(path) => (
-            Snapshot::load(path)?.into_inventory(),
+            crate::snapshot::load(path)?,
             Source::Snapshot {
                 path: path.display().to_string(),
             },

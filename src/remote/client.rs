@@ -202,9 +202,10 @@ impl Client {
         on_attempt: &mut (dyn FnMut(&Attempt) + Send),
     ) -> Result<Body, RemoteError> {
         if self.read_only && method != Method::GET {
-            return Err(RemoteError::Setup(format!(
-                "refused to send {method} {url}: this client is read-only"
-            )));
+            return Err(RemoteError::ReadOnly {
+                method: method.to_string(),
+                url: url.to_string(),
+            });
         }
         let began = tokio::time::Instant::now();
         let mut number = 0;
@@ -880,6 +881,34 @@ mod tests {
         assert!(!Cause::Dns.is_transient());
         assert!(!Cause::NotTls.is_transient());
         assert!(!Cause::Certificate.is_transient());
+    }
+
+    #[test]
+    fn a_read_only_client_refuses_writes_before_sending() {
+        let connection = Connection {
+            // Nothing listens on port 9 (discard); the refusal comes before any connection.
+            api_url: "http://127.0.0.1:9".into(),
+            username: "alice".into(),
+            api_key: crate::remote::ApiKey::new("k"),
+            tls: TlsVerify::System,
+            sources: Sources::builtin("a test"),
+        };
+        let client = Client::read_only(&connection, RetryPolicy::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut attempts = 0;
+        let err = runtime
+            .block_on(client.set_sharing("alice:1", Sharing::Public, &mut |_| attempts += 1))
+            .unwrap_err();
+        assert!(matches!(err, RemoteError::ReadOnly { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "refused to send PATCH http://127.0.0.1:9/v2/files/alice:1: this client is read-only"
+        );
+        assert_eq!(err.message(), err.to_string());
+        assert_eq!(attempts, 0, "nothing was sent");
     }
 
     const MAX: Duration = Duration::from_secs(30);

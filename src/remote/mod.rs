@@ -18,6 +18,10 @@ pub enum RemoteError {
     /// The client could not be set up (CA bundle, headers).
     #[error("{0}")]
     Setup(String),
+    /// A request other than `GET` on a client made read-only (`plan`, `check`, `export`,
+    /// `snapshot`); it was not sent.
+    #[error("refused to send {method} {url}: this client is read-only")]
+    ReadOnly { method: String, url: String },
     /// No response: connection refused, DNS, TLS, timeout.
     #[error("{method} {url}: {message}")]
     Transport {

@@ -9,7 +9,7 @@
 //! These modules hold types and serde attributes only. Building a document from a plan or a
 //! check report needs words (breach and violation messages), so it happens in
 //! [`crate::render::json`]; reading a snapshot back into an inventory needs the path and fid
-//! rules, so it happens in [`crate::inventory`]. Small value types whose wire spelling is their
+//! rules, so it happens in [`crate::snapshot`]. Small value types whose wire spelling is their
 //! identity (`Sharing`, `FileType`, `Flags`, `Coverage`) are shared with the core rather than
 //! mirrored.
 

@@ -38,7 +38,8 @@
 //! - `guardrails` lists the guardrails the plan breaks (empty when none); `apply` refuses such
 //!   a plan unless `--force`.
 //! - `listing` (optional) says what the live listing could not vouch for:
-//!   `{"foreign_skipped": 3, "unproven": {"counted": 120, "listed": 117}}`.
+//!   `{"foreign_skipped": 3, "unplaced": 2, "unproven": {"counted": 120, "listed": 117}}`
+//!   (each part absent when there is nothing to say).
 //! - Share keys never appear.
 
 use serde::{Deserialize, Serialize};

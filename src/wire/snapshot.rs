@@ -1,9 +1,9 @@
 //! The snapshot: an inventory saved as JSON. Wire types only; reading one (bounded, validated)
-//! and writing one from an inventory are in [`crate::inventory`].
+//! into an inventory and writing one from an inventory are in [`crate::snapshot`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{Coverage, RemoteFile};
+use crate::inventory::{Coverage, FileType, Flags};
 
 /// The snapshot format version this build reads and writes.
 pub(crate) const SNAPSHOT_FORMAT_VERSION: u32 = 1;
@@ -31,8 +31,9 @@ pub(crate) const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 ///   folders' sharing too. Every file's folder must be listed. A file's owner is the part of its fid
 ///   before the colon.
 /// - `listing` (optional) says what the live listing could not vouch for:
-///   `{"foreign_skipped": 3, "unproven": {"counted": 120, "listed": 117}}`. Plans and checks
-///   made from the snapshot repeat it.
+///   `{"foreign_skipped": 3, "unplaced": 2, "unproven": {"counted": 120, "listed": 117}}`
+///   (each part absent when there is nothing to say). Plans and checks made from the snapshot
+///   repeat it.
 /// - Share keys are never stored: a snapshot says whether a link exists, not what it is.
 /// - Readers ignore fields they do not know, so later versions may add fields; a change that
 ///   breaks readers bumps `format_version`.
@@ -47,7 +48,26 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Coverage::is_full")]
     pub listing: Coverage,
     /// Every file and folder.
-    pub files: Vec<RemoteFile>,
+    pub files: Vec<SnapshotFile>,
+}
+
+/// One file or folder of a snapshot. Its own type, not [`crate::inventory::RemoteFile`], so
+/// that renaming a domain field cannot rename a snapshot field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// serde's messages name the struct ("expected struct RemoteFile"), and snapshot errors quote
+// them: the words stay as they were when this was the domain type.
+#[serde(expecting = "struct RemoteFile")]
+pub struct SnapshotFile {
+    /// `owner:number` (`alice:42`).
+    pub fid: String,
+    /// Folder names and filename joined by `/`, no leading slash.
+    pub path: String,
+    /// The API's file type (`plot`, `fold`, ...).
+    pub filetype: FileType,
+    /// `world_readable` and `share_key_enabled`, flattened: they sit beside `fid`, as in the
+    /// API's file objects.
+    #[serde(flatten)]
+    pub flags: Flags,
 }
 
 /// Where a snapshot was taken.
