@@ -4,37 +4,29 @@
 //! (elements) per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use plotward::internals::{self, FileType, Flags, Inventory, Policy, RemoteFile};
+use plotward::internals::{self, File, Inventory, Policy};
 
 const PATHS: usize = 1_000_000;
 const RULES: usize = 1_000;
 const DEPARTMENTS: usize = 40;
 
 /// A deterministic account: 40 departments, 5 years, 100 projects, files in projects.
-fn inventory() -> Inventory {
-    let types = [
-        FileType::Plot,
-        FileType::Grid,
-        FileType::Dashboard,
-        FileType::Presentation,
-    ];
-    let files = (0..PATHS)
+fn files() -> Vec<File> {
+    let types = ["plot", "grid", "dashboard", "spectacle_presentation"];
+    (0..PATHS)
         .map(|n| {
             let dept = n % DEPARTMENTS;
             let year = 2021 + (n / DEPARTMENTS) % 5;
             let project = (n / 200) % 100;
-            RemoteFile {
+            File {
                 fid: format!("alice:{n}"),
                 path: format!("dept-{dept:02}/{year}/project-{project:03}/chart-{n:07}"),
-                filetype: types[n % 4].clone(),
-                flags: Flags {
-                    world_readable: n % 5 < 2,
-                    share_key_enabled: n % 5 == 4,
-                },
+                filetype: types[n % 4],
+                world_readable: n % 5 < 2,
+                share_key_enabled: n % 5 == 4,
             }
         })
-        .collect();
-    Inventory::new(files)
+        .collect()
 }
 
 /// 1,000 rules: per department a `**` rule, per department and year a `*` rule and a
@@ -78,9 +70,10 @@ fn policy() -> Policy {
 }
 
 fn diff(c: &mut Criterion) {
-    let inventory = inventory();
+    let files = files();
+    let inventory = Inventory::new(files.clone());
     let policy = policy();
-    assert_eq!(policy.rules.len(), RULES);
+    assert_eq!(policy.rules(), RULES);
     let mut group = c.benchmark_group("plan::diff");
     group.sample_size(10);
     group.throughput(Throughput::Elements(PATHS as u64));
@@ -89,17 +82,17 @@ fn diff(c: &mut Criterion) {
     });
     // The same files with every folder their paths name (some public), as a live listing holds:
     // the cost of judging files by the folders above them.
-    let with_folders = with_folders(&inventory);
+    let with_folders = with_folders(files);
     group.bench_function("1M paths x 1000 rules, with folders", |b| {
         b.iter(|| internals::diff(&policy, &with_folders));
     });
     group.finish();
 }
 
-/// The inventory and every folder its paths name; one folder in seven is public.
-fn with_folders(inventory: &Inventory) -> Inventory {
+/// The files and every folder their paths name; one folder in seven is public.
+fn with_folders(mut files: Vec<File>) -> Inventory {
     let mut folders = std::collections::BTreeSet::new();
-    for file in inventory.files() {
+    for file in &files {
         let mut path = file.path.as_str();
         while let Some((folder, _)) = path.rsplit_once('/') {
             if !folders.insert(folder.to_owned()) {
@@ -108,16 +101,18 @@ fn with_folders(inventory: &Inventory) -> Inventory {
             path = folder;
         }
     }
-    let mut files = inventory.files().to_vec();
-    files.extend(folders.into_iter().enumerate().map(|(n, path)| RemoteFile {
-        fid: format!("alice:{}", PATHS + n),
-        path,
-        filetype: FileType::Folder,
-        flags: Flags {
+    let folders: Vec<File> = folders
+        .into_iter()
+        .enumerate()
+        .map(|(n, path)| File {
+            fid: format!("alice:{}", PATHS + n),
+            path,
+            filetype: "fold",
             world_readable: n % 7 == 0,
             share_key_enabled: false,
-        },
-    }));
+        })
+        .collect();
+    files.extend(folders);
     Inventory::new(files)
 }
 

@@ -18,7 +18,7 @@ PLOTLY_USERNAME / PLOTLY_API_KEY; ~/.plotly/.credentials and .config (or $PLOTLY
 /// Keep the sharing of Plotly Chart Studio files under version control.
 #[derive(Debug, Parser)]
 #[command(name = "plotward", version, about, after_help = EXIT_CODES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Never colour the output (`NO_COLOR` is respected too).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -30,7 +30,7 @@ pub struct Cli {
 
 /// What to do; each variant's doc comment is its line in `plotward --help`.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check a policy file and report every error in it.
     Validate(PolicyArg),
 
@@ -67,7 +67,7 @@ pub enum Command {
 
 /// The policy file option, shared by the commands that read one.
 #[derive(Debug, Args)]
-pub struct PolicyArg {
+pub(crate) struct PolicyArg {
     /// The policy file.
     #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
     pub policy: PathBuf,
@@ -75,7 +75,7 @@ pub struct PolicyArg {
 
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -92,7 +92,7 @@ pub struct ExplainArgs {
 
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -126,7 +126,7 @@ pub struct PlanArgs {
 
 /// `plan --format`; `config` maps it to [`crate::render::Format`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     /// Terraform-like text for people.
     Text,
     /// The versioned JSON plan (`format_version` 1, documented in the README).
@@ -139,7 +139,7 @@ pub enum PlanFormat {
 
 /// Arguments of `sandbox`.
 #[derive(Debug, Args)]
-pub struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// Address to listen on; loopback only. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9889")]
     pub addr: std::net::SocketAddr,
@@ -204,7 +204,7 @@ pub struct SandboxArgs {
 
 /// How to reach a Chart Studio account.
 #[derive(Debug, Args)]
-pub struct ConnectionArgs {
+pub(crate) struct ConnectionArgs {
     /// Your Chart Studio Enterprise server, e.g. `https://plotly.example.com` (no default: the
     /// Chart Studio cloud closed in 2025). Also `PLOTLY_API_DOMAIN` or `plotly_api_domain`.
     #[arg(long, value_name = "URL")]
@@ -250,7 +250,7 @@ pub struct ConnectionArgs {
 
 /// Arguments of `apply`.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// The policy file (unused with a plan file).
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -288,7 +288,7 @@ pub struct ApplyArgs {
 
 /// Arguments of `snapshot`.
 #[derive(Debug, Args)]
-pub struct SnapshotArgs {
+pub(crate) struct SnapshotArgs {
     /// Write the snapshot to FILE (atomically) instead of stdout; `-` is stdout.
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -300,7 +300,7 @@ pub struct SnapshotArgs {
 
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Keep the sandbox running after the demo, until Ctrl-C, to explore it by hand.
     #[arg(long)]
     pub keep_running: bool,
@@ -308,7 +308,7 @@ pub struct DemoArgs {
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The policy file.
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -332,7 +332,7 @@ pub struct CheckArgs {
 
 /// `check --format`; `config` maps it to [`crate::render::CheckFormat`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
+pub(crate) enum CheckFormat {
     /// Violations for people, and a summary line.
     Text,
     /// The versioned JSON check result.
@@ -345,7 +345,7 @@ pub enum CheckFormat {
 
 /// Arguments of `export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Export from a snapshot file instead of the live account.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
@@ -365,7 +365,7 @@ pub struct ExportArgs {
 
 /// Arguments of `test`.
 #[derive(Debug, Args)]
-pub struct TestArgs {
+pub(crate) struct TestArgs {
     /// The test file.
     #[arg(value_name = "FILE", default_value = "plotward.test.yaml")]
     pub file: PathBuf,

@@ -18,7 +18,7 @@ use crate::render::{CheckFormat, Format, Painter};
 
 /// Validated settings for one run.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// Painter for stdout.
     pub stdout: Painter,
     /// Painter for stderr.
@@ -29,7 +29,7 @@ pub struct Config {
 
 /// A command with its validated settings.
 #[derive(Debug)]
-pub enum CommandConfig {
+pub(crate) enum CommandConfig {
     /// `validate`
     Validate { policy: PathBuf },
     /// `explain`
@@ -76,7 +76,7 @@ pub enum CommandConfig {
 
 /// A live account and how to talk to it.
 #[derive(Debug)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// URL and credentials.
     pub connection: Connection,
     /// Timeouts and retries.
@@ -91,7 +91,7 @@ pub struct Remote {
 
 /// Where a plan's inventory comes from.
 #[derive(Debug)]
-pub enum Input {
+pub(crate) enum Input {
     /// A snapshot file.
     Snapshot(PathBuf),
     /// The live account.
@@ -100,7 +100,7 @@ pub enum Input {
 
 /// Settings of `check`.
 #[derive(Debug)]
-pub struct CheckConfig {
+pub(crate) struct CheckConfig {
     pub policy: PathBuf,
     /// Where the inventory comes from.
     pub input: Input,
@@ -111,7 +111,7 @@ pub struct CheckConfig {
 
 /// Settings of `apply`.
 #[derive(Debug)]
-pub struct ApplyConfig {
+pub(crate) struct ApplyConfig {
     /// The policy file, used when there is no plan file.
     pub policy: PathBuf,
     /// A saved plan to carry out.
@@ -131,7 +131,7 @@ pub struct ApplyConfig {
 
 /// Settings of `plan`.
 #[derive(Debug)]
-pub struct PlanConfig {
+pub(crate) struct PlanConfig {
     pub policy: PathBuf,
     /// Where the inventory comes from.
     pub input: Input,
@@ -147,7 +147,7 @@ pub struct PlanConfig {
 
 /// The one colour decision of the program, for a stream: on only for a terminal, and never
 /// with `--no-color`, a non-empty `NO_COLOR` or `TERM=dumb`. `main` uses it for errors too.
-pub fn painter(no_color: bool, stream_is_terminal: bool) -> Painter {
+pub(crate) fn painter(no_color: bool, stream_is_terminal: bool) -> Painter {
     let allowed = !no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var_os("TERM").is_none_or(|v| v != "dumb");
@@ -156,7 +156,7 @@ pub fn painter(no_color: bool, stream_is_terminal: bool) -> Painter {
 
 impl Config {
     /// Validates the arguments; colour follows [`painter`].
-    pub fn from_cli(cli: Cli) -> Result<Config, Error> {
+    pub(crate) fn from_cli(cli: Cli) -> Result<Config, Error> {
         let no_color = cli.no_color;
         let command = match cli.command {
             Command::Validate(args) => CommandConfig::Validate {

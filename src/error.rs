@@ -26,7 +26,7 @@ impl From<Exit> for std::process::ExitCode {
 
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The policy could not be read or is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -107,13 +107,16 @@ impl From<crate::apply::Refusal> for Error {
 }
 
 impl Error {
-    /// The exit code for this error.
-    pub fn exit(&self) -> Exit {
+    /// The exit code for this error: 1 for every kind today (usage, refusal, a broken
+    /// guardrail, I/O), as the exit-code table in `--help` says; the one place a kind that
+    /// should exit otherwise would say so.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn exit(&self) -> Exit {
         Exit::Failure
     }
 
     /// Whether this is a closed pipe (`plotward plan | head`), which is not worth reporting.
-    pub fn is_broken_pipe(&self) -> bool {
+    pub(crate) fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
     }
 }
@@ -121,7 +124,7 @@ impl Error {
 /// Arguments that do not make sense, alone or together; found before anything is read or
 /// sent.
 #[derive(Debug, thiserror::Error)]
-pub enum UsageError {
+pub(crate) enum UsageError {
     /// A path given to `explain` that no file can have.
     #[error("invalid path: {0}")]
     Path(crate::inventory::BadPath),
@@ -169,7 +172,7 @@ pub enum UsageError {
 /// Why an output path is not written: replacing it would replace something other than a
 /// regular file.
 #[derive(Debug, thiserror::Error)]
-pub enum OutFileError {
+pub(crate) enum OutFileError {
     /// The path, or the target of a symlink at it, is under `/dev` or `/proc`: `/dev/stderr`
     /// leads through `/proc/self/fd/2` to whatever the stream is redirected to, which a
     /// rename would replace.
@@ -188,7 +191,7 @@ pub enum OutFileError {
 
 /// What an existing path is, when it is not a regular file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotRegular {
+pub(crate) enum NotRegular {
     Directory,
     Fifo,
     Socket,

@@ -69,7 +69,7 @@ fn majority(counts: Counts, prefer: Sharing) -> Sharing {
 
 /// Why an account's sharing cannot be exported as a policy plotward would read back.
 #[derive(Debug, thiserror::Error)]
-pub enum ExportError {
+pub(crate) enum ExportError {
     /// Paths holding several files of one type with different sharing: no policy can tell
     /// them apart, and an export must not lie.
     #[error(

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// restricts or exposes a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Sharing {
+pub(crate) enum Sharing {
     /// Owner and collaborators only: `world_readable = false`, `share_key_enabled = false`.
     Private,
     /// Anyone holding the share-key link: `world_readable = false`, `share_key_enabled = true`.
@@ -25,13 +25,13 @@ pub enum Sharing {
 
 impl Sharing {
     /// Every level, in exposure order.
-    pub const ALL: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
+    pub(crate) const ALL: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
 
     /// Reads the level from the two API flags.
     ///
     /// `world_readable` wins: a world-readable file is public whatever its share-key flag says,
     /// because anyone can open it without the key.
-    pub fn from_flags(flags: Flags) -> Sharing {
+    pub(crate) fn from_flags(flags: Flags) -> Sharing {
         match (flags.world_readable, flags.share_key_enabled) {
             (true, _) => Sharing::Public,
             (false, true) => Sharing::Secret,
@@ -41,7 +41,7 @@ impl Sharing {
 
     /// The flags that express this level. Apply always sends both, so no stale share key
     /// survives a change.
-    pub fn flags(self) -> Flags {
+    pub(crate) fn flags(self) -> Flags {
         Flags {
             world_readable: self == Sharing::Public,
             share_key_enabled: self == Sharing::Secret,
@@ -49,7 +49,7 @@ impl Sharing {
     }
 
     /// The lowercase word used in policies, plans and output.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Sharing::Private => "private",
             Sharing::Secret => "secret",
@@ -66,7 +66,7 @@ impl fmt::Display for Sharing {
 
 /// The two sharing flags of a Chart Studio file, exactly as the API reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Flags {
+pub(crate) struct Flags {
     /// `true` for public files.
     pub world_readable: bool,
     /// `true` when the share-key link is on.
@@ -75,7 +75,7 @@ pub struct Flags {
 
 /// A Chart Studio file type, as the API names it in `filetype`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FileType {
+pub(crate) enum FileType {
     /// `plot`
     Plot,
     /// `grid`
@@ -92,7 +92,7 @@ pub enum FileType {
 
 impl FileType {
     /// The API names of the types plotward knows by name, for validation messages.
-    pub const KNOWN: [&'static str; 8] = [
+    pub(crate) const KNOWN: [&'static str; 8] = [
         "plot",
         "grid",
         "dashboard",
@@ -104,7 +104,7 @@ impl FileType {
     ];
 
     /// The four types that hold content and that a policy manages by default.
-    pub const COMMON: [FileType; 4] = [
+    pub(crate) const COMMON: [FileType; 4] = [
         FileType::Plot,
         FileType::Grid,
         FileType::Dashboard,
@@ -112,7 +112,7 @@ impl FileType {
     ];
 
     /// Parses the API name of a file type; unknown names become [`FileType::Other`].
-    pub fn from_api(name: &str) -> FileType {
+    pub(crate) fn from_api(name: &str) -> FileType {
         match name {
             "plot" => FileType::Plot,
             "grid" => FileType::Grid,
@@ -124,7 +124,7 @@ impl FileType {
     }
 
     /// The API name (`plot`, `fold`, ...).
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             FileType::Plot => "plot",
             FileType::Grid => "grid",
@@ -158,7 +158,7 @@ impl<'de> Deserialize<'de> for FileType {
 /// One file of the remote account. Not a wire type: the snapshot format has its own
 /// (`SnapshotFile`), so renaming a field here renames nothing in a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RemoteFile {
+pub(crate) struct RemoteFile {
     /// The file id, `owner:idlocal` (`alice:42`).
     pub fid: String,
     /// Folder names and filename joined by `/`, no leading slash (`reports/q3/revenue`).
@@ -171,7 +171,7 @@ pub struct RemoteFile {
 
 impl RemoteFile {
     /// The sharing level the flags express.
-    pub fn sharing(&self) -> Sharing {
+    pub(crate) fn sharing(&self) -> Sharing {
         Sharing::from_flags(self.flags)
     }
 }
@@ -180,7 +180,7 @@ impl RemoteFile {
 /// export made from the inventory repeats it, so no output claims more than the listing
 /// proved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coverage {
+pub(crate) struct Coverage {
     /// Files of other users that the listing held and plotward skipped.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub foreign_skipped: usize,
@@ -196,7 +196,7 @@ pub struct Coverage {
 
 /// A listing whose item count differs from the server's `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountMismatch {
+pub(crate) struct CountMismatch {
     /// What the server's `count` said.
     pub counted: usize,
     /// How many distinct items were listed.
@@ -205,7 +205,7 @@ pub struct CountMismatch {
 
 impl Coverage {
     /// Whether there is nothing to say.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         *self == Coverage::default()
     }
 }
@@ -218,14 +218,14 @@ fn is_zero(n: &usize) -> bool {
 /// Every file of an account, sorted by path then fid so that everything built from it is
 /// deterministic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     files: Vec<RemoteFile>,
     coverage: Coverage,
 }
 
 impl Inventory {
     /// Builds an inventory, sorting the files by path then fid.
-    pub fn new(mut files: Vec<RemoteFile>) -> Inventory {
+    pub(crate) fn new(mut files: Vec<RemoteFile>) -> Inventory {
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path).then_with(|| a.fid.cmp(&b.fid)));
         Inventory {
             files,
@@ -235,35 +235,30 @@ impl Inventory {
 
     /// The same inventory, with what its listing could not vouch for.
     #[must_use]
-    pub fn with_coverage(mut self, coverage: Coverage) -> Inventory {
+    pub(crate) fn with_coverage(mut self, coverage: Coverage) -> Inventory {
         self.coverage = coverage;
         self
     }
 
     /// What the listing behind this inventory could not vouch for.
-    pub fn coverage(&self) -> Coverage {
+    pub(crate) fn coverage(&self) -> Coverage {
         self.coverage
     }
 
     /// The files, sorted by path then fid.
-    pub fn files(&self) -> &[RemoteFile] {
+    pub(crate) fn files(&self) -> &[RemoteFile] {
         &self.files
     }
 
     /// The number of files, folders included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.files.len()
-    }
-
-    /// Whether the account holds no file at all.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
     }
 }
 
 /// Why a path is not `/`-joined names of bounded length.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BadPath {
+pub(crate) enum BadPath {
     /// No name at all.
     #[error("path is empty")]
     Empty,

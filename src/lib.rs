@@ -9,7 +9,7 @@
 //!        check::check (findings) · export::export (policy) · apply::execute ──PATCH──▶ API
 //! ```
 //!
-//! The binary is a thin shell around [`run`]: `cli` parses, `config` validates, `commands`
+//! The binary is a thin shell around [`main`]: `cli` parses, `config` validates, `commands`
 //! does the I/O around the pure core (`policy`, `plan`, `check`, ...), and `render` words what
 //! a person reads. See `ARCHITECTURE.md`.
 
@@ -31,32 +31,130 @@ mod schema;
 mod snapshot;
 mod wire;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 
-pub use cli::Cli;
-use config::CommandConfig;
-pub use config::{Config, painter};
-pub use error::{Error, Exit};
+use clap::Parser;
 
-/// The core types the benchmarks and the snapshot-format tests reach directly. Not a stable
-/// API: the binary is plotward's interface.
+use cli::Cli;
+use config::{CommandConfig, Config};
+use error::{Error, Exit};
+
+/// The whole program, for `src/main.rs`: parses the arguments, validates them into a
+/// [`Config`], runs the command with the process's streams, and turns the outcome into the
+/// exit code, writing an error (if any) to stderr in one piece.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // Help and --version are not errors; every usage error exits 1, as Terraform's do.
+            return if err.use_stderr() {
+                Exit::Failure
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
+    let painter = config::painter(cli.no_color, std::io::stderr().is_terminal());
+    match Config::from_cli(cli).and_then(|config| run(&config)) {
+        Ok(exit) => exit.into(),
+        Err(err) if err.is_broken_pipe() => Exit::Success.into(),
+        Err(err) => {
+            let _ = std::io::stderr().write_all(err.render(painter).as_bytes());
+            err.exit().into()
+        }
+    }
+}
+
+/// What the benchmarks and the snapshot-format tests reach directly, as opaque wrappers, so
+/// nothing of the core's structure is public. Not a stable API: the binary is plotward's
+/// interface.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::inventory::{FileType, Flags, Inventory, RemoteFile};
-    pub use crate::policy::Policy;
-    pub use crate::snapshot::parse as parse_snapshot;
-    pub use crate::wire::snapshot::Snapshot;
+    use std::path::Path;
+
+    /// A validated policy.
+    pub struct Policy(crate::policy::Policy);
+
+    impl Policy {
+        /// Parses and validates policy text as `plotward validate` does; the error is the
+        /// message it would print.
+        pub fn parse(text: &str, name: &str) -> Result<Policy, String> {
+            crate::policy::Policy::parse(text, name)
+                .map(Policy)
+                .map_err(|err| err.to_string())
+        }
+
+        /// How many rules it has.
+        pub fn rules(&self) -> usize {
+            self.0.rules.len()
+        }
+    }
+
+    /// One file or folder of an account, as a listing gives it.
+    #[derive(Clone)]
+    pub struct File {
+        /// `owner:number`.
+        pub fid: String,
+        /// Folder names and the file's name, joined by `/`.
+        pub path: String,
+        /// The API's type name (`plot`, `grid`, `fold`, ...).
+        pub filetype: &'static str,
+        /// Public.
+        pub world_readable: bool,
+        /// A secret link exists.
+        pub share_key_enabled: bool,
+    }
+
+    /// An account's files.
+    pub struct Inventory(crate::inventory::Inventory);
+
+    impl Inventory {
+        /// The account holding `files`.
+        pub fn new(files: Vec<File>) -> Inventory {
+            Inventory(crate::inventory::Inventory::new(
+                files
+                    .into_iter()
+                    .map(|file| crate::inventory::RemoteFile {
+                        fid: file.fid,
+                        path: file.path,
+                        filetype: crate::inventory::FileType::from_api(file.filetype),
+                        flags: crate::inventory::Flags {
+                            world_readable: file.world_readable,
+                            share_key_enabled: file.share_key_enabled,
+                        },
+                    })
+                    .collect(),
+            ))
+        }
+
+        /// Reads snapshot text as `plotward plan --snapshot` does; the error is the message it
+        /// would print.
+        pub fn from_snapshot(text: &str, name: &Path) -> Result<Inventory, String> {
+            crate::snapshot::parse(text, name)
+                .map(Inventory)
+                .map_err(|err| err.to_string())
+        }
+
+        /// The snapshot `plotward snapshot` would write of it (without `source`), compact.
+        pub fn to_snapshot_json(&self) -> String {
+            let snapshot = crate::wire::snapshot::Snapshot::from_inventory(&self.0, None);
+            serde_json::to_string(&snapshot).unwrap_or_default()
+        }
+    }
 
     /// Plans `inventory` against `policy` ([`crate::plan::diff`]) and returns the number of
     /// changes, so a benchmark times the diff without naming the plan's types.
     pub fn diff(policy: &Policy, inventory: &Inventory) -> usize {
-        let summary = crate::plan::diff(policy, inventory).summary();
+        let summary = crate::plan::diff(&policy.0, &inventory.0).summary();
         summary.restrict + summary.expose
     }
 }
 
 /// Runs one command with the process's standard streams.
-pub fn run(config: &Config) -> Result<Exit, Error> {
+fn run(config: &Config) -> Result<Exit, Error> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     // Not locked for the whole run: progress bars draw to stderr from worker threads.

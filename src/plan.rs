@@ -44,7 +44,7 @@ pub(crate) struct FolderChange {
 
 /// What the plan says about one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     /// The file as observed.
     pub file: &'a RemoteFile,
     /// Which part of the policy decided it.
@@ -64,19 +64,19 @@ pub struct Entry<'a> {
 
 impl Entry<'_> {
     /// The level the file's own flags say now.
-    pub fn current(&self) -> Sharing {
+    pub(crate) fn current(&self) -> Sharing {
         self.file.sharing()
     }
 
     /// Whether the world sees it at a level other than the policy wants (unmanaged files
     /// never are).
-    pub fn is_noncompliant(&self) -> bool {
+    pub(crate) fn is_noncompliant(&self) -> bool {
         self.wanted.is_some_and(|wanted| wanted != self.effective)
             && !matches!(self.decided_by, DecidedBy::Contents(_))
     }
 
     /// The flags observed when planning, which apply checks again before writing.
-    pub fn observed(&self) -> Flags {
+    pub(crate) fn observed(&self) -> Flags {
         self.file.flags
     }
 }
@@ -104,7 +104,7 @@ pub(crate) struct DeadPattern {
 
 /// Which part of the policy decided a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DecidedBy {
+pub(crate) enum DecidedBy {
     /// A rule, through one of its patterns.
     Rule {
         /// 1-based rule number.
@@ -126,7 +126,7 @@ pub enum DecidedBy {
 
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Requirement {
+pub(crate) struct Requirement {
     pub path: String,
     pub fid: String,
     /// The level it wants.
@@ -137,7 +137,7 @@ pub struct Requirement {
 
 /// What the plan does with one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Unmanaged (`ignore`, or a folder no rule names): left as it is.
     Ignore,
     /// Managed and already at the wanted level.
@@ -160,7 +160,7 @@ impl Action {
 
 /// Whether a change lowers or raises exposure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// Lowers exposure (public -> secret -> private). Applied first.
     Restrict,
     /// Raises exposure. Applied after every restriction.
@@ -169,26 +169,18 @@ pub enum Direction {
 
 impl Direction {
     /// The direction of a change from one level to another, which must differ.
-    pub fn of(from: Sharing, to: Sharing) -> Direction {
+    pub(crate) fn of(from: Sharing, to: Sharing) -> Direction {
         if to < from {
             Direction::Restrict
         } else {
             Direction::Expose
         }
     }
-
-    /// `restrict` or `expose`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Restrict => "restrict",
-            Direction::Expose => "expose",
-        }
-    }
 }
 
 /// One planned change, borrowed from a plan entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Change<'a> {
+pub(crate) struct Change<'a> {
     /// The entry this change belongs to.
     pub entry: &'a Entry<'a>,
     pub from: Sharing,
@@ -197,7 +189,7 @@ pub struct Change<'a> {
 
 impl Change<'_> {
     /// Whether the change restricts or exposes.
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         Direction::of(self.from, self.to)
     }
 }
@@ -278,7 +270,7 @@ impl Plan<'_> {
 
 /// A guardrail the plan breaks. `apply` refuses such a plan unless forced.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Breach {
+pub(crate) enum Breach {
     /// The plan would make a `never_public` file public.
     ExposesNeverPublic { fid: String, path: String },
     /// The plan would make public a folder that can hold `never_public` paths.
@@ -311,7 +303,7 @@ pub enum Breach {
 
 impl Breach {
     /// The guardrail's setting name (`never_public`, `max_changes`, `max_exposures`).
-    pub fn setting(&self) -> &'static str {
+    pub(crate) fn setting(&self) -> &'static str {
         match self {
             Breach::ExposesNeverPublic { .. } | Breach::ExposesFolderOverNeverPublic { .. } => {
                 "never_public"

@@ -150,7 +150,7 @@ fn span<T>(value: &Spanned<T>) -> Span {
 
 /// Why a test file cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum TestFileError {
+pub(crate) enum TestFileError {
     /// Unreadable.
     #[error("cannot read test file {path}: {source}")]
     Read {

@@ -10,7 +10,7 @@ use crate::wire::snapshot::{SNAPSHOT_FORMAT_VERSION, Snapshot, SnapshotFile, Sna
 
 /// Why a snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
+pub(crate) enum SnapshotError {
     /// The file could not be read.
     #[error("cannot read snapshot {path}: {source}")]
     Read {
@@ -35,7 +35,7 @@ pub enum SnapshotError {
 
 /// What a well-formed snapshot can say that no account holds.
 #[derive(Debug, thiserror::Error)]
-pub enum Impossible {
+pub(crate) enum Impossible {
     /// A format this build does not read.
     #[error(
         "unsupported format_version {0}; this plotward reads version {SNAPSHOT_FORMAT_VERSION}"
@@ -80,7 +80,7 @@ pub(crate) fn load(path: &Path) -> Result<Inventory, SnapshotError> {
 
 /// Parses and validates snapshot JSON into an inventory; `path` only names the source in
 /// errors.
-pub fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Inventory, SnapshotError> {
     let snapshot: Snapshot = serde_json::from_str(text).map_err(|err| SnapshotError::Syntax {
         path: path.to_owned(),
         line: err.line(),
@@ -108,7 +108,10 @@ impl TryFrom<Snapshot> for Inventory {
 /// Writing the snapshot document ([`crate::wire::snapshot`]) lives here, beside its reading.
 impl Snapshot {
     /// The snapshot of an inventory, ready to write.
-    pub fn from_inventory(inventory: &Inventory, source: Option<SnapshotSource>) -> Snapshot {
+    pub(crate) fn from_inventory(
+        inventory: &Inventory,
+        source: Option<SnapshotSource>,
+    ) -> Snapshot {
         Snapshot {
             format_version: SNAPSHOT_FORMAT_VERSION,
             source,

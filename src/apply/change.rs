@@ -9,7 +9,7 @@ use crate::plan::{DecidedBy, Direction, Plan};
 
 /// One file to set from one level to another.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     /// The server's id of the file (`owner:number`).
     pub fid: String,
     /// Where the file is in the account, folders joined by `/`.
@@ -33,7 +33,7 @@ pub struct Change {
 impl Change {
     /// Whether the change lowers or raises exposure. A planned change always moves (`from`
     /// differs from `to`); a file put back below a folder may not, and is an exposure then.
-    pub fn direction(&self) -> Direction {
+    pub(crate) fn direction(&self) -> Direction {
         Direction::of(self.from, self.to)
     }
 }
@@ -58,7 +58,7 @@ impl Change {
 /// The part of the policy that decided a change, as far as comparing a saved plan with a
 /// fresh one needs: a folder's own rule or the file below it that requires it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DecidingRule {
+pub(crate) enum DecidingRule {
     /// A rule, through one of its patterns.
     Rule {
         /// 1-based rule number.
@@ -74,7 +74,7 @@ pub enum DecidingRule {
 
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequiredBy {
+pub(crate) struct RequiredBy {
     pub fid: String,
     pub path: String,
     /// The level it wants.

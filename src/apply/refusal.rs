@@ -12,7 +12,7 @@ use crate::policy::Policy;
 
 /// A plan apply will not carry out; nothing was written.
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The saved plan could not be read.
     Unreadable {
         plan: PathBuf,
@@ -93,7 +93,7 @@ impl std::error::Error for Refusal {
 
 /// Why apply stopped before asking or after being told no.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cancelled {
+pub(crate) enum Cancelled {
     /// Nobody can answer the question: stdin is not a terminal.
     NoTerminal,
     /// The answer was not `yes`.

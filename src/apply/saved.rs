@@ -53,7 +53,7 @@ pub(crate) enum Origin {
 
 /// Why a saved plan is not one apply can follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SavedPlanError {
+pub(crate) enum SavedPlanError {
     /// Written in a format this build does not read.
     Version {
         /// The plan's `format_version`.
@@ -79,7 +79,7 @@ pub enum SavedPlanError {
 
 /// What a self-contradicting change gets wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inconsistency {
+pub(crate) enum Inconsistency {
     /// `from` and `to` are the same level.
     Unchanged,
     /// `action` is not the direction from `from` to `to`.

@@ -10,7 +10,7 @@ use crate::plan::Plan;
 
 /// A planned file that no longer is as the saved plan says.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drift {
+pub(crate) struct Drift {
     pub fid: String,
     /// Its path in the plan (or, for a change only the fresh plan makes, now).
     pub path: String,
@@ -19,7 +19,7 @@ pub struct Drift {
 
 /// What differs for one file between a saved plan and the account or its policy now.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Drifted {
+pub(crate) enum Drifted {
     /// The file is not in the account any more.
     Gone,
     /// The file is elsewhere now.
@@ -62,7 +62,7 @@ pub enum Drifted {
 
 /// Everything that makes a saved plan stale.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Staleness {
+pub(crate) struct Staleness {
     /// The files that differ, by path then fid.
     pub files: Vec<Drift>,
     /// Whether the rules that decide no file differ from the saved plan's.
@@ -71,12 +71,12 @@ pub struct Staleness {
 
 impl Staleness {
     /// How many differences there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.files.len() + usize::from(self.dead_rules_differ)
     }
 
     /// Whether the saved plan still holds.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -27,7 +27,7 @@ use crate::inventory::{FileType, Sharing};
 /// Why what a policy does to unseen paths could not be decided exactly. Each is a refusal,
 /// never a guess: a guardrail that cannot be proven is treated as broken.
 #[derive(Clone, Debug, thiserror::Error)]
-pub enum Unprovable {
+pub(crate) enum Unprovable {
     /// A glob the policy's matcher accepted but the analysis could not translate (a validated
     /// policy never has one).
     #[error("invalid glob `{glob}`: {kind}")]
@@ -79,7 +79,7 @@ const VALID_PATH: &str = r"(?u)^[^/]+(?:/[^/]+)*$";
 
 /// A path the policy would give a level, and what decides it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Witness {
+pub(crate) struct Witness {
     /// A shortest such path (preferring `x`, then other letters).
     pub path: String,
     /// The file type it has.
@@ -92,7 +92,7 @@ pub struct Witness {
 
 impl Witness {
     /// `rule 3` or `the default`.
-    pub fn decided_by(&self) -> String {
+    pub(crate) fn decided_by(&self) -> String {
         self.rule
             .map_or_else(|| "the default".to_owned(), |n| format!("rule {n}"))
     }

@@ -8,7 +8,7 @@ use std::fmt;
 /// A position in the policy source: 1-based line and column (in characters), and the width of
 /// the offending text (0 when only the start is known).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span {
+pub(crate) struct Span {
     /// 1-based line.
     pub line: u64,
     /// 1-based column, counted in characters.
@@ -19,7 +19,7 @@ pub struct Span {
 
 /// One problem in a policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     /// What is wrong, lowercase, with user text in backticks.
     pub message: String,
     /// Where, when known.
@@ -30,7 +30,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic about the whole document, at no position.
-    pub fn unplaced(message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn unplaced(message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
             span: None,
@@ -39,7 +39,7 @@ impl Diagnostic {
     }
 
     /// A diagnostic at a position.
-    pub fn at(span: Span, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn at(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
             span: Some(span),
@@ -49,14 +49,14 @@ impl Diagnostic {
 
     /// Adds a note beside the caret.
     #[must_use]
-    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+    pub(crate) fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
         self
     }
 
     /// Adds "did you mean `x`?" when there is a suggestion.
     #[must_use]
-    pub fn with_suggestion(self, suggestion: Option<&str>) -> Diagnostic {
+    pub(crate) fn with_suggestion(self, suggestion: Option<&str>) -> Diagnostic {
         match suggestion {
             Some(word) => self.with_label(format!("did you mean `{word}`?")),
             None => self,
@@ -66,7 +66,7 @@ impl Diagnostic {
 
 /// Every problem found in one policy file, with the source needed to show them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostics {
+pub(crate) struct Diagnostics {
     /// The policy file's name as the user gave it.
     pub name: String,
     /// The policy text, for showing offending lines.
@@ -77,7 +77,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// The diagnostics of one YAML document (a policy or a policy test file).
-    pub fn new(name: &str, source: &str, items: Vec<Diagnostic>) -> Diagnostics {
+    pub(crate) fn new(name: &str, source: &str, items: Vec<Diagnostic>) -> Diagnostics {
         Diagnostics {
             name: name.to_owned(),
             source: source.to_owned(),
@@ -86,7 +86,7 @@ impl Diagnostics {
     }
 
     /// The text of a 1-based line of the source, if it exists.
-    pub fn line(&self, line: u64) -> Option<&str> {
+    pub(crate) fn line(&self, line: u64) -> Option<&str> {
         let index = usize::try_from(line.checked_sub(1)?).ok()?;
         self.source.lines().nth(index)
     }

@@ -27,7 +27,7 @@ use matcher::Matcher;
 
 /// What a policy wants for a file: a sharing level, or to leave it alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Target {
+pub(crate) enum Target {
     /// Enforce this level.
     Share(Sharing),
     /// Unmanaged: never changed, reported as ignored.
@@ -36,7 +36,7 @@ pub enum Target {
 
 impl Target {
     /// The word used in policies (`public`, `private`, `secret`, `ignore`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Target::Share(level) => level.as_str(),
             Target::Ignore => "ignore",
@@ -45,7 +45,7 @@ impl Target {
 
     /// The target a policy word names, if any: the inverse of [`Target::as_str`], shared by
     /// policies and policy test files.
-    pub fn from_word(word: &str) -> Option<Target> {
+    pub(crate) fn from_word(word: &str) -> Option<Target> {
         match word {
             "ignore" => Some(Target::Ignore),
             _ => Sharing::ALL
@@ -58,7 +58,7 @@ impl Target {
 
 /// One glob of a rule's `match`, with where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     /// The glob as written.
     pub glob: Arc<str>,
     /// Its position in the policy file.
@@ -67,7 +67,7 @@ pub struct Pattern {
 
 /// One rule of the policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// 1-based position in the `rules` list, as users count ("rule 2").
     pub number: usize,
     /// The globs; the rule matches a path when any of them does.
@@ -82,7 +82,7 @@ pub struct Rule {
 
 impl Rule {
     /// Whether the rule applies to files of this type.
-    pub fn applies_to(&self, filetype: &FileType) -> bool {
+    pub(crate) fn applies_to(&self, filetype: &FileType) -> bool {
         match &self.filetypes {
             Some(types) => types.contains(filetype),
             // Folders are left out by default: changing a folder's sharing can cascade to its
@@ -94,7 +94,7 @@ impl Rule {
 
 /// A limit on how many files one apply may change.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Limit {
+pub(crate) enum Limit {
     /// At most this many.
     Count(usize),
     /// At most this percentage of the managed files.
@@ -103,7 +103,7 @@ pub enum Limit {
 
 impl Limit {
     /// The largest allowed number of changes out of `managed` files.
-    pub fn allowed(self, managed: usize) -> usize {
+    pub(crate) fn allowed(self, managed: usize) -> usize {
         match self {
             Limit::Count(n) => n,
             // Truncation is intended: 25% of 10 files allows 2 changes, not 3.
@@ -128,7 +128,7 @@ impl std::fmt::Display for Limit {
 
 /// What making a file public would expose that `never_public` forbids.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exposure {
+pub(crate) enum Exposure {
     /// The file's own path is `never_public`.
     Itself,
     /// A folder: `example`, which `glob` matches, could lie under it.
@@ -142,7 +142,7 @@ pub enum Exposure {
 
 /// Safety limits declared in the policy.
 #[derive(Debug, Default)]
-pub struct Guardrails {
+pub(crate) struct Guardrails {
     /// Paths that must never be public.
     pub never_public: Vec<Pattern>,
     never_public_set: matcher::GlobList,
@@ -169,14 +169,14 @@ pub(crate) fn matches_any<'p>(glob: &str, mut paths: impl Iterator<Item = &'p st
 
 impl Guardrails {
     /// The indices of the `never_public` globs that match `path`, into `hits`.
-    pub fn never_public_hits(&self, path: &str, hits: &mut Vec<usize>) {
+    pub(crate) fn never_public_hits(&self, path: &str, hits: &mut Vec<usize>) {
         self.never_public_set.matches_into(path, hits);
     }
 
     /// What making the file at `path` public would expose that `never_public` forbids: the
     /// file itself, or, for a folder (whose contents follow it upstream), a path that could
     /// lie under it. A folder too large to analyse counts as exposing.
-    pub fn exposed_if_public(&self, path: &str, filetype: &FileType) -> Option<Exposure> {
+    pub(crate) fn exposed_if_public(&self, path: &str, filetype: &FileType) -> Option<Exposure> {
         if self.is_never_public(path) {
             return Some(Exposure::Itself);
         }
@@ -204,14 +204,14 @@ impl Guardrails {
     }
 
     /// Whether a path falls under `never_public`.
-    pub fn is_never_public(&self, path: &str) -> bool {
+    pub(crate) fn is_never_public(&self, path: &str) -> bool {
         self.never_public_set.is_match(path)
     }
 }
 
 /// A validated policy, ready to decide paths.
 #[derive(Debug)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// The file name as the user gave it, for messages.
     pub name: String,
     /// What files no rule matches should get.
@@ -232,7 +232,7 @@ pub struct Policy {
 
 /// Which part of the policy decided a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision<'p> {
+pub(crate) enum Decision<'p> {
     /// A rule matched, through this pattern.
     Rule {
         rule: &'p Rule,
@@ -247,7 +247,7 @@ pub enum Decision<'p> {
 
 impl Decision<'_> {
     /// What the decision wants for the file.
-    pub fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         match self {
             Decision::Rule { rule, .. } => rule.target,
             Decision::Default(target) => *target,
@@ -258,7 +258,7 @@ impl Decision<'_> {
 
 /// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
+pub(crate) enum PolicyError {
     /// The file could not be read.
     #[error("cannot read policy {path}: {source}")]
     Read {
@@ -272,7 +272,7 @@ pub enum PolicyError {
 
 impl Policy {
     /// Reads and validates a policy file.
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    pub(crate) fn load(path: &Path) -> Result<Policy, PolicyError> {
         let source =
             crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|source| {
                 PolicyError::Read {
@@ -284,7 +284,7 @@ impl Policy {
     }
 
     /// Validates policy text; `name` only labels diagnostics.
-    pub fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
+    pub(crate) fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
         let invalid = |items: Vec<Diagnostic>| {
             PolicyError::Invalid(Box::new(Diagnostics::new(name, source, items)))
         };
@@ -324,7 +324,7 @@ impl Policy {
     /// Paths matching `glob` that this policy would give `level`, with what decides them;
     /// found by trying representative paths of the glob and of every rule. Sound for what it
     /// reports; it cannot prove the absence of every possible path.
-    pub fn witnesses(
+    pub(crate) fn witnesses(
         &self,
         glob: &str,
         level: Sharing,
@@ -333,7 +333,7 @@ impl Policy {
     }
 
     /// A decider, which reuses its buffers across many paths.
-    pub fn decider(&self) -> Decider<'_> {
+    pub(crate) fn decider(&self) -> Decider<'_> {
         Decider {
             policy: self,
             hits: Vec::new(),
@@ -341,14 +341,14 @@ impl Policy {
     }
 
     /// Decides one path; for many paths use [`Policy::decider`].
-    pub fn decide(&self, path: &str, filetype: &FileType) -> Decision<'_> {
+    pub(crate) fn decide(&self, path: &str, filetype: &FileType) -> Decision<'_> {
         self.decider().decide(path, filetype)
     }
 }
 
 /// Decides paths against a policy, reusing a scratch buffer.
 #[derive(Debug)]
-pub struct Decider<'p> {
+pub(crate) struct Decider<'p> {
     policy: &'p Policy,
     hits: Vec<usize>,
 }
@@ -356,7 +356,7 @@ pub struct Decider<'p> {
 impl<'p> Decider<'p> {
     /// Which part of the policy decides this file: the first rule, in policy order, whose
     /// patterns match the path and whose file types include the file's type.
-    pub fn decide(&mut self, path: &str, filetype: &FileType) -> Decision<'p> {
+    pub(crate) fn decide(&mut self, path: &str, filetype: &FileType) -> Decision<'p> {
         let policy = self.policy;
         let found = policy.matcher.first_match(path, &mut self.hits, |rule| {
             policy.rules[rule].applies_to(filetype)

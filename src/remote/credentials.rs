@@ -22,7 +22,7 @@ pub(crate) const EXAMPLE_API_URL: &str = "https://plotly.example.com";
 
 /// Where a setting came from, so a message can name the one to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A command-line flag, such as `--api-url` or `--user`.
     Flag(&'static str),
     /// `--api-key-file PATH`.
@@ -47,7 +47,7 @@ impl fmt::Display for Source {
 
 /// Where each value of a [`Connection`] came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// Of the API URL.
     pub api_url: Source,
     /// Of the username.
@@ -58,7 +58,7 @@ pub struct Sources {
 
 impl Sources {
     /// All three set by plotward itself (`what` says how, e.g. "the demo sandbox").
-    pub fn builtin(what: &'static str) -> Sources {
+    pub(crate) fn builtin(what: &'static str) -> Sources {
         Sources {
             api_url: Source::Builtin(what),
             username: Source::Builtin(what),
@@ -69,16 +69,16 @@ impl Sources {
 
 /// An API key. It cannot be printed: `Debug` shows `(redacted)` and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub(crate) struct ApiKey(String);
 
 impl ApiKey {
     /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> ApiKey {
+    pub(crate) fn new(key: impl Into<String>) -> ApiKey {
         ApiKey(key.into())
     }
 
     /// The key itself, for building the `Authorization` header and nothing else.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -91,7 +91,7 @@ impl fmt::Debug for ApiKey {
 
 /// How to check the server's TLS certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TlsVerify {
+pub(crate) enum TlsVerify {
     /// The platform's trusted roots.
     System,
     /// Only the CAs in this PEM bundle, as Python's `requests` does with `verify=path`.
@@ -102,7 +102,7 @@ pub enum TlsVerify {
 
 /// Everything needed to talk to the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Base URL without a trailing slash (`https://plotly.example.com`).
     pub api_url: String,
     /// The user whose files are managed.
@@ -194,7 +194,7 @@ struct ConfigFile {
 
 /// Why no connection could be made.
 #[derive(Debug, thiserror::Error)]
-pub enum CredentialsError {
+pub(crate) enum CredentialsError {
     /// Something required is nowhere to be found.
     #[error("no {what} found: {hint}")]
     Missing {

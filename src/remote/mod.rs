@@ -14,7 +14,7 @@ use crate::inventory::CountMismatch;
 
 /// Why a request to the API failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RemoteError {
+pub(crate) enum RemoteError {
     /// The client could not be set up (CA bundle, headers).
     #[error("{0}")]
     Setup(String),
@@ -160,7 +160,7 @@ pub enum RemoteError {
 
 impl RemoteError {
     /// The HTTP status, when the server answered.
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             RemoteError::Http { status, .. } => Some(*status),
             RemoteError::Quota { .. } => Some(429),
@@ -170,7 +170,7 @@ impl RemoteError {
     }
 
     /// The short message: the server's words or the transport error.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             RemoteError::Http { message, .. }
             | RemoteError::Quota { message }

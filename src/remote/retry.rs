@@ -10,7 +10,7 @@ use super::api;
 
 /// How requests are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first attempt, for 5xx, throttling 429s and network errors.
     pub retries: u32,
     /// The first backoff; each retry doubles it (with full jitter), up to `max_backoff`.

@@ -13,7 +13,7 @@ impl Error {
     /// The message for stderr, ending in a newline: diagnostics with carets for policy
     /// errors, the two ways on for a missing policy, `error: ...` otherwise. Implemented here,
     /// beside the other words, so `error` knows nothing of rendering.
-    pub fn render(&self, painter: Painter) -> String {
+    pub(crate) fn render(&self, painter: Painter) -> String {
         message(self, painter)
     }
 }

@@ -181,7 +181,7 @@ pub(crate) fn coverage_notes(coverage: Coverage) -> Vec<String> {
 
 /// Output formats for `plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Terraform-like text for people.
     Text,
     /// The versioned JSON plan (`format_version` 1, documented in the README).
@@ -194,7 +194,7 @@ pub enum Format {
 
 /// Output formats for `check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckFormat {
+pub(crate) enum CheckFormat {
     /// Violations for people, and a summary line.
     Text,
     /// The versioned JSON check result.
@@ -207,31 +207,31 @@ pub enum CheckFormat {
 
 /// Applies terminal styles, or does nothing when colour is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Painter {
+pub(crate) struct Painter {
     enabled: bool,
 }
 
 impl Painter {
     /// Errors and exposures.
-    pub const RED: Style = AnsiColor::Red.on_default().bold();
+    pub(crate) const RED: Style = AnsiColor::Red.on_default().bold();
     /// Restrictions.
-    pub const GREEN: Style = AnsiColor::Green.on_default();
+    pub(crate) const GREEN: Style = AnsiColor::Green.on_default();
     /// The change marker.
-    pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+    pub(crate) const YELLOW: Style = AnsiColor::Yellow.on_default();
     /// Locations and gutters.
-    pub const BLUE: Style = AnsiColor::Blue.on_default().bold();
+    pub(crate) const BLUE: Style = AnsiColor::Blue.on_default().bold();
     /// Summary lines.
-    pub const BOLD: Style = Style::new().bold();
+    pub(crate) const BOLD: Style = Style::new().bold();
     /// Secondary text.
-    pub const DIM: Style = Style::new().dimmed();
+    pub(crate) const DIM: Style = Style::new().dimmed();
 
     /// A painter that colours when `enabled`.
-    pub fn new(enabled: bool) -> Painter {
+    pub(crate) fn new(enabled: bool) -> Painter {
         Painter { enabled }
     }
 
     /// `text` in `style`, or as it is when colour is off.
-    pub fn paint(self, style: Style, text: impl Display) -> String {
+    pub(crate) fn paint(self, style: Style, text: impl Display) -> String {
         if self.enabled {
             format!("{style}{text}{style:#}")
         } else {

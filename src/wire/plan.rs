@@ -173,7 +173,7 @@ pub(crate) enum DirectionJson {
 /// What decided a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum RuleJson {
+pub(crate) enum RuleJson {
     /// A rule.
     Rule {
         /// 1-based rule number.

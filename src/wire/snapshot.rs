@@ -38,7 +38,7 @@ pub(crate) const SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// - Readers ignore fields they do not know, so later versions may add fields; a change that
 ///   breaks readers bumps `format_version`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Always [`SNAPSHOT_FORMAT_VERSION`].
     pub format_version: u32,
     /// Where the snapshot came from, when known.
@@ -57,7 +57,7 @@ pub struct Snapshot {
 // serde's messages name the struct ("expected struct RemoteFile"), and snapshot errors quote
 // them: the words stay as they were when this was the domain type.
 #[serde(expecting = "struct RemoteFile")]
-pub struct SnapshotFile {
+pub(crate) struct SnapshotFile {
     /// `owner:number` (`alice:42`).
     pub fid: String,
     /// Folder names and filename joined by `/`, no leading slash.
@@ -72,7 +72,7 @@ pub struct SnapshotFile {
 
 /// Where a snapshot was taken.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotSource {
+pub(crate) struct SnapshotSource {
     /// The API base URL the files were listed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,

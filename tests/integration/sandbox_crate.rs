@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use plotward::internals::{Snapshot, parse_snapshot};
+use plotward::internals::Inventory;
 use plotward_sandbox::{Event, Events, Options, Sandbox, Seed};
 
 use crate::api::{Api, As, sandbox_with};
@@ -20,9 +20,7 @@ use crate::harness::{Test, repo};
 
 /// What plotward makes of snapshot text: nothing, or its error message.
 fn plotward_reads(text: &str) -> Result<(), String> {
-    parse_snapshot(text, Path::new("s.json"))
-        .map(drop)
-        .map_err(|err| err.to_string())
+    Inventory::from_snapshot(text, Path::new("s.json")).map(drop)
 }
 
 /// What the sandbox makes of the same text.
@@ -91,8 +89,9 @@ fn assert_round_trip(first: &Sandbox, plan_status: i32) {
     );
     let dumped = dump(first);
     assert_eq!(dumped, dump(&second), "both dumps are the same bytes");
-    let reread = parse_snapshot(&dumped, Path::new("state.json")).expect("plotward reads it");
-    let rewritten = serde_json::to_string(&Snapshot::from_inventory(&reread, None)).unwrap();
+    let reread =
+        Inventory::from_snapshot(&dumped, Path::new("state.json")).expect("plotward reads it");
+    let rewritten = reread.to_snapshot_json();
     assert_eq!(dumped, rewritten, "the dump is what plotward would write");
     assert_eq!(
         plan_of(&dumped, plan_status),

@@ -320,7 +320,7 @@ fn folder_loops_do_not_hang() {
         listed("a:3", "z", "plot", 1),
     ];
     let built = build_inventory(&files, "a").unwrap();
-    assert!(built.inventory.is_empty());
+    assert!(built.inventory.files().is_empty());
     assert_eq!(built.unplaced.len(), 3);
 }
 
