@@ -277,7 +277,15 @@ impl AuditLog {
             status,
             message,
         };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        // Fail closed: a line that cannot be serialized breaks the log like a failed write,
+        // rather than leaving a blank line where a write should be accounted for.
+        let mut line = match serde_json::to_vec(&entry) {
+            Ok(line) => line,
+            Err(err) => {
+                let _ = self.broken.set(AuditBroken(err.to_string()));
+                return;
+            }
+        };
         line.push(b'\n');
         let mut file = self
             .file

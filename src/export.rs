@@ -25,7 +25,6 @@ pub(crate) struct Exported {
 pub(crate) struct ExportedRule {
     /// Globs, already escaped.
     pub patterns: Vec<String>,
-    /// The level.
     pub sharing: Sharing,
     /// The one file type it is for, when files of other types share its path.
     pub filetype: Option<FileType>,

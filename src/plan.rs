@@ -296,7 +296,7 @@ pub(crate) enum Breach {
     MaxExposures {
         /// Exposures planned.
         exposes: usize,
-        /// The limit.
+        /// `max_exposures`.
         limit: usize,
     },
 }

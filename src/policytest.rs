@@ -63,9 +63,7 @@ pub(crate) struct TestFile {
     pub name: String,
     /// The policy it tests, resolved against the test file's folder.
     pub policy: PathBuf,
-    /// The cases.
     pub cases: Vec<Case>,
-    /// The assertions.
     pub assertions: Vec<Assertion>,
 }
 

@@ -157,8 +157,9 @@ impl Client {
         })
     }
 
-    /// A client that can only read: any other method fails before a byte is sent. `check`
-    /// uses it, so a compliance gate can never change the account, whatever the code path.
+    /// A client that can only read: any other method fails before a byte is sent. `plan`,
+    /// `check`, `export` and `snapshot` use it, so they can never change the account,
+    /// whatever the code path.
     pub(crate) fn read_only(
         connection: &Connection,
         retry: RetryPolicy,

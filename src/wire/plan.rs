@@ -174,7 +174,7 @@ pub(crate) enum DirectionJson {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub(crate) enum RuleJson {
-    /// A rule.
+    /// A rule of the policy decided, through one of its patterns.
     Rule {
         /// 1-based rule number.
         index: usize,
@@ -192,7 +192,7 @@ pub(crate) enum RuleJson {
 pub(crate) struct DeadRuleJson {
     /// 1-based rule number.
     pub index: usize,
-    /// Its patterns.
+    /// Its patterns, as written in the policy.
     pub patterns: Vec<String>,
     /// Its line in the policy.
     pub line: u64,
@@ -206,6 +206,6 @@ pub(crate) struct DeadPatternJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<usize>,
     pub pattern: String,
-    /// Its line.
+    /// The line of the pattern in the policy.
     pub line: u64,
 }
