@@ -63,6 +63,63 @@ pub(crate) enum Command {
 
     /// Serve a local stand-in for the Chart Studio v2 API, for trying policies safely.
     Sandbox(SandboxArgs),
+
+    /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff): `plotward man | man -l -`, or install it as plotward.1.
+    Man,
+}
+
+/// `completions`' one argument.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes for (`clap_complete`'s, named here so clap stays in `cli`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Shell {
+    /// GNU Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+    /// Elvish.
+    Elvish,
+    /// PowerShell.
+    Powershell,
+}
+
+/// Writes the completion script for `shell`, generated from the same definition as `--help`,
+/// so it cannot miss a flag.
+pub(crate) fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Elvish => clap_complete::Shell::Elvish,
+        Shell::Powershell => clap_complete::Shell::PowerShell,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "plotward", out);
+}
+
+/// Writes the manual page (roff) of `plotward` and a section per subcommand, generated from
+/// the same definition as `--help`.
+pub(crate) fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    clap_mangen::Man::new(command.clone()).render(out)?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("plotward-{}", sub.get_name());
+        let sub = sub.clone().display_name(name);
+        clap_mangen::Man::new(sub).render(out)?;
+    }
+    Ok(())
 }
 
 /// The policy file option, shared by the commands that read one.

@@ -67,6 +67,10 @@ pub(crate) enum CommandConfig {
     Test { file: PathBuf },
     /// `schema`
     Schema,
+    /// `completions SHELL`.
+    Completions(crate::cli::Shell),
+    /// `man`.
+    Man,
     /// `demo`
     Demo {
         /// Keep the sandbox up afterwards.
@@ -174,6 +178,8 @@ impl Config {
             Command::Export(args) => export_config(args)?,
             Command::Test(args) => CommandConfig::Test { file: args.file },
             Command::Schema => CommandConfig::Schema,
+            Command::Completions(args) => CommandConfig::Completions(args.shell),
+            Command::Man => CommandConfig::Man,
             Command::Demo(args) => CommandConfig::Demo {
                 keep_running: args.keep_running,
             },

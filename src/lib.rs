@@ -187,6 +187,13 @@ fn run(config: &Config) -> Result<Exit, Error> {
         }
         CommandConfig::Test { file } => commands::test(file, &mut io),
         CommandConfig::Schema => commands::schema(&mut io),
+        CommandConfig::Completions(shell) => {
+            cli::write_completions(*shell, io.out);
+            Ok(Exit::Success)
+        }
+        CommandConfig::Man => cli::write_man_page(io.out)
+            .map(|()| Exit::Success)
+            .map_err(Error::from),
     }?;
     out.flush()?;
     Ok(exit)

@@ -66,3 +66,93 @@ fn sandbox_users_must_be_usable_names_and_keys() {
             .status(1);
     }
 }
+
+/// Completion scripts come from the same definition as `--help`: every subcommand and its
+/// flags are offered, and the bash script is valid bash.
+#[test]
+fn completions_offer_every_command_and_bash_accepts_the_script() {
+    for (shell, marker) in [
+        ("bash", "_plotward()"),
+        ("zsh", "#compdef plotward"),
+        ("fish", "complete -c plotward"),
+        ("elvish", "edit:completion:arg-completer[plotward]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let run = Test::new()
+            .args(["completions", shell])
+            .stdout_contains(marker)
+            .stdout_contains("detailed-exitcode")
+            .stdout_contains("auto-approve")
+            .status(0);
+        for command in [
+            "validate", "explain", "plan", "apply", "check", "export", "sandbox",
+        ] {
+            assert!(run.stdout.contains(command), "{shell} lacks {command}");
+        }
+        if shell == "bash" {
+            let script = run.path("plotward.bash");
+            std::fs::write(&script, &run.stdout).unwrap();
+            let syntax = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .output()
+                .expect("run bash -n");
+            assert!(
+                syntax.status.success(),
+                "{}",
+                String::from_utf8_lossy(&syntax.stderr)
+            );
+        }
+    }
+    Test::new()
+        .args(["completions", "tcsh"])
+        .stderr_contains("invalid value 'tcsh'")
+        .status(1);
+}
+
+/// The man page is roff that `man` renders, with a section per subcommand and every flag.
+#[test]
+fn the_man_page_renders_with_every_command_and_flag() {
+    let run = Test::new()
+        .args(["man"])
+        .stdout_contains(".TH plotward 1")
+        .stdout_contains(".TH plotward-plan 1")
+        .stdout_contains("\\-\\-detailed\\-exitcode")
+        .stdout_contains("\\-\\-no\\-folder\\-cascade")
+        .status(0);
+    let page = run.path("plotward.1");
+    std::fs::write(&page, &run.stdout).unwrap();
+    // Rendering needs man-db and groff, which a minimal system may lack: the roff above is
+    // checked regardless.
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("man is not installed: the page's rendering is not checked");
+        return;
+    }
+    let rendered = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("run man -l");
+    assert!(rendered.status.success(), "{rendered:?}");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    for expected in [
+        "SUBCOMMANDS",
+        "plotward-apply",
+        "--detailed-exitcode",
+        "--auto-approve",
+        "--share-key-timeout",
+        "--no-folder-cascade",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the rendered page lacks {expected}:\n{text}"
+        );
+    }
+}
