@@ -10,7 +10,8 @@ Exit codes:
   0  success; no changes pending, or every change applied
   1  error (invalid policy, bad input, usage, network, stale plan, a change not applied,
      a plan that breaks a guardrail)
-  2  changes pending (plan --detailed-exitcode), or violations found (check)
+  2  changes pending (plan --detailed-exitcode), violations found (check), or the policy
+     differs from the export (export --diff)
 
 Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /
 PLOTLY_USERNAME / PLOTLY_API_KEY; ~/.plotly/.credentials and .config (or $PLOTLY_DIR).";

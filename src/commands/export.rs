@@ -29,12 +29,14 @@ pub(crate) fn export(
         )?;
         let shown = existing.display().to_string();
         let patch = render::diff::unified(&text, &yaml, &shown, "exported");
+        // Like `plan --detailed-exitcode`: 2 says the account's sharing and the policy differ,
+        // so a scheduled job can alert on it without reading the diff.
         if patch.is_empty() {
             render::text::export_unchanged(&shown, io.out_painter, io.out)?;
-        } else {
-            io.out.write_all(patch.as_bytes())?;
+            return Ok(Exit::Success);
         }
-        return Ok(Exit::Success);
+        io.out.write_all(patch.as_bytes())?;
+        return Ok(Exit::Changes);
     }
     match out.filter(|path| !super::outfile::is_stdout(path)) {
         Some(path) => {

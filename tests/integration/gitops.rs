@@ -452,7 +452,7 @@ fn export_diff_shows_how_an_existing_policy_differs() {
             &example("policies/lockdown.yaml"),
         ])
         .stdout_contains("\n-default: private\n+default: public\n")
-        .status(0);
+        .status(2);
     let lockdown = example("policies/lockdown.yaml");
     assert!(
         run.stdout
@@ -873,5 +873,5 @@ fn export_diff_shows_the_existing_policy_escaped() {
         .stdout_contains("-# \\e]0;pwned\\u{7} \\u{202e}txt.exe")
         .stdout_lacks("\u{1b}")
         .stdout_lacks("\u{202e}")
-        .status(0);
+        .status(2);
 }
