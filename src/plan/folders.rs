@@ -79,11 +79,7 @@ impl Tree {
         value: impl Fn(usize) -> Option<T>,
         pick: impl Fn(T, T) -> T,
     ) -> Vec<Option<T>> {
-        let either = |a: Option<T>, b: Option<T>| match (a, b) {
-            (Some(x), Some(y)) => Some(pick(x, y)),
-            (x, None) => x,
-            (None, y) => y,
-        };
+        let either = |a, b| either(a, b, &pick);
         let mut own: Vec<Option<T>> = vec![None; self.members.len()];
         let mut over: Vec<Option<T>> = vec![None; self.members.len()];
         for &group in &self.order {
@@ -125,11 +121,7 @@ impl Tree {
         value: impl Fn(usize) -> Option<T>,
         pick: impl Fn(T, T) -> T,
     ) -> Vec<Option<T>> {
-        let either = |a: Option<T>, b: Option<T>| match (a, b) {
-            (Some(x), Some(y)) => Some(pick(x, y)),
-            (x, None) => x,
-            (None, y) => y,
-        };
+        let either = |a, b| either(a, b, &pick);
         let mut acc: Vec<Option<T>> = vec![None; self.members.len()];
         for (index, parent) in self.parent.iter().enumerate() {
             if let Some(group) = parent {
@@ -177,5 +169,14 @@ impl Tree {
             .iter()
             .map(Option::is_some)
             .collect()
+    }
+}
+
+/// `a` and `b` combined by `pick` when both are there, else whichever is.
+fn either<T>(a: Option<T>, b: Option<T>, pick: impl Fn(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(pick(x, y)),
+        (x, None) => x,
+        (None, y) => y,
     }
 }
