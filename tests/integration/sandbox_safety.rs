@@ -280,6 +280,21 @@ fn admin_endpoints_refuse_foreign_hosts_and_cross_origin_requests() {
     assert_eq!(api.status(), StatusCode::OK);
 }
 
+/// A real request (alice's `users/current`) gets an answer within 30 s: what clients see while
+/// the sandbox defends its slots against stalled ones.
+#[track_caller]
+fn assert_served_within_30s(sandbox: &plotward_sandbox::Sandbox, why: &str) {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let served = client
+        .get(format!("{}/v2/users/current", sandbox.url()))
+        .basic_auth("alice", Some("alice-key"))
+        .send()
+        .expect(why);
+    assert_eq!(served.status(), StatusCode::OK);
+}
 /// Reads one HTTP/1.1 response with a `content-length` from a raw socket.
 fn read_response(stream: &mut TcpStream) -> String {
     let mut bytes = Vec::new();
@@ -345,16 +360,7 @@ fn half_open_connections_time_out_and_free_their_slots() {
         })
         .collect();
     // A real request still gets through: the stalled ones time out and free their slots.
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let served = client
-        .get(format!("{}/v2/users/current", sandbox.url()))
-        .basic_auth("alice", Some("alice-key"))
-        .send()
-        .expect("served once the stalled connections time out");
-    assert_eq!(served.status(), StatusCode::OK);
+    assert_served_within_30s(&sandbox, "served once the stalled connections time out");
     for stream in &mut stalled {
         assert!(closed_by_server(stream), "a stalled connection is closed");
     }
@@ -405,16 +411,7 @@ fn a_body_that_trickles_in_times_out_and_frees_its_slot() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(100));
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let served = client
-        .get(format!("{}/v2/users/current", sandbox.url()))
-        .basic_auth("alice", Some("alice-key"))
-        .send()
-        .expect("served once the trickling bodies time out");
-    assert_eq!(served.status(), StatusCode::OK);
+    assert_served_within_30s(&sandbox, "served once the trickling bodies time out");
     for trickle in trickles {
         let answer = trickle.join().unwrap();
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
