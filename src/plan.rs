@@ -595,4 +595,4 @@ fn decided_by(decision: &Decision<'_>) -> DecidedBy {
 mod folders;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,6 +10,47 @@ fn file(fid: &str, path: &str, filetype: &str, level: Sharing) -> RemoteFile {
     }
 }
 
+/// The levels by index, least exposed first, as the property tests' node tuples name them.
+pub(crate) const LEVELS: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
+
+/// A random account for property tests. Each node is (parent node, is a folder, own level,
+/// the policy's target for it: 0..3 a level, 3 `ignore`, 4 and above no rule); a parent must
+/// be an earlier folder, anything else puts the node at the root. Returns the files (fids
+/// `a:1`, `a:2`, ...) and the policy's rules, one per node that has one, naming exactly its
+/// path and type.
+pub(crate) fn random_account(nodes: &[(usize, bool, usize, usize)]) -> (Vec<RemoteFile>, String) {
+    use std::fmt::Write as _;
+    let mut paths: Vec<String> = Vec::new();
+    let mut folders: Vec<usize> = Vec::new();
+    let mut files = Vec::new();
+    let mut rules = String::new();
+    for (i, &(parent, is_folder, level, target)) in nodes.iter().enumerate() {
+        let path = match folders.get(parent) {
+            Some(&p) if p < i => format!("{}/n{i}", paths[p]),
+            _ => format!("n{i}"),
+        };
+        let filetype = if is_folder { "fold" } else { "plot" };
+        files.push(file(
+            &format!("a:{}", i + 1),
+            &path,
+            filetype,
+            LEVELS[level],
+        ));
+        if target <= LEVELS.len() {
+            let sharing = LEVELS.get(target).map_or("ignore", |l| l.as_str());
+            let _ = write!(
+                rules,
+                "  - match: \"{path}\"\n    filetypes: [{filetype}]\n    sharing: {sharing}\n"
+            );
+        }
+        if is_folder {
+            folders.push(i);
+        }
+        paths.push(path);
+    }
+    (files, rules)
+}
+
 fn policy(source: &str) -> Policy {
     Policy::parse(source, "p.yaml").unwrap_or_else(|err| panic!("{err}"))
 }
@@ -402,13 +443,9 @@ mod converges {
     //! level the policy wants, as the world sees it, and every unmanaged file's own flags as
     //! they were: on a server that cascades folder changes to their contents and on one that
     //! does not.
-    use std::fmt::Write as _;
-
     use proptest::prelude::*;
 
     use super::*;
-
-    const LEVELS: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
 
     /// Nodes: (parent node or root, is a folder, own level, the policy's target: 0..3 a
     /// level, 3 ignore).
@@ -417,33 +454,7 @@ mod converges {
     }
 
     fn build(nodes: &[(usize, bool, usize, usize)]) -> (Inventory, String) {
-        let mut paths: Vec<String> = Vec::new();
-        let mut folders: Vec<usize> = Vec::new();
-        let mut files = Vec::new();
-        let mut rules = String::new();
-        for (i, &(parent, is_folder, level, target)) in nodes.iter().enumerate() {
-            // A parent must be an earlier folder; anything else puts the node at the root.
-            let path = match folders.get(parent) {
-                Some(&p) if p < i => format!("{}/n{i}", paths[p]),
-                _ => format!("n{i}"),
-            };
-            let filetype = if is_folder { "fold" } else { "plot" };
-            files.push(file(
-                &format!("a:{}", i + 1),
-                &path,
-                filetype,
-                LEVELS[level],
-            ));
-            let sharing = LEVELS.get(target).map_or("ignore", |l| l.as_str());
-            let _ = write!(
-                rules,
-                "  - match: \"{path}\"\n    filetypes: [{filetype}]\n    sharing: {sharing}\n"
-            );
-            if is_folder {
-                folders.push(i);
-            }
-            paths.push(path);
-        }
+        let (files, rules) = random_account(nodes);
         let policy = format!("version: 1\ndefault: ignore\nrules:\n{rules}");
         (Inventory::new(files), policy)
     }

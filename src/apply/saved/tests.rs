@@ -149,15 +149,12 @@ fn every_change_is_checked_before_repeats_and_the_summary() {
 mod properties {
     //! A plan saved and read back is the plan made now, and no edit of a saved plan is
     //! accepted unless the plan still says one consistent thing.
-    use std::fmt::Write as _;
-
     use proptest::prelude::*;
 
     use super::*;
     use crate::apply::changes;
     use crate::apply::stale::stale_changes;
-
-    const LEVELS: [Sharing; 3] = [Sharing::Private, Sharing::Secret, Sharing::Public];
+    use crate::plan::tests::{LEVELS, random_account};
 
     /// Nodes: (parent node or root, is a folder, own level, the policy's target: 0..3 a
     /// level, 3 ignore, 4 no rule), and the policy's default (0..3 a level, 3 ignore).
@@ -169,36 +166,7 @@ mod properties {
     }
 
     fn build(nodes: &[(usize, bool, usize, usize)], default: usize) -> (Inventory, Policy) {
-        let mut paths: Vec<String> = Vec::new();
-        let mut folders: Vec<usize> = Vec::new();
-        let mut files = Vec::new();
-        let mut rules = String::new();
-        for (i, &(parent, is_folder, level, target)) in nodes.iter().enumerate() {
-            let path = match folders.get(parent) {
-                Some(&p) if p < i => format!("{}/n{i}", paths[p]),
-                _ => format!("n{i}"),
-            };
-            let filetype = if is_folder { "fold" } else { "plot" };
-            files.push(RemoteFile {
-                filetype: if is_folder {
-                    FileType::Folder
-                } else {
-                    FileType::Plot
-                },
-                ..file(&format!("a:{}", i + 1), &path, LEVELS[level])
-            });
-            if target < 4 {
-                let sharing = LEVELS.get(target).map_or("ignore", |l| l.as_str());
-                let _ = write!(
-                    rules,
-                    "  - match: \"{path}\"\n    filetypes: [{filetype}]\n    sharing: {sharing}\n"
-                );
-            }
-            if is_folder {
-                folders.push(i);
-            }
-            paths.push(path);
-        }
+        let (files, mut rules) = random_account(nodes);
         // A rule for nothing, so that dead rules travel too.
         rules.push_str("  - match: \"none/**\"\n    sharing: secret\n");
         let default = LEVELS.get(default).map_or("ignore", |l| l.as_str());
