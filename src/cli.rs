@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -14,14 +15,35 @@ Exit codes:
      differs from the export (export --diff)
 
 Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /
-PLOTLY_USERNAME / PLOTLY_API_KEY; ~/.plotly/.credentials and .config (or $PLOTLY_DIR).";
+PLOTLY_USERNAME / PLOTWARD_API_KEY_FILE, then PLOTLY_API_KEY; ~/.plotly/.credentials and
+.config (or $PLOTLY_DIR).";
+
+/// The end of every command's `--help`: how the `[env: NAME=]` shown beside options works.
+const ENVIRONMENT: &str = "\
+Environment: an option shown with [env: NAME=] can be set by that variable instead; the
+command line wins over it, and a variable set to nothing counts as unset. Overrides that
+weaken a safety check (--auto-approve, --force, --accept-count-mismatch) have none.";
+
+/// The command line as clap sees it: the derived definition, with one help layout for every
+/// command. Parsing, `--help`, completions and the man page all use it.
+///
+/// clap gives `--help` a long layout (a blank line between options) only to commands with
+/// something more to say in it, which made `plan` and `check` (whose `--format` values have
+/// help) look unlike the rest; a long epilogue on every command gives all of them the long
+/// layout, and `next_line_help` puts every option's help below it in both `-h` and `--help`.
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+        .after_long_help(format!("{EXIT_CODES}\n\n{ENVIRONMENT}"))
+        .mut_subcommands(|sub| sub.after_long_help(ENVIRONMENT))
+}
 
 /// Keep the sharing of Plotly Chart Studio files under version control.
 #[derive(Debug, Parser)]
-#[command(name = "plotward", version, about, after_help = EXIT_CODES)]
+#[command(name = "plotward", version, about, after_help = EXIT_CODES, next_line_help = true)]
 pub(crate) struct Cli {
     /// Never colour the output (`NO_COLOR` is respected too).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "PLOTWARD_NO_COLOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub no_color: bool,
 
     /// What to do.
@@ -98,7 +120,6 @@ pub(crate) enum Shell {
 /// Writes the completion script for `shell`, generated from the same definition as `--help`,
 /// so it cannot miss a flag.
 pub(crate) fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
-    use clap::CommandFactory;
     let shell = match shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
@@ -106,14 +127,13 @@ pub(crate) fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
         Shell::Elvish => clap_complete::Shell::Elvish,
         Shell::Powershell => clap_complete::Shell::PowerShell,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "plotward", out);
+    clap_complete::generate(shell, &mut command(), "plotward", out);
 }
 
 /// Writes the manual page (roff) of `plotward` and a section per subcommand, generated from
 /// the same definition as `--help`.
 pub(crate) fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
-    use clap::CommandFactory;
-    let command = Cli::command();
+    let command = command();
     clap_mangen::Man::new(command.clone()).render(out)?;
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         let name = format!("plotward-{}", sub.get_name());
@@ -127,7 +147,13 @@ pub(crate) fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()
 #[derive(Debug, Args)]
 pub(crate) struct PolicyArg {
     /// The policy file.
-    #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        default_value = "plotward.yaml",
+        env = "PLOTWARD_POLICY"
+    )]
     pub policy: PathBuf,
 }
 
@@ -140,7 +166,7 @@ pub(crate) struct ExplainArgs {
 
     /// The file type to decide for (`plot`, `grid`, `dashboard`, `spectacle_presentation`,
     /// `fold`, ...). Without it, every content type is tried and differences are shown.
-    #[arg(long, value_name = "TYPE")]
+    #[arg(long, value_name = "TYPE", env = "PLOTWARD_FILETYPE")]
     pub filetype: Option<String>,
 
     /// File paths as Chart Studio shows them, folders joined by `/` (`reports/q3/revenue`).
@@ -156,7 +182,7 @@ pub(crate) struct PlanArgs {
     pub policy: PolicyArg,
 
     /// Plan against a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
     pub snapshot: Option<PathBuf>,
 
     /// How to reach the account (unused with --snapshot).
@@ -164,21 +190,21 @@ pub(crate) struct PlanArgs {
     pub connection: ConnectionArgs,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, env = "PLOTWARD_PLAN_FORMAT")]
     pub format: PlanFormat,
 
     /// Also save the plan as JSON to FILE, for `apply` (atomically; a symlink's target is
     /// replaced, anything but a regular file refused). `-` prints the JSON plan on stdout
     /// and the plan for people on stderr.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_PLAN_OUT")]
     pub out: Option<PathBuf>,
 
     /// Exit 2 when there are changes, 0 when there are none.
-    #[arg(long)]
+    #[arg(long, env = "PLOTWARD_DETAILED_EXITCODE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub detailed_exitcode: bool,
 
     /// Exit 1 when a rule decides no file, or the policy manages no file at all.
-    #[arg(long)]
+    #[arg(long, env = "PLOTWARD_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
 }
 
@@ -199,64 +225,95 @@ pub(crate) enum PlanFormat {
 #[derive(Debug, Args)]
 pub(crate) struct SandboxArgs {
     /// Address to listen on; loopback only. Port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9889")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9889",
+        env = "PLOTWARD_ADDR"
+    )]
     pub addr: std::net::SocketAddr,
 
     /// Start with the files of this snapshot (owners from their fids).
-    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "generate")]
+    #[arg(
+        long,
+        value_name = "SNAPSHOT",
+        conflicts_with = "generate",
+        env = "PLOTWARD_SEED"
+    )]
     pub seed: Option<PathBuf>,
 
     /// Start with a deterministic synthetic account of N files.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "PLOTWARD_GENERATE")]
     pub generate: Option<usize>,
 
     /// Save the state to FILE after writes, and start from it when it exists.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_STATE")]
     pub state: Option<PathBuf>,
 
     /// A user and API key, NAME:APIKEY (repeatable). Default: one user with a fresh key.
-    #[arg(long = "user", value_name = "NAME:APIKEY")]
+    /// Its variable holds one user (not `PLOTWARD_USER`, which would read as the connection's
+    /// `--user`).
+    #[arg(
+        long = "user",
+        value_name = "NAME:APIKEY",
+        env = "PLOTWARD_SANDBOX_USER"
+    )]
     pub users: Vec<String>,
 
     /// Delay every API request by N milliseconds.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        env = "PLOTWARD_LATENCY_MS"
+    )]
     pub latency_ms: u64,
 
     /// Answer this fraction (0 to 1) of API requests with a 500.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.0,
+        env = "PLOTWARD_FAIL_RATE"
+    )]
     pub fail_rate: f64,
 
     /// Allow N API requests per second; answer the rest with 429 and Retry-After.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "PLOTWARD_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
 
     /// Allow N writes per user per day; answer the rest with the daily-limit 429.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "PLOTWARD_DAILY_WRITE_LIMIT")]
     pub daily_write_limit: Option<u64>,
 
     /// Make this fraction (0 to 1) of share-key enables read back as disabled for 2 seconds,
     /// like the upstream eventual-consistency bug.
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.0,
+        env = "PLOTWARD_FLAKY_SHARE_KEYS"
+    )]
     pub flaky_share_keys: f64,
 
     /// Web UI base URL for `web_url` and `embed_url`. Default: the sandbox's own address.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "PLOTWARD_WEB_DOMAIN")]
     pub web_domain: Option<String>,
 
     /// Close a connection whose request headers (or body) take longer than this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "PLOTWARD_HEADER_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
 
     /// Close a connection idle (no request under way) for this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, env = "PLOTWARD_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub idle_timeout: u64,
 
     /// Serve at most N connections at once; more wait until one closes.
-    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = 512, env = "PLOTWARD_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_connections: u64,
     /// Keep a folder's sharing change to the folder: by default its contents take the new
     /// setting too, as in Chart Studio's web app.
-    #[arg(long)]
+    #[arg(long, env = "PLOTWARD_NO_FOLDER_CASCADE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub no_folder_cascade: bool,
 }
 
@@ -264,46 +321,234 @@ pub(crate) struct SandboxArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ConnectionArgs {
     /// Your Chart Studio Enterprise server, e.g. `https://plotly.example.com` (no default: the
-    /// Chart Studio cloud closed in 2025). Also `PLOTLY_API_DOMAIN` or `plotly_api_domain`.
-    #[arg(long, value_name = "URL")]
+    /// Chart Studio cloud closed in 2025), or `plotly_api_domain` in Plotly's `.config`.
+    #[arg(long, value_name = "URL", env = "PLOTLY_API_DOMAIN")]
     pub api_url: Option<String>,
 
     /// The Chart Studio username whose files are managed.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "PLOTLY_USERNAME")]
     pub user: Option<String>,
 
-    /// Read the API key from this file (its only content). No flag takes the key itself.
-    #[arg(long, value_name = "PATH")]
+    /// Read the API key from this file (its only content). No flag takes the key itself; the
+    /// key's own variable is `PLOTLY_API_KEY`.
+    #[arg(long, value_name = "PATH", env = "PLOTWARD_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
 
     /// Trust only the CAs in this PEM bundle (like `plotly_ssl_verification: "/path"`).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "PLOTWARD_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
 
     /// Requests in flight at once, for listing pages and for writes.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 8, env = "PLOTWARD_PARALLELISM", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 
     /// Per-request timeout in seconds (1 to 600), reading the body included.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, value_name = "SECS", default_value_t = 30, env = "PLOTWARD_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
     /// Retries of a request that failed with 5xx, 429 or a network error.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5, env = "PLOTWARD_RETRIES")]
     pub retries: u32,
 
     /// First retry delay in milliseconds; it doubles each retry (with jitter), up to 30 s.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 500,
+        env = "PLOTWARD_BACKOFF_MS"
+    )]
     pub backoff_ms: u64,
 
     /// Refuse any response body larger than this many MiB (read with a streaming limit).
-    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, value_name = "MIB", default_value_t = 64, env = "PLOTWARD_MAX_RESPONSE_MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_response_mib: u32,
+
+    /// Which of the values above clap took from the environment (filled in by [`parse`]), so
+    /// credential messages name the variable rather than the flag.
+    #[arg(skip)]
+    pub from_env: FromEnv,
 
     /// Go on when the listed files never add up to the server's `count` (some servers count
     /// trashed or shared files). Every output then says the listing was not proven complete.
+    /// No environment variable: an override is given on the command line.
     #[arg(long)]
     pub accept_count_mismatch: bool,
+}
+
+/// Which connection values came from their environment variable rather than their flag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FromEnv {
+    /// `--api-url` from `PLOTLY_API_DOMAIN`.
+    pub api_url: bool,
+    /// `--user` from `PLOTLY_USERNAME`.
+    pub user: bool,
+    /// `--api-key-file` from `PLOTWARD_API_KEY_FILE`.
+    pub api_key_file: bool,
+}
+
+impl FromEnv {
+    /// Reads the value sources of a subcommand's connection arguments.
+    fn of(matches: &clap::ArgMatches) -> FromEnv {
+        let from_env = |id: &str| {
+            matches.try_contains_id(id).unwrap_or(false)
+                && matches.value_source(id) == Some(clap::parser::ValueSource::EnvVariable)
+        };
+        FromEnv {
+            api_url: from_env("api_url"),
+            user: from_env("user"),
+            api_key_file: from_env("api_key_file"),
+        }
+    }
+}
+
+impl Command {
+    /// The connection arguments of a command that talks to a server. Matched without a
+    /// catch-all, so a new command must say whether it has them.
+    fn connection_mut(&mut self) -> Option<&mut ConnectionArgs> {
+        match self {
+            Command::Plan(args) => Some(&mut args.connection),
+            Command::Apply(args) => Some(&mut args.connection),
+            Command::Check(args) => Some(&mut args.connection),
+            Command::Snapshot(args) => Some(&mut args.connection),
+            Command::Export(args) => Some(&mut args.connection),
+            Command::Validate(_)
+            | Command::Explain(_)
+            | Command::Test(_)
+            | Command::Schema
+            | Command::Demo(_)
+            | Command::Sandbox(_)
+            | Command::Completions(_)
+            | Command::Man => None,
+        }
+    }
+}
+
+/// Why the command line (with its environment) was not accepted.
+#[derive(Debug)]
+pub(crate) enum ParseError {
+    /// clap's own error (usage, or `--help` / `--version`, which are not failures).
+    Clap(clap::Error),
+    /// An environment variable whose value its flag does not accept.
+    Env(BadEnv),
+}
+
+/// An environment variable whose value does not parse, as facts; `config` words it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct BadEnv {
+    /// The variable, e.g. `PLOTWARD_PARALLELISM`.
+    pub var: String,
+    /// The flag it stands for, e.g. `--parallelism`.
+    pub flag: String,
+    /// Its value, as read (lossily, if it was not UTF-8).
+    pub value: String,
+    /// What the flag accepts, in clap's words.
+    pub reason: String,
+}
+
+/// Parses the process's arguments and the environment variables of their flags.
+pub(crate) fn parse() -> Result<Cli, ParseError> {
+    parse_from(&std::env::args_os().collect::<Vec<_>>())
+}
+
+/// Parses `args` (the program name first). A variable that is set but empty (or only
+/// whitespace) counts as unset, as Plotly's own variables always have here, so a CI template
+/// that expands to nothing does not break a run.
+pub(crate) fn parse_from(args: &[std::ffi::OsString]) -> Result<Cli, ParseError> {
+    use clap::FromArgMatches;
+    let mut command = command()
+        .mut_args(unset_if_empty)
+        .mut_subcommands(|sub| sub.mut_args(unset_if_empty));
+    // Built once here: `explain_env` shows its arguments, which clap only does when built.
+    command.build();
+    let matches = command
+        .clone()
+        .try_get_matches_from(args)
+        .map_err(|err| explain_env(&command, args, err))?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(ParseError::Clap)?;
+    if let (Some((_, sub)), Some(connection)) = (matches.subcommand(), cli.command.connection_mut())
+    {
+        connection.from_env = FromEnv::of(sub);
+    }
+    Ok(cli)
+}
+
+/// Drops an argument's variable when it is set to nothing but whitespace.
+fn unset_if_empty(arg: clap::Arg) -> clap::Arg {
+    let empty = arg
+        .get_env()
+        .and_then(std::env::var_os)
+        .is_some_and(|value| value.to_string_lossy().trim().is_empty());
+    if empty {
+        arg.env(None::<&'static str>)
+    } else {
+        arg
+    }
+}
+
+/// Turns clap's "invalid value" error into one naming the environment variable the value came
+/// from, when it did: clap's own message names only the flag, which the user never typed.
+fn explain_env(
+    command: &clap::Command,
+    args: &[std::ffi::OsString],
+    err: clap::Error,
+) -> ParseError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return ParseError::Clap(err);
+    }
+    let Some(ContextValue::String(shown)) = err.get(ContextKind::InvalidArg) else {
+        return ParseError::Clap(err);
+    };
+    // The first word that is not a flag names the subcommand (the root's flags take no value).
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let sub = words
+        .iter()
+        .find(|word| !word.starts_with('-'))
+        .and_then(|name| command.find_subcommand(name));
+    let candidates = command
+        .get_arguments()
+        .chain(sub.into_iter().flat_map(clap::Command::get_arguments));
+    let Some(arg) = candidates.into_iter().find(|arg| arg.to_string() == *shown) else {
+        return ParseError::Clap(err);
+    };
+    let (Some(var), Some(long)) = (arg.get_env(), arg.get_long()) else {
+        return ParseError::Clap(err);
+    };
+    let Some(value) = std::env::var_os(var) else {
+        return ParseError::Clap(err);
+    };
+    if on_command_line(&words, long, arg.get_short()) {
+        return ParseError::Clap(err);
+    }
+    let reason = match err.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("expected one of {}", valid.join(", ")),
+        _ => std::error::Error::source(&err)
+            .map_or_else(|| "not accepted".to_owned(), ToString::to_string),
+    };
+    ParseError::Env(BadEnv {
+        var: var.to_string_lossy().into_owned(),
+        flag: format!("--{long}"),
+        value: value.to_string_lossy().into_owned(),
+        reason,
+    })
+}
+
+/// Whether a flag may have been given on the command line (then clap never read its variable).
+fn on_command_line(words: &[String], long: &str, short: Option<char>) -> bool {
+    words.iter().any(|word| {
+        word.strip_prefix("--")
+            .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            || short.is_some_and(|short| {
+                !word.starts_with("--") && word.starts_with('-') && word.contains(short)
+            })
+    })
 }
 
 /// Arguments of `apply`.
@@ -317,25 +562,27 @@ pub(crate) struct ApplyArgs {
     #[arg(value_name = "PLANFILE")]
     pub plan_file: Option<PathBuf>,
 
-    /// Apply without asking for confirmation.
+    /// Apply without asking for confirmation. No environment variable: an override is given
+    /// on the command line.
     #[arg(long)]
     pub auto_approve: bool,
 
-    /// Apply even if the plan breaks the policy's guardrails.
+    /// Apply even if the plan breaks the policy's guardrails. No environment variable: an
+    /// override is given on the command line.
     #[arg(long)]
     pub force: bool,
 
     /// Write at most N files in this run (for accounts with small daily quotas).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "PLOTWARD_MAX_WRITES")]
     pub max_writes: Option<usize>,
 
     /// Append one JSON line per write attempt to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
 
     /// How long to wait for a new secret link to read back as enabled (Chart Studio enables
     /// share keys eventually; the official client waits up to 50 x 4 s).
-    #[arg(long, value_name = "SECS", default_value_t = 200,
+    #[arg(long, value_name = "SECS", default_value_t = 200, env = "PLOTWARD_SHARE_KEY_TIMEOUT",
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub share_key_timeout: u64,
 
@@ -348,7 +595,7 @@ pub(crate) struct ApplyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SnapshotArgs {
     /// Write the snapshot to FILE (atomically) instead of stdout; `-` is stdout.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT_OUT")]
     pub out: Option<PathBuf>,
 
     /// How to reach the account.
@@ -360,7 +607,7 @@ pub(crate) struct SnapshotArgs {
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Keep the sandbox running after the demo, until Ctrl-C, to explore it by hand.
-    #[arg(long)]
+    #[arg(long, env = "PLOTWARD_KEEP_RUNNING", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub keep_running: bool,
 }
 
@@ -372,15 +619,15 @@ pub(crate) struct CheckArgs {
     pub policy: PolicyArg,
 
     /// Check a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
     pub snapshot: Option<PathBuf>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text, env = "PLOTWARD_CHECK_FORMAT")]
     pub format: CheckFormat,
 
     /// Exit 1 when a rule decides no file, or the policy manages no file at all.
-    #[arg(long)]
+    #[arg(long, env = "PLOTWARD_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
 
     /// How to reach the account (unused with --snapshot).
@@ -405,15 +652,21 @@ pub(crate) enum CheckFormat {
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
     /// Export from a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
     pub snapshot: Option<PathBuf>,
 
     /// Write the policy to FILE (atomically) instead of stdout; `-` is stdout.
-    #[arg(short, long, value_name = "FILE", conflicts_with = "diff")]
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        conflicts_with = "diff",
+        env = "PLOTWARD_EXPORT_OUT"
+    )]
     pub out: Option<PathBuf>,
 
     /// Show how the exported policy differs from this existing one, as a unified diff.
-    #[arg(long, value_name = "EXISTING")]
+    #[arg(long, value_name = "EXISTING", env = "PLOTWARD_DIFF")]
     pub diff: Option<PathBuf>,
 
     /// How to reach the account (unused with --snapshot).
@@ -431,13 +684,11 @@ pub(crate) struct TestArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     /// Every flag and argument of every command says what it is in `--help`: the doc comments
     /// above are that help text, so deleting one (as a tidy-up once did) must fail here.
     #[test]
     fn every_argument_of_every_command_has_help() {
-        let root = super::Cli::command();
+        let root = super::command();
         let mut commands = vec![root.clone()];
         commands.extend(root.get_subcommands().cloned());
         let mut checked = 0;
@@ -454,5 +705,189 @@ mod tests {
             }
         }
         assert!(checked > 40, "only {checked} arguments seen");
+    }
+
+    /// Every command, root first, built (as `--help` sees them).
+    fn commands() -> Vec<clap::Command> {
+        let mut root = super::command();
+        root.build();
+        let mut commands = vec![root.clone()];
+        commands.extend(
+            root.get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .cloned(),
+        );
+        commands
+    }
+
+    /// The flags of a command (not positionals, nor clap's own `--help` / `--version`).
+    fn flags(command: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
+        command.get_arguments().filter(|arg| {
+            !arg.is_positional()
+                && !arg.is_hide_set()
+                && !matches!(arg.get_id().as_str(), "help" | "version")
+        })
+    }
+
+    /// What a flag's help says when it deliberately has no variable.
+    const NO_VARIABLE: &str = "No environment variable: an override is given on the command line";
+
+    /// Every flag of every command shows an environment variable in `--help`, or says why it
+    /// has none; the variables follow the naming rule (Plotly's own for the connection, else
+    /// `PLOTWARD_` and the flag in upper snake case, with the command in front where one flag
+    /// name means different things in different commands).
+    #[test]
+    fn every_flag_shows_its_environment_variable_or_why_not() {
+        let mut seen = 0;
+        for mut command in commands() {
+            let help = command.render_long_help().to_string();
+            for arg in flags(&command) {
+                let long = arg.get_long().expect("every flag has a long name");
+                let text = arg
+                    .get_long_help()
+                    .or(arg.get_help())
+                    .map(ToString::to_string);
+                let Some(var) = arg.get_env() else {
+                    assert!(
+                        text.is_some_and(|t| t.contains(NO_VARIABLE)),
+                        "`{} --{long}` has no variable and does not say why",
+                        command.get_name()
+                    );
+                    continue;
+                };
+                let var = var.to_string_lossy();
+                assert!(
+                    help.contains(&format!("[env: {var}=")),
+                    "`{} --help` does not show {var}",
+                    command.get_name()
+                );
+                let upper = long.to_uppercase().replace('-', "_");
+                let expected = match long {
+                    "api-url" => var == "PLOTLY_API_DOMAIN",
+                    "user" if var.starts_with("PLOTLY") => var == "PLOTLY_USERNAME",
+                    _ => var.starts_with("PLOTWARD_") && var.ends_with(&upper),
+                };
+                assert!(expected, "`--{long}` reads {var}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 40, "only {seen} variables seen");
+    }
+
+    /// One variable never means two things: every flag reading it has the same name and accepts
+    /// the same values, in every command (a `PLOTWARD_FORMAT` valid for `plan` would break
+    /// `check`, and one `PLOTWARD_OUT` would overwrite a plan with a snapshot).
+    #[test]
+    fn a_variable_means_the_same_flag_in_every_command() {
+        let mut meaning: std::collections::BTreeMap<String, (String, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for command in commands() {
+            for arg in flags(&command) {
+                let Some(var) = arg.get_env() else { continue };
+                let values = arg.get_possible_values();
+                let values = values.iter().map(|v| v.get_name().to_owned()).collect();
+                let this = (arg.get_id().to_string(), values);
+                let first = meaning
+                    .entry(var.to_string_lossy().into_owned())
+                    .or_insert(this.clone());
+                assert_eq!(*first, this, "{var:?} in `{}`", command.get_name());
+            }
+        }
+        for shared in ["PLOTWARD_POLICY", "PLOTWARD_SNAPSHOT", "PLOTLY_API_DOMAIN"] {
+            assert!(meaning.contains_key(shared), "{shared}");
+        }
+        // --out and --format: one variable per command.
+        for var in ["PLOTWARD_OUT", "PLOTWARD_FORMAT", "PLOTWARD_USER"] {
+            assert!(
+                !meaning.contains_key(var),
+                "{var} would mean different things"
+            );
+        }
+    }
+
+    /// What `plotward ARGS` prints for help, exactly as a user sees it.
+    fn help_of(args: &[&str]) -> String {
+        let mut words = vec!["plotward"];
+        words.extend(args);
+        let err = super::command().try_get_matches_from(words).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{args:?}");
+        err.render().to_string()
+    }
+
+    /// One help layout: in every command, each option's help starts on the line below the
+    /// option (`-h` and `--help`), and `--help` puts a blank line before every option after
+    /// the first of its section. clap would otherwise choose per command, and `plan` and
+    /// `check` differed from the rest.
+    #[test]
+    fn every_command_has_the_same_help_layout() {
+        let mut names: Vec<String> = commands()
+            .iter()
+            .skip(1)
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        names.push(String::new()); // the root
+        for name in &names {
+            for flag in ["-h", "--help"] {
+                let args: Vec<&str> = [name.as_str(), flag]
+                    .into_iter()
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                let help = help_of(&args);
+                let lines: Vec<&str> = help.lines().collect();
+                let mut options = 0;
+                for (i, line) in lines.iter().enumerate() {
+                    let trimmed = line.trim_start();
+                    let indent = line.len() - trimmed.len();
+                    if !(2..=6).contains(&indent) || !trimmed.starts_with('-') {
+                        continue;
+                    }
+                    options += 1;
+                    assert!(
+                        !trimmed.trim_end().contains("  "),
+                        "`{args:?}` puts help beside its option: {line:?}"
+                    );
+                    let above = lines[i - 1];
+                    let first_in_section = above.ends_with(':') && !above.starts_with(' ');
+                    if flag == "--help" && !first_in_section {
+                        assert!(above.is_empty(), "`{args:?}`: no blank line above {line:?}");
+                    }
+                }
+                assert!(options > 0, "no option lines in `{args:?}`");
+            }
+        }
+        assert!(names.len() > 10, "{names:?}");
+    }
+
+    #[test]
+    fn a_flag_is_on_the_command_line_in_every_spelling() {
+        let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let on = |w: &[&str]| super::on_command_line(&words(w), "policy", Some('p'));
+        assert!(on(&["plan", "--policy", "x"]));
+        assert!(on(&["plan", "--policy=x"]));
+        assert!(on(&["plan", "-p", "x"]));
+        assert!(on(&["plan", "-px"]));
+        assert!(!on(&["plan", "--policy-file", "x"]));
+        assert!(!on(&["plan", "--snapshot", "p"]));
+        assert!(!on(&["plan"]));
+    }
+
+    /// Without any variable set (the unit tests run with whatever the environment holds, so
+    /// only flags are used here), flags parse and no value is marked as from the environment.
+    #[test]
+    fn flags_are_not_marked_as_from_the_environment() {
+        let args = [
+            "plotward",
+            "plan",
+            "--api-url",
+            "https://x.example",
+            "--user",
+            "alice",
+        ];
+        let cli = super::parse_from(&args.map(Into::into)).unwrap();
+        let super::Command::Plan(plan) = cli.command else {
+            panic!("not a plan")
+        };
+        assert_eq!(plan.connection.from_env, super::FromEnv::default());
+        assert_eq!(plan.connection.user.as_deref(), Some("alice"));
     }
 }

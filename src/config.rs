@@ -149,6 +149,17 @@ pub(crate) struct PlanConfig {
     pub strict: bool,
 }
 
+impl From<cli::BadEnv> for UsageError {
+    fn from(bad: cli::BadEnv) -> UsageError {
+        UsageError::EnvValue {
+            var: bad.var,
+            flag: bad.flag,
+            value: bad.value,
+            reason: bad.reason,
+        }
+    }
+}
+
 /// The one colour decision of the program, for a stream: on only for a terminal, and never
 /// with `--no-color`, a non-empty `NO_COLOR` or `TERM=dumb`. `main` uses it for errors too.
 pub(crate) fn painter(no_color: bool, stream_is_terminal: bool) -> Painter {
@@ -292,17 +303,25 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
 
 /// Resolves the connection from flags, environment and Plotly's files.
 fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
-    let env = Env::from_process();
+    let mut env = Env::from_process();
     let files = match &env.plotly_dir {
         Some(dir) => PlotlyFiles::load(dir)?,
         None => PlotlyFiles::default(),
     };
-    let flags = credentials::Flags {
-        api_url: args.api_url,
-        user: args.user,
-        api_key_file: args.api_key_file,
+    // clap reads the variables of --api-url and --user too; a value it took from there is
+    // the environment's (which `Env` already holds), so messages name the variable.
+    let from_env = args.from_env;
+    let flag = |value: Option<String>, from_env: bool| value.filter(|_| !from_env);
+    let mut flags = credentials::Flags {
+        api_url: flag(args.api_url, from_env.api_url),
+        user: flag(args.user, from_env.user),
+        api_key_file: None,
         ca_bundle: args.ca_bundle,
     };
+    match args.api_key_file {
+        Some(path) if from_env.api_key_file => env.api_key_file = Some(path),
+        other => flags.api_key_file = other,
+    }
     let connection = credentials::resolve(&flags, &env, &files, credentials::read_key_file)?;
     Ok(Remote {
         connection,

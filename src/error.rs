@@ -161,6 +161,22 @@ pub(crate) enum UsageError {
     /// A sandbox address off loopback.
     #[error("the sandbox only listens on loopback addresses, not {0}")]
     NotLoopback(std::net::SocketAddr),
+    /// An environment variable whose value its flag does not accept (clap's words for what it
+    /// accepts); the value is escaped, since it comes from outside.
+    #[error(
+        "{var}={} is not a valid value for {flag} (set in the environment): {reason}",
+        plotward_visible::escape(value)
+    )]
+    EnvValue {
+        /// The variable.
+        var: String,
+        /// The flag it stands for.
+        flag: String,
+        /// The value as read.
+        value: String,
+        /// What the flag accepts.
+        reason: String,
+    },
     /// `plan --out` naming the plan's own policy or snapshot.
     #[error(
         "--out {} is this plan's own input; write the plan somewhere else",

@@ -34,9 +34,6 @@ mod wire;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use cli::Cli;
 use config::{CommandConfig, Config};
 use error::{Error, Exit};
 
@@ -44,9 +41,15 @@ use error::{Error, Exit};
 /// [`Config`], runs the command with the process's streams, and turns the outcome into the
 /// exit code, writing an error (if any) to stderr in one piece.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
-        Err(err) => {
+        Err(cli::ParseError::Env(bad)) => {
+            let err = Error::from(error::UsageError::from(bad));
+            let painter = config::painter(false, std::io::stderr().is_terminal());
+            let _ = std::io::stderr().write_all(err.render(painter).as_bytes());
+            return err.exit().into();
+        }
+        Err(cli::ParseError::Clap(err)) => {
             let _ = err.print();
             // Help and --version are not errors; every usage error exits 1, as Terraform's do.
             return if err.use_stderr() {

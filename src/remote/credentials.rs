@@ -27,6 +27,8 @@ pub(crate) enum Source {
     Flag(&'static str),
     /// `--api-key-file PATH`.
     KeyFile(PathBuf),
+    /// `PLOTWARD_API_KEY_FILE=PATH`, the variable of `--api-key-file`.
+    KeyFileEnv(PathBuf),
     /// An environment variable, such as `PLOTLY_API_KEY`.
     Env(&'static str),
     /// One of Plotly's files (`.credentials` or `.config`), by its real path.
@@ -40,6 +42,7 @@ impl fmt::Display for Source {
         match self {
             Source::Flag(name) | Source::Env(name) | Source::Builtin(name) => f.write_str(name),
             Source::KeyFile(path) => write!(f, "--api-key-file {}", path.display()),
+            Source::KeyFileEnv(path) => write!(f, "PLOTWARD_API_KEY_FILE={}", path.display()),
             Source::File(path) => write!(f, "{}", path.display()),
         }
     }
@@ -137,6 +140,9 @@ pub(crate) struct Env {
     pub username: Option<String>,
     /// `PLOTLY_API_KEY`
     pub api_key: Option<String>,
+    /// `PLOTWARD_API_KEY_FILE` (read by clap, as `--api-key-file`'s variable, and put here by
+    /// `config`): below the flag, above `PLOTLY_API_KEY`.
+    pub api_key_file: Option<PathBuf>,
     /// `PLOTLY_DIR`, or `~/.plotly` when unset.
     pub plotly_dir: Option<PathBuf>,
 }
@@ -160,6 +166,8 @@ impl Env {
             api_domain: var("PLOTLY_API_DOMAIN"),
             username: var("PLOTLY_USERNAME"),
             api_key: var("PLOTLY_API_KEY"),
+            // clap reads it, as the variable of `--api-key-file`; `config` moves it here.
+            api_key_file: None,
             plotly_dir: var("PLOTLY_DIR")
                 .map(PathBuf::from)
                 .or_else(|| std::env::home_dir().map(|home| home.join(".plotly"))),
@@ -344,8 +352,13 @@ pub(crate) fn resolve(
         ),
     })?;
     check_username(&username)?;
-    let (api_key, api_key_source) = match &flags.api_key_file {
-        Some(path) => (read_key_file(path)?, Source::KeyFile(path.clone())),
+    let key_file = (flags.api_key_file.as_ref())
+        .map(|path| (path, Source::KeyFile(path.clone())))
+        .or_else(|| {
+            (env.api_key_file.as_ref()).map(|path| (path, Source::KeyFileEnv(path.clone())))
+        });
+    let (api_key, api_key_source) = match key_file {
+        Some((path, source)) => (read_key_file(path)?, source),
         None => first([
             (env.api_key.as_ref(), Source::Env("PLOTLY_API_KEY")),
             (files.api_key.as_ref(), Source::File(credentials.clone())),
@@ -458,6 +471,7 @@ mod tests {
             api_domain: Some("https://env.example".into()),
             username: Some("env-user".into()),
             api_key: Some("env-key".into()),
+            api_key_file: None,
             plotly_dir: None,
         }
     }
@@ -511,6 +525,31 @@ mod tests {
             (c.username.as_str(), c.api_key.expose()),
             ("env-user", "file-key")
         );
+    }
+
+    /// `--api-key-file` beats its variable, which beats `PLOTLY_API_KEY` (the variable stands
+    /// in for the flag); each named as such.
+    #[test]
+    fn the_key_file_variable_sits_between_the_flag_and_the_key_variable() {
+        let env = Env {
+            api_key_file: Some("/env/key".into()),
+            ..full_env()
+        };
+        let read = |path: &Path| Ok(format!("key of {}", path.display()));
+        let c = resolve(&Flags::default(), &env, &full_files(), read).unwrap();
+        assert_eq!(c.api_key.expose(), "key of /env/key");
+        assert_eq!(c.sources.api_key, Source::KeyFileEnv("/env/key".into()));
+        assert_eq!(
+            c.sources.api_key.to_string(),
+            "PLOTWARD_API_KEY_FILE=/env/key"
+        );
+        let flags = Flags {
+            api_key_file: Some("/flag/key".into()),
+            ..Flags::default()
+        };
+        let c = resolve(&flags, &env, &full_files(), read).unwrap();
+        assert_eq!(c.api_key.expose(), "key of /flag/key");
+        assert_eq!(c.sources.api_key, Source::KeyFile("/flag/key".into()));
     }
 
     #[test]

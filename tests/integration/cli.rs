@@ -156,3 +156,128 @@ fn the_man_page_renders_with_every_command_and_flag() {
         );
     }
 }
+
+/// A snapshot with one private plot, `x`, for the environment tests.
+const ONE_PRIVATE: &str = r#"{"format_version":1,"files":[{"fid":"a:1","path":"x","filetype":"plot","world_readable":false,"share_key_enabled":false}]}"#;
+
+/// Flags read their environment variables, the command line wins over them, and `--help` names
+/// each one.
+#[test]
+fn flags_read_their_environment_variables_and_the_command_line_wins() {
+    let test = || {
+        Test::new()
+            .write("other.yaml", "version: 1\ndefault: public\n")
+            .write("s.json", ONE_PRIVATE)
+    };
+    // The policy and the snapshot from the environment; markdown from PLOTWARD_PLAN_FORMAT.
+    test()
+        .args(["plan"])
+        .env("PLOTWARD_POLICY", "other.yaml")
+        .env("PLOTWARD_SNAPSHOT", "s.json")
+        .env("PLOTWARD_PLAN_FORMAT", "markdown")
+        .stdout_contains("| `x` |")
+        .status(0);
+    // The flag beats the variable.
+    test()
+        .args(["plan", "--format", "json"])
+        .env("PLOTWARD_POLICY", "other.yaml")
+        .env("PLOTWARD_SNAPSHOT", "s.json")
+        .env("PLOTWARD_PLAN_FORMAT", "markdown")
+        .stdout_contains("\"format_version\"")
+        .stdout_lacks("| `x` |")
+        .status(0);
+    // A boolean variable takes the usual words; changes pending exit 2.
+    test()
+        .args(["plan", "-p", "other.yaml", "--snapshot", "s.json"])
+        .env("PLOTWARD_DETAILED_EXITCODE", "yes")
+        .status(2);
+    test()
+        .args(["plan", "-p", "other.yaml", "--snapshot", "s.json"])
+        .env("PLOTWARD_DETAILED_EXITCODE", "0")
+        .status(0);
+    Test::new()
+        .args(["plan", "--help"])
+        .stdout_contains("[env: PLOTWARD_PARALLELISM=]")
+        .stdout_contains("[env: PLOTLY_API_DOMAIN=]")
+        .stdout_contains("[env: PLOTWARD_PLAN_FORMAT=]")
+        .status(0);
+    Test::new()
+        .args(["apply", "--help"])
+        .stdout_contains("--auto-approve\n")
+        .stdout_contains("No environment variable")
+        .stdout_lacks("PLOTWARD_AUTO_APPROVE")
+        .stdout_lacks("PLOTWARD_FORCE")
+        .status(0);
+}
+
+/// A variable whose value its flag does not take is an error naming the variable (not only the
+/// flag, which the user never typed), exit 1 like every usage error, never 2 ("changes").
+#[test]
+fn an_environment_value_that_does_not_parse_names_its_variable_and_exits_1() {
+    for (var, value, says) in [
+        (
+            "PLOTWARD_PARALLELISM",
+            "many",
+            "invalid digit found in string",
+        ),
+        ("PLOTWARD_PARALLELISM", "0", "0 is not in 1..=256"),
+        (
+            "PLOTWARD_PLAN_FORMAT",
+            "junit",
+            "expected one of text, json, markdown, diff",
+        ),
+        (
+            "PLOTWARD_DETAILED_EXITCODE",
+            "maybe",
+            "value was not a boolean",
+        ),
+        ("PLOTWARD_NO_COLOR", "\u{1b}[31m", "value was not a boolean"),
+    ] {
+        let run = Test::new()
+            .write("s.json", ONE_PRIVATE)
+            .policy("version: 1\ndefault: public\n")
+            .args(["plan", "--snapshot", "s.json"])
+            .env(var, value)
+            .stderr_contains(&format!("error: {var}="))
+            .stderr_contains(says)
+            .stderr_lacks("\u{1b}")
+            .stdout("")
+            .status(1);
+        let flag = if var == "PLOTWARD_PLAN_FORMAT" {
+            "--format"
+        } else {
+            ""
+        };
+        assert!(run.stderr.contains(flag), "{}", run.stderr);
+    }
+    // PLOTWARD_CHECK_FORMAT=junit is check's business: plan does not read it.
+    Test::new()
+        .write("s.json", ONE_PRIVATE)
+        .policy("version: 1\ndefault: public\n")
+        .args(["plan", "--snapshot", "s.json"])
+        .env("PLOTWARD_CHECK_FORMAT", "junit")
+        .stdout_contains("Plan: ")
+        .status(0);
+    // A bad value given as a flag is clap's usage error, as before: exit 1.
+    Test::new()
+        .args(["plan", "--parallelism", "many"])
+        .env("PLOTWARD_PARALLELISM", "many")
+        .stderr_contains("invalid value 'many' for '--parallelism <N>'")
+        .stderr_lacks("PLOTWARD_PARALLELISM=")
+        .status(1);
+}
+
+/// A variable set to nothing (a CI template that expanded to nothing) counts as unset, as
+/// Plotly's own variables always did.
+#[test]
+fn an_empty_environment_variable_counts_as_unset() {
+    Test::new()
+        .write("s.json", ONE_PRIVATE)
+        .policy("version: 1\ndefault: public\n")
+        .args(["plan", "--snapshot", "s.json"])
+        .env("PLOTWARD_PARALLELISM", "")
+        .env("PLOTWARD_PLAN_FORMAT", " ")
+        .env("PLOTWARD_POLICY", "")
+        .stdout_contains("Plan: ")
+        .status(0);
+}

@@ -416,3 +416,33 @@ fn missing_credentials_name_the_real_plotly_files() {
         )
     );
 }
+
+/// `PLOTWARD_API_KEY_FILE` is `--api-key-file`'s variable: below the flag, above
+/// `PLOTLY_API_KEY`, and a rejected key names it (not the flag, which was not given). The URL
+/// and user from their variables (read by clap) are named as variables too.
+#[test]
+fn the_key_file_variable_is_named_as_the_source_and_the_flag_beats_it() {
+    let sandbox = sandbox();
+    test()
+        .write("key.txt", "wrong\n")
+        .args(["plan"])
+        .args(FAST)
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .env("PLOTWARD_API_KEY_FILE", "key.txt")
+        .stderr_contains("error: the API key from PLOTWARD_API_KEY_FILE=key.txt was rejected by")
+        .stderr_contains("for the user alice from PLOTLY_USERNAME:")
+        .stderr_lacks("--api-key-file")
+        .status(1);
+    test()
+        .write("key.txt", "wrong\n")
+        .write("good.txt", "alice-key\n")
+        .args(["plan", "--api-key-file", "good.txt"])
+        .args(FAST)
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTWARD_API_KEY_FILE", "key.txt")
+        .stdout_contains("Plan: ")
+        .status(0);
+}
