@@ -148,8 +148,9 @@ fn plotward(sandbox: &Sandbox, dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// A virtualenv with `requests`, made once under the target directory.
-fn python() -> PathBuf {
+/// A virtualenv with `requests`, made once under the target directory; `None` (the recipe
+/// is left out, as with `--no-python`) when `PLOTWARD_SKIP_PYPI` is set.
+fn python() -> Option<PathBuf> {
     python::venv_python("bench-venv", &["requests==2.32.3"])
 }
 
@@ -231,7 +232,7 @@ fn main() {
         "| PATCH /v2/files/{{fid}} | {:.0} |\n",
         sandbox_throughput(reqwest::Method::PATCH)
     );
-    let python = settings.python.then(python);
+    let python = settings.python.then(python).flatten();
     println!(
         "## plotward vs the Python recipe, L = {} ms per request\n",
         settings.latency_ms

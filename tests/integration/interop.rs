@@ -23,15 +23,16 @@ const REQUIREMENTS: [&str; 4] = [
     "PyYAML==6.0.2",
 ];
 
-/// The virtualenv's python, installing the client once per target directory.
-fn python() -> PathBuf {
+/// The virtualenv's python, installing the client once per target directory; `None` when
+/// `PLOTWARD_SKIP_PYPI` is set (the test, reported as skipped, returns).
+fn python() -> Option<PathBuf> {
     crate::python::venv_python("chart-studio-venv", &REQUIREMENTS)
 }
 
 /// Runs one step of `tests/python/chart_studio_interop.py` as `alice` and parses its JSON.
-pub(crate) fn client(sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value {
+pub(crate) fn client(python: &Path, sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value {
     let alice = &sandbox.users()[0];
-    let output = Command::new(python())
+    let output = Command::new(python)
         .arg(repo("tests/python/chart_studio_interop.py"))
         .env_clear()
         .env("HOME", plotly_dir)
@@ -53,10 +54,11 @@ pub(crate) fn client(sandbox: &Sandbox, plotly_dir: &Path, step: &str) -> Value 
 
 #[test]
 fn chart_studio_creates_public_private_and_secret_plots() {
+    let Some(python) = python() else { return };
     let sandbox = example_sandbox();
     let api = Api::new(&sandbox);
     let dir = tempfile::tempdir().unwrap();
-    let out = client(&sandbox, dir.path(), "create");
+    let out = client(&python, &sandbox, dir.path(), "create");
 
     let public_fid = api.fid("interop/public/deep/chart");
     let (owner, id) = public_fid.split_once(':').unwrap();
@@ -134,13 +136,14 @@ fn chart_studio_creates_public_private_and_secret_plots() {
 
 #[test]
 fn plotward_applies_a_policy_the_python_client_then_sees() {
+    let Some(python) = python() else { return };
     let sandbox = crate::api::sandbox_with(
         plotward_sandbox::Seed::Empty,
         plotward_sandbox::Options::default(),
     );
     let api = Api::new(&sandbox);
     let dir = tempfile::tempdir().unwrap();
-    client(&sandbox, dir.path(), "create");
+    client(&python, &sandbox, dir.path(), "create");
     let policy = "
         version: 1
         rules:
@@ -166,7 +169,7 @@ fn plotward_applies_a_policy_the_python_client_then_sees() {
         run.stdout
     );
 
-    let seen = client(&sandbox, dir.path(), "observe");
+    let seen = client(&python, &sandbox, dir.path(), "observe");
     let now_private = &seen["interop/public/deep/chart"];
     assert_eq!(
         (
@@ -216,6 +219,7 @@ fn plotward_applies_a_policy_the_python_client_then_sees() {
 
 #[test]
 fn a_web_url_opens_anonymously_while_its_folder_is_public() {
+    let Some(python) = python() else { return };
     // Cascade off: the chart stays private by its own flag throughout, so the 200 comes from
     // the folder alone (effective visibility), not from a copied flag.
     let sandbox = crate::api::sandbox_with(
@@ -227,7 +231,7 @@ fn a_web_url_opens_anonymously_while_its_folder_is_public() {
     );
     let api = Api::new(&sandbox);
     let dir = tempfile::tempdir().unwrap();
-    let out = client(&sandbox, dir.path(), "web");
+    let out = client(&python, &sandbox, dir.path(), "web");
 
     let chart = api.fid("interop-web/chart");
     let (owner, id) = chart.split_once(':').unwrap();
@@ -256,6 +260,7 @@ fn a_web_url_opens_anonymously_while_its_folder_is_public() {
 
 #[test]
 fn the_json_schema_accepts_the_shipped_policies_and_rejects_mistakes() {
+    let Some(python) = python() else { return };
     let run = crate::harness::Test::new()
         .write(
             "bad.yaml",
@@ -275,7 +280,7 @@ fn the_json_schema_accepts_the_shipped_policies_and_rejects_mistakes() {
         .collect();
     policies.sort();
     assert!(policies.len() >= 3);
-    let output = Command::new(python())
+    let output = Command::new(&python)
         .arg(repo("tests/python/validate_schema.py"))
         .arg(&schema)
         .args(&policies)
@@ -298,4 +303,53 @@ fn the_json_schema_accepts_the_shipped_policies_and_rejects_mistakes() {
     }
     let errors = result[bad.to_str().unwrap()].as_array().unwrap();
     assert!(errors.len() >= 4, "every mistake is caught: {errors:?}");
+}
+
+/// Offline, a test needing the Python Package Index fails with a message that says how to skip
+/// it: pip against an index nothing listens on (port 9 of 127.0.0.1), in a throwaway
+/// virtualenv.
+#[test]
+fn without_pypi_the_failure_says_how_to_skip_the_tests_that_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure = crate::python::make_venv(
+        &dir.path().join("offline-venv"),
+        &["requests==2.32.3"],
+        &[
+            ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"),
+            ("PIP_CONFIG_FILE", "/dev/null"),
+            ("PIP_NO_CACHE_DIR", "1"),
+            ("PIP_RETRIES", "0"),
+            ("PIP_TIMEOUT", "2"),
+        ],
+    )
+    .expect_err("no index, no install");
+    assert!(failure.contains("pip needs PyPI"), "{failure}");
+    assert!(failure.contains("set PLOTWARD_SKIP_PYPI=1"), "{failure}");
+    assert!(failure.contains("skipped, by name"), "{failure}");
+}
+
+/// With `PLOTWARD_SKIP_PYPI` set, a test needing the package index says it is skipped, by name,
+/// and passes (the real binary of this test suite, filtered to one interop test).
+#[test]
+fn with_the_skip_variable_a_pypi_test_reports_itself_skipped_by_name() {
+    let name = "interop::a_web_url_opens_anonymously_while_its_folder_is_public";
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1"])
+        .env("PLOTWARD_SKIP_PYPI", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("skipped: {name} (PLOTWARD_SKIP_PYPI is set)")),
+        "{stderr}"
+    );
+}
+
+/// CI runs everything: `.ci/run` never sets (or mentions) the skip variable.
+#[test]
+fn ci_never_skips_the_pypi_tests() {
+    let ci = std::fs::read_to_string(repo(".ci/run")).unwrap();
+    assert!(ci.contains("cargo test"), "not the CI script");
+    assert!(!ci.contains(crate::python::SKIP_VAR));
 }
