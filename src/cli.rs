@@ -680,6 +680,19 @@ pub(crate) struct TestArgs {
     /// The test file.
     #[arg(value_name = "FILE", default_value = "plotward.test.yaml")]
     pub file: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Text, env = "PLOTWARD_TEST_FORMAT")]
+    pub format: TestFormat,
+}
+
+/// `test --format`; `config` maps it to [`crate::render::TestFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TestFormat {
+    /// A line per failure (`file:line:column: ...`) and a summary line.
+    Text,
+    /// JUnit XML: one test case per case and per assertion, a failure per broken one.
+    Junit,
 }
 
 #[cfg(test)]

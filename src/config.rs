@@ -14,7 +14,7 @@ use crate::inventory::{FileType, check_path};
 use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
 use crate::remote::{Connection, RetryPolicy};
-use crate::render::{CheckFormat, Format, Painter};
+use crate::render::{CheckFormat, Format, Painter, TestFormat};
 
 /// Validated settings for one run.
 #[derive(Debug)]
@@ -64,7 +64,11 @@ pub(crate) enum CommandConfig {
         diff: Option<PathBuf>,
     },
     /// `test`
-    Test { file: PathBuf },
+    Test {
+        file: PathBuf,
+        /// Output format on stdout.
+        format: TestFormat,
+    },
     /// `schema`
     Schema,
     /// `completions SHELL`.
@@ -187,7 +191,13 @@ impl Config {
                 remote: Box::new(remote(args.connection)?),
             },
             Command::Export(args) => export_config(args)?,
-            Command::Test(args) => CommandConfig::Test { file: args.file },
+            Command::Test(args) => CommandConfig::Test {
+                file: args.file,
+                format: match args.format {
+                    cli::TestFormat::Text => TestFormat::Text,
+                    cli::TestFormat::Junit => TestFormat::Junit,
+                },
+            },
             Command::Schema => CommandConfig::Schema,
             Command::Completions(args) => CommandConfig::Completions(args.shell),
             Command::Man => CommandConfig::Man,

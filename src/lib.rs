@@ -188,7 +188,7 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Export { input, out, diff } => {
             commands::export(input, out.as_deref(), diff.as_deref(), &mut io)
         }
-        CommandConfig::Test { file } => commands::test(file, &mut io),
+        CommandConfig::Test { file, format } => commands::test(file, *format, &mut io),
         CommandConfig::Schema => commands::schema(&mut io),
         CommandConfig::Completions(shell) => {
             cli::write_completions(*shell, io.out);

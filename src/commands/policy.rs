@@ -8,12 +8,21 @@ use crate::policy::Policy;
 use crate::policytest::{self, TestFile};
 use crate::render;
 
-/// `test`: runs the cases and assertions; exit 1 on any failure.
-pub(crate) fn test(file: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
+/// `test`: runs the cases and assertions and reports them in `format`; exit 1 on any failure.
+pub(crate) fn test(
+    file: &Path,
+    format: render::TestFormat,
+    io: &mut Io<'_>,
+) -> Result<Exit, Error> {
     let tests = TestFile::load(file)?;
     let policy = Policy::load(&tests.policy)?;
     let outcome = policytest::run(&tests, &policy);
-    render::text::policy_test(&tests, &policy, &outcome, io.out_painter, io.out)?;
+    let view = render::PolicyTestView {
+        tests: &tests,
+        policy: &policy,
+        outcome: &outcome,
+    };
+    render::policy_test(&view, format, io.out_painter, io.out)?;
     Ok(if outcome.passed() {
         Exit::Success
     } else {

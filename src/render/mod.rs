@@ -205,6 +205,35 @@ pub(crate) enum CheckFormat {
     Junit,
 }
 
+/// Output formats for `test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TestFormat {
+    /// A line per failure (`file:line:column: ...`) and a summary line.
+    Text,
+    /// JUnit XML: one test case per case and per assertion, a failure per broken one.
+    Junit,
+}
+
+/// A policy test run in `format`.
+pub(crate) fn policy_test(
+    run: &PolicyTestView<'_>,
+    format: TestFormat,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        TestFormat::Text => text::policy_test(run.tests, run.policy, run.outcome, painter, out),
+        TestFormat::Junit => junit::policy_test(run, painter, out),
+    }
+}
+
+/// What a policy test run shows: the test file, the policy it tests and the outcome.
+pub(crate) struct PolicyTestView<'a> {
+    pub tests: &'a crate::policytest::TestFile,
+    pub policy: &'a crate::policy::Policy,
+    pub outcome: &'a crate::policytest::Outcome<'a>,
+}
+
 /// Applies terminal styles, or does nothing when colour is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Painter {

@@ -875,3 +875,74 @@ fn export_diff_shows_the_existing_policy_escaped() {
         .stdout_lacks("\u{202e}")
         .status(2);
 }
+
+/// `test --format junit`: one test case per case and assertion, exit codes as the text's, and
+/// the same document shape as check's JUnit (the pinned fixture), so one CI report step reads
+/// both.
+#[test]
+fn policy_test_junit_has_a_case_per_example_and_the_shape_of_check_junit() {
+    let run = Test::new()
+        .copy("policies/example.yaml")
+        .copy("policies/example.test.yaml")
+        .args(["test", "policies/example.test.yaml", "--format", "junit"])
+        .status(0);
+    let doc = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 9 + 3, "9 cases and 3 assertions");
+    assert!(cases.iter().all(|c| c.attribute("line").is_some()));
+    assert_eq!(
+        cases[0].attribute("name"),
+        Some("finance/payroll is private")
+    );
+    // The shape: element paths and the attributes of each, as in check's report.
+    let check = std::fs::read_to_string(repo("tests/fixtures/example-check.xml")).unwrap();
+    let check = roxmltree::Document::parse(&check).unwrap();
+    let shape = |doc: &roxmltree::Document, tag: &str| {
+        let node = doc.descendants().find(|n| n.has_tag_name(tag)).unwrap();
+        let parent = node
+            .parent_element()
+            .map(|p| p.tag_name().name().to_owned());
+        let mut names: Vec<_> = node.attributes().map(|a| a.name().to_owned()).collect();
+        names.retain(|n| n != "file" && n != "line");
+        names.sort();
+        (parent, names)
+    };
+    for tag in ["testsuites", "testsuite", "testcase"] {
+        assert_eq!(shape(&doc, tag), shape(&check, tag), "<{tag}>");
+    }
+
+    // A failing test file: the failure carries the message and the line, exit 1.
+    let run = Test::new()
+        .policy("version: 1\ndefault: public\n")
+        .write(
+            "plotward.test.yaml",
+            "policy: plotward.yaml\ncases:\n  - path: finance/chart\n    expect: private\n",
+        )
+        .args(["test", "--format", "junit"])
+        .status(1);
+    let doc = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(failure.attribute("type"), Some("case"));
+    assert!(
+        failure
+            .text()
+            .unwrap()
+            .starts_with("plotward.test.yaml:3:5: case failed: finance/chart (plot) gets public"),
+        "{:?}",
+        failure.text()
+    );
+    // Its variable is test's own.
+    Test::new()
+        .copy("policies/example.yaml")
+        .copy("policies/example.test.yaml")
+        .args(["test", "policies/example.test.yaml"])
+        .env("PLOTWARD_TEST_FORMAT", "junit")
+        .stdout_contains("<testsuites name=\"plotward test\"")
+        .status(0);
+}
