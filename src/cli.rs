@@ -554,7 +554,8 @@ fn on_command_line(words: &[String], long: &str, short: Option<char>) -> bool {
 /// Arguments of `apply`.
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
-    /// The policy file (unused with a plan file).
+    /// The policy file; with a plan file, the policy the plan must have been made from (its
+    /// digest is compared), so it is read either way.
     #[command(flatten)]
     pub policy: PolicyArg,
 

@@ -120,7 +120,8 @@ pub(crate) struct CheckConfig {
 /// Settings of `apply`.
 #[derive(Debug)]
 pub(crate) struct ApplyConfig {
-    /// The policy file, used when there is no plan file.
+    /// The policy file: planned from without a plan file; with one, the plan's digest must
+    /// be this policy's.
     pub policy: PathBuf,
     /// A saved plan to carry out.
     pub plan_file: Option<PathBuf>,

@@ -946,3 +946,60 @@ fn policy_test_junit_has_a_case_per_example_and_the_shape_of_check_junit() {
         .stdout_contains("<testsuites name=\"plotward test\"")
         .status(0);
 }
+
+/// `apply -p POLICY PLANFILE` uses `-p` (issue 13): a missing file is an error naming it and
+/// nothing is sent; a policy with another digest is refused naming it; the planned policy under
+/// another name is accepted although the default `plotward.yaml` differs; without `-p` the
+/// default is the policy checked (and `PLOTWARD_POLICY` stands in for `-p`).
+#[test]
+fn apply_uses_the_policy_given_with_p_for_a_saved_plan() {
+    let sandbox = seeded(&[
+        ("alice:1", "finance", "fold", "private"),
+        ("alice:2", "finance/payroll", "plot", "public"),
+    ]);
+    let api = Api::new(&sandbox);
+    let plan_text = live(&sandbox)
+        .write("reviewed.yaml", FINANCE)
+        .args(["plan", "-p", "reviewed.yaml", "--out", "plan.json"])
+        .status(0)
+        .read("plan.json");
+    let other = format!("# another policy\n{FINANCE}");
+    let apply = |args: &[&str]| {
+        live(&sandbox)
+            .policy(&other)
+            .write("reviewed.yaml", FINANCE)
+            .write("plan.json", &plan_text)
+            .args(["apply"])
+            .args(args)
+    };
+    api.call(
+        reqwest::Method::DELETE,
+        "/_sandbox/requests",
+        crate::api::As::Anonymous,
+    );
+    apply(&["-p", "missing.yaml", "plan.json"])
+        .stderr_contains("missing.yaml")
+        .stdout("")
+        .status(1);
+    assert_eq!(api.requests().len(), 0, "nothing sent for a missing policy");
+    apply(&["-p", "plotward.yaml", "plan.json"])
+        .stderr_contains("but plotward.yaml has")
+        .status(1);
+    // No -p: the default plotward.yaml, which is not the planned policy.
+    apply(&["plan.json"])
+        .stderr_contains("but plotward.yaml has")
+        .status(1);
+    let writes = |api: &Api| {
+        api.requests()
+            .into_iter()
+            .filter(|(method, _, _)| method != "GET")
+            .count()
+    };
+    assert_eq!(writes(&api), 0, "refused plans write nothing");
+    // The planned policy given with -p (or its variable) is used: applied.
+    apply(&["plan.json"])
+        .env("PLOTWARD_POLICY", "reviewed.yaml")
+        .stdout_contains("Apply complete: 1 restricted, 0 exposed, 0 failed.")
+        .status(0);
+    assert_eq!(writes(&api), 1);
+}
