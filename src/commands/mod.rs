@@ -13,7 +13,7 @@ use std::io::Write;
 pub(crate) use outfile::write_atomically;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 pub(crate) use apply::apply;
 pub(crate) use check::check;
@@ -44,19 +44,34 @@ pub(crate) struct Io<'a> {
 }
 
 impl Io<'_> {
-    /// A progress bar on stderr, or a hidden one when stderr is not a terminal.
+    /// A progress bar on stderr, or a hidden one when stderr is not a terminal. Its total
+    /// starts unknown (a listing learns it from the first page) and the count is drawn by
+    /// [`render::text::progress_count`](crate::render::text::progress_count), which never
+    /// shows a total of 0.
     pub(crate) fn progress_bar(&self, what: &str) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        bar.set_style(style);
-        bar.set_message(what.to_owned());
-        bar
+        styled_bar(what, ProgressDrawTarget::stderr())
     }
+}
+
+/// A progress bar with an unknown total drawing to `target`, its count worded by
+/// `render::text::progress_count`.
+fn styled_bar(what: &str, target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, target);
+    let count = |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+        let _ = out.write_str(&crate::render::text::progress_count(
+            state.pos(),
+            state.len(),
+        ));
+    };
+    let style = ProgressStyle::with_template("{msg} {count} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("count", count);
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
 }
 
 /// The runtime and API client for a remote (read-only for commands that must never write),
@@ -133,4 +148,84 @@ pub(crate) fn explain(
         crate::render::text::explain(&policy, path, &groups, io.out_painter, io.out)?;
     }
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressDrawTarget, TermLike};
+
+    /// A terminal that keeps the last line drawn.
+    #[derive(Clone, Debug, Default)]
+    struct Screen(Arc<Mutex<String>>);
+
+    impl Screen {
+        fn line(&self) -> String {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            100
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            // The padding that clears the rest of the line is not the text.
+            if !s.trim().is_empty() {
+                *self.0.lock().unwrap() = s.to_owned();
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the bar shows after `steps`, drawn once (abandoning draws the state as it is,
+    /// whatever the refresh rate, so no timing is involved).
+    fn drawn(steps: impl FnOnce(&indicatif::ProgressBar)) -> String {
+        let screen = Screen::default();
+        let bar = super::styled_bar(
+            "listing pages",
+            ProgressDrawTarget::term_like(Box::new(screen.clone())),
+        );
+        steps(&bar);
+        bar.abandon();
+        screen.line()
+    }
+
+    /// The bar as the listing drives it: no total until the first page says how many there
+    /// are, then `1/N`; never `0/0` or `1/0`.
+    #[test]
+    fn the_listing_bar_shows_no_total_until_it_knows_one() {
+        let before = drawn(|_| {});
+        assert!(before.starts_with("listing pages ... ("), "{before:?}");
+        let first_page = drawn(|bar| {
+            bar.set_length(4);
+            bar.set_position(1);
+        });
+        assert!(first_page.contains("] 1/4 ("), "{first_page:?}");
+        for line in [&before, &first_page] {
+            assert!(!line.contains("0/0") && !line.contains("/0 "), "{line:?}");
+        }
+    }
 }

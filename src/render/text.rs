@@ -512,6 +512,29 @@ pub(crate) fn snapshot_written(
 }
 
 /// The warning before connecting with certificate checks off.
+/// The width of a progress bar's bar, in characters.
+const PROGRESS_WIDTH: u64 = 30;
+
+/// A progress bar's count: `[=========>      ] 3/10` once the total is known, and `...`
+/// (or how far it got) while it is not, never a total of 0 or a position past the total
+/// (a listing learns its page count only from its first page).
+pub(crate) fn progress_count(position: u64, total: Option<u64>) -> String {
+    match total {
+        Some(total) if total > 0 && position <= total => {
+            let filled = position * PROGRESS_WIDTH / total;
+            let head = if filled < PROGRESS_WIDTH { ">" } else { "" };
+            let rest = PROGRESS_WIDTH - filled - u64::from(filled < PROGRESS_WIDTH);
+            format!(
+                "[{}{head}{}] {position}/{total}",
+                "=".repeat(usize::try_from(filled).unwrap_or(0)),
+                " ".repeat(usize::try_from(rest).unwrap_or(0))
+            )
+        }
+        _ if position == 0 => "...".to_owned(),
+        _ => format!("{position} so far..."),
+    }
+}
+
 pub(crate) fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
@@ -860,6 +883,49 @@ pub(crate) fn confirmation_prompt(out: &mut dyn Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    /// An unknown total (before a listing's first page) shows no count at all, never `0/0`
+    /// or `1/0`; a known one shows the bar and `position/total`.
+    #[test]
+    fn a_progress_count_never_shows_an_unknown_total_as_0() {
+        assert_eq!(super::progress_count(0, None), "...");
+        assert_eq!(super::progress_count(1, None), "1 so far...");
+        assert_eq!(super::progress_count(0, Some(0)), "...");
+        assert_eq!(super::progress_count(1, Some(0)), "1 so far...");
+        assert_eq!(super::progress_count(5, Some(3)), "5 so far...");
+        let bar = |fill: usize, head: &str| {
+            let rest = 30 - fill - head.len();
+            format!("[{}{head}{}]", "=".repeat(fill), " ".repeat(rest))
+        };
+        assert_eq!(
+            super::progress_count(0, Some(10)),
+            format!("{} 0/10", bar(0, ">"))
+        );
+        assert_eq!(
+            super::progress_count(1, Some(3)),
+            format!("{} 1/3", bar(10, ">"))
+        );
+        assert_eq!(
+            super::progress_count(3, Some(3)),
+            format!("{} 3/3", bar(30, ""))
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the numbers, the count is a known total's `position/total` (never 0 as
+        /// the total) with a bar of constant width, or no total at all.
+        #[test]
+        fn any_progress_count_is_well_formed(position in 0..1000_u64, total in proptest::option::of(0..1000_u64)) {
+            let shown = super::progress_count(position, total);
+            match total {
+                Some(total) if total > 0 && position <= total => {
+                    proptest::prop_assert!(shown.ends_with(&format!("] {position}/{total}")), "{}", shown);
+                    proptest::prop_assert_eq!(shown.find(']'), Some(31));
+                }
+                _ => proptest::prop_assert!(!shown.contains('/'), "{}", shown),
+            }
+        }
+    }
     #[test]
     fn a_check_reads_as_its_summary_line_and_one_line_per_finding() {
         let report = crate::check::example_report();
