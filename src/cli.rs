@@ -872,6 +872,46 @@ mod tests {
         assert!(names.len() > 10, "{names:?}");
     }
 
+    /// The README's table of variables, as the clap definition says it must read: one row
+    /// per variable, with its flag and the commands that read it.
+    fn environment_table() -> String {
+        let mut rows: std::collections::BTreeMap<String, (String, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for command in commands() {
+            for arg in flags(&command) {
+                let Some(var) = arg.get_env() else { continue };
+                let long = format!("`--{}`", arg.get_long().unwrap_or_default());
+                // A global flag (`--no-color`) is every command's: one row, "all".
+                let name = match command.get_name() {
+                    "plotward" if arg.is_global_set() => "all".to_owned(),
+                    _ if arg.is_global_set() => continue,
+                    name => name.to_owned(),
+                };
+                let row = rows
+                    .entry(var.to_string_lossy().into_owned())
+                    .or_insert((long, Vec::new()));
+                row.1.push(name);
+            }
+        }
+        let mut table = "| variable | flag | commands |\n| --- | --- | --- |\n".to_owned();
+        for (var, (long, commands)) in rows {
+            table.push_str(&format!("| `{var}` | {long} | {} |\n", commands.join(", ")));
+        }
+        table
+    }
+
+    /// The README lists every variable a flag reads, generated from the definition so it
+    /// cannot drift; a failure prints the table to paste.
+    #[test]
+    fn the_readme_lists_every_environment_variable() {
+        let readme = include_str!("../README.md");
+        let table = environment_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's environment table is out of date; it should read:\n\n{table}"
+        );
+    }
+
     #[test]
     fn a_flag_is_on_the_command_line_in_every_spelling() {
         let words = |w: &[&str]| w.iter().map(ToString::to_string).collect::<Vec<_>>();
