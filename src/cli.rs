@@ -875,6 +875,7 @@ mod tests {
     /// The README's table of variables, as the clap definition says it must read: one row
     /// per variable, with its flag and the commands that read it.
     fn environment_table() -> String {
+        use std::fmt::Write;
         let mut rows: std::collections::BTreeMap<String, (String, Vec<String>)> =
             std::collections::BTreeMap::new();
         for command in commands() {
@@ -895,7 +896,7 @@ mod tests {
         }
         let mut table = "| variable | flag | commands |\n| --- | --- | --- |\n".to_owned();
         for (var, (long, commands)) in rows {
-            table.push_str(&format!("| `{var}` | {long} | {} |\n", commands.join(", ")));
+            let _ = writeln!(table, "| `{var}` | {long} | {} |", commands.join(", "));
         }
         table
     }
