@@ -67,3 +67,6 @@ mod ci_runner;
 
 /// The shipped workflows, action and pipelines: linted, and every shell step run on the sandbox.
 mod pipelines;
+
+/// The README's `cargo install --locked --git ...`, run into a temporary root.
+mod install;
