@@ -46,10 +46,7 @@ fn install(root: &Path) -> std::process::Output {
             .args(["--rev", &commit]),
         None => command.arg("--path").arg(&source),
     };
-    command
-        .arg("plotward")
-        .output()
-        .expect("run cargo install")
+    command.arg("plotward").output().expect("run cargo install")
 }
 
 #[test]

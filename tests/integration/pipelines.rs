@@ -494,7 +494,7 @@ fn github_merge_of_a_stale_or_missing_plan_writes_nothing_comments_and_fails() {
     let run = github::run_job(&mut forge, &checkout(POLICY), "apply", &push);
     run.failed();
     assert!(
-        run.log.contains("stale") || run.log.contains("drift"),
+        run.log.contains("reviewed/plan.json is stale"),
         "{}",
         run.log
     );
@@ -712,6 +712,11 @@ fn gitlab_merge_applies_the_reviewed_plan_and_never_a_stale_one() {
         patched.sort();
         if stale {
             run.failed();
+            assert!(
+                run.log.contains("reviewed/plan.json is stale"),
+                "{}",
+                run.log
+            );
             assert_eq!(
                 patched,
                 ["PATCH /v2/files/alice:4"],
