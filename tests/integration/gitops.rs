@@ -523,10 +523,11 @@ fn the_pipeline_examples_parse_and_call_real_commands() {
         let mut commands = Vec::new();
         collect_plotward_commands(&doc, &mut commands);
         for needed in [
+            "plotward validate",
             "plotward test",
-            "plotward plan --format markdown",
-            "plotward apply --auto-approve",
-            "plotward check --format junit",
+            "plotward plan --format markdown --out plan.json",
+            "plotward apply -p plotward.yaml",
+            "plotward check --format markdown",
         ] {
             assert!(
                 commands.iter().any(|c| c.starts_with(needed)),

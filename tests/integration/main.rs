@@ -61,3 +61,12 @@ mod folders;
 
 /// Setup and the credentials check: no default API URL, `users/current` first, every message.
 mod setup;
+
+/// Just enough of the GitHub and GitLab runners to run the example pipelines' shell steps.
+mod ci_runner;
+
+/// The shipped workflows, action and pipelines: linted, and every shell step run on the sandbox.
+mod pipelines;
+
+/// The README's `cargo install --locked --git ...`, run into a temporary root.
+mod install;
