@@ -44,6 +44,9 @@ pub(crate) enum Command {
     /// Make the account follow the policy (or carry out a saved plan).
     Apply(ApplyArgs),
 
+    /// Show a plan saved by `plan --out`, in any plan format. Needs no credentials or network.
+    Show(ShowArgs),
+
     /// Read-only compliance gate: report every violation; exit 2 if there is any.
     Check(CheckArgs),
 
@@ -180,6 +183,40 @@ pub(crate) struct PlanArgs {
     /// Exit 1 when a rule decides no file, or the policy manages no file at all.
     #[arg(long)]
     pub strict: bool,
+
+    /// How to show a large plan.
+    #[command(flatten)]
+    pub show: ShowFlags,
+}
+
+/// How a plan is shown, shared by `plan` and `show` so both print the same.
+#[derive(Debug, Args)]
+pub(crate) struct ShowFlags {
+    /// Show every row of a text plan; without it, a plan of more than 200 changes shows
+    /// per-rule and per-folder counts and the first 10 rows of each group.
+    #[arg(long, env = "PLOTWARD_FULL")]
+    pub full: bool,
+
+    /// The CI job's artifacts page, linked from a truncated Markdown comment so a reviewer can
+    /// download the saved plan and run `plotward show` on it.
+    #[arg(long, value_name = "URL", env = "PLOTWARD_ARTIFACT_URL")]
+    pub artifact_url: Option<String>,
+}
+
+/// Arguments of `show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// A plan saved by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, env = "PLOTWARD_FORMAT")]
+    pub format: PlanFormat,
+
+    /// How to show a large plan.
+    #[command(flatten)]
+    pub show: ShowFlags,
 }
 
 /// `plan --format`; `config` maps it to [`crate::render::Format`].

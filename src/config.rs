@@ -46,6 +46,8 @@ pub(crate) enum CommandConfig {
     Sandbox(Box<sandbox::Options>),
     /// `apply`
     Apply(Box<ApplyConfig>),
+    /// `show`
+    Show(ShowConfig),
     /// `check`
     Check(Box<CheckConfig>),
     /// `snapshot`
@@ -133,6 +135,18 @@ pub(crate) struct ApplyConfig {
     pub remote: Remote,
 }
 
+/// Settings of `show`.
+#[derive(Debug)]
+pub(crate) struct ShowConfig {
+    /// The saved plan.
+    pub plan_file: PathBuf,
+    pub format: Format,
+    /// Every row, however large the plan.
+    pub full: bool,
+    /// The CI job's artifacts page.
+    pub artifact_url: Option<String>,
+}
+
 /// Settings of `plan`.
 #[derive(Debug)]
 pub(crate) struct PlanConfig {
@@ -147,6 +161,10 @@ pub(crate) struct PlanConfig {
     pub detailed_exitcode: bool,
     /// Fail on dead rules or a policy that manages nothing.
     pub strict: bool,
+    /// Every row in text, however large the plan.
+    pub full: bool,
+    /// The CI job's artifacts page, for Markdown's truncation note.
+    pub artifact_url: Option<String>,
 }
 
 /// The one colour decision of the program, for a stream: on only for a terminal, and never
@@ -170,6 +188,12 @@ impl Config {
             Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
             Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
+            Command::Show(args) => CommandConfig::Show(ShowConfig {
+                plan_file: args.plan_file,
+                format: plan_format(args.format),
+                full: args.show.full,
+                artifact_url: artifact_url(args.show.artifact_url)?,
+            }),
             Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
@@ -226,7 +250,29 @@ fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
         strict: args.strict,
+        full: args.show.full,
+        artifact_url: artifact_url(args.show.artifact_url)?,
     })
+}
+
+/// An `--artifact-url`, checked: it is written into a Markdown link (`[..](<URL>)`), so it
+/// must be a plain `http(s)://` URL with nothing that ends the link early, and it must not
+/// carry a user or password into a public comment.
+fn artifact_url(url: Option<String>) -> Result<Option<String>, Error> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '`' | '\\');
+    match authority {
+        Some(host) if !host.is_empty() && !host.contains('@') && url.chars().all(plain) => {
+            Ok(Some(url))
+        }
+        _ => Err(UsageError::ArtifactUrl.into()),
+    }
 }
 
 fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {

@@ -187,13 +187,6 @@ pub(crate) struct Change<'a> {
     pub to: Sharing,
 }
 
-impl Change<'_> {
-    /// Whether the change restricts or exposes.
-    pub(crate) fn direction(&self) -> Direction {
-        Direction::of(self.from, self.to)
-    }
-}
-
 /// The counts of a plan, as printed in its summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Summary {

@@ -11,7 +11,7 @@ use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
 use crate::policy::Policy;
 use crate::remote::Client;
-use crate::render::{self, Format};
+use crate::render::{self, Format, ShowOptions};
 use crate::wire::plan::PlanFile;
 
 /// `apply`. With a saved plan, the plan is carried out only under the policy it was made from
@@ -137,6 +137,16 @@ pub(super) fn exit_for(report: &Report) -> Exit {
 
 /// Reads a saved plan and checks that it says one consistent thing.
 fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
+    let file = read_plan_file(path)?;
+    let saved = SavedPlan::try_from(file).map_err(|error| Refusal::Invalid {
+        plan: path.to_path_buf(),
+        error,
+    })?;
+    Ok((path.to_path_buf(), saved))
+}
+
+/// Reads a saved plan's JSON document, bounded, without judging what it says.
+pub(super) fn read_plan_file(path: &Path) -> Result<PlanFile, Error> {
     let plan = || path.to_path_buf();
     let text = crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
         Refusal::Unreadable {
@@ -144,15 +154,12 @@ fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
             source,
         }
     })?;
-    let file: PlanFile = serde_json::from_str(&text).map_err(|source| Refusal::NotAPlan {
-        plan: plan(),
-        source,
-    })?;
-    let saved = SavedPlan::try_from(file).map_err(|error| Refusal::Invalid {
-        plan: plan(),
-        error,
-    })?;
-    Ok((plan(), saved))
+    Ok(
+        serde_json::from_str(&text).map_err(|source| Refusal::NotAPlan {
+            plan: plan(),
+            source,
+        })?,
+    )
 }
 
 /// The saved plan's changes, once it is shown to follow the policy, the account and the
@@ -189,8 +196,13 @@ fn show_and_confirm(
 ) -> Result<Option<(Vec<Change>, Watches)>, Error> {
     // The JSON form is not needed to apply: dropped at once, so the changes below are not
     // held beside it.
-    let super::plan::Shown { plan, breaches, .. } =
-        show_plan(policy, inventory, api_source(client), Format::Text, io)?;
+    let super::plan::Shown { plan, breaches, .. } = show_plan(
+        policy,
+        inventory,
+        api_source(client),
+        (Format::Text, ShowOptions::default()),
+        io,
+    )?;
     if !plan.summary().has_changes() {
         return Ok(None);
     }

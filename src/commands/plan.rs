@@ -7,7 +7,7 @@ use crate::inventory::Inventory;
 use crate::plan::{self, Plan};
 use crate::policy::Policy;
 use crate::remote::Client;
-use crate::render::{self, Format, PlanView};
+use crate::render::{self, Format, PlanView, ShowOptions};
 use crate::wire::plan::{PlanFile, Source};
 use crate::wire::snapshot::{Snapshot, SnapshotSource};
 
@@ -25,7 +25,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
             &policy,
             &inventory,
             source,
-            config.format,
+            (config.format, show_options(config)),
             &mut Io {
                 out: &mut shown,
                 out_painter: io.err_painter,
@@ -40,7 +40,13 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
         }
         planned
     } else {
-        show_plan(&policy, &inventory, source, config.format, io)?
+        show_plan(
+            &policy,
+            &inventory,
+            source,
+            (config.format, show_options(config)),
+            io,
+        )?
     };
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
@@ -71,6 +77,19 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     } else {
         Exit::Success
     })
+}
+
+/// How `plan` shows its plan: what `show` of the saved plan would be given.
+fn show_options(config: &PlanConfig) -> ShowOptions {
+    ShowOptions {
+        full: config.full,
+        saved_as: config
+            .out
+            .as_deref()
+            .filter(|path| !outfile::is_stdout(path))
+            .map(|path| path.display().to_string()),
+        artifact_url: config.artifact_url.clone(),
+    }
 }
 
 /// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
@@ -129,7 +148,7 @@ pub(super) fn show_plan<'i>(
     policy: &Policy,
     inventory: &'i Inventory,
     source: Source,
-    format: Format,
+    (format, options): (Format, ShowOptions),
     io: &mut Io<'_>,
 ) -> Result<Shown<'i>, Error> {
     render::diagnostic::warnings(policy, io.err_painter, io.err)?;
@@ -147,16 +166,14 @@ pub(super) fn show_plan<'i>(
         )?;
     }
     let file = render::json::plan_file(&plan, policy, source, &breaches);
-    let view = PlanView {
-        plan: &plan,
-        breaches: &breaches,
-        file: &file,
-    };
+    // Shown through the document it saves, as `plotward show` shows a saved one: the two
+    // print the same bytes.
+    let view = PlanView::new(file, options).map_err(Error::Unshowable)?;
     render::plan(&view, format, io.out_painter, io.out)?;
     Ok(Shown {
         plan,
         breaches,
-        file,
+        file: view.file,
     })
 }
 

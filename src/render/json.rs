@@ -11,12 +11,12 @@ use crate::policy::Policy;
 use crate::wire::check::{CHECK_FORMAT_VERSION, CheckJson, CheckSummaryJson, ViolationJson};
 use crate::wire::plan::{
     BreachJson, ChangeJson, DeadPatternJson, DeadRuleJson, DirectionJson, FolderChangeJson,
-    PLAN_FORMAT_VERSION, PlanFile, RequiredByJson, RuleJson, Source, SummaryJson,
+    PLAN_FORMAT_VERSION, PlanFile, RequiredByJson, RuleJson, Source, SummaryJson, ThroughJson,
 };
 
 /// Writes the plan's JSON document (the one `--out` saves).
-pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    write(view.file, out)
+pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write(&view.file, out)
 }
 
 /// Writes the check result as JSON.
@@ -109,8 +109,11 @@ fn summary_json(summary: Summary) -> SummaryJson {
 /// A planned change as the plan file holds it: through the domain change apply reads back
 /// ([`crate::apply::Change`]), so what is saved and what is compared are one mapping.
 fn change_json(change: crate::plan::Change<'_>) -> ChangeJson {
+    let through =
+        super::view::through(&change).map(|(folder, level)| ThroughJson { folder, level });
     let change = crate::apply::Change::from(change);
     ChangeJson {
+        through,
         action: change.direction().into(),
         rule: RuleJson::from(&change.rule),
         required_by: change.required_by.map(|required| RequiredByJson {

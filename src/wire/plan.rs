@@ -35,6 +35,9 @@
 //!   file no longer has them.
 //! - `rule.type` is `rule` (with the 1-based `index`, the `pattern` that matched and the
 //!   rule's `line` in the policy) or `default`.
+//! - `through` (optional, on a change) names the folder that makes the file more exposed than
+//!   its own flags and the level the world sees now: `{"folder": "reports", "level":
+//!   "public"}`. It is for people (`plotward show` prints it); apply does not read it.
 //! - `guardrails` lists the guardrails the plan breaks (empty when none); `apply` refuses such
 //!   a plan unless `--force`.
 //! - `listing` (optional) says what the live listing could not vouch for:
@@ -135,6 +138,19 @@ pub(crate) struct ChangeJson {
     /// For a folder restricted for its contents: the file below that requires it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_by: Option<RequiredByJson>,
+    /// When a folder above makes the file more exposed than its own flags: that folder and
+    /// the level the world sees now. Shown in every format; apply does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<ThroughJson>,
+}
+
+/// The folder that makes a file more exposed than its own flags, and the level it gives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ThroughJson {
+    /// The folder's path.
+    pub folder: String,
+    /// The level the world sees the file at now.
+    pub level: Sharing,
 }
 
 /// The file below a folder that requires the folder's restriction.
