@@ -278,3 +278,166 @@ fn dead_pattern(dead: &DeadPatternJson) -> DeadPattern {
         line: dead.line,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::{PlanView, ROWS_PER_GROUP, ShowOptions};
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use crate::policy::Policy;
+    use crate::render::{Format, Painter};
+    use crate::wire::plan::Source;
+
+    /// 12,000 changes over 30 top-level folders: `t0/` exposed by rule 1, `t1*/` restricted to
+    /// secret by rule 2, the rest restricted to private by the default.
+    fn large(options: ShowOptions) -> PlanView {
+        let files = (0..12_000)
+            .map(|i| {
+                let top = i % 30;
+                RemoteFile {
+                    fid: format!("a:{i}"),
+                    path: format!("t{top}/f{i:05}"),
+                    filetype: FileType::Plot,
+                    flags: if top == 0 {
+                        Sharing::Private
+                    } else {
+                        Sharing::Public
+                    }
+                    .flags(),
+                }
+            })
+            .collect();
+        let inventory = Inventory::new(files);
+        let policy = Policy::parse(
+            "version: 1\ndefault: private\nrules:\n  - match: \"t0/**\"\n    sharing: public\n  - match: \"t1*/**\"\n    sharing: secret\n",
+            "p.yaml",
+        )
+        .unwrap();
+        let plan = crate::plan::diff(&policy, &inventory);
+        let source = Source::Api {
+            api_url: "https://plotly.example.com".into(),
+            user: "alice".into(),
+        };
+        let file = crate::render::json::plan_file(&plan, &policy, source, &[]);
+        PlanView::new(file, options).unwrap()
+    }
+
+    fn render(view: &PlanView, format: Format) -> String {
+        let mut out = Vec::new();
+        crate::render::plan(view, format, Painter::new(false), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The rows of a text plan (`  - ` or `  + `), each once.
+    fn text_rows(text: &str) -> Vec<&str> {
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  - ") || l.starts_with("  + "))
+            .collect();
+        let distinct: HashSet<&&str> = rows.iter().collect();
+        assert_eq!(distinct.len(), rows.len(), "a row is repeated");
+        rows
+    }
+
+    #[test]
+    fn a_12000_change_text_plan_is_summarised_per_rule_and_folder_with_ten_rows_per_group() {
+        let saved = ShowOptions {
+            saved_as: Some("plan.json".into()),
+            ..ShowOptions::default()
+        };
+        let view = large(saved);
+        assert_eq!(view.rows.len(), 12_000);
+        let text = render(&view, Format::Text);
+        assert!(text.starts_with("Account: alice at https://plotly.example.com\n"));
+        assert!(text.lines().count() < 120, "{text}");
+        assert!(text.len() < 12_000, "{} bytes", text.len());
+        assert!(text.contains("plotward show plan.json --full"), "{text}");
+        // Every group: its heading, ten rows, how many more.
+        let groups = view.groups();
+        assert_eq!(groups.len(), 3);
+        for group in &groups {
+            let n = group.rows.len();
+            let heading = text
+                .lines()
+                .position(|l| l.ends_with(':') && l.contains(&format!(" {n} files ")))
+                .unwrap_or_else(|| panic!("no heading for {n}:\n{text}"));
+            let lines: Vec<&str> = text.lines().skip(heading + 1).collect();
+            assert!(lines[..ROWS_PER_GROUP].iter().all(|l| l.starts_with("  ")));
+            assert_eq!(
+                lines[ROWS_PER_GROUP],
+                format!("    ... and {} more", n - ROWS_PER_GROUP)
+            );
+        }
+        assert_eq!(text_rows(&text).len(), 3 * ROWS_PER_GROUP);
+        // The per-rule summary is complete: its counts add up to every change.
+        let summed: usize = text
+            .lines()
+            .skip_while(|l| *l != "By rule:")
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .map(|l| {
+                let mut n = l.split_whitespace();
+                let restrict: usize = n.next().unwrap().parse().unwrap();
+                let expose: usize = n.next().unwrap().parse().unwrap();
+                restrict + expose
+            })
+            .sum();
+        assert_eq!(summed, 12_000, "{text}");
+        assert!(text.contains("By top-level folder:\n"));
+        assert!(text.contains("  ... and 10 more folders\n"), "{text}");
+        assert!(
+            text.ends_with("Plan: 11600 to restrict, 400 to expose, 0 unchanged, 0 ignored.\n")
+        );
+
+        let full = render(
+            &large(ShowOptions {
+                full: true,
+                ..ShowOptions::default()
+            }),
+            Format::Text,
+        );
+        let rows = text_rows(&full);
+        assert_eq!(rows.len(), 12_000);
+        let first_expose = rows.iter().position(|r| r.starts_with("  + ")).unwrap();
+        assert!(rows[first_expose..].iter().all(|r| r.starts_with("  + ")));
+        assert!(!full.contains("By rule:"));
+    }
+
+    #[test]
+    fn a_12000_change_markdown_plan_fits_with_every_rule_and_points_at_the_artifact() {
+        let view = large(ShowOptions {
+            saved_as: Some("plan.json".into()),
+            artifact_url: Some("https://ci.example.com/jobs/7/artifacts".into()),
+            full: false,
+        });
+        let markdown = render(&view, Format::Markdown);
+        assert!(markdown.len() <= crate::render::markdown::CAP);
+        assert!(markdown.contains("Account `alice` at `https://plotly.example.com`"));
+        for line in [
+            "| rule 1 `t0/**` | 0 | 400 |",
+            "| rule 2 `t1*/**` | 4400 | 0 |",
+            "| default | 7200 | 0 |",
+            "| **All** | **11600** | **400** |",
+        ] {
+            assert!(markdown.contains(line), "{line} missing");
+        }
+        let rows: Vec<&str> = markdown.lines().filter(|l| l.starts_with("| `t")).collect();
+        let distinct: HashSet<&&str> = rows.iter().collect();
+        assert_eq!(distinct.len(), rows.len(), "a row is repeated");
+        assert!(rows.len() > 100 && rows.len() < 12_000, "{}", rows.len());
+        // Exposures are shown although restrictions come first.
+        assert!(rows.iter().any(|r| r.contains("private → public")));
+        let note = markdown.lines().last().unwrap();
+        assert!(
+            note.starts_with("> Truncated to stay under 65000 characters:"),
+            "{note}"
+        );
+        assert!(note.contains("[this job's artifacts](<https://ci.example.com/jobs/7/artifacts>)"));
+        assert!(note.contains("`plotward show plan.json`"), "{note}");
+        assert!(
+            !markdown.contains("plotward plan`"),
+            "a reviewer cannot plan"
+        );
+    }
+}

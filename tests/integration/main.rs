@@ -56,6 +56,9 @@ mod hostile;
 /// Every attack of a lying or broken server, on the real binary: what each server saw.
 mod untrusted;
 
+/// `show`: saved plans printed as `plan` printed them, without credentials.
+mod show;
+
 /// Folder visibility: files judged by what the world sees through their folders.
 mod folders;
 
