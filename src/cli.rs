@@ -187,6 +187,20 @@ pub(crate) struct PlanArgs {
     /// How to show a large plan.
     #[command(flatten)]
     pub show: ShowFlags,
+
+    /// The paths to limit the plan to.
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
+/// `--target`, shared by `plan`, `apply` and `check`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArg {
+    /// Limit the run to paths matching GLOB (repeatable; the policy's glob syntax). The whole
+    /// account is still listed and judged, guardrails included; only matching paths are
+    /// changed and reported, and every output says the run is targeted.
+    #[arg(long = "target", value_name = "GLOB", env = "PLOTWARD_TARGET")]
+    pub targets: Vec<String>,
 }
 
 /// How a plan is shown, shared by `plan` and `show` so both print the same.
@@ -379,6 +393,10 @@ pub(crate) struct ApplyArgs {
     /// How to reach the account.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// The paths to limit the run to (with a plan file: only the plan's own targets).
+    #[command(flatten)]
+    pub target: TargetArg,
 }
 
 /// Arguments of `snapshot`.
@@ -423,6 +441,10 @@ pub(crate) struct CheckArgs {
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// The paths to limit the check to.
+    #[command(flatten)]
+    pub target: TargetArg,
 }
 
 /// `check --format`; `config` maps it to [`crate::render::CheckFormat`].

@@ -11,6 +11,7 @@ use crate::cli::{
 };
 use crate::error::{Error, UsageError};
 use crate::inventory::{FileType, check_path};
+use crate::policy::Targets;
 use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
 use crate::remote::{Connection, RetryPolicy};
@@ -41,7 +42,7 @@ pub(crate) enum CommandConfig {
         paths: Vec<String>,
     },
     /// `plan`
-    Plan(PlanConfig),
+    Plan(Box<PlanConfig>),
     /// `sandbox`
     Sandbox(Box<sandbox::Options>),
     /// `apply`
@@ -108,6 +109,8 @@ pub(crate) enum Input {
 #[derive(Debug)]
 pub(crate) struct CheckConfig {
     pub policy: PathBuf,
+    /// The paths the check is limited to.
+    pub targets: Targets,
     /// Where the inventory comes from.
     pub input: Input,
     pub format: CheckFormat,
@@ -132,6 +135,8 @@ pub(crate) struct ApplyConfig {
     pub audit_log: Option<PathBuf>,
     /// How long a new secret link may take to read back as enabled.
     pub share_key_timeout: std::time::Duration,
+    /// The paths the run is limited to (a saved plan must name the same).
+    pub targets: Targets,
     pub remote: Remote,
 }
 
@@ -151,6 +156,8 @@ pub(crate) struct ShowConfig {
 #[derive(Debug)]
 pub(crate) struct PlanConfig {
     pub policy: PathBuf,
+    /// The paths the plan is limited to.
+    pub targets: Targets,
     /// Where the inventory comes from.
     pub input: Input,
     /// Output format on stdout.
@@ -185,7 +192,7 @@ impl Config {
                 policy: args.policy,
             },
             Command::Explain(args) => explain_config(args)?,
-            Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
+            Command::Plan(args) => CommandConfig::Plan(Box::new(plan_config(args)?)),
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
             Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
             Command::Show(args) => CommandConfig::Show(ShowConfig {
@@ -245,6 +252,7 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
     Ok(PlanConfig {
         policy: args.policy.policy,
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: plan_format(args.format),
         out: args.out,
@@ -286,6 +294,7 @@ fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
 fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
     Ok(CheckConfig {
         policy: args.policy.policy,
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
         strict: args.strict,
@@ -332,6 +341,7 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
         max_writes: args.max_writes,
         audit_log: args.audit_log,
         share_key_timeout: std::time::Duration::from_secs(args.share_key_timeout),
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         remote: remote(args.connection)?,
     })
 }

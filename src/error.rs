@@ -151,6 +151,9 @@ pub(crate) enum UsageError {
              spaces, quotes or angle brackets"
     )]
     ArtifactUrl,
+    /// A `--target` that is not a valid pattern.
+    #[error(transparent)]
+    Target(#[from] crate::policy::BadTarget),
     /// `--max-writes 0`.
     #[error("--max-writes must be at least 1")]
     NoWrites,

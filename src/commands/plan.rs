@@ -5,7 +5,7 @@ use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
 use crate::inventory::Inventory;
 use crate::plan::{self, Plan};
-use crate::policy::Policy;
+use crate::policy::{Policy, Targets};
 use crate::remote::Client;
 use crate::render::{self, Format, PlanView, ShowOptions};
 use crate::wire::plan::{PlanFile, Source};
@@ -23,7 +23,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
         let mut shown = Vec::new();
         let planned = show_plan(
             &policy,
-            &inventory,
+            (&inventory, &config.targets),
             source,
             (config.format, show_options(config)),
             &mut Io {
@@ -42,7 +42,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     } else {
         show_plan(
             &policy,
-            &inventory,
+            (&inventory, &config.targets),
             source,
             (config.format, show_options(config)),
             io,
@@ -146,13 +146,13 @@ pub(super) fn api_source(client: &Client) -> Source {
 /// Diffs and renders a plan (warning about dead rules on stderr); returns it in both forms.
 pub(super) fn show_plan<'i>(
     policy: &Policy,
-    inventory: &'i Inventory,
+    (inventory, targets): (&'i Inventory, &Targets),
     source: Source,
     (format, options): (Format, ShowOptions),
     io: &mut Io<'_>,
 ) -> Result<Shown<'i>, Error> {
     render::diagnostic::warnings(policy, io.err_painter, io.err)?;
-    let plan = plan::diff(policy, inventory);
+    let plan = plan::diff_targeted(policy, inventory, targets);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     // The text plan lists dead rules itself; other formats are for machines and reviews, so
     // a person at the terminal still hears about them on stderr.
@@ -165,7 +165,7 @@ pub(super) fn show_plan<'i>(
             io.err,
         )?;
     }
-    let file = render::json::plan_file(&plan, policy, source, &breaches);
+    let file = render::json::plan_file(&plan, policy, (source, targets.patterns()), &breaches);
     // Shown through the document it saves, as `plotward show` shows a saved one: the two
     // print the same bytes.
     let view = PlanView::new(file, options).map_err(Error::Unshowable)?;

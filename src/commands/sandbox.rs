@@ -132,7 +132,7 @@ async fn demo_steps(
     let inventory = list_account(client, remote, io).await?;
     let super::plan::Shown { plan, breaches, .. } = show_plan(
         policy,
-        &inventory,
+        (&inventory, &crate::policy::Targets::all()),
         api_source(client),
         (Format::Text, crate::render::ShowOptions::default()),
         io,
@@ -156,7 +156,7 @@ async fn demo_steps(
     let inventory = list_account(client, remote, io).await?;
     show_plan(
         policy,
-        &inventory,
+        (&inventory, &crate::policy::Targets::all()),
         api_source(client),
         (Format::Text, crate::render::ShowOptions::default()),
         io,

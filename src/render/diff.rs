@@ -55,6 +55,9 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
         "# Policy: {}",
         plotward_visible::escape(&view.file.policy)
     )?;
+    if let Some(note) = super::targeted_note(&view.file.targets) {
+        writeln!(out, "# {note}")?;
+    }
     for breach in &view.breaches {
         writeln!(
             out,

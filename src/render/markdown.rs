@@ -14,7 +14,7 @@
 
 use std::io::{self, Write};
 
-use super::text::{check_summary_line, summary_line};
+use super::text::{check_summary, summary_line};
 use super::view::{Counts, Decider, Group, Row as PlanRow, per_decider};
 use super::{CheckView, Painter, PlanView};
 use crate::apply::DecidingRule;
@@ -61,6 +61,7 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
     if !summary.has_changes() {
         writeln!(out, "**No changes. {}**\n", summary_line(summary))?;
         writeln!(out, "{}", origin(view.source(), &view.file.policy))?;
+        write_targeted(&view.file.targets, out)?;
         return write_notes(&view.dead_rules, &view.dead_patterns, view.coverage(), out);
     }
     let plan = PlanComment::of(view);
@@ -147,6 +148,7 @@ impl<'v> PlanComment<'v> {
         let mut out = Vec::new();
         write!(out, "**{}**\n\n", summary_line(view.summary))?;
         writeln!(out, "{}\n", origin(view.source(), &view.file.policy))?;
+        write_targeted(&view.file.targets, &mut out)?;
         if !self.alert.is_empty() {
             writeln!(out, "> [!CAUTION]")?;
             for line in &self.alert {
@@ -291,6 +293,14 @@ fn origin(source: &Source, policy: &str) -> String {
     format!("{what} · policy {}", code(policy))
 }
 
+/// A targeted run's note as a Markdown callout, then a blank line; nothing otherwise.
+fn write_targeted(targets: &[String], out: &mut dyn Write) -> io::Result<()> {
+    match super::targeted_note(targets) {
+        Some(note) => writeln!(out, "> [!IMPORTANT]\n> {}\n", escape(&note)),
+        None => Ok(()),
+    }
+}
+
 /// What decided a group, as Markdown.
 fn decided(decider: &Decider) -> String {
     match decider {
@@ -318,8 +328,9 @@ pub(crate) fn check(
 ) -> io::Result<()> {
     let report = view.report;
     if report.is_compliant() {
-        writeln!(out, "**{}**\n", check_summary_line(report))?;
+        writeln!(out, "**{}**\n", check_summary(report, view.targets))?;
         writeln!(out, "{}", origin(view.source, view.policy))?;
+        write_targeted(view.targets, out)?;
         return write_notes(
             &report.dead_rules,
             &report.dead_patterns,
@@ -355,8 +366,15 @@ pub(crate) fn check(
     let (drift, never) = report.counts();
     fit(
         &Report {
-            summary: check_summary_line(report),
-            origin: origin(view.source, view.policy),
+            summary: check_summary(report, view.targets),
+            origin: match super::targeted_note(view.targets) {
+                Some(note) => format!(
+                    "{}\n\n> [!IMPORTANT]\n> {}",
+                    origin(view.source, view.policy),
+                    escape(&note)
+                ),
+                None => origin(view.source, view.policy),
+            },
             alert: super::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
                 .into_iter()
                 .chain(super::coverage_notes(report.coverage))

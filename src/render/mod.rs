@@ -38,6 +38,8 @@ pub(crate) struct CheckView<'a> {
     pub policy: &'a str,
     /// Where the inventory came from.
     pub source: &'a Source,
+    /// The `--target` globs the check is limited to; empty for the whole account.
+    pub targets: &'a [String],
 }
 
 /// Writes a plan in `format`.
@@ -104,6 +106,23 @@ pub(crate) fn dead_rule_notes(
         ),
     }));
     notes
+}
+
+/// The sentence that marks a targeted run, in every output it makes: `Targeted: only paths
+/// matching `reports/**`; this is not the whole account.` (globs escaped, in backticks);
+/// `None` for a run over the whole account.
+pub(crate) fn targeted_note(targets: &[String]) -> Option<String> {
+    if targets.is_empty() {
+        return None;
+    }
+    let globs: Vec<String> = targets
+        .iter()
+        .map(|glob| format!("`{}`", plotward_visible::escape(glob)))
+        .collect();
+    Some(format!(
+        "Targeted: only paths matching {}; this is not the whole account.",
+        globs.join(", ")
+    ))
 }
 
 /// What each folder change may do below it, one sentence per folder: a folder's sharing
@@ -305,7 +324,7 @@ mod fuzz {
             let plan = crate::plan::diff(&policy, &inventory);
             let changes = plan.changes().count();
             let source = crate::wire::plan::Source::Snapshot { path: "s.json".to_owned() };
-            let file = super::json::plan_file(&plan, &policy, source.clone(), &[]);
+            let file = super::json::plan_file(&plan, &policy, (source.clone(), &[]), &[]);
             let view = super::PlanView::new(file.clone(), super::ShowOptions::default()).unwrap();
 
             // Every change in exactly one group, restrictions first.
@@ -362,7 +381,7 @@ mod fuzz {
             }
 
             let report = crate::check::check(&plan, &policy.guardrails);
-            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source };
+            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source, targets: &[] };
             let mut junit = Vec::new();
             super::check(&view, super::CheckFormat::Junit, super::Painter::new(false), &mut junit).unwrap();
             let junit = String::from_utf8(junit).unwrap();

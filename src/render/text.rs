@@ -28,7 +28,7 @@ use plotward_visible::{self as visible, escape};
 /// [`SUMMARY_THRESHOLD`](super::view::SUMMARY_THRESHOLD) changes (unless `--full`), per-rule and
 /// per-folder counts and the first rows of each group, and where the full plan is.
 pub(crate) fn plan(view: &PlanView, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    write_origin(view.source(), &view.file.policy, out)?;
+    write_origin(view.source(), &view.file.policy, &view.file.targets, out)?;
     let summary = view.summary;
     if !summary.has_changes() {
         write_dead_rules(&view.dead_rules, &view.dead_patterns, painter, out)?;
@@ -81,10 +81,25 @@ pub(crate) fn plan(view: &PlanView, painter: Painter, out: &mut dyn Write) -> io
 }
 
 /// The lines that say what a plan or check describes: the account and server, or the
-/// snapshot; and the policy. Then a blank line.
-fn write_origin(source: &Source, policy: &str, out: &mut dyn Write) -> io::Result<()> {
+/// snapshot; the policy; whether the run is targeted. Then a blank line.
+fn write_origin(
+    source: &Source,
+    policy: &str,
+    targets: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "{}", origin(source))?;
-    writeln!(out, "Policy: {}\n", escape(policy))
+    writeln!(out, "Policy: {}", escape(policy))?;
+    targeted(targets, out)?;
+    writeln!(out)
+}
+
+/// The targeted-run line ([`super::targeted_note`]), when the run is targeted.
+pub(crate) fn targeted(targets: &[String], out: &mut dyn Write) -> io::Result<()> {
+    match super::targeted_note(targets) {
+        Some(note) => writeln!(out, "{note}"),
+        None => Ok(()),
+    }
 }
 
 /// `Account: alice at https://plotly.example.com` or `Snapshot: inventory.json`, escaped.
@@ -945,7 +960,7 @@ fn write_breaches(breaches: &[Guardrail], painter: Painter, out: &mut dyn Write)
 
 /// The check result for people: one line per violation, then the summary line.
 pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    write_origin(view.source, view.policy, out)?;
+    write_origin(view.source, view.policy, view.targets, out)?;
     let report = view.report;
     let findings: Vec<_> = report.findings().collect();
     let widths = Widths::of(
@@ -970,8 +985,23 @@ pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write)
     writeln!(
         out,
         "{}",
-        painter.paint(Painter::BOLD, check_summary_line(report))
+        painter.paint(Painter::BOLD, check_summary(report, view.targets))
     )
+}
+
+/// The check's summary line; a targeted check that finds nothing says it vouches for the
+/// targets only, never `compliant`.
+pub(crate) fn check_summary(report: &crate::check::Report, targets: &[String]) -> String {
+    let line = check_summary_line(report);
+    if targets.is_empty() {
+        return line;
+    }
+    match line.strip_prefix("Check: compliant, ") {
+        Some(rest) => format!(
+            "Check: no violations in the targeted paths, {rest} Targeted: not the whole account."
+        ),
+        None => format!("{line} Targeted: not the whole account."),
+    }
 }
 
 /// The line before a saved plan is carried out: which plan, and what it does.

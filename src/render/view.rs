@@ -319,7 +319,7 @@ mod tests {
             api_url: "https://plotly.example.com".into(),
             user: "alice".into(),
         };
-        let file = crate::render::json::plan_file(&plan, &policy, source, &[]);
+        let file = crate::render::json::plan_file(&plan, &policy, (source, &[]), &[]);
         PlanView::new(file, options).unwrap()
     }
 

@@ -43,19 +43,29 @@
 //! - `listing` (optional) says what the live listing could not vouch for:
 //!   `{"foreign_skipped": 3, "unplaced": 2, "unproven": {"counted": 120, "listed": 117}}`
 //!   (each part absent when there is nothing to say).
+//! - `targets` (format version 2 only) lists the `--target` globs a targeted plan is limited
+//!   to: its changes, summary and guardrails cover only the paths they match. A targeted plan
+//!   is written as `format_version` 2 so that a reader that knows only version 1 refuses it
+//!   rather than apply it as a plan of the whole account; a plan of the whole account stays
+//!   version 1 (no `targets`). This build reads both, and refuses a version 1 plan with
+//!   `targets` and a version 2 plan without.
 //! - Share keys never appear.
 
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Coverage, FileType, Flags, Sharing};
 
-/// The plan format version this build writes and reads.
+/// The plan format version this build writes for a plan of the whole account.
 pub(crate) const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The plan format version this build writes for a targeted plan (`--target`): a reader that
+/// knows only version 1 refuses it, so no older plotward applies it as a whole plan.
+pub(crate) const PLAN_FORMAT_VERSION_TARGETED: u32 = 2;
 
 /// A plan as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PlanFile {
-    /// Always [`PLAN_FORMAT_VERSION`].
+    /// [`PLAN_FORMAT_VERSION`], or [`PLAN_FORMAT_VERSION_TARGETED`] with `targets`.
     pub format_version: u32,
     /// The policy file the plan was made from.
     pub policy: String,
@@ -80,6 +90,10 @@ pub(crate) struct PlanFile {
     /// The folders the plan changes, with what lies below each; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folders: Vec<FolderChangeJson>,
+    /// The `--target` globs the plan is limited to (format version 2 only); absent for a plan
+    /// of the whole account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// A broken guardrail.

@@ -59,6 +59,9 @@ mod untrusted;
 /// `show`: saved plans printed as `plan` printed them, without credentials.
 mod show;
 
+/// `--target`: targeted plans, applies and checks, and how they say so.
+mod target;
+
 /// Folder visibility: files judged by what the world sees through their folders.
 mod folders;
 
