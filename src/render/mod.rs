@@ -306,7 +306,8 @@ mod fuzz {
         /// plan read back from its JSON renders the same bytes in every format.
         #[test]
         fn renderers_show_any_name_inertly(
-            files in prop::collection::vec((planned_path(), level()), 1..12)
+            files in prop::collection::vec((planned_path(), level()), 1..12),
+            target in prop::option::of(prop::sample::select(vec!["a/**", "b/*", "**", "*"])),
         ) {
             let inventory = Inventory::new(
                 files
@@ -321,10 +322,13 @@ mod fuzz {
                     .collect(),
             );
             let policy = Policy::parse(POLICY, "p.yaml").unwrap();
-            let plan = crate::plan::diff(&policy, &inventory);
+            let globs: Vec<String> = target.iter().map(|g| (*g).to_owned()).collect();
+            let targets = crate::policy::Targets::new(&globs).unwrap();
+            let plan = crate::plan::diff_targeted(&policy, &inventory, &targets);
             let changes = plan.changes().count();
+            prop_assert!(plan.changes().all(|c| targets.matches(&c.entry.file.path)));
             let source = crate::wire::plan::Source::Snapshot { path: "s.json".to_owned() };
-            let file = super::json::plan_file(&plan, &policy, (source.clone(), &[]), &[]);
+            let file = super::json::plan_file(&plan, &policy, (source.clone(), &globs), &[]);
             let view = super::PlanView::new(file.clone(), super::ShowOptions::default()).unwrap();
 
             // Every change in exactly one group, restrictions first.
@@ -339,6 +343,9 @@ mod fuzz {
 
             let text = render(&view, super::Format::Text);
             prop_assert!(!obeyed(&text), "{text:?}");
+            // A targeted plan says so, in its third line, in every format but JSON (which
+            // carries `targets`).
+            prop_assert_eq!(text.contains("\nTargeted: only paths matching"), target.is_some());
             let summaries = text
                 .lines()
                 .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
@@ -366,6 +373,7 @@ mod fuzz {
 
             let markdown = render(&view, super::Format::Markdown);
             prop_assert!(!obeyed(&markdown), "{markdown:?}");
+            prop_assert_eq!(markdown.contains("> Targeted: only paths matching"), target.is_some());
             prop_assert!(markdown.len() <= super::markdown::CAP);
             for change in plan.changes() {
                 let cell = format!("| `{}` |", change.entry.file.fid);

@@ -1,8 +1,19 @@
-//! The plan as Terraform-like text.
+//! The plan as Terraform-like text, and every other sentence for people.
 //!
-//! The last line, `Plan: R to restrict, E to expose, U unchanged, I ignored.`, is a stable
-//! contract: CI scripts may grep it. A plan with no changes is that line alone, prefixed with
-//! `No changes.`.
+//! A text plan, and what CI scripts may rely on (the README's "Reading a plan"):
+//!
+//! - It opens with what it describes: `Account: USER at API_URL` or `Snapshot: PATH`, then
+//!   `Policy: PATH`, then `Targeted: only paths matching ...; this is not the whole account.`
+//!   for a targeted run, then a blank line. Checks open the same way.
+//! - Changes come in groups, restrictions first: a heading in the first column (`Restrict N
+//!   files by rule 1 "finance/**":`, `Expose N files by the default:`), then one line per
+//!   change that starts with two spaces, `-` (restriction) or `+` (exposure) and a space, then
+//!   the path. The marker needs no colour; `~` is gone (it said neither direction).
+//! - Over [`SUMMARY_THRESHOLD`] changes (unless `--full`): per-rule and per-top-level-folder
+//!   counts, the first [`ROWS_PER_GROUP`] rows of each group and `    ... and N more`, and
+//!   where the full plan is.
+//! - The last line, `Plan: R to restrict, E to expose, U unchanged, I ignored.`, is a stable
+//!   contract: CI scripts may grep it. With no changes it is prefixed with `No changes.`.
 
 use std::io::{self, Write};
 use std::path::Path;
