@@ -268,13 +268,13 @@ fn write_truncation(
     };
     let get = match &options.saved_as {
         Some(file) => format!(
-            "Download {} from {artifacts}, then run `plotward show {}` for every row.",
+            "Download {} from {artifacts}, then run `plotward show {} --full` for every row.",
             code(file),
             escape(file)
         ),
         None => format!(
             "The plan was not saved: have the job run `plotward plan --out plan.json` and keep \
-             `plan.json` with {artifacts}; `plotward show plan.json` prints every row."
+             `plan.json` with {artifacts}; `plotward show plan.json --full` prints every row."
         ),
     };
     writeln!(

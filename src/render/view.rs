@@ -434,7 +434,7 @@ mod tests {
             "{note}"
         );
         assert!(note.contains("[this job's artifacts](<https://ci.example.com/jobs/7/artifacts>)"));
-        assert!(note.contains("`plotward show plan.json`"), "{note}");
+        assert!(note.contains("`plotward show plan.json --full`"), "{note}");
         assert!(
             !markdown.contains("plotward plan`"),
             "a reviewer cannot plan"
