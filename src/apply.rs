@@ -31,8 +31,8 @@ pub(crate) use change::{Change, DecidingRule, changes};
 use indicatif::ProgressBar;
 pub(crate) use outcome::{AuditBroken, Failure, Outcome, Settling, Skip, Stop, Unverified};
 pub(crate) use refusal::{
-    Cancelled, Refusal, check_account, check_digest, check_guardrails, refuse_never_public,
-    refuse_stale,
+    Cancelled, Refusal, check_account, check_digest, check_guardrails, check_targets,
+    refuse_never_public, refuse_stale,
 };
 pub(crate) use saved::{SavedPlan, SavedPlanError};
 pub(crate) use stale::{Drift, Drifted, Staleness};
@@ -177,9 +177,15 @@ pub(crate) fn watches(
         .filter(|entry| entry.under_change)
         .filter_map(|entry| {
             let file = entry.file;
+            // A file outside `--target` is not changed: one a folder change resets is put
+            // back as it was.
             let (to, planned) = match entry.action {
-                crate::plan::Action::Change(to) => (to, Some(Direction::of(entry.current(), to))),
-                crate::plan::Action::Keep | crate::plan::Action::Ignore => (entry.current(), None),
+                crate::plan::Action::Change(to) if entry.targeted => {
+                    (to, Some(Direction::of(entry.current(), to)))
+                }
+                crate::plan::Action::Change(_)
+                | crate::plan::Action::Keep
+                | crate::plan::Action::Ignore => (entry.current(), None),
             };
             if to == Sharing::Public
                 && guardrails

@@ -83,8 +83,7 @@ impl Report {
 /// Judges every managed file against its plan entry, and every file against `never_public`.
 pub(crate) fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
     let judged = plan
-        .entries
-        .iter()
+        .targeted()
         .filter_map(|entry| {
             let file = &entry.file;
             let through = entry.through.map(|folder| folder.path.clone());

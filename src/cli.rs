@@ -66,6 +66,9 @@ pub(crate) enum Command {
     /// Make the account follow the policy (or carry out a saved plan).
     Apply(ApplyArgs),
 
+    /// Show a plan saved by `plan --out`, in any plan format. Needs no credentials or network.
+    Show(ShowArgs),
+
     /// Read-only compliance gate: report every violation; exit 2 if there is any.
     Check(CheckArgs),
 
@@ -206,6 +209,54 @@ pub(crate) struct PlanArgs {
     /// Exit 1 when a rule decides no file, or the policy manages no file at all.
     #[arg(long, env = "PLOTWARD_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
+
+    /// How to show a large plan.
+    #[command(flatten)]
+    pub show: ShowFlags,
+
+    /// The paths to limit the plan to.
+    #[command(flatten)]
+    pub target: TargetArg,
+}
+
+/// `--target`, shared by `plan`, `apply` and `check`.
+#[derive(Debug, Args)]
+pub(crate) struct TargetArg {
+    /// Limit the run to paths matching GLOB (repeatable; the policy's glob syntax). The whole
+    /// account is still listed and judged, guardrails included; only matching paths are
+    /// changed and reported, and every output says the run is targeted.
+    #[arg(long = "target", value_name = "GLOB", env = "PLOTWARD_TARGET")]
+    pub targets: Vec<String>,
+}
+
+/// How a plan is shown, shared by `plan` and `show` so both print the same.
+#[derive(Debug, Args)]
+pub(crate) struct ShowFlags {
+    /// Show every row of a text plan; without it, a plan of more than 200 changes shows
+    /// per-rule and per-folder counts and the first 10 rows of each group.
+    #[arg(long, env = "PLOTWARD_FULL")]
+    pub full: bool,
+
+    /// The CI job's artifacts page, linked from a truncated Markdown comment so a reviewer can
+    /// download the saved plan and run `plotward show` on it.
+    #[arg(long, value_name = "URL", env = "PLOTWARD_ARTIFACT_URL")]
+    pub artifact_url: Option<String>,
+}
+
+/// Arguments of `show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// A plan saved by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, env = "PLOTWARD_FORMAT")]
+    pub format: PlanFormat,
+
+    /// How to show a large plan.
+    #[command(flatten)]
+    pub show: ShowFlags,
 }
 
 /// `plan --format`; `config` maps it to [`crate::render::Format`].
@@ -590,6 +641,10 @@ pub(crate) struct ApplyArgs {
     /// How to reach the account.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// The paths to limit the run to (with a plan file: only the plan's own targets).
+    #[command(flatten)]
+    pub target: TargetArg,
 }
 
 /// Arguments of `snapshot`.
@@ -634,6 +689,10 @@ pub(crate) struct CheckArgs {
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    /// The paths to limit the check to.
+    #[command(flatten)]
+    pub target: TargetArg,
 }
 
 /// `check --format`; `config` maps it to [`crate::render::CheckFormat`].

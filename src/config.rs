@@ -11,6 +11,7 @@ use crate::cli::{
 };
 use crate::error::{Error, UsageError};
 use crate::inventory::{FileType, check_path};
+use crate::policy::Targets;
 use crate::policy::diagnostic::suggest;
 use crate::remote::credentials::{self, Env, PlotlyFiles};
 use crate::remote::{Connection, RetryPolicy};
@@ -41,11 +42,13 @@ pub(crate) enum CommandConfig {
         paths: Vec<String>,
     },
     /// `plan`
-    Plan(PlanConfig),
+    Plan(Box<PlanConfig>),
     /// `sandbox`
     Sandbox(Box<sandbox::Options>),
     /// `apply`
     Apply(Box<ApplyConfig>),
+    /// `show`
+    Show(ShowConfig),
     /// `check`
     Check(Box<CheckConfig>),
     /// `snapshot`
@@ -110,6 +113,8 @@ pub(crate) enum Input {
 #[derive(Debug)]
 pub(crate) struct CheckConfig {
     pub policy: PathBuf,
+    /// The paths the check is limited to.
+    pub targets: Targets,
     /// Where the inventory comes from.
     pub input: Input,
     pub format: CheckFormat,
@@ -135,13 +140,29 @@ pub(crate) struct ApplyConfig {
     pub audit_log: Option<PathBuf>,
     /// How long a new secret link may take to read back as enabled.
     pub share_key_timeout: std::time::Duration,
+    /// The paths the run is limited to (a saved plan must name the same).
+    pub targets: Targets,
     pub remote: Remote,
+}
+
+/// Settings of `show`.
+#[derive(Debug)]
+pub(crate) struct ShowConfig {
+    /// The saved plan.
+    pub plan_file: PathBuf,
+    pub format: Format,
+    /// Every row, however large the plan.
+    pub full: bool,
+    /// The CI job's artifacts page.
+    pub artifact_url: Option<String>,
 }
 
 /// Settings of `plan`.
 #[derive(Debug)]
 pub(crate) struct PlanConfig {
     pub policy: PathBuf,
+    /// The paths the plan is limited to.
+    pub targets: Targets,
     /// Where the inventory comes from.
     pub input: Input,
     /// Output format on stdout.
@@ -152,6 +173,10 @@ pub(crate) struct PlanConfig {
     pub detailed_exitcode: bool,
     /// Fail on dead rules or a policy that manages nothing.
     pub strict: bool,
+    /// Every row in text, however large the plan.
+    pub full: bool,
+    /// The CI job's artifacts page, for Markdown's truncation note.
+    pub artifact_url: Option<String>,
 }
 
 impl From<cli::BadEnv> for UsageError {
@@ -183,9 +208,15 @@ impl Config {
                 policy: args.policy,
             },
             Command::Explain(args) => explain_config(args)?,
-            Command::Plan(args) => CommandConfig::Plan(plan_config(args)?),
+            Command::Plan(args) => CommandConfig::Plan(Box::new(plan_config(args)?)),
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
             Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
+            Command::Show(args) => CommandConfig::Show(ShowConfig {
+                plan_file: args.plan_file,
+                format: plan_format(args.format),
+                full: args.show.full,
+                artifact_url: artifact_url(args.show.artifact_url)?,
+            }),
             Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
@@ -243,12 +274,35 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
     Ok(PlanConfig {
         policy: args.policy.policy,
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: plan_format(args.format),
         out: args.out,
         detailed_exitcode: args.detailed_exitcode,
         strict: args.strict,
+        full: args.show.full,
+        artifact_url: artifact_url(args.show.artifact_url)?,
     })
+}
+
+/// An `--artifact-url`, checked: it is written into a Markdown link (`[..](<URL>)`), so it
+/// must be a plain `http(s)://` URL with nothing that ends the link early, and it must not
+/// carry a user or password into a public comment.
+fn artifact_url(url: Option<String>) -> Result<Option<String>, Error> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '`' | '\\');
+    match authority {
+        Some(host) if !host.is_empty() && !host.contains('@') && url.chars().all(plain) => {
+            Ok(Some(url))
+        }
+        _ => Err(UsageError::ArtifactUrl.into()),
+    }
 }
 
 fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
@@ -262,6 +316,7 @@ fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
 fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
     Ok(CheckConfig {
         policy: args.policy.policy,
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
         strict: args.strict,
@@ -308,6 +363,7 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
         max_writes: args.max_writes,
         audit_log: args.audit_log,
         share_key_timeout: std::time::Duration::from_secs(args.share_key_timeout),
+        targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         remote: remote(args.connection)?,
     })
 }

@@ -46,6 +46,10 @@ pub(crate) enum Error {
     /// guardrails); nothing was written. The words are in `render::refusal`.
     #[error("{0}")]
     Refused(#[source] Box<crate::apply::Refusal>),
+    /// A plan made now did not pass the checks a saved plan passes, so it is not shown (a bug:
+    /// every plan plotward makes should).
+    #[error("the plan does not read back as a saved plan would ({0}); please report this")]
+    Unshowable(crate::apply::SavedPlanError),
     /// Apply was not confirmed; nothing was written.
     #[error("{0}")]
     Cancelled(crate::apply::Cancelled),
@@ -140,6 +144,16 @@ pub(crate) enum UsageError {
         /// The closest known name, if one is close.
         suggestion: Option<&'static str>,
     },
+    /// An `--artifact-url` that is not a plain `http(s)://` URL without credentials; shown
+    /// escaped, and never whole when it may hold a password.
+    #[error(
+        "--artifact-url must be an http:// or https:// URL without a user or password, \
+             spaces, quotes or angle brackets"
+    )]
+    ArtifactUrl,
+    /// A `--target` that is not a valid pattern.
+    #[error(transparent)]
+    Target(#[from] crate::policy::BadTarget),
     /// `--max-writes 0`.
     #[error("--max-writes must be at least 1")]
     NoWrites,

@@ -180,6 +180,7 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Plan(plan) => commands::plan(plan, &mut io),
         CommandConfig::Sandbox(options) => commands::sandbox(options, &mut io),
         CommandConfig::Apply(apply) => commands::apply(apply, &mut io),
+        CommandConfig::Show(show) => commands::show(show, &mut io),
         CommandConfig::Check(check) => commands::check(check, &mut io),
         CommandConfig::Snapshot { out, remote } => {
             commands::snapshot(out.as_deref(), remote, &mut io)

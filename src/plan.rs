@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::inventory::{Coverage, FileType, Flags, Inventory, RemoteFile, Sharing};
 use crate::policy::{
-    Decision, Exposure, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target,
+    Decision, Exposure, Guardrails, Limit, MAX_CHANGES_MIN_MANAGED, Policy, Target, Targets,
 };
 
 /// The plan for a whole inventory. It borrows the inventory's files rather than copying them,
@@ -60,6 +60,10 @@ pub(crate) struct Entry<'a> {
     /// Whether a folder above it changes in this plan: a server that cascades folder changes
     /// may reset its own flags, so apply re-reads it afterwards.
     pub under_change: bool,
+    /// Whether the run covers it (`--target`; always, without one). A file outside the
+    /// targets is judged with the rest (folders above and below still count) but neither
+    /// changed, counted nor reported.
+    pub targeted: bool,
 }
 
 impl Entry<'_> {
@@ -187,13 +191,6 @@ pub(crate) struct Change<'a> {
     pub to: Sharing,
 }
 
-impl Change<'_> {
-    /// Whether the change restricts or exposes.
-    pub(crate) fn direction(&self) -> Direction {
-        Direction::of(self.from, self.to)
-    }
-}
-
 /// The counts of a plan, as printed in its summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Summary {
@@ -214,9 +211,9 @@ impl Summary {
 }
 
 impl Plan<'_> {
-    /// The changes, in plan order (path, then fid).
+    /// The changes of the targeted files, in plan order (path, then fid).
     pub(crate) fn changes(&self) -> impl Iterator<Item = Change<'_>> {
-        self.entries.iter().filter_map(|entry| match entry.action {
+        self.targeted().filter_map(|entry| match entry.action {
             Action::Change(to) => Some(Change {
                 entry,
                 from: entry.current(),
@@ -226,10 +223,15 @@ impl Plan<'_> {
         })
     }
 
-    /// Counts the plan's entries by outcome.
+    /// The entries the run covers (all of them without `--target`).
+    pub(crate) fn targeted(&self) -> impl Iterator<Item = &Entry<'_>> {
+        self.entries.iter().filter(|entry| entry.targeted)
+    }
+
+    /// Counts the targeted entries by outcome.
     pub(crate) fn summary(&self) -> Summary {
         let mut summary = Summary::default();
-        for entry in &self.entries {
+        for entry in self.targeted() {
             match entry.action {
                 Action::Ignore => summary.ignored += 1,
                 Action::Keep => summary.unchanged += 1,
@@ -361,6 +363,19 @@ pub(crate) fn breaches(plan: &Plan<'_>, guardrails: &Guardrails) -> Vec<Breach> 
 
 /// Plans every file of the inventory against the policy.
 pub(crate) fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
+    diff_targeted(policy, inventory, &Targets::all())
+}
+
+/// Plans every file of the inventory against the policy, and limits what the plan changes to
+/// the `targets`: every file is still judged (a folder outside the targets still exposes
+/// what lies below it; dead rules are the whole policy's), but only targeted files change,
+/// count and show. A folder outside the targets is not changed, so a targeted file that owes
+/// its level to it is not changed for it either.
+pub(crate) fn diff_targeted<'i>(
+    policy: &Policy,
+    inventory: &'i Inventory,
+    targets: &Targets,
+) -> Plan<'i> {
     let mut decider = policy.decider();
     // Which pattern of each rule decided some file, by position: no allocation per file.
     let mut deciding: Vec<Vec<bool>> = policy
@@ -399,6 +414,7 @@ pub(crate) fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
                 effective: file.sharing(),
                 through: None,
                 under_change: false,
+                targeted: targets.matches(&file.path),
             }
         })
         .collect();
@@ -552,7 +568,11 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
 fn mark_folder_changes(tree: &folders::Tree, entries: &mut [Entry<'_>]) -> Vec<FolderChange> {
     let changing: Vec<bool> = entries
         .iter()
-        .map(|e| e.file.filetype == FileType::Folder && matches!(e.action, Action::Change(_)))
+        .map(|e| {
+            e.targeted
+                && e.file.filetype == FileType::Folder
+                && matches!(e.action, Action::Change(_))
+        })
         .collect();
     if !changing.contains(&true) {
         return Vec::new();

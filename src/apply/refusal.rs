@@ -59,6 +59,14 @@ pub(crate) enum Refusal {
         /// The snapshot it names.
         snapshot: String,
     },
+    /// `apply --target` names other globs than the saved plan was limited to.
+    OtherTargets {
+        plan: PathBuf,
+        /// The plan's targets (empty: the whole account).
+        planned: Vec<String>,
+        /// The `--target` globs given now.
+        given: Vec<String>,
+    },
     /// The saved plan no longer matches the account or its policy.
     Stale { plan: PathBuf, staleness: Staleness },
     /// Changes would make public what the policy's `never_public` forbids.
@@ -148,6 +156,24 @@ pub(crate) fn check_account(
 /// A saved plan applies only while every file it plans still has the state it observed, and
 /// while a fresh plan of the same policy says exactly the same: no change dropped, altered
 /// or added.
+/// `apply --target X PLANFILE` only when X are the plan's own targets (in any order): a
+/// saved plan is applied as it was made, never narrowed or widened. Without `--target`, the
+/// plan's targets apply.
+pub(crate) fn check_targets(
+    plan: &Path,
+    saved: &SavedPlan,
+    given: &[String],
+) -> Result<(), Refusal> {
+    if given.is_empty() || given == saved.targets {
+        return Ok(());
+    }
+    Err(Refusal::OtherTargets {
+        plan: plan.to_path_buf(),
+        planned: saved.targets.clone(),
+        given: given.to_vec(),
+    })
+}
+
 pub(crate) fn refuse_stale(
     plan: &Path,
     saved: &SavedPlan,

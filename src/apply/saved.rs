@@ -10,8 +10,10 @@ use std::collections::HashSet;
 use super::change::{Change, DecidingRule, RequiredBy};
 use crate::inventory::Sharing;
 use crate::plan::{Direction, RuleRef};
+use crate::policy::Targets;
 use crate::wire::plan::{
-    ChangeJson, DeadRuleJson, DirectionJson, PLAN_FORMAT_VERSION, PlanFile, RuleJson, Source,
+    ChangeJson, DeadRuleJson, DirectionJson, PLAN_FORMAT_VERSION, PLAN_FORMAT_VERSION_TARGETED,
+    PlanFile, RuleJson, Source,
 };
 
 /// A saved plan that says one consistent thing, with what apply checks it against.
@@ -25,6 +27,8 @@ pub(crate) struct SavedPlan {
     pub changes: Vec<Change>,
     /// Rules that decided no file when planned; a fresh plan must find the same.
     pub dead_rules: Vec<RuleRef>,
+    /// The `--target` globs it is limited to (sorted, valid); empty for the whole account.
+    pub targets: Vec<String>,
 }
 
 impl SavedPlan {
@@ -59,6 +63,14 @@ pub(crate) enum SavedPlanError {
         /// The plan's `format_version`.
         found: u32,
     },
+    /// `targets` where the version says the plan covers the whole account, or none where it
+    /// says the plan is targeted.
+    Targets {
+        /// The plan's `format_version`.
+        version: u32,
+    },
+    /// A target that is not a valid pattern.
+    BadTarget(crate::policy::BadTarget),
     /// A change contradicts itself (the first such change).
     Inconsistent {
         /// The change's fid.
@@ -92,11 +104,7 @@ impl TryFrom<PlanFile> for SavedPlan {
     type Error = SavedPlanError;
 
     fn try_from(file: PlanFile) -> Result<SavedPlan, SavedPlanError> {
-        if file.format_version != PLAN_FORMAT_VERSION {
-            return Err(SavedPlanError::Version {
-                found: file.format_version,
-            });
-        }
+        let targets = check_targets(&file)?;
         // Every change is checked before any duplicate is looked for: the first error a
         // person reads is the same whatever else the file gets wrong.
         if let Some((change, why)) = file
@@ -121,7 +129,25 @@ impl TryFrom<PlanFile> for SavedPlan {
             origin: Origin::from(file.source),
             changes,
             dead_rules: file.dead_rules.into_iter().map(RuleRef::from).collect(),
+            targets,
         })
+    }
+}
+
+/// The plan's targets, once its version agrees with them (1: none, 2: some) and each is a
+/// valid pattern; sorted, as a fresh plan lists them.
+fn check_targets(file: &PlanFile) -> Result<Vec<String>, SavedPlanError> {
+    let version = file.format_version;
+    match (version, file.targets.is_empty()) {
+        (PLAN_FORMAT_VERSION, true) => Ok(Vec::new()),
+        (PLAN_FORMAT_VERSION_TARGETED, false) => {
+            let targets = Targets::new(&file.targets).map_err(SavedPlanError::BadTarget)?;
+            Ok(targets.patterns().to_vec())
+        }
+        (PLAN_FORMAT_VERSION | PLAN_FORMAT_VERSION_TARGETED, _) => {
+            Err(SavedPlanError::Targets { version })
+        }
+        (found, _) => Err(SavedPlanError::Version { found }),
     }
 }
 

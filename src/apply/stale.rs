@@ -186,6 +186,7 @@ mod tests {
             },
             changes,
             dead_rules: Vec::new(),
+            targets: Vec::new(),
         }
     }
 

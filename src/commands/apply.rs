@@ -9,9 +9,9 @@ use super::plan::{api_source, list_account, show_plan};
 use crate::apply::{self, AuditLog, Cancelled, Change, Refusal, Report, SavedPlan, Watches};
 use crate::config::ApplyConfig;
 use crate::error::{Error, Exit};
-use crate::policy::Policy;
+use crate::policy::{Policy, Targets};
 use crate::remote::Client;
-use crate::render::{self, Format};
+use crate::render::{self, Format, ShowOptions};
 use crate::wire::plan::PlanFile;
 
 /// `apply`. With a saved plan, the plan is carried out only under the policy it was made from
@@ -27,6 +27,7 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let policy = Policy::load(&config.policy)?;
     if let Some((path, plan)) = &saved {
         apply::check_digest(path, plan, &policy)?;
+        apply::check_targets(path, plan, config.targets.patterns())?;
     }
     let asks = saved.is_none() && !config.auto_approve;
     if asks && !io.stdin_is_terminal {
@@ -45,15 +46,19 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let (runtime, client) = super::connect(&config.remote, false, io)?;
     runtime.block_on(async {
         let inventory = list_account(&client, &config.remote, io).await?;
-        let (changes, watches) = if let Some((path, plan)) = saved {
-            confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?
+        let (changes, watches, targets) = if let Some((path, plan)) = saved {
+            let targets = plan.targets.clone();
+            let (changes, watches) =
+                confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?;
+            (changes, watches, targets)
         } else {
-            let Some(confirmed) =
-                show_and_confirm(&policy, &inventory, &client, config.force, asks, io)?
+            let fresh = (&inventory, &config.targets);
+            let Some((changes, watches)) =
+                show_and_confirm(&policy, fresh, &client, config.force, asks, io)?
             else {
                 return Ok(Exit::Success);
             };
-            confirmed
+            (changes, watches, config.targets.patterns().to_vec())
         };
         apply::refuse_never_public(&changes, &policy)?;
         let options = apply::Options {
@@ -61,6 +66,8 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
             max_writes: config.max_writes,
             share_key_timeout: config.share_key_timeout,
         };
+        // The report of a targeted run says so first, as its plan did.
+        render::text::targeted(&targets, io.out)?;
         let report = carry_out(&client, changes, &watches, options, audit, io).await?;
         Ok(exit_for(&report))
     })
@@ -137,6 +144,16 @@ pub(super) fn exit_for(report: &Report) -> Exit {
 
 /// Reads a saved plan and checks that it says one consistent thing.
 fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
+    let file = read_plan_file(path)?;
+    let saved = SavedPlan::try_from(file).map_err(|error| Refusal::Invalid {
+        plan: path.to_path_buf(),
+        error,
+    })?;
+    Ok((path.to_path_buf(), saved))
+}
+
+/// Reads a saved plan's JSON document, bounded, without judging what it says.
+pub(super) fn read_plan_file(path: &Path) -> Result<PlanFile, Error> {
     let plan = || path.to_path_buf();
     let text = crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
         Refusal::Unreadable {
@@ -144,15 +161,12 @@ fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
             source,
         }
     })?;
-    let file: PlanFile = serde_json::from_str(&text).map_err(|source| Refusal::NotAPlan {
-        plan: plan(),
-        source,
-    })?;
-    let saved = SavedPlan::try_from(file).map_err(|error| Refusal::Invalid {
-        plan: plan(),
-        error,
-    })?;
-    Ok((plan(), saved))
+    Ok(
+        serde_json::from_str(&text).map_err(|source| Refusal::NotAPlan {
+            plan: plan(),
+            source,
+        })?,
+    )
 }
 
 /// The saved plan's changes, once it is shown to follow the policy, the account and the
@@ -167,7 +181,12 @@ fn confirm_saved(
     io: &mut Io<'_>,
 ) -> Result<(Vec<Change>, Watches), Error> {
     apply::check_account(path, &plan, &client.api_url(), client.username())?;
-    let fresh = crate::plan::diff(policy, inventory);
+    // Re-planned with the plan's own targets, so staleness compares like with like.
+    let targets = Targets::new(&plan.targets).map_err(|bad| Refusal::Invalid {
+        plan: path.to_path_buf(),
+        error: apply::SavedPlanError::BadTarget(bad),
+    })?;
+    let fresh = crate::plan::diff_targeted(policy, inventory, &targets);
     let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
     let watches = apply::watches(&fresh, &policy.guardrails);
     apply::refuse_stale(path, &plan, &fresh, inventory)?;
@@ -181,7 +200,7 @@ fn confirm_saved(
 /// confirmed; `None` when there is nothing to do.
 fn show_and_confirm(
     policy: &Policy,
-    inventory: &crate::inventory::Inventory,
+    (inventory, targets): (&crate::inventory::Inventory, &Targets),
     client: &Client,
     force: bool,
     asks: bool,
@@ -189,8 +208,13 @@ fn show_and_confirm(
 ) -> Result<Option<(Vec<Change>, Watches)>, Error> {
     // The JSON form is not needed to apply: dropped at once, so the changes below are not
     // held beside it.
-    let super::plan::Shown { plan, breaches, .. } =
-        show_plan(policy, inventory, api_source(client), Format::Text, io)?;
+    let super::plan::Shown { plan, breaches, .. } = show_plan(
+        policy,
+        (inventory, targets),
+        api_source(client),
+        (Format::Text, ShowOptions::default()),
+        io,
+    )?;
     if !plan.summary().has_changes() {
         return Ok(None);
     }

@@ -15,13 +15,14 @@ pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
     render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
-    let plan = plan::diff(&policy, &inventory);
+    let plan = plan::diff_targeted(&policy, &inventory, &config.targets);
     let report = check::check(&plan, &policy.guardrails);
     let view = CheckView {
         report: &report,
         plan: &plan,
         policy: &policy.name,
         source: &source,
+        targets: config.targets.patterns(),
     };
     render::check(&view, config.format, io.out_painter, io.out)?;
     if config.strict && super::fails_strict(&plan, io)? {

@@ -5,9 +5,9 @@ use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
 use crate::inventory::Inventory;
 use crate::plan::{self, Plan};
-use crate::policy::Policy;
+use crate::policy::{Policy, Targets};
 use crate::remote::Client;
-use crate::render::{self, Format, PlanView};
+use crate::render::{self, Format, PlanView, ShowOptions};
 use crate::wire::plan::{PlanFile, Source};
 use crate::wire::snapshot::{Snapshot, SnapshotSource};
 
@@ -23,9 +23,9 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
         let mut shown = Vec::new();
         let planned = show_plan(
             &policy,
-            &inventory,
+            (&inventory, &config.targets),
             source,
-            config.format,
+            (config.format, show_options(config)),
             &mut Io {
                 out: &mut shown,
                 out_painter: io.err_painter,
@@ -40,7 +40,13 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
         }
         planned
     } else {
-        show_plan(&policy, &inventory, source, config.format, io)?
+        show_plan(
+            &policy,
+            (&inventory, &config.targets),
+            source,
+            (config.format, show_options(config)),
+            io,
+        )?
     };
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
@@ -71,6 +77,19 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     } else {
         Exit::Success
     })
+}
+
+/// How `plan` shows its plan: what `show` of the saved plan would be given.
+fn show_options(config: &PlanConfig) -> ShowOptions {
+    ShowOptions {
+        full: config.full,
+        saved_as: config
+            .out
+            .as_deref()
+            .filter(|path| !outfile::is_stdout(path))
+            .map(|path| path.display().to_string()),
+        artifact_url: config.artifact_url.clone(),
+    }
 }
 
 /// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
@@ -127,13 +146,13 @@ pub(super) fn api_source(client: &Client) -> Source {
 /// Diffs and renders a plan (warning about dead rules on stderr); returns it in both forms.
 pub(super) fn show_plan<'i>(
     policy: &Policy,
-    inventory: &'i Inventory,
+    (inventory, targets): (&'i Inventory, &Targets),
     source: Source,
-    format: Format,
+    (format, options): (Format, ShowOptions),
     io: &mut Io<'_>,
 ) -> Result<Shown<'i>, Error> {
     render::diagnostic::warnings(policy, io.err_painter, io.err)?;
-    let plan = plan::diff(policy, inventory);
+    let plan = plan::diff_targeted(policy, inventory, targets);
     let breaches = plan::breaches(&plan, &policy.guardrails);
     // The text plan lists dead rules itself; other formats are for machines and reviews, so
     // a person at the terminal still hears about them on stderr.
@@ -146,17 +165,15 @@ pub(super) fn show_plan<'i>(
             io.err,
         )?;
     }
-    let file = render::json::plan_file(&plan, policy, source, &breaches);
-    let view = PlanView {
-        plan: &plan,
-        breaches: &breaches,
-        file: &file,
-    };
+    let file = render::json::plan_file(&plan, policy, (source, targets.patterns()), &breaches);
+    // Shown through the document it saves, as `plotward show` shows a saved one: the two
+    // print the same bytes.
+    let view = PlanView::new(file, options).map_err(Error::Unshowable)?;
     render::plan(&view, format, io.out_painter, io.out)?;
     Ok(Shown {
         plan,
         breaches,
-        file,
+        file: view.file,
     })
 }
 

@@ -130,8 +130,13 @@ async fn demo_steps(
 
     render::sandbox::demo_step("plan -p policies/example.yaml", true, io.out)?;
     let inventory = list_account(client, remote, io).await?;
-    let super::plan::Shown { plan, breaches, .. } =
-        show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    let super::plan::Shown { plan, breaches, .. } = show_plan(
+        policy,
+        (&inventory, &crate::policy::Targets::all()),
+        api_source(client),
+        (Format::Text, crate::render::ShowOptions::default()),
+        io,
+    )?;
     let watches = crate::apply::watches(&plan, &policy.guardrails);
     let changes = crate::apply::changes(&plan);
     // The guardrails hold here as in `apply`, whatever policy the demo is built with.
@@ -149,6 +154,12 @@ async fn demo_steps(
     let report = super::apply::carry_out(client, changes, &watches, options, None, io).await?;
     render::sandbox::demo_step("plan -p policies/example.yaml", false, io.out)?;
     let inventory = list_account(client, remote, io).await?;
-    show_plan(policy, &inventory, api_source(client), Format::Text, io)?;
+    show_plan(
+        policy,
+        (&inventory, &crate::policy::Targets::all()),
+        api_source(client),
+        (Format::Text, crate::render::ShowOptions::default()),
+        io,
+    )?;
     Ok(super::apply::exit_for(&report))
 }

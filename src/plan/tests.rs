@@ -589,3 +589,71 @@ mod converges {
         }
     }
 }
+
+/// `--target`: every file is judged, but only targeted ones change, count and break limits;
+/// a folder outside the targets is not changed, and files below a targeted folder that
+/// changes are marked for apply's re-read whether targeted or not.
+#[test]
+fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
+    let inventory = Inventory::new(vec![
+        file("a:1", "reports", "fold", Sharing::Public),
+        file("a:2", "reports/q3", "plot", Sharing::Private),
+        file("a:3", "finance", "fold", Sharing::Public),
+        file("a:4", "finance/pay", "plot", Sharing::Public),
+        file("a:5", "hr/bands", "plot", Sharing::Public),
+        file("a:6", "hr", "fold", Sharing::Private),
+    ]);
+    let policy = policy(
+        "version: 1\ndefault: private\nrules:\n  - match: [\"reports\", \"finance\"]\n    filetypes: [fold]\n    sharing: private\nguardrails:\n  max_changes: 1\n",
+    );
+    let whole = diff(&policy, &inventory);
+    assert_eq!(
+        changes(&whole),
+        [
+            "finance public->private",
+            "finance/pay public->private",
+            "hr/bands public->private",
+            "reports public->private"
+        ]
+    );
+    let targets = Targets::new(&["reports".into(), "finance/**".into()]).unwrap();
+    let plan = diff_targeted(&policy, &inventory, &targets);
+    assert_eq!(
+        changes(&plan),
+        ["finance/pay public->private", "reports public->private"]
+    );
+    let summary = plan.summary();
+    assert_eq!(
+        (
+            summary.restrict,
+            summary.expose,
+            summary.unchanged,
+            summary.ignored
+        ),
+        (2, 0, 0, 0)
+    );
+    // The folder `finance` is outside the targets: not changed, so nothing below it is marked.
+    assert_eq!(plan.folder_changes.len(), 1);
+    assert_eq!(plan.folder_changes[0].path, "reports");
+    let under: Vec<&str> = plan
+        .entries
+        .iter()
+        .filter(|e| e.under_change)
+        .map(|e| e.file.path.as_str())
+        .collect();
+    assert_eq!(
+        under,
+        ["reports/q3"],
+        "untargeted, but below a folder that changes"
+    );
+    // Guardrails count the targeted changes only.
+    assert!(
+        breaches(&plan, &policy.guardrails).is_empty(),
+        "2 managed files: under the minimum"
+    );
+    assert_eq!(
+        whole.entries.len(),
+        plan.entries.len(),
+        "every file is still judged"
+    );
+}

@@ -35,6 +35,57 @@ pub(super) enum Compiled {
     Glob(Glob),
 }
 
+/// Why a pattern is not one a policy (or `--target`) accepts.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadPattern {
+    /// Longer than [`crate::limits::MAX_GLOB_CHARS`].
+    #[error(
+        "pattern is longer than {} characters; split it, or match a folder with `**`",
+        crate::limits::MAX_GLOB_CHARS
+    )]
+    TooLong,
+    /// `/reports/**`: paths have no leading slash.
+    #[error("pattern `{0}` starts with `/`, but paths have no leading slash")]
+    LeadingSlash(String),
+    /// `reports/`: no file has that path.
+    #[error("pattern `{0}` ends with `/` and can never match a file")]
+    TrailingSlash(String),
+    /// Not a glob globset accepts.
+    #[error("invalid glob `{text}`: {why}")]
+    Invalid { text: String, why: String },
+}
+
+impl BadPattern {
+    /// How to fix it, when there is one way.
+    pub(crate) fn hint(&self) -> Option<String> {
+        match self {
+            BadPattern::LeadingSlash(text) => Some(format!("write `{}`", &text[1..])),
+            BadPattern::TrailingSlash(text) => {
+                Some(format!("write `{text}**` for everything under it"))
+            }
+            BadPattern::TooLong | BadPattern::Invalid { .. } => None,
+        }
+    }
+}
+
+/// Checks and compiles one pattern as a policy's `match` does: bounded, no leading or
+/// trailing `/`, a valid glob.
+pub(crate) fn check_pattern(text: &str) -> Result<Compiled, BadPattern> {
+    if text.chars().count() > crate::limits::MAX_GLOB_CHARS {
+        return Err(BadPattern::TooLong);
+    }
+    if text.starts_with('/') {
+        return Err(BadPattern::LeadingSlash(text.to_owned()));
+    }
+    if text.ends_with('/') {
+        return Err(BadPattern::TrailingSlash(text.to_owned()));
+    }
+    compile(text).map_err(|err| BadPattern::Invalid {
+        text: text.to_owned(),
+        why: err.kind().to_string(),
+    })
+}
+
 /// Compiles one policy pattern: a plain path stays text; anything else becomes a [`glob`].
 pub(super) fn compile(text: &str) -> Result<Compiled, globset::Error> {
     if text.contains(['*', '?', '[', ']', '{', '}', '\\']) {

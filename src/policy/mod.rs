@@ -15,6 +15,7 @@ mod analysis;
 pub(crate) mod diagnostic;
 mod matcher;
 mod node;
+mod targets;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::inventory::{FileType, Sharing};
 pub(crate) use analysis::Unprovable;
 pub(crate) use diagnostic::{Diagnostic, Diagnostics, Span};
 use matcher::Matcher;
+pub(crate) use targets::{BadTarget, Targets};
 
 /// What a policy wants for a file: a sharing level, or to leave it alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -289,42 +289,13 @@ impl Checker {
     }
 
     fn compile_glob(&mut self, text: &str, span: Span) -> Option<Compiled> {
-        if text.chars().count() > crate::limits::MAX_GLOB_CHARS {
-            self.error(Diagnostic::at(
-                span,
-                format!(
-                    "pattern is longer than {} characters; split it, or match a folder with `**`",
-                    crate::limits::MAX_GLOB_CHARS
-                ),
-            ));
-            return None;
-        }
-        if let Some(rest) = text.strip_prefix('/') {
-            self.error(
-                Diagnostic::at(
-                    span,
-                    format!("pattern `{text}` starts with `/`, but paths have no leading slash"),
-                )
-                .with_label(format!("write `{rest}`")),
-            );
-            return None;
-        }
-        if text.ends_with('/') {
-            self.error(
-                Diagnostic::at(
-                    span,
-                    format!("pattern `{text}` ends with `/` and can never match a file"),
-                )
-                .with_label(format!("write `{text}**` for everything under it")),
-            );
-            return None;
-        }
-        super::matcher::compile(text)
-            .map_err(|err| {
-                self.error(Diagnostic::at(
-                    span,
-                    format!("invalid glob `{text}`: {}", err.kind()),
-                ));
+        super::matcher::check_pattern(text)
+            .map_err(|bad| {
+                let diagnostic = Diagnostic::at(span, bad.to_string());
+                self.error(match bad.hint() {
+                    Some(hint) => diagnostic.with_label(hint),
+                    None => diagnostic,
+                });
             })
             .ok()
     }

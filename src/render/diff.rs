@@ -1,39 +1,27 @@
-//! The sharing manifest and its unified diff: one sorted line `path  filetype  level` per
-//! managed file, current against desired, both as the world sees them (through the folders
-//! above). Unchanged lines give context, so a reviewer sees the neighbourhood of each change.
+//! The sharing manifest and its unified diff.
+//!
+//! A plan's diff (`--format diff`, and the check's Markdown) covers the changed files only,
+//! one manifest line `path  filetype  level` each, current (as the world sees it, through the
+//! folders above) against desired. It has no context lines, so a saved plan, which holds only
+//! its changes, prints the same diff as the fresh one; and each path's `-` line is followed by
+//! its own `+` line, in one hunk, so nothing pairs unrelated lines. It stays a valid unified
+//! diff: it applies (`patch`, `git apply`) to the current manifest of the changed files.
+//! `export --diff` diffs two policies with context ([`unified`]).
 
 use std::io::{self, Write};
 
 use similar::TextDiff;
 
+use super::view::Row;
 use super::{Painter, PlanView};
-use crate::plan::{Action, Plan};
+use crate::inventory::Coverage;
 
 /// Lines of context around each change.
 pub(crate) const CONTEXT: usize = 3;
 
-/// The current and the desired manifest of the managed files, sorted by path.
-pub(crate) fn manifests(plan: &Plan) -> (String, String) {
-    let mut current = String::new();
-    let mut desired = String::new();
-    for entry in &plan.entries {
-        if entry.action == Action::Ignore {
-            continue;
-        }
-        let wanted = entry.wanted.unwrap_or(entry.effective);
-        let line = |level: crate::inventory::Sharing| {
-            format!(
-                "{}  {}  {}\n",
-                plotward_visible::escape(&entry.file.path),
-                plotward_visible::escape(entry.file.filetype.as_str()),
-                level
-            )
-        };
-        current.push_str(&line(entry.effective));
-        desired.push_str(&line(wanted));
-    }
-    (current, desired)
-}
+/// The first line of a plan's diff, before `---`, where patch tools ignore it.
+pub(crate) const NO_CONTEXT: &str = "# The changed files only, without context lines: each \
+path's current line (-) is followed by its desired line (+).";
 
 /// A unified diff of two texts, with control characters in names and lines shown as escapes;
 /// empty when the texts are equal.
@@ -53,32 +41,65 @@ pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> S
     plotward_visible::escape_lines(&diff).into_owned()
 }
 
-/// The plan as a patch: the guardrails it breaks, then [`patch`].
-pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    // Broken guardrails lead the patch, in its preamble, where diff tools ignore them.
-    for breach in view.breaches {
+/// One hunk of `n` lines on each side, from the first line.
+fn hunk_header(n: usize) -> String {
+    format!("@@ -1,{n} +1,{n} @@\n")
+}
+
+/// The plan as a patch: what it describes, the guardrails it breaks, then [`patch`].
+pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    // All of this is the patch's preamble, where diff tools ignore it.
+    writeln!(out, "# {}", super::text::origin(view.source()))?;
+    writeln!(
+        out,
+        "# Policy: {}",
+        plotward_visible::escape(&view.file.policy)
+    )?;
+    if let Some(note) = super::targeted_note(&view.file.targets) {
+        writeln!(out, "# {note}")?;
+    }
+    for breach in &view.breaches {
         writeln!(
             out,
             "# Guardrail broken: {} {}",
-            plotward_visible::escape(&super::text::breach(breach)),
-            super::text::override_note(breach)
+            plotward_visible::escape(&breach.message),
+            super::text::override_note(&breach.setting)
         )?;
     }
-    out.write_all(patch(view.plan).as_bytes())
+    out.write_all(patch(&view.rows, view.coverage()).as_bytes())
 }
 
-/// The plan as a unified diff of the sharing manifest, after what the listing could not vouch
-/// for.
-pub(crate) fn patch(plan: &Plan) -> String {
-    let (current, desired) = manifests(plan);
+/// The changes as a unified diff of the manifest of the changed files, after what the listing
+/// could not vouch for; empty of hunks when nothing changes.
+pub(crate) fn patch(rows: &[Row], coverage: Coverage) -> String {
     let mut out = String::new();
     // Lines before `---` are a patch's preamble, which diff tools ignore.
-    for note in super::coverage_notes(plan.coverage) {
+    for note in super::coverage_notes(coverage) {
         out.push_str("# ");
         out.push_str(&note);
         out.push('\n');
     }
-    out.push_str(&unified(&current, &desired, "current", "desired"));
+    if rows.is_empty() {
+        return out;
+    }
+    let n = rows.len();
+    out.push_str(NO_CONTEXT);
+    out.push_str("\n--- current\n+++ desired\n");
+    out.push_str(&hunk_header(n));
+    for row in rows {
+        let change = &row.change;
+        let line = |level: crate::inventory::Sharing| {
+            format!(
+                "{}  {}  {level}\n",
+                plotward_visible::escape(&change.path),
+                plotward_visible::escape(change.filetype.as_str()),
+            )
+        };
+        out.push('-');
+        out.push_str(&line(row.effective()));
+        out.push('+');
+        out.push_str(&line(change.to));
+    }
     out
 }
 
@@ -88,13 +109,13 @@ mod tests {
     use crate::policy::Policy;
 
     #[test]
-    fn the_manifest_diff_shows_changes_with_context() {
+    fn the_manifest_diff_pairs_each_path_and_drops_context() {
         let files: Vec<RemoteFile> = (0..10)
             .map(|n| RemoteFile {
                 fid: format!("a:{n}"),
                 path: format!("f{n}"),
                 filetype: FileType::Plot,
-                flags: if n == 5 {
+                flags: if n == 5 || n == 7 {
                     Sharing::Public
                 } else {
                     Sharing::Private
@@ -105,13 +126,19 @@ mod tests {
         let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
         let files = Inventory::new(files);
         let plan = crate::plan::diff(&policy, &files);
+        let rows = crate::render::view::rows(&plan);
         assert_eq!(
-            super::patch(&plan),
-            "--- current\n+++ desired\n@@ -3,7 +3,7 @@\n f2  plot  private\n f3  plot  private\n f4  plot  private\n-f5  plot  public\n+f5  plot  private\n f6  plot  private\n f7  plot  private\n f8  plot  private\n"
+            super::patch(&rows, plan.coverage),
+            format!(
+                "{}\n--- current\n+++ desired\n@@ -1,2 +1,2 @@\n-f5  plot  public\n+f5  plot  private\n-f7  plot  public\n+f7  plot  private\n",
+                super::NO_CONTEXT
+            )
         );
         let compliant = Policy::parse("version: 1\ndefault: ignore\n", "p.yaml").unwrap();
+        let empty = Inventory::default();
+        let plan = crate::plan::diff(&compliant, &empty);
         assert_eq!(
-            super::patch(&crate::plan::diff(&compliant, &Inventory::default())),
+            super::patch(&crate::render::view::rows(&plan), plan.coverage),
             ""
         );
     }

@@ -11,12 +11,13 @@ use crate::policy::Policy;
 use crate::wire::check::{CHECK_FORMAT_VERSION, CheckJson, CheckSummaryJson, ViolationJson};
 use crate::wire::plan::{
     BreachJson, ChangeJson, DeadPatternJson, DeadRuleJson, DirectionJson, FolderChangeJson,
-    PLAN_FORMAT_VERSION, PlanFile, RequiredByJson, RuleJson, Source, SummaryJson,
+    PLAN_FORMAT_VERSION, PLAN_FORMAT_VERSION_TARGETED, PlanFile, RequiredByJson, RuleJson, Source,
+    SummaryJson, ThroughJson,
 };
 
 /// Writes the plan's JSON document (the one `--out` saves).
-pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    write(view.file, out)
+pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write(&view.file, out)
 }
 
 /// Writes the check result as JSON.
@@ -25,10 +26,13 @@ pub(crate) fn check(
     _painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write(
-        &check_json(view.report, view.policy, view.source.clone()),
-        out,
-    )
+    let mut json = check_json(view.report, view.policy, view.source.clone());
+    if !view.targets.is_empty() {
+        // A targeted check cannot vouch for the account: never `compliant`.
+        json.compliant = false;
+        json.targets = view.targets.to_vec();
+    }
+    write(&json, out)
 }
 
 /// Writes any JSON document, pretty-printed, with a trailing newline.
@@ -41,11 +45,17 @@ pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::R
 pub(crate) fn plan_file(
     plan: &Plan,
     policy: &Policy,
-    source: Source,
+    (source, targets): (Source, &[String]),
     breaches: &[Breach],
 ) -> PlanFile {
     PlanFile {
-        format_version: PLAN_FORMAT_VERSION,
+        // A targeted plan is version 2, which a version-1-only reader refuses.
+        format_version: if targets.is_empty() {
+            PLAN_FORMAT_VERSION
+        } else {
+            PLAN_FORMAT_VERSION_TARGETED
+        },
+        targets: targets.to_vec(),
         policy: policy.name.clone(),
         policy_sha256: Some(policy.digest.clone()),
         source,
@@ -84,6 +94,7 @@ pub(crate) fn check_json(report: &Report, policy: &str, source: Source) -> Check
         policy: policy.to_owned(),
         source,
         compliant: report.is_compliant(),
+        targets: Vec::new(),
         summary: CheckSummaryJson {
             files: report.judged.len(),
             violations: drift + never_public,
@@ -109,8 +120,11 @@ fn summary_json(summary: Summary) -> SummaryJson {
 /// A planned change as the plan file holds it: through the domain change apply reads back
 /// ([`crate::apply::Change`]), so what is saved and what is compared are one mapping.
 fn change_json(change: crate::plan::Change<'_>) -> ChangeJson {
+    let through =
+        super::view::through(&change).map(|(folder, level)| ThroughJson { folder, level });
     let change = crate::apply::Change::from(change);
     ChangeJson {
+        through,
         action: change.direction().into(),
         rule: RuleJson::from(&change.rule),
         required_by: change.required_by.map(|required| RequiredByJson {

@@ -18,7 +18,8 @@ pub(crate) fn check(
     let report = view.report;
     let unproven = report.coverage.unproven;
     let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
-    let skipped = usize::from(unproven.is_some()) + notes.len();
+    let targeted = super::targeted_note(view.targets);
+    let skipped = usize::from(unproven.is_some()) + notes.len() + usize::from(targeted.is_some());
     let unjudged = usize::from(report.coverage.unplaced > 0);
     let tests = report.judged.len() + skipped + unjudged;
     let failures = report
@@ -37,7 +38,7 @@ pub(crate) fn check(
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         escape(view.policy)
     )?;
-    write_policy_and_listing_cases(out, report, notes)?;
+    write_policy_and_listing_cases(out, report, view.targets, notes)?;
     for judged in &report.judged {
         let folder = judged
             .path
@@ -79,19 +80,43 @@ pub(crate) fn check(
 fn write_policy_and_listing_cases(
     out: &mut dyn Write,
     report: &Report,
+    targets: &[String],
     notes: Vec<String>,
 ) -> io::Result<()> {
     let unproven = report.coverage.unproven;
     let unjudged = usize::from(report.coverage.unplaced > 0);
-    if !report.coverage.is_full() {
+    let targeted = super::targeted_note(targets);
+    if !report.coverage.is_full() || targeted.is_some() {
+        writeln!(out, "    <properties>")?;
+        if !report.coverage.is_full() {
+            writeln!(
+                out,
+                "      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
+                 <property name=\"unplaced\" value=\"{}\"/>\n      \
+                 <property name=\"listing_proven_complete\" value=\"{}\"/>",
+                report.coverage.foreign_skipped,
+                report.coverage.unplaced,
+                unproven.is_none()
+            )?;
+        }
+        if !targets.is_empty() {
+            writeln!(
+                out,
+                "      <property name=\"whole_account\" value=\"false\"/>\n      \
+                 <property name=\"targets\" value=\"{}\"/>",
+                escape(&targets.join(" "))
+            )?;
+        }
+        writeln!(out, "    </properties>")?;
+    }
+    // A targeted check vouches for its targets only: the rest of the account is a skipped
+    // case, so no report reads as a full pass.
+    if let Some(note) = targeted {
         writeln!(
             out,
-            "    <properties>\n      <property name=\"foreign_skipped\" value=\"{}\"/>\n      \
-             <property name=\"unplaced\" value=\"{}\"/>\n      \
-             <property name=\"listing_proven_complete\" value=\"{}\"/>\n    </properties>",
-            report.coverage.foreign_skipped,
-            report.coverage.unplaced,
-            unproven.is_none()
+            "    <testcase classname=\"(scope)\" name=\"the whole account was checked\">\n      \
+             <skipped message=\"{}\"/>\n    </testcase>",
+            escape(&note)
         )?;
     }
     // A rule that decided no file protects nothing: shown, not passed.

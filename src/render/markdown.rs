@@ -1,16 +1,26 @@
 //! Markdown reports for pull and merge requests (GitHub and GitLab).
 //!
-//! Layout: the summary line first; guardrail breaches and exposures called out; everything in
-//! a collapsible `<details>` table; then the sharing manifest as a fenced `diff` block, which
-//! both hosts colour. Reports are capped at [`CAP`] characters: rows and diff lines are dropped
-//! (never half a table or an unclosed fence) and a note says how much is missing.
+//! A plan comment: the summary line; the account and server (or snapshot) and the policy; the
+//! alerts (broken guardrails, folder, dead-rule and coverage notes); the complete per-rule
+//! summary (restrictions and exposures per rule); then a table of restrictions and one of
+//! exposures, grouped by rule, each change exactly once. Over [`CAP`] characters, each group
+//! shows its first rows only, and a note says how many are missing and where the saved plan
+//! is (the CI job's artifacts, `--artifact-url`; `plotward show FILE` prints it).
+//!
+//! A check comment: the summary line and origin; violations called out; everything in a
+//! collapsible `<details>` table; then the sharing manifest's diff as a fenced `diff` block.
+//! It is capped the same way (rows and diff lines dropped, never half a table or an unclosed
+//! fence).
 
 use std::io::{self, Write};
 
-use super::text::{check_summary_line, summary_line};
+use super::text::{check_summary, summary_line};
+use super::view::{Counts, Decider, Group, Row as PlanRow, per_decider};
 use super::{CheckView, Painter, PlanView};
+use crate::apply::DecidingRule;
 use crate::check;
-use crate::plan::{Change, DecidedBy, Direction};
+use crate::plan::{DecidedBy, Direction};
+use crate::wire::plan::Source;
 
 /// The largest report, safely under GitHub's 65,536-character comment limit.
 pub(crate) const CAP: usize = 65_000;
@@ -30,6 +40,8 @@ struct Row {
 /// What a report holds, before it is fitted under the cap.
 struct Report<'a> {
     summary: String,
+    /// What the check describes.
+    origin: String,
     alert: Vec<String>,
     callout_title: String,
     others_line: Option<String>,
@@ -40,74 +52,272 @@ struct Report<'a> {
     rerun: &'a str,
 }
 
-/// The plan as a pull-request comment, with its sharing manifest's diff.
-pub(crate) fn plan(view: &PlanView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    let PlanView { plan, breaches, .. } = *view;
-    let summary = plan.summary();
+/// The plan as a pull-request comment: the summary line, what it describes, the alerts, the
+/// complete per-rule summary, then one table of restrictions and one of exposures (each change
+/// once, grouped by rule); cut to fit [`CAP`] by showing fewer rows of each group, never by
+/// dropping a group or the summary.
+pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let summary = view.summary;
     if !summary.has_changes() {
-        writeln!(out, "**No changes. {}**", summary_line(summary))?;
-        return write_notes(&plan.dead_rules, &plan.dead_patterns, plan.coverage, out);
+        writeln!(out, "**No changes. {}**\n", summary_line(summary))?;
+        writeln!(out, "{}", origin(view.source(), &view.file.policy))?;
+        write_targeted(&view.file.targets, out)?;
+        return write_notes(&view.dead_rules, &view.dead_patterns, view.coverage(), out);
     }
-    let mut changes: Vec<Change<'_>> = plan.changes().collect();
-    changes.sort_by_key(|c| std::cmp::Reverse(c.direction()));
-    let rows: Vec<Row> = changes
-        .iter()
-        .map(|c| Row {
-            path: c.entry.file.path.clone(),
-            filetype: c.entry.file.filetype.to_string(),
-            fid: c.entry.file.fid.clone(),
-            change: format!("{} → {}", c.from, c.to),
-            why: why(&c.entry.decided_by),
-            callout: c.direction() == Direction::Expose,
-        })
-        .collect();
-    let (expose, restrict) = (summary.expose, summary.restrict);
-    let mut alert = Vec::new();
-    if !breaches.is_empty() {
-        alert.push("Guardrails broken; `plotward apply` refuses this plan:".to_owned());
-        alert.extend(breaches.iter().map(|b| {
-            format!(
-                "- {} {}",
-                escape(&super::text::breach(b)),
-                escape(super::text::override_note(b))
-            )
-        }));
+    let plan = PlanComment::of(view);
+    let largest = plan.groups.iter().map(|g| g.rows.len()).max().unwrap_or(0);
+    let deciders = plan.deciders.len();
+    let full = plan.render(largest, deciders)?;
+    if full.len() <= CAP {
+        return out.write_all(&full);
     }
-    // Notes quote policy text: escaped, so a pattern cannot inject HTML into the comment.
-    alert.extend(
-        super::folder_notes(&plan.folder_changes)
-            .into_iter()
-            .chain(super::dead_rule_notes(
-                &plan.dead_rules,
-                &plan.dead_patterns,
-            ))
-            .chain(super::coverage_notes(plan.coverage))
-            .map(|note| escape(&note)),
-    );
-    fit(
-        &Report {
-            summary: summary_line(summary),
-            alert,
-            callout_title: format!(
-                "**Exposes {expose} {}** (more people will see {}):",
-                files(expose),
-                them(expose)
-            ),
-            others_line: (restrict > 0).then(|| {
+    // The most rows per group that fit; then, only if no row fits, the most summary lines.
+    let rows = largest_fitting(largest, |k| plan.render(k, deciders))?;
+    if let Some(rows) = rows {
+        return out.write_all(&plan.render(rows, deciders)?);
+    }
+    let lines = largest_fitting(deciders, |n| plan.render(0, n))?.unwrap_or(0);
+    out.write_all(&plan.render(0, lines)?)
+}
+
+/// The largest `n` in `0..=max` whose rendering fits under [`CAP`] (renderings grow with
+/// `n`), or `None` when not even `0` fits.
+fn largest_fitting(
+    max: usize,
+    render: impl Fn(usize) -> io::Result<Vec<u8>>,
+) -> io::Result<Option<usize>> {
+    if render(0)?.len() > CAP {
+        return Ok(None);
+    }
+    let (mut low, mut high) = (0, max);
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        if render(mid)?.len() <= CAP {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    Ok(Some(low))
+}
+
+/// What a plan comment holds, before it is fitted under the cap.
+struct PlanComment<'v> {
+    view: &'v PlanView,
+    alert: Vec<String>,
+    deciders: Vec<(Decider, Counts)>,
+    groups: Vec<Group<'v>>,
+}
+
+impl<'v> PlanComment<'v> {
+    fn of(view: &'v PlanView) -> PlanComment<'v> {
+        let mut alert = Vec::new();
+        if !view.breaches.is_empty() {
+            alert.push("Guardrails broken; `plotward apply` refuses this plan:".to_owned());
+            alert.extend(view.breaches.iter().map(|b| {
                 format!(
-                    "**Restricts {restrict} {}** (fewer people will see {}).",
-                    files(restrict),
-                    them(restrict)
+                    "- {} {}",
+                    escape(&b.message),
+                    escape(super::text::override_note(&b.setting))
                 )
-            }),
-            table_title: "All changes",
-            columns: ["Path", "Type", "File", "Change", "Rule"],
-            rows,
-            diff: super::diff::patch(plan),
-            rerun: "plotward plan",
-        },
+            }));
+        }
+        // Notes quote policy text: escaped, so a pattern cannot inject HTML into the comment.
+        alert.extend(
+            super::folder_notes(&view.folders)
+                .into_iter()
+                .chain(super::dead_rule_notes(
+                    &view.dead_rules,
+                    &view.dead_patterns,
+                ))
+                .chain(super::coverage_notes(view.coverage()))
+                .map(|note| escape(&note)),
+        );
+        PlanComment {
+            view,
+            alert,
+            deciders: per_decider(&view.rows),
+            groups: view.groups(),
+        }
+    }
+
+    /// The comment with the first `rows` rows of each group and the first `deciders` lines of
+    /// the per-rule summary.
+    fn render(&self, rows: usize, deciders: usize) -> io::Result<Vec<u8>> {
+        let view = self.view;
+        let mut out = Vec::new();
+        write!(out, "**{}**\n\n", summary_line(view.summary))?;
+        writeln!(out, "{}\n", origin(view.source(), &view.file.policy))?;
+        write_targeted(&view.file.targets, &mut out)?;
+        if !self.alert.is_empty() {
+            writeln!(out, "> [!CAUTION]")?;
+            for line in &self.alert {
+                writeln!(out, "> {line}")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "| Decided by | Restrict | Expose |\n| --- | ---: | ---: |"
+        )?;
+        for (decider, counts) in self.deciders.iter().take(deciders) {
+            writeln!(
+                out,
+                "| {} | {} | {} |",
+                decided(decider),
+                counts.restrict,
+                counts.expose
+            )?;
+        }
+        let (restrict, expose) = (view.summary.restrict, view.summary.expose);
+        writeln!(out, "| **All** | **{restrict}** | **{expose}** |\n")?;
+        let mut shown = 0;
+        for direction in [Direction::Restrict, Direction::Expose] {
+            let groups: Vec<&Group<'_>> = self
+                .groups
+                .iter()
+                .filter(|g| g.direction == direction)
+                .collect();
+            if groups.is_empty() {
+                continue;
+            }
+            let n: usize = groups.iter().map(|g| g.rows.len()).sum();
+            match direction {
+                Direction::Restrict => writeln!(
+                    out,
+                    "**Restricts {n} {}** (fewer people will see {}):\n",
+                    files(n),
+                    them(n)
+                )?,
+                Direction::Expose => writeln!(
+                    out,
+                    "**Exposes {n} {}** (more people will see {}):\n",
+                    files(n),
+                    them(n)
+                )?,
+            }
+            writeln!(
+                out,
+                "| Path | Type | File | Change | Rule |\n| --- | --- | --- | --- | --- |"
+            )?;
+            for row in groups.iter().flat_map(|g| g.rows.iter().take(rows)) {
+                write_row(row, &mut out)?;
+                shown += 1;
+            }
+            writeln!(out)?;
+        }
+        let missing = view.rows.len() - shown;
+        let summary_cut = self.deciders.len() - deciders.min(self.deciders.len());
+        if missing > 0 || summary_cut > 0 {
+            write_truncation(view, (missing, rows), summary_cut, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// One change as a table row.
+fn write_row(row: &PlanRow, out: &mut Vec<u8>) -> io::Result<()> {
+    let change = &row.change;
+    // What the world sees now, and the folder that makes it so when not the file itself.
+    let now = match &row.through {
+        Some((folder, level)) => format!("{level} through folder {}", code(&format!("{folder}/"))),
+        None => change.from.to_string(),
+    };
+    let why = match &change.required_by {
+        Some(required) => format!(
+            "required by {} ({}, {})",
+            code(&required.path),
+            required.wants,
+            deciding(&change.rule)
+        ),
+        None => deciding(&change.rule),
+    };
+    writeln!(
         out,
+        "| {} | {} | {} | {now} → {} | {why} |",
+        code(&change.path),
+        escape(change.filetype.as_str()),
+        code(&change.fid),
+        change.to,
     )
+}
+
+/// Why rows are missing, and where the whole plan is: the saved plan in the CI job's
+/// artifacts (a reviewer has no credentials to plan again).
+fn write_truncation(
+    view: &PlanView,
+    (missing, per_group): (usize, usize),
+    summary_cut: usize,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    let what = if summary_cut > 0 {
+        format!(
+            "{summary_cut} lines of the per-rule summary and all {} rows are not shown",
+            view.rows.len()
+        )
+    } else {
+        format!(
+            "{missing} of {} rows are not shown (the first {per_group} of each group are)",
+            view.rows.len()
+        )
+    };
+    let options = &view.options;
+    let artifacts = match &options.artifact_url {
+        Some(url) => format!("[this job's artifacts](<{url}>)"),
+        None => "this job's artifacts".to_owned(),
+    };
+    let get = match &options.saved_as {
+        Some(file) => format!(
+            "Download {} from {artifacts}, then run `plotward show {} --full` for every row.",
+            code(file),
+            escape(file)
+        ),
+        None => format!(
+            "The plan was not saved: have the job run `plotward plan --out plan.json` and keep \
+             `plan.json` with {artifacts}; `plotward show plan.json --full` prints every row."
+        ),
+    };
+    writeln!(
+        out,
+        "> Truncated to stay under {CAP} characters: {what}. {get}"
+    )
+}
+
+/// What a plan or check describes, as a Markdown line: the account and server (or the
+/// snapshot) and the policy, each in a code span.
+fn origin(source: &Source, policy: &str) -> String {
+    let what = match source {
+        Source::Api { api_url, user } => format!("Account {} at {}", code(user), code(api_url)),
+        Source::Snapshot { path } => format!("Snapshot {}", code(path)),
+    };
+    format!("{what} · policy {}", code(policy))
+}
+
+/// A targeted run's note as a Markdown callout, then a blank line; nothing otherwise.
+fn write_targeted(targets: &[String], out: &mut dyn Write) -> io::Result<()> {
+    match super::targeted_note(targets) {
+        Some(note) => writeln!(out, "> [!IMPORTANT]\n> {}\n", escape(&note)),
+        None => Ok(()),
+    }
+}
+
+/// What decided a group, as Markdown.
+fn decided(decider: &Decider) -> String {
+    match decider {
+        Decider::Contents => "folders, for what lies below them".to_owned(),
+        Decider::Rule { number, pattern } => format!("rule {number} {}", code(pattern)),
+        Decider::Default => "default".to_owned(),
+    }
+}
+
+/// A saved change's rule, as Markdown.
+fn deciding(rule: &DecidingRule) -> String {
+    match rule {
+        DecidingRule::Rule {
+            number, pattern, ..
+        } => format!("rule {number} {}", code(pattern)),
+        DecidingRule::Default => "default".to_owned(),
+    }
 }
 
 /// The check result as a pull-request comment, with the sharing manifest's diff.
@@ -118,7 +328,9 @@ pub(crate) fn check(
 ) -> io::Result<()> {
     let report = view.report;
     if report.is_compliant() {
-        writeln!(out, "**{}**", check_summary_line(report))?;
+        writeln!(out, "**{}**\n", check_summary(report, view.targets))?;
+        writeln!(out, "{}", origin(view.source, view.policy))?;
+        write_targeted(view.targets, out)?;
         return write_notes(
             &report.dead_rules,
             &report.dead_patterns,
@@ -154,7 +366,15 @@ pub(crate) fn check(
     let (drift, never) = report.counts();
     fit(
         &Report {
-            summary: check_summary_line(report),
+            summary: check_summary(report, view.targets),
+            origin: match super::targeted_note(view.targets) {
+                Some(note) => format!(
+                    "{}\n\n> [!IMPORTANT]\n> {}",
+                    origin(view.source, view.policy),
+                    escape(&note)
+                ),
+                None => origin(view.source, view.policy),
+            },
             alert: super::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
                 .into_iter()
                 .chain(super::coverage_notes(report.coverage))
@@ -169,7 +389,7 @@ pub(crate) fn check(
             table_title: "All violations",
             columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
             rows,
-            diff: super::diff::patch(view.plan),
+            diff: super::diff::patch(&super::view::rows(view.plan), view.plan.coverage),
             rerun: "plotward check",
         },
         out,
@@ -250,7 +470,7 @@ fn write_notes(
 /// [`fit`] can measure it.
 fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    write!(out, "**{}**\n\n", report.summary)?;
+    write!(out, "**{}**\n\n{}\n\n", report.summary, report.origin)?;
     if !report.alert.is_empty() {
         writeln!(out, "> [!CAUTION]")?;
         for line in &report.alert {

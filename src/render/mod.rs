@@ -15,6 +15,7 @@ pub(crate) mod outcome;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod text;
+pub(crate) mod view;
 pub(crate) mod yaml;
 
 use std::fmt::Display;
@@ -24,17 +25,9 @@ use anstyle::{AnsiColor, Style};
 
 use crate::check::Report;
 use crate::inventory::Coverage;
-use crate::plan::{Breach, Plan};
-use crate::wire::plan::{PlanFile, Source};
-
-/// A plan as its renderers see it.
-pub(crate) struct PlanView<'a> {
-    pub plan: &'a Plan<'a>,
-    /// The guardrails it breaks.
-    pub breaches: &'a [Breach],
-    /// Its JSON document, built once: `--out` saves the same one.
-    pub file: &'a PlanFile,
-}
+use crate::plan::Plan;
+use crate::wire::plan::Source;
+pub(crate) use view::{PlanView, ShowOptions};
 
 /// A check report as its renderers see it.
 pub(crate) struct CheckView<'a> {
@@ -45,11 +38,13 @@ pub(crate) struct CheckView<'a> {
     pub policy: &'a str,
     /// Where the inventory came from.
     pub source: &'a Source,
+    /// The `--target` globs the check is limited to; empty for the whole account.
+    pub targets: &'a [String],
 }
 
 /// Writes a plan in `format`.
 pub(crate) fn plan(
-    view: &PlanView<'_>,
+    view: &PlanView,
     format: Format,
     painter: Painter,
     out: &mut dyn Write,
@@ -111,6 +106,23 @@ pub(crate) fn dead_rule_notes(
         ),
     }));
     notes
+}
+
+/// The sentence that marks a targeted run, in every output it makes: `Targeted: only paths
+/// matching `reports/**`; this is not the whole account.` (globs escaped, in backticks);
+/// `None` for a run over the whole account.
+pub(crate) fn targeted_note(targets: &[String]) -> Option<String> {
+    if targets.is_empty() {
+        return None;
+    }
+    let globs: Vec<String> = targets
+        .iter()
+        .map(|glob| format!("`{}`", plotward_visible::escape(glob)))
+        .collect();
+    Some(format!(
+        "Targeted: only paths matching {}; this is not the whole account.",
+        globs.join(", ")
+    ))
 }
 
 /// What each folder change may do below it, one sentence per folder: a folder's sharing
@@ -287,41 +299,82 @@ mod fuzz {
         prop::collection::vec("[^/]{1,12}", 1..=3).prop_map(|segments| segments.join("/"))
     }
 
+    /// A policy with a rule that exposes, one that restricts to secret, and a private default.
+    const POLICY: &str = "version: 1\ndefault: private\nrules:\n  - match: \"a/**\"\n    sharing: public\n  - match: \"b/**\"\n    sharing: secret\n";
+
+    /// Names under `a/`, `b/` or anywhere, so every rule and the default decide some.
+    fn planned_path() -> impl Strategy<Value = String> {
+        (prop::sample::select(vec!["a/", "b/", ""]), path())
+            .prop_map(|(top, p)| format!("{top}{p}"))
+    }
+
+    fn level() -> impl Strategy<Value = Sharing> {
+        prop::sample::select(vec![Sharing::Public, Sharing::Secret, Sharing::Private])
+    }
+
+    /// Renders a view in a format, colourless.
+    fn render(view: &super::PlanView, format: super::Format) -> String {
+        let mut out = Vec::new();
+        super::plan(view, format, super::Painter::new(false), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    const FORMATS: [super::Format; 4] = [
+        super::Format::Text,
+        super::Format::Json,
+        super::Format::Markdown,
+        super::Format::Diff,
+    ];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
-        /// Whatever the names, every renderer shows them inertly, one line or row per file,
-        /// and the summary stays the text plan's one and last summary line.
+        /// Whatever the names, every renderer shows them inertly, one line or row per change:
+        /// text groups restrictions before exposures and keeps its summary line last, the
+        /// diff pairs each path's lines, Markdown shows each change once under the cap; and a
+        /// plan read back from its JSON renders the same bytes in every format.
         #[test]
         fn renderers_show_any_name_inertly(
-            files in prop::collection::vec((path(), any::<bool>()), 1..12)
+            files in prop::collection::vec((planned_path(), level()), 1..12),
+            target in prop::option::of(prop::sample::select(vec!["a/**", "b/*", "**", "*"])),
         ) {
             let inventory = Inventory::new(
                 files
                     .iter()
                     .enumerate()
-                    .map(|(n, (path, public))| RemoteFile {
+                    .map(|(n, (path, level))| RemoteFile {
                         fid: format!("a:{n}"),
                         path: path.clone(),
                         filetype: FileType::Plot,
-                        flags: if *public { Sharing::Public } else { Sharing::Private }.flags(),
+                        flags: level.flags(),
                     })
                     .collect(),
             );
-            let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
-            let plan = crate::plan::diff(&policy, &inventory);
+            let policy = Policy::parse(POLICY, "p.yaml").unwrap();
+            let globs: Vec<String> = target.iter().map(|g| (*g).to_owned()).collect();
+            let targets = crate::policy::Targets::new(&globs).unwrap();
+            let plan = crate::plan::diff_targeted(&policy, &inventory, &targets);
             let changes = plan.changes().count();
+            prop_assert!(plan.changes().all(|c| targets.matches(&c.entry.file.path)));
             let source = crate::wire::plan::Source::Snapshot { path: "s.json".to_owned() };
-            let file = super::json::plan_file(&plan, &policy, source.clone(), &[]);
-            let view = super::PlanView { plan: &plan, breaches: &[], file: &file };
-            let render = |format| {
-                let mut out = Vec::new();
-                super::plan(&view, format, super::Painter::new(false), &mut out).unwrap();
-                String::from_utf8(out).unwrap()
-            };
+            let file = super::json::plan_file(&plan, &policy, (source.clone(), &globs), &[]);
+            let view = super::PlanView::new(file.clone(), super::ShowOptions::default()).unwrap();
 
-            let text = render(super::Format::Text);
+            // Every change in exactly one group, restrictions first.
+            let groups = view.groups();
+            let mut grouped: Vec<&str> = groups.iter().flat_map(|g| g.rows.iter().map(|r| r.change.fid.as_str())).collect();
+            prop_assert_eq!(grouped.len(), changes);
+            grouped.sort_unstable();
+            grouped.dedup();
+            prop_assert_eq!(grouped.len(), changes);
+            prop_assert!(groups.windows(2).all(|w| w[0].direction <= w[1].direction));
+            prop_assert!(groups.iter().all(|g| g.rows.iter().all(|r| r.direction() == g.direction && r.decider() == g.decider)));
+
+            let text = render(&view, super::Format::Text);
             prop_assert!(!obeyed(&text), "{text:?}");
+            // A targeted plan says so, in its third line, in every format but JSON (which
+            // carries `targets`).
+            prop_assert_eq!(text.contains("\nTargeted: only paths matching"), target.is_some());
             let summaries = text
                 .lines()
                 .filter(|l| l.starts_with("Plan:") || l.starts_with("No changes."))
@@ -329,25 +382,52 @@ mod fuzz {
             prop_assert_eq!(summaries, 1);
             let last = text.lines().last().unwrap_or_default();
             prop_assert!(last.starts_with("Plan:") || last.starts_with("No changes."));
-            prop_assert_eq!(text.lines().filter(|l| l.starts_with("  ~ ")).count(), changes);
+            let marks: Vec<char> = text
+                .lines()
+                .filter(|l| l.starts_with("  - ") || l.starts_with("  + "))
+                .map(|l| l.chars().nth(2).unwrap_or(' '))
+                .collect();
+            prop_assert_eq!(marks.len(), changes);
+            prop_assert!(marks.windows(2).all(|w| !(w[0] == '+' && w[1] == '-')), "{text}");
 
-            let diff = render(super::Format::Diff);
+            let diff = render(&view, super::Format::Diff);
             prop_assert!(!obeyed(&diff), "{diff:?}");
-            prop_assert_eq!(diff.lines().filter(|l| l.starts_with('-') && !l.starts_with("---")).count(), changes);
+            let body: Vec<&str> = diff.lines().skip_while(|l| !l.starts_with("@@")).skip(1).collect();
+            prop_assert_eq!(body.len(), 2 * changes);
+            for pair in body.chunks(2) {
+                prop_assert!(pair[0].starts_with('-') && pair[1].starts_with('+'), "{diff}");
+                let name = |l: &str| l[1..].rsplitn(3, "  ").nth(2).map(str::to_owned);
+                prop_assert_eq!(name(pair[0]), name(pair[1]));
+            }
 
-            let markdown = render(super::Format::Markdown);
+            let markdown = render(&view, super::Format::Markdown);
             prop_assert!(!obeyed(&markdown), "{markdown:?}");
-            prop_assert!(markdown.len() <= 65_000);
+            prop_assert_eq!(markdown.contains("> Targeted: only paths matching"), target.is_some());
+            prop_assert!(markdown.len() <= super::markdown::CAP);
+            for change in plan.changes() {
+                let cell = format!("| `{}` |", change.entry.file.fid);
+                prop_assert_eq!(markdown.matches(&cell).count(), 1, "{}", markdown);
+            }
+
+            // `plotward show` of the saved plan: the same bytes in every format.
+            let saved: crate::wire::plan::PlanFile =
+                serde_json::from_str(&render(&view, super::Format::Json)).unwrap();
+            let shown = super::PlanView::new(saved, super::ShowOptions::default()).unwrap();
+            for format in FORMATS {
+                prop_assert_eq!(render(&shown, format), render(&view, format));
+            }
 
             let report = crate::check::check(&plan, &policy.guardrails);
-            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source };
+            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source, targets: &[] };
             let mut junit = Vec::new();
             super::check(&view, super::CheckFormat::Junit, super::Painter::new(false), &mut junit).unwrap();
             let junit = String::from_utf8(junit).unwrap();
             let doc = roxmltree::Document::parse(&junit);
             prop_assert!(doc.is_ok(), "{junit}");
             let cases = doc.unwrap().descendants().filter(|n| n.has_tag_name("testcase")).count();
-            prop_assert_eq!(cases, report.judged.len());
+            // One case per judged file, and a skipped one per rule or pattern that protects nothing.
+            let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns).len();
+            prop_assert_eq!(cases, report.judged.len() + notes);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::fmt::{self, Display, Formatter};
 use std::path::Path;
 
 use crate::apply::{Cancelled, Drift, Drifted, Refusal, SavedPlanError, Staleness};
-use crate::wire::plan::PLAN_FORMAT_VERSION;
+use crate::wire::plan::{PLAN_FORMAT_VERSION, PLAN_FORMAT_VERSION_TARGETED};
 use plotward_visible::escape;
 
 /// How a stale plan names its dead rules, which have neither a path nor a fid; the line
@@ -16,6 +16,34 @@ use plotward_visible::escape;
 const DEAD_RULES: (&str, &str) = ("(the plan's dead_rules)", "-");
 
 /// What a saved plan must be made again with.
+/// `apply --target` that names other globs than the saved plan's.
+fn other_targets(
+    f: &mut Formatter<'_>,
+    plan: &Path,
+    planned: &[String],
+    given: &[String],
+) -> fmt::Result {
+    let list = |globs: &[String]| {
+        globs
+            .iter()
+            .map(|g| format!("`{}`", escape(g)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let planned = if planned.is_empty() {
+        "the whole account".to_owned()
+    } else {
+        format!("--target {}", list(planned))
+    };
+    write!(
+        f,
+        "the plan {} was made for {planned}, not --target {}; apply it without --target, or \
+         make a plan for those targets",
+        shown(plan),
+        list(given)
+    )
+}
+
 const REMAKE: &str = "make it again with plotward plan --out";
 
 impl Display for Refusal {
@@ -69,6 +97,11 @@ impl Display for Refusal {
                 shown(plan),
                 escape(snapshot)
             ),
+            Refusal::OtherTargets {
+                plan,
+                planned,
+                given,
+            } => other_targets(f, plan, planned, given),
             Refusal::Stale { plan, staleness } => stale(f, plan, staleness),
             Refusal::NeverPublic { policy, changes } => {
                 write!(
@@ -119,8 +152,21 @@ impl Display for SavedPlanError {
         match self {
             SavedPlanError::Version { found } => write!(
                 f,
-                "has format_version {found}; this plotward applies version {PLAN_FORMAT_VERSION}"
+                "has format_version {found}; this plotward applies versions \
+                 {PLAN_FORMAT_VERSION} (a whole account) and {PLAN_FORMAT_VERSION_TARGETED} \
+                 (targeted)"
             ),
+            SavedPlanError::Targets { version } if *version == PLAN_FORMAT_VERSION => write!(
+                f,
+                "has format_version {version} (a whole account) but lists targets; {REMAKE}"
+            ),
+            SavedPlanError::Targets { version } => write!(
+                f,
+                "has format_version {version} (targeted) but lists no targets; {REMAKE}"
+            ),
+            SavedPlanError::BadTarget(bad) => {
+                write!(f, "{}; {REMAKE}", escape(&bad.to_string()))
+            }
             SavedPlanError::Inconsistent { .. } => write!(
                 f,
                 "is inconsistent: an action does not match its levels or observed flags; {REMAKE}"

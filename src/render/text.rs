@@ -1,32 +1,49 @@
-//! The plan as Terraform-like text.
+//! The plan as Terraform-like text, and every other sentence for people.
 //!
-//! The last line, `Plan: R to restrict, E to expose, U unchanged, I ignored.`, is a stable
-//! contract: CI scripts may grep it. A plan with no changes is that line alone, prefixed with
-//! `No changes.`.
+//! A text plan, and what CI scripts may rely on (the README's "Reading a plan"):
+//!
+//! - It opens with what it describes: `Account: USER at API_URL` or `Snapshot: PATH`, then
+//!   `Policy: PATH`, then `Targeted: only paths matching ...; this is not the whole account.`
+//!   for a targeted run, then a blank line. Checks open the same way.
+//! - Changes come in groups, restrictions first: a heading in the first column (`Restrict N
+//!   files by rule 1 "finance/**":`, `Expose N files by the default:`), then one line per
+//!   change that starts with two spaces, `-` (restriction) or `+` (exposure) and a space, then
+//!   the path. The marker needs no colour; `~` is gone (it said neither direction).
+//! - Over [`SUMMARY_THRESHOLD`] changes (unless `--full`): per-rule and per-top-level-folder
+//!   counts, the first [`ROWS_PER_GROUP`] rows of each group and `    ... and N more`, and
+//!   where the full plan is.
+//! - The last line, `Plan: R to restrict, E to expose, U unchanged, I ignored.`, is a stable
+//!   contract: CI scripts may grep it. With no changes it is prefixed with `No changes.`.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use anstyle::Style;
 
+use super::view::{
+    Decider, Group, Guardrail, ROWS_PER_GROUP, Row, SUMMARY_THRESHOLD, per_decider, per_top_folder,
+};
 use super::{CheckView, Painter, PlanView};
-use crate::apply::{Outcome, Report};
+use crate::apply::{DecidingRule, Outcome, Report};
 use crate::check::{Finding, Kind};
 use crate::export::Exported;
 use crate::inventory::{Coverage, FileType};
-use crate::plan::{Breach, Change, DecidedBy, Direction, RuleRef, StrictFailures, Summary};
+use crate::plan::{Breach, DecidedBy, Direction, RuleRef, StrictFailures, Summary};
 use crate::policy::{Decision, Policy};
 use crate::policytest::{self, Broken, TestFile};
 use crate::wire::plan::Source;
 use plotward_visible::{self as visible, escape};
 
-/// Writes the plan for people, with the guardrails it breaks.
-pub(crate) fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    let PlanView { plan, breaches, .. } = *view;
-    let summary = plan.summary();
+/// Writes the plan for people: where it comes from, the changes grouped by what decided them
+/// (restrictions first), the notes, then the summary line. Over
+/// [`SUMMARY_THRESHOLD`](super::view::SUMMARY_THRESHOLD) changes (unless `--full`), per-rule and
+/// per-folder counts and the first rows of each group, and where the full plan is.
+pub(crate) fn plan(view: &PlanView, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write_origin(view.source(), &view.file.policy, &view.file.targets, out)?;
+    let summary = view.summary;
     if !summary.has_changes() {
-        write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
-        write_coverage(plan.coverage, painter, out)?;
+        write_dead_rules(&view.dead_rules, &view.dead_patterns, painter, out)?;
+        write_coverage(view.coverage(), painter, out)?;
         return writeln!(
             out,
             "{}",
@@ -36,35 +53,175 @@ pub(crate) fn plan(view: &PlanView<'_>, painter: Painter, out: &mut dyn Write) -
             )
         );
     }
-    let mut changes: Vec<Change<'_>> = plan.changes().collect();
-    // Restrictions first, as apply runs them; each group keeps the plan's path order.
-    changes.sort_by_key(Change::direction);
-    let count = changes.len();
+    let count = view.rows.len();
     let noun = if count == 1 { "file" } else { "files" };
-    writeln!(out, "plotward will change the sharing of {count} {noun}:\n")?;
-    let widths = Widths::of(changes.iter().map(|c| {
-        let file = c.entry.file;
-        (
-            file.path.as_str(),
-            file.filetype.as_str(),
-            file.fid.as_str(),
-        )
-    }));
-    for change in &changes {
-        write_change(change, &widths, painter, out)?;
+    writeln!(
+        out,
+        "plotward will change the sharing of {count} {noun} (- restricts, + exposes):\n"
+    )?;
+    let limit = if view.summarised() {
+        write_summaries(view, out)?;
+        ROWS_PER_GROUP
+    } else {
+        usize::MAX
+    };
+    let groups = view.groups();
+    let widths = Widths::of(
+        groups
+            .iter()
+            .flat_map(|g| g.rows.iter().take(limit))
+            .map(|r| {
+                let c = &r.change;
+                (c.path.as_str(), c.filetype.as_str(), c.fid.as_str())
+            }),
+    );
+    for group in &groups {
+        write_group(group, limit, &widths, painter, out)?;
     }
-    writeln!(out)?;
-    for note in super::folder_notes(&plan.folder_changes) {
+    for note in super::folder_notes(&view.folders) {
         writeln!(out, "{}", painter.paint(Painter::YELLOW, note))?;
     }
-    write_breaches(breaches, painter, out)?;
-    write_dead_rules(&plan.dead_rules, &plan.dead_patterns, painter, out)?;
-    write_coverage(plan.coverage, painter, out)?;
+    write_breaches(&view.breaches, painter, out)?;
+    write_dead_rules(&view.dead_rules, &view.dead_patterns, painter, out)?;
+    write_coverage(view.coverage(), painter, out)?;
     writeln!(
         out,
         "{}",
         painter.paint(Painter::BOLD, summary_line(summary))
     )
+}
+
+/// The lines that say what a plan or check describes: the account and server, or the
+/// snapshot; the policy; whether the run is targeted. Then a blank line.
+fn write_origin(
+    source: &Source,
+    policy: &str,
+    targets: &[String],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out, "{}", origin(source))?;
+    writeln!(out, "Policy: {}", escape(policy))?;
+    targeted(targets, out)?;
+    writeln!(out)
+}
+
+/// The targeted-run line ([`super::targeted_note`]), when the run is targeted.
+pub(crate) fn targeted(targets: &[String], out: &mut dyn Write) -> io::Result<()> {
+    match super::targeted_note(targets) {
+        Some(note) => writeln!(out, "{note}"),
+        None => Ok(()),
+    }
+}
+
+/// `Account: alice at https://plotly.example.com` or `Snapshot: inventory.json`, escaped.
+pub(crate) fn origin(source: &Source) -> String {
+    match source {
+        Source::Api { api_url, user } => {
+            format!("Account: {} at {}", escape(user), escape(api_url))
+        }
+        Source::Snapshot { path } => format!("Snapshot: {}", escape(path)),
+    }
+}
+
+/// A group's heading, then its rows (at most `limit`), then how many more there are.
+fn write_group(
+    group: &Group<'_>,
+    limit: usize,
+    widths: &Widths,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let n = group.rows.len();
+    let verb = match group.direction {
+        Direction::Restrict => "Restrict",
+        Direction::Expose => "Expose",
+    };
+    let noun = if n == 1 { "file" } else { "files" };
+    writeln!(out, "{verb} {n} {noun} {}:", group_reason(&group.decider))?;
+    for row in group.rows.iter().take(limit) {
+        write_row(row, widths, painter, out)?;
+    }
+    if n > limit {
+        writeln!(out, "    ... and {} more", n - limit)?;
+    }
+    writeln!(out)
+}
+
+/// Why a group changes: `by rule 1 "finance/**"`, `by the default`, or folders for what they
+/// hold.
+fn group_reason(decider: &Decider) -> String {
+    match decider {
+        Decider::Contents => "(folders, for what lies below them)".to_owned(),
+        Decider::Rule { number, pattern } => format!("by rule {number} \"{}\"", escape(pattern)),
+        Decider::Default => "by the default".to_owned(),
+    }
+}
+
+/// What decided a group, for the summary tables: `rule 1 "finance/**"`.
+pub(crate) fn decider(decider: &Decider) -> String {
+    match decider {
+        Decider::Contents => "folders, for what lies below them".to_owned(),
+        Decider::Rule { number, pattern } => format!("rule {number} \"{}\"", escape(pattern)),
+        Decider::Default => "the default".to_owned(),
+    }
+}
+
+/// The counts per rule and per top-level folder of a large plan, and where its full rows are.
+fn write_summaries(view: &PlanView, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "By rule:")?;
+    writeln!(out, "  restrict  expose  decided by")?;
+    for (decider, counts) in per_decider(&view.rows) {
+        writeln!(
+            out,
+            "  {:>8}  {:>6}  {}",
+            counts.restrict,
+            counts.expose,
+            self::decider(&decider)
+        )?;
+    }
+    let folders = per_top_folder(&view.rows);
+    writeln!(out, "\nBy top-level folder:")?;
+    writeln!(out, "  restrict  expose  folder")?;
+    let mut ranked: Vec<_> = folders.iter().collect();
+    // The busiest folders first; a stable sort keeps names in order among equals.
+    ranked.sort_by_key(|(_, c)| std::cmp::Reverse(c.restrict + c.expose));
+    for (folder, counts) in ranked.iter().take(TOP_FOLDERS) {
+        let name = folder.map_or("(top level)".to_owned(), |f| format!("{}/", escape(f)));
+        writeln!(
+            out,
+            "  {:>8}  {:>6}  {name}",
+            counts.restrict, counts.expose
+        )?;
+    }
+    if folders.len() > TOP_FOLDERS {
+        writeln!(
+            out,
+            "  ... and {} more folders",
+            folders.len() - TOP_FOLDERS
+        )?;
+    }
+    writeln!(
+        out,
+        "\nShowing the first {ROWS_PER_GROUP} rows of each group (more than \
+         {SUMMARY_THRESHOLD} changes; --full shows every row)."
+    )?;
+    writeln!(out, "{}\n", where_the_full_plan_is(&view.options))
+}
+
+/// Top-level folders listed in a large plan's summary, the busiest first.
+const TOP_FOLDERS: usize = 20;
+
+/// Where a person finds every row of a summarised plan.
+fn where_the_full_plan_is(options: &super::ShowOptions) -> String {
+    match &options.saved_as {
+        Some(file) => format!(
+            "The full plan is saved in {0}: plotward show {0} --full (or --format json).",
+            escape(file)
+        ),
+        None => "The full plan was not saved: run plotward plan --out FILE, then plotward show \
+                 FILE --full; or plotward plan --format json."
+            .to_owned(),
+    }
 }
 
 /// The dead-rule notes, each on its own line, before the summary line.
@@ -98,14 +255,14 @@ fn write_coverage(
     Ok(())
 }
 
-/// What can override a broken guardrail: `--force` for the limits, nothing for
-/// `never_public`.
-pub(crate) fn override_note(breach: &Breach) -> &'static str {
-    match breach {
-        Breach::ExposesNeverPublic { .. } | Breach::ExposesFolderOverNeverPublic { .. } => {
-            "(refused: no flag overrides never_public)"
-        }
-        Breach::MaxChanges { .. } | Breach::MaxExposures { .. } => "(--force overrides)",
+/// What can override a broken guardrail, by its setting name as a plan records it:
+/// `--force` for the limits, nothing for `never_public` (nor for a name this build does not
+/// know).
+pub(crate) fn override_note(setting: &str) -> &'static str {
+    match setting {
+        "max_changes" | "max_exposures" => "(--force overrides)",
+        "never_public" => "(refused: no flag overrides never_public)",
+        _ => "(refused)",
     }
 }
 
@@ -580,39 +737,47 @@ impl Widths {
     }
 }
 
-fn write_change(
-    change: &Change<'_>,
-    widths: &Widths,
-    painter: Painter,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let file = &change.entry.file;
-    let to_style = match change.direction() {
-        Direction::Restrict => Painter::GREEN,
-        Direction::Expose => Painter::RED,
+/// One change: `  - path  filetype  fid  from    -> to`, then why, when the group does not
+/// say it all (a requirement from below, a folder that exposes the file now).
+fn write_row(row: &Row, widths: &Widths, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    let change = &row.change;
+    let (mark, style) = match row.direction() {
+        Direction::Restrict => ("-", Painter::GREEN),
+        Direction::Expose => ("+", Painter::RED),
     };
     // Pad before painting: escape codes would otherwise count towards the width.
-    let to = painter.paint(to_style, format!("{:<7}", change.to.as_str()));
-    // The level the world sees now, when a folder makes it more than the file's own.
-    let through = change.entry.through.map_or(String::new(), |folder| {
-        format!(
-            "; {} now through folder {}/",
-            change.entry.effective,
-            escape(&folder.path)
-        )
-    });
+    let to = painter.paint(style, format!("{:<7}", change.to.as_str()));
+    let mut notes = Vec::new();
+    if let Some(required) = &change.required_by {
+        notes.push(format!(
+            "required by {} ({}, {})",
+            escape(&required.path),
+            required.wants,
+            deciding_rule(&change.rule)
+        ));
+    }
+    if let Some((folder, level)) = &row.through {
+        notes.push(format!("{level} now through folder {}/", escape(folder)));
+    }
     let line = format!(
         "  {} {}  {:<7} -> {}  {}",
-        painter.paint(Painter::YELLOW, "~"),
-        widths.columns(&file.path, file.filetype.as_str(), &file.fid),
+        painter.paint(style, mark),
+        widths.columns(&change.path, change.filetype.as_str(), &change.fid),
         change.from.as_str(),
         to,
-        painter.paint(
-            Painter::DIM,
-            format!("{}{through}", decided_by(&change.entry.decided_by))
-        ),
+        painter.paint(Painter::DIM, notes.join("; ")),
     );
     writeln!(out, "{}", line.trim_end())
+}
+
+/// A saved change's rule in text: `rule 2 "reports/**"` or `default`.
+fn deciding_rule(rule: &DecidingRule) -> String {
+    match rule {
+        DecidingRule::Rule {
+            number, pattern, ..
+        } => format!("rule {number} \"{}\"", escape(pattern)),
+        DecidingRule::Default => "default".to_owned(),
+    }
 }
 
 /// Warns about rules that decided no file; written to stderr so the plan on stdout stays
@@ -810,7 +975,7 @@ fn write_outcomes(
     Ok(())
 }
 
-fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+fn write_breaches(breaches: &[Guardrail], painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     if breaches.is_empty() {
         return Ok(());
     }
@@ -820,8 +985,8 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
         writeln!(
             out,
             "  ! {} {}",
-            escape(&self::breach(breach)),
-            override_note(breach)
+            escape(&breach.message),
+            override_note(&breach.setting)
         )?;
     }
     writeln!(out)
@@ -829,6 +994,7 @@ fn write_breaches(breaches: &[Breach], painter: Painter, out: &mut dyn Write) ->
 
 /// The check result for people: one line per violation, then the summary line.
 pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    write_origin(view.source, view.policy, view.targets, out)?;
     let report = view.report;
     let findings: Vec<_> = report.findings().collect();
     let widths = Widths::of(
@@ -853,8 +1019,23 @@ pub(crate) fn check(view: &CheckView<'_>, painter: Painter, out: &mut dyn Write)
     writeln!(
         out,
         "{}",
-        painter.paint(Painter::BOLD, check_summary_line(report))
+        painter.paint(Painter::BOLD, check_summary(report, view.targets))
     )
+}
+
+/// The check's summary line; a targeted check that finds nothing says it vouches for the
+/// targets only, never `compliant`.
+pub(crate) fn check_summary(report: &crate::check::Report, targets: &[String]) -> String {
+    let line = check_summary_line(report);
+    if targets.is_empty() {
+        return line;
+    }
+    match line.strip_prefix("Check: compliant, ") {
+        Some(rest) => format!(
+            "Check: no violations in the targeted paths, {rest} Targeted: not the whole account."
+        ),
+        None => format!("{line} Targeted: not the whole account."),
+    }
 }
 
 /// The line before a saved plan is carried out: which plan, and what it does.

@@ -22,8 +22,12 @@ pub(crate) struct CheckJson {
     pub policy: String,
     /// Where the inventory came from.
     pub source: Source,
-    /// Whether nothing is wrong.
+    /// Whether nothing is wrong in the whole account: always `false` for a targeted check
+    /// (`targets`), which cannot vouch for the rest.
     pub compliant: bool,
+    /// The `--target` globs the check was limited to; absent for the whole account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub summary: CheckSummaryJson,
     /// Every violation, by path.
     pub violations: Vec<ViolationJson>,

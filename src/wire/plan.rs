@@ -35,24 +35,37 @@
 //!   file no longer has them.
 //! - `rule.type` is `rule` (with the 1-based `index`, the `pattern` that matched and the
 //!   rule's `line` in the policy) or `default`.
+//! - `through` (optional, on a change) names the folder that makes the file more exposed than
+//!   its own flags and the level the world sees now: `{"folder": "reports", "level":
+//!   "public"}`. It is for people (`plotward show` prints it); apply does not read it.
 //! - `guardrails` lists the guardrails the plan breaks (empty when none); `apply` refuses such
 //!   a plan unless `--force`.
 //! - `listing` (optional) says what the live listing could not vouch for:
 //!   `{"foreign_skipped": 3, "unplaced": 2, "unproven": {"counted": 120, "listed": 117}}`
 //!   (each part absent when there is nothing to say).
+//! - `targets` (format version 2 only) lists the `--target` globs a targeted plan is limited
+//!   to: its changes, summary and guardrails cover only the paths they match. A targeted plan
+//!   is written as `format_version` 2 so that a reader that knows only version 1 refuses it
+//!   rather than apply it as a plan of the whole account; a plan of the whole account stays
+//!   version 1 (no `targets`). This build reads both, and refuses a version 1 plan with
+//!   `targets` and a version 2 plan without.
 //! - Share keys never appear.
 
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::{Coverage, FileType, Flags, Sharing};
 
-/// The plan format version this build writes and reads.
+/// The plan format version this build writes for a plan of the whole account.
 pub(crate) const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The plan format version this build writes for a targeted plan (`--target`): a reader that
+/// knows only version 1 refuses it, so no older plotward applies it as a whole plan.
+pub(crate) const PLAN_FORMAT_VERSION_TARGETED: u32 = 2;
 
 /// A plan as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PlanFile {
-    /// Always [`PLAN_FORMAT_VERSION`].
+    /// [`PLAN_FORMAT_VERSION`], or [`PLAN_FORMAT_VERSION_TARGETED`] with `targets`.
     pub format_version: u32,
     /// The policy file the plan was made from.
     pub policy: String,
@@ -77,6 +90,10 @@ pub(crate) struct PlanFile {
     /// The folders the plan changes, with what lies below each; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folders: Vec<FolderChangeJson>,
+    /// The `--target` globs the plan is limited to (format version 2 only); absent for a plan
+    /// of the whole account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// A broken guardrail.
@@ -135,6 +152,19 @@ pub(crate) struct ChangeJson {
     /// For a folder restricted for its contents: the file below that requires it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_by: Option<RequiredByJson>,
+    /// When a folder above makes the file more exposed than its own flags: that folder and
+    /// the level the world sees now. Shown in every format; apply does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<ThroughJson>,
+}
+
+/// The folder that makes a file more exposed than its own flags, and the level it gives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ThroughJson {
+    /// The folder's path.
+    pub folder: String,
+    /// The level the world sees the file at now.
+    pub level: Sharing,
 }
 
 /// The file below a folder that requires the folder's restriction.

@@ -49,7 +49,7 @@ fn no_color_and_pipes_give_plain_text() {
             .env("NO_COLOR", "1")
             .args(args)
             .stdout_lacks("\u{1b}")
-            .stdout_contains("x  plot  a:1  private -> public   default")
+            .stdout_contains("Expose 1 file by the default:\n  + x  plot  a:1  private -> public\n")
             .status(0);
     }
 }

@@ -3,7 +3,7 @@
 //! converges by putting back what a folder change moved.
 
 use plotward_sandbox::Options;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::gitops::{live, seeded_with};
@@ -72,7 +72,8 @@ fn assert_converged(sandbox: &plotward_sandbox::Sandbox, policy: &str) {
         .policy(policy)
         .args(["plan", "--detailed-exitcode"])
         .status(0);
-    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    let last = again.stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("No changes."), "{}", again.stdout);
 }
 
 #[test]
@@ -129,7 +130,7 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
         "{}",
         lines[folder]
     );
-    let chart = line("reports/chart");
+    let chart = line("+ reports/chart");
     assert!(
         lines[chart].contains("private -> public")
             && lines[chart].contains("public now through folder reports/"),
@@ -156,13 +157,15 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
             secret_below: 0,
         }]
     );
-    // The manifest diff shows what the world sees: revenue goes from public to private,
-    // although its own flags do not change.
+    // The manifest diff shows the changes as the world sees them: the folder, and the chart
+    // that is public through it now. Revenue, whose own flags do not change, is not a change
+    // (a saved plan does not hold it); the folder note says what lies below.
     live(&sandbox)
         .policy(POLICY)
         .args(["plan", "--format", "diff"])
-        .stdout_contains("-reports/revenue  plot  public\n")
-        .stdout_contains("+reports/revenue  plot  private\n")
+        .stdout_contains("-reports  fold  public\n+reports  fold  private\n")
+        .stdout_contains("-reports/chart  plot  public\n+reports/chart  plot  public\n")
+        .stdout_lacks("reports/revenue")
         .status(0);
     let raw: Value = serde_json::from_str(&json.stdout).unwrap();
     let folder_change = raw["changes"]
@@ -173,6 +176,17 @@ fn the_plan_restricts_the_folder_for_its_contents_and_warns_what_it_may_disturb(
         .unwrap();
     assert_eq!(folder_change["required_by"]["path"], "reports/q3/deep");
     assert_eq!(folder_change["required_by"]["wants"], "private");
+    // The saved plan says what the world sees now, so `show` can print it.
+    let chart = raw["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["path"] == "reports/chart")
+        .unwrap();
+    assert_eq!(
+        chart["through"],
+        json!({"folder": "reports", "level": "public"})
+    );
 }
 
 #[test]

@@ -90,7 +90,8 @@ fn check_is_read_only_and_exits_2_on_violations_then_0() {
         .status(0);
     live(&sandbox)
         .args(["check", "-p", &example("policies/example.yaml")])
-        .stdout("Check: compliant, 45 files.\n")
+        .stdout_contains("Account: alice at http://127.0.0.1:")
+        .stdout_contains("\nCheck: compliant, 45 files.\n")
         .status(0);
 }
 
@@ -209,30 +210,23 @@ fn check_junit_is_valid_xml_with_a_case_per_file_and_a_failure_per_violation() {
 
 #[test]
 fn markdown_and_diff_reports_are_pinned() {
+    use crate::plan::{example_copied, example_relative};
     for (format, fixture) in [
         ("markdown", "tests/fixtures/example-plan.md"),
         ("diff", "tests/fixtures/example-plan.diff"),
     ] {
-        Test::new()
-            .args([
-                "plan",
-                "-p",
-                &example("policies/example.yaml"),
-                "--snapshot",
-                &example("examples/inventory.json"),
-                "--format",
-                format,
-            ])
+        example_copied()
+            .args(example_relative(&["--format", format]))
             .stdout_matches_fixture(fixture)
             .status(0);
     }
-    Test::new()
+    example_copied()
         .args([
             "check",
             "-p",
-            &example("policies/example.yaml"),
+            "policies/example.yaml",
             "--snapshot",
-            &example("examples/inventory.json"),
+            "examples/inventory.json",
             "--format",
             "markdown",
         ])
@@ -241,7 +235,7 @@ fn markdown_and_diff_reports_are_pinned() {
 }
 
 #[test]
-fn markdown_reports_order_exposures_first_and_carry_the_diff() {
+fn markdown_plans_summarise_every_rule_then_list_restrictions_then_exposures_once() {
     let run = Test::new()
         .args([
             "plan",
@@ -252,19 +246,23 @@ fn markdown_reports_order_exposures_first_and_carry_the_diff() {
             "--format",
             "markdown",
         ])
-        .stdout_contains("</details>")
         .stdout_contains(
             "| `finance/payroll` | grid | `alice:5` | public → private | rule 1 `finance/**` |",
         )
+        .stdout_contains("| rule 5 `marketing/**` | 0 | 3 |")
+        .stdout_contains("| **All** | **11** | **8** |")
+        .stdout_lacks("Truncated")
         .status(0);
     let md = &run.stdout;
     assert!(md.starts_with("**Plan: 11 to restrict, 8 to expose, 26 unchanged, 39 ignored.**\n"));
-    let exposes = md.find("**Exposes 8 files**").unwrap();
+    assert!(md.contains("\nSnapshot `"), "{md}");
+    let summary = md.find("| Decided by |").unwrap();
     let restricts = md.find("**Restricts 11 files**").unwrap();
-    let details = md.find("<details>").unwrap();
-    let diff = md.find("```diff\n").unwrap();
-    assert!(exposes < restricts && restricts < details && details < diff);
-    assert!(md.trim_end().ends_with("```"));
+    let exposes = md.find("**Exposes 8 files**").unwrap();
+    assert!(summary < restricts && restricts < exposes, "{md}");
+    // Every change is one row, once.
+    let rows = md.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(rows, 19, "{md}");
 }
 
 #[test]
@@ -406,7 +404,9 @@ fn export_reproduces_the_example_account() {
             &example("examples/inventory.json"),
             "--detailed-exitcode",
         ])
-        .stdout("No changes. Plan: 0 to restrict, 0 to expose, 66 unchanged, 18 ignored.\n")
+        .stdout_contains(
+            "\nNo changes. Plan: 0 to restrict, 0 to expose, 66 unchanged, 18 ignored.\n",
+        )
         .status(0);
 }
 
@@ -428,7 +428,7 @@ fn export_of_a_generated_10000_file_account_plans_zero_changes() {
         .status(0);
     assert!(
         plan.stdout
-            .starts_with("No changes. Plan: 0 to restrict, 0 to expose, 10000 unchanged, "),
+            .contains("\nNo changes. Plan: 0 to restrict, 0 to expose, 10000 unchanged, "),
         "{}",
         plan.stdout
     );
@@ -743,9 +743,12 @@ fn a_typo_that_protects_nothing_is_shown_everywhere_and_fails_strict() {
     let test = |args: &[&str]| offline(policy, &snapshot, args);
     let note = "Rule 1 \"finanse/**\" (line 3) decided no file: it protects nothing.";
     let check = test(&["check"]).status(0);
-    assert_eq!(
-        check.stdout,
-        format!("{note}\nCheck: compliant, 0 files. 1 rule decided no file.\n")
+    assert!(
+        check.stdout.ends_with(&format!(
+            "\n\n{note}\nCheck: compliant, 0 files. 1 rule decided no file.\n"
+        )),
+        "{}",
+        check.stdout
     );
     let json: CheckJson =
         serde_json::from_str(&test(&["check", "--format", "json"]).status(0).stdout).unwrap();

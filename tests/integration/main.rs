@@ -56,6 +56,12 @@ mod hostile;
 /// Every attack of a lying or broken server, on the real binary: what each server saw.
 mod untrusted;
 
+/// `show`: saved plans printed as `plan` printed them, without credentials.
+mod show;
+
+/// `--target`: targeted plans, applies and checks, and how they say so.
+mod target;
+
 /// Folder visibility: files judged by what the world sees through their folders.
 mod folders;
 

@@ -103,6 +103,20 @@ struct ChangeJson {
     /// For a folder restricted for its contents: `{fid, path, wants}` of the file requiring it.
     #[serde(default)]
     required_by: Option<serde_json::Value>,
+    /// When a folder above exposes the file more than its own flags: that folder and the level.
+    /// Pinned for its shape; `folders.rs` reads its values.
+    #[serde(default)]
+    #[allow(dead_code)]
+    through: Option<ThroughJson>,
+}
+
+/// `changes[].through`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ThroughJson {
+    folder: String,
+    level: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +146,29 @@ pub(crate) struct DeadRuleJson {
     pub patterns: Vec<String>,
     /// The rule's line.
     pub line: u64,
+}
+
+/// The example policy and account copied into the test's directory, so what a plan prints
+/// names them by the same relative paths on every machine (pinned fixtures show them).
+pub(crate) fn example_copied() -> Test {
+    Test::new()
+        .copy("policies/example.yaml")
+        .copy("examples/inventory.json")
+}
+
+/// `plan` of [`example_copied`], by relative paths, then `extra`.
+pub(crate) fn example_relative(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "plan",
+        "-p",
+        "policies/example.yaml",
+        "--snapshot",
+        "examples/inventory.json",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
 }
 
 fn example_args(extra: &[&str]) -> Vec<String> {
@@ -190,11 +227,19 @@ fn text_plan_lists_restrictions_then_exposures_with_a_summary() {
         .args(["plan", "--snapshot", "snapshot.json"])
         .stdout(
             r#"
-            plotward will change the sharing of 3 files:
+            Snapshot: snapshot.json
+            Policy: plotward.yaml
 
-              ~ finance/payroll     grid  alice:77  public  -> private  rule 1 "finance/**"
-              ~ reports/q3/revenue  plot  alice:42  public  -> secret   rule 2 "reports/**"
-              ~ public/demo         plot  alice:5   private -> public   rule 3 "public/**"
+            plotward will change the sharing of 3 files (- restricts, + exposes):
+
+            Restrict 1 file by rule 1 "finance/**":
+              - finance/payroll     grid  alice:77  public  -> private
+
+            Restrict 1 file by rule 2 "reports/**":
+              - reports/q3/revenue  plot  alice:42  public  -> secret
+
+            Expose 1 file by rule 3 "public/**":
+              + public/demo         plot  alice:5   private -> public
 
             Rule 4 "legacy/**" (line 11) decided no file: it protects nothing.
             Plan: 2 to restrict, 1 to expose, 2 unchanged, 6 ignored.
@@ -292,7 +337,11 @@ fn out_saves_the_json_plan_whatever_the_format() {
     let run = small()
         .args(["plan", "--snapshot", "snapshot.json", "--out", "plan.json"])
         .status(0);
-    assert!(run.stdout.starts_with("plotward will change"));
+    assert!(
+        run.stdout.contains("\n\nplotward will change"),
+        "{}",
+        run.stdout
+    );
     let saved: PlanJson = serde_json::from_str(&run.read("plan.json")).unwrap();
     assert_eq!(saved.changes.len(), 3);
     let json = small()
@@ -315,7 +364,8 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
         .write("snapshot.json", &compliant)
         .args(["plan", "--snapshot", "snapshot.json", "--detailed-exitcode"])
         .stdout(
-            "Rule 4 \"legacy/**\" (line 11) decided no file: it protects nothing.\n\
+            "Snapshot: snapshot.json\nPolicy: plotward.yaml\n\n\
+             Rule 4 \"legacy/**\" (line 11) decided no file: it protects nothing.\n\
              No changes. Plan: 0 to restrict, 0 to expose, 5 unchanged, 6 ignored.\n",
         )
         .status(0);
@@ -323,8 +373,8 @@ fn detailed_exitcode_is_2_with_changes_and_0_without() {
 
 #[test]
 fn example_plan_is_pinned() {
-    let run = Test::new()
-        .args(example_args(&[]))
+    let run = example_copied()
+        .args(example_relative(&[]))
         .stdout_matches_fixture("tests/fixtures/example-plan.txt")
         .status(0);
     assert_eq!(run.stderr, "", "the example policy has no dead rules");
@@ -554,8 +604,9 @@ fn a_file_name_cannot_forge_a_summary_line_or_reach_the_terminal_raw() {
         "{text}"
     );
     assert!(!has_raw_controls(&text), "{text:?}");
-    // One line per change: the header, a blank line, four changes, a blank line, the summary.
-    assert_eq!(text.lines().count(), 8, "{text}");
+    // One line per change: the origin (two lines and a blank), the header and a blank line, a
+    // group heading, four changes and a blank line, the summary.
+    assert_eq!(text.lines().count(), 12, "{text}");
     let diff = plan_with(&["--format", "diff"]).status(0).stdout;
     assert!(!has_raw_controls(&diff), "{diff:?}");
     assert_eq!(
@@ -634,7 +685,7 @@ fn columns_line_up_by_display_width_with_wide_characters() {
     let columns: Vec<usize> = run
         .stdout
         .lines()
-        .filter(|l| l.starts_with("  ~ "))
+        .filter(|l| l.starts_with("  - "))
         .map(|l| {
             let before = &l[..l.find("plot").expect("the filetype column")];
             unicode_width::UnicodeWidthStr::width(before)

@@ -27,7 +27,7 @@ fn saved() -> PlanFile {
         api_url: "http://127.0.0.1:1".into(),
         user: "alice".into(),
     };
-    crate::render::json::plan_file(&plan, &policy, source, &[])
+    crate::render::json::plan_file(&plan, &policy, (source, &[]), &[])
 }
 
 fn edited(edit: impl FnOnce(&mut PlanFile)) -> Result<SavedPlan, SavedPlanError> {
@@ -69,8 +69,8 @@ fn a_plan_as_saved_is_accepted_with_its_changes_in_order() {
 #[test]
 fn another_format_version_is_refused() {
     assert_eq!(
-        edited(|f| f.format_version = 2),
-        Err(SavedPlanError::Version { found: 2 })
+        edited(|f| f.format_version = 3),
+        Err(SavedPlanError::Version { found: 3 })
     );
 }
 
@@ -243,6 +243,10 @@ mod properties {
     /// What a plan file must be refused for, checked independently of the code under test:
     /// `None` when it says one consistent thing.
     fn expected_refusal(file: &PlanFile) -> Option<&'static str> {
+        // The edits never add targets: version 2 (targeted) without any is refused too.
+        if file.format_version == 2 {
+            return Some("targets");
+        }
         if file.format_version != PLAN_FORMAT_VERSION {
             return Some("version");
         }
@@ -275,9 +279,41 @@ mod properties {
     fn kind(error: &SavedPlanError) -> &'static str {
         match error {
             SavedPlanError::Version { .. } => "version",
+            SavedPlanError::Targets { .. } | SavedPlanError::BadTarget(_) => "targets",
             SavedPlanError::Inconsistent { .. } => "inconsistent",
             SavedPlanError::Repeated { .. } => "repeated",
             SavedPlanError::Miscounted { .. } => "miscounted",
+        }
+    }
+
+    /// A targeted plan is version 2 and names its targets; a plan of the whole account is
+    /// version 1 and names none; anything else is refused, so no reader takes one for the
+    /// other.
+    #[test]
+    fn targets_and_the_format_version_must_agree() {
+        let (inventory, policy) = build(&[], 0);
+        let plan = crate::plan::diff(&policy, &inventory);
+        let targets = ["reports/**".to_owned()];
+        let targeted = crate::render::json::plan_file(&plan, &policy, (source(), &targets), &[]);
+        assert_eq!(targeted.format_version, 2);
+        assert_eq!(
+            SavedPlan::try_from(targeted.clone()).unwrap().targets,
+            targets
+        );
+        let whole = crate::render::json::plan_file(&plan, &policy, (source(), &[]), &[]);
+        assert_eq!(whole.format_version, 1);
+        let mut v1_with_targets = whole.clone();
+        v1_with_targets.targets = targets.to_vec();
+        let mut v2_without = targeted.clone();
+        v2_without.targets.clear();
+        let mut bad_glob = targeted.clone();
+        bad_glob.targets = vec!["/abs/**".to_owned()];
+        for (file, want) in [
+            (v1_with_targets, "targets"),
+            (v2_without, "targets"),
+            (bad_glob, "targets"),
+        ] {
+            assert_eq!(kind(&SavedPlan::try_from(file).unwrap_err()), want);
         }
     }
 
@@ -289,7 +325,7 @@ mod properties {
             let (inventory, policy) = build(&nodes, default);
             let plan = crate::plan::diff(&policy, &inventory);
             let breaches = crate::plan::breaches(&plan, &policy.guardrails);
-            let text = serde_json::to_string(&crate::render::json::plan_file(&plan, &policy, source(), &breaches))
+            let text = serde_json::to_string(&crate::render::json::plan_file(&plan, &policy, (source(), &[]), &breaches))
                 .unwrap();
             let file: PlanFile = serde_json::from_str(&text).unwrap();
             let saved = SavedPlan::try_from(file).unwrap();
@@ -309,7 +345,7 @@ mod properties {
         ) {
             let (inventory, policy) = build(&nodes, default);
             let plan = crate::plan::diff(&policy, &inventory);
-            let mut file = crate::render::json::plan_file(&plan, &policy, source(), &[]);
+            let mut file = crate::render::json::plan_file(&plan, &policy, (source(), &[]), &[]);
             for edit in &edits {
                 perform(&mut file, edit);
             }

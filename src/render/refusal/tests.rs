@@ -142,7 +142,8 @@ fn an_invalid_plan_is_named_before_what_is_wrong() {
     let cases = [
         (
             SavedPlanError::Version { found: 7 },
-            "v\\e.json has format_version 7; this plotward applies version 1",
+            "v\\e.json has format_version 7; this plotward applies versions 1 (a whole account) \
+             and 2 (targeted)",
         ),
         (
             SavedPlanError::Inconsistent {
