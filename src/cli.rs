@@ -251,7 +251,7 @@ pub(crate) struct ShowArgs {
     pub plan_file: PathBuf,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text, env = "PLOTWARD_FORMAT")]
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text, env = "PLOTWARD_SHOW_FORMAT")]
     pub format: PlanFormat,
 
     /// How to show a large plan.
@@ -463,6 +463,7 @@ impl Command {
             Command::Snapshot(args) => Some(&mut args.connection),
             Command::Export(args) => Some(&mut args.connection),
             Command::Validate(_)
+            | Command::Show(_)
             | Command::Explain(_)
             | Command::Test(_)
             | Command::Schema
