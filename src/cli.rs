@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Read-only compliance gate: report every violation; exit 2 if there is any.
     Check(CheckArgs),
 
+    /// Show the live sharing of given files, the rule that decides it, and whether they comply.
+    Status(StatusArgs),
+
     /// Save the account's files and sharing as a snapshot (JSON).
     Snapshot(SnapshotArgs),
 
@@ -399,6 +402,39 @@ pub(crate) enum CheckFormat {
     Markdown,
     /// JUnit XML: one test case per file, a failure per violation.
     Junit,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Read the files from a snapshot file instead of the live account.
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text, env = "PLOTWARD_FORMAT")]
+    pub format: StatusFormat,
+
+    /// How to reach the account (unused with --snapshot).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// File paths as Chart Studio shows them, folders joined by `/` (`reports/q3/revenue`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// `status --format`; `config` maps it to [`crate::render::status::StatusFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusFormat {
+    /// A block per file for people, and a summary line.
+    Text,
+    /// The versioned JSON status (`format_version` 1, documented in the README).
+    Json,
 }
 
 /// Arguments of `export`.

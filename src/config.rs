@@ -48,6 +48,8 @@ pub(crate) enum CommandConfig {
     Apply(Box<ApplyConfig>),
     /// `check`
     Check(Box<CheckConfig>),
+    /// `status`
+    Status(Box<StatusConfig>),
     /// `snapshot`
     Snapshot {
         /// Where to write; stdout when `None`.
@@ -113,6 +115,17 @@ pub(crate) struct CheckConfig {
     pub strict: bool,
 }
 
+/// Settings of `status`.
+#[derive(Debug)]
+pub(crate) struct StatusConfig {
+    pub policy: PathBuf,
+    /// Where the files are read.
+    pub input: Input,
+    pub format: crate::render::status::StatusFormat,
+    /// The paths to show, each checked.
+    pub paths: Vec<String>,
+}
+
 /// Settings of `apply`.
 #[derive(Debug)]
 pub(crate) struct ApplyConfig {
@@ -171,6 +184,7 @@ impl Config {
             Command::Sandbox(args) => CommandConfig::Sandbox(Box::new(sandbox_options(args)?)),
             Command::Apply(args) => CommandConfig::Apply(Box::new(apply_config(args)?)),
             Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
+            Command::Status(args) => CommandConfig::Status(Box::new(status_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
                 remote: Box::new(remote(args.connection)?),
@@ -243,6 +257,21 @@ fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
         strict: args.strict,
+    })
+}
+
+fn status_config(args: cli::StatusArgs) -> Result<StatusConfig, Error> {
+    for path in &args.paths {
+        check_path(path).map_err(UsageError::Path)?;
+    }
+    Ok(StatusConfig {
+        policy: args.policy.policy,
+        input: input(args.snapshot, args.connection)?,
+        format: match args.format {
+            cli::StatusFormat::Text => crate::render::status::StatusFormat::Text,
+            cli::StatusFormat::Json => crate::render::status::StatusFormat::Json,
+        },
+        paths: args.paths,
     })
 }
 

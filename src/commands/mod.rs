@@ -7,6 +7,7 @@ mod outfile;
 mod plan;
 mod policy;
 mod sandbox;
+mod status;
 
 use std::io::Write;
 
@@ -21,6 +22,7 @@ pub(crate) use export::export;
 pub(crate) use plan::{plan, snapshot};
 pub(crate) use policy::{schema, test};
 pub(crate) use sandbox::{demo, sandbox};
+pub(crate) use status::status;
 
 use crate::error::{Error, Exit};
 use crate::inventory::FileType;

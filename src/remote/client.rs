@@ -13,10 +13,12 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use super::RemoteError;
-use super::api::{self, ApiBase, Fid, FileFlags, ListPage, ListedFile, Unplaced};
+use super::api::{
+    self, ApiBase, Fid, FileFlags, Found, ListPage, ListedFile, LookupKind, Unplaced,
+};
 use super::credentials::{Connection, Source, Sources, TlsVerify};
 use super::retry::{Breaker, RetryPolicy};
-use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
+use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, RemoteFile, Sharing};
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -578,6 +580,112 @@ impl Client {
         let page: ListPage = self.get_json(url).await?;
         api::check_items(&page.children.results).map_err(RemoteError::Listing)?;
         Ok(page)
+    }
+
+    /// Looks one path of the user up: `None` when the server answers 404 (or the file is in
+    /// the trash). The answer is read with a small cap and checked by [`api::parse_lookup`]:
+    /// the user's own fid, the name asked for, a known file type, both flags.
+    pub(crate) async fn lookup(
+        &self,
+        kind: LookupKind,
+        path: &str,
+    ) -> Result<Option<Found>, RemoteError> {
+        let url = self.base.lookup_url(kind, path, &self.username);
+        let capped = self
+            .clone()
+            .with_max_response_bytes(api::MAX_LOOKUP_BYTES.min(self.max_response_bytes));
+        let body = match capped.send(Method::GET, &url, None, &mut |_| {}).await {
+            Ok(body) => body,
+            Err(RemoteError::Http { status: 404, .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        api::parse_lookup(&body.bytes, &self.username, path, kind).map_err(RemoteError::Lookup)
+    }
+
+    /// The files at `paths` (those the server has) and every folder above them, as an
+    /// inventory, without listing the account: one
+    /// lookup per path and per folder (each folder once). Each answer is checked against the
+    /// one below it: a file's `parent` must be the folder found at its folder path, and a
+    /// top-level folder's the root, so the server cannot place a file elsewhere than asked.
+    pub(crate) async fn locate(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
+        let mut found: std::collections::BTreeMap<String, Found> = Default::default();
+        for path in paths {
+            if found.contains_key(path) {
+                continue;
+            }
+            // A path the server has no file at is left out: `status` reports it as missing.
+            if let Some(file) = self.lookup(LookupKind::File, path).await? {
+                self.place(path, file, &mut found).await?;
+            }
+        }
+        let files = found
+            .into_iter()
+            .map(|(path, file)| RemoteFile {
+                fid: file.fid,
+                path,
+                filetype: file.filetype,
+                flags: file.flags,
+            })
+            .collect();
+        Ok(Inventory::new(files))
+    }
+
+    /// Records `file`, found at `path`, and looks up the folders above it until one already
+    /// recorded (or the root), checking that each is the parent the one below names.
+    async fn place(
+        &self,
+        path: &str,
+        file: Found,
+        found: &mut std::collections::BTreeMap<String, Found>,
+    ) -> Result<(), RemoteError> {
+        let mut path = path.to_owned();
+        let mut child = file;
+        loop {
+            let Some((folder_path, _)) = path.rsplit_once('/') else {
+                if child.parent != -1 {
+                    return Err(RemoteError::Lookup(format!(
+                        "the server puts `{}` ({}) in folder {}, but it was looked up at the                          top level; refusing to judge it",
+                        api::redact(&path),
+                        child.fid,
+                        child.parent
+                    )));
+                }
+                found.insert(path, child);
+                return Ok(());
+            };
+            let folder_path = folder_path.to_owned();
+            let known = found.get(&folder_path).cloned();
+            let recorded = known.is_some();
+            let folder = match known {
+                Some(folder) => folder,
+                None => self
+                    .lookup(LookupKind::Folder, &folder_path)
+                    .await?
+                    .ok_or_else(|| {
+                        RemoteError::Lookup(format!(
+                            "the server found `{}` but not its folder `{}`; refusing to judge it",
+                            api::redact(&path),
+                            api::redact(&folder_path)
+                        ))
+                    })?,
+            };
+            if child.parent != folder.idlocal || folder.filetype != crate::inventory::FileType::Folder {
+                return Err(RemoteError::Lookup(format!(
+                    "the server puts `{}` ({}) in folder {}, but the folder `{}` is {}; \
+                     refusing to judge it",
+                    api::redact(&path),
+                    child.fid,
+                    child.parent,
+                    api::redact(&folder_path),
+                    folder.fid
+                )));
+            }
+            found.insert(std::mem::replace(&mut path, folder_path.clone()), child);
+            if recorded {
+                return Ok(());
+            }
+            child = folder;
+        }
     }
 
     /// Reads a file's sharing flags.

@@ -14,6 +14,7 @@ pub(crate) mod markdown;
 pub(crate) mod outcome;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
+pub(crate) mod status;
 pub(crate) mod text;
 pub(crate) mod yaml;
 
