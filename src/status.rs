@@ -133,11 +133,14 @@ fn judged(entry: &Entry<'_>, findings: Vec<Finding>) -> Judged {
 /// Every other verdict and action depends only on the file and the folders above it: each
 /// folder above is capped at what this file wants, so no other file can raise it.
 pub(crate) fn needs_listing(plan: &Plan<'_>, paths: &[String]) -> bool {
-    paths.iter().flat_map(|path| entries_at(plan, path)).any(|entry| {
-        entry.file.filetype == FileType::Folder
-            || (entry.action == Action::Keep
-                && entry.wanted.is_some_and(|wanted| entry.current() < wanted))
-    })
+    paths
+        .iter()
+        .flat_map(|path| entries_at(plan, path))
+        .any(|entry| {
+            entry.file.filetype == FileType::Folder
+                || (entry.action == Action::Keep
+                    && entry.wanted.is_some_and(|wanted| entry.current() < wanted))
+        })
 }
 
 #[cfg(test)]

@@ -608,7 +608,7 @@ impl Client {
     /// one below it: a file's `parent` must be the folder found at its folder path, and a
     /// top-level folder's the root, so the server cannot place a file elsewhere than asked.
     pub(crate) async fn locate(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
-        let mut found: std::collections::BTreeMap<String, Found> = Default::default();
+        let mut found = std::collections::BTreeMap::<String, Found>::new();
         for path in paths {
             if found.contains_key(path) {
                 continue;
@@ -669,7 +669,9 @@ impl Client {
                         ))
                     })?,
             };
-            if child.parent != folder.idlocal || folder.filetype != crate::inventory::FileType::Folder {
+            if child.parent != folder.idlocal
+                || folder.filetype != crate::inventory::FileType::Folder
+            {
                 return Err(RemoteError::Lookup(format!(
                     "the server puts `{}` ({}) in folder {}, but the folder `{}` is {}; \
                      refusing to judge it",

@@ -167,16 +167,19 @@ pub(crate) fn summary_line(rows: &[Row]) -> String {
             Row::Found(_) => bad += 1,
         }
     }
-    let mut line = format!("Status: {good} compliant, {bad} not compliant");
-    if missing > 0 {
-        line.push_str(&format!(", {missing} not found"));
-    }
-    line.push('.');
-    line
+    let missing = match missing {
+        0 => String::new(),
+        n => format!(", {n} not found"),
+    };
+    format!("Status: {good} compliant, {bad} not compliant{missing}.")
 }
 
 /// The JSON document.
-pub(crate) fn json(view: &StatusView<'_>, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn json(
+    view: &StatusView<'_>,
+    _painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     super::json::write(&status_json(view), out)
 }
 
@@ -264,7 +267,9 @@ mod tests {
     }
 
     fn render_text(rows: &[Row], policy: &Policy) -> String {
-        let source = Source::Snapshot { path: "s.json".into() };
+        let source = Source::Snapshot {
+            path: "s.json".into(),
+        };
         let view = StatusView {
             rows,
             policy,
@@ -307,7 +312,9 @@ mod tests {
              gone: not found (no file at this path)\n\
              Status: 0 compliant, 1 not compliant, 1 not found.\n"
         );
-        let source = Source::Snapshot { path: "s.json".into() };
+        let source = Source::Snapshot {
+            path: "s.json".into(),
+        };
         let json = status_json(&StatusView {
             rows: &rows,
             policy: &policy,

@@ -61,3 +61,6 @@ mod folders;
 
 /// Setup and the credentials check: no default API URL, `users/current` first, every message.
 mod setup;
+
+/// `status PATH...`: lookups, agreement with check and plan, lying lookup answers.
+mod status;

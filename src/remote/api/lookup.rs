@@ -76,7 +76,9 @@ pub(crate) fn parse_lookup(
     let missing = |field: &str| wrong(format!("has no `{field}`"));
     let fid = answer.fid.as_deref().ok_or_else(|| missing("fid"))?;
     if fid.len() > MAX_FID_BYTES {
-        return Err(wrong(format!("has a fid longer than {MAX_FID_BYTES} bytes")));
+        return Err(wrong(format!(
+            "has a fid longer than {MAX_FID_BYTES} bytes"
+        )));
     }
     let idlocal = match Fid::check(fid, user) {
         FidCheck::Own(idlocal) => idlocal,
@@ -93,7 +95,10 @@ pub(crate) fn parse_lookup(
             )));
         }
     };
-    let name = answer.filename.as_deref().ok_or_else(|| missing("filename"))?;
+    let name = answer
+        .filename
+        .as_deref()
+        .ok_or_else(|| missing("filename"))?;
     let asked = path.rsplit('/').next().unwrap_or(path);
     if name.len() > MAX_NAME_BYTES || name != asked {
         return Err(wrong(format!(
@@ -102,7 +107,10 @@ pub(crate) fn parse_lookup(
             redact(asked)
         )));
     }
-    let filetype = answer.filetype.as_deref().ok_or_else(|| missing("filetype"))?;
+    let filetype = answer
+        .filetype
+        .as_deref()
+        .ok_or_else(|| missing("filetype"))?;
     if filetype.len() > MAX_FILETYPE_BYTES || !FileType::KNOWN.contains(&filetype) {
         return Err(wrong(format!(
             "gives the unknown file type `{}`",
