@@ -24,6 +24,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// Print one line per HTTP request on stderr (method, path, status or network error, time,
+    /// attempt), and whether a proxy is used. Never a key, a share key or a header.
+    #[arg(short, long, global = true, env = "PLOTWARD_VERBOSE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub verbose: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -93,6 +93,8 @@ pub(crate) struct Remote {
     pub max_response_bytes: usize,
     /// Go on, saying so, when the listing never adds up to the server's count.
     pub accept_count_mismatch: bool,
+    /// `-v`: trace every request on stderr.
+    pub verbose: bool,
 }
 
 /// Where a plan's inventory comes from.
@@ -175,7 +177,8 @@ impl Config {
     /// Validates the arguments; colour follows [`painter`].
     pub(crate) fn from_cli(cli: Cli) -> Result<Config, Error> {
         let no_color = cli.no_color;
-        let command = match cli.command {
+        let verbose = cli.verbose;
+        let mut command = match cli.command {
             Command::Validate(args) => CommandConfig::Validate {
                 policy: args.policy,
             },
@@ -198,11 +201,33 @@ impl Config {
                 keep_running: args.keep_running,
             },
         };
+        if let Some(remote) = command.remote_mut() {
+            remote.verbose = verbose;
+        }
         Ok(Config {
             stdout: painter(no_color, std::io::stdout().is_terminal()),
             stderr: painter(no_color, std::io::stderr().is_terminal()),
             command,
         })
+    }
+}
+
+impl CommandConfig {
+    /// The live account the command talks to, if any (for the global `-v`).
+    fn remote_mut(&mut self) -> Option<&mut Remote> {
+        let input = match self {
+            CommandConfig::Plan(config) => &mut config.input,
+            CommandConfig::Check(config) => &mut config.input,
+            CommandConfig::Status(config) => &mut config.input,
+            CommandConfig::Export { input, .. } => input,
+            CommandConfig::Apply(config) => return Some(&mut config.remote),
+            CommandConfig::Snapshot { remote, .. } => return Some(remote),
+            _ => return None,
+        };
+        match input {
+            Input::Live(remote) => Some(remote),
+            Input::Snapshot(_) => None,
+        }
     }
 }
 
@@ -345,6 +370,7 @@ fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
         max_response_bytes: usize::try_from(u64::from(args.max_response_mib) * 1024 * 1024)
             .unwrap_or(usize::MAX),
         accept_count_mismatch: args.accept_count_mismatch,
+        verbose: false,
     })
 }
 

@@ -18,6 +18,7 @@ use super::api::{
 };
 use super::credentials::{Connection, Source, Sources, TlsVerify};
 use super::retry::{Breaker, RetryPolicy};
+use super::trace::{self, Exchange, Outcome};
 use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, RemoteFile, Sharing};
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
@@ -65,6 +66,8 @@ pub(crate) struct Client {
     breaker: Arc<Breaker>,
     /// Set once the run is halted (an interrupt, a broken audit log): no attempt starts after.
     halt: Arc<OnceLock<String>>,
+    /// Where each attempt is reported for `-v`, if anywhere.
+    trace: Option<trace::Sink>,
 }
 
 /// An error and its causes, `: `-joined, so "builder error" says what went wrong beneath it.
@@ -156,6 +159,7 @@ impl Client {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             breaker: Arc::new(Breaker::default()),
             halt: Arc::new(OnceLock::new()),
+            trace: None,
         })
     }
 
@@ -176,6 +180,13 @@ impl Client {
     #[must_use]
     pub(crate) fn with_max_response_bytes(mut self, bytes: usize) -> Client {
         self.max_response_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The same client, reporting every HTTP attempt to `sink` (`-v`).
+    #[must_use]
+    pub(crate) fn with_trace(mut self, sink: trace::Sink) -> Client {
+        self.trace = Some(sink);
         self
     }
 
@@ -215,8 +226,11 @@ impl Client {
         loop {
             number += 1;
             self.may_start()?;
-            let failure = match self.attempt(&method, url, body).await {
+            let sent = tokio::time::Instant::now();
+            let result = self.attempt(&method, url, body).await;
+            let failure = match result {
                 Ok(response) => {
+                    self.report(&method, url, Outcome::Status(response.status.as_u16()), sent, number, false);
                     self.breaker.answered();
                     on_attempt(&Attempt {
                         number,
@@ -229,6 +243,14 @@ impl Client {
                 Err(failure) => failure,
             };
             let next = self.after_failure(number, began.elapsed(), &failure);
+            self.report(
+                &method,
+                url,
+                failure.outcome(),
+                sent,
+                number,
+                matches!(next, Next::Retry(_)),
+            );
             on_attempt(&Attempt {
                 number,
                 status: match next {
@@ -243,6 +265,28 @@ impl Client {
                 Next::GiveUp => return Err(failure.error),
                 Next::ServerDown(why) => return Err(RemoteError::ServerDown(why)),
             }
+        }
+    }
+
+    /// Reports one attempt to the trace sink, if there is one.
+    fn report(
+        &self,
+        method: &Method,
+        url: &Url,
+        outcome: Outcome,
+        sent: tokio::time::Instant,
+        attempt: u32,
+        will_retry: bool,
+    ) {
+        if let Some(sink) = &self.trace {
+            sink.report(&Exchange {
+                method: method.to_string(),
+                target: trace::target(url),
+                outcome,
+                elapsed: sent.elapsed(),
+                attempt,
+                will_retry,
+            });
         }
     }
 
@@ -753,9 +797,25 @@ struct Failure {
     retry_after: Option<Duration>,
     /// Whether the server answered at all (for the dead-server breaker).
     answered: bool,
+    /// Why there was no answer, for a transport failure.
+    cause: Option<Cause>,
 }
 
 impl Failure {
+    /// The attempt as the trace reports it: the status the server answered, or why none came.
+    fn outcome(&self) -> Outcome {
+        if let Some(cause) = self.cause {
+            return Outcome::Failed(cause.into());
+        }
+        match &self.error {
+            RemoteError::Redirect { status, .. } => Outcome::Status(*status),
+            RemoteError::TooLarge { .. } => Outcome::TooLarge(200),
+            other => other
+                .status()
+                .map_or(Outcome::Failed(trace::Failure::Other), Outcome::Status),
+        }
+    }
+
     /// An answer that retrying will not change.
     fn fatal(error: RemoteError) -> Failure {
         Failure {
@@ -763,6 +823,7 @@ impl Failure {
             retryable: false,
             retry_after: None,
             answered: true,
+            cause: None,
         }
     }
 
@@ -778,6 +839,7 @@ impl Failure {
             },
             retry_after: None,
             answered: false,
+            cause: Some(cause),
         }
     }
 }
@@ -798,6 +860,19 @@ enum Cause {
     Certificate,
     /// Anything else: a reset, a closed connection, a protocol error.
     Other,
+}
+
+impl From<Cause> for trace::Failure {
+    fn from(cause: Cause) -> trace::Failure {
+        match cause {
+            Cause::Timeout => trace::Failure::Timeout,
+            Cause::Dns => trace::Failure::Dns,
+            Cause::Refused => trace::Failure::Refused,
+            Cause::NotTls => trace::Failure::NotTls,
+            Cause::Certificate => trace::Failure::Certificate,
+            Cause::Other => trace::Failure::Other,
+        }
+    }
 }
 
 impl Cause {
@@ -858,6 +933,7 @@ fn classify(
         retryable: true,
         retry_after,
         answered: true,
+        cause: None,
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
         if api::is_daily_quota(&message, wait) {

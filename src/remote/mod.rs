@@ -5,6 +5,7 @@ pub(crate) mod api;
 pub(crate) mod client;
 pub(crate) mod credentials;
 mod retry;
+pub(crate) mod trace;
 
 pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
 pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};

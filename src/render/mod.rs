@@ -16,6 +16,7 @@ pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod status;
 pub(crate) mod text;
+pub(crate) mod trace;
 pub(crate) mod yaml;
 
 use std::fmt::Display;
