@@ -92,10 +92,7 @@ fn connect(
 
 /// `-v`: says where requests go (directly or through which proxy) and traces each attempt on
 /// stderr. Progress bars are hidden, so they cannot garble the trace.
-fn trace(
-    client: crate::remote::Client,
-    io: &mut Io<'_>,
-) -> Result<crate::remote::Client, Error> {
+fn trace(client: crate::remote::Client, io: &mut Io<'_>) -> Result<crate::remote::Client, Error> {
     use crate::remote::trace;
     io.progress = false;
     let origin = client.api_url();

@@ -230,7 +230,14 @@ impl Client {
             let result = self.attempt(&method, url, body).await;
             let failure = match result {
                 Ok(response) => {
-                    self.report(&method, url, Outcome::Status(response.status.as_u16()), sent, number, false);
+                    self.report(
+                        &method,
+                        url,
+                        Outcome::Status(response.status.as_u16()),
+                        sent,
+                        number,
+                        false,
+                    );
                     self.breaker.answered();
                     on_attempt(&Attempt {
                         number,

@@ -91,7 +91,10 @@ pub(crate) fn target(url: &Url) -> String {
             .map(|pair| {
                 let name = pair.split_once('=').map_or(pair, |(name, _)| name);
                 let lower = name.to_ascii_lowercase();
-                if SECRET_PARAMETERS.iter().any(|secret| lower.contains(secret)) {
+                if SECRET_PARAMETERS
+                    .iter()
+                    .any(|secret| lower.contains(secret))
+                {
                     format!("{name}=REDACTED")
                 } else {
                     pair.to_owned()
@@ -112,29 +115,35 @@ pub(crate) struct Proxy {
     /// Its value, user info redacted.
     pub url: String,
     /// `NO_PROXY` (or `no_proxy`), which may exempt the origin, as set.
-    pub no_proxy: Option<String>,
+    pub exempt: Option<String>,
 }
 
-/// The proxy variable reqwest honours for a request to `scheme` (its system-proxy rules:
-/// `HTTPS_PROXY` for https, `HTTP_PROXY` for http, `ALL_PROXY` for both, upper case before
-/// lower), read through `var` so it is tested without touching the process environment.
-/// Empty values count as unset.
+/// The proxy variable reqwest takes for a request to `scheme`, read through `var` so it is
+/// tested without touching the process environment. It mirrors reqwest's system proxy rules
+/// (hyper-util's `Matcher::from_env`): for each of `HTTPS_PROXY`/`HTTP_PROXY`, `ALL_PROXY` and
+/// `NO_PROXY`, the upper-case name if it is set (even empty), else the lower-case one; the
+/// scheme's own variable unless empty, else `ALL_PROXY`; none at all under CGI
+/// (`REQUEST_METHOD` set).
 pub(crate) fn proxy_for(scheme: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<Proxy> {
-    let names: &[&'static str] = if scheme == "https" {
-        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-    } else {
-        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    if var("REQUEST_METHOD").is_some() {
+        return None;
+    }
+    let first = |names: [&'static str; 2]| {
+        names
+            .into_iter()
+            .find_map(|name| var(name).map(|value| (name, value)))
+            .filter(|(_, value)| !value.trim().is_empty())
     };
-    let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-    let (variable, value) = names
-        .iter()
-        .find_map(|name| set(name).map(|value| (*name, value)))?;
+    let own = if scheme == "https" {
+        ["HTTPS_PROXY", "https_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy"]
+    };
+    let (variable, value) = first(own).or_else(|| first(["ALL_PROXY", "all_proxy"]))?;
     Some(Proxy {
         variable,
         url: redact(&value),
-        no_proxy: set("NO_PROXY")
-            .or_else(|| set("no_proxy"))
-            .map(|value| redact(&value)),
+        exempt: first(["NO_PROXY", "no_proxy"]).map(|(_, value)| redact(&value)),
     })
 }
 
@@ -180,13 +189,18 @@ mod tests {
             Some(Proxy {
                 variable: "https_proxy",
                 url: "http://***@corp:3128".into(),
-                no_proxy: Some("localhost,.internal".into()),
+                exempt: Some("localhost,.internal".into()),
             })
         );
         assert_eq!(proxy_for("http", &vars).unwrap().variable, "HTTP_PROXY");
         let all = env(&[("HTTPS_PROXY", " "), ("ALL_PROXY", "socks5://s:1080")]);
         assert_eq!(proxy_for("https", &all).unwrap().variable, "ALL_PROXY");
         assert_eq!(proxy_for("https", &env(&[])), None);
+        // An upper-case name that is set hides the lower-case one, even empty.
+        let hidden = env(&[("HTTPS_PROXY", ""), ("https_proxy", "http://x:1")]);
+        assert_eq!(proxy_for("https", &hidden), None);
+        let cgi = env(&[("REQUEST_METHOD", "GET"), ("HTTPS_PROXY", "http://x:1")]);
+        assert_eq!(proxy_for("https", &cgi), None);
     }
 
     proptest! {

@@ -50,7 +50,7 @@ pub(crate) fn connection(origin: &str, proxy: Option<&Proxy>) -> String {
             "http: requests go to {origin} directly (no HTTPS_PROXY, HTTP_PROXY or ALL_PROXY set)"
         ),
         Some(proxy) => {
-            let unless = proxy.no_proxy.as_deref().map_or(String::new(), |list| {
+            let unless = proxy.exempt.as_deref().map_or(String::new(), |list| {
                 format!(", unless NO_PROXY ({list}) exempts it")
             });
             format!(
@@ -103,7 +103,7 @@ mod tests {
         let proxy = Proxy {
             variable: "HTTPS_PROXY",
             url: "http://***@corp:3128".into(),
-            no_proxy: Some("localhost".into()),
+            exempt: Some("localhost".into()),
         };
         assert_eq!(
             connection("https://p.example.com", Some(&proxy)),

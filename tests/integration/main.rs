@@ -64,3 +64,6 @@ mod setup;
 
 /// `status PATH...`: lookups, agreement with check and plan, lying lookup answers.
 mod status;
+
+/// `-v`: the request trace, retries, proxies, and no secret in it.
+mod verbose;
