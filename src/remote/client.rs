@@ -654,10 +654,10 @@ impl Client {
     }
 
     /// The files at `paths` (those the server has) and every folder above them, as an
-    /// inventory, without listing the account: one
-    /// lookup per path and per folder (each folder once). Each answer is checked against the
-    /// one below it: a file's `parent` must be the folder found at its folder path, and a
-    /// top-level folder's the root, so the server cannot place a file elsewhere than asked.
+    /// inventory, without listing the account: one lookup per path and per folder (each
+    /// folder once). Each answer is checked against the one below it: a file's `parent` must
+    /// be the folder found at its folder path, and a top-level folder's the root, so the
+    /// server cannot place a file elsewhere than asked.
     pub(crate) async fn locate(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
         let mut found = std::collections::BTreeMap::<String, Found>::new();
         for path in paths {
