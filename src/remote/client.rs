@@ -669,6 +669,19 @@ impl Client {
                 self.place(path, file, &mut found).await?;
             }
         }
+        // One file has one path: a server naming the same fid at two paths is lying.
+        let mut paths_of = std::collections::HashMap::new();
+        for (path, file) in &found {
+            if let Some(other) = paths_of.insert(file.fid.as_str(), path.as_str()) {
+                return Err(RemoteError::Lookup(format!(
+                    "the server gives {} for both `{}` and `{}`; refusing to judge either",
+                    file.fid,
+                    api::redact(other),
+                    api::redact(path)
+                )));
+            }
+        }
+        drop(paths_of);
         let files = found
             .into_iter()
             .map(|(path, file)| RemoteFile {

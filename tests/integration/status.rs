@@ -353,6 +353,23 @@ fn a_lookup_answer_that_lies_is_refused_naming_the_lie() {
 }
 
 #[test]
+fn one_fid_at_two_paths_is_refused() {
+    let server = Server::api("127.0.0.1", |request| {
+        let path = request.query("path").unwrap_or_default();
+        let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+        Reply::Json(200, file("alice:3", &name, "plot", -1, false))
+    });
+    Test::new()
+        .env("PLOTLY_API_DOMAIN", &server.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .policy("version: 1\ndefault: private\n")
+        .args(["status", "one", "two"])
+        .stderr_contains("the server gives alice:3 for both `one` and `two`")
+        .status(1);
+}
+
+#[test]
 fn a_huge_lookup_answer_is_refused_while_it_streams() {
     let server = lookup_server(|| Reply::Huge { bytes: 1 << 30 });
     status_against(&server)
