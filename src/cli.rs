@@ -46,6 +46,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "PLOTWARD_NO_COLOR", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub no_color: bool,
 
+    /// Print one line per HTTP request on stderr (method, path, status or network error, time,
+    /// attempt), and whether a proxy is used. Never a key, a share key or a header.
+    #[arg(short, long, global = true, env = "PLOTWARD_VERBOSE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub verbose: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -71,6 +77,9 @@ pub(crate) enum Command {
 
     /// Read-only compliance gate: report every violation; exit 2 if there is any.
     Check(CheckArgs),
+
+    /// Show the live sharing of given files, the rule that decides it, and whether they comply.
+    Status(StatusArgs),
 
     /// Save the account's files and sharing as a snapshot (JSON).
     Snapshot(SnapshotArgs),
@@ -462,6 +471,7 @@ impl Command {
             Command::Check(args) => Some(&mut args.connection),
             Command::Snapshot(args) => Some(&mut args.connection),
             Command::Export(args) => Some(&mut args.connection),
+            Command::Status(args) => Some(&mut args.connection),
             Command::Validate(_)
             | Command::Show(_)
             | Command::Explain(_)
@@ -707,6 +717,39 @@ pub(crate) enum CheckFormat {
     Markdown,
     /// JUnit XML: one test case per file, a failure per violation.
     Junit,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The policy file.
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Read the files from a snapshot file instead of the live account.
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text, env = "PLOTWARD_STATUS_FORMAT")]
+    pub format: StatusFormat,
+
+    /// How to reach the account (unused with --snapshot).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// File paths as Chart Studio shows them, folders joined by `/` (`reports/q3/revenue`).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// `status --format`; `config` maps it to [`crate::render::status::StatusFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusFormat {
+    /// A block per file for people, and a summary line.
+    Text,
+    /// The versioned JSON status (`format_version` 1, documented in the README).
+    Json,
 }
 
 /// Arguments of `export`.

@@ -51,6 +51,8 @@ pub(crate) enum CommandConfig {
     Show(ShowConfig),
     /// `check`
     Check(Box<CheckConfig>),
+    /// `status`
+    Status(Box<StatusConfig>),
     /// `snapshot`
     Snapshot {
         /// Where to write; stdout when `None`.
@@ -98,6 +100,8 @@ pub(crate) struct Remote {
     pub max_response_bytes: usize,
     /// Go on, saying so, when the listing never adds up to the server's count.
     pub accept_count_mismatch: bool,
+    /// `-v`: trace every request on stderr.
+    pub verbose: bool,
 }
 
 /// Where a plan's inventory comes from.
@@ -120,6 +124,17 @@ pub(crate) struct CheckConfig {
     pub format: CheckFormat,
     /// Fail on dead rules or a policy that manages nothing.
     pub strict: bool,
+}
+
+/// Settings of `status`.
+#[derive(Debug)]
+pub(crate) struct StatusConfig {
+    pub policy: PathBuf,
+    /// Where the files are read.
+    pub input: Input,
+    pub format: crate::render::status::StatusFormat,
+    /// The paths to show, each checked.
+    pub paths: Vec<String>,
 }
 
 /// Settings of `apply`.
@@ -203,7 +218,8 @@ impl Config {
     /// Validates the arguments; colour follows [`painter`].
     pub(crate) fn from_cli(cli: Cli) -> Result<Config, Error> {
         let no_color = cli.no_color;
-        let command = match cli.command {
+        let verbose = cli.verbose;
+        let mut command = match cli.command {
             Command::Validate(args) => CommandConfig::Validate {
                 policy: args.policy,
             },
@@ -218,6 +234,7 @@ impl Config {
                 artifact_url: artifact_url(args.show.artifact_url)?,
             }),
             Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
+            Command::Status(args) => CommandConfig::Status(Box::new(status_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
                 remote: Box::new(remote(args.connection)?),
@@ -237,11 +254,33 @@ impl Config {
                 keep_running: args.keep_running,
             },
         };
+        if let Some(remote) = command.remote_mut() {
+            remote.verbose = verbose;
+        }
         Ok(Config {
             stdout: painter(no_color, std::io::stdout().is_terminal()),
             stderr: painter(no_color, std::io::stderr().is_terminal()),
             command,
         })
+    }
+}
+
+impl CommandConfig {
+    /// The live account the command talks to, if any (for the global `-v`).
+    fn remote_mut(&mut self) -> Option<&mut Remote> {
+        let input = match self {
+            CommandConfig::Plan(config) => &mut config.input,
+            CommandConfig::Check(config) => &mut config.input,
+            CommandConfig::Status(config) => &mut config.input,
+            CommandConfig::Export { input, .. } => input,
+            CommandConfig::Apply(config) => return Some(&mut config.remote),
+            CommandConfig::Snapshot { remote, .. } => return Some(remote),
+            _ => return None,
+        };
+        match input {
+            Input::Live(remote) => Some(remote),
+            Input::Snapshot(_) => None,
+        }
     }
 }
 
@@ -320,6 +359,21 @@ fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
         strict: args.strict,
+    })
+}
+
+fn status_config(args: cli::StatusArgs) -> Result<StatusConfig, Error> {
+    for path in &args.paths {
+        check_path(path).map_err(UsageError::Path)?;
+    }
+    Ok(StatusConfig {
+        policy: args.policy.policy,
+        input: input(args.snapshot, args.connection)?,
+        format: match args.format {
+            cli::StatusFormat::Text => crate::render::status::StatusFormat::Text,
+            cli::StatusFormat::Json => crate::render::status::StatusFormat::Json,
+        },
+        paths: args.paths,
     })
 }
 
@@ -402,6 +456,7 @@ fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
         max_response_bytes: usize::try_from(u64::from(args.max_response_mib) * 1024 * 1024)
             .unwrap_or(usize::MAX),
         accept_count_mismatch: args.accept_count_mismatch,
+        verbose: false,
     })
 }
 

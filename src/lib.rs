@@ -29,6 +29,7 @@ mod remote;
 mod render;
 mod schema;
 mod snapshot;
+mod status;
 mod wire;
 
 use std::io::{IsTerminal, Write};
@@ -182,6 +183,7 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Apply(apply) => commands::apply(apply, &mut io),
         CommandConfig::Show(show) => commands::show(show, &mut io),
         CommandConfig::Check(check) => commands::check(check, &mut io),
+        CommandConfig::Status(status) => commands::status(status, &mut io),
         CommandConfig::Snapshot { out, remote } => {
             commands::snapshot(out.as_deref(), remote, &mut io)
         }

@@ -8,6 +8,7 @@ mod plan;
 mod policy;
 mod sandbox;
 mod show;
+mod status;
 
 use std::io::Write;
 
@@ -23,6 +24,7 @@ pub(crate) use plan::{plan, snapshot};
 pub(crate) use policy::{schema, test};
 pub(crate) use sandbox::{demo, sandbox};
 pub(crate) use show::show;
+pub(crate) use status::status;
 
 use crate::error::{Error, Exit};
 use crate::inventory::FileType;
@@ -95,9 +97,38 @@ fn connect(
         crate::remote::Client::new(&remote.connection, remote.retry)?
     }
     .with_max_response_bytes(remote.max_response_bytes);
+    let client = if remote.verbose {
+        trace(client, io)?
+    } else {
+        client
+    };
     let runtime = runtime()?;
     runtime.block_on(client.check_credentials())?;
     Ok((runtime, client))
+}
+
+/// `-v`: says where requests go (directly or through which proxy) and traces each attempt on
+/// stderr. Progress bars are hidden, so they cannot garble the trace.
+fn trace(client: crate::remote::Client, io: &mut Io<'_>) -> Result<crate::remote::Client, Error> {
+    use crate::remote::trace;
+    io.progress = false;
+    let origin = client.api_url();
+    let scheme = if origin.starts_with("https:") {
+        "https"
+    } else {
+        "http"
+    };
+    let proxy = trace::proxy_for(scheme, &|name| std::env::var(name).ok());
+    writeln!(
+        io.err,
+        "{}",
+        crate::render::trace::connection(&origin, proxy.as_ref())
+    )?;
+    // Attempts run on the runtime's workers: each line goes to stderr in one write.
+    Ok(client.with_trace(trace::Sink::new(|exchange| {
+        let line = format!("{}\n", crate::render::trace::exchange(exchange));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    })))
 }
 
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),

@@ -100,6 +100,7 @@ pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         parallelism: 8,
         max_response_bytes: crate::remote::DEFAULT_MAX_RESPONSE_BYTES,
         accept_count_mismatch: false,
+        verbose: false,
     };
     render::sandbox::demo_intro(sandbox.url(), io.out)?;
     // The one way a command gets a client: the demo is checked like any other run.

@@ -3,6 +3,7 @@
 
 mod base;
 mod fid;
+mod lookup;
 mod paging;
 
 use std::collections::{HashMap, HashSet};
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 pub(crate) use base::{ApiBase, redact};
 pub(crate) use fid::{Fid, FidCheck, is_username};
+pub(crate) use lookup::{Found, LookupKind, MAX_LOOKUP_BYTES, parse_lookup};
 pub(crate) use paging::{
     PagingError, Walk, check_count, check_page_size, numbered_pages, page_budget,
 };

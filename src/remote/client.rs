@@ -13,10 +13,13 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use super::RemoteError;
-use super::api::{self, ApiBase, Fid, FileFlags, ListPage, ListedFile, Unplaced};
+use super::api::{
+    self, ApiBase, Fid, FileFlags, Found, ListPage, ListedFile, LookupKind, Unplaced,
+};
 use super::credentials::{Connection, Source, Sources, TlsVerify};
 use super::retry::{Breaker, RetryPolicy};
-use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, Sharing};
+use super::trace::{self, Exchange, Outcome};
+use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, RemoteFile, Sharing};
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +66,8 @@ pub(crate) struct Client {
     breaker: Arc<Breaker>,
     /// Set once the run is halted (an interrupt, a broken audit log): no attempt starts after.
     halt: Arc<OnceLock<String>>,
+    /// Where each attempt is reported for `-v`, if anywhere.
+    trace: Option<trace::Sink>,
 }
 
 /// An error and its causes, `: `-joined, so "builder error" says what went wrong beneath it.
@@ -154,6 +159,7 @@ impl Client {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             breaker: Arc::new(Breaker::default()),
             halt: Arc::new(OnceLock::new()),
+            trace: None,
         })
     }
 
@@ -174,6 +180,13 @@ impl Client {
     #[must_use]
     pub(crate) fn with_max_response_bytes(mut self, bytes: usize) -> Client {
         self.max_response_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The same client, reporting every HTTP attempt to `sink` (`-v`).
+    #[must_use]
+    pub(crate) fn with_trace(mut self, sink: trace::Sink) -> Client {
+        self.trace = Some(sink);
         self
     }
 
@@ -213,8 +226,18 @@ impl Client {
         loop {
             number += 1;
             self.may_start()?;
-            let failure = match self.attempt(&method, url, body).await {
+            let sent = tokio::time::Instant::now();
+            let result = self.attempt(&method, url, body).await;
+            let failure = match result {
                 Ok(response) => {
+                    self.report(
+                        &method,
+                        url,
+                        Outcome::Status(response.status.as_u16()),
+                        sent,
+                        number,
+                        false,
+                    );
                     self.breaker.answered();
                     on_attempt(&Attempt {
                         number,
@@ -227,6 +250,14 @@ impl Client {
                 Err(failure) => failure,
             };
             let next = self.after_failure(number, began.elapsed(), &failure);
+            self.report(
+                &method,
+                url,
+                failure.outcome(),
+                sent,
+                number,
+                matches!(next, Next::Retry(_)),
+            );
             on_attempt(&Attempt {
                 number,
                 status: match next {
@@ -241,6 +272,28 @@ impl Client {
                 Next::GiveUp => return Err(failure.error),
                 Next::ServerDown(why) => return Err(RemoteError::ServerDown(why)),
             }
+        }
+    }
+
+    /// Reports one attempt to the trace sink, if there is one.
+    fn report(
+        &self,
+        method: &Method,
+        url: &Url,
+        outcome: Outcome,
+        sent: tokio::time::Instant,
+        attempt: u32,
+        will_retry: bool,
+    ) {
+        if let Some(sink) = &self.trace {
+            sink.report(&Exchange {
+                method: method.to_string(),
+                target: trace::target(url),
+                outcome,
+                elapsed: sent.elapsed(),
+                attempt,
+                will_retry,
+            });
         }
     }
 
@@ -580,6 +633,127 @@ impl Client {
         Ok(page)
     }
 
+    /// Looks one path of the user up: `None` when the server answers 404 (or the file is in
+    /// the trash). The answer is read with a small cap and checked by [`api::parse_lookup`]:
+    /// the user's own fid, the name asked for, a known file type, both flags.
+    pub(crate) async fn lookup(
+        &self,
+        kind: LookupKind,
+        path: &str,
+    ) -> Result<Option<Found>, RemoteError> {
+        let url = self.base.lookup_url(kind, path, &self.username);
+        let capped = self
+            .clone()
+            .with_max_response_bytes(api::MAX_LOOKUP_BYTES.min(self.max_response_bytes));
+        let body = match capped.send(Method::GET, &url, None, &mut |_| {}).await {
+            Ok(body) => body,
+            Err(RemoteError::Http { status: 404, .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        api::parse_lookup(&body.bytes, &self.username, path, kind).map_err(RemoteError::Lookup)
+    }
+
+    /// The files at `paths` (those the server has) and every folder above them, as an
+    /// inventory, without listing the account: one lookup per path and per folder (each
+    /// folder once). Each answer is checked against the one below it: a file's `parent` must
+    /// be the folder found at its folder path, and a top-level folder's the root, so the
+    /// server cannot place a file elsewhere than asked.
+    pub(crate) async fn locate(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
+        let mut found = std::collections::BTreeMap::<String, Found>::new();
+        for path in paths {
+            if found.contains_key(path) {
+                continue;
+            }
+            // A path the server has no file at is left out: `status` reports it as missing.
+            if let Some(file) = self.lookup(LookupKind::File, path).await? {
+                self.place(path, file, &mut found).await?;
+            }
+        }
+        // One file has one path: a server naming the same fid at two paths is lying.
+        let mut paths_of = std::collections::HashMap::new();
+        for (path, file) in &found {
+            if let Some(other) = paths_of.insert(file.fid.as_str(), path.as_str()) {
+                return Err(RemoteError::Lookup(format!(
+                    "the server gives {} for both `{}` and `{}`; refusing to judge either",
+                    file.fid,
+                    api::redact(other),
+                    api::redact(path)
+                )));
+            }
+        }
+        drop(paths_of);
+        let files = found
+            .into_iter()
+            .map(|(path, file)| RemoteFile {
+                fid: file.fid,
+                path,
+                filetype: file.filetype,
+                flags: file.flags,
+            })
+            .collect();
+        Ok(Inventory::new(files))
+    }
+
+    /// Records `file`, found at `path`, and looks up the folders above it until one already
+    /// recorded (or the root), checking that each is the parent the one below names.
+    async fn place(
+        &self,
+        path: &str,
+        file: Found,
+        found: &mut std::collections::BTreeMap<String, Found>,
+    ) -> Result<(), RemoteError> {
+        let mut path = path.to_owned();
+        let mut child = file;
+        loop {
+            let Some((folder_path, _)) = path.rsplit_once('/') else {
+                if child.parent != -1 {
+                    return Err(RemoteError::Lookup(format!(
+                        "the server puts `{}` ({}) in folder {}, but it was looked up at the                          top level; refusing to judge it",
+                        api::redact(&path),
+                        child.fid,
+                        child.parent
+                    )));
+                }
+                found.insert(path, child);
+                return Ok(());
+            };
+            let folder_path = folder_path.to_owned();
+            let known = found.get(&folder_path).cloned();
+            let recorded = known.is_some();
+            let folder = match known {
+                Some(folder) => folder,
+                None => self
+                    .lookup(LookupKind::Folder, &folder_path)
+                    .await?
+                    .ok_or_else(|| {
+                        RemoteError::Lookup(format!(
+                            "the server found `{}` but not its folder `{}`; refusing to judge it",
+                            api::redact(&path),
+                            api::redact(&folder_path)
+                        ))
+                    })?,
+            };
+            if child.parent != folder.idlocal
+                || folder.filetype != crate::inventory::FileType::Folder
+            {
+                return Err(RemoteError::Lookup(format!(
+                    "the server puts `{}` ({}) in folder {}, but the folder `{}` is {}; \
+                     refusing to judge it",
+                    api::redact(&path),
+                    child.fid,
+                    child.parent,
+                    api::redact(&folder_path),
+                    folder.fid
+                )));
+            }
+            found.insert(std::mem::replace(&mut path, folder_path.clone()), child);
+            if recorded {
+                return Ok(());
+            }
+            child = folder;
+        }
+    }
+
     /// Reads a file's sharing flags.
     pub(crate) async fn flags(&self, fid: &str) -> Result<Flags, RemoteError> {
         let url = self.file_url(fid)?;
@@ -643,9 +817,25 @@ struct Failure {
     retry_after: Option<Duration>,
     /// Whether the server answered at all (for the dead-server breaker).
     answered: bool,
+    /// Why there was no answer, for a transport failure.
+    cause: Option<Cause>,
 }
 
 impl Failure {
+    /// The attempt as the trace reports it: the status the server answered, or why none came.
+    fn outcome(&self) -> Outcome {
+        if let Some(cause) = self.cause {
+            return Outcome::Failed(cause.into());
+        }
+        match &self.error {
+            RemoteError::Redirect { status, .. } => Outcome::Status(*status),
+            RemoteError::TooLarge { .. } => Outcome::TooLarge(200),
+            other => other
+                .status()
+                .map_or(Outcome::Failed(trace::Failure::Other), Outcome::Status),
+        }
+    }
+
     /// An answer that retrying will not change.
     fn fatal(error: RemoteError) -> Failure {
         Failure {
@@ -653,6 +843,7 @@ impl Failure {
             retryable: false,
             retry_after: None,
             answered: true,
+            cause: None,
         }
     }
 
@@ -668,6 +859,7 @@ impl Failure {
             },
             retry_after: None,
             answered: false,
+            cause: Some(cause),
         }
     }
 }
@@ -688,6 +880,19 @@ enum Cause {
     Certificate,
     /// Anything else: a reset, a closed connection, a protocol error.
     Other,
+}
+
+impl From<Cause> for trace::Failure {
+    fn from(cause: Cause) -> trace::Failure {
+        match cause {
+            Cause::Timeout => trace::Failure::Timeout,
+            Cause::Dns => trace::Failure::Dns,
+            Cause::Refused => trace::Failure::Refused,
+            Cause::NotTls => trace::Failure::NotTls,
+            Cause::Certificate => trace::Failure::Certificate,
+            Cause::Other => trace::Failure::Other,
+        }
+    }
 }
 
 impl Cause {
@@ -748,6 +953,7 @@ fn classify(
         retryable: true,
         retry_after,
         answered: true,
+        cause: None,
     };
     if status == StatusCode::TOO_MANY_REQUESTS {
         if api::is_daily_quota(&message, wait) {

@@ -5,6 +5,7 @@ pub(crate) mod api;
 pub(crate) mod client;
 pub(crate) mod credentials;
 mod retry;
+pub(crate) mod trace;
 
 pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
 pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};
@@ -105,6 +106,10 @@ pub(crate) enum RemoteError {
         .0.listed
     )]
     CountMismatch(CountMismatch),
+    /// A lookup answer that cannot be believed (another user's fid, another name, a file
+    /// placed in another folder than asked).
+    #[error("{0}")]
+    Lookup(String),
     /// A request plotward will not send (a fid that is not the user's).
     #[error("refused: {0}")]
     Refused(String),
@@ -178,6 +183,7 @@ impl RemoteError {
             | RemoteError::Decode { message, .. }
             | RemoteError::Setup(message)
             | RemoteError::Listing(message)
+            | RemoteError::Lookup(message)
             | RemoteError::ServerDown(message)
             | RemoteError::Halted(message)
             | RemoteError::Refused(message) => message.clone(),

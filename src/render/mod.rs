@@ -14,8 +14,10 @@ pub(crate) mod markdown;
 pub(crate) mod outcome;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
+pub(crate) mod status;
 pub(crate) mod text;
 pub(crate) mod view;
+pub(crate) mod trace;
 pub(crate) mod yaml;
 
 use std::fmt::Display;

@@ -17,3 +17,4 @@ pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod plan;
 pub(crate) mod snapshot;
+pub(crate) mod status;

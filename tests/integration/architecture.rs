@@ -148,6 +148,10 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("check", &["inventory", "limits", "plan", "policy"]),
     ("export", &["inventory", "limits", "plan", "policy"]),
     ("policytest", &["inventory", "limits", "plan", "policy"]),
+    (
+        "status",
+        &["check", "inventory", "limits", "plan", "policy"],
+    ),
     ("schema", &["inventory", "limits"]),
     ("wire", &["inventory"]),
     ("snapshot", &["inventory", "limits", "wire"]),
@@ -185,6 +189,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "policytest",
             "remote",
             "snapshot",
+            "status",
             "wire",
         ],
     ),

@@ -76,3 +76,9 @@ mod pipelines;
 
 /// The README's `cargo install --locked --git ...`, run into a temporary root.
 mod install;
+
+/// `status PATH...`: lookups, agreement with check and plan, lying lookup answers.
+mod status;
+
+/// `-v`: the request trace, retries, proxies, and no secret in it.
+mod verbose;

@@ -109,6 +109,20 @@ impl ApiBase {
         self.endpoint(&["files", fid.as_str()])
     }
 
+    /// `GET /v2/files/lookup?path=P&user=U` (or `/v2/folders/lookup`): one file by its path,
+    /// the path percent-encoded as a query value, never spliced into the URL's path.
+    pub(crate) fn lookup_url(&self, kind: super::LookupKind, path: &str, user: &str) -> Url {
+        let resource = match kind {
+            super::LookupKind::File => "files",
+            super::LookupKind::Folder => "folders",
+        };
+        let mut url = self.endpoint(&[resource, "lookup"]);
+        url.query_pairs_mut()
+            .append_pair("path", path)
+            .append_pair("user", user);
+        url
+    }
+
     /// `/v2/users/current`.
     pub(crate) fn current_user_url(&self) -> Url {
         self.endpoint(&["users", "current"])

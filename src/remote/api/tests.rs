@@ -65,6 +65,28 @@ fn the_user_is_encoded_as_a_query_value_never_as_url_structure() {
 }
 
 #[test]
+fn a_lookup_path_is_a_query_value_on_the_configured_origin() {
+    let url = base("https://h:8").lookup_url(LookupKind::File, "a/b c?d#e&user=bob", "alice");
+    assert_eq!(url.origin().ascii_serialization(), "https://h:8");
+    assert_eq!(url.path(), "/v2/files/lookup");
+    assert_eq!(url.fragment(), None);
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs,
+        [
+            ("path".to_owned(), "a/b c?d#e&user=bob".to_owned()),
+            ("user".to_owned(), "alice".to_owned())
+        ]
+    );
+    assert_eq!(
+        base("https://h")
+            .lookup_url(LookupKind::Folder, "reports", "alice")
+            .as_str(),
+        "https://h/v2/folders/lookup?path=reports&user=alice"
+    );
+}
+
+#[test]
 fn only_the_managed_users_well_formed_fids_become_urls() {
     assert_eq!(Fid::check("alice:0", "alice"), FidCheck::Own(0));
     assert_eq!(Fid::check("alice:42", "alice"), FidCheck::Own(42));

@@ -321,3 +321,27 @@ fn a_parent_loop_from_a_hand_edited_state_reads_as_closed() {
         .unwrap();
     assert!(seen.is_empty());
 }
+
+/// What `plotward status` relies on: a lookup finds the owner's file whatever its sharing,
+/// others only what is open to them, and nobody a trashed file (404 in every case).
+#[test]
+fn lookup_hides_trashed_files_and_others_private_ones() {
+    let mut s = store();
+    let now = Instant::now();
+    let private = Changes {
+        world_readable: Some(false),
+        ..Changes::default()
+    };
+    let fid = plot(&mut s, "reports/chart", private);
+    let found = |s: &Store, caller: Option<&str>| {
+        s.lookup(caller, Some("alice"), "reports/chart", None, now)
+            .map(|(file, view)| (file.id, view))
+            .map_err(|err| err.status.as_u16())
+    };
+    let id: i64 = fid.split_once(':').unwrap().1.parse().unwrap();
+    assert_eq!(found(&s, Some("alice")), Ok((id, View::Owner)));
+    assert_eq!(found(&s, Some("bob")), Err(404), "private: not for bob");
+    assert_eq!(found(&s, None), Err(404), "nor for anyone");
+    s.trash(Some("alice"), &fid, now).unwrap();
+    assert_eq!(found(&s, Some("alice")), Err(404), "trashed: not found");
+}
