@@ -113,12 +113,11 @@ fn trace(client: crate::remote::Client, io: &mut Io<'_>) -> Result<crate::remote
     use crate::remote::trace;
     io.progress = false;
     let origin = client.api_url();
-    let scheme = if origin.starts_with("https:") {
-        "https"
-    } else {
-        "http"
-    };
-    let proxy = trace::proxy_for(scheme, &|name| std::env::var(name).ok());
+    // Only https goes through a proxy: the client sends plain http (loopback) direct.
+    let proxy = origin
+        .starts_with("https:")
+        .then(|| trace::proxy_for("https", &|name| std::env::var(name).ok()))
+        .flatten();
     writeln!(
         io.err,
         "{}",

@@ -114,6 +114,11 @@ impl Client {
             .timeout(retry.timeout)
             .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
             .user_agent(platform());
+        if base.is_http() {
+            // Plain http is allowed only to a loopback server; a proxy between would read the
+            // Authorization header in clear text, so such requests always go direct.
+            builder = builder.no_proxy();
+        }
         builder = match &connection.tls {
             TlsVerify::System => builder,
             TlsVerify::Off => builder.tls_danger_accept_invalid_certs(true),

@@ -16,8 +16,8 @@ pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod status;
 pub(crate) mod text;
-pub(crate) mod view;
 pub(crate) mod trace;
+pub(crate) mod view;
 pub(crate) mod yaml;
 
 use std::fmt::Display;

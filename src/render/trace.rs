@@ -44,8 +44,13 @@ fn millis(elapsed: Duration) -> String {
 
 /// The first `-v` line: the origin, and the proxy the environment puts in front of it.
 pub(crate) fn connection(origin: &str, proxy: Option<&Proxy>) -> String {
+    let plain = origin.starts_with("http:");
     let origin = plotward_visible::escape(origin);
     match proxy {
+        None if plain => format!(
+            "http: requests go to {origin} directly (plain http, to loopback only, never goes \
+             through a proxy)"
+        ),
         None => format!(
             "http: requests go to {origin} directly (no HTTPS_PROXY, HTTP_PROXY or ALL_PROXY set)"
         ),

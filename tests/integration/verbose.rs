@@ -61,7 +61,8 @@ fn a_verbose_plan_shows_one_line_per_request_with_its_status_and_no_key() {
     let run = as_alice(&sandbox, &policy)
         .args(["plan", "-v"])
         .stderr_contains(&format!(
-            "http: requests go to {} directly (no HTTPS_PROXY, HTTP_PROXY or ALL_PROXY set)\n",
+            "http: requests go to {} directly (plain http, to loopback only, never goes through a \
+             proxy)\n",
             sandbox.url()
         ))
         .stderr_contains("http: GET /v2/users/current -> 200 in ")
@@ -159,18 +160,41 @@ fn a_retry_shows_each_attempt() {
 fn a_refused_connection_is_named_and_a_proxy_from_the_environment_is_shown_without_its_password() {
     // Nothing listens on port 9: the credentials check fails, and the trace says why.
     let run = Test::new()
-        .env("PLOTLY_API_DOMAIN", "http://127.0.0.1:9")
+        .env("PLOTLY_API_DOMAIN", "https://127.0.0.1:9")
         .env("PLOTLY_USERNAME", "alice")
         .env("PLOTLY_API_KEY", KEY)
-        .env("HTTP_PROXY", "http://proxyuser:proxy-pw-77@127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://proxyuser:proxy-pw-77@127.0.0.1:9")
         .env("NO_PROXY", "127.0.0.1")
         .policy("version: 1\ndefault: private\n")
         .args(["plan", "-v", "--retries", "0"])
         .stderr_contains(
-            "http: requests go to http://127.0.0.1:9 through the proxy http://***@127.0.0.1:9 \
-             (from HTTP_PROXY), unless NO_PROXY (127.0.0.1) exempts it\n",
+            "http: requests go to https://127.0.0.1:9 through the proxy http://***@127.0.0.1:9 \
+             (from HTTPS_PROXY), unless NO_PROXY (127.0.0.1) exempts it\n",
         )
         .stderr_contains("http: GET /v2/users/current -> connection refused in ")
         .status(1);
     holds_none(&run, &[KEY.to_owned(), "proxy-pw-77".to_owned()]);
+}
+
+/// Plain http (allowed only to loopback) never goes through a proxy, whatever the
+/// environment says: the proxy would read the Authorization header in clear text.
+#[test]
+fn plain_http_to_loopback_never_goes_through_a_proxy() {
+    let proxy = Server::start("127.0.0.1", |_| Reply::Json(502, json!({})));
+    let sandbox = sandbox();
+    let proxy_url = proxy.url();
+    let run = as_alice(&sandbox, "version: 1\ndefault: private\n")
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .args(["plan", "-v"])
+        .stderr_contains(&format!("http: requests go to {}", sandbox.url()))
+        .stderr_lacks("through the proxy")
+        .status(0);
+    assert!(
+        proxy.requests().is_empty(),
+        "the proxy was sent {:?}",
+        proxy.requests()
+    );
+    holds_none(&run, &[KEY.to_owned()]);
 }
