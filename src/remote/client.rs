@@ -12,13 +12,13 @@ use indicatif::ProgressBar;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
-use super::RemoteError;
 use super::api::{
     self, ApiBase, Fid, FileFlags, Found, ListPage, ListedFile, LookupKind, Unplaced,
 };
 use super::credentials::{Connection, Source, Sources, TlsVerify};
 use super::retry::{Breaker, RetryPolicy};
 use super::trace::{self, Exchange, Outcome};
+use super::{RemoteError, Secrets};
 use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, RemoteFile, Sharing};
 
 /// What happened to one HTTP attempt, reported to callers that keep an audit trail.
@@ -68,6 +68,8 @@ pub(crate) struct Client {
     halt: Arc<OnceLock<String>>,
     /// Where each attempt is reported for `-v`, if anywhere.
     trace: Option<trace::Sink>,
+    /// The key and the token made from it, taken out of every error this client returns.
+    secrets: Arc<Secrets>,
 }
 
 /// An error and its causes, `: `-joined, so "builder error" says what went wrong beneath it.
@@ -165,6 +167,10 @@ impl Client {
             breaker: Arc::new(Breaker::default()),
             halt: Arc::new(OnceLock::new()),
             trace: None,
+            secrets: Arc::new(Secrets::new([
+                connection.api_key.expose().to_owned(),
+                token.clone(),
+            ])),
         })
     }
 
@@ -429,6 +435,10 @@ impl Client {
     /// `GET /v2/users/current` must answer with the configured user. Every failure names the
     /// source of the value to fix (flag, environment variable or file).
     pub(crate) async fn check_credentials(&self) -> Result<(), RemoteError> {
+        self.scrub(self.check_credentials_raw().await)
+    }
+
+    async fn check_credentials_raw(&self) -> Result<(), RemoteError> {
         let sources = &self.sources;
         let owner = match self.current_user().await {
             Ok(owner) => owner,
@@ -482,6 +492,18 @@ impl Client {
     /// match, the account is listed once more by following `next`. A second mismatch is an
     /// error, unless `accept_count_mismatch`, in which case the inventory says so.
     pub(crate) async fn list(
+        &self,
+        parallelism: usize,
+        progress: &ProgressBar,
+        accept_count_mismatch: bool,
+    ) -> Result<Listing, RemoteError> {
+        self.scrub(
+            self.list_raw(parallelism, progress, accept_count_mismatch)
+                .await,
+        )
+    }
+
+    async fn list_raw(
         &self,
         parallelism: usize,
         progress: &ProgressBar,
@@ -664,6 +686,10 @@ impl Client {
     /// be the folder found at its folder path, and a top-level folder's the root, so the
     /// server cannot place a file elsewhere than asked.
     pub(crate) async fn locate(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
+        self.scrub(self.locate_raw(paths).await)
+    }
+
+    async fn locate_raw(&self, paths: &[String]) -> Result<Inventory, RemoteError> {
         let mut found = std::collections::BTreeMap::<String, Found>::new();
         for path in paths {
             if found.contains_key(path) {
@@ -761,6 +787,10 @@ impl Client {
 
     /// Reads a file's sharing flags.
     pub(crate) async fn flags(&self, fid: &str) -> Result<Flags, RemoteError> {
+        self.scrub(self.flags_raw(fid).await)
+    }
+
+    async fn flags_raw(&self, fid: &str) -> Result<Flags, RemoteError> {
         let url = self.file_url(fid)?;
         let file: FileFlags = self.get_json(&url).await?;
         file.flags().ok_or_else(|| RemoteError::Decode {
@@ -777,6 +807,15 @@ impl Client {
         level: Sharing,
         on_attempt: &mut (dyn FnMut(&Attempt) + Send),
     ) -> Result<Option<Flags>, RemoteError> {
+        self.scrub(self.set_sharing_raw(fid, level, on_attempt).await)
+    }
+
+    async fn set_sharing_raw(
+        &self,
+        fid: &str,
+        level: Sharing,
+        on_attempt: &mut (dyn FnMut(&Attempt) + Send),
+    ) -> Result<Option<Flags>, RemoteError> {
         let url = self.file_url(fid)?;
         let body = api::sharing_body(level);
         let response = self
@@ -784,6 +823,12 @@ impl Client {
             .await?;
         let file: FileFlags = response.parse(&url)?;
         Ok(file.flags())
+    }
+
+    /// The result with the key and its token taken out of the error, if any: a server can
+    /// echo either in an error body, a redirect or a field that a message then quotes.
+    fn scrub<T>(&self, result: Result<T, RemoteError>) -> Result<T, RemoteError> {
+        result.map_err(|err| err.scrubbed(&self.secrets))
     }
 
     /// The URL of one of the user's files; any other fid is refused before anything is sent.

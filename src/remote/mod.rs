@@ -163,7 +163,57 @@ pub(crate) enum RemoteError {
     },
 }
 
+/// Values no message may show (the API key, the Authorization token made from it). Values
+/// shorter than [`Secrets::SHORTEST`] are not looked for: taking every `a` out of a message
+/// would hide more than it protects, and no real key is that short.
+#[derive(Debug, Default)]
+pub(crate) struct Secrets(Vec<String>);
+
+impl Secrets {
+    const SHORTEST: usize = 6;
+
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Secrets {
+        Secrets(
+            values
+                .into_iter()
+                .filter(|v| v.chars().count() >= Self::SHORTEST)
+                .collect(),
+        )
+    }
+
+    /// Replaces every occurrence of a secret in `text` with `[REDACTED]`.
+    pub(crate) fn scrub(&self, text: &mut String) {
+        for secret in &self.0 {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+    }
+}
+
 impl RemoteError {
+    /// The same error with every secret taken out of what the server said (its messages, a
+    /// redirect's target, the user it names); plotward's own words hold none.
+    #[must_use]
+    pub(crate) fn scrubbed(mut self, secrets: &Secrets) -> RemoteError {
+        match &mut self {
+            RemoteError::Transport { message, .. }
+            | RemoteError::Http { message, .. }
+            | RemoteError::Quota { message }
+            | RemoteError::Decode { message, .. }
+            | RemoteError::Backoff { message, .. }
+            | RemoteError::Redirect {
+                location: message, ..
+            }
+            | RemoteError::WrongUser { owner: message, .. }
+            | RemoteError::Listing(message)
+            | RemoteError::Lookup(message)
+            | RemoteError::ServerDown(message) => secrets.scrub(message),
+            _ => {}
+        }
+        self
+    }
+
     /// The HTTP status, when the server answered.
     pub(crate) fn status(&self) -> Option<u16> {
         match self {

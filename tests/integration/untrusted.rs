@@ -939,3 +939,42 @@ fn an_audit_log_that_cannot_be_written_stops_the_run() {
         patches(&main).len()
     );
 }
+
+/// A server that echoes the key (or the Authorization token made from it) in an error body, a
+/// redirect, a field that fails to decode, or the user it names never gets it printed: every
+/// error plotward shows has it replaced by `[REDACTED]`.
+#[test]
+fn a_server_echoing_the_key_never_gets_it_printed() {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-key");
+    let echo = format!("you sent alice-key, Basic {token}");
+    type Handler = Box<dyn Fn(&Request) -> Reply + Send + Sync>;
+    let replies: Vec<Handler> = vec![
+        Box::new(move |_| Reply::Json(400, json!({"errors": [{"message": echo.clone()}]}))),
+        Box::new(|_| Reply::Text(418, "key alice-key".into())),
+        Box::new(|_| Reply::Redirect(302, "https://127.0.0.2/?k=alice-key".into())),
+        Box::new(|_| {
+            let mut body = page(0, None, vec![]);
+            body["children"]["count"] = json!("alice-key");
+            Reply::Json(200, body)
+        }),
+    ];
+    for reply in replies {
+        let server = Server::api("127.0.0.1", reply);
+        let run = against(&server, &["plan", "--retries", "0"])
+            .stderr_contains("[REDACTED]")
+            .status(1);
+        for secret in ["alice-key", token.as_str()] {
+            assert!(!run.stderr.contains(secret), "{}", run.stderr);
+            assert!(!run.stdout.contains(secret), "{}", run.stdout);
+        }
+    }
+    // The credentials check naming the key as the user it belongs to.
+    let server = Server::start("127.0.0.1", |_| {
+        Reply::Json(200, json!({"username": "alice-key"}))
+    });
+    let run = against(&server, &["check"])
+        .stderr_contains("says the key belongs to [REDACTED]")
+        .status(1);
+    assert!(!run.stderr.contains("alice-key"), "{}", run.stderr);
+}
