@@ -946,9 +946,9 @@ fn an_audit_log_that_cannot_be_written_stops_the_run() {
 #[test]
 fn a_server_echoing_the_key_never_gets_it_printed() {
     use base64::Engine;
+    type Handler = Box<dyn Fn(&Request) -> Reply + Send + Sync>;
     let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-key");
     let echo = format!("you sent alice-key, Basic {token}");
-    type Handler = Box<dyn Fn(&Request) -> Reply + Send + Sync>;
     let replies: Vec<Handler> = vec![
         Box::new(move |_| Reply::Json(400, json!({"errors": [{"message": echo.clone()}]}))),
         Box::new(|_| Reply::Text(418, "key alice-key".into())),
