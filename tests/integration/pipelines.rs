@@ -393,6 +393,64 @@ fn github_pull_request_plan_is_one_comment_updated_on_every_push() {
     );
 }
 
+/// The issue's "done when": a 10,000-change plan reviewed in one pull-request comment. The
+/// comment fits GitHub's limit, sums up every rule, shows restrictions first, and sends the
+/// reviewer to this run's artifact (no credentials needed) for the rest.
+#[test]
+fn github_pull_request_comment_of_a_10000_change_plan_fits_and_points_at_the_artifact() {
+    let mut owned = vec![
+        (
+            "alice:1".to_owned(),
+            "finance".to_owned(),
+            "fold",
+            "private",
+        ),
+        ("alice:2".to_owned(), "public".to_owned(), "fold", "private"),
+    ];
+    for n in 0..10_000 {
+        let (path, level) = if n < 6_000 {
+            (format!("finance/f{n:05}"), "public")
+        } else {
+            (format!("public/p{n:05}"), "private")
+        };
+        owned.push((format!("alice:{}", n + 3), path, "plot", level));
+    }
+    let files: Vec<(&str, &str, &str, &str)> = owned
+        .iter()
+        .map(|(fid, path, kind, level)| (fid.as_str(), path.as_str(), *kind, *level))
+        .collect();
+    let sandbox = seeded_with(&files, Options::default());
+    let mut forge = Forge::new(sandbox.url());
+    open_pull_request(&forge, 40);
+    let log = push_to_pull_request(&mut forge, 40, "big1", POLICY);
+    assert!(!log.starts_with("FAILED"), "{log}");
+    let comments = bot_comments(&forge, 40);
+    assert_eq!(comments.len(), 1);
+    let body = comments[0]["body"].as_str().unwrap();
+    assert!(body.len() <= 65_536, "{} characters", body.len());
+    let run_id = forge.state()["runs"][0]["id"].as_u64().unwrap();
+    let run_url = format!("https://github.com/acme/charts/actions/runs/{run_id}");
+    for expected in [
+        format!("Account `alice` at `{}`", sandbox.url()),
+        "| rule 1 `finance/**` | 6000 | 0 |".to_owned(),
+        "| rule 2 `public/**` |".to_owned(),
+        format!("[this job's artifacts](<{run_url}>)"),
+        "`plotward show plan.json --full`".to_owned(),
+    ] {
+        assert!(
+            body.contains(&expected),
+            "{expected} in:\n{}",
+            &body[..2000]
+        );
+    }
+    let restricts = body.find("finance/f00000").unwrap();
+    let exposes = body.find("public/p06000").unwrap();
+    assert!(restricts < exposes, "restrictions first");
+    let saved = forge.artifact(&format!("{run_id}/plotward-plan/plan.json"));
+    let plan: Value = serde_json::from_str(&saved).unwrap();
+    assert!(plan["changes"].as_array().unwrap().len() >= 10_000);
+}
+
 #[test]
 fn github_plan_job_fails_on_a_broken_guardrail_and_on_an_invalid_policy() {
     let sandbox = account();
