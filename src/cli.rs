@@ -10,9 +10,9 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success; no changes pending, or every change applied
   1  error (invalid policy, bad input, usage, network, stale plan, a change not applied,
-     a plan that breaks a guardrail)
-  2  changes pending (plan --detailed-exitcode), violations found (check), or the policy
-     differs from the export (export --diff)
+     a plan that breaks a guardrail, a status path with no file)
+  2  changes pending (plan --detailed-exitcode), violations found (check), a file that
+     does not comply (status), or the policy differs from the export (export --diff)
 
 Credentials, highest first: --api-url / --user / --api-key-file; PLOTLY_API_DOMAIN /
 PLOTLY_USERNAME / PLOTWARD_API_KEY_FILE, then PLOTLY_API_KEY; ~/.plotly/.credentials and
