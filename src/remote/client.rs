@@ -17,6 +17,7 @@ use super::api::{
 };
 use super::credentials::{Connection, Source, Sources, TlsVerify};
 use super::retry::{Breaker, RetryPolicy};
+use super::trace::Failure as Cause;
 use super::trace::{self, Exchange, Outcome};
 use super::{RemoteError, Secrets};
 use crate::inventory::{CountMismatch, Coverage, Flags, Inventory, RemoteFile, Sharing};
@@ -875,7 +876,7 @@ impl Failure {
     /// The attempt as the trace reports it: the status the server answered, or why none came.
     fn outcome(&self) -> Outcome {
         if let Some(cause) = self.cause {
-            return Outcome::Failed(cause.into());
+            return Outcome::Failed(cause);
         }
         match &self.error {
             RemoteError::Redirect { status, .. } => Outcome::Status(*status),
@@ -915,36 +916,9 @@ impl Failure {
 }
 
 /// What stopped a request that got no answer, read from the error's causes, so the message
-/// says what to do instead of repeating the HTTP stack's chain of errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cause {
-    /// `--timeout` passed.
-    Timeout,
-    /// The host name does not resolve.
-    Dns,
-    /// Nothing accepts connections at that host and port.
-    Refused,
-    /// The server answered the TLS handshake with something else, likely plain HTTP.
-    NotTls,
-    /// The server's certificate was refused.
-    Certificate,
-    /// Anything else: a reset, a closed connection, a protocol error.
-    Other,
-}
-
-impl From<Cause> for trace::Failure {
-    fn from(cause: Cause) -> trace::Failure {
-        match cause {
-            Cause::Timeout => trace::Failure::Timeout,
-            Cause::Dns => trace::Failure::Dns,
-            Cause::Refused => trace::Failure::Refused,
-            Cause::NotTls => trace::Failure::NotTls,
-            Cause::Certificate => trace::Failure::Certificate,
-            Cause::Other => trace::Failure::Other,
-        }
-    }
-}
-
+/// says what to do instead of repeating the HTTP stack's chain of errors. It is the type `-v`
+/// reports ([`trace::Failure`]), so the trace and the message cannot name a failure
+/// differently.
 impl Cause {
     fn of(err: &reqwest::Error) -> Cause {
         if err.is_timeout() {
