@@ -193,8 +193,9 @@ pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub policy: PolicyArg,
 
-    /// Plan against a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    /// Plan against a snapshot file instead of the live account. No environment variable:
+    /// what a gate judges is chosen on the command line, where a reviewer sees it.
+    #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
     /// How to reach the account (unused with --snapshot).
@@ -233,8 +234,10 @@ pub(crate) struct PlanArgs {
 pub(crate) struct TargetArg {
     /// Limit the run to paths matching GLOB (repeatable; the policy's glob syntax). The whole
     /// account is still listed and judged, guardrails included; only matching paths are
-    /// changed and reported, and every output says the run is targeted.
-    #[arg(long = "target", value_name = "GLOB", env = "PLOTWARD_TARGET")]
+    /// changed and reported, and every output says the run is targeted. A glob that matches
+    /// no file is an error. No environment variable: what a gate judges is chosen on the
+    /// command line, where a reviewer sees it.
+    #[arg(long = "target", value_name = "GLOB")]
     pub targets: Vec<String>,
 }
 
@@ -243,7 +246,7 @@ pub(crate) struct TargetArg {
 pub(crate) struct ShowFlags {
     /// Show every row of a text plan; without it, a plan of more than 200 changes shows
     /// per-rule and per-folder counts and the first 10 rows of each group.
-    #[arg(long, env = "PLOTWARD_FULL")]
+    #[arg(long, env = "PLOTWARD_FULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub full: bool,
 
     /// The CI job's artifacts page, linked from a truncated Markdown comment so a reviewer can
@@ -685,8 +688,9 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub policy: PolicyArg,
 
-    /// Check a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    /// Check a snapshot file instead of the live account. No environment variable: what a gate
+    /// judges is chosen on the command line, where a reviewer sees it.
+    #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
     /// Output format.
@@ -726,8 +730,9 @@ pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub policy: PolicyArg,
 
-    /// Read the files from a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    /// Read the files from a snapshot file instead of the live account. No environment variable: what a gate
+    /// judges is chosen on the command line, where a reviewer sees it.
+    #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
     /// Output format.
@@ -755,8 +760,9 @@ pub(crate) enum StatusFormat {
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// Export from a snapshot file instead of the live account.
-    #[arg(long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT")]
+    /// Export from a snapshot file instead of the live account. No environment variable: what a gate
+    /// judges is chosen on the command line, where a reviewer sees it.
+    #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
     /// Write the policy to FILE (atomically) instead of stdout; `-` is stdout.
@@ -769,8 +775,10 @@ pub(crate) struct ExportArgs {
     )]
     pub out: Option<PathBuf>,
 
-    /// Show how the exported policy differs from this existing one, as a unified diff.
-    #[arg(long, value_name = "EXISTING", env = "PLOTWARD_DIFF")]
+    /// Show how the exported policy differs from this existing one, as a unified diff. No
+    /// environment variable: it changes what the command prints and how it exits, which a
+    /// reader of the command line must see.
+    #[arg(long, value_name = "EXISTING")]
     pub diff: Option<PathBuf>,
 
     /// How to reach the account (unused with --snapshot).
@@ -847,7 +855,7 @@ mod tests {
     }
 
     /// What a flag's help says when it deliberately has no variable.
-    const NO_VARIABLE: &str = "No environment variable: an override is given on the command line";
+    const NO_VARIABLE: &str = "No environment variable: ";
 
     /// Every flag of every command shows an environment variable in `--help`, or says why it
     /// has none; the variables follow the naming rule (Plotly's own for the connection, else
@@ -910,7 +918,7 @@ mod tests {
                 assert_eq!(*first, this, "{var:?} in `{}`", command.get_name());
             }
         }
-        for shared in ["PLOTWARD_POLICY", "PLOTWARD_SNAPSHOT", "PLOTLY_API_DOMAIN"] {
+        for shared in ["PLOTWARD_POLICY", "PLOTLY_API_DOMAIN"] {
             assert!(meaning.contains_key(shared), "{shared}");
         }
         // --out and --format: one variable per command.

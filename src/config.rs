@@ -84,6 +84,8 @@ pub(crate) enum CommandConfig {
     Demo {
         /// Keep the sandbox up afterwards.
         keep_running: bool,
+        /// Trace each request (`-v`).
+        verbose: bool,
     },
 }
 
@@ -252,6 +254,7 @@ impl Config {
             Command::Man => CommandConfig::Man,
             Command::Demo(args) => CommandConfig::Demo {
                 keep_running: args.keep_running,
+                verbose,
             },
         };
         if let Some(remote) = command.remote_mut() {

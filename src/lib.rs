@@ -187,7 +187,10 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Snapshot { out, remote } => {
             commands::snapshot(out.as_deref(), remote, &mut io)
         }
-        CommandConfig::Demo { keep_running } => commands::demo(*keep_running, &mut io),
+        CommandConfig::Demo {
+            keep_running,
+            verbose,
+        } => commands::demo(*keep_running, *verbose, &mut io),
         CommandConfig::Export { input, out, diff } => {
             commands::export(input, out.as_deref(), diff.as_deref(), &mut io)
         }

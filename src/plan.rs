@@ -369,8 +369,8 @@ pub(crate) fn diff<'i>(policy: &Policy, inventory: &'i Inventory) -> Plan<'i> {
 /// Plans every file of the inventory against the policy, and limits what the plan changes to
 /// the `targets`: every file is still judged (a folder outside the targets still exposes
 /// what lies below it; dead rules are the whole policy's), but only targeted files change,
-/// count and show. A folder outside the targets is not changed, so a targeted file that owes
-/// its level to it is not changed for it either.
+/// count and show, with the folders the plan restricts that expose a targeted file more
+/// than the policy wants: restricting them is the only way to fix what the world sees.
 pub(crate) fn diff_targeted<'i>(
     policy: &Policy,
     inventory: &'i Inventory,
@@ -561,7 +561,45 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
         entry.through = above_now.map(|(_, folder)| &files[folder]);
     }
     drop((now, after, goals));
+    target_exposing_folders(files, entries);
     mark_folder_changes(&tree, entries)
+}
+
+/// Brings into the targets the folders the plan restricts that expose a targeted file more
+/// than the policy wants. Changing the file alone cannot fix what the world sees through a
+/// folder, so without them a targeted plan would show such a file as unchanged, and apply
+/// leave it exposed, while a targeted check reports it (`--target 'finance/**'` does not
+/// match the folder `finance`).
+fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>]) {
+    if entries.iter().all(|entry| entry.targeted) {
+        return;
+    }
+    let folder_at: std::collections::HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, file)| file.filetype == FileType::Folder)
+        .map(|(i, file)| (file.path.as_str(), i))
+        .collect();
+    let mut exposing = Vec::new();
+    for entry in entries.iter().filter(|entry| entry.targeted) {
+        let Some(wanted) = entry.wanted.filter(|wanted| entry.effective > *wanted) else {
+            continue;
+        };
+        let path = entry.file.path.as_str();
+        for (at, _) in path.match_indices('/') {
+            if let Some(&folder) = folder_at.get(&path[..at]) {
+                exposing.push((folder, wanted));
+            }
+        }
+    }
+    for (folder, wanted) in exposing {
+        let entry = &mut entries[folder];
+        if matches!(entry.action, Action::Change(to) if to < entry.current())
+            && entry.current() > wanted
+        {
+            entry.targeted = true;
+        }
+    }
 }
 
 /// Marks the entries below a folder that changes, and says what lies below each such folder.

@@ -72,7 +72,7 @@ const EXAMPLE_INVENTORY: &str = include_str!("../../examples/inventory.json");
 const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
 
 /// `demo`: plan, apply and plan again against a sandbox seeded with the example account.
-pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
+pub(crate) fn demo(keep_running: bool, verbose: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
     use crate::policy::Policy;
     use crate::remote::{Connection, RetryPolicy, TlsVerify};
 
@@ -100,7 +100,7 @@ pub(crate) fn demo(keep_running: bool, io: &mut Io<'_>) -> Result<Exit, Error> {
         parallelism: 8,
         max_response_bytes: crate::remote::DEFAULT_MAX_RESPONSE_BYTES,
         accept_count_mismatch: false,
-        verbose: false,
+        verbose,
     };
     render::sandbox::demo_intro(sandbox.url(), io.out)?;
     // The one way a command gets a client: the demo is checked like any other run.

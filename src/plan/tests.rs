@@ -591,8 +591,9 @@ mod converges {
 }
 
 /// `--target`: every file is judged, but only targeted ones change, count and break limits;
-/// a folder outside the targets is not changed, and files below a targeted folder that
-/// changes are marked for apply's re-read whether targeted or not.
+/// a folder outside the targets changes only when it exposes a targeted file more than the
+/// policy wants, and files below a targeted folder that changes are marked for apply's
+/// re-read whether targeted or not.
 #[test]
 fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
     let inventory = Inventory::new(vec![
@@ -618,9 +619,15 @@ fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
     );
     let targets = Targets::new(&["reports".into(), "finance/**".into()]).unwrap();
     let plan = diff_targeted(&policy, &inventory, &targets);
+    // `finance/**` does not match the folder `finance`, but the folder exposes `finance/pay`:
+    // it comes into the targets, or the world would still see the file.
     assert_eq!(
         changes(&plan),
-        ["finance/pay public->private", "reports public->private"]
+        [
+            "finance public->private",
+            "finance/pay public->private",
+            "reports public->private"
+        ]
     );
     let summary = plan.summary();
     assert_eq!(
@@ -630,11 +637,10 @@ fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
             summary.unchanged,
             summary.ignored
         ),
-        (2, 0, 0, 0)
+        (3, 0, 0, 0)
     );
-    // The folder `finance` is outside the targets: not changed, so nothing below it is marked.
-    assert_eq!(plan.folder_changes.len(), 1);
-    assert_eq!(plan.folder_changes[0].path, "reports");
+    assert_eq!(plan.folder_changes.len(), 2);
+    assert_eq!(plan.folder_changes[1].path, "reports");
     let under: Vec<&str> = plan
         .entries
         .iter()
@@ -643,8 +649,14 @@ fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
         .collect();
     assert_eq!(
         under,
-        ["reports/q3"],
-        "untargeted, but below a folder that changes"
+        ["finance/pay", "reports/q3"],
+        "below a folder that changes, targeted or not"
+    );
+    // A folder that exposes nothing targeted stays outside: `hr/bands` is its own problem.
+    let only_hr = Targets::new(&["hr/**".into()]).unwrap();
+    assert_eq!(
+        changes(&diff_targeted(&policy, &inventory, &only_hr)),
+        ["hr/bands public->private"]
     );
     // Guardrails count the targeted changes only.
     assert!(

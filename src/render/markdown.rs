@@ -66,18 +66,55 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
     }
     let plan = PlanComment::of(view);
     let largest = plan.groups.iter().map(|g| g.rows.len()).max().unwrap_or(0);
-    let deciders = plan.deciders.len();
-    let full = plan.render(largest, deciders)?;
+    let all = Shown {
+        rows: largest,
+        deciders: plan.deciders.len(),
+        notes: plan.alert.len().min(MOST_NOTES),
+    };
+    let full = plan.render(all)?;
     if full.len() <= CAP {
         return out.write_all(&full);
     }
-    // The most rows per group that fit; then, only if no row fits, the most summary lines.
-    let rows = largest_fitting(largest, |k| plan.render(k, deciders))?;
-    if let Some(rows) = rows {
-        return out.write_all(&plan.render(rows, deciders)?);
+    // What gives way, in order: rows of each group, then notes (the broken guardrails come
+    // first and go last), then, only if nothing else is left, lines of the per-rule summary.
+    if let Some(rows) = largest_fitting(largest, |rows| plan.render(Shown { rows, ..all }))? {
+        return out.write_all(&plan.render(Shown { rows, ..all })?);
     }
-    let lines = largest_fitting(deciders, |n| plan.render(0, n))?.unwrap_or(0);
-    out.write_all(&plan.render(0, lines)?)
+    let no_rows = Shown { rows: 0, ..all };
+    if let Some(notes) =
+        largest_fitting(all.notes, |notes| plan.render(Shown { notes, ..no_rows }))?
+    {
+        return out.write_all(&plan.render(Shown { notes, ..no_rows })?);
+    }
+    let bare = Shown {
+        notes: 0,
+        ..no_rows
+    };
+    if let Some(deciders) = largest_fitting(all.deciders, |deciders| {
+        plan.render(Shown { deciders, ..bare })
+    })? {
+        return out.write_all(&plan.render(Shown { deciders, ..bare })?);
+    }
+    // Even the bare comment is too long (targets or an origin of many kilobytes): say so.
+    writeln!(out, "**{}**\n", summary_line(view.summary))?;
+    writeln!(
+        out,
+        "> This plan is too large for a comment. {}",
+        where_the_plan_is(view)
+    )
+}
+
+/// The most notes (broken guardrails first, then folder, dead-rule and listing notes) a plan
+/// comment shows, so hundreds of folder notes do not crowd out the rows; the rest are counted,
+/// and `plotward show` prints them all.
+const MOST_NOTES: usize = 20;
+
+/// How much of a plan comment is shown: rows per group, lines of the per-rule summary, notes.
+#[derive(Clone, Copy)]
+struct Shown {
+    rows: usize,
+    deciders: usize,
+    notes: usize,
 }
 
 /// The largest `n` in `0..=max` whose rendering fits under [`CAP`] (renderings grow with
@@ -141,9 +178,14 @@ impl<'v> PlanComment<'v> {
         }
     }
 
-    /// The comment with the first `rows` rows of each group and the first `deciders` lines of
-    /// the per-rule summary.
-    fn render(&self, rows: usize, deciders: usize) -> io::Result<Vec<u8>> {
+    /// The comment with the first `rows` rows of each group, the first `deciders` lines of the
+    /// per-rule summary and the first `notes` notes.
+    fn render(&self, shown: Shown) -> io::Result<Vec<u8>> {
+        let Shown {
+            rows,
+            deciders,
+            notes,
+        } = shown;
         let view = self.view;
         let mut out = Vec::new();
         write!(out, "**{}**\n\n", summary_line(view.summary))?;
@@ -151,8 +193,12 @@ impl<'v> PlanComment<'v> {
         write_targeted(&view.file.targets, &mut out)?;
         if !self.alert.is_empty() {
             writeln!(out, "> [!CAUTION]")?;
-            for line in &self.alert {
+            for line in self.alert.iter().take(notes) {
                 writeln!(out, "> {line}")?;
+            }
+            let cut = self.alert.len().saturating_sub(notes);
+            if cut > 0 {
+                writeln!(out, "> …and {cut} more {}, not shown.", noun(cut, "note"))?;
             }
             writeln!(out)?;
         }
@@ -208,8 +254,9 @@ impl<'v> PlanComment<'v> {
         }
         let missing = view.rows.len() - shown;
         let summary_cut = self.deciders.len() - deciders.min(self.deciders.len());
-        if missing > 0 || summary_cut > 0 {
-            write_truncation(view, (missing, rows), summary_cut, &mut out)?;
+        let notes_cut = self.alert.len().saturating_sub(notes);
+        if missing > 0 || summary_cut > 0 || notes_cut > 0 {
+            write_truncation(view, (missing, rows), summary_cut, notes_cut, &mut out)?;
         }
         Ok(out)
     }
@@ -248,25 +295,44 @@ fn write_truncation(
     view: &PlanView,
     (missing, per_group): (usize, usize),
     summary_cut: usize,
+    notes_cut: usize,
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
-    let what = if summary_cut > 0 {
-        format!(
-            "{summary_cut} lines of the per-rule summary and all {} rows are not shown",
-            view.rows.len()
-        )
-    } else {
-        format!(
-            "{missing} of {} rows are not shown (the first {per_group} of each group are)",
-            view.rows.len()
-        )
-    };
+    let total = view.rows.len();
+    let mut parts = Vec::new();
+    if notes_cut > 0 {
+        parts.push(format!("{notes_cut} {}", noun(notes_cut, "note")));
+    }
+    if summary_cut > 0 {
+        parts.push(format!(
+            "{summary_cut} {} of the per-rule summary",
+            noun(summary_cut, "line")
+        ));
+    }
+    if missing == total {
+        parts.push(format!("all {total} {}", noun(total, "row")));
+    } else if missing > 0 {
+        parts.push(format!(
+            "{missing} of {total} rows (each group shows its first {per_group})"
+        ));
+    }
+    let what = format!("{} not shown", parts.join(", "));
+    writeln!(
+        out,
+        "> Truncated to stay under {CAP} characters: {what}. {}",
+        where_the_plan_is(view)
+    )
+}
+
+/// Where a reviewer finds the whole plan: the saved plan in the CI job's artifacts (a
+/// reviewer has no credentials to plan again).
+fn where_the_plan_is(view: &PlanView) -> String {
     let options = &view.options;
     let artifacts = match &options.artifact_url {
         Some(url) => format!("[this job's artifacts](<{url}>)"),
         None => "this job's artifacts".to_owned(),
     };
-    let get = match &options.saved_as {
+    match &options.saved_as {
         Some(file) => format!(
             "Download {} from {artifacts}, then run `plotward show {} --full` for every row.",
             code(file),
@@ -276,11 +342,16 @@ fn write_truncation(
             "The plan was not saved: have the job run `plotward plan --out plan.json` and keep \
              `plan.json` with {artifacts}; `plotward show plan.json --full` prints every row."
         ),
-    };
-    writeln!(
-        out,
-        "> Truncated to stay under {CAP} characters: {what}. {get}"
-    )
+    }
+}
+
+/// `word` or its plural, for `n` of them.
+fn noun(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
 }
 
 /// What a plan or check describes, as a Markdown line: the account and server (or the

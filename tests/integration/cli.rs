@@ -169,19 +169,29 @@ fn flags_read_their_environment_variables_and_the_command_line_wins() {
             .write("other.yaml", "version: 1\ndefault: public\n")
             .write("s.json", ONE_PRIVATE)
     };
-    // The policy and the snapshot from the environment; markdown from PLOTWARD_PLAN_FORMAT.
+    // The policy from the environment (the snapshot never: what is judged is on the command
+    // line); markdown from PLOTWARD_PLAN_FORMAT.
     test()
-        .args(["plan"])
+        .args(["plan", "--snapshot", "s.json"])
         .env("PLOTWARD_POLICY", "other.yaml")
-        .env("PLOTWARD_SNAPSHOT", "s.json")
+        .env("PLOTWARD_SNAPSHOT", "ignored.json")
         .env("PLOTWARD_PLAN_FORMAT", "markdown")
         .stdout_contains("| `x` |")
         .status(0);
-    // The flag beats the variable.
+    // What a gate judges is never taken from the environment: with PLOTWARD_SNAPSHOT set and
+    // no flag, check goes to the live account (here: none configured, so exit 1), never to
+    // the snapshot, whose clean check would exit 0.
     test()
-        .args(["plan", "--format", "json"])
+        .args(["check"])
         .env("PLOTWARD_POLICY", "other.yaml")
         .env("PLOTWARD_SNAPSHOT", "s.json")
+        .env("PLOTWARD_TARGET", "nothing/**")
+        .stderr_contains("API")
+        .status(1);
+    // The flag beats the variable.
+    test()
+        .args(["plan", "--format", "json", "--snapshot", "s.json"])
+        .env("PLOTWARD_POLICY", "other.yaml")
         .env("PLOTWARD_PLAN_FORMAT", "markdown")
         .stdout_contains("\"format_version\"")
         .stdout_lacks("| `x` |")

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use plotward_sandbox::{Options, Seed};
 
-use crate::api::{Api, example_sandbox, sandbox_with};
+use crate::api::{Api, As, example_sandbox, sandbox_with};
 use crate::harness::{Test, repo};
 
 fn example(path: &str) -> String {
@@ -1006,4 +1006,91 @@ fn apply_uses_the_policy_given_with_p_for_a_saved_plan() {
         .stdout_contains("Apply complete: 1 restricted, 0 exposed, 0 failed.")
         .status(0);
     assert_eq!(writes(&api), 1);
+}
+
+/// A comment's notes are bounded too: 400 public folders over private files make 400 folder
+/// notes (about 100,000 characters), yet the comment stays under GitHub's limit, keeps the
+/// complete per-rule summary, and says how many notes it left out and where the plan is.
+#[test]
+fn a_markdown_plan_with_hundreds_of_folder_notes_stays_under_the_cap() {
+    let mut owned = Vec::new();
+    for n in 0..400 {
+        owned.push((
+            format!("alice:{}", 2 * n + 1),
+            format!("team{n:03}"),
+            "fold",
+            "public",
+        ));
+        owned.push((
+            format!("alice:{}", 2 * n + 2),
+            format!("team{n:03}/notes"),
+            "plot",
+            "private",
+        ));
+    }
+    let files: Vec<(&str, &str, &str, &str)> = owned
+        .iter()
+        .map(|(fid, path, kind, level)| (fid.as_str(), path.as_str(), *kind, *level))
+        .collect();
+    let run = offline(
+        "version: 1\ndefault: private\n",
+        &snapshot_of(&files),
+        &["plan", "--format", "markdown", "--out", "plan.json"],
+    )
+    .stdout_contains("| folders, for what lies below them | 400 | 0 |")
+    .stdout_contains("| **All** | **400** | **0** |")
+    .stdout_contains("> …and 380 more notes, not shown.")
+    .stdout_contains("| `team399` | fold | `alice:799` | public → private |")
+    .stdout_contains("`plotward show plan.json --full`")
+    .status(0);
+    assert!(
+        run.stdout.len() <= 65_000,
+        "{} characters",
+        run.stdout.len()
+    );
+}
+
+/// `--target 'finance/**'` does not match the folder `finance`, yet a public `finance` exposes
+/// every file below it: the targeted plan restricts the folder too (or it would show the files
+/// as unchanged while a targeted check reports them), and a targeted apply fixes what the
+/// world sees.
+#[test]
+fn a_targeted_run_restricts_the_folder_that_exposes_its_files() {
+    let sandbox = seeded(&[
+        ("alice:1", "finance", "fold", "public"),
+        ("alice:2", "finance/payroll", "grid", "private"),
+        ("alice:3", "finance/budget", "plot", "private"),
+        ("alice:4", "reports", "fold", "public"),
+    ]);
+    let policy = "version: 1\ndefault: ignore\nrules:\n  - match: \"finance/**\"\n    sharing: private\nguardrails:\n  never_public: [\"finance/**\"]\n";
+    live(&sandbox)
+        .policy(policy)
+        .args(["check", "--target", "finance/**"])
+        .status(2);
+    live(&sandbox)
+        .policy(policy)
+        .args(["plan", "--target", "finance/**", "--detailed-exitcode"])
+        .stdout_contains("  - finance  ")
+        .stdout_contains("Plan: 1 to restrict")
+        .status(2);
+    live(&sandbox)
+        .policy(policy)
+        .args(["apply", "--target", "finance/**", "--auto-approve"])
+        .status(0);
+    live(&sandbox)
+        .policy(policy)
+        .args(["check", "--target", "finance/**"])
+        .status(0);
+    let api = Api::new(&sandbox);
+    let seen = |fid: &str| {
+        api.get(&format!("/v2/files/{fid}"), As::Anonymous)
+            .status
+            .as_u16()
+    };
+    assert_eq!(seen("alice:2"), 404, "payroll is private to the world now");
+    assert_eq!(
+        seen("alice:4"),
+        200,
+        "reports, outside the targets, untouched"
+    );
 }

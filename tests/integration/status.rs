@@ -278,9 +278,15 @@ fn a_snapshot_is_read_offline_and_bad_paths_are_usage_errors() {
         .status(0);
     Test::new()
         .policy(&example_policy())
-        .env("PLOTWARD_SNAPSHOT", "examples/inventory.json")
         .copy("examples/inventory.json")
-        .args(["status", "--format", "json", "hr/headcount"])
+        .args([
+            "status",
+            "--snapshot",
+            "examples/inventory.json",
+            "--format",
+            "json",
+            "hr/headcount",
+        ])
         .stdout_contains("\"judged_from\": \"snapshot\"")
         .status(0);
     Test::new()

@@ -198,3 +198,14 @@ fn plain_http_to_loopback_never_goes_through_a_proxy() {
     );
     holds_none(&run, &[KEY.to_owned()]);
 }
+
+/// `demo -v` traces the demo's own connection like any other command's.
+#[test]
+fn the_demo_is_traced_too() {
+    let run = Test::new()
+        .args(["demo", "-v"])
+        .stderr_contains("http: GET /v2/users/current -> 200 in ")
+        .stderr_contains("http: PATCH /v2/files/")
+        .status(0);
+    assert!(trace(&run).len() > 3, "{}", run.stderr);
+}
