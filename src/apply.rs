@@ -34,7 +34,7 @@ pub(crate) use refusal::{
     Cancelled, Refusal, check_account, check_digest, check_guardrails, check_targets,
     refuse_never_public, refuse_stale,
 };
-pub(crate) use saved::{SavedPlan, SavedPlanError};
+pub(crate) use saved::{Inconsistency, SavedPlan, SavedPlanError};
 pub(crate) use stale::{Drift, Drifted, Staleness};
 
 use crate::inventory::{FileType, Sharing};

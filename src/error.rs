@@ -154,6 +154,15 @@ pub(crate) enum UsageError {
     /// A `--target` that is not a valid pattern.
     #[error(transparent)]
     Target(#[from] crate::policy::BadTarget),
+    /// `--target` globs that match no file of the account: a typo, which would limit the run
+    /// to nothing and report a clean account.
+    #[error(
+        "--target {} {} no file of the account; check the spelling (`finance/**` is what lies \
+         in the folder `finance`, `finance` the folder itself)",
+        .0.iter().map(|g| format!("`{}`", plotward_visible::escape(g))).collect::<Vec<_>>().join(", "),
+        if .0.len() == 1 { "matches" } else { "match" }
+    )]
+    TargetMatchesNothing(Vec<String>),
     /// `--max-writes 0`.
     #[error("--max-writes must be at least 1")]
     NoWrites,

@@ -51,14 +51,16 @@ pub fn main() -> ExitCode {
             return err.exit().into();
         }
         Err(cli::ParseError::Clap(err)) => {
-            let _ = err.print();
             // Help and --version are not errors; every usage error exits 1, as Terraform's do.
-            return if err.use_stderr() {
-                Exit::Failure
-            } else {
-                Exit::Success
+            if !err.use_stderr() {
+                let _ = err.print();
+                return Exit::Success.into();
             }
-            .into();
+            // A usage error quotes what was typed: shown inertly (a bidirectional override in
+            // an argument would otherwise reorder the line), without clap's colours.
+            let text = err.render().to_string();
+            let _ = std::io::stderr().write_all(plotward_visible::escape_lines(&text).as_bytes());
+            return Exit::Failure.into();
         }
     };
     let painter = config::painter(cli.no_color, std::io::stderr().is_terminal());

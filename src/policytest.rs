@@ -146,11 +146,21 @@ fn span<T>(value: &Spanned<T>) -> Span {
     }
 }
 
+/// What to do about a test file that is not there: a newcomer's first pipeline run meets it.
+fn missing_hint(err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        " (write one: example paths and the level each must have, as the README's \
+         `plotward test` section shows; or name another file)"
+    } else {
+        ""
+    }
+}
+
 /// Why a test file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TestFileError {
     /// Unreadable.
-    #[error("cannot read test file {path}: {source}")]
+    #[error("cannot read test file {path}: {source}{}", missing_hint(source))]
     Read {
         path: PathBuf,
         source: std::io::Error,

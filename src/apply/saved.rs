@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::change::{Change, DecidingRule, RequiredBy};
-use crate::inventory::Sharing;
+use crate::inventory::{FileType, Sharing};
 use crate::plan::{Direction, RuleRef};
 use crate::policy::Targets;
 use crate::wire::plan::{
@@ -98,6 +98,12 @@ pub(crate) enum Inconsistency {
     Direction,
     /// `from` is not the level of the observed flags.
     Observed,
+    /// A path or fid is empty, or longer than any listing lets through.
+    Name,
+    /// The fid is not of the user whose account was listed.
+    Foreign,
+    /// A file that is not a folder is restricted for what lies below it.
+    RequiredBy,
 }
 
 impl TryFrom<PlanFile> for SavedPlan {
@@ -107,10 +113,14 @@ impl TryFrom<PlanFile> for SavedPlan {
         let targets = check_targets(&file)?;
         // Every change is checked before any duplicate is looked for: the first error a
         // person reads is the same whatever else the file gets wrong.
+        let owner = match &file.source {
+            Source::Api { user, .. } => Some(format!("{user}:")),
+            Source::Snapshot { .. } => None,
+        };
         if let Some((change, why)) = file
             .changes
             .iter()
-            .find_map(|change| inconsistency(change).map(|why| (change, why)))
+            .find_map(|change| inconsistency(change, owner.as_deref()).map(|why| (change, why)))
         {
             return Err(SavedPlanError::Inconsistent {
                 fid: change.fid.clone(),
@@ -152,7 +162,12 @@ fn check_targets(file: &PlanFile) -> Result<Vec<String>, SavedPlanError> {
 }
 
 /// What a change gets wrong, if anything; checked in the order [`Inconsistency`] lists.
-fn inconsistency(change: &ChangeJson) -> Option<Inconsistency> {
+/// `owner` is `user:` when the plan lists a live account, whose fids all start so.
+fn inconsistency(change: &ChangeJson, owner: Option<&str>) -> Option<Inconsistency> {
+    let named = |path: &str, fid: &str| {
+        (1..=crate::limits::MAX_PATH_BYTES).contains(&path.len())
+            && (1..=crate::remote::api::MAX_FID_BYTES).contains(&fid.len())
+    };
     let direction = Direction::of(change.from, change.to);
     if change.to == change.from {
         Some(Inconsistency::Unchanged)
@@ -160,6 +175,17 @@ fn inconsistency(change: &ChangeJson) -> Option<Inconsistency> {
         Some(Inconsistency::Direction)
     } else if Sharing::from_flags(change.observed) != change.from {
         Some(Inconsistency::Observed)
+    } else if !named(&change.path, &change.fid)
+        || change
+            .required_by
+            .as_ref()
+            .is_some_and(|by| !named(&by.path, &by.fid))
+    {
+        Some(Inconsistency::Name)
+    } else if owner.is_some_and(|owner| !change.fid.starts_with(owner)) {
+        Some(Inconsistency::Foreign)
+    } else if change.required_by.is_some() && change.filetype != FileType::Folder {
+        Some(Inconsistency::RequiredBy)
     } else {
         None
     }

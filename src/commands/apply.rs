@@ -52,6 +52,7 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
                 confirm_saved(&path, plan, &policy, &client, &inventory, config.force, io)?;
             (changes, watches, targets)
         } else {
+            super::refuse_unmatched_targets(&config.targets, &inventory)?;
             let fresh = (&inventory, &config.targets);
             let Some((changes, watches)) =
                 show_and_confirm(&policy, fresh, &client, config.force, asks, io)?

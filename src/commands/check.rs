@@ -14,6 +14,7 @@ use crate::render::{self, CheckView};
 pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
+    super::refuse_unmatched_targets(&config.targets, &inventory)?;
     render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let plan = plan::diff_targeted(&policy, &inventory, &config.targets);
     let report = check::check(&plan, &policy.guardrails);

@@ -132,6 +132,20 @@ fn trace(client: crate::remote::Client, io: &mut Io<'_>) -> Result<crate::remote
 
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),
 /// saying why on stderr.
+/// Refuses `--target` globs that match no file of the account: a typo would limit the run to
+/// nothing and report the account clean.
+fn refuse_unmatched_targets(
+    targets: &crate::policy::Targets,
+    inventory: &crate::inventory::Inventory,
+) -> Result<(), Error> {
+    let unmatched = targets.unmatched(inventory.files().iter().map(|f| f.path.as_str()));
+    if unmatched.is_empty() {
+        return Ok(());
+    }
+    let globs = unmatched.into_iter().map(str::to_owned).collect();
+    Err(crate::error::UsageError::TargetMatchesNothing(globs).into())
+}
+
 fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, Error> {
     let Some(failures) = plan.strict_failures() else {
         return Ok(false);

@@ -17,6 +17,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     // The policy first: a typo should not cost a listing of the whole account.
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
+    super::refuse_unmatched_targets(&config.targets, &inventory)?;
     let json_to_stdout = config.out.as_deref().is_some_and(outfile::is_stdout);
     let Shown { plan, file, .. } = if json_to_stdout {
         // `--out -`: stdout carries the saved plan alone; the plan for people goes to stderr.

@@ -28,6 +28,16 @@ impl Targets {
 
     /// The paths matching any of `patterns`; the whole account when there are none.
     pub(crate) fn new(patterns: &[String]) -> Result<Targets, BadTarget> {
+        if let Some(blank) = patterns.iter().find(|p| p.trim().is_empty()) {
+            // `--target ''` (an unset CI variable, say) would otherwise limit the run to
+            // nothing and report a clean account.
+            return Err(BadTarget {
+                bad: BadPattern::Invalid {
+                    text: blank.clone(),
+                    why: "a target must name some path".to_owned(),
+                },
+            });
+        }
         let mut patterns = patterns.to_vec();
         patterns.sort();
         patterns.dedup();
@@ -56,6 +66,31 @@ impl Targets {
         self.list.as_ref().is_none_or(|list| list.is_match(path))
     }
 
+    /// The globs that match none of `paths`: a typo, which would limit the run to nothing and
+    /// report a clean account.
+    pub(crate) fn unmatched<'p>(&self, paths: impl Iterator<Item = &'p str>) -> Vec<&str> {
+        let Some(list) = &self.list else {
+            return Vec::new();
+        };
+        let mut matched = vec![false; self.patterns.len()];
+        let mut hits = Vec::new();
+        for path in paths {
+            list.matches_into(path, &mut hits);
+            for &hit in &hits {
+                matched[hit] = true;
+            }
+            if !matched.contains(&false) {
+                break;
+            }
+        }
+        self.patterns
+            .iter()
+            .zip(matched)
+            .filter(|(_, matched)| !matched)
+            .map(|(pattern, _)| pattern.as_str())
+            .collect()
+    }
+
     /// The globs, sorted; empty for the whole account.
     pub(crate) fn patterns(&self) -> &[String] {
         &self.patterns
@@ -75,6 +110,13 @@ mod tests {
         assert!(!targets.matches("hr/a/pay"), "`*` stays within a folder");
         assert!(!targets.matches("finance/pay"));
         assert!(Targets::all().matches("anything") && Targets::all().patterns().is_empty());
+        let paths = ["reports/q3", "finance"];
+        assert_eq!(targets.unmatched(paths.into_iter()), ["hr/*"]);
+        assert!(Targets::all().unmatched(paths.into_iter()).is_empty());
+        assert!(
+            Targets::new(&[" ".into()]).is_err(),
+            "a blank target names nothing"
+        );
         for (bad, message) in [
             ("/reports/**", "starts with `/`"),
             ("reports/", "ends with `/`"),

@@ -676,6 +676,16 @@ impl Client {
         let body = match capped.send(Method::GET, &url, None, &mut |_| {}).await {
             Ok(body) => body,
             Err(RemoteError::Http { status: 404, .. }) => return Ok(None),
+            // One file's answer has a fixed cap: --max-response-mib, which the generic
+            // message suggests, does not raise it.
+            Err(RemoteError::TooLarge { limit, .. }) => {
+                return Err(RemoteError::Lookup(format!(
+                    "the answer for `{}` is larger than {} KiB, too large for one file; \
+                     refusing to read it",
+                    api::redact(path),
+                    limit / 1024
+                )));
+            }
             Err(other) => return Err(other),
         };
         api::parse_lookup(&body.bytes, &self.username, path, kind).map_err(RemoteError::Lookup)
@@ -740,7 +750,8 @@ impl Client {
             let Some((folder_path, _)) = path.rsplit_once('/') else {
                 if child.parent != -1 {
                     return Err(RemoteError::Lookup(format!(
-                        "the server puts `{}` ({}) in folder {}, but it was looked up at the                          top level; refusing to judge it",
+                        "the server puts `{}` ({}) in folder {}, but it was looked up at the \
+                         top level; refusing to judge it",
                         api::redact(&path),
                         child.fid,
                         child.parent

@@ -35,9 +35,24 @@ pub(crate) fn check(
     write(&json, out)
 }
 
-/// Writes any JSON document, pretty-printed, with a trailing newline.
+/// Writes any JSON document, pretty-printed, with a trailing newline. Characters a terminal
+/// would obey rather than show (DEL, C1 controls, bidirectional overrides, zero-width
+/// characters) are written as `\uXXXX` escapes, which `serde_json` leaves raw: a plan printed
+/// on a terminal must not reorder or hide what it says. Outside strings a JSON document holds
+/// no such character, so the escapes are always inside strings, where JSON allows them.
 pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    let text = serde_json::to_string_pretty(value)?;
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        if c != '\n' && plotward_visible::needs_escape(c) {
+            out.write_all(&text.as_bytes()[start..at])?;
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                write!(out, "\\u{unit:04x}")?;
+            }
+            start = at + c.len_utf8();
+        }
+    }
+    out.write_all(&text.as_bytes()[start..])?;
     out.write_all(b"\n")
 }
 
@@ -211,4 +226,36 @@ fn dead_patterns_json(patterns: &[crate::plan::DeadPattern]) -> Vec<DeadPatternJ
             line: dead.line,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the strings, the JSON written holds no character a terminal obeys, and
+        /// reads back as the same value.
+        #[test]
+        fn json_shows_any_string_inertly_and_reads_back(strings in prop::collection::vec(any::<String>(), 0..8)) {
+            let mut out = Vec::new();
+            super::write(&strings, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            prop_assert!(
+                !text.chars().any(|c| c != '\n' && plotward_visible::needs_escape(c)),
+                "{text:?}"
+            );
+            let back: Vec<String> = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(back, strings);
+        }
+    }
+
+    #[test]
+    fn bidi_overrides_and_del_are_escaped() {
+        let mut out = Vec::new();
+        super::write(&["a\u{202e}b\u{7f}c\u{200b}"], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[\n  \"a\\u202eb\\u007fc\\u200b\"\n]\n"
+        );
+    }
 }

@@ -14,7 +14,7 @@
 
 use std::io::{self, Write};
 
-use super::text::{check_summary, summary_line};
+use super::text::{check_summary, plan_summary};
 use super::view::{Counts, Decider, Group, Row as PlanRow, per_decider};
 use super::{CheckView, Painter, PlanView};
 use crate::apply::DecidingRule;
@@ -59,7 +59,7 @@ struct Report<'a> {
 pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let summary = view.summary;
     if !summary.has_changes() {
-        writeln!(out, "**No changes. {}**\n", summary_line(summary))?;
+        writeln!(out, "**No changes. {}**\n", plan_summary(view))?;
         writeln!(out, "{}", origin(view.source(), &view.file.policy))?;
         write_targeted(&view.file.targets, out)?;
         return write_notes(&view.dead_rules, &view.dead_patterns, view.coverage(), out);
@@ -96,7 +96,7 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
         return out.write_all(&plan.render(Shown { deciders, ..bare })?);
     }
     // Even the bare comment is too long (targets or an origin of many kilobytes): say so.
-    writeln!(out, "**{}**\n", summary_line(view.summary))?;
+    writeln!(out, "**{}**\n", plan_summary(view))?;
     writeln!(
         out,
         "> This plan is too large for a comment. {}",
@@ -188,7 +188,7 @@ impl<'v> PlanComment<'v> {
         } = shown;
         let view = self.view;
         let mut out = Vec::new();
-        write!(out, "**{}**\n\n", summary_line(view.summary))?;
+        write!(out, "**{}**\n\n", plan_summary(view))?;
         writeln!(out, "{}\n", origin(view.source(), &view.file.policy))?;
         write_targeted(&view.file.targets, &mut out)?;
         if !self.alert.is_empty() {
@@ -608,7 +608,7 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec
     if missing_rows > 0 || diff_lines < report.diff.lines().count() {
         writeln!(
             out,
-            "\n> Truncated to stay under {CAP} characters: {missing_rows} of {} rows and {} diff lines are not shown. Run `{}` for everything.",
+            "\n> Truncated to stay under {CAP} characters: {missing_rows} of {} rows and {} diff lines are not shown. For everything, keep `{} --format json` (or `--format junit`) as the job's artifact: a reader of this comment may have no credentials to run it.",
             report.rows.len(),
             report.diff.lines().count() - diff_lines.min(report.diff.lines().count()),
             report.rerun

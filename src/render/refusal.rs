@@ -7,7 +7,7 @@
 use std::fmt::{self, Display, Formatter};
 use std::path::Path;
 
-use crate::apply::{Cancelled, Drift, Drifted, Refusal, SavedPlanError, Staleness};
+use crate::apply::{Cancelled, Drift, Drifted, Inconsistency, Refusal, SavedPlanError, Staleness};
 use crate::wire::plan::{PLAN_FORMAT_VERSION, PLAN_FORMAT_VERSION_TARGETED};
 use plotward_visible::escape;
 
@@ -167,10 +167,23 @@ impl Display for SavedPlanError {
             SavedPlanError::BadTarget(bad) => {
                 write!(f, "{}; {REMAKE}", escape(&bad.to_string()))
             }
-            SavedPlanError::Inconsistent { .. } => write!(
-                f,
-                "is inconsistent: an action does not match its levels or observed flags; {REMAKE}"
-            ),
+            SavedPlanError::Inconsistent { fid, why } => {
+                let what = match why {
+                    Inconsistency::Unchanged
+                    | Inconsistency::Direction
+                    | Inconsistency::Observed => {
+                        "an action does not match its levels or observed flags"
+                    }
+                    Inconsistency::Name => {
+                        "a change has an empty path or fid, or one longer than any listing allows"
+                    }
+                    Inconsistency::Foreign => "a change is to a file of another user",
+                    Inconsistency::RequiredBy => {
+                        "a file that is not a folder is restricted for what lies below it"
+                    }
+                };
+                write!(f, "is inconsistent: {what} ({}); {REMAKE}", escape(fid))
+            }
             SavedPlanError::Repeated { fid } => {
                 write!(f, "changes {} more than once; {REMAKE}", escape(fid))
             }

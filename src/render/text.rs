@@ -47,10 +47,7 @@ pub(crate) fn plan(view: &PlanView, painter: Painter, out: &mut dyn Write) -> io
         return writeln!(
             out,
             "{}",
-            painter.paint(
-                Painter::BOLD,
-                format!("No changes. {}", summary_line(summary))
-            )
+            painter.paint(Painter::BOLD, format!("No changes. {}", plan_summary(view)))
         );
     }
     let count = view.rows.len();
@@ -84,11 +81,18 @@ pub(crate) fn plan(view: &PlanView, painter: Painter, out: &mut dyn Write) -> io
     write_breaches(&view.breaches, painter, out)?;
     write_dead_rules(&view.dead_rules, &view.dead_patterns, painter, out)?;
     write_coverage(view.coverage(), painter, out)?;
-    writeln!(
-        out,
-        "{}",
-        painter.paint(Painter::BOLD, summary_line(summary))
-    )
+    writeln!(out, "{}", painter.paint(Painter::BOLD, plan_summary(view)))
+}
+
+/// A plan's summary line, which says so when the run is targeted: it is the line a CI log
+/// shows, and must not read as the whole account's.
+pub(crate) fn plan_summary(view: &PlanView) -> String {
+    let line = summary_line(view.summary);
+    if view.file.targets.is_empty() {
+        line
+    } else {
+        format!("{line} Targeted: not the whole account.")
+    }
 }
 
 /// The lines that say what a plan or check describes: the account and server, or the

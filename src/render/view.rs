@@ -317,7 +317,7 @@ mod tests {
         let plan = crate::plan::diff(&policy, &inventory);
         let source = Source::Api {
             api_url: "https://plotly.example.com".into(),
-            user: "alice".into(),
+            user: "a".into(),
         };
         let file = crate::render::json::plan_file(&plan, &policy, (source, &[]), &[]);
         PlanView::new(file, options).unwrap()
@@ -349,7 +349,7 @@ mod tests {
         let view = large(saved);
         assert_eq!(view.rows.len(), 12_000);
         let text = render(&view, Format::Text);
-        assert!(text.starts_with("Account: alice at https://plotly.example.com\n"));
+        assert!(text.starts_with("Account: a at https://plotly.example.com\n"));
         assert!(text.lines().count() < 120, "{text}");
         assert!(text.len() < 12_000, "{} bytes", text.len());
         assert!(text.contains("plotward show plan.json --full"), "{text}");
@@ -413,7 +413,7 @@ mod tests {
         });
         let markdown = render(&view, Format::Markdown);
         assert!(markdown.len() <= crate::render::markdown::CAP);
-        assert!(markdown.contains("Account `alice` at `https://plotly.example.com`"));
+        assert!(markdown.contains("Account `a` at `https://plotly.example.com`"));
         for line in [
             "| rule 1 `t0/**` | 0 | 400 |",
             "| rule 2 `t1*/**` | 4400 | 0 |",

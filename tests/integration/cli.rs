@@ -291,3 +291,14 @@ fn an_empty_environment_variable_counts_as_unset() {
         .stdout_contains("Plan: ")
         .status(0);
 }
+
+/// A usage error quotes what was typed inertly: a bidirectional override in an argument is
+/// shown as an escape, never obeyed; and it exits 1 like every usage error.
+#[test]
+fn a_usage_error_shows_what_was_typed_inertly() {
+    let run = Test::new()
+        .args(["plan", "--bogus\u{202e}x"])
+        .stderr_contains("--bogus\\u{202e}x")
+        .status(1);
+    assert!(!run.stderr.contains('\u{202e}'), "{:?}", run.stderr);
+}

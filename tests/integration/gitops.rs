@@ -510,7 +510,9 @@ plotward.test.yaml: 1 of 2 cases and 0 of 1 assertions passed
     Test::new()
         .args(["test", "missing.yaml"])
         .stderr(
-            "error: cannot read test file missing.yaml: No such file or directory (os error 2)\n",
+            "error: cannot read test file missing.yaml: No such file or directory (os error 2) \
+             (write one: example paths and the level each must have, as the README's `plotward \
+             test` section shows; or name another file)\n",
         )
         .status(1);
 }

@@ -379,7 +379,10 @@ fn one_fid_at_two_paths_is_refused() {
 fn a_huge_lookup_answer_is_refused_while_it_streams() {
     let server = lookup_server(|| Reply::Huge { bytes: 1 << 30 });
     status_against(&server)
-        .stderr_contains("the response is larger than 4 MiB")
+        .stderr_contains(
+            "the answer for `reports/chart` is larger than 4096 KiB, too large for one file",
+        )
+        .stderr_lacks("--max-response-mib")
         .status(1);
 }
 

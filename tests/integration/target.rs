@@ -25,7 +25,7 @@ fn a_targeted_plan_changes_and_shows_only_its_paths_and_says_so_in_every_format(
         .status(0);
     assert!(
         text.stdout
-            .ends_with("Plan: 3 to restrict, 2 to expose, 11 unchanged, 4 ignored.\n"),
+            .ends_with("Plan: 3 to restrict, 2 to expose, 11 unchanged, 4 ignored. Targeted: not the whole account.\n"),
         "{}",
         text.stdout
     );
@@ -227,4 +227,48 @@ fn apply_of_a_targeted_plan_writes_only_its_paths() {
         ])
         .stdout_contains("No changes.")
         .status(0);
+}
+
+/// A target that matches no file (a typo, `--target ''` from an unset CI variable) would limit
+/// the run to nothing and report the account clean: it is refused, exit 1, in plan, check and
+/// apply, naming the glob.
+#[test]
+fn a_target_that_matches_nothing_is_refused() {
+    for command in ["plan", "check"] {
+        let offline = [
+            command,
+            "-p",
+            "policies/example.yaml",
+            "--snapshot",
+            "examples/inventory.json",
+        ];
+        example_copied()
+            .args(offline)
+            .args(["--target", "finanse/**", "--target", "reports/**"])
+            .stderr_contains("--target `finanse/**` matches no file of the account")
+            .stdout_lacks("Plan:")
+            .status(1);
+        example_copied()
+            .args(offline)
+            .args(["--target", " "])
+            .stderr_contains("a target must name some path")
+            .status(1);
+    }
+    let sandbox = example_sandbox();
+    let api = Api::new(&sandbox);
+    live(&sandbox)
+        .args([
+            "apply",
+            "-p",
+            &policy(),
+            "--auto-approve",
+            "--target",
+            "nothing/**",
+        ])
+        .stderr_contains("--target `nothing/**` matches no file")
+        .status(1);
+    assert!(
+        api.requests().iter().all(|(method, _, _)| method == "GET"),
+        "nothing written"
+    );
 }

@@ -25,7 +25,7 @@ fn saved() -> PlanFile {
     let plan = crate::plan::diff(&policy, &inventory);
     let source = Source::Api {
         api_url: "http://127.0.0.1:1".into(),
-        user: "alice".into(),
+        user: "a".into(),
     };
     crate::render::json::plan_file(&plan, &policy, (source, &[]), &[])
 }
@@ -61,7 +61,7 @@ fn a_plan_as_saved_is_accepted_with_its_changes_in_order() {
         plan.origin,
         Origin::Account {
             api_url: "http://127.0.0.1:1".into(),
-            user: "alice".into()
+            user: "a".into()
         }
     );
 }
@@ -178,7 +178,7 @@ mod properties {
     fn source() -> Source {
         Source::Api {
             api_url: "http://127.0.0.1:1".into(),
-            user: "alice".into(),
+            user: "a".into(),
         }
     }
 

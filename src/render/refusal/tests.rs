@@ -150,8 +150,16 @@ fn an_invalid_plan_is_named_before_what_is_wrong() {
                 fid: "a:1".into(),
                 why: Inconsistency::Observed,
             },
-            "v\\e.json is inconsistent: an action does not match its levels or observed flags; \
-             make it again with plotward plan --out",
+            "v\\e.json is inconsistent: an action does not match its levels or observed flags \
+             (a:1); make it again with plotward plan --out",
+        ),
+        (
+            SavedPlanError::Inconsistent {
+                fid: "bob:\u{1b}1".into(),
+                why: Inconsistency::Foreign,
+            },
+            "v\\e.json is inconsistent: a change is to a file of another user (bob:\\e1); make \
+             it again with plotward plan --out",
         ),
         (
             SavedPlanError::Repeated {
