@@ -263,30 +263,20 @@ fn a_missing_path_is_its_own_line_and_exits_1_after_every_path() {
 
 #[test]
 fn a_snapshot_is_read_offline_and_bad_paths_are_usage_errors() {
-    Test::new()
-        .policy(&example_policy())
-        .copy("examples/inventory.json")
-        .args([
-            "status",
-            "--snapshot",
-            "examples/inventory.json",
-            "hr/headcount",
-        ])
+    let offline = || {
+        Test::new()
+            .policy(&example_policy())
+            .copy("examples/inventory.json")
+            .args(["status", "--snapshot", "examples/inventory.json"])
+    };
+    offline()
+        .args(["hr/headcount"])
         .stdout_contains("hr/headcount (grid, alice:14)\n  sharing  private\n")
         .stdout_contains("  verdict  compliant\n")
         .stdout_contains("  plan     keeps its own flags (private)\n")
         .status(0);
-    Test::new()
-        .policy(&example_policy())
-        .copy("examples/inventory.json")
-        .args([
-            "status",
-            "--snapshot",
-            "examples/inventory.json",
-            "--format",
-            "json",
-            "hr/headcount",
-        ])
+    offline()
+        .args(["--format", "json", "hr/headcount"])
         .stdout_contains("\"judged_from\": \"snapshot\"")
         .status(0);
     Test::new()
