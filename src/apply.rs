@@ -285,8 +285,11 @@ impl AuditLog {
         };
         // Fail closed: a line that cannot be serialized breaks the log like a failed write,
         // rather than leaving a blank line where a write should be accounted for.
-        let mut line = match serde_json::to_vec(&entry) {
-            Ok(line) => line,
+        let mut line = match serde_json::to_string(&entry) {
+            // Names from the account, shown inertly to whoever reads the log.
+            Ok(line) => plotward_visible::escape_json(&line)
+                .into_owned()
+                .into_bytes(),
             Err(err) => {
                 let _ = self.broken.set(AuditBroken(err.to_string()));
                 return;

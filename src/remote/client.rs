@@ -270,6 +270,9 @@ impl Client {
                 number,
                 matches!(next, Next::Retry(_)),
             );
+            // The audit log keeps this message: never with the key a server echoed in it.
+            let mut message = failure.error.message();
+            self.secrets.scrub(&mut message);
             on_attempt(&Attempt {
                 number,
                 status: match next {
@@ -277,7 +280,7 @@ impl Client {
                     _ => failure.error.status(),
                 },
                 will_retry: matches!(next, Next::Retry(_)),
-                message: Some(failure.error.message()),
+                message: Some(message),
             });
             match next {
                 Next::Retry(wait) => tokio::time::sleep(wait).await,
@@ -298,9 +301,12 @@ impl Client {
         will_retry: bool,
     ) {
         if let Some(sink) = &self.trace {
+            // A `next` link the server wrote may carry the key under any name.
+            let mut target = trace::target(url);
+            self.secrets.scrub(&mut target);
             sink.report(&Exchange {
                 method: method.to_string(),
-                target: trace::target(url),
+                target,
                 outcome,
                 elapsed: sent.elapsed(),
                 attempt,

@@ -42,17 +42,7 @@ pub(crate) fn check(
 /// no such character, so the escapes are always inside strings, where JSON allows them.
 pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    let mut start = 0;
-    for (at, c) in text.char_indices() {
-        if c != '\n' && plotward_visible::needs_escape(c) {
-            out.write_all(&text.as_bytes()[start..at])?;
-            for unit in c.encode_utf16(&mut [0; 2]) {
-                write!(out, "\\u{unit:04x}")?;
-            }
-            start = at + c.len_utf8();
-        }
-    }
-    out.write_all(&text.as_bytes()[start..])?;
+    out.write_all(plotward_visible::escape_json(&text).as_bytes())?;
     out.write_all(b"\n")
 }
 

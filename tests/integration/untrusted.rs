@@ -978,3 +978,57 @@ fn a_server_echoing_the_key_never_gets_it_printed() {
         .status(1);
     assert!(!run.stderr.contains("alice-key"), "{}", run.stderr);
 }
+
+/// The key a server echoes never reaches the audit log (which the example pipelines keep as
+/// an artifact), nor a `-v` line when it rides in a `next` link under an innocent name; and
+/// the audit log shows names inertly, as every JSON plotward writes.
+#[test]
+fn an_echoed_key_reaches_neither_the_audit_log_nor_the_trace() {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("alice:alice-key");
+    let echo = format!("bad key alice-key / {token}");
+    let server = Server::api("127.0.0.1", move |request| {
+        if request.method == "PATCH" {
+            return Reply::Json(400, json!({"errors": [{"message": echo.clone()}]}));
+        }
+        Reply::Json(
+            200,
+            page(
+                1,
+                None,
+                vec![file("alice:1", "le\u{202e}ak", "plot", -1, true)],
+            ),
+        )
+    });
+    let run = against(
+        &server,
+        &["apply", "--auto-approve", "--audit-log", "audit.jsonl"],
+    )
+    .args(["--retries", "0"])
+    .status(1);
+    let audit = run.read("audit.jsonl");
+    assert!(audit.contains("[REDACTED]"), "{audit}");
+    assert!(
+        audit.contains("le\\u202eak") && !audit.contains('\u{202e}'),
+        "inert: {audit}"
+    );
+    for secret in ["alice-key", token.as_str()] {
+        assert!(!audit.contains(secret), "{audit}");
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    }
+
+    // Page 1 names the rest through a cursor `next` link with the key as the value of `x`;
+    // the numbered page 2 is gone, so the listing follows `next`.
+    let server = Server::api("127.0.0.1", |request| match page_and_cursor(request) {
+        (Some(page_number), None) if page_number == "1" => {
+            let link = format!("{}&x=alice-key", cursor_link(request, "c2"));
+            Reply::Json(200, page(100, Some(link), files_in(1..=50, false)))
+        }
+        (None, Some(_)) => Reply::Json(200, page(100, None, files_in(51..=100, false))),
+        _ => not_found(),
+    });
+    let run = against(&server, &["plan", "-v"])
+        .stderr_contains("&x=[REDACTED] -> 200")
+        .status(0);
+    assert!(!run.stderr.contains("alice-key"), "{}", run.stderr);
+}

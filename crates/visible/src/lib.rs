@@ -58,6 +58,28 @@ pub fn pad(text: &str, cells: usize) -> String {
     out
 }
 
+/// Serialized JSON with every character [`needs_escape`] flags, except the newlines of
+/// pretty-printing, written as `\uXXXX` escapes, which `serde_json` leaves raw (DEL, C1
+/// controls, bidirectional controls, characters that print as nothing). A JSON document
+/// holds such characters only inside strings, where the escapes mean the same text: the
+/// document reads back equal, and a terminal or log viewer shows it as it is.
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c != '\n' && needs_escape(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Whether a character is shown as an escape: control characters, bidirectional controls,
 /// line and paragraph separators, and characters that print as nothing.
 pub fn needs_escape(c: char) -> bool {
@@ -123,6 +145,19 @@ fn is_bidi_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_escapes_what_a_terminal_obeys_and_keeps_the_rest() {
+        assert_eq!(
+            super::escape_json("{\n  \"a\": \"x\"\n}"),
+            "{\n  \"a\": \"x\"\n}"
+        );
+        assert_eq!(
+            super::escape_json("\"a\u{202e}\u{7f}\u{1F600}\""),
+            "\"a\\u202e\\u007f\u{1F600}\""
+        );
+    }
+
     use proptest::prelude::*;
 
     use super::*;
