@@ -158,14 +158,10 @@ pub(crate) fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()
 /// The policy file option, shared by the commands that read one.
 #[derive(Debug, Args)]
 pub(crate) struct PolicyArg {
-    /// The policy file.
-    #[arg(
-        short,
-        long,
-        value_name = "PATH",
-        default_value = "plotward.yaml",
-        env = "PLOTWARD_POLICY"
-    )]
+    /// The policy file. No environment variable: what a gate judges is chosen on the command
+    /// line, where a reviewer sees it (a CI variable naming a lenient policy would pass
+    /// `check`).
+    #[arg(short, long, value_name = "PATH", default_value = "plotward.yaml")]
     pub policy: PathBuf,
 }
 
@@ -918,7 +914,7 @@ mod tests {
                 assert_eq!(*first, this, "{var:?} in `{}`", command.get_name());
             }
         }
-        for shared in ["PLOTWARD_POLICY", "PLOTLY_API_DOMAIN"] {
+        for shared in ["PLOTWARD_PARALLELISM", "PLOTLY_API_DOMAIN"] {
             assert!(meaning.contains_key(shared), "{shared}");
         }
         // --out and --format: one variable per command.

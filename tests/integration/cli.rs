@@ -169,29 +169,43 @@ fn flags_read_their_environment_variables_and_the_command_line_wins() {
             .write("other.yaml", "version: 1\ndefault: public\n")
             .write("s.json", ONE_PRIVATE)
     };
-    // The policy from the environment (the snapshot never: what is judged is on the command
-    // line); markdown from PLOTWARD_PLAN_FORMAT.
+    // Markdown from PLOTWARD_PLAN_FORMAT; the policy and the snapshot never from the
+    // environment (what is judged is on the command line).
     test()
-        .args(["plan", "--snapshot", "s.json"])
-        .env("PLOTWARD_POLICY", "other.yaml")
+        .args(["plan", "-p", "other.yaml", "--snapshot", "s.json"])
+        .env("PLOTWARD_POLICY", "ignored.yaml")
         .env("PLOTWARD_SNAPSHOT", "ignored.json")
         .env("PLOTWARD_PLAN_FORMAT", "markdown")
         .stdout_contains("| `x` |")
         .status(0);
-    // What a gate judges is never taken from the environment: with PLOTWARD_SNAPSHOT set and
-    // no flag, check goes to the live account (here: none configured, so exit 1), never to
-    // the snapshot, whose clean check would exit 0.
+    // What a gate judges is never taken from the environment. PLOTWARD_POLICY names a policy
+    // under which `x` complies; check still judges by plotward.yaml (which wants it public):
+    // exit 2. PLOTWARD_SNAPSHOT and PLOTWARD_TARGET: check goes to the live account (none
+    // configured: exit 1), never to the snapshot, whose check would pass.
     test()
-        .args(["check"])
-        .env("PLOTWARD_POLICY", "other.yaml")
+        .policy("version: 1\ndefault: public\n")
+        .write("lenient.yaml", "version: 1\ndefault: private\n")
+        .args(["check", "--snapshot", "s.json"])
+        .env("PLOTWARD_POLICY", "lenient.yaml")
+        .stdout_contains("Policy: plotward.yaml")
+        .status(2);
+    test()
+        .args(["check", "-p", "other.yaml"])
         .env("PLOTWARD_SNAPSHOT", "s.json")
         .env("PLOTWARD_TARGET", "nothing/**")
-        .stderr_contains("API")
+        .stderr_contains("no API URL configured")
         .status(1);
     // The flag beats the variable.
     test()
-        .args(["plan", "--format", "json", "--snapshot", "s.json"])
-        .env("PLOTWARD_POLICY", "other.yaml")
+        .args([
+            "plan",
+            "-p",
+            "other.yaml",
+            "--format",
+            "json",
+            "--snapshot",
+            "s.json",
+        ])
         .env("PLOTWARD_PLAN_FORMAT", "markdown")
         .stdout_contains("\"format_version\"")
         .stdout_lacks("| `x` |")
@@ -287,7 +301,6 @@ fn an_empty_environment_variable_counts_as_unset() {
         .args(["plan", "--snapshot", "s.json"])
         .env("PLOTWARD_PARALLELISM", "")
         .env("PLOTWARD_PLAN_FORMAT", " ")
-        .env("PLOTWARD_POLICY", "")
         .stdout_contains("Plan: ")
         .status(0);
 }

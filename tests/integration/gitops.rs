@@ -525,11 +525,11 @@ fn the_pipeline_examples_parse_and_call_real_commands() {
         let mut commands = Vec::new();
         collect_plotward_commands(&doc, &mut commands);
         for needed in [
-            "plotward validate",
+            "plotward validate -p plotward.yaml",
             "plotward test",
-            "plotward plan --format markdown --out plan.json",
+            "plotward plan -p plotward.yaml --format markdown --out plan.json",
             "plotward apply -p plotward.yaml",
-            "plotward check --format markdown",
+            "plotward check -p plotward.yaml --format markdown",
         ] {
             assert!(
                 commands.iter().any(|c| c.starts_with(needed)),
@@ -956,7 +956,8 @@ fn policy_test_junit_has_a_case_per_example_and_the_shape_of_check_junit() {
 /// `apply -p POLICY PLANFILE` uses `-p` (issue 13): a missing file is an error naming it and
 /// nothing is sent; a policy with another digest is refused naming it; the planned policy under
 /// another name is accepted although the default `plotward.yaml` differs; without `-p` the
-/// default is the policy checked (and `PLOTWARD_POLICY` stands in for `-p`).
+/// default is the policy checked (and `PLOTWARD_POLICY` does not stand in for `-p`: what is
+/// judged is on the command line).
 #[test]
 fn apply_uses_the_policy_given_with_p_for_a_saved_plan() {
     let sandbox = seeded(&[
@@ -1002,9 +1003,12 @@ fn apply_uses_the_policy_given_with_p_for_a_saved_plan() {
             .count()
     };
     assert_eq!(writes(&api), 0, "refused plans write nothing");
-    // The planned policy given with -p (or its variable) is used: applied.
     apply(&["plan.json"])
         .env("PLOTWARD_POLICY", "reviewed.yaml")
+        .stderr_contains("but plotward.yaml has")
+        .status(1);
+    // The planned policy given with -p is used: applied.
+    apply(&["-p", "reviewed.yaml", "plan.json"])
         .stdout_contains("Apply complete: 1 restricted, 0 exposed, 0 failed.")
         .status(0);
     assert_eq!(writes(&api), 1);
