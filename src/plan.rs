@@ -385,6 +385,9 @@ pub(crate) fn diff_targeted<'i>(
         .collect();
     let mut guarding = vec![false; policy.guardrails.never_public.len()];
     let mut hits = Vec::new();
+    // Which files a `never_public` glob guards: a targeted one seen as public through a
+    // folder brings that folder into the targets.
+    let mut guarded = Vec::with_capacity(inventory.files().len());
     // Each entry starts as its own decision: the level the policy wants for the file alone.
     // `judge_by_folders` then adjusts for the folders above and below.
     let mut entries: Vec<Entry<'_>> = inventory
@@ -403,6 +406,7 @@ pub(crate) fn diff_targeted<'i>(
                     guarding[hit] = true;
                 }
             }
+            guarded.push(!guarding.is_empty() && !hits.is_empty());
             Entry {
                 file,
                 decided_by: decided_by(&decision),
@@ -418,7 +422,8 @@ pub(crate) fn diff_targeted<'i>(
             }
         })
         .collect();
-    let folder_changes = judge_by_folders(inventory.files(), &mut entries);
+    let folder_changes = judge_by_folders(inventory.files(), &mut entries, &guarded);
+    drop(guarded);
     // A rule is live when one of its patterns decided a file.
     let used: Vec<bool> = deciding.iter().map(|flags| flags.contains(&true)).collect();
     // A pattern of a live rule that never decided may still match files another pattern of
@@ -496,7 +501,11 @@ pub(crate) fn effective_levels(files: &[RemoteFile]) -> Vec<Sharing> {
 /// exposed than a file below it wants is restricted to that file's level, and a file is left
 /// alone when the folders above already give it its level. On entry, `wanted` holds what the
 /// policy wants for each file alone; on return, what the plan makes the world see.
-fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> Vec<FolderChange> {
+fn judge_by_folders<'i>(
+    files: &'i [RemoteFile],
+    entries: &mut [Entry<'i>],
+    guarded: &[bool],
+) -> Vec<FolderChange> {
     if !files.iter().any(|f| f.filetype == FileType::Folder) {
         // Nothing above any file: each is judged by its own flags alone.
         for entry in entries.iter_mut() {
@@ -561,16 +570,19 @@ fn judge_by_folders<'i>(files: &'i [RemoteFile], entries: &mut [Entry<'i>]) -> V
         entry.through = above_now.map(|(_, folder)| &files[folder]);
     }
     drop((now, after, goals));
-    target_exposing_folders(files, entries);
+    target_exposing_folders(files, entries, guarded);
     mark_folder_changes(&tree, entries)
 }
 
 /// Brings into the targets the folders the plan restricts that expose a targeted file more
-/// than the policy wants. Changing the file alone cannot fix what the world sees through a
-/// folder, so without them a targeted plan would show such a file as unchanged, and apply
-/// leave it exposed, while a targeted check reports it (`--target 'finance/**'` does not
-/// match the folder `finance`).
-fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>]) {
+/// than the policy (or `never_public`) allows, and the changes below them. Changing the file
+/// alone cannot fix what the world sees through a folder, so without the folders a targeted
+/// plan would show such a file as unchanged, and apply leave it exposed, while a targeted
+/// check reports it (`--target 'finance/**'` does not match the folder `finance`). And a
+/// folder restricted changes what the world sees of everything below it: the writes the
+/// whole plan makes there (a file that wants public and was public only through the folder)
+/// come too, so a targeted apply leaves nothing below less compliant than it found it.
+fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>], guarded: &[bool]) {
     if entries.iter().all(|entry| entry.targeted) {
         return;
     }
@@ -580,22 +592,47 @@ fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>]) {
         .filter(|(_, file)| file.filetype == FileType::Folder)
         .map(|(i, file)| (file.path.as_str(), i))
         .collect();
+    let above = |path: &'_ str| {
+        path.match_indices('/')
+            .filter_map(|(at, _)| folder_at.get(&path[..at]).copied())
+            .collect::<Vec<usize>>()
+    };
     let mut exposing = Vec::new();
-    for entry in entries.iter().filter(|entry| entry.targeted) {
-        let Some(wanted) = entry.wanted.filter(|wanted| entry.effective > *wanted) else {
-            continue;
+    for (entry, &guarded) in entries.iter().zip(guarded).filter(|(e, _)| e.targeted) {
+        // The most the world may see of it: what the policy wants, and never public where
+        // `never_public` guards it.
+        let most = match (entry.wanted, guarded) {
+            (Some(wanted), true) => Some(wanted.min(Sharing::Secret)),
+            (Some(wanted), false) => Some(wanted),
+            (None, true) => Some(Sharing::Secret),
+            (None, false) => None,
         };
-        let path = entry.file.path.as_str();
-        for (at, _) in path.match_indices('/') {
-            if let Some(&folder) = folder_at.get(&path[..at]) {
-                exposing.push((folder, wanted));
-            }
+        if let Some(most) = most.filter(|most| entry.effective > *most) {
+            exposing.extend(
+                above(&entry.file.path)
+                    .into_iter()
+                    .map(|folder| (folder, most)),
+            );
         }
     }
-    for (folder, wanted) in exposing {
+    let mut pulled = std::collections::HashSet::new();
+    for (folder, most) in exposing {
         let entry = &mut entries[folder];
         if matches!(entry.action, Action::Change(to) if to < entry.current())
-            && entry.current() > wanted
+            && entry.current() > most
+        {
+            entry.targeted = true;
+            pulled.insert(folder);
+        }
+    }
+    if pulled.is_empty() {
+        return;
+    }
+    for entry in entries.iter_mut().filter(|e| !e.targeted) {
+        if matches!(entry.action, Action::Change(_))
+            && above(&entry.file.path)
+                .iter()
+                .any(|folder| pulled.contains(folder))
         {
             entry.targeted = true;
         }

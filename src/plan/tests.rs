@@ -669,3 +669,56 @@ fn a_targeted_plan_changes_only_its_paths_but_judges_the_whole_account() {
         "every file is still judged"
     );
 }
+
+/// A targeted file seen through a folder the plan restricts brings the folder into the
+/// targets, for `never_public` as for what the policy wants, and with the folder the writes
+/// the whole plan makes below it: a file that wants public and was public only through the
+/// folder gets its own flag, so a targeted apply leaves nothing below less compliant.
+#[test]
+fn a_targeted_plan_takes_the_folder_that_exposes_its_files_and_what_that_folder_needs() {
+    let guarded = Inventory::new(vec![
+        file("a:1", "fin", "fold", Sharing::Public),
+        file("a:2", "fin/payroll", "plot", Sharing::Private),
+        file("a:3", "fin/x", "plot", Sharing::Private),
+    ]);
+    let policy_guarded = policy(
+        "version: 1\ndefault: ignore\nrules:\n  - match: \"fin/x\"\n    sharing: private\nguardrails:\n  never_public: [\"fin/**\"]\n",
+    );
+    let payroll = Targets::new(&["fin/payroll".into()]).unwrap();
+    assert_eq!(
+        changes(&diff_targeted(&policy_guarded, &guarded, &payroll)),
+        ["fin public->private"],
+        "unmanaged, but never_public and public through `fin`"
+    );
+
+    let below = Inventory::new(vec![
+        file("a:1", "fin", "fold", Sharing::Public),
+        file("a:2", "fin/payroll", "plot", Sharing::Private),
+        file("a:3", "fin/report", "plot", Sharing::Private),
+        file("a:4", "fin/other", "plot", Sharing::Public),
+        file("a:5", "elsewhere", "plot", Sharing::Public),
+    ]);
+    let policy_below = policy(
+        "version: 1\ndefault: private\nrules:\n  - match: \"fin/report\"\n    sharing: public\n  - match: \"fin/**\"\n    sharing: private\n",
+    );
+    let whole = diff(&policy_below, &below);
+    let targeted = diff_targeted(&policy_below, &below, &payroll);
+    assert_eq!(
+        changes(&targeted),
+        [
+            "fin public->private",
+            "fin/other public->private",
+            "fin/report private->public"
+        ]
+    );
+    assert_eq!(
+        changes(&whole),
+        [
+            "elsewhere public->private",
+            "fin public->private",
+            "fin/other public->private",
+            "fin/report private->public"
+        ],
+        "the same writes below `fin` as the whole plan, nothing elsewhere"
+    );
+}
