@@ -340,7 +340,14 @@ fn artifact_url(url: Option<String>) -> Result<Option<String>, Error> {
     let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
     let plain = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '`' | '\\');
     match authority {
-        Some(host) if !host.is_empty() && !host.contains('@') && url.chars().all(plain) => {
+        // 2,048 characters: what browsers and CI hosts keep; a longer one would crowd the
+        // comment it is written into.
+        Some(host)
+            if !host.is_empty()
+                && !host.contains('@')
+                && url.len() <= 2048
+                && url.chars().all(plain) =>
+        {
             Ok(Some(url))
         }
         _ => Err(UsageError::ArtifactUrl.into()),

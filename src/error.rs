@@ -147,8 +147,8 @@ pub(crate) enum UsageError {
     /// An `--artifact-url` that is not a plain `http(s)://` URL without credentials; shown
     /// escaped, and never whole when it may hold a password.
     #[error(
-        "--artifact-url must be an http:// or https:// URL without a user or password, \
-             spaces, quotes or angle brackets"
+        "--artifact-url must be an http:// or https:// URL of at most 2,048 characters, \
+             without a user or password, spaces, quotes or angle brackets"
     )]
     ArtifactUrl,
     /// A `--target` that is not a valid pattern.

@@ -59,10 +59,18 @@ struct Report<'a> {
 pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
     let summary = view.summary;
     if !summary.has_changes() {
-        writeln!(out, "**No changes. {}**\n", plan_summary(view))?;
-        writeln!(out, "{}", origin(view.source(), &view.file.policy))?;
-        write_targeted(&view.file.targets, out)?;
-        return write_notes(&view.dead_rules, &view.dead_patterns, view.coverage(), out);
+        let headline = format!("No changes. {}", plan_summary(view));
+        let mut text = Vec::new();
+        writeln!(text, "**{headline}**\n")?;
+        writeln!(text, "{}", origin(view.source(), &view.file.policy))?;
+        write_targeted(&view.file.targets, &mut text)?;
+        write_notes(
+            &view.dead_rules,
+            &view.dead_patterns,
+            view.coverage(),
+            &mut text,
+        )?;
+        return write_capped(&text, &headline, &where_the_plan_is(view), out);
     }
     let plan = PlanComment::of(view);
     let largest = plan.groups.iter().map(|g| g.rows.len()).max().unwrap_or(0);
@@ -398,16 +406,19 @@ pub(crate) fn check(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let report = view.report;
+    let headline = check_summary(report, view.targets);
     if report.is_compliant() {
-        writeln!(out, "**{}**\n", check_summary(report, view.targets))?;
-        writeln!(out, "{}", origin(view.source, view.policy))?;
-        write_targeted(view.targets, out)?;
-        return write_notes(
+        let mut text = Vec::new();
+        writeln!(text, "**{headline}**\n")?;
+        writeln!(text, "{}", origin(view.source, view.policy))?;
+        write_targeted(view.targets, &mut text)?;
+        write_notes(
             &report.dead_rules,
             &report.dead_patterns,
             report.coverage,
-            out,
-        );
+            &mut text,
+        )?;
+        return write_capped(&text, &headline, WHOLE_CHECK, out);
     }
     let mut rows: Vec<Row> = report
         .findings()
@@ -435,9 +446,16 @@ pub(crate) fn check(
     // Called-out rows first, so truncation never hides them before the rest.
     rows.sort_by_key(|r| !r.callout);
     let (drift, never) = report.counts();
+    let mut notes: Vec<String> = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
+        .into_iter()
+        .chain(super::coverage_notes(report.coverage))
+        .map(|note| escape(&note))
+        .collect();
+    cap_notes(&mut notes);
+    let mut text = Vec::new();
     fit(
         &Report {
-            summary: check_summary(report, view.targets),
+            summary: headline.clone(),
             origin: match super::targeted_note(view.targets) {
                 Some(note) => format!(
                     "{}\n\n> [!IMPORTANT]\n> {}",
@@ -446,11 +464,7 @@ pub(crate) fn check(
                 ),
                 None => origin(view.source, view.policy),
             },
-            alert: super::dead_rule_notes(&report.dead_rules, &report.dead_patterns)
-                .into_iter()
-                .chain(super::coverage_notes(report.coverage))
-                .map(|note| escape(&note))
-                .collect(),
+            alert: notes,
             callout_title: format!(
                 "**{never} {} public despite `never_public`:**",
                 files(never)
@@ -463,8 +477,32 @@ pub(crate) fn check(
             diff: super::diff::patch(&super::view::rows(view.plan), view.plan.coverage),
             rerun: "plotward check",
         },
-        out,
-    )
+        &mut text,
+    )?;
+    write_capped(&text, &headline, WHOLE_CHECK, out)
+}
+
+/// Where a reader of a check comment finds the whole report.
+const WHOLE_CHECK: &str = "For everything, keep `plotward check --format json` (or `--format \
+junit`) as the job's artifact: a reader of this comment may have no credentials to run it.";
+
+/// Keeps the first [`MOST_NOTES`] notes and counts the rest in one more line.
+fn cap_notes(notes: &mut Vec<String>) {
+    let cut = notes.len().saturating_sub(MOST_NOTES);
+    if cut > 0 {
+        notes.truncate(MOST_NOTES);
+        notes.push(format!("…and {cut} more {}, not shown.", noun(cut, "note")));
+    }
+}
+
+/// Writes `text` when it fits under [`CAP`]; else only its headline and a note that says
+/// where the whole report is, so no comment is ever refused by the host.
+fn write_capped(text: &[u8], headline: &str, whole: &str, out: &mut dyn Write) -> io::Result<()> {
+    if text.len() <= CAP {
+        return out.write_all(text);
+    }
+    writeln!(out, "**{headline}**\n")?;
+    writeln!(out, "> This report is too large for a comment. {whole}")
 }
 
 /// Which part of the policy decided, as Markdown: patterns in code spans, so `**` in a glob is
@@ -525,14 +563,18 @@ fn write_notes(
     coverage: crate::inventory::Coverage,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut notes = super::dead_rule_notes(dead_rules, dead_patterns);
-    notes.extend(super::coverage_notes(coverage));
+    let mut notes: Vec<String> = super::dead_rule_notes(dead_rules, dead_patterns)
+        .into_iter()
+        .chain(super::coverage_notes(coverage))
+        .map(|note| escape(&note))
+        .collect();
     if notes.is_empty() {
         return Ok(());
     }
+    cap_notes(&mut notes);
     writeln!(out, "\n> [!WARNING]")?;
     for note in notes {
-        writeln!(out, "> {}", escape(&note))?;
+        writeln!(out, "> {note}")?;
     }
     Ok(())
 }

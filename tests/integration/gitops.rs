@@ -1100,3 +1100,37 @@ fn a_targeted_run_restricts_the_folder_that_exposes_its_files() {
         "reports, outside the targets, untouched"
     );
 }
+
+/// Every Markdown report stays under the cap whatever the policy holds: 300 dead rules with
+/// long patterns make 300 notes (about 100,000 characters) in a plan with no changes and in
+/// a clean check; both show 20 and count the rest.
+#[test]
+fn markdown_reports_with_hundreds_of_dead_rules_stay_under_the_cap() {
+    let mut policy = String::from("version: 1\ndefault: private\nrules:\n");
+    for n in 0..300 {
+        policy.push_str(&format!(
+            "  - match: \"nothing{n:03}/{}/**\"\n    sharing: private\n",
+            "x".repeat(300)
+        ));
+    }
+    let snapshot = snapshot_of(&[("alice:1", "kept", "plot", "private")]);
+    for command in ["plan", "check"] {
+        let run = offline(&policy, &snapshot, &[command, "--format", "markdown"])
+            .stdout_contains("> …and 280 more notes, not shown.")
+            .status(0);
+        assert!(
+            run.stdout.len() <= 65_000,
+            "{command}: {}",
+            run.stdout.len()
+        );
+    }
+    // Patterns of 4,000 characters: even 20 notes are too long; the comment is then its
+    // headline and where the whole report is.
+    let long = policy.replace(&"x".repeat(300), &"y".repeat(4_000));
+    for command in ["plan", "check"] {
+        let run = offline(&long, &snapshot, &[command, "--format", "markdown"])
+            .stdout_contains("> This report is too large for a comment.")
+            .status(0);
+        assert!(run.stdout.len() < 1_000, "{command}: {}", run.stdout);
+    }
+}
