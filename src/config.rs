@@ -483,8 +483,10 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
             Some((name, key)) if !name.is_empty() && !key.is_empty() => {
                 // The banner prints both as shell `export`s, and plotward itself accepts
                 // only names that can be Chart Studio usernames.
-                let key_ok = !key.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !crate::remote::api::is_username(name) || !key_ok {
+                // Nor anything a terminal would not show as it is (bidi, zero-width).
+                let shown = |text: &str| !text.chars().any(plotward_visible::needs_escape);
+                let key_ok = !key.chars().any(char::is_whitespace) && shown(key);
+                if !crate::remote::api::is_username(name) || !shown(name) || !key_ok {
                     return Err(UsageError::SandboxUser(name.to_owned()));
                 }
                 Ok(User {

@@ -80,6 +80,9 @@ pub(crate) enum SavedPlanError {
     },
     /// A file is changed more than once (the first one seen again).
     Repeated { fid: String },
+    /// A text longer than any plan plotward writes holds (a policy name, a pattern, a
+    /// folder path, a guardrail message): named by what it is.
+    Oversized { what: &'static str },
     /// The summary does not count the changes.
     Miscounted {
         /// Restrictions and exposures the summary claims.
@@ -111,6 +114,7 @@ impl TryFrom<PlanFile> for SavedPlan {
 
     fn try_from(file: PlanFile) -> Result<SavedPlan, SavedPlanError> {
         let targets = check_targets(&file)?;
+        refuse_oversized(&file)?;
         // Every change is checked before any duplicate is looked for: the first error a
         // person reads is the same whatever else the file gets wrong.
         let owner = match &file.source {
@@ -189,6 +193,42 @@ fn inconsistency(change: &ChangeJson, owner: Option<&str>) -> Option<Inconsisten
     } else {
         None
     }
+}
+
+/// Refuses texts no plan plotward writes would hold, so a small hostile file cannot make
+/// `show` print gigabytes: the policy's name is a path, patterns are globs, folders are paths.
+fn refuse_oversized(file: &PlanFile) -> Result<(), SavedPlanError> {
+    use crate::limits::{MAX_GLOB_CHARS, MAX_PATH_BYTES};
+    let glob = |pattern: &str| pattern.chars().count() <= MAX_GLOB_CHARS;
+    let rule_ok = |rule: &RuleJson| match rule {
+        RuleJson::Rule { pattern, .. } => glob(pattern),
+        RuleJson::Default => true,
+    };
+    let oversized = |what| Err(SavedPlanError::Oversized { what });
+    if file.policy.len() > MAX_PATH_BYTES {
+        return oversized("policy name");
+    }
+    let patterns_ok = file.changes.iter().all(|c| rule_ok(&c.rule))
+        && file
+            .dead_rules
+            .iter()
+            .all(|r| r.patterns.iter().all(|p| glob(p)))
+        && file.dead_patterns.iter().all(|p| glob(&p.pattern));
+    if !patterns_ok {
+        return oversized("pattern");
+    }
+    if file.folders.iter().any(|f| f.path.len() > MAX_PATH_BYTES) {
+        return oversized("folder path");
+    }
+    // Guardrail messages are plotward's own sentences; 64 KiB is far beyond any of them.
+    if file
+        .guardrails
+        .iter()
+        .any(|b| b.message.len() > 64 * 1024 || b.guardrail.len() > 64)
+    {
+        return oversized("guardrail message");
+    }
+    Ok(())
 }
 
 fn refuse_repeats(changes: &[ChangeJson]) -> Result<(), SavedPlanError> {

@@ -187,6 +187,10 @@ impl Display for SavedPlanError {
             SavedPlanError::Repeated { fid } => {
                 write!(f, "changes {} more than once; {REMAKE}", escape(fid))
             }
+            SavedPlanError::Oversized { what } => write!(
+                f,
+                "holds a {what} longer than any plan plotward writes; {REMAKE}"
+            ),
             SavedPlanError::Miscounted { says, holds } => write!(
                 f,
                 "is inconsistent: its summary says {} to restrict and {} to expose, but it holds \

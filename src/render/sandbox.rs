@@ -40,14 +40,21 @@ pub(crate) fn banner(
         }
     }
     for user in &started.users {
-        writeln!(out, "  user: {}  api key: {}", user.username, user.api_key)?;
+        // Seeded users are named by the seed's fids: shown inertly.
+        writeln!(
+            out,
+            "  user: {}  api key: {}",
+            escape(&user.username),
+            escape(&user.api_key)
+        )?;
     }
     if let Some(user) = started.users.first() {
         writeln!(out, "Point clients at it:")?;
         writeln!(
             out,
             "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}",
-            user.username, user.api_key
+            escape(&user.username),
+            escape(&user.api_key)
         )?;
     }
     writeln!(
@@ -117,6 +124,7 @@ fn exports(url: &str, user: &User, out: &mut dyn Write) -> io::Result<()> {
         out,
         "  export PLOTLY_API_DOMAIN={url} PLOTLY_USERNAME={} PLOTLY_API_KEY={}\n  \
          plotward plan -p policies/example.yaml",
-        user.username, user.api_key
+        escape(&user.username),
+        escape(&user.api_key)
     )
 }

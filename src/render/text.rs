@@ -706,6 +706,9 @@ pub(crate) fn tls_off_warning(painter: Painter, out: &mut dyn Write) -> io::Resu
 }
 
 /// Column widths in terminal cells, so the changes line up.
+/// The widest a column of a text plan or check is padded to, in terminal cells.
+const WIDEST_COLUMN: usize = 80;
+
 struct Widths {
     path: usize,
     filetype: usize,
@@ -714,9 +717,10 @@ struct Widths {
 
 impl Widths {
     /// The widest path, file type and fid, as shown (escaped), among rows of
-    /// `(path, filetype, fid)`.
+    /// `(path, filetype, fid)`, each at most [`WIDEST_COLUMN`] cells: one long name must not
+    /// pad every other row of a large plan to its width (a longer name overflows its column).
     fn of<'r>(rows: impl Iterator<Item = (&'r str, &'r str, &'r str)>) -> Widths {
-        rows.fold(
+        let widths = rows.fold(
             Widths {
                 path: 0,
                 filetype: 0,
@@ -727,7 +731,12 @@ impl Widths {
                 filetype: w.filetype.max(visible::width(&escape(filetype))),
                 fid: w.fid.max(visible::width(&escape(fid))),
             },
-        )
+        );
+        Widths {
+            path: widths.path.min(WIDEST_COLUMN),
+            filetype: widths.filetype.min(WIDEST_COLUMN),
+            fid: widths.fid.min(WIDEST_COLUMN),
+        }
     }
 
     /// `path  filetype  fid`, each escaped and padded to its column.
@@ -1068,6 +1077,20 @@ pub(crate) fn confirmation_prompt(out: &mut dyn Write) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// One long name does not pad every other row to its width: a 4,000-character path makes
+    /// short rows 80 cells wide, and overflows its own column.
+    #[test]
+    fn columns_are_padded_to_at_most_the_widest_column() {
+        let long = "p".repeat(4_000);
+        let widths =
+            super::Widths::of([(long.as_str(), "plot", "a:1"), ("x", "grid", "a:22")].into_iter());
+        assert_eq!(widths.path, super::WIDEST_COLUMN);
+        assert_eq!(
+            widths.columns("x", "grid", "a:22").len(),
+            80 + 2 + 4 + 2 + 4
+        );
+        assert!(widths.columns(&long, "plot", "a:1").starts_with(&long));
+    }
 
     /// An unknown total (before a listing's first page) shows no count at all, never `0/0`
     /// or `1/0`; a known one shows the bar and `position/total`.

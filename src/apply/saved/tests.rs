@@ -283,6 +283,7 @@ mod properties {
             SavedPlanError::Inconsistent { .. } => "inconsistent",
             SavedPlanError::Repeated { .. } => "repeated",
             SavedPlanError::Miscounted { .. } => "miscounted",
+            SavedPlanError::Oversized { .. } => "oversized",
         }
     }
 
@@ -364,4 +365,29 @@ mod properties {
             }
         }
     }
+}
+
+/// A small file cannot make `show` print gigabytes: a policy name, pattern or folder path
+/// longer than any plan plotward writes is refused, naming what it is.
+#[test]
+fn oversized_texts_are_refused() {
+    let long_name = edited(|file| file.policy = "p".repeat(5_000));
+    assert_eq!(
+        long_name.unwrap_err(),
+        SavedPlanError::Oversized {
+            what: "policy name"
+        }
+    );
+    let long_pattern = edited(|file| {
+        file.changes[0].rule = RuleJson::Rule {
+            index: 1,
+            pattern: "x".repeat(crate::limits::MAX_GLOB_CHARS + 1),
+            line: 3,
+        };
+    });
+    assert_eq!(
+        long_pattern.unwrap_err(),
+        SavedPlanError::Oversized { what: "pattern" }
+    );
+    assert!(edited(|file| file.policy = "p".repeat(4_000)).is_ok());
 }
