@@ -81,14 +81,32 @@ fn settings() -> Settings {
     settings
 }
 
-/// A finished child process: wall time, peak resident memory, output.
+/// A finished child process: wall time, peak resident memory, CPU time, output.
 struct Measured {
     seconds: f64,
     peak_mb: f64,
+    /// User plus system CPU time of the process, from `/proc/PID/stat` once it has exited.
+    cpu_seconds: f64,
     stdout: String,
 }
 
-/// Runs a command, sampling its peak RSS from /proc until it exits.
+/// The state letter and the user + system CPU ticks of a process, from `/proc/PID/stat`
+/// (fields 3, 14 and 15; the command name in field 2 may hold spaces, so fields are counted
+/// from its closing parenthesis).
+fn state_and_ticks(stat: &str) -> Option<(char, u64)> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((state, utime + stime))
+}
+
+/// Runs a command, sampling its peak RSS from /proc until it exits; its CPU time is read
+/// while it is a zombie (exited, not yet reaped), so none of it is missed.
+// The loop below ends only when `wait` or `try_wait` has reaped the child; clippy cannot see
+// that through the two exits.
+#[allow(clippy::zombie_processes)]
 fn measure(command: &mut Command) -> Measured {
     let started = Instant::now();
     let mut child = command
@@ -97,7 +115,9 @@ fn measure(command: &mut Command) -> Measured {
         .spawn()
         .expect("spawn");
     let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let stat_file = PathBuf::from(format!("/proc/{}/stat", child.id()));
     let mut high_water_kb = 0u64;
+    let mut ticks = 0u64;
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
     let status = loop {
@@ -111,7 +131,15 @@ fn measure(command: &mut Command) -> Measured {
                 .unwrap_or(0);
             high_water_kb = high_water_kb.max(kb);
         }
-        if let Some(status) = child.try_wait().expect("wait") {
+        let sampled = std::fs::read_to_string(&stat_file)
+            .ok()
+            .and_then(|stat| state_and_ticks(&stat));
+        if let Some((state, now)) = sampled {
+            ticks = now;
+            if state == 'Z' {
+                break child.wait().expect("wait");
+            }
+        } else if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -129,9 +157,13 @@ fn measure(command: &mut Command) -> Measured {
     );
     #[allow(clippy::cast_precision_loss)]
     let peak_mb = high_water_kb as f64 / 1024.0;
+    // The kernel's clock ticks are 1/100 s on Linux (`getconf CLK_TCK`).
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_seconds = ticks as f64 / 100.0;
     Measured {
         seconds,
         peak_mb,
+        cpu_seconds,
         stdout,
     }
 }
@@ -238,9 +270,9 @@ fn main() {
         settings.latency_ms
     );
     println!(
-        "| N | step | plotward | peak RSS | Python recipe | ideal | plotward / Python | plotward / ideal |"
+        "| N | step | plotward | peak RSS | CPU (user+sys) | Python recipe | ideal | plotward / Python | plotward / ideal |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &n in &settings.sizes {
         bench_size(n, &settings, python.as_deref());
     }
@@ -334,10 +366,14 @@ fn bench_size(n: usize, settings: &Settings, python: Option<&Path>) {
     let recipe = python.map(|python| run_recipe(&sandbox, python, &planned, dir.path()));
     let (pages, writes) = (planned.pages, planned.writes);
     let list_ideal = pages * l / 8.0;
+    #[allow(clippy::cast_precision_loss)]
+    let cpu_per_file = plan.cpu_seconds * 1e6 / n as f64;
     println!(
-        "| {n} | plan ({pages} pages, p=8) | {:.3} s | {:.0} MB | {} | {list_ideal:.3} s | {} | {} |",
+        "| {n} | plan ({pages} pages, p=8) | {:.3} s | {:.0} MB | {:.2} s ({:.1} µs/file) | {} | {list_ideal:.3} s | {} | {} |",
         plan.seconds,
         plan.peak_mb,
+        plan.cpu_seconds,
+        cpu_per_file,
         recipe.map_or("-".into(), |(list, _)| format!("{list:.3} s (list)")),
         recipe.map_or("-".into(), |(list, _)| ratio(plan.seconds, list)),
         ratio(plan.seconds, list_ideal),
@@ -360,9 +396,10 @@ fn bench_size(n: usize, settings: &Settings, python: Option<&Path>) {
         #[allow(clippy::cast_precision_loss)]
         let ideal = (pages + writes as f64) * l / p as f64;
         println!(
-            "| {n} | apply {writes} changes, p={p} | {:.3} s | {:.0} MB | {} | {ideal:.3} s | {} | {} |",
+            "| {n} | apply {writes} changes, p={p} | {:.3} s | {:.0} MB | {:.2} s | {} | {ideal:.3} s | {} | {} |",
             run.seconds,
             run.peak_mb,
+            run.cpu_seconds,
             recipe.map_or("-".into(), |(list, apply)| format!("{:.3} s", list + apply)),
             recipe.map_or("-".into(), |(list, apply)| ratio(run.seconds, list + apply)),
             ratio(run.seconds, ideal),
