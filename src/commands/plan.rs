@@ -174,7 +174,7 @@ pub(super) fn show_plan<'i>(
     Ok(Shown {
         plan,
         breaches,
-        file: view.file,
+        file: view.into_document(),
     })
 }
 

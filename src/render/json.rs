@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use serde_json::ser::{Formatter, PrettyFormatter};
+
 use super::{CheckView, Painter, PlanView};
 use crate::apply::DecidingRule;
 use crate::check::{Finding, Kind, Report};
@@ -17,7 +19,7 @@ use crate::wire::plan::{
 
 /// Writes the plan's JSON document (the one `--out` saves).
 pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
-    write(&view.file, out)
+    write(&view.document(), out)
 }
 
 /// Writes the check result as JSON.
@@ -35,15 +37,74 @@ pub(crate) fn check(
     write(&json, out)
 }
 
-/// Writes any JSON document, pretty-printed, with a trailing newline. Characters a terminal
-/// would obey rather than show (DEL, C1 controls, bidirectional overrides, zero-width
-/// characters) are written as `\uXXXX` escapes, which `serde_json` leaves raw: a plan printed
-/// on a terminal must not reorder or hide what it says. Outside strings a JSON document holds
-/// no such character, so the escapes are always inside strings, where JSON allows them.
+/// Writes any JSON document, pretty-printed, with a trailing newline, streamed (a plan of
+/// 10,000 changes is never held as one string). Characters a terminal would obey rather than
+/// show (DEL, C1 controls, bidirectional overrides, zero-width characters) are written as
+/// `\uXXXX` escapes, which `serde_json` leaves raw: a plan printed on a terminal must not
+/// reorder or hide what it says.
 pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    out.write_all(plotward_visible::escape_json(&text).as_bytes())?;
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut *out, Inert(PrettyFormatter::new()));
+    value.serialize(&mut serializer)?;
     out.write_all(b"\n")
+}
+
+/// `serde_json`'s pretty printer, with [`plotward_visible::escape_json`] applied to the text
+/// inside strings (the only place such characters can be).
+struct Inert(PrettyFormatter<'static>);
+
+impl Formatter for Inert {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        writer.write_all(plotward_visible::escape_json(fragment).as_bytes())
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object(writer)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object_value(writer)
+    }
 }
 
 /// The wire form of a plan, the guardrails it breaks in words.
@@ -125,11 +186,18 @@ fn summary_json(summary: Summary) -> SummaryJson {
 /// A planned change as the plan file holds it: through the domain change apply reads back
 /// ([`crate::apply::Change`]), so what is saved and what is compared are one mapping.
 fn change_json(change: crate::plan::Change<'_>) -> ChangeJson {
-    let through =
-        super::view::through(&change).map(|(folder, level)| ThroughJson { folder, level });
-    let change = crate::apply::Change::from(change);
+    let through = super::view::through(&change);
+    change_json_of(crate::apply::Change::from(change), through)
+}
+
+/// The one mapping of a change (and the folder the world sees it through) to its JSON form,
+/// for a fresh plan and for a view written back out.
+pub(crate) fn change_json_of(
+    change: crate::apply::Change,
+    through: Option<(String, crate::inventory::Sharing)>,
+) -> ChangeJson {
     ChangeJson {
-        through,
+        through: through.map(|(folder, level)| ThroughJson { folder, level }),
         action: change.direction().into(),
         rule: RuleJson::from(&change.rule),
         required_by: change.required_by.map(|required| RequiredByJson {

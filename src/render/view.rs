@@ -27,7 +27,8 @@ pub(crate) const ROWS_PER_GROUP: usize = 10;
 /// A plan as its renderers see it.
 #[derive(Clone, Debug)]
 pub(crate) struct PlanView {
-    /// Its JSON document: what `--format json` prints and `--out` saves.
+    /// Its JSON document without its changes, which are the rows: a plan's changes are held
+    /// once. [`PlanView::document`] puts them back for `--format json` and `--out`.
     pub file: PlanFile,
     /// Its counts.
     pub summary: Summary,
@@ -66,6 +67,11 @@ pub(crate) struct Row {
 }
 
 impl Row {
+    /// The change as the JSON document holds it.
+    fn into_json(self) -> crate::wire::plan::ChangeJson {
+        super::json::change_json_of(self.change, self.through)
+    }
+
     /// The level the world sees now: through a folder, or the file's own.
     pub(crate) fn effective(&self) -> Sharing {
         self.through
@@ -146,16 +152,25 @@ impl Counts {
 
 impl PlanView {
     /// The view of a plan document, once it passed the checks apply runs on a saved plan.
-    pub(crate) fn new(file: PlanFile, options: ShowOptions) -> Result<PlanView, SavedPlanError> {
-        let saved = SavedPlan::try_from(file.clone())?;
+    pub(crate) fn new(
+        mut file: PlanFile,
+        options: ShowOptions,
+    ) -> Result<PlanView, SavedPlanError> {
+        // The changes move into the rows; the rest of the document is small.
+        let changes = std::mem::take(&mut file.changes);
+        let throughs: Vec<Option<(String, Sharing)>> = changes
+            .iter()
+            .map(|json| json.through.as_ref().map(|t| (t.folder.clone(), t.level)))
+            .collect();
+        let saved = SavedPlan::try_from(PlanFile {
+            changes,
+            ..file.clone()
+        })?;
         let rows = saved
             .changes
             .into_iter()
-            .zip(&file.changes)
-            .map(|(change, json)| Row {
-                change,
-                through: json.through.as_ref().map(|t| (t.folder.clone(), t.level)),
-            })
+            .zip(throughs)
+            .map(|(change, through)| Row { change, through })
             .collect();
         Ok(PlanView {
             summary: summary(file.summary),
@@ -174,6 +189,22 @@ impl PlanView {
             file,
             options,
         })
+    }
+
+    /// The whole JSON document, as `--format json` prints it.
+    pub(crate) fn document(&self) -> PlanFile {
+        PlanFile {
+            changes: self.rows.iter().cloned().map(Row::into_json).collect(),
+            ..self.file.clone()
+        }
+    }
+
+    /// The whole JSON document, as `--out` saves it, taking the rows rather than copying them.
+    pub(crate) fn into_document(self) -> PlanFile {
+        PlanFile {
+            changes: self.rows.into_iter().map(Row::into_json).collect(),
+            ..self.file
+        }
     }
 
     /// Where the planned files were listed.
