@@ -570,7 +570,7 @@ fn judge_by_folders<'i>(
         entry.through = above_now.map(|(_, folder)| &files[folder]);
     }
     drop((now, after, goals));
-    target_exposing_folders(files, entries, guarded);
+    target_exposing_folders(&tree, entries, guarded);
     mark_folder_changes(&tree, entries)
 }
 
@@ -582,23 +582,12 @@ fn judge_by_folders<'i>(
 /// folder restricted changes what the world sees of everything below it: the writes the
 /// whole plan makes there (a file that wants public and was public only through the folder)
 /// come too, so a targeted apply leaves nothing below less compliant than it found it.
-fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>], guarded: &[bool]) {
+fn target_exposing_folders(tree: &folders::Tree, entries: &mut [Entry<'_>], guarded: &[bool]) {
     if entries.iter().all(|entry| entry.targeted) {
         return;
     }
-    let folder_at: std::collections::HashMap<&str, usize> = files
-        .iter()
-        .enumerate()
-        .filter(|(_, file)| file.filetype == FileType::Folder)
-        .map(|(i, file)| (file.path.as_str(), i))
-        .collect();
-    let above = |path: &'_ str| {
-        path.match_indices('/')
-            .filter_map(|(at, _)| folder_at.get(&path[..at]).copied())
-            .collect::<Vec<usize>>()
-    };
     let mut exposing = Vec::new();
-    for (entry, &guarded) in entries.iter().zip(guarded).filter(|(e, _)| e.targeted) {
+    for (file, (entry, &guarded)) in entries.iter().zip(guarded).enumerate() {
         // The most the world may see of it: what the policy wants, and never public where
         // `never_public` guards it.
         let most = match (entry.wanted, guarded) {
@@ -607,33 +596,25 @@ fn target_exposing_folders(files: &[RemoteFile], entries: &mut [Entry<'_>], guar
             (None, true) => Some(Sharing::Secret),
             (None, false) => None,
         };
-        if let Some(most) = most.filter(|most| entry.effective > *most) {
-            exposing.extend(
-                above(&entry.file.path)
-                    .into_iter()
-                    .map(|folder| (folder, most)),
-            );
+        if let Some(most) = most.filter(|most| entry.targeted && entry.effective > *most) {
+            exposing.extend(tree.folders_above(file).map(|folder| (folder, most)));
         }
     }
-    let mut pulled = std::collections::HashSet::new();
+    let mut pulled = vec![false; entries.len()];
     for (folder, most) in exposing {
         let entry = &mut entries[folder];
         if matches!(entry.action, Action::Change(to) if to < entry.current())
             && entry.current() > most
         {
             entry.targeted = true;
-            pulled.insert(folder);
+            pulled[folder] = true;
         }
     }
-    if pulled.is_empty() {
+    if !pulled.contains(&true) {
         return;
     }
-    for entry in entries.iter_mut().filter(|e| !e.targeted) {
-        if matches!(entry.action, Action::Change(_))
-            && above(&entry.file.path)
-                .iter()
-                .any(|folder| pulled.contains(folder))
-        {
+    for (entry, under) in entries.iter_mut().zip(tree.under_any(&pulled)) {
+        if under && matches!(entry.action, Action::Change(_)) {
             entry.targeted = true;
         }
     }

@@ -163,6 +163,12 @@ impl Tree {
             .collect()
     }
 
+    /// The folders above one file, nearest first (every folder that has each path).
+    pub(crate) fn folders_above(&self, file: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(self.parent[file], |&group| self.group_parent[group])
+            .flat_map(|group| self.members[group].iter().copied())
+    }
+
     /// For each file, whether a folder above it is in `changing`.
     pub(crate) fn under_any(&self, changing: &[bool]) -> Vec<bool> {
         self.fold_down(|i| changing[i].then_some(()), |near, ()| near)

@@ -690,6 +690,19 @@ fn a_targeted_plan_takes_the_folder_that_exposes_its_files_and_what_that_folder_
         ["fin public->private"],
         "unmanaged, but never_public and public through `fin`"
     );
+    // Two folders listed with one path: both expose what lies there, both come in.
+    let twice = Inventory::new(vec![
+        file("a:1", "fin", "fold", Sharing::Public),
+        file("a:4", "fin", "fold", Sharing::Public),
+        file("a:2", "fin/payroll", "plot", Sharing::Private),
+        file("a:3", "fin/x", "plot", Sharing::Private),
+    ]);
+    assert_eq!(
+        changes(&diff_targeted(&policy_guarded, &twice, &payroll)).len(),
+        2,
+        "{:?}",
+        changes(&diff_targeted(&policy_guarded, &twice, &payroll))
+    );
 
     let below = Inventory::new(vec![
         file("a:1", "fin", "fold", Sharing::Public),
