@@ -206,7 +206,7 @@ impl<'v> PlanComment<'v> {
             }
             let cut = self.alert.len().saturating_sub(notes);
             if cut > 0 {
-                writeln!(out, "> …and {cut} more {}, not shown.", noun(cut, "note"))?;
+                writeln!(out, "> {}", more_notes(cut))?;
             }
             writeln!(out)?;
         }
@@ -491,8 +491,13 @@ fn cap_notes(notes: &mut Vec<String>) {
     let cut = notes.len().saturating_sub(MOST_NOTES);
     if cut > 0 {
         notes.truncate(MOST_NOTES);
-        notes.push(format!("…and {cut} more {}, not shown.", noun(cut, "note")));
+        notes.push(more_notes(cut));
     }
+}
+
+/// The line that counts the notes a comment leaves out.
+fn more_notes(cut: usize) -> String {
+    format!("…and {cut} more {}, not shown.", noun(cut, "note"))
 }
 
 /// Writes `text` when it fits under [`CAP`]; else only its headline and a note that says
