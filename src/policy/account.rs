@@ -97,23 +97,9 @@ pub(super) fn check(
                     }
                 });
             }
-            "api_key_env" => {
-                if let Some(name) = text(value, "api_key_env", errors) {
-                    if is_variable_name(name) {
-                        keys.push((KeySource::Env(name.to_owned()), span_of(key)));
-                    } else {
-                        errors.push(Diagnostic::at(
-                            span_of(value),
-                            "`api_key_env` names an environment variable (letters, digits and \
-                             `_`, not starting with a digit), such as PLOTLY_KEY_FINANCE; the \
-                             key itself never goes in a policy",
-                        ));
-                    }
-                }
-            }
-            "api_key_file" => {
-                if let Some(path) = text(value, "api_key_file", errors) {
-                    keys.push((KeySource::File(PathBuf::from(path)), span_of(key)));
+            "api_key_env" | "api_key_file" => {
+                if let Some(source) = key_source(&key.value, value, errors) {
+                    keys.push((source, span_of(key)));
                 }
             }
             word if INLINE_KEY_KEYS.contains(&word.to_ascii_lowercase().as_str()) => {
@@ -175,6 +161,23 @@ pub(super) fn check(
         key: key?,
         span: span_of(value),
     })
+}
+
+/// Where `api_key_env` or `api_key_file` says the key is.
+fn key_source(key: &str, value: &SNode, errors: &mut Vec<Diagnostic>) -> Option<KeySource> {
+    let text = text(value, key, errors)?;
+    if key == "api_key_file" {
+        return Some(KeySource::File(PathBuf::from(text)));
+    }
+    if is_variable_name(text) {
+        return Some(KeySource::Env(text.to_owned()));
+    }
+    errors.push(Diagnostic::at(
+        span_of(value),
+        "`api_key_env` names an environment variable (letters, digits and `_`, not starting \
+         with a digit), such as PLOTLY_KEY_FINANCE; the key itself never goes in a policy",
+    ));
+    None
 }
 
 /// A string value, or an error saying it must be one.

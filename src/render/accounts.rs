@@ -297,16 +297,13 @@ pub(crate) fn checks(
 fn checks_junit(sections: &[CheckSection], out: &mut dyn Write) -> io::Result<()> {
     let (mut tests, mut failures, mut errors) = (0, 0, 0);
     for section in sections {
-        match &section.result {
-            Ok(checked) => {
-                let (t, f) = junit_counts(&checked.rendered);
-                tests += t;
-                failures += f;
-            }
-            Err(_) => {
-                tests += 1;
-                errors += 1;
-            }
+        if let Ok(checked) = &section.result {
+            let (t, f) = junit_counts(&checked.rendered);
+            tests += t;
+            failures += f;
+        } else {
+            tests += 1;
+            errors += 1;
         }
     }
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;

@@ -64,16 +64,29 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
         .stdout_contains(&format!("Account bob on {url} (policy b.yaml)"))
         .stdout_contains(&format!("Account carol on {url} (policy c.yaml)"))
         .stdout_contains("Total: 2 to restrict, 0 to expose over 3 accounts.")
-        .stdout_contains(&format!("  carol on {url} (policy c.yaml): 0 to restrict, 0 to expose"))
+        .stdout_contains(&format!(
+            "  carol on {url} (policy c.yaml): 0 to restrict, 0 to expose"
+        ))
         .stdout_lacks("alice-key")
         .status(0);
     // Sections in policy order, whatever order the accounts finished in.
     let at = |who: &str| text.stdout.find(&format!("Account {who} on")).unwrap();
-    assert!(at("alice") < at("bob") && at("bob") < at("carol"), "{}", text.stdout);
+    assert!(
+        at("alice") < at("bob") && at("bob") < at("carol"),
+        "{}",
+        text.stdout
+    );
     // `-p a b c` after one flag, as a shell glob expands, is the same run; pending changes
     // exit 2 with --detailed-exitcode.
     three(&sandbox)
-        .args(["plan", "--detailed-exitcode", "-p", "a.yaml", "b.yaml", "c.yaml"])
+        .args([
+            "plan",
+            "--detailed-exitcode",
+            "-p",
+            "a.yaml",
+            "b.yaml",
+            "c.yaml",
+        ])
         .stdout_contains("Total: 2 to restrict, 0 to expose over 3 accounts.")
         .status(2);
     let json = three(&sandbox)
@@ -87,7 +100,10 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
         json!({"accounts": 3, "failed": 0, "restrict": 2, "expose": 0, "guardrails": 0})
     );
     let accounts = document["accounts"].as_array().unwrap();
-    let users: Vec<&str> = accounts.iter().map(|a| a["user"].as_str().unwrap()).collect();
+    let users: Vec<&str> = accounts
+        .iter()
+        .map(|a| a["user"].as_str().unwrap())
+        .collect();
     assert_eq!(users, ["alice", "bob", "carol"]);
     assert_eq!(accounts[0]["server"], url);
     assert_eq!(accounts[0]["plan"]["format_version"], 1);
@@ -116,7 +132,10 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     assert_eq!(file, document);
     // plan only read.
     let requests = crate::api::Api::new(&sandbox).requests();
-    assert!(requests.iter().all(|(method, _, _)| method == "GET"), "{requests:?}");
+    assert!(
+        requests.iter().all(|(method, _, _)| method == "GET"),
+        "{requests:?}"
+    );
 }
 
 #[test]
@@ -143,7 +162,10 @@ fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() 
         json!({"accounts": 3, "failed": 0, "files": 3, "violations": 2, "drift": 2, "never_public": 0})
     );
     assert_eq!(document["accounts"][2]["check"]["compliant"], true);
-    assert_eq!(document["accounts"][0]["check"]["violations"][0]["fid"], "alice:1");
+    assert_eq!(
+        document["accounts"][0]["check"]["violations"][0]["fid"],
+        "alice:1"
+    );
     three(&sandbox)
         .args(["check", "--format", "markdown"])
         .args(POLICIES)
@@ -153,8 +175,12 @@ fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() 
     let junit = three(&sandbox)
         .args(["check", "--format", "junit"])
         .args(POLICIES)
-        .stdout_contains(&format!("<testsuite name=\"alice on {url} (policy a.yaml)\""))
-        .stdout_contains(&format!("<testsuite name=\"carol on {url} (policy c.yaml)\""))
+        .stdout_contains(&format!(
+            "<testsuite name=\"alice on {url} (policy a.yaml)\""
+        ))
+        .stdout_contains(&format!(
+            "<testsuite name=\"carol on {url} (policy c.yaml)\""
+        ))
         .status(2);
     let xml = roxmltree_free_check(&junit.stdout);
     assert_eq!(xml, (3, 2), "{}", junit.stdout);
@@ -162,10 +188,20 @@ fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() 
 
 /// The `<testsuites>` element's `tests` and `failures`, and that every suite is closed.
 fn roxmltree_free_check(xml: &str) -> (usize, usize) {
-    assert_eq!(xml.matches("<testsuite ").count(), xml.matches("</testsuite>").count());
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
     let head = xml.lines().nth(1).unwrap();
     let attribute = |name: &str| -> usize {
-        head.split(&format!(" {name}=\"")).nth(1).unwrap().split('"').next().unwrap().parse().unwrap()
+        head.split(&format!(" {name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     (attribute("tests"), attribute("failures"))
 }
@@ -188,8 +224,18 @@ fn one_bad_key_fails_its_account_alone_and_no_key_is_shown() {
             .status(1);
         match format {
             "text" => {
-                assert!(run.stdout.contains(&format!("Account bob on {url} (policy b.yaml)\n\nFailed: ")), "{}", run.stdout);
-                assert!(run.stdout.contains("KEY_BOB (account.api_key_env in b.yaml)"), "{}", run.stdout);
+                assert!(
+                    run.stdout
+                        .contains(&format!("Account bob on {url} (policy b.yaml)\n\nFailed: ")),
+                    "{}",
+                    run.stdout
+                );
+                assert!(
+                    run.stdout
+                        .contains("KEY_BOB (account.api_key_env in b.yaml)"),
+                    "{}",
+                    run.stdout
+                );
                 assert!(run.stdout.contains("1 account failed"), "{}", run.stdout);
                 assert!(run.stdout.contains("  alice on"), "{}", run.stdout);
             }
@@ -197,7 +243,12 @@ fn one_bad_key_fails_its_account_alone_and_no_key_is_shown() {
                 let document: Value = serde_json::from_str(&run.stdout).unwrap();
                 assert_eq!(document["total"]["failed"], 1);
                 assert_eq!(document["total"]["violations"], 1);
-                assert!(document["accounts"][1]["error"].as_str().unwrap().contains("KEY_BOB"));
+                assert!(
+                    document["accounts"][1]["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("KEY_BOB")
+                );
                 assert_eq!(document["accounts"][0]["check"]["summary"]["violations"], 1);
             }
             "junit" => assert!(run.stdout.contains("errors=\"1\""), "{}", run.stdout),
@@ -217,7 +268,8 @@ fn one_bad_key_fails_its_account_alone_and_no_key_is_shown() {
 #[test]
 fn keys_come_from_a_file_or_a_variable_and_one_policy_needs_no_other_setting() {
     let sandbox = three_accounts();
-    let by_file = "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: alice.key\n";
+    let by_file =
+        "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: alice.key\n";
     let server = format!(
         "version: 1\ndefault: private\naccount:\n  user: bob\n  server: {}\n  api_key_env: KEY_BOB\n",
         sandbox.url()
@@ -286,7 +338,13 @@ fn a_bad_account_block_is_diagnosed_in_full() {
         .stderr_contains("p.yaml:6:")
         .status(1);
     // The value of the refused key line is shown as the source line, never in a message.
-    assert!(!run.stderr.lines().any(|l| l.starts_with("error") && l.contains("s3cr3t")), "{}", run.stderr);
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|l| l.starts_with("error") && l.contains("s3cr3t")),
+        "{}",
+        run.stderr
+    );
     // The schema knows the block.
     Test::new()
         .args(["schema"])
