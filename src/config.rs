@@ -563,6 +563,11 @@ fn remote(args: ConnectionArgs) -> Result<Live, Error> {
         Some(path) if from_env.api_key_file => env.api_key_file = Some(path),
         other => flags.api_key_file = other,
     }
+    // A bad --api-url (or PLOTLY_API_DOMAIN) is refused at once, before any policy is read, as
+    // it was before policies could name their server: it is wrong whichever account uses it.
+    if flags.api_url.is_some() || env.api_domain.is_some() {
+        credentials::resolve_url(&flags, &env, &files)?;
+    }
     Ok(Live {
         user_flag: flags.user.clone(),
         flags,

@@ -373,7 +373,7 @@ pub(crate) fn resolve(
 }
 
 /// The API URL from the first source that has one, checked, with its source.
-fn resolve_url(
+pub(crate) fn resolve_url(
     flags: &Flags,
     env: &Env,
     files: &PlotlyFiles,
