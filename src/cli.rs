@@ -165,6 +165,18 @@ pub(crate) struct PolicyArg {
     pub policy: PathBuf,
 }
 
+/// The policy files of the commands that can run several accounts at once (`plan`, `check`).
+#[derive(Debug, Args)]
+pub(crate) struct PoliciesArg {
+    /// The policy file; repeat it, or give several after one `-p` (`-p teams/*.yaml`), to run
+    /// one account per policy (each names its own in `account:`) with one combined report and
+    /// the worst exit code. No environment variable: what a gate judges is chosen on the
+    /// command line, where a reviewer sees it.
+    #[arg(short, long = "policy", value_name = "PATH", default_value = "plotward.yaml",
+          num_args = 1.., action = ArgAction::Append)]
+    pub policies: Vec<PathBuf>,
+}
+
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
@@ -185,9 +197,9 @@ pub(crate) struct ExplainArgs {
 /// Arguments of `plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
-    /// The policy file.
+    /// The policy files.
     #[command(flatten)]
-    pub policy: PolicyArg,
+    pub policy: PoliciesArg,
 
     /// Plan against a snapshot file instead of the live account. No environment variable:
     /// what a gate judges is chosen on the command line, where a reviewer sees it.
@@ -616,9 +628,13 @@ fn on_command_line(words: &[String], long: &str, short: Option<char>) -> bool {
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     /// The policy file; with a plan file, the policy the plan must have been made from (its
-    /// digest is compared), so it is read either way.
-    #[command(flatten)]
-    pub policy: PolicyArg,
+    /// digest is compared), so it is read either way. Repeat `-p` (one file each, so a
+    /// PLANFILE after it is not taken for a policy) to apply one account per policy, after one
+    /// confirmation of the combined plan. No environment variable: what is applied is chosen
+    /// on the command line, where a reviewer sees it.
+    #[arg(short, long = "policy", value_name = "PATH", default_value = "plotward.yaml",
+          action = ArgAction::Append)]
+    pub policies: Vec<PathBuf>,
 
     /// A plan saved by `plan --out`: apply exactly it, if the account still matches it.
     #[arg(value_name = "PLANFILE")]
@@ -664,6 +680,12 @@ pub(crate) struct SnapshotArgs {
     #[arg(short, long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT_OUT")]
     pub out: Option<PathBuf>,
 
+    /// A policy whose `account:` names the account to save (its user, server and key); the
+    /// rest of the policy is not used. Without it, the flags and environment name the account.
+    /// No environment variable: whose files are read is chosen on the command line.
+    #[arg(short, long = "policy", value_name = "PATH", action = ArgAction::Append)]
+    pub policies: Vec<PathBuf>,
+
     /// How to reach the account.
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -680,9 +702,9 @@ pub(crate) struct DemoArgs {
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The policy file.
+    /// The policy files.
     #[command(flatten)]
-    pub policy: PolicyArg,
+    pub policy: PoliciesArg,
 
     /// Check a snapshot file instead of the live account. No environment variable: what a gate
     /// judges is chosen on the command line, where a reviewer sees it.
@@ -756,6 +778,12 @@ pub(crate) enum StatusFormat {
 /// Arguments of `export`.
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
+    /// A policy whose `account:` names the account to export (its user, server and key); the
+    /// rest of the policy is not used. Without it, the flags and environment name the account.
+    /// No environment variable: whose files are read is chosen on the command line.
+    #[arg(short, long = "policy", value_name = "PATH", action = ArgAction::Append)]
+    pub policies: Vec<PathBuf>,
+
     /// Export from a snapshot file instead of the live account. No environment variable: what a gate
     /// judges is chosen on the command line, where a reviewer sees it.
     #[arg(long, value_name = "FILE")]

@@ -57,12 +57,16 @@ pub(crate) enum CommandConfig {
     Snapshot {
         /// Where to write; stdout when `None`.
         out: Option<PathBuf>,
-        remote: Box<Remote>,
+        /// Policies naming the account (`account:`); none: the flags and environment.
+        policies: Vec<PathBuf>,
+        remote: Box<Live>,
     },
     /// `export`
     Export {
         /// Where the inventory comes from.
         input: Input,
+        /// Policies naming the account (`account:`); none: the flags and environment.
+        policies: Vec<PathBuf>,
         /// Where to write; stdout when `None`.
         out: Option<PathBuf>,
         /// An existing policy to diff against.
@@ -106,19 +110,118 @@ pub(crate) struct Remote {
     pub verbose: bool,
 }
 
+/// A live account before a policy names it: what the command line, the environment and
+/// Plotly's files say. [`Live::remote`] resolves it for one policy, whose `account:` wins for
+/// the user, the key and (when it gives one) the server.
+#[derive(Debug)]
+pub(crate) struct Live {
+    flags: credentials::Flags,
+    env: Env,
+    files: PlotlyFiles,
+    /// `--user` as typed on the command line (not from its variable): a policy's `account.user`
+    /// that differs from it is a usage error, not a silent override.
+    user_flag: Option<String>,
+    /// Timeouts and retries.
+    pub retry: RetryPolicy,
+    /// Requests in flight at once, to one server, across every account of the run.
+    pub parallelism: usize,
+    /// The cap on one response body.
+    pub max_response_bytes: usize,
+    /// Go on, saying so, when the listing never adds up to the server's count.
+    pub accept_count_mismatch: bool,
+    /// `-v`: trace every request on stderr.
+    pub verbose: bool,
+}
+
+impl Live {
+    /// The account a policy governs: its `account:` block (the key read from the variable or
+    /// file it names), else the flags, the environment and Plotly's files, as without
+    /// `account:`.
+    pub(crate) fn remote(&self, policy: Option<&crate::policy::Policy>) -> Result<Remote, Error> {
+        let account = policy.and_then(|p| p.account.as_ref().map(|a| (a, p.name.as_str())));
+        let connection = match account {
+            None => credentials::resolve(
+                &self.flags,
+                &self.env,
+                &self.files,
+                credentials::read_key_file,
+            )?,
+            Some((account, policy_name)) => {
+                if let Some(flag) = self.user_flag.as_deref().filter(|f| *f != account.user) {
+                    return Err(UsageError::AccountUser {
+                        flag: flag.to_owned(),
+                        account: account.user.clone(),
+                        policy: policy_name.to_owned(),
+                    }
+                    .into());
+                }
+                let named = credentials::Named {
+                    user: &account.user,
+                    server: account.server.as_deref(),
+                    key: account_key(account, policy_name)?,
+                    policy: policy_name,
+                };
+                credentials::resolve_named(named, &self.flags, &self.env, &self.files)?
+            }
+        };
+        Ok(Remote {
+            connection,
+            retry: self.retry,
+            parallelism: self.parallelism,
+            max_response_bytes: self.max_response_bytes,
+            accept_count_mismatch: self.accept_count_mismatch,
+            verbose: self.verbose,
+        })
+    }
+}
+
+/// Reads the key an `account:` block names, with where it came from (for messages); the
+/// variable is read here, at the edge, never by the policy.
+fn account_key(
+    account: &crate::policy::Account,
+    policy: &str,
+) -> Result<(String, credentials::Source), Error> {
+    use crate::policy::KeySource;
+    match &account.key {
+        KeySource::Env(name) => {
+            let source =
+                credentials::Source::Policy(format!("{name} (account.api_key_env in {policy})"));
+            match std::env::var(name) {
+                Ok(key) if !key.trim().is_empty() => Ok((key, source)),
+                _ => Err(credentials::CredentialsError::Missing {
+                    what: "API key",
+                    hint: format!(
+                        "{policy} reads it from the environment variable {name} \
+                         (account.api_key_env), which is not set"
+                    ),
+                }
+                .into()),
+            }
+        }
+        KeySource::File(path) => Ok((
+            credentials::read_account_key_file(path)?,
+            credentials::Source::Policy(format!(
+                "{} (account.api_key_file in {policy})",
+                path.display()
+            )),
+        )),
+    }
+}
+
 /// Where a plan's inventory comes from.
 #[derive(Debug)]
 pub(crate) enum Input {
     /// A snapshot file.
     Snapshot(PathBuf),
-    /// The live account.
-    Live(Box<Remote>),
+    /// The live account (or accounts).
+    Live(Box<Live>),
 }
 
 /// Settings of `check`.
 #[derive(Debug)]
 pub(crate) struct CheckConfig {
-    pub policy: PathBuf,
+    /// The policy files, one account each (several: one combined report).
+    pub policies: Vec<PathBuf>,
     /// The paths the check is limited to.
     pub targets: Targets,
     /// Where the inventory comes from.
@@ -142,9 +245,9 @@ pub(crate) struct StatusConfig {
 /// Settings of `apply`.
 #[derive(Debug)]
 pub(crate) struct ApplyConfig {
-    /// The policy file: planned from without a plan file; with one, the plan's digest must
-    /// be this policy's.
-    pub policy: PathBuf,
+    /// The policy files: planned from without a plan file; with one, the plan's digest must
+    /// be this policy's. Several only without a plan file.
+    pub policies: Vec<PathBuf>,
     /// A saved plan to carry out.
     pub plan_file: Option<PathBuf>,
     /// Skip the confirmation.
@@ -159,7 +262,7 @@ pub(crate) struct ApplyConfig {
     pub share_key_timeout: std::time::Duration,
     /// The paths the run is limited to (a saved plan must name the same).
     pub targets: Targets,
-    pub remote: Remote,
+    pub remote: Live,
 }
 
 /// Settings of `show`.
@@ -177,7 +280,8 @@ pub(crate) struct ShowConfig {
 /// Settings of `plan`.
 #[derive(Debug)]
 pub(crate) struct PlanConfig {
-    pub policy: PathBuf,
+    /// The policy files, one account each (several: one combined report).
+    pub policies: Vec<PathBuf>,
     /// The paths the plan is limited to.
     pub targets: Targets,
     /// Where the inventory comes from.
@@ -239,6 +343,7 @@ impl Config {
             Command::Status(args) => CommandConfig::Status(Box::new(status_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
+                policies: args.policies,
                 remote: Box::new(remote(args.connection)?),
             },
             Command::Export(args) => export_config(args)?,
@@ -270,7 +375,7 @@ impl Config {
 
 impl CommandConfig {
     /// The live account the command talks to, if any (for the global `-v`).
-    fn remote_mut(&mut self) -> Option<&mut Remote> {
+    fn remote_mut(&mut self) -> Option<&mut Live> {
         let input = match self {
             CommandConfig::Plan(config) => &mut config.input,
             CommandConfig::Check(config) => &mut config.input,
@@ -315,7 +420,7 @@ fn parse_filetype(name: &str) -> Result<FileType, Error> {
 
 fn plan_config(args: PlanArgs) -> Result<PlanConfig, Error> {
     Ok(PlanConfig {
-        policy: args.policy.policy,
+        policies: args.policy.policies,
         targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: plan_format(args.format),
@@ -357,6 +462,7 @@ fn artifact_url(url: Option<String>) -> Result<Option<String>, Error> {
 fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
     Ok(CommandConfig::Export {
         input: input(args.snapshot, args.connection)?,
+        policies: args.policies,
         out: args.out,
         diff: args.diff,
     })
@@ -364,7 +470,7 @@ fn export_config(args: ExportArgs) -> Result<CommandConfig, Error> {
 
 fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
     Ok(CheckConfig {
-        policy: args.policy.policy,
+        policies: args.policy.policies,
         targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
@@ -419,8 +525,11 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
     if args.max_writes == Some(0) {
         return Err(UsageError::NoWrites.into());
     }
+    if args.plan_file.is_some() && args.policies.len() > 1 {
+        return Err(UsageError::SeveralPoliciesWithPlanFile.into());
+    }
     Ok(ApplyConfig {
-        policy: args.policy.policy,
+        policies: args.policies,
         plan_file: args.plan_file,
         auto_approve: args.auto_approve,
         force: args.force,
@@ -432,8 +541,9 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
     })
 }
 
-/// Resolves the connection from flags, environment and Plotly's files.
-fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
+/// Reads what the flags, the environment and Plotly's files say about the connection; each
+/// policy's account is resolved from it by [`Live::remote`].
+fn remote(args: ConnectionArgs) -> Result<Live, Error> {
     let mut env = Env::from_process();
     let files = match &env.plotly_dir {
         Some(dir) => PlotlyFiles::load(dir)?,
@@ -453,9 +563,16 @@ fn remote(args: ConnectionArgs) -> Result<Remote, Error> {
         Some(path) if from_env.api_key_file => env.api_key_file = Some(path),
         other => flags.api_key_file = other,
     }
-    let connection = credentials::resolve(&flags, &env, &files, credentials::read_key_file)?;
-    Ok(Remote {
-        connection,
+    // A bad --api-url (or PLOTLY_API_DOMAIN) is refused at once, before any policy is read, as
+    // it was before policies could name their server: it is wrong whichever account uses it.
+    if flags.api_url.is_some() || env.api_domain.is_some() {
+        credentials::resolve_url(&flags, &env, &files)?;
+    }
+    Ok(Live {
+        user_flag: flags.user.clone(),
+        flags,
+        env,
+        files,
         retry: RetryPolicy {
             retries: args.retries,
             backoff: std::time::Duration::from_millis(args.backoff_ms),

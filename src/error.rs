@@ -129,6 +129,40 @@ impl Error {
 /// sent.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UsageError {
+    /// `--user` typed on the command line, and a policy's `account.user` that differs: which
+    /// one is meant is the reader's question, so neither wins silently.
+    #[error(
+        "--user {} conflicts with `account.user: {}` in {policy}; a policy that names its \
+         account is run as that account: drop --user, or give a policy without `account:`",
+        plotward_visible::escape(flag),
+        plotward_visible::escape(account)
+    )]
+    AccountUser {
+        flag: String,
+        account: String,
+        policy: String,
+    },
+    /// Two policies of one run name the same account: their plans would fight over its files.
+    #[error(
+        "{first} and {second} both govern the account {} on {server}; give each account one \
+         policy",
+        plotward_visible::escape(user)
+    )]
+    SameAccount {
+        user: String,
+        server: String,
+        first: String,
+        second: String,
+    },
+    /// Several policies with a saved plan: one plan file is one account's.
+    #[error(
+        "a saved plan is applied under its one policy: give one -p with PLANFILE, or several \
+         -p without one (a fresh plan per account, confirmed once)"
+    )]
+    SeveralPoliciesWithPlanFile,
+    /// Several policies for a command that runs one account.
+    #[error("{command} reads one account: give one -p (it has {count})")]
+    SeveralPolicies { command: &'static str, count: usize },
     /// A path given to `explain` that no file can have.
     #[error("invalid path: {0}")]
     Path(crate::inventory::BadPath),

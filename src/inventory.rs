@@ -270,6 +270,18 @@ pub(crate) enum BadPath {
     EmptyName(String),
 }
 
+/// Whether `name` can be a Chart Studio username: not empty, and no `:`, `/`, `?`, `#`, `%`,
+/// `\`, whitespace or control characters (it is the owner part of every fid, and half of the
+/// Basic credentials).
+pub(crate) fn is_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
+        })
+}
+
 /// Checks that a path is `/`-joined names with no leading, trailing or doubled slash, and at
 /// most [`crate::limits::MAX_PATH_BYTES`] long.
 pub(crate) fn check_path(path: &str) -> Result<(), BadPath> {

@@ -186,16 +186,21 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Show(show) => commands::show(show, &mut io),
         CommandConfig::Check(check) => commands::check(check, &mut io),
         CommandConfig::Status(status) => commands::status(status, &mut io),
-        CommandConfig::Snapshot { out, remote } => {
-            commands::snapshot(out.as_deref(), remote, &mut io)
-        }
+        CommandConfig::Snapshot {
+            out,
+            policies,
+            remote,
+        } => commands::snapshot(out.as_deref(), policies, remote, &mut io),
         CommandConfig::Demo {
             keep_running,
             verbose,
         } => commands::demo(*keep_running, *verbose, &mut io),
-        CommandConfig::Export { input, out, diff } => {
-            commands::export(input, out.as_deref(), diff.as_deref(), &mut io)
-        }
+        CommandConfig::Export {
+            input,
+            policies,
+            out,
+            diff,
+        } => commands::export(input, policies, out.as_deref(), diff.as_deref(), &mut io),
         CommandConfig::Test { file, format } => commands::test(file, *format, &mut io),
         CommandConfig::Schema => commands::schema(&mut io),
         CommandConfig::Completions(shell) => {

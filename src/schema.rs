@@ -33,9 +33,26 @@ pub(crate) fn policy() -> Value {
                 "type": ["array", "null"],
                 "items": { "$ref": "#/$defs/rule" }
             },
-            "guardrails": { "$ref": "#/$defs/guardrails" }
+            "guardrails": { "$ref": "#/$defs/guardrails" },
+            "account": { "$ref": "#/$defs/account" }
         },
         "$defs": {
+            "account": {
+                "description": "Whose account the policy governs, and where its API key is (never the key itself). Without it, --user, --api-url and the environment name the account.",
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["user"],
+                "properties": {
+                    "user": { "description": "The Chart Studio user.", "type": "string", "pattern": "^[^:/?#%\\\\\\s]+$" },
+                    "server": { "description": "The Chart Studio Enterprise server (https; http only on loopback). Default: --api-url / PLOTLY_API_DOMAIN.", "type": "string", "minLength": 1 },
+                    "api_key_env": { "description": "The environment variable holding the API key.", "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                    "api_key_file": { "description": "A file whose only content is the API key.", "type": "string", "minLength": 1 }
+                },
+                "oneOf": [
+                    { "required": ["api_key_env"] },
+                    { "required": ["api_key_file"] }
+                ]
+            },
             "target": {
                 "description": "public: anyone; secret: anyone with the share-key link; private: owner and collaborators; ignore: leave the file as it is.",
                 "enum": ["public", "private", "secret", "ignore"]

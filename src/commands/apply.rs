@@ -24,7 +24,14 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
         .as_deref()
         .map(load_plan_file)
         .transpose()?;
-    let policy = Policy::load(&config.policy)?;
+    if let [_, _, ..] = config.policies.as_slice() {
+        return Err(crate::error::UsageError::SeveralPolicies {
+            command: "apply (in this build)",
+            count: config.policies.len(),
+        }
+        .into());
+    }
+    let policy = super::load_policy(&config.policies[0])?;
     if let Some((path, plan)) = &saved {
         apply::check_digest(path, plan, &policy)?;
         apply::check_targets(path, plan, config.targets.patterns())?;
@@ -43,9 +50,10 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
         })?)),
         None => None,
     };
-    let (runtime, client) = super::connect(&config.remote, false, io)?;
+    let remote = config.remote.remote(Some(&policy))?;
+    let (runtime, client) = super::connect(&remote, false, io)?;
     runtime.block_on(async {
-        let inventory = list_account(&client, &config.remote, io).await?;
+        let inventory = list_account(&client, &remote, io).await?;
         let (changes, watches, targets) = if let Some((path, plan)) = saved {
             let targets = plan.targets.clone();
             let (changes, watches) =
@@ -63,7 +71,7 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
         };
         apply::refuse_never_public(&changes, &policy)?;
         let options = apply::Options {
-            parallelism: config.remote.parallelism,
+            parallelism: remote.parallelism,
             max_writes: config.max_writes,
             share_key_timeout: config.share_key_timeout,
         };

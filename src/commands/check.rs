@@ -6,14 +6,16 @@ use crate::check;
 use crate::config::CheckConfig;
 use crate::error::{Error, Exit};
 use crate::plan;
-use crate::policy::Policy;
 use crate::render::{self, CheckView};
 
 /// `check`: exit 0 when compliant, 2 when anything is wrong. It lists through a read-only
 /// client, so it cannot write.
 pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let policy = Policy::load(&config.policy)?;
-    let (inventory, source) = load_inventory(&config.input, true, io)?;
+    if let [_, _, ..] = config.policies.as_slice() {
+        return super::accounts::check(config, io);
+    }
+    let policy = super::load_policy(&config.policies[0])?;
+    let (inventory, source) = load_inventory(&config.input, Some(&policy), true, io)?;
     super::refuse_unmatched_targets(&config.targets, &inventory)?;
     render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let plan = plan::diff_targeted(&policy, &inventory, &config.targets);

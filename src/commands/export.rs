@@ -12,11 +12,13 @@ use crate::render;
 /// `export`: prints (or writes) the policy, or diffs it against an existing one.
 pub(crate) fn export(
     input: &Input,
+    policies: &[std::path::PathBuf],
     out: Option<&Path>,
     diff: Option<&Path>,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let (inventory, source) = load_inventory(input, true, io)?;
+    let policy = super::one_account_policy("export", policies)?;
+    let (inventory, source) = load_inventory(input, policy.as_ref(), true, io)?;
     let exported = crate::export::export(&inventory)?;
     let yaml = render::text::exported_policy(&exported, inventory.coverage(), &source);
     check_readable(&yaml)?;

@@ -1,5 +1,6 @@
 //! The commands: each reads its inputs, calls the pure core and writes its output.
 
+mod accounts;
 mod apply;
 mod check;
 mod export;
@@ -163,9 +164,37 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Runtime)
 }
 
+/// Reads and validates a policy, its `account.server` checked as the connection URL is.
+fn load_policy(path: &Path) -> Result<Policy, Error> {
+    let server_rule = |url: &str| {
+        crate::remote::credentials::check_url(url).map_err(|err| match err {
+            crate::remote::credentials::CredentialsError::Url { message, .. } => message,
+            other => other.to_string(),
+        })
+    };
+    Ok(Policy::load_with(path, &server_rule)?)
+}
+
+/// The one policy of a command that reads one account (`snapshot`, `export`), whose
+/// `account:` names it; `None` without `-p`.
+fn one_account_policy(
+    command: &'static str,
+    policies: &[std::path::PathBuf],
+) -> Result<Option<Policy>, Error> {
+    match policies {
+        [] => Ok(None),
+        [one] => load_policy(one).map(Some),
+        more => Err(crate::error::UsageError::SeveralPolicies {
+            command,
+            count: more.len(),
+        }
+        .into()),
+    }
+}
+
 /// `validate`: `policy.yaml: valid, 4 rules`.
 pub(crate) fn validate(policy: &Path, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let policy = Policy::load(policy)?;
+    let policy = load_policy(policy)?;
     crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     crate::render::text::valid(&policy, io.out_painter, io.out)?;
     Ok(Exit::Success)
@@ -178,7 +207,7 @@ pub(crate) fn explain(
     paths: &[String],
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let policy = Policy::load(policy)?;
+    let policy = load_policy(policy)?;
     crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let mut decider = policy.decider();
     for path in paths {

@@ -1,5 +1,7 @@
 //! `plan` and `snapshot`: read the account (or a snapshot), diff, render.
 
+use std::path::PathBuf;
+
 use super::{Io, outfile, write_atomically};
 use crate::config::{Input, PlanConfig, Remote};
 use crate::error::{Error, Exit};
@@ -14,9 +16,12 @@ use crate::wire::snapshot::{Snapshot, SnapshotSource};
 /// `plan`: the diff, rendered; saved as JSON with `--out`. Never writes to the account.
 pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     refuse_out_over_inputs(config)?;
+    if let [_, _, ..] = config.policies.as_slice() {
+        return super::accounts::plan(config, io);
+    }
     // The policy first: a typo should not cost a listing of the whole account.
-    let policy = Policy::load(&config.policy)?;
-    let (inventory, source) = load_inventory(&config.input, true, io)?;
+    let policy = super::load_policy(&config.policies[0])?;
+    let (inventory, source) = load_inventory(&config.input, Some(&policy), true, io)?;
     super::refuse_unmatched_targets(&config.targets, &inventory)?;
     let json_to_stdout = config.out.as_deref().is_some_and(outfile::is_stdout);
     let Shown { plan, file, .. } = if json_to_stdout {
@@ -106,7 +111,7 @@ fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
         Input::Snapshot(path) => Some(path.as_path()),
         Input::Live(_) => None,
     };
-    for input in std::iter::once(config.policy.as_path()).chain(snapshot) {
+    for input in config.policies.iter().map(PathBuf::as_path).chain(snapshot) {
         if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
             return Err(crate::error::UsageError::OutIsInput(input.to_owned()).into());
         }
@@ -118,6 +123,7 @@ fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
 /// `read_only`), with where it came from.
 pub(super) fn load_inventory(
     input: &Input,
+    policy: Option<&Policy>,
     read_only: bool,
     io: &mut Io<'_>,
 ) -> Result<(Inventory, Source), Error> {
@@ -128,9 +134,10 @@ pub(super) fn load_inventory(
                 path: path.display().to_string(),
             },
         ),
-        Input::Live(remote) => {
-            let (runtime, client) = super::connect(remote, read_only, io)?;
-            let inventory = runtime.block_on(list_account(&client, remote, io))?;
+        Input::Live(live) => {
+            let remote = live.remote(policy)?;
+            let (runtime, client) = super::connect(&remote, read_only, io)?;
+            let inventory = runtime.block_on(list_account(&client, &remote, io))?;
             (inventory, api_source(&client))
         }
     })
@@ -202,14 +209,17 @@ pub(super) async fn list_account(
     Ok(listing.inventory)
 }
 
-/// `snapshot`: the live account in the snapshot format.
+/// `snapshot`: the live account in the snapshot format; a policy given names the account.
 pub(crate) fn snapshot(
     out: Option<&std::path::Path>,
-    remote: &Remote,
+    policies: &[PathBuf],
+    live: &crate::config::Live,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
-    let (runtime, client) = super::connect(remote, true, io)?;
-    let inventory = runtime.block_on(list_account(&client, remote, io))?;
+    let policy = super::one_account_policy("snapshot", policies)?;
+    let remote = live.remote(policy.as_ref())?;
+    let (runtime, client) = super::connect(&remote, true, io)?;
+    let inventory = runtime.block_on(list_account(&client, &remote, io))?;
     let source = SnapshotSource {
         api_url: Some(client.api_url()),
         user: Some(client.username().to_owned()),

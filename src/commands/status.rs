@@ -6,7 +6,6 @@ use super::plan::{api_source, list_account};
 use crate::config::{Input, StatusConfig};
 use crate::error::{Error, Exit};
 use crate::plan;
-use crate::policy::Policy;
 use crate::render::{self, status::StatusView};
 use crate::status::{self, Basis, Row};
 use crate::wire::plan::Source;
@@ -14,7 +13,7 @@ use crate::wire::plan::Source;
 /// `status`: exit 0 when every path is a compliant file, 2 when one is not compliant, 1 when
 /// one is not found (after showing every path). Reads through a read-only client.
 pub(crate) fn status(config: &StatusConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let policy = Policy::load(&config.policy)?;
+    let policy = super::load_policy(&config.policy)?;
     render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
     let (inventory, source, basis) = match &config.input {
         Input::Snapshot(path) => (
@@ -24,7 +23,9 @@ pub(crate) fn status(config: &StatusConfig, io: &mut Io<'_>) -> Result<Exit, Err
             },
             Basis::Snapshot,
         ),
-        Input::Live(remote) => {
+        Input::Live(live) => {
+            let remote = live.remote(Some(&policy))?;
+            let remote = &remote;
             let (runtime, client) = super::connect(remote, true, io)?;
             let located = runtime.block_on(client.locate(&config.paths))?;
             // Judged from the files and their folders alone when that is exact; else the

@@ -11,6 +11,7 @@
 //! Only this module knows the YAML crate; every glob is built by `matcher::glob`, so the glob
 //! flavour (`*` within a folder, `**` across) is defined once.
 
+mod account;
 mod analysis;
 pub(crate) mod diagnostic;
 mod matcher;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::inventory::{FileType, Sharing};
+pub(crate) use account::{Account, KeySource, ServerRule};
 pub(crate) use analysis::Unprovable;
 pub(crate) use diagnostic::{Diagnostic, Diagnostics, Span};
 use matcher::Matcher;
@@ -229,6 +231,8 @@ pub(crate) struct Policy {
     pub digest: String,
     /// What is valid but probably not meant (a `?` beside non-ASCII text), for stderr.
     pub warnings: Vec<Diagnostic>,
+    /// Whose account the policy governs (`account:`); `None` uses the flags and environment.
+    pub account: Option<Account>,
     matcher: Matcher,
 }
 
@@ -273,8 +277,17 @@ pub(crate) enum PolicyError {
 }
 
 impl Policy {
-    /// Reads and validates a policy file.
+    /// Reads and validates a policy file; an `account.server` is taken as written (a command
+    /// that connects checks it with [`Policy::load_with`]).
     pub(crate) fn load(path: &Path) -> Result<Policy, PolicyError> {
+        Policy::load_with(path, &|server: &str| Ok(server.to_owned()))
+    }
+
+    /// Reads and validates a policy file, checking `account.server` with `server_rule`.
+    pub(crate) fn load_with(
+        path: &Path,
+        server_rule: ServerRule<'_>,
+    ) -> Result<Policy, PolicyError> {
         let source =
             crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|source| {
                 PolicyError::Read {
@@ -282,16 +295,25 @@ impl Policy {
                     source,
                 }
             })?;
-        Policy::parse(&source, &path.display().to_string())
+        Policy::parse_with(&source, &path.display().to_string(), server_rule)
     }
 
     /// Validates policy text; `name` only labels diagnostics.
     pub(crate) fn parse(source: &str, name: &str) -> Result<Policy, PolicyError> {
+        Policy::parse_with(source, name, &|server: &str| Ok(server.to_owned()))
+    }
+
+    /// Validates policy text, checking `account.server` with `server_rule`.
+    pub(crate) fn parse_with(
+        source: &str,
+        name: &str,
+        server_rule: ServerRule<'_>,
+    ) -> Result<Policy, PolicyError> {
         let invalid = |items: Vec<Diagnostic>| {
             PolicyError::Invalid(Box::new(Diagnostics::new(name, source, items)))
         };
         let root = node::parse(source).map_err(|err| invalid(vec![syntax_diagnostic(&err)]))?;
-        let mut draft = validate::validate(&root).map_err(invalid)?;
+        let mut draft = validate::validate(&root, server_rule).map_err(invalid)?;
         let matcher = Matcher::new(&mut draft.rules).map_err(|err| {
             invalid(vec![Diagnostic::unplaced(format!(
                 "cannot compile the policy's globs together: {err}"
@@ -310,6 +332,7 @@ impl Policy {
             guardrails,
             digest: digest(source),
             warnings: Vec::new(),
+            account: draft.account,
             matcher,
         };
         let mut policy = policy;

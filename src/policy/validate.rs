@@ -14,7 +14,7 @@ use crate::inventory::FileType;
 /// The policy language version this build reads.
 pub(super) const POLICY_VERSION: i64 = 1;
 
-const TOP_KEYS: [&str; 4] = ["version", "default", "rules", "guardrails"];
+const TOP_KEYS: [&str; 5] = ["version", "default", "rules", "guardrails", "account"];
 const GUARDRAIL_KEYS: [&str; 3] = ["never_public", "max_changes", "max_exposures"];
 const RULE_KEYS: [&str; 3] = ["match", "sharing", "filetypes"];
 const TARGETS: [&str; 4] = ["public", "private", "secret", "ignore"];
@@ -25,6 +25,8 @@ pub(super) struct Draft {
     pub default_span: Option<Span>,
     pub rules: Vec<RuleDraft>,
     pub guardrails: GuardrailsDraft,
+    /// The `account:` block, when there is one and it is whole.
+    pub account: Option<super::Account>,
 }
 
 /// Validated guardrails, with the globs of `never_public` compiled.
@@ -42,8 +44,14 @@ pub(super) struct RuleDraft {
 }
 
 /// Validates a parsed policy, returning every problem found, sorted by position.
-pub(super) fn validate(root: &SNode) -> Result<Draft, Vec<Diagnostic>> {
-    let mut checker = Checker::default();
+pub(super) fn validate(
+    root: &SNode,
+    server_rule: super::account::ServerRule<'_>,
+) -> Result<Draft, Vec<Diagnostic>> {
+    let mut checker = Checker {
+        errors: Vec::new(),
+        server_rule,
+    };
     let draft = checker.check_document(root);
     if checker.errors.is_empty() {
         Ok(draft)
@@ -53,12 +61,13 @@ pub(super) fn validate(root: &SNode) -> Result<Draft, Vec<Diagnostic>> {
     }
 }
 
-#[derive(Default)]
-struct Checker {
+struct Checker<'r> {
     errors: Vec<Diagnostic>,
+    /// How `account.server` is checked.
+    server_rule: super::account::ServerRule<'r>,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn error(&mut self, diagnostic: Diagnostic) {
         self.errors.push(diagnostic);
     }
@@ -69,6 +78,7 @@ impl Checker {
             default_span: None,
             rules: Vec::new(),
             guardrails: GuardrailsDraft::default(),
+            account: None,
         };
         let Node::Map(entries) = &root.value else {
             let found = root.value.kind();
@@ -95,6 +105,10 @@ impl Checker {
                 }
                 "rules" => draft.rules = self.check_rules(value),
                 "guardrails" => draft.guardrails = self.check_guardrails(value),
+                "account" => {
+                    draft.account =
+                        super::account::check(value, self.server_rule, &mut self.errors);
+                }
                 _ => self.unknown_key(key, &TOP_KEYS, "policy"),
             }
         }

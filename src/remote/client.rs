@@ -57,6 +57,12 @@ const ERROR_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// `Basic` credentials, sent with each request (not as a default header, so accounts can
+    /// share one connection pool per server).
+    auth: HeaderValue,
+    /// Shared by every account of a run on this server: a permit is held for each attempt,
+    /// so `--parallelism` bounds the requests in flight to the server, not per account.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
     base: ApiBase,
     username: String,
     /// Where the URL, user and key came from, for the messages of [`Client::check_credentials`].
@@ -71,6 +77,112 @@ pub(crate) struct Client {
     trace: Option<trace::Sink>,
     /// The key and the token made from it, taken out of every error this client returns.
     secrets: Arc<Secrets>,
+}
+
+/// The HTTP client for a server: no redirects, timeouts, TLS as configured, no proxy for
+/// plain http (loopback only). It holds no credentials.
+fn build_http(
+    base: &ApiBase,
+    tls: &TlsVerify,
+    retry: RetryPolicy,
+) -> Result<reqwest::Client, RemoteError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "plotly-client-platform",
+        HeaderValue::from_str(&platform()).expect("ASCII version"),
+    );
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(retry.timeout)
+        .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
+        .user_agent(platform());
+    if base.is_http() {
+        // Plain http is allowed only to a loopback server; a proxy between would read the
+        // Authorization header in clear text, so such requests always go direct.
+        builder = builder.no_proxy();
+    }
+    builder = match tls {
+        TlsVerify::System => builder,
+        TlsVerify::Off => builder.tls_danger_accept_invalid_certs(true),
+        TlsVerify::Bundle(path) => {
+            let pem =
+                crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(|err| {
+                    RemoteError::Setup(format!("cannot read CA bundle {}: {err}", path.display()))
+                })?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|err| {
+                RemoteError::Setup(format!("invalid CA bundle {}: {err}", path.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(RemoteError::Setup(format!(
+                    "CA bundle {} holds no certificate",
+                    path.display()
+                )));
+            }
+            builder.tls_certs_only(certs)
+        }
+    };
+    let http = builder.build().map_err(|err| {
+        let why = causes(&err);
+        RemoteError::Setup(match tls {
+            TlsVerify::Bundle(path) => format!(
+                "cannot use the CA bundle {} (it must hold PEM certificates): {why}",
+                path.display()
+            ),
+            _ => format!("cannot build the HTTP client: {why}"),
+        })
+    })?;
+    Ok(http)
+}
+
+/// What the accounts of one run share per server (origin and TLS setting): one connection
+/// pool, and `slots` permits, so `--parallelism` is the number of requests in flight to a
+/// server across every account, however many accounts run at once.
+#[derive(Debug)]
+pub(crate) struct Servers {
+    slots: usize,
+    shared: std::sync::Mutex<std::collections::HashMap<(String, TlsVerify), Shared>>,
+}
+
+/// One server's pool and slots.
+#[derive(Clone, Debug)]
+struct Shared {
+    http: reqwest::Client,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Servers {
+    /// Servers that each take at most `slots` requests at once.
+    pub(crate) fn new(slots: usize) -> Servers {
+        Servers {
+            slots: slots.max(1),
+            shared: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The pool and slots of `base`'s server, made on first use.
+    fn get(
+        &self,
+        base: &ApiBase,
+        tls: &TlsVerify,
+        retry: RetryPolicy,
+    ) -> Result<(reqwest::Client, Arc<tokio::sync::Semaphore>), RemoteError> {
+        let mut shared = self
+            .shared
+            .lock()
+            .map_err(|_| RemoteError::Setup("the shared client table is poisoned".into()))?;
+        let key = (base.origin(), tls.clone());
+        if let Some(found) = shared.get(&key) {
+            return Ok((found.http.clone(), Arc::clone(&found.slots)));
+        }
+        let made = Shared {
+            http: build_http(base, tls, retry)?,
+            slots: Arc::new(tokio::sync::Semaphore::new(self.slots)),
+        };
+        let pair = (made.http.clone(), Arc::clone(&made.slots));
+        shared.insert(key, made);
+        Ok(pair)
+    }
 }
 
 /// An error and its causes, `: `-joined, so "builder error" says what went wrong beneath it.
@@ -95,7 +207,31 @@ impl Client {
     /// configured origin and nowhere else.
     pub(crate) fn new(connection: &Connection, retry: RetryPolicy) -> Result<Client, RemoteError> {
         let base = ApiBase::parse(&connection.api_url).map_err(RemoteError::Setup)?;
-        let mut headers = HeaderMap::new();
+        let http = build_http(&base, &connection.tls, retry)?;
+        Client::with_http(connection, retry, base, http)
+    }
+
+    /// A client for one account of a run over several: it shares the server's connection pool
+    /// and request slots (`servers`) with the other accounts on the same server.
+    pub(crate) fn shared(
+        connection: &Connection,
+        retry: RetryPolicy,
+        servers: &Servers,
+    ) -> Result<Client, RemoteError> {
+        let base = ApiBase::parse(&connection.api_url).map_err(RemoteError::Setup)?;
+        let (http, slots) = servers.get(&base, &connection.tls, retry)?;
+        let mut client = Client::with_http(connection, retry, base, http)?;
+        client.slots = Some(slots);
+        Ok(client)
+    }
+
+    /// A client on `http` (which carries no credentials: the header is added per request).
+    fn with_http(
+        connection: &Connection,
+        retry: RetryPolicy,
+        base: ApiBase,
+        http: reqwest::Client,
+    ) -> Result<Client, RemoteError> {
         let token = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
             connection.username,
@@ -106,59 +242,10 @@ impl Client {
         })?;
         // Marked sensitive so it is never printed by the HTTP stack's own debugging.
         auth.set_sensitive(true);
-        headers.insert(header::AUTHORIZATION, auth);
-        headers.insert(
-            "plotly-client-platform",
-            HeaderValue::from_str(&platform()).expect("ASCII version"),
-        );
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(retry.timeout)
-            .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
-            .user_agent(platform());
-        if base.is_http() {
-            // Plain http is allowed only to a loopback server; a proxy between would read the
-            // Authorization header in clear text, so such requests always go direct.
-            builder = builder.no_proxy();
-        }
-        builder = match &connection.tls {
-            TlsVerify::System => builder,
-            TlsVerify::Off => builder.tls_danger_accept_invalid_certs(true),
-            TlsVerify::Bundle(path) => {
-                let pem = crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES).map_err(
-                    |err| {
-                        RemoteError::Setup(format!(
-                            "cannot read CA bundle {}: {err}",
-                            path.display()
-                        ))
-                    },
-                )?;
-                let certs =
-                    reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|err| {
-                        RemoteError::Setup(format!("invalid CA bundle {}: {err}", path.display()))
-                    })?;
-                if certs.is_empty() {
-                    return Err(RemoteError::Setup(format!(
-                        "CA bundle {} holds no certificate",
-                        path.display()
-                    )));
-                }
-                builder.tls_certs_only(certs)
-            }
-        };
-        let http = builder.build().map_err(|err| {
-            let why = causes(&err);
-            RemoteError::Setup(match &connection.tls {
-                TlsVerify::Bundle(path) => format!(
-                    "cannot use the CA bundle {} (it must hold PEM certificates): {why}",
-                    path.display()
-                ),
-                _ => format!("cannot build the HTTP client: {why}"),
-            })
-        })?;
         Ok(Client {
             http,
+            auth,
+            slots: None,
             base,
             username: connection.username.clone(),
             sources: connection.sources.clone(),
@@ -186,6 +273,13 @@ impl Client {
             read_only: true,
             ..Client::new(connection, retry)?
         })
+    }
+
+    /// The same client, made read-only (as [`Client::read_only`]).
+    #[must_use]
+    pub(crate) fn into_read_only(mut self) -> Client {
+        self.read_only = true;
+        self
     }
 
     /// The same client with another cap on response bodies (at least 1 KiB).
@@ -238,8 +332,16 @@ impl Client {
         loop {
             number += 1;
             self.may_start()?;
+            // The server's slot is held for the attempt only, not through a retry's wait.
+            let permit = match &self.slots {
+                Some(slots) => Some(Arc::clone(slots).acquire_owned().await.map_err(|_| {
+                    RemoteError::Setup("the server's request slots were closed".into())
+                })?),
+                None => None,
+            };
             let sent = tokio::time::Instant::now();
             let result = self.attempt(&method, url, body).await;
+            drop(permit);
             let failure = match result {
                 Ok(response) => {
                     self.report(
@@ -353,7 +455,10 @@ impl Client {
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Body, Failure> {
-        let mut request = self.http.request(method.clone(), url.clone());
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .header(header::AUTHORIZATION, self.auth.clone());
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -35,6 +35,9 @@ pub(crate) enum Source {
     File(PathBuf),
     /// Set by plotward itself, such as the demo's own sandbox.
     Builtin(&'static str),
+    /// A policy's `account:` block, as `account.user in teams/a.yaml` (or where it names the
+    /// key: `PLOTLY_KEY_FINANCE (account.api_key_env in teams/a.yaml)`).
+    Policy(String),
 }
 
 impl fmt::Display for Source {
@@ -44,6 +47,7 @@ impl fmt::Display for Source {
             Source::KeyFile(path) => write!(f, "--api-key-file {}", path.display()),
             Source::KeyFileEnv(path) => write!(f, "PLOTWARD_API_KEY_FILE={}", path.display()),
             Source::File(path) => write!(f, "{}", path.display()),
+            Source::Policy(text) => f.write_str(text),
         }
     }
 }
@@ -93,7 +97,7 @@ impl fmt::Debug for ApiKey {
 }
 
 /// How to check the server's TLS certificate.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TlsVerify {
     /// The platform's trusted roots.
     System,
@@ -321,24 +325,8 @@ pub(crate) fn resolve(
     files: &PlotlyFiles,
     read_key_file: impl FnOnce(&Path) -> Result<String, CredentialsError>,
 ) -> Result<Connection, CredentialsError> {
-    let config = env.plotly_file(".config");
     let credentials = env.plotly_file(".credentials");
-    let (api_url, api_url_source) = first([
-        (flags.api_url.as_ref(), Source::Flag("--api-url")),
-        (env.api_domain.as_ref(), Source::Env("PLOTLY_API_DOMAIN")),
-        (files.api_domain.as_ref(), Source::File(config.clone())),
-    ])
-    .ok_or(CredentialsError::NoApiUrl { config })?;
-    let api_url = check_url(&api_url).map_err(|err| match err {
-        // Say where the bad URL came from: it may not be the flag the user is looking at.
-        CredentialsError::Url { url, message } if api_url_source != Source::Flag("--api-url") => {
-            CredentialsError::Url {
-                url,
-                message: format!("{message} (the API URL is from {api_url_source})"),
-            }
-        }
-        other => other,
-    })?;
+    let (api_url, api_url_source) = resolve_url(flags, env, files)?;
     let (username, username_source) = first([
         (flags.user.as_ref(), Source::Flag("--user")),
         (env.username.as_ref(), Source::Env("PLOTLY_USERNAME")),
@@ -371,21 +359,117 @@ pub(crate) fn resolve(
             ),
         })?,
     };
-    let tls = match &flags.ca_bundle {
-        Some(path) => TlsVerify::Bundle(path.clone()),
-        None => files.tls.clone().unwrap_or(TlsVerify::System),
-    };
     Ok(Connection {
         api_url,
         username,
         api_key: ApiKey::new(api_key.trim()),
-        tls,
+        tls: tls(flags, files),
         sources: Sources {
             api_url: api_url_source,
             username: username_source,
             api_key: api_key_source,
         },
     })
+}
+
+/// The API URL from the first source that has one, checked, with its source.
+pub(crate) fn resolve_url(
+    flags: &Flags,
+    env: &Env,
+    files: &PlotlyFiles,
+) -> Result<(String, Source), CredentialsError> {
+    let config = env.plotly_file(".config");
+    let (api_url, api_url_source) = first([
+        (flags.api_url.as_ref(), Source::Flag("--api-url")),
+        (env.api_domain.as_ref(), Source::Env("PLOTLY_API_DOMAIN")),
+        (files.api_domain.as_ref(), Source::File(config.clone())),
+    ])
+    .ok_or(CredentialsError::NoApiUrl { config })?;
+    let api_url = check_url(&api_url).map_err(|err| match err {
+        // Say where the bad URL came from: it may not be the flag the user is looking at.
+        CredentialsError::Url { url, message } if api_url_source != Source::Flag("--api-url") => {
+            CredentialsError::Url {
+                url,
+                message: format!("{message} (the API URL is from {api_url_source})"),
+            }
+        }
+        other => other,
+    })?;
+    Ok((api_url, api_url_source))
+}
+
+/// TLS verification: `--ca-bundle`, else Plotly's `.config`, else the system's roots.
+fn tls(flags: &Flags, files: &PlotlyFiles) -> TlsVerify {
+    match &flags.ca_bundle {
+        Some(path) => TlsVerify::Bundle(path.clone()),
+        None => files.tls.clone().unwrap_or(TlsVerify::System),
+    }
+}
+
+/// An account a policy names (`account:`): its user, its server if it gives one, and its key
+/// as already read from the variable or file the policy names, with that source.
+pub(crate) struct Named<'a> {
+    /// `account.user`.
+    pub user: &'a str,
+    /// `account.server`; `None` falls back to `--api-url`, `PLOTLY_API_DOMAIN`, `.config`.
+    pub server: Option<&'a str>,
+    /// The key and where it was read.
+    pub key: (String, Source),
+    /// The policy file, for the sources named in messages.
+    pub policy: &'a str,
+}
+
+/// The connection of an account a policy names: the user and key are the policy's (never a
+/// flag's or Plotly's files'), the server the policy's or else the usual sources'.
+pub(crate) fn resolve_named(
+    named: Named<'_>,
+    flags: &Flags,
+    env: &Env,
+    files: &PlotlyFiles,
+) -> Result<Connection, CredentialsError> {
+    let (api_url, api_url_source) = match named.server {
+        Some(server) => (
+            check_url(server)?,
+            Source::Policy(format!("account.server in {}", named.policy)),
+        ),
+        None => resolve_url(flags, env, files)?,
+    };
+    check_username(named.user)?;
+    let (key, key_source) = named.key;
+    Ok(Connection {
+        api_url,
+        username: named.user.to_owned(),
+        api_key: ApiKey::new(key.trim()),
+        tls: tls(flags, files),
+        sources: Sources {
+            api_url: api_url_source,
+            username: Source::Policy(format!("account.user in {}", named.policy)),
+            api_key: key_source,
+        },
+    })
+}
+
+/// The most an account's key file may hold: a key is a few dozen characters, so anything
+/// larger is not a key file (and is not read whole).
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// Reads the key file a policy names (`account.api_key_file`): at most
+/// [`MAX_KEY_FILE_BYTES`], trimmed, not empty.
+pub(crate) fn read_account_key_file(path: &Path) -> Result<String, CredentialsError> {
+    let text = crate::limits::read_text(path, MAX_KEY_FILE_BYTES).map_err(|err| {
+        CredentialsError::File {
+            path: path.to_owned(),
+            message: err.to_string(),
+        }
+    })?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(CredentialsError::File {
+            path: path.to_owned(),
+            message: "the file is empty".to_owned(),
+        });
+    }
+    Ok(key.to_owned())
 }
 
 /// Checks a username: it is the owner part of every fid plotward accepts and half of the

@@ -7,7 +7,7 @@ pub(crate) mod credentials;
 mod retry;
 pub(crate) mod trace;
 
-pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing};
+pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing, Servers};
 pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};
 pub(crate) use retry::RetryPolicy;
 

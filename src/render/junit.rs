@@ -15,28 +15,46 @@ pub(crate) fn check(
     _painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let (tests, failures) = check_counts(view);
+    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    writeln!(
+        out,
+        "<testsuites name=\"plotward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    )?;
+    check_suite(view, view.policy, out)?;
+    writeln!(out, "</testsuites>")
+}
+
+/// How many test cases a check's suite holds, and how many of them fail.
+pub(crate) fn check_counts(view: &CheckView<'_>) -> (usize, usize) {
     let report = view.report;
-    let unproven = report.coverage.unproven;
     let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
-    let targeted = super::targeted_note(view.targets);
-    let skipped = usize::from(unproven.is_some()) + notes.len() + usize::from(targeted.is_some());
+    let skipped = usize::from(report.coverage.unproven.is_some())
+        + notes.len()
+        + usize::from(super::targeted_note(view.targets).is_some());
     let unjudged = usize::from(report.coverage.unplaced > 0);
-    let tests = report.judged.len() + skipped + unjudged;
     let failures = report
         .judged
         .iter()
         .filter(|j| !j.findings.is_empty())
         .count()
         + unjudged;
-    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-    writeln!(
-        out,
-        "<testsuites name=\"plotward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
-    )?;
+    (report.judged.len() + skipped + unjudged, failures)
+}
+
+/// One check as a `testsuite` element named `name` (the policy's name, or an account's label
+/// in a check of several accounts).
+pub(crate) fn check_suite(view: &CheckView<'_>, name: &str, out: &mut dyn Write) -> io::Result<()> {
+    let report = view.report;
+    let unproven = report.coverage.unproven;
+    let notes = super::dead_rule_notes(&report.dead_rules, &report.dead_patterns);
+    let targeted = super::targeted_note(view.targets);
+    let skipped = usize::from(unproven.is_some()) + notes.len() + usize::from(targeted.is_some());
+    let (tests, failures) = check_counts(view);
     writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
-        escape(view.policy)
+        escape(name)
     )?;
     write_policy_and_listing_cases(out, report, view.targets, notes)?;
     for judged in &report.judged {
@@ -71,7 +89,7 @@ pub(crate) fn check(
         }
         writeln!(out, "    </testcase>")?;
     }
-    writeln!(out, "  </testsuite>\n</testsuites>")
+    writeln!(out, "  </testsuite>")
 }
 
 /// The cases about the policy and the listing rather than one file: listing properties, each
@@ -251,7 +269,7 @@ pub(crate) fn policy_test(
 /// Escapes text for XML attributes and content. Control, bidi and zero-width characters are
 /// first made visible (`\e`, `\n`, `\u{202e}`), so a name is one line in any CI viewer;
 /// what XML 1.0 cannot hold is dropped.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let text = plotward_visible::escape(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

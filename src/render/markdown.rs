@@ -666,7 +666,7 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec
 
 /// A code span that survives any content: a fence longer than any backtick run inside, and
 /// pipes escaped so a table cell stays one cell.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     // Control and bidi characters shown as escapes: one row per file, read as written.
     let text = &*plotward_visible::escape(text);
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
@@ -681,7 +681,7 @@ fn code(text: &str) -> String {
 }
 
 /// Plain text for Markdown: HTML and table syntax neutralised.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     plotward_visible::escape(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -5,6 +5,7 @@
 //! the caller, and passed in as a [`Painter`] (formats without colour ignore it). Each report
 //! kind has one dispatch on its format: [`plan`] and [`check`].
 
+pub(crate) mod accounts;
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
 pub(crate) mod error;

@@ -13,6 +13,7 @@
 //! identity (`Sharing`, `FileType`, `Flags`, `Coverage`) are shared with the core rather than
 //! mirrored.
 
+pub(crate) mod accounts;
 pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod plan;

@@ -82,3 +82,6 @@ mod status;
 
 /// `-v`: the request trace, retries, proxies, and no secret in it.
 mod verbose;
+
+/// Several accounts in one run: policies naming their account, combined reports, isolation.
+mod accounts;

@@ -70,17 +70,9 @@ impl Fid {
     }
 }
 
-/// Whether `name` can be a Chart Studio username: not empty, and no `:`, `/`, `?`, `#`, `%`,
-/// `\`, whitespace or control characters (it is the owner part of every fid, and half of the
-/// Basic credentials).
-pub(crate) fn is_username(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().all(|c| {
-            !c.is_control()
-                && !c.is_whitespace()
-                && !matches!(c, ':' | '/' | '?' | '#' | '%' | '\\')
-        })
-}
+/// The one rule for user names, kept in the inventory (the core) so a policy's `account:`
+/// checks its `user` the same way.
+pub(crate) use crate::inventory::is_username;
 
 impl fmt::Display for Fid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

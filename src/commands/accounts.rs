@@ -1,0 +1,513 @@
+//! `plan` and `check` over several accounts: one policy per account, run concurrently with
+//! one bound on the requests in flight to each server, one combined report, the worst exit.
+//!
+//! Every policy is read and every account resolved before any request; two policies naming
+//! the same account are refused. Each account's job then checks its credentials, lists,
+//! plans (or checks) and keeps only what the report needs (the plan document, or the check's
+//! JSON and its rendered section), dropping the inventory before the next account starts. A
+//! job that fails is that account's section; the others go on.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Io;
+use crate::config::{CheckConfig, Input, Live, PlanConfig, Remote};
+use crate::error::{Error, Exit, UsageError};
+use crate::plan;
+use crate::policy::{Policy, Targets};
+use crate::remote::{Client, Servers};
+use crate::render::accounts::{self as sections, CheckSection, CheckedAccount, Label, PlanSection};
+use crate::render::{self, CheckFormat, CheckView, Format, Painter, PlanView, ShowOptions};
+use crate::wire::plan::PlanFile;
+
+/// One account to run: its policy and how to reach it, or why it cannot be reached.
+struct Account {
+    label: Label,
+    policy: Policy,
+    remote: Result<Remote, Error>,
+}
+
+/// What an account's job returns: its result, what it wrote for stderr, and whether it
+/// failed `--strict` or a guardrail (exit 1 without being an error).
+struct Done<T> {
+    result: Result<T, String>,
+    stderr: Vec<u8>,
+    refused: bool,
+}
+
+/// Reads every policy (the first invalid one stops the run, before any request), resolves
+/// each account, and refuses two policies of one account.
+fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, Error> {
+    let mut accounts: Vec<Account> = Vec::with_capacity(paths.len());
+    let mut seen = std::collections::HashMap::new();
+    for path in paths {
+        let policy = super::load_policy(path)?;
+        let remote = live.remote(Some(&policy));
+        // A usage error (`--user` against `account.user`) is the run's, not the account's.
+        if let Err(err @ Error::Usage(_)) = remote {
+            return Err(err);
+        }
+        let label = label(&policy, path, remote.as_ref().ok());
+        if let Ok(remote) = &remote {
+            let key = (
+                remote.connection.api_url.clone(),
+                remote.connection.username.clone(),
+            );
+            if let Some(first) = seen.insert(key, accounts.len()) {
+                let first: &Account = &accounts[first];
+                return Err(UsageError::SameAccount {
+                    user: label.user,
+                    server: label.server,
+                    first: first.label.policy.clone(),
+                    second: path.display().to_string(),
+                }
+                .into());
+            }
+        }
+        accounts.push(Account {
+            label,
+            policy,
+            remote,
+        });
+    }
+    Ok(accounts)
+}
+
+/// Names an account's section: resolved, or from its `account:` block as written.
+fn label(policy: &Policy, path: &Path, remote: Option<&Remote>) -> Label {
+    let (user, server) = match (remote, &policy.account) {
+        (Some(remote), _) => (
+            remote.connection.username.clone(),
+            remote.connection.api_url.clone(),
+        ),
+        (None, Some(account)) => (
+            account.user.clone(),
+            account
+                .server
+                .clone()
+                .unwrap_or_else(|| "(no server)".to_owned()),
+        ),
+        (None, None) => ("(no user)".to_owned(), "(no server)".to_owned()),
+    };
+    Label {
+        user,
+        server,
+        policy: path.display().to_string(),
+    }
+}
+
+/// The live settings, or a usage error: several accounts are read from servers.
+fn live(input: &Input) -> Result<&Live, Error> {
+    match input {
+        Input::Live(live) => Ok(live),
+        Input::Snapshot(_) => Err(UsageError::SeveralPolicies {
+            command: "--snapshot",
+            count: 2,
+        }
+        .into()),
+    }
+}
+
+/// Runs `job` for every account, at most a few accounts per request slot at once (enough to
+/// keep every slot busy while some accounts wait on their first page, and no more, so memory
+/// follows what is in flight), every request through its server's shared slots. Results come
+/// back in the order of the policies.
+fn run_all<T, F, Fut>(
+    accounts: Vec<Account>,
+    live: &Live,
+    job: F,
+) -> Result<Vec<(Label, Done<T>)>, Error>
+where
+    T: Send + 'static,
+    F: Fn(Policy, Client, Remote) -> Fut,
+    Fut: std::future::Future<Output = Done<T>> + Send + 'static,
+{
+    let runtime = super::runtime()?;
+    let servers = Servers::new(live.parallelism);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(
+        live.parallelism.saturating_mul(2).max(2),
+    ));
+    let mut labels = Vec::with_capacity(accounts.len());
+    let mut results: Vec<Option<Done<T>>> = Vec::with_capacity(accounts.len());
+    let mut tasks = tokio::task::JoinSet::new();
+    let _guard = runtime.enter();
+    for (index, account) in accounts.into_iter().enumerate() {
+        labels.push(account.label);
+        results.push(None);
+        let remote = match account.remote {
+            Ok(remote) => remote,
+            Err(err) => {
+                results[index] = Some(failure(&err));
+                continue;
+            }
+        };
+        let client = match client(&remote, &servers) {
+            Ok(client) => client,
+            Err(err) => {
+                results[index] = Some(failure(&err));
+                continue;
+            }
+        };
+        let in_flight = Arc::clone(&in_flight);
+        let work = job(account.policy, client.clone(), remote);
+        tasks.spawn(async move {
+            let _permit = in_flight.acquire_owned().await;
+            if let Err(err) = client.check_credentials().await {
+                return (index, failure(&Error::from(err)));
+            }
+            (index, work.await)
+        });
+    }
+    runtime.block_on(async {
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((index, done)) => results[index] = Some(done),
+                Err(err) => return Err(Error::Runtime(std::io::Error::other(err.to_string()))),
+            }
+        }
+        Ok(())
+    })?;
+    Ok(labels
+        .into_iter()
+        .zip(results)
+        .map(|(label, done)| {
+            (
+                label,
+                done.unwrap_or_else(|| failure_text("the job did not finish")),
+            )
+        })
+        .collect())
+}
+
+/// A read-only client on its server's shared pool and slots, traced with `-v`.
+fn client(remote: &Remote, servers: &Servers) -> Result<Client, Error> {
+    let client = Client::shared(&remote.connection, remote.retry, servers)?
+        .with_max_response_bytes(remote.max_response_bytes);
+    let client = client.into_read_only();
+    Ok(if remote.verbose {
+        client.with_trace(crate::remote::trace::Sink::new(|exchange| {
+            use std::io::Write as _;
+            let line = format!("{}\n", render::trace::exchange(exchange));
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }))
+    } else {
+        client
+    })
+}
+
+/// An account that failed: its message, as its section shows it.
+fn failure<T>(err: &Error) -> Done<T> {
+    failure_text(&err.to_string())
+}
+
+fn failure_text<T>(message: &str) -> Done<T> {
+    Done {
+        result: Err(message.to_owned()),
+        stderr: Vec::new(),
+        refused: false,
+    }
+}
+
+/// Lists an account through its client, warnings into `stderr`.
+async fn list(
+    client: &Client,
+    remote: &Remote,
+    stderr: &mut Vec<u8>,
+) -> Result<crate::inventory::Inventory, Error> {
+    let progress = indicatif::ProgressBar::hidden();
+    let listing = client
+        .list(remote.parallelism, &progress, remote.accept_count_mismatch)
+        .await?;
+    render::text::listing_warnings(&listing, Painter::new(false), stderr)?;
+    Ok(listing.inventory)
+}
+
+/// Writes each account's stderr, after a line naming the account, in policy order.
+fn write_stderr<T>(done: &[(Label, Done<T>)], io: &mut Io<'_>) -> Result<(), Error> {
+    for (label, done) in done {
+        if !done.stderr.is_empty() {
+            sections::stderr_header(label, io.err)?;
+            io.err.write_all(&done.stderr)?;
+        }
+    }
+    Ok(())
+}
+
+/// The worst exit of a run: 1 when an account failed or was refused, else `pending` when
+/// something is pending, else 0.
+fn worst<T>(done: &[(Label, Done<T>)], pending: impl Fn(&T) -> bool, changes: Exit) -> Exit {
+    if done.iter().any(|(_, d)| d.refused || d.result.is_err()) {
+        Exit::Failure
+    } else if done
+        .iter()
+        .any(|(_, d)| d.result.as_ref().is_ok_and(&pending))
+    {
+        changes
+    } else {
+        Exit::Success
+    }
+}
+
+/// `plan` over several accounts: the combined plan on stdout, `--out` the multi-account
+/// document.
+pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let live = live(&config.input)?;
+    let accounts = accounts(&config.policies, live)?;
+    let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
+    let strict = config.strict;
+    let format = config.format;
+    let done = run_all(accounts, live, |policy, client, remote| {
+        let targets = Arc::clone(&targets);
+        async move { plan_one(&policy, &client, &remote, &targets, strict, format).await }
+    })?;
+    write_stderr(&done, io)?;
+    let exit = worst(
+        &done,
+        |file: &PlanFile| file.summary.restrict + file.summary.expose > 0,
+        if config.detailed_exitcode {
+            Exit::Changes
+        } else {
+            Exit::Success
+        },
+    );
+    let plans: Vec<PlanSection> = done
+        .into_iter()
+        .map(|(label, done)| PlanSection {
+            label,
+            result: done.result,
+        })
+        .collect();
+    let json_to_stdout = config.out.as_deref().is_some_and(super::outfile::is_stdout);
+    let plans = if json_to_stdout {
+        let mut shown = Vec::new();
+        let plans = show_plans(plans, config, io.err_painter, &mut shown)?;
+        if config.format != Format::Json {
+            io.err.write_all(&shown)?;
+        }
+        plans
+    } else {
+        show_plans(plans, config, io.out_painter, io.out)?
+    };
+    if let Some(path) = &config.out {
+        let mut bytes = Vec::new();
+        render::json::write(&sections::plans_document(plans), &mut bytes)?;
+        if json_to_stdout {
+            io.out.write_all(&bytes)?;
+        } else {
+            super::write_atomically(path, &bytes)?;
+        }
+    }
+    Ok(exit)
+}
+
+/// Shows every account's plan, each through its own view (as `show` would), then the total;
+/// gives the sections back for `--out`.
+fn show_plans(
+    plans: Vec<PlanSection>,
+    config: &PlanConfig,
+    painter: Painter,
+    out: &mut dyn std::io::Write,
+) -> Result<Vec<PlanSection>, Error> {
+    if config.format == Format::Json {
+        let document = sections::plans_document(plans);
+        render::json::write(&document, out)?;
+        return Ok(back_to_sections(document));
+    }
+    let framing = sections::Framing::of_plan(config.format);
+    let mut shown = Vec::with_capacity(plans.len());
+    for section in plans {
+        sections::header(&section.label, framing, painter, out)?;
+        let result = match section.result {
+            Ok(file) => {
+                let options = ShowOptions {
+                    full: config.full,
+                    saved_as: None,
+                    artifact_url: config.artifact_url.clone(),
+                };
+                let view = PlanView::new(file, options).map_err(Error::Unshowable)?;
+                render::plan(&view, config.format, painter, out)?;
+                writeln!(out)?;
+                Ok(view.into_document())
+            }
+            Err(error) => {
+                sections::failed(&error, framing, out)?;
+                Err(error)
+            }
+        };
+        shown.push(PlanSection {
+            label: section.label,
+            result,
+        });
+    }
+    sections::plans_total_words(&shown, framing, out)?;
+    Ok(shown)
+}
+
+/// The sections of a document, back (after JSON was written from it).
+fn back_to_sections(document: crate::wire::accounts::PlansFile) -> Vec<PlanSection> {
+    document
+        .accounts
+        .into_iter()
+        .map(|account| PlanSection {
+            label: Label {
+                user: account.user,
+                server: account.server,
+                policy: account.policy,
+            },
+            result: match (account.plan, account.error) {
+                (Some(plan), _) => Ok(plan),
+                (None, error) => Err(error.unwrap_or_default()),
+            },
+        })
+        .collect()
+}
+
+/// One account's plan: listed, diffed, kept as its document; the inventory is dropped here.
+async fn plan_one(
+    policy: &Policy,
+    client: &Client,
+    remote: &Remote,
+    targets: &Targets,
+    strict: bool,
+    format: Format,
+) -> Done<PlanFile> {
+    let mut stderr = Vec::new();
+    let result = async {
+        let inventory = list(client, remote, &mut stderr).await?;
+        super::refuse_unmatched_targets(targets, &inventory)?;
+        render::diagnostic::warnings(policy, Painter::new(false), &mut stderr)?;
+        let plan = plan::diff_targeted(policy, &inventory, targets);
+        let breaches = plan::breaches(&plan, &policy.guardrails);
+        if format != Format::Text {
+            render::text::dead_rule_warnings(
+                &plan.dead_rules,
+                &plan.dead_patterns,
+                &policy.name,
+                Painter::new(false),
+                &mut stderr,
+            )?;
+        }
+        let source = super::plan::api_source(client);
+        let file = render::json::plan_file(&plan, policy, (source, targets.patterns()), &breaches);
+        let strict_failed = strict && strict_fails(&plan, &mut stderr)?;
+        if !file.guardrails.is_empty() {
+            render::text::guardrail_refusal(
+                file.guardrails.len(),
+                &policy.name,
+                Painter::new(false),
+                &mut stderr,
+            )?;
+        }
+        let refused = strict_failed || !file.guardrails.is_empty();
+        Ok::<_, Error>((file, refused))
+    }
+    .await;
+    match result {
+        Ok((file, refused)) => Done {
+            result: Ok(file),
+            stderr,
+            refused,
+        },
+        Err(err) => Done {
+            stderr,
+            ..failure(&err)
+        },
+    }
+}
+
+/// `--strict` for one account, its words into `stderr`.
+fn strict_fails(plan: &plan::Plan<'_>, stderr: &mut Vec<u8>) -> Result<bool, Error> {
+    let Some(failures) = plan.strict_failures() else {
+        return Ok(false);
+    };
+    render::text::strict_refusal(&failures, Painter::new(false), stderr)?;
+    Ok(true)
+}
+
+/// `check` over several accounts: the combined report, exit 2 on any violation, 1 on any
+/// failed account.
+pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
+    let live = live(&config.input)?;
+    let accounts = accounts(&config.policies, live)?;
+    let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
+    let strict = config.strict;
+    let format = config.format;
+    let done = run_all(accounts, live, |policy, client, remote| {
+        let targets = Arc::clone(&targets);
+        async move { check_one(&policy, &client, &remote, &targets, strict, format).await }
+    })?;
+    write_stderr(&done, io)?;
+    let exit = worst(
+        &done,
+        |checked: &CheckedAccount| !checked.json.compliant,
+        Exit::Changes,
+    );
+    let checks: Vec<CheckSection> = done
+        .into_iter()
+        .map(|(label, done)| CheckSection {
+            label,
+            result: done.result,
+        })
+        .collect();
+    sections::checks(&checks, config.format, io.out_painter, io.out)?;
+    Ok(exit)
+}
+
+/// One account's check: its JSON result and its section rendered in `format`, so its plan and
+/// inventory are dropped here.
+async fn check_one(
+    policy: &Policy,
+    client: &Client,
+    remote: &Remote,
+    targets: &Targets,
+    strict: bool,
+    format: CheckFormat,
+) -> Done<CheckedAccount> {
+    let mut stderr = Vec::new();
+    let label = format!("{} on {}", client.username(), client.api_url());
+    let result = async {
+        let inventory = list(client, remote, &mut stderr).await?;
+        super::refuse_unmatched_targets(targets, &inventory)?;
+        render::diagnostic::warnings(policy, Painter::new(false), &mut stderr)?;
+        let plan = plan::diff_targeted(policy, &inventory, targets);
+        let report = crate::check::check(&plan, &policy.guardrails);
+        let source = super::plan::api_source(client);
+        let view = CheckView {
+            report: &report,
+            plan: &plan,
+            policy: &policy.name,
+            source: &source,
+            targets: targets.patterns(),
+        };
+        let mut rendered = Vec::new();
+        match format {
+            CheckFormat::Json => {}
+            CheckFormat::Junit => {
+                let name = format!("{label} (policy {})", policy.name);
+                render::junit::check_suite(&view, &name, &mut rendered)?;
+            }
+            CheckFormat::Text | CheckFormat::Markdown => {
+                render::check(&view, format, Painter::new(false), &mut rendered)?;
+            }
+        }
+        let mut json = render::json::check_json(&report, &policy.name, source.clone());
+        if !targets.patterns().is_empty() {
+            json.compliant = false;
+            json.targets = targets.patterns().to_vec();
+        }
+        let strict_failed = strict && strict_fails(&plan, &mut stderr)?;
+        Ok::<_, Error>((CheckedAccount { json, rendered }, strict_failed))
+    }
+    .await;
+    match result {
+        Ok((checked, refused)) => Done {
+            result: Ok(checked),
+            stderr,
+            refused,
+        },
+        Err(err) => Done {
+            stderr,
+            ..failure(&err)
+        },
+    }
+}

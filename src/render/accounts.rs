@@ -1,0 +1,502 @@
+//! The words around a run over several accounts: each account's section is the
+//! single-account report (one [`super::PlanView`] per plan section; a check's section rendered
+//! by the account's job), and this module writes what frames them in every format: the header
+//! naming the account (user and server first, then the policy), a failed account's reason,
+//! and the grand total.
+
+use std::io::{self, Write};
+
+use super::{CheckFormat, Format, Painter};
+use crate::wire::accounts::{
+    AccountCheckJson, AccountPlanJson, CHECKS_FORMAT_VERSION, ChecksJson, ChecksTotalJson,
+    PLANS_FORMAT_VERSION, PlansFile, PlansTotalJson,
+};
+use crate::wire::check::CheckJson;
+use crate::wire::plan::PlanFile;
+
+/// Whose section it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Label {
+    /// The account's user.
+    pub user: String,
+    /// The API base URL.
+    pub server: String,
+    /// The policy file, as given.
+    pub policy: String,
+}
+
+impl Label {
+    /// `finance on https://plotly.example.com (policy teams/finance.yaml)`, escaped.
+    fn words(&self) -> String {
+        format!(
+            "{} on {} (policy {})",
+            plotward_visible::escape(&self.user),
+            plotward_visible::escape(&self.server),
+            plotward_visible::escape(&self.policy)
+        )
+    }
+}
+
+/// One account of a check over several: its result as the JSON document holds it, and its
+/// section as already rendered in the run's format (its plan was dropped with its inventory).
+/// The shape an account-by-account report (such as HTML) takes.
+#[derive(Debug)]
+pub(crate) struct CheckSection {
+    pub label: Label,
+    /// The account's check, or why there is none (already scrubbed of keys).
+    pub result: Result<CheckedAccount, String>,
+}
+
+/// A checked account.
+#[derive(Debug)]
+pub(crate) struct CheckedAccount {
+    /// The result, as `check --format json` writes it for one account.
+    pub json: CheckJson,
+    /// The section in the run's format (empty for JSON, which is built from `json`).
+    pub rendered: Vec<u8>,
+}
+
+/// One account of a plan over several.
+#[derive(Debug)]
+pub(crate) struct PlanSection {
+    pub label: Label,
+    /// The account's plan document, or why there is none.
+    pub result: Result<PlanFile, String>,
+}
+
+/// Writes the line(s) that open an account's section of a plan or check in `format`.
+pub(crate) fn header(
+    label: &Label,
+    format: Framing,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Framing::Text => writeln!(
+            out,
+            "{}\n",
+            painter.paint(
+                anstyle::Style::new().bold(),
+                format!("Account {}", label.words())
+            )
+        ),
+        Framing::Markdown => writeln!(
+            out,
+            "## Account {} on {}\n\nPolicy {}\n",
+            super::markdown::code(&label.user),
+            super::markdown::code(&label.server),
+            super::markdown::code(&label.policy)
+        ),
+        Framing::Comment => writeln!(out, "# Account: {}", label.words()),
+    }
+}
+
+/// Writes why an account has no plan or check, in its section.
+pub(crate) fn failed(error: &str, format: Framing, out: &mut dyn Write) -> io::Result<()> {
+    let error = plotward_visible::escape(error);
+    match format {
+        Framing::Text => writeln!(out, "Failed: {error}\n"),
+        Framing::Markdown => writeln!(out, "**Failed:** {}\n", super::markdown::escape(&error)),
+        Framing::Comment => writeln!(out, "# Failed: {error}"),
+    }
+}
+
+/// How a format frames its sections: text for people, Markdown, or `#` comments (a diff's
+/// preamble, where patch tools ignore them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Text,
+    Markdown,
+    Comment,
+}
+
+impl Framing {
+    /// The framing of a plan format (JSON is one document, never framed).
+    pub(crate) fn of_plan(format: Format) -> Framing {
+        match format {
+            Format::Markdown => Framing::Markdown,
+            Format::Diff => Framing::Comment,
+            Format::Text | Format::Json => Framing::Text,
+        }
+    }
+
+    /// The framing of a check format (JSON and JUnit are one document, never framed).
+    pub(crate) fn of_check(format: CheckFormat) -> Framing {
+        match format {
+            CheckFormat::Markdown => Framing::Markdown,
+            CheckFormat::Text | CheckFormat::Json | CheckFormat::Junit => Framing::Text,
+        }
+    }
+}
+
+/// The plan document over several accounts (what `--out` saves and `--format json` prints).
+pub(crate) fn plans_document(sections: Vec<PlanSection>) -> PlansFile {
+    let total = plans_total(&sections);
+    PlansFile {
+        format_version: PLANS_FORMAT_VERSION,
+        accounts: sections
+            .into_iter()
+            .map(|section| {
+                let (plan, error) = match section.result {
+                    Ok(plan) => (Some(plan), None),
+                    Err(error) => (None, Some(error)),
+                };
+                AccountPlanJson {
+                    user: section.label.user,
+                    server: section.label.server,
+                    policy: section.label.policy,
+                    plan,
+                    error,
+                }
+            })
+            .collect(),
+        total,
+    }
+}
+
+/// The totals of a plan over several accounts.
+pub(crate) fn plans_total(sections: &[PlanSection]) -> PlansTotalJson {
+    let mut total = PlansTotalJson {
+        accounts: sections.len(),
+        failed: 0,
+        restrict: 0,
+        expose: 0,
+        guardrails: 0,
+    };
+    for section in sections {
+        match &section.result {
+            Ok(plan) => {
+                total.restrict += plan.summary.restrict;
+                total.expose += plan.summary.expose;
+                total.guardrails += plan.guardrails.len();
+            }
+            Err(_) => total.failed += 1,
+        }
+    }
+    total
+}
+
+/// The grand total of a plan over several accounts: a line per account, then the sums.
+pub(crate) fn plans_total_words(
+    sections: &[PlanSection],
+    format: Framing,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let total = plans_total(sections);
+    let rows: Vec<(&Label, String)> = sections
+        .iter()
+        .map(|section| {
+            let words = match &section.result {
+                Ok(plan) => changes(plan.summary.restrict, plan.summary.expose),
+                Err(_) => "failed".to_owned(),
+            };
+            (&section.label, words)
+        })
+        .collect();
+    let sums = format!(
+        "{} over {}{}",
+        changes(total.restrict, total.expose),
+        accounts(total.accounts),
+        failed_note(total.failed)
+    );
+    write_total(&rows, &sums, format, out)
+}
+
+/// The check document over several accounts.
+pub(crate) fn checks_document(sections: &[CheckSection]) -> ChecksJson {
+    let total = checks_total(sections);
+    ChecksJson {
+        format_version: CHECKS_FORMAT_VERSION,
+        compliant: total.failed == 0 && total.violations == 0,
+        accounts: sections
+            .iter()
+            .map(|section| AccountCheckJson {
+                user: section.label.user.clone(),
+                server: section.label.server.clone(),
+                policy: section.label.policy.clone(),
+                check: section.result.as_ref().ok().map(|c| c.json.clone()),
+                error: section.result.as_ref().err().cloned(),
+            })
+            .collect(),
+        total,
+    }
+}
+
+/// The totals of a check over several accounts.
+pub(crate) fn checks_total(sections: &[CheckSection]) -> ChecksTotalJson {
+    let mut total = ChecksTotalJson {
+        accounts: sections.len(),
+        failed: 0,
+        files: 0,
+        violations: 0,
+        drift: 0,
+        never_public: 0,
+    };
+    for section in sections {
+        match &section.result {
+            Ok(checked) => {
+                let summary = checked.json.summary;
+                total.files += summary.files;
+                total.violations += summary.violations;
+                total.drift += summary.drift;
+                total.never_public += summary.never_public;
+            }
+            Err(_) => total.failed += 1,
+        }
+    }
+    total
+}
+
+/// A check over several accounts in `format`: each section framed, then the grand total (JSON
+/// and JUnit are one document each).
+pub(crate) fn checks(
+    sections: &[CheckSection],
+    format: CheckFormat,
+    painter: Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        CheckFormat::Json => return super::json::write(&checks_document(sections), out),
+        CheckFormat::Junit => return checks_junit(sections, out),
+        CheckFormat::Text | CheckFormat::Markdown => {}
+    }
+    let framing = Framing::of_check(format);
+    for section in sections {
+        header(&section.label, framing, painter, out)?;
+        match &section.result {
+            Ok(checked) => {
+                out.write_all(&checked.rendered)?;
+                writeln!(out)?;
+            }
+            Err(error) => failed(error, framing, out)?,
+        }
+    }
+    let total = checks_total(sections);
+    let rows: Vec<(&Label, String)> = sections
+        .iter()
+        .map(|section| {
+            let words = match &section.result {
+                Ok(checked) => violations(checked.json.summary.violations),
+                Err(_) => "failed".to_owned(),
+            };
+            (&section.label, words)
+        })
+        .collect();
+    let sums = format!(
+        "{} in {} files over {}{}",
+        violations(total.violations),
+        total.files,
+        accounts(total.accounts),
+        failed_note(total.failed)
+    );
+    write_total(&rows, &sums, framing, out)
+}
+
+/// JUnit over several accounts: one `testsuite` per account (a failed account is a suite
+/// with one errored case), under one `testsuites` with the sums.
+fn checks_junit(sections: &[CheckSection], out: &mut dyn Write) -> io::Result<()> {
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    for section in sections {
+        if let Ok(checked) = &section.result {
+            let (t, f) = junit_counts(&checked.rendered);
+            tests += t;
+            failures += f;
+        } else {
+            tests += 1;
+            errors += 1;
+        }
+    }
+    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+    writeln!(
+        out,
+        "<testsuites name=\"plotward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">"
+    )?;
+    for section in sections {
+        match &section.result {
+            Ok(checked) => out.write_all(&checked.rendered)?,
+            Err(error) => {
+                let name = super::junit::escape(&section.label.words());
+                let message = super::junit::escape(error);
+                writeln!(
+                    out,
+                    "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">"
+                )?;
+                writeln!(
+                    out,
+                    "    <testcase classname=\"account\" name=\"{name}\">\n      <error type=\"account\" message=\"{message}\">{message}</error>\n    </testcase>"
+                )?;
+                writeln!(out, "  </testsuite>")?;
+            }
+        }
+    }
+    writeln!(out, "</testsuites>")
+}
+
+/// The `tests` and `failures` of the first `testsuite` element in `suite` (an account's suite
+/// as [`super::junit::check_suite`] wrote it).
+fn junit_counts(suite: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(suite);
+    let first = text.lines().next().unwrap_or_default();
+    let attribute = |name: &str| {
+        first
+            .split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (attribute("tests"), attribute("failures"))
+}
+
+/// Writes a grand total: one row per account, then the sums.
+fn write_total(
+    rows: &[(&Label, String)],
+    sums: &str,
+    format: Framing,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Framing::Text => {
+            writeln!(out, "Total: {sums}.")?;
+            for (label, words) in rows {
+                writeln!(out, "  {}: {words}", label.words())?;
+            }
+            Ok(())
+        }
+        Framing::Markdown => {
+            writeln!(out, "## Total\n\n{sums}.\n")?;
+            writeln!(out, "| account | server | policy | result |")?;
+            writeln!(out, "| --- | --- | --- | --- |")?;
+            for (label, words) in rows {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {words} |",
+                    super::markdown::code(&label.user),
+                    super::markdown::code(&label.server),
+                    super::markdown::code(&label.policy)
+                )?;
+            }
+            Ok(())
+        }
+        Framing::Comment => {
+            writeln!(out, "# Total: {sums}.")?;
+            for (label, words) in rows {
+                writeln!(out, "#   {}: {words}", label.words())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `2 to restrict, 1 to expose`.
+fn changes(restrict: usize, expose: usize) -> String {
+    format!("{restrict} to restrict, {expose} to expose")
+}
+
+/// `1 violation`, `3 violations`.
+fn violations(n: usize) -> String {
+    if n == 1 {
+        "1 violation".to_owned()
+    } else {
+        format!("{n} violations")
+    }
+}
+
+/// `1 account`, `3 accounts`.
+fn accounts(n: usize) -> String {
+    if n == 1 {
+        "1 account".to_owned()
+    } else {
+        format!("{n} accounts")
+    }
+}
+
+/// `; 1 account failed` (nothing when none did).
+fn failed_note(failed: usize) -> String {
+    match failed {
+        0 => String::new(),
+        1 => "; 1 account failed".to_owned(),
+        n => format!("; {n} accounts failed"),
+    }
+}
+
+/// The line that introduces an account's warnings on stderr.
+pub(crate) fn stderr_header(label: &Label, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "account {}:", label.words())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(user: &str) -> Label {
+        Label {
+            user: user.to_owned(),
+            server: "https://plotly.example.com".to_owned(),
+            policy: format!("{user}.yaml"),
+        }
+    }
+
+    #[test]
+    fn a_failed_account_counts_in_the_total_and_says_why() {
+        let sections = vec![CheckSection {
+            label: label("ops\u{202e}"),
+            result: Err("the server refused the key".to_owned()),
+        }];
+        let mut out = Vec::new();
+        checks(&sections, CheckFormat::Text, Painter::new(false), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("Account ops\\u{202e} on https://plotly.example.com"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Failed: the server refused the key"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Total: 0 violations in 0 files over 1 account; 1 account failed."),
+            "{text}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text}");
+        let document = checks_document(&sections);
+        assert!(!document.compliant);
+        assert_eq!(document.total.failed, 1);
+    }
+
+    #[test]
+    fn junit_sums_every_suite_and_errors_failed_accounts() {
+        let suite = b"  <testsuite name=\"a\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"0\">\n  </testsuite>\n".to_vec();
+        assert_eq!(junit_counts(&suite), (4, 2));
+        let json: CheckJson = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "policy": "a.yaml",
+            "source": {"type": "snapshot", "path": "s.json"}, "compliant": false,
+            "summary": {"files": 4, "violations": 2, "drift": 2, "never_public": 0},
+            "violations": [], "dead_rules": []
+        }))
+        .unwrap();
+        let sections = vec![
+            CheckSection {
+                label: label("a"),
+                result: Ok(CheckedAccount {
+                    json,
+                    rendered: suite,
+                }),
+            },
+            CheckSection {
+                label: label("b"),
+                result: Err("no key <here>".to_owned()),
+            },
+        ];
+        let mut out = Vec::new();
+        checks(&sections, CheckFormat::Junit, Painter::new(false), &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(
+            xml.contains(
+                "<testsuites name=\"plotward check\" tests=\"5\" failures=\"2\" errors=\"1\">"
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("message=\"no key &lt;here&gt;\""), "{xml}");
+    }
+}

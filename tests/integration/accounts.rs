@@ -1,0 +1,353 @@
+//! Several accounts in one run: `account:` blocks, `plan` and `check` over three users of one
+//! sandbox (every format's sections and grand total), one bad key among good ones, keys from
+//! a file and from a variable, and the diagnostics of a bad `account:` block.
+
+use serde_json::{Value, json};
+
+use plotward_sandbox::{Options, Sandbox, Seed, User};
+
+use crate::harness::Test;
+
+/// A sandbox with alice, bob and carol (keys `NAME-key`): each has one public file the policy
+/// wants private, except carol, who is compliant.
+fn three_accounts() -> Sandbox {
+    let files = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "report", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+        {"fid": "bob:1", "path": "budget", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+        {"fid": "carol:1", "path": "notes", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
+    ]});
+    let seed = Seed::parse_snapshot(&files.to_string(), std::path::Path::new("seed.json")).unwrap();
+    let users = ["alice", "bob", "carol"]
+        .map(|name| User {
+            username: name.to_owned(),
+            api_key: format!("{name}-key"),
+        })
+        .to_vec();
+    Sandbox::start(&Options {
+        seed,
+        users,
+        ..Options::default()
+    })
+    .expect("sandbox starts")
+}
+
+/// A policy governing `user`'s account, its key in `KEY_<USER>`.
+fn policy_for(user: &str) -> String {
+    format!(
+        "version: 1\ndefault: private\naccount:\n  user: {user}\n  api_key_env: KEY_{}\n",
+        user.to_uppercase()
+    )
+}
+
+/// The three policies, the server from the environment, each key in its variable.
+fn three(sandbox: &Sandbox) -> Test {
+    Test::new()
+        .write("a.yaml", &policy_for("alice"))
+        .write("b.yaml", &policy_for("bob"))
+        .write("c.yaml", &policy_for("carol"))
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("KEY_ALICE", "alice-key")
+        .env("KEY_BOB", "bob-key")
+        .env("KEY_CAROL", "carol-key")
+}
+
+const POLICIES: [&str; 6] = ["-p", "a.yaml", "-p", "b.yaml", "-p", "c.yaml"];
+
+#[test]
+fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
+    let sandbox = three_accounts();
+    let url = sandbox.url();
+    let text = three(&sandbox)
+        .args(["plan"])
+        .args(POLICIES)
+        .stdout_contains(&format!("Account alice on {url} (policy a.yaml)"))
+        .stdout_contains(&format!("Account bob on {url} (policy b.yaml)"))
+        .stdout_contains(&format!("Account carol on {url} (policy c.yaml)"))
+        .stdout_contains("Total: 2 to restrict, 0 to expose over 3 accounts.")
+        .stdout_contains(&format!(
+            "  carol on {url} (policy c.yaml): 0 to restrict, 0 to expose"
+        ))
+        .stdout_lacks("alice-key")
+        .status(0);
+    // Sections in policy order, whatever order the accounts finished in.
+    let at = |who: &str| text.stdout.find(&format!("Account {who} on")).unwrap();
+    assert!(
+        at("alice") < at("bob") && at("bob") < at("carol"),
+        "{}",
+        text.stdout
+    );
+    // `-p a b c` after one flag, as a shell glob expands, is the same run; pending changes
+    // exit 2 with --detailed-exitcode.
+    three(&sandbox)
+        .args([
+            "plan",
+            "--detailed-exitcode",
+            "-p",
+            "a.yaml",
+            "b.yaml",
+            "c.yaml",
+        ])
+        .stdout_contains("Total: 2 to restrict, 0 to expose over 3 accounts.")
+        .status(2);
+    let json = three(&sandbox)
+        .args(["plan", "--format", "json"])
+        .args(POLICIES)
+        .status(0);
+    let document: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(document["format_version"], 3);
+    assert_eq!(
+        document["total"],
+        json!({"accounts": 3, "failed": 0, "restrict": 2, "expose": 0, "guardrails": 0})
+    );
+    let accounts = document["accounts"].as_array().unwrap();
+    let users: Vec<&str> = accounts
+        .iter()
+        .map(|a| a["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["alice", "bob", "carol"]);
+    assert_eq!(accounts[0]["server"], url);
+    assert_eq!(accounts[0]["plan"]["format_version"], 1);
+    assert_eq!(accounts[1]["plan"]["changes"][0]["fid"], "bob:1");
+    three(&sandbox)
+        .args(["plan", "--format", "markdown"])
+        .args(POLICIES)
+        .stdout_contains("## Account `alice` on ")
+        .stdout_contains("## Account `carol` on ")
+        .stdout_contains("## Total\n\n2 to restrict, 0 to expose over 3 accounts.")
+        .stdout_contains("| `bob` | ")
+        .status(0);
+    three(&sandbox)
+        .args(["plan", "--format", "diff"])
+        .args(POLICIES)
+        .stdout_contains(&format!("# Account: bob on {url} (policy b.yaml)"))
+        .stdout_contains("+budget")
+        .stdout_contains("# Total: 2 to restrict, 0 to expose over 3 accounts.")
+        .status(0);
+    // `--out` saves the same multi-account document.
+    let saved = three(&sandbox)
+        .args(["plan", "--out", "plan.json"])
+        .args(POLICIES)
+        .status(0);
+    let file: Value = serde_json::from_str(&saved.read("plan.json")).unwrap();
+    assert_eq!(file, document);
+    // plan only read.
+    let requests = crate::api::Api::new(&sandbox).requests();
+    assert!(
+        requests.iter().all(|(method, _, _)| method == "GET"),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
+    let sandbox = three_accounts();
+    let url = sandbox.url();
+    three(&sandbox)
+        .args(["check"])
+        .args(POLICIES)
+        .stdout_contains(&format!("Account alice on {url} (policy a.yaml)"))
+        .stdout_contains(&format!("Account carol on {url} (policy c.yaml)"))
+        .stdout_contains("Total: 2 violations in 3 files over 3 accounts.")
+        .stdout_contains(&format!("  bob on {url} (policy b.yaml): 1 violation"))
+        .status(2);
+    let json = three(&sandbox)
+        .args(["check", "--format", "json"])
+        .args(POLICIES)
+        .status(2);
+    let document: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(document["format_version"], 2);
+    assert_eq!(document["compliant"], false);
+    assert_eq!(
+        document["total"],
+        json!({"accounts": 3, "failed": 0, "files": 3, "violations": 2, "drift": 2, "never_public": 0})
+    );
+    assert_eq!(document["accounts"][2]["check"]["compliant"], true);
+    assert_eq!(
+        document["accounts"][0]["check"]["violations"][0]["fid"],
+        "alice:1"
+    );
+    three(&sandbox)
+        .args(["check", "--format", "markdown"])
+        .args(POLICIES)
+        .stdout_contains("## Account `bob` on ")
+        .stdout_contains("## Total\n\n2 violations in 3 files over 3 accounts.")
+        .status(2);
+    let junit = three(&sandbox)
+        .args(["check", "--format", "junit"])
+        .args(POLICIES)
+        .stdout_contains(&format!(
+            "<testsuite name=\"alice on {url} (policy a.yaml)\""
+        ))
+        .stdout_contains(&format!(
+            "<testsuite name=\"carol on {url} (policy c.yaml)\""
+        ))
+        .status(2);
+    let xml = roxmltree_free_check(&junit.stdout);
+    assert_eq!(xml, (3, 2), "{}", junit.stdout);
+}
+
+/// The `<testsuites>` element's `tests` and `failures`, and that every suite is closed.
+fn roxmltree_free_check(xml: &str) -> (usize, usize) {
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    let head = xml.lines().nth(1).unwrap();
+    let attribute = |name: &str| -> usize {
+        head.split(&format!(" {name}=\""))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (attribute("tests"), attribute("failures"))
+}
+
+#[test]
+fn one_bad_key_fails_its_account_alone_and_no_key_is_shown() {
+    let sandbox = three_accounts();
+    let url = sandbox.url();
+    for format in ["text", "json", "markdown", "junit"] {
+        let run = three(&sandbox)
+            .env("KEY_BOB", "bob-wrong-key-7f3a")
+            .args(["check", "--format", format])
+            .args(POLICIES)
+            .stdout_contains("alice")
+            .stdout_contains("carol")
+            .stdout_lacks("bob-wrong-key-7f3a")
+            .stdout_lacks("alice-key")
+            .stdout_lacks("carol-key")
+            .stderr_lacks("bob-wrong-key-7f3a")
+            .status(1);
+        match format {
+            "text" => {
+                assert!(
+                    run.stdout
+                        .contains(&format!("Account bob on {url} (policy b.yaml)\n\nFailed: ")),
+                    "{}",
+                    run.stdout
+                );
+                assert!(
+                    run.stdout
+                        .contains("KEY_BOB (account.api_key_env in b.yaml)"),
+                    "{}",
+                    run.stdout
+                );
+                assert!(run.stdout.contains("1 account failed"), "{}", run.stdout);
+                assert!(run.stdout.contains("  alice on"), "{}", run.stdout);
+            }
+            "json" => {
+                let document: Value = serde_json::from_str(&run.stdout).unwrap();
+                assert_eq!(document["total"]["failed"], 1);
+                assert_eq!(document["total"]["violations"], 1);
+                assert!(
+                    document["accounts"][1]["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("KEY_BOB")
+                );
+                assert_eq!(document["accounts"][0]["check"]["summary"]["violations"], 1);
+            }
+            "junit" => assert!(run.stdout.contains("errors=\"1\""), "{}", run.stdout),
+            _ => assert!(run.stdout.contains("**Failed:**"), "{}", run.stdout),
+        }
+    }
+    // The plan, too: the others are planned, the exit is the worst.
+    three(&sandbox)
+        .env("KEY_BOB", "bob-wrong-key-7f3a")
+        .args(["plan", "--detailed-exitcode"])
+        .args(POLICIES)
+        .stdout_contains("Total: 1 to restrict, 0 to expose over 3 accounts; 1 account failed.")
+        .stdout_lacks("bob-wrong-key-7f3a")
+        .status(1);
+}
+
+#[test]
+fn keys_come_from_a_file_or_a_variable_and_one_policy_needs_no_other_setting() {
+    let sandbox = three_accounts();
+    let by_file =
+        "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: alice.key\n";
+    let server = format!(
+        "version: 1\ndefault: private\naccount:\n  user: bob\n  server: {}\n  api_key_env: KEY_BOB\n",
+        sandbox.url()
+    );
+    // One policy with `account:` and its server: no PLOTLY_* at all, the single-account output.
+    Test::new()
+        .write("b.yaml", &server)
+        .env("KEY_BOB", "bob-key")
+        .args(["plan", "-p", "b.yaml"])
+        .stdout_contains("budget")
+        .stdout_lacks("Account bob")
+        .status(0);
+    Test::new()
+        .write("a.yaml", by_file)
+        .write("alice.key", "alice-key\n")
+        .write("b.yaml", &server)
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("KEY_BOB", "bob-key")
+        .args(["check", "-p", "a.yaml", "b.yaml"])
+        .stdout_contains("Total: 2 violations in 2 files over 2 accounts.")
+        .status(2);
+    // An empty key file fails that account, saying which file.
+    Test::new()
+        .write("a.yaml", by_file)
+        .write("alice.key", "  \n")
+        .write("b.yaml", &server)
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .env("KEY_BOB", "bob-key")
+        .args(["check", "-p", "a.yaml", "b.yaml"])
+        .stdout_contains("Failed: cannot read alice.key: the file is empty")
+        .stdout_contains("Total: 1 violation in 1 files over 2 accounts; 1 account failed.")
+        .status(1);
+}
+
+#[test]
+fn two_policies_of_one_account_and_a_conflicting_user_flag_are_refused_before_any_request() {
+    let sandbox = three_accounts();
+    three(&sandbox)
+        .write("a2.yaml", &policy_for("alice"))
+        .args(["plan", "-p", "a.yaml", "b.yaml", "a2.yaml"])
+        .stderr_contains(&format!(
+            "error: a.yaml and a2.yaml both govern the account alice on {}",
+            sandbox.url()
+        ))
+        .status(1);
+    three(&sandbox)
+        .args(["plan", "--user", "bob", "-p", "a.yaml"])
+        .stderr_contains("error: --user bob conflicts with `account.user: alice` in a.yaml")
+        .status(1);
+    let requests = crate::api::Api::new(&sandbox).requests();
+    assert!(requests.is_empty(), "{requests:?}");
+}
+
+#[test]
+fn a_bad_account_block_is_diagnosed_in_full() {
+    let policy = "version: 1\ndefault: private\naccount:\n  usr: alice\n  api_key: s3cr3t\n  server: ftp://plotly.example.com\n";
+    let run = Test::new()
+        .write("p.yaml", policy)
+        .args(["validate", "-p", "p.yaml"])
+        .stderr_contains("unknown key `usr` in account")
+        .stderr_contains("did you mean `user`?")
+        .stderr_contains("`api_key` would put the API key in the policy")
+        .stderr_contains("use `api_key_env: VARIABLE` or `api_key_file: /path/to/key`")
+        .stderr_contains("invalid `server`: unsupported scheme `ftp`; use https")
+        .stderr_contains("`account` has no `user`")
+        .stderr_contains("p.yaml:6:")
+        .status(1);
+    // The value of the refused key line is shown as the source line, never in a message.
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|l| l.starts_with("error") && l.contains("s3cr3t")),
+        "{}",
+        run.stderr
+    );
+    // The schema knows the block.
+    Test::new()
+        .args(["schema"])
+        .stdout_contains("\"api_key_env\"")
+        .status(0);
+}
