@@ -15,6 +15,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod check;
+pub(crate) mod log;
 pub(crate) mod plan;
 pub(crate) mod snapshot;
 pub(crate) mod status;
