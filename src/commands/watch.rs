@@ -482,8 +482,9 @@ fn stop_on_signals(
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",
             };
-            log.emit(&Event::Stopping { signal });
+            // Halted first, logged after: once the line is out, no write starts.
             shutdown.request(signal);
+            log.emit(&Event::Stopping { signal });
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}

@@ -82,3 +82,6 @@ mod status;
 
 /// `-v`: the request trace, retries, proxies, and no secret in it.
 mod verbose;
+
+// `plotward watch` as a process: restrictions, metrics, signals, failures.
+mod watch;
