@@ -85,3 +85,6 @@ mod verbose;
 
 // `plotward watch` as a process: restrictions, metrics, signals, failures.
 mod watch;
+
+// examples/kubernetes: manifests validated, command lines parsed, policies validated.
+mod kubernetes;

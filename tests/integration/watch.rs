@@ -356,11 +356,7 @@ fn check_metrics(python: &Path, watcher: &Watcher, api: &Api, made_public: usize
         "{read}"
     );
     let families = &read["families"];
-    for (level, files) in [
-        ("public", 0),
-        ("secret", 0),
-        ("private", levels(api).len()),
-    ] {
+    for (level, files) in [("public", 0), ("secret", 0), ("private", levels(api).len())] {
         let labels = json!({"account": "alice", "sharing": level});
         let value = sample(families, "plotward_files", "plotward_files", &labels);
         assert!(
