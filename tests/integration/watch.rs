@@ -595,3 +595,95 @@ fn watch_refuses_intervals_and_addresses_it_cannot_keep() {
     );
     refused(&["--max-writes", "0"], "--max-writes must be at least 1");
 }
+
+#[test]
+fn sighup_reads_the_policy_again_and_keeps_the_old_one_when_the_new_one_is_broken() {
+    let sandbox = seeded_with(
+        &[
+            ("alice:1", "public/demo", "plot", "public"),
+            ("alice:2", "team/notes", "plot", "private"),
+        ],
+        Options::default(),
+    );
+    let mut watcher = Watcher::start(
+        &sandbox,
+        POLICY,
+        &["--interval", "1h", "--metrics-addr", "off"],
+    );
+    watcher.wait_for("a first cycle", |w| w.named("cycle").len() == 1);
+    assert_eq!(watcher.named("cycle")[0]["counts"]["restrict"], 0);
+    let policy = watcher.dir.path().join("policy.yaml");
+    std::fs::write(&policy, "version: 1\ndefault: privat\n").unwrap();
+    signal(watcher.guard.0.id(), "HUP");
+    watcher.wait_for("the failed reload", |w| {
+        !w.named("reload_failed").is_empty()
+    });
+    let failed = &watcher.named("reload_failed")[0];
+    assert_eq!(failed["level"], "warn");
+    assert!(
+        failed["error"].as_str().unwrap().contains("privat"),
+        "{failed}"
+    );
+    // The policy in force stays: the cycle after the reload still wants nothing restricted.
+    watcher.wait_for("a cycle after it", |w| w.named("cycle").len() == 2);
+    assert_eq!(watcher.named("cycle")[1]["counts"]["restrict"], 0);
+    std::fs::write(&policy, "version: 1\ndefault: private\n").unwrap();
+    signal(watcher.guard.0.id(), "HUP");
+    watcher.wait_for("a cycle under the new policy", |w| {
+        w.named("cycle").len() == 3
+    });
+    assert_eq!(watcher.named("reloaded").len(), 1);
+    assert_eq!(watcher.named("cycle")[2]["counts"]["restrict"], 1);
+    assert_eq!(watcher.terminate(), Some(0));
+}
+
+#[test]
+fn a_rejected_key_fails_each_cycle_without_ever_showing_the_key() {
+    let sandbox = seeded_with(
+        &[("alice:1", "team/notes", "plot", "private")],
+        Options::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+    let mut child = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args([
+                "watch",
+                "-p",
+                "policy.yaml",
+                "--interval",
+                "1s",
+                "--retries",
+                "0",
+            ])
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "wrong-key-c4f7e2")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let started = lines.next().unwrap().unwrap();
+    let url = started.split("metrics on ").nth(1).unwrap().to_owned();
+    let failures: Vec<String> = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .filter(|l| l.contains(" ERROR cycle_failed: "))
+        .take(2)
+        .collect();
+    assert!(failures[1].contains("(2 in a row)"), "{failures:?}");
+    let metrics = reqwest::blocking::get(&url).unwrap().text().unwrap();
+    assert!(metrics.contains("status=\"401\""), "{metrics}");
+    signal(child.0.id(), "TERM");
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    for text in failures.iter().chain(&rest).chain([&started, &metrics]) {
+        assert!(!text.contains("wrong-key-c4f7e2"), "the key leaked: {text}");
+    }
+}
