@@ -97,7 +97,7 @@ impl Metrics {
         };
         registry.register(
             "plotward_files",
-            "Files (folders not counted) by the sharing the world sees now, own or through a folder, as of the last successful cycle",
+            "Files (folders not counted) by the sharing the world sees, own or through a folder, as the last successful cycle listed them (its own writes show in the next cycle)",
             metrics.files.clone(),
         );
         registry.register(
