@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::apply::{Change, Stop, Tally};
-use crate::inventory::{FileType, Sharing};
+use crate::inventory::{Coverage, FileType, Sharing};
 use crate::plan::{Breach, Direction, Plan};
 use crate::policy::{Guardrails, MAX_CHANGES_MIN_MANAGED};
 
@@ -208,6 +208,9 @@ pub(crate) struct CycleReport {
     pub refused: usize,
     /// Why the writes stopped early (quota, a dead server, an interrupt), if they did.
     pub stopped: Option<Stop>,
+    /// What the listing could not vouch for (other users' files skipped, files outside the
+    /// folder tree, a count that never added up).
+    pub coverage: Coverage,
     /// How long the cycle took.
     pub took: Duration,
 }

@@ -379,6 +379,7 @@ async fn cycle(account: &Account<'_>, context: &Context<'_>) -> Result<CycleRepo
         tally: None,
         refused: 0,
         stopped: None,
+        coverage: plan.coverage,
         took: Duration::ZERO,
     };
     if config.auto_restrict {

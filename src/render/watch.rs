@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use crate::apply::Tally;
+use crate::inventory::Coverage;
 use crate::plan::Direction;
 use crate::remote::trace::{Failure, Outcome};
 use crate::watch::{CycleReport, Event, Health};
@@ -60,8 +61,15 @@ pub(crate) fn level(event: &Event<'_>) -> Level {
     }
 }
 
+/// Whether the listing left something unjudged: files outside the folder tree, or a count
+/// that never added up (other users' files, skipped, are expected on a shared server).
+fn listing_incomplete(report: &CycleReport) -> bool {
+    report.coverage.unplaced > 0 || report.coverage.unproven.is_some()
+}
+
 fn cycle_incomplete(report: &CycleReport) -> bool {
-    report.refused > 0
+    listing_incomplete(report)
+        || report.refused > 0
         || report.stopped.is_some()
         || report
             .tally
@@ -128,6 +136,7 @@ fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -
                 expose: c.expose,
             });
             line.writes = report.tally.map(|t| writes(t, report));
+            line.listing = (report.coverage != Coverage::default()).then_some(report.coverage);
             line.duration_seconds = Some(report.took.as_secs_f64());
         }
         Event::Pending {
@@ -297,6 +306,28 @@ fn cycle(report: &CycleReport) -> String {
             let _ = write!(text, " (stopped: {stopped})");
         }
     }
+    let coverage = &report.coverage;
+    if coverage.unplaced > 0 {
+        let _ = write!(
+            text,
+            "; {} outside the listed folders, not judged",
+            plural(coverage.unplaced, "file")
+        );
+    }
+    if let Some(mismatch) = coverage.unproven {
+        let _ = write!(
+            text,
+            "; listing not proven complete (the server counted {}, {} listed)",
+            mismatch.counted, mismatch.listed
+        );
+    }
+    if coverage.foreign_skipped > 0 {
+        let _ = write!(
+            text,
+            "; {} of other users skipped",
+            plural(coverage.foreign_skipped, "file")
+        );
+    }
     let _ = write!(text, "; took {:.2}s", report.took.as_secs_f64());
     text
 }
@@ -365,6 +396,7 @@ mod tests {
             }),
             refused: 0,
             stopped: None,
+            coverage: Coverage::default(),
             took: Duration::from_millis(210),
         }
     }
@@ -394,6 +426,32 @@ mod tests {
         assert_eq!(value["writes"]["applied"], 1);
         assert_eq!(value["ts"], "1970-01-01T00:00:00.000Z");
         assert!(value.get("error").is_none());
+    }
+
+    #[test]
+    fn a_listing_that_left_files_unjudged_makes_the_cycle_a_warning() {
+        let partial = CycleReport {
+            coverage: Coverage {
+                foreign_skipped: 2,
+                unplaced: 1,
+                unproven: None,
+            },
+            ..report("alice")
+        };
+        let text = line(LogFormat::Text, &Event::Cycle(&partial), EPOCH);
+        assert!(text.contains(" WARN  cycle: "), "{text}");
+        assert!(
+            text.contains(
+                "; 1 file outside the listed folders, not judged; 2 files of other users skipped;"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&line(LogFormat::Json, &Event::Cycle(&partial), EPOCH)).unwrap();
+        assert_eq!(json["listing"]["unplaced"], 1);
+        assert_eq!(json["level"], "warn");
+        let clean = line(LogFormat::Json, &Event::Cycle(&report("alice")), EPOCH);
+        assert!(!clean.contains("\"listing\""), "{clean}");
     }
 
     #[test]

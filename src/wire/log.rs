@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::inventory::Sharing;
+use crate::inventory::{Coverage, Sharing};
 
 /// `{"ts","level","event","account"?, ...}`.
 #[derive(Debug, Default, Serialize)]
@@ -27,6 +27,9 @@ pub(crate) struct LogLine<'a> {
     /// A cycle's counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<LogCounts>,
+    /// What a cycle's listing could not vouch for; absent when it vouched for everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Coverage>,
     /// A cycle's writes, when any ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writes: Option<LogWrites>,
