@@ -250,6 +250,8 @@ pub(crate) enum Event<'a> {
         failures: u32,
         retry_in: Duration,
     },
+    /// A warning from before the loop (the policy's, TLS checks off), in its usual words.
+    Warning { text: &'a str },
     /// SIGHUP: the policy was read again and is in force.
     Reloaded { policy: &'a str, rules: usize },
     /// SIGHUP: the policy could not be read again; the one in force stays.

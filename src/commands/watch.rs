@@ -32,10 +32,11 @@ use crate::watch::{self as core, CycleReport, Event};
 /// the metrics address) is refused before the loop starts; afterwards only a signal ends it.
 pub(crate) fn watch(config: &WatchConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
     let policy = Policy::load(&config.policy)?;
-    crate::render::diagnostic::warnings(&policy, io.err_painter, io.err)?;
-    if config.remote.connection.tls == crate::remote::TlsVerify::Off {
-        crate::render::text::tls_off_warning(io.err_painter, io.err)?;
-    }
+    let log = Arc::new(Log {
+        format: config.log_format,
+        debug: config.remote.verbose,
+    });
+    warn_before_starting(&policy, config, &log, io)?;
     // A client now, so a setup error (URL, CA bundle) stops the start rather than each cycle.
     Client::new(&config.remote.connection, config.remote.retry)?;
     let audit = match &config.audit_log {
@@ -54,12 +55,35 @@ pub(crate) fn watch(config: &WatchConfig, io: &mut Io<'_>) -> Result<Exit, Error
         policy,
         remote: &config.remote,
     }];
-    let log = Arc::new(Log {
-        format: config.log_format,
-        debug: config.remote.verbose,
-    });
     let runtime = super::runtime()?;
     runtime.block_on(run(config, &mut accounts, audit, &log))
+}
+
+/// The policy's warnings and the TLS-off warning, in their usual words: on stderr as they are
+/// in text, as one `warning` event in JSON (so every line stays one JSON object).
+fn warn_before_starting(
+    policy: &Policy,
+    config: &WatchConfig,
+    log: &Log,
+    io: &mut Io<'_>,
+) -> Result<(), Error> {
+    let painter = match config.log_format {
+        LogFormat::Text => io.err_painter,
+        LogFormat::Json => crate::render::Painter::new(false),
+    };
+    let mut text = Vec::new();
+    crate::render::diagnostic::warnings(policy, painter, &mut text)?;
+    if config.remote.connection.tls == crate::remote::TlsVerify::Off {
+        crate::render::text::tls_off_warning(painter, &mut text)?;
+    }
+    match config.log_format {
+        LogFormat::Text => io.err.write_all(&text)?,
+        LogFormat::Json if !text.is_empty() => log.emit(&Event::Warning {
+            text: String::from_utf8_lossy(&text).trim_end(),
+        }),
+        LogFormat::Json => {}
+    }
+    Ok(())
 }
 
 /// One account to reconcile.

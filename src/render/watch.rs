@@ -56,7 +56,7 @@ pub(crate) fn level(event: &Event<'_>) -> Level {
         | Event::Reloaded { .. }
         | Event::Stopping { .. }
         | Event::Stopped { .. } => Level::Info,
-        Event::Refused { .. } | Event::ReloadFailed { .. } => Level::Warn,
+        Event::Refused { .. } | Event::ReloadFailed { .. } | Event::Warning { .. } => Level::Warn,
         Event::Failed { .. } => Level::Error,
     }
 }
@@ -83,6 +83,7 @@ fn name(event: &Event<'_>) -> &'static str {
         Event::Pending { .. } => "pending",
         Event::Refused { .. } => "refused",
         Event::Failed { .. } => "cycle_failed",
+        Event::Warning { .. } => "warning",
         Event::Reloaded { .. } => "reloaded",
         Event::ReloadFailed { .. } => "reload_failed",
         Event::Stopping { .. } => "stopping",
@@ -168,6 +169,7 @@ fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -
         }
         Event::ReloadFailed { error, .. } => line.error = Some(error),
         Event::Started { .. }
+        | Event::Warning { .. }
         | Event::Reloaded { .. }
         | Event::Stopping { .. }
         | Event::Stopped { .. } => {}
@@ -257,6 +259,7 @@ fn message(event: &Event<'_>) -> String {
             failures,
             duration(*retry_in)
         ),
+        Event::Warning { text } => (*text).to_owned(),
         Event::Reloaded { policy, rules } => {
             format!(
                 "{policy} read again on SIGHUP: {} in force",

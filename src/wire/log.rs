@@ -16,7 +16,7 @@ pub(crate) struct LogLine<'a> {
     pub ts: String,
     /// `debug`, `info`, `warn` or `error`.
     pub level: &'static str,
-    /// `started`, `cycle`, `pending`, `refused`, `cycle_failed`, `reloaded`,
+    /// `started`, `warning`, `cycle`, `pending`, `refused`, `cycle_failed`, `reloaded`,
     /// `reload_failed`, `stopping`, `stopped`.
     pub event: &'static str,
     /// The user whose files the event is about.

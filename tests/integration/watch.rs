@@ -605,12 +605,22 @@ fn sighup_reads_the_policy_again_and_keeps_the_old_one_when_the_new_one_is_broke
         ],
         Options::default(),
     );
+    // A rule plotward warns about: in JSON, the warning is an event like any other line.
+    let warned = format!("{POLICY}  - match: \"caf?/[é]x\"\n    sharing: public\n");
     let mut watcher = Watcher::start(
         &sandbox,
-        POLICY,
+        &warned,
         &["--interval", "1h", "--metrics-addr", "off"],
     );
     watcher.wait_for("a first cycle", |w| w.named("cycle").len() == 1);
+    let warning = &watcher.named("warning")[0];
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("beside non-ASCII text"),
+        "{warning}"
+    );
     assert_eq!(watcher.named("cycle")[0]["counts"]["restrict"], 0);
     let policy = watcher.dir.path().join("policy.yaml");
     std::fs::write(&policy, "version: 1\ndefault: privat\n").unwrap();
