@@ -594,6 +594,12 @@ fn watch_refuses_intervals_and_addresses_it_cannot_keep() {
         "--metrics-addr `\\e[2J` is not an address",
     );
     refused(&["--max-writes", "0"], "--max-writes must be at least 1");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    refused(
+        &["--metrics-addr", &addr],
+        &format!("error: cannot serve metrics on {addr}: "),
+    );
 }
 
 #[test]
