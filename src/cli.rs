@@ -81,6 +81,10 @@ pub(crate) enum Command {
     /// Show the live sharing of given files, the rule that decides it, and whether they comply.
     Status(StatusArgs),
 
+    /// Keep checking the account on an interval, report drift, serve metrics; with
+    /// --auto-restrict, apply the plan's restrictions (never an exposure).
+    Watch(WatchArgs),
+
     /// Save the account's files and sharing as a snapshot (JSON).
     Snapshot(SnapshotArgs),
 
@@ -483,6 +487,7 @@ impl Command {
             Command::Snapshot(args) => Some(&mut args.connection),
             Command::Export(args) => Some(&mut args.connection),
             Command::Status(args) => Some(&mut args.connection),
+            Command::Watch(args) => Some(&mut args.connection),
             Command::Validate(_)
             | Command::Show(_)
             | Command::Explain(_)
@@ -726,6 +731,78 @@ pub(crate) struct CheckArgs {
     /// The paths to limit the check to.
     #[command(flatten)]
     pub target: TargetArg,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// The policy files, one account each (as with plan), read once at start and again on
+    /// SIGHUP (an invalid one is logged and the policy in force stays).
+    #[command(flatten)]
+    pub policy: PoliciesArg,
+
+    /// How often to plan the account: `30s`, `5m`, `1h` (1s to 24h). After failures the wait
+    /// doubles, up to four intervals, and is back to one after a success.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        env = "PLOTWARD_INTERVAL"
+    )]
+    pub interval: String,
+
+    /// Apply the plan's restrictions each cycle (public or secret to private, public to
+    /// secret), with apply's guardrails; exposures are only ever reported. Without it watch
+    /// never writes. No environment variable: writing is chosen on the command line, where a
+    /// reviewer sees it.
+    #[arg(long)]
+    pub auto_restrict: bool,
+
+    /// Serve `/metrics` (Prometheus text format) and `/healthz` on this address, or `off`. A
+    /// non-loopback address needs --metrics-allow-remote.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9464",
+        env = "PLOTWARD_METRICS_ADDR"
+    )]
+    pub metrics_addr: String,
+
+    /// Allow --metrics-addr to be a non-loopback address (such as `0.0.0.0:9464` in a
+    /// Kubernetes Pod, for scraping). The metrics name the account and count its files. No
+    /// environment variable: an override is given on the command line.
+    #[arg(long)]
+    pub metrics_allow_remote: bool,
+
+    /// Log lines on stderr as text, or as one JSON object per line.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, env = "PLOTWARD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Write at most N files in one cycle (for accounts with small daily quotas).
+    #[arg(long, value_name = "N", env = "PLOTWARD_MAX_WRITES")]
+    pub max_writes: Option<usize>,
+
+    /// Append one JSON line per write attempt to FILE (as apply does).
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
+    /// How long to wait for a new secret link (public to secret) to read back as enabled.
+    #[arg(long, value_name = "SECS", default_value_t = 60, env = "PLOTWARD_SHARE_KEY_TIMEOUT",
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub share_key_timeout: u64,
+
+    /// How to reach the account.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// `watch --log-format`; `config` maps it to [`crate::render::watch::LogFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// A line of words per event.
+    Text,
+    /// A JSON object per line: ts, level, event, account, counts, error.
+    Json,
 }
 
 /// `check --format`; `config` maps it to [`crate::render::CheckFormat`].

@@ -53,6 +53,8 @@ pub(crate) enum CommandConfig {
     Check(Box<CheckConfig>),
     /// `status`
     Status(Box<StatusConfig>),
+    /// `watch`
+    Watch(Box<WatchConfig>),
     /// `snapshot`
     Snapshot {
         /// Where to write; stdout when `None`.
@@ -265,6 +267,27 @@ pub(crate) struct ApplyConfig {
     pub remote: Live,
 }
 
+/// Settings of `watch`.
+#[derive(Debug)]
+pub(crate) struct WatchConfig {
+    /// The policy files, one account each, read at start and on SIGHUP.
+    pub policies: Vec<PathBuf>,
+    /// Time between cycles (after a success).
+    pub interval: std::time::Duration,
+    /// Write the plan's restrictions.
+    pub auto_restrict: bool,
+    /// Where to serve `/metrics` and `/healthz`; `None` with `off`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    pub log_format: crate::render::watch::LogFormat,
+    /// Cap on files written per cycle.
+    pub max_writes: Option<usize>,
+    /// Where to append the audit trail.
+    pub audit_log: Option<PathBuf>,
+    /// How long a new secret link may take to read back as enabled.
+    pub share_key_timeout: std::time::Duration,
+    pub remote: Box<Live>,
+}
+
 /// Settings of `show`.
 #[derive(Debug)]
 pub(crate) struct ShowConfig {
@@ -341,6 +364,7 @@ impl Config {
             }),
             Command::Check(args) => CommandConfig::Check(Box::new(check_config(args)?)),
             Command::Status(args) => CommandConfig::Status(Box::new(status_config(args)?)),
+            Command::Watch(args) => CommandConfig::Watch(Box::new(watch_config(args)?)),
             Command::Snapshot(args) => CommandConfig::Snapshot {
                 out: args.out,
                 policies: args.policies,
@@ -382,6 +406,7 @@ impl CommandConfig {
             CommandConfig::Status(config) => &mut config.input,
             CommandConfig::Export { input, .. } => input,
             CommandConfig::Apply(config) => return Some(&mut config.remote),
+            CommandConfig::Watch(config) => return Some(&mut config.remote),
             CommandConfig::Snapshot { remote, .. } => return Some(remote),
             _ => return None,
         };
@@ -539,6 +564,41 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
         targets: Targets::new(&args.target.targets).map_err(UsageError::from)?,
         remote: remote(args.connection)?,
     })
+}
+
+fn watch_config(args: cli::WatchArgs) -> Result<WatchConfig, Error> {
+    if args.max_writes == Some(0) {
+        return Err(UsageError::NoWrites.into());
+    }
+    Ok(WatchConfig {
+        policies: args.policy.policies,
+        interval: crate::watch::parse_interval(&args.interval).map_err(UsageError::from)?,
+        auto_restrict: args.auto_restrict,
+        metrics_addr: metrics_addr(&args.metrics_addr, args.metrics_allow_remote)?,
+        log_format: match args.log_format {
+            cli::LogFormat::Text => crate::render::watch::LogFormat::Text,
+            cli::LogFormat::Json => crate::render::watch::LogFormat::Json,
+        },
+        max_writes: args.max_writes,
+        audit_log: args.audit_log,
+        share_key_timeout: std::time::Duration::from_secs(args.share_key_timeout),
+        remote: Box::new(remote(args.connection)?),
+    })
+}
+
+/// `--metrics-addr`: `off`, or an `IP:PORT` on loopback unless `--metrics-allow-remote`.
+fn metrics_addr(text: &str, allow_remote: bool) -> Result<Option<std::net::SocketAddr>, Error> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = text
+        .trim()
+        .parse()
+        .map_err(|_| UsageError::MetricsAddr(text.to_owned()))?;
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(UsageError::MetricsNotLoopback(addr).into());
+    }
+    Ok(Some(addr))
 }
 
 /// Reads what the flags, the environment and Plotly's files say about the connection; each

@@ -95,6 +95,14 @@ pub(crate) enum Error {
     /// interrupted cleanly; nothing is started without them.
     #[error("cannot listen for SIGINT and SIGTERM: {0}")]
     Signals(io::Error),
+    /// `watch` could not listen on its metrics address.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        /// The address, as configured.
+        addr: std::net::SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The answer to the confirmation prompt could not be read.
     #[error("cannot read the answer from stdin: {0}")]
     Stdin(io::Error),
@@ -143,6 +151,12 @@ pub(crate) enum UsageError {
         policy: String,
     },
     /// Two policies of one run name the same account: their plans would fight over its files.
+    /// A policy reloaded by `watch` names another account than the one watched.
+    #[error(
+        "{policy} now names another account (`account:` user or server) than the one being \
+         watched; the policy in force stays. Restart watch to watch another account"
+    )]
+    AccountChanged { policy: String },
     #[error(
         "{first} and {second} both govern the account {} on {server}; give each account one \
          policy",
@@ -234,6 +248,21 @@ pub(crate) enum UsageError {
         /// What the flag accepts.
         reason: String,
     },
+    /// A `watch --interval` out of bounds or not a duration.
+    #[error("--interval {0}")]
+    Interval(#[from] crate::watch::IntervalError),
+    /// A `watch --metrics-addr` that is neither `off` nor `IP:PORT`; shown escaped.
+    #[error(
+        "--metrics-addr `{}` is not an address: give IP:PORT (such as 127.0.0.1:9464) or `off`",
+        plotward_visible::escape(.0)
+    )]
+    MetricsAddr(String),
+    /// A `watch --metrics-addr` off loopback without `--metrics-allow-remote`.
+    #[error(
+        "--metrics-addr {0} is not a loopback address: the metrics name the account and count \
+         its files; add --metrics-allow-remote to serve them there (as in a Kubernetes Pod)"
+    )]
+    MetricsNotLoopback(std::net::SocketAddr),
     /// `plan --out` naming the plan's own policy or snapshot.
     #[error(
         "--out {} is this plan's own input; write the plan somewhere else",

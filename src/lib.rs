@@ -22,6 +22,7 @@ mod error;
 mod export;
 mod inventory;
 mod limits;
+mod metrics;
 mod plan;
 mod policy;
 mod policytest;
@@ -30,6 +31,7 @@ mod render;
 mod schema;
 mod snapshot;
 mod status;
+mod watch;
 mod wire;
 
 use std::io::{IsTerminal, Write};
@@ -186,6 +188,7 @@ fn run(config: &Config) -> Result<Exit, Error> {
         CommandConfig::Show(show) => commands::show(show, &mut io),
         CommandConfig::Check(check) => commands::check(check, &mut io),
         CommandConfig::Status(status) => commands::status(status, &mut io),
+        CommandConfig::Watch(watch) => commands::watch(watch, &mut io),
         CommandConfig::Snapshot {
             out,
             policies,

@@ -21,10 +21,10 @@ use crate::render::{self, CheckFormat, CheckView, Format, Painter, PlanView, Sho
 use crate::wire::plan::PlanFile;
 
 /// One account to run: its policy and how to reach it, or why it cannot be reached.
-struct Account {
-    label: Label,
-    policy: Policy,
-    remote: Result<Remote, Error>,
+pub(super) struct Account {
+    pub(super) label: Label,
+    pub(super) policy: Policy,
+    pub(super) remote: Result<Remote, Error>,
 }
 
 /// What an account's job returns: its result, what it wrote for stderr, and whether it
@@ -37,7 +37,7 @@ struct Done<T> {
 
 /// Reads every policy (the first invalid one stops the run, before any request), resolves
 /// each account, and refuses two policies of one account.
-fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, Error> {
+pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, Error> {
     let mut accounts: Vec<Account> = Vec::with_capacity(paths.len());
     let mut seen = std::collections::HashMap::new();
     for path in paths {

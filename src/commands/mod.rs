@@ -10,6 +10,7 @@ mod policy;
 mod sandbox;
 mod show;
 mod status;
+mod watch;
 
 use std::io::Write;
 
@@ -26,6 +27,7 @@ pub(crate) use policy::{schema, test};
 pub(crate) use sandbox::{demo, sandbox};
 pub(crate) use show::show;
 pub(crate) use status::status;
+pub(crate) use watch::watch;
 
 use crate::error::{Error, Exit};
 use crate::inventory::FileType;

@@ -19,6 +19,7 @@ pub(crate) mod status;
 pub(crate) mod text;
 pub(crate) mod trace;
 pub(crate) mod view;
+pub(crate) mod watch;
 pub(crate) mod yaml;
 
 use std::fmt::Display;

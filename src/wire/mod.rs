@@ -16,6 +16,7 @@
 pub(crate) mod accounts;
 pub(crate) mod audit;
 pub(crate) mod check;
+pub(crate) mod log;
 pub(crate) mod plan;
 pub(crate) mod snapshot;
 pub(crate) mod status;

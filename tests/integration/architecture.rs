@@ -160,6 +160,11 @@ const MAY_USE: &[(&str, &[&str])] = &[
         "apply",
         &["inventory", "limits", "plan", "policy", "remote", "wire"],
     ),
+    // `watch`'s decisions sit beside apply (its changes and tallies), below render.
+    ("watch", &["apply", "inventory", "limits", "plan", "policy"]),
+    // The metrics edge: the one module that knows axum and prometheus-client, fed plain
+    // values.
+    ("metrics", &[]),
     (
         "error",
         &[
@@ -172,6 +177,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "policytest",
             "remote",
             "snapshot",
+            "watch",
             "wire",
         ],
     ),
@@ -190,6 +196,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "remote",
             "snapshot",
             "status",
+            "watch",
             "wire",
         ],
     ),
@@ -204,6 +211,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "policy",
             "remote",
             "render",
+            "watch",
         ],
     ),
 ];
@@ -227,6 +235,27 @@ fn each_layer_uses_only_the_layers_below_it() {
         }
     }
     assert!(broken.is_empty(), "layering broken: {broken:?}");
+}
+
+/// axum serves the sandbox (its own crate) and, in the CLI, only `watch`'s metrics: one edge
+/// module, so no other module grows an HTTP server.
+#[test]
+fn only_the_metrics_module_knows_axum_and_prometheus_client() {
+    let mut files = BTreeSet::new();
+    source_files(&repo("src"), &repo("src"), &mut files);
+    let users: Vec<&String> = files
+        .iter()
+        .filter(|relative| {
+            let text = std::fs::read_to_string(repo("src").join(relative.as_str()))
+                .expect("read a source");
+            text.contains("axum::") || text.contains("prometheus_client::")
+        })
+        .collect();
+    assert_eq!(
+        users,
+        ["metrics.rs"],
+        "modules naming axum or prometheus_client"
+    );
 }
 
 #[test]

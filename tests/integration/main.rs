@@ -85,3 +85,9 @@ mod verbose;
 
 /// Several accounts in one run: policies naming their account, combined reports, isolation.
 mod accounts;
+
+// `plotward watch` as a process: restrictions, metrics, signals, failures.
+mod watch;
+
+// examples/kubernetes: manifests validated, command lines parsed, policies validated.
+mod kubernetes;

@@ -1,0 +1,92 @@
+//! `watch --log-format json`: one JSON object a line on stderr, per event (documented in the
+//! README's watch section).
+//!
+//! Serialize-only, built in `render/watch.rs` and written through the escaping of
+//! `plotward_visible::escape_json`, so a name from the account cannot put a control character
+//! on a terminal that tails the log. Fields that do not apply to an event are left out.
+
+use serde::Serialize;
+
+use crate::inventory::{Coverage, Sharing};
+
+/// `{"ts","level","event","account"?, ...}`.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct LogLine<'a> {
+    /// RFC 3339, milliseconds, UTC.
+    pub ts: String,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// `started`, `warning`, `cycle`, `pending`, `refused`, `cycle_failed`, `reloaded`,
+    /// `reload_failed`, `stopping`, `stopped`.
+    pub event: &'static str,
+    /// The user whose files the event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<&'a str>,
+    /// The event in words, as the text format says it.
+    pub message: String,
+    /// A cycle's counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<LogCounts>,
+    /// What a cycle's listing could not vouch for; absent when it vouched for everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Coverage>,
+    /// A cycle's writes, when any ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes: Option<LogWrites>,
+    /// A pending change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<LogChange<'a>>,
+    /// How long the cycle took, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// Failed cycles in a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
+    /// Seconds until the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_seconds: Option<f64>,
+    /// What went wrong, one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+/// Files by effective sharing, and the changes pending.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogCounts {
+    pub public: usize,
+    pub secret: usize,
+    pub private: usize,
+    /// Changes that lower exposure.
+    pub restrict: usize,
+    /// Changes that raise exposure (never applied by `watch`).
+    pub expose: usize,
+}
+
+/// What a cycle's writes did.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogWrites {
+    pub applied: usize,
+    pub failed: usize,
+    pub not_applied: usize,
+    pub settling: usize,
+    pub restored: usize,
+    /// Restrictions `max_changes` refused.
+    pub refused: usize,
+    /// Why the writes stopped early, if they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+/// One pending change.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogChange<'a> {
+    pub fid: &'a str,
+    pub path: &'a str,
+    pub from: Sharing,
+    pub to: Sharing,
+    /// `restrict` or `expose`.
+    pub direction: &'static str,
+    /// Whether `watch` will not write it (an exposure, or any change without
+    /// `--auto-restrict`).
+    pub withheld: bool,
+}
