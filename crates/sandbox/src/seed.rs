@@ -40,8 +40,9 @@ pub fn generated_username(n: usize) -> String {
 }
 
 /// The API key of `user` under the key scheme `--user-keys derived:SECRET`: the first 20
-/// hexadecimal digits of SHA-256 of `plotward-sandbox-key`, a NUL, the secret, a NUL and the
-/// username. Deterministic, so tests and benchmarks compute the keys the sandbox accepts
+/// hexadecimal digits of SHA-256 of `plotward-sandbox-key`, NUL, the secret, NUL, the
+/// username, NUL (each part closed by a NUL, so no two splits of one text collide).
+/// Deterministic, so tests and benchmarks compute the keys the sandbox accepts
 /// without reading them from it; one user's key says nothing useful about another's. A
 /// test server's scheme (no HMAC crate in the tree; SHA-256 over a fixed layout with
 /// separators does here), not a way to protect real accounts.
