@@ -321,6 +321,24 @@ pub(crate) struct SandboxArgs {
     #[arg(long, value_name = "N", env = "PLOTWARD_GENERATE")]
     pub generate: Option<usize>,
 
+    /// With --generate M: an organization of N generated users (user0001, user0002, ...),
+    /// each with the synthetic account of M files.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "generate",
+        value_parser = clap::value_parser!(u32).range(1..=100_000),
+        env = "PLOTWARD_GENERATE_USERS"
+    )]
+    pub generate_users: Option<u32>,
+
+    /// Keys of the users the sandbox adds: `derived:SECRET` makes user U's key the first 20
+    /// hex digits of SHA-256 of `plotward-sandbox-key`, NUL, SECRET, NUL, U, NUL (the
+    /// sandbox crate's `derived_key`), so tests and benchmarks know every key. Default: fresh
+    /// random keys.
+    #[arg(long, value_name = "derived:SECRET", env = "PLOTWARD_USER_KEYS")]
+    pub user_keys: Option<String>,
+
     /// Save the state to FILE after writes, and start from it when it exists.
     #[arg(long, value_name = "FILE", env = "PLOTWARD_STATE")]
     pub state: Option<PathBuf>,

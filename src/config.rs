@@ -648,10 +648,19 @@ fn remote(args: ConnectionArgs) -> Result<Live, Error> {
 }
 
 fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
-    let seed = match (args.seed, args.generate) {
-        (Some(path), _) => Seed::load_snapshot(&path)?,
-        (None, Some(count)) => Seed::Generate(count),
-        (None, None) => Seed::Empty,
+    let seed = match (args.seed, args.generate, args.generate_users) {
+        (Some(path), _, _) => Seed::load_snapshot(&path)?,
+        (None, Some(files), Some(users)) => Seed::GenerateUsers {
+            users: users as usize,
+            files,
+        },
+        (None, Some(count), None) => Seed::Generate(count),
+        (None, None, _) => Seed::Empty,
+    };
+    let key_secret = match args.user_keys.as_deref().map(|spec| spec.split_once(':')) {
+        None => None,
+        Some(Some(("derived", secret))) if !secret.is_empty() => Some(secret.to_owned()),
+        Some(_) => return Err(UsageError::UserKeys.into()),
     };
     let users = args
         .users
@@ -695,6 +704,7 @@ fn sandbox_options(args: SandboxArgs) -> Result<sandbox::Options, Error> {
         seed,
         state: args.state,
         users,
+        key_secret,
         faults,
         web_domain: args.web_domain,
         header_timeout: std::time::Duration::from_secs(args.header_timeout),

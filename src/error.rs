@@ -214,6 +214,10 @@ pub(crate) enum UsageError {
     /// `--max-writes 0`.
     #[error("--max-writes must be at least 1")]
     NoWrites,
+    /// A `--user-keys` that is not `derived:SECRET`; the value is not shown (it holds a
+    /// secret).
+    #[error("--user-keys takes derived:SECRET (a non-empty secret)")]
+    UserKeys,
     /// A `--user` without both halves; only the name part is shown (the rest may be a key).
     #[error("--user takes NAME:APIKEY, got `{0}`")]
     UserSpec(String),

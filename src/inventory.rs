@@ -291,7 +291,9 @@ pub(crate) fn check_path(path: &str) -> Result<(), BadPath> {
     if path.len() > crate::limits::MAX_PATH_BYTES {
         return Err(BadPath::TooLong);
     }
-    if path.split('/').any(str::is_empty) {
+    // A path has an empty name exactly when it starts or ends with `/` or holds `//`;
+    // searched that way (memchr), not split, as it runs once per listed file.
+    if path.starts_with('/') || path.ends_with('/') || path.contains("//") {
         return Err(BadPath::EmptyName(path.to_owned()));
     }
     Ok(())

@@ -117,6 +117,17 @@ pub(crate) struct ListedFile {
     pub deleted: Option<bool>,
 }
 
+/// Parses one listing page from the response body.
+///
+/// The body is checked as UTF-8 once, in bulk, and parsed as text: `serde_json`'s reader for
+/// bytes would validate every key and string again on its own (a page of 500 files has about
+/// 15,000 keys), which was a tenth of a 100,000-file plan's instructions. Text that is not
+/// UTF-8 is refused, as `serde_json` refuses it; the page is the same [`ListPage`].
+pub(crate) fn parse_page(body: &[u8]) -> Result<ListPage, String> {
+    let text = std::str::from_utf8(body).map_err(|err| err.to_string())?;
+    serde_json::from_str(text).map_err(|err| escape(&err.to_string()).into_owned())
+}
+
 /// The sharing flags of a file object (a `GET` or `PATCH` response).
 #[derive(Clone, Copy, Debug, Deserialize)]
 pub(crate) struct FileFlags {
@@ -305,7 +316,10 @@ fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
 /// Two passes over the listing, the first checking every item and collecting folders, the
 /// second building paths, so memory beyond the listing is the inventory itself.
 pub(crate) fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built, String> {
-    let mut seen = HashSet::with_capacity(files.len());
+    // Own files are told apart by idlocal (a fid's owner is the user), so repeats are found
+    // without hashing every fid's text; only other users' fids are hashed as text.
+    let mut seen_own: HashSet<i64> = HashSet::with_capacity(files.len());
+    let mut seen_foreign = HashSet::new();
     let mut foreign = Vec::new();
     let mut own = Vec::with_capacity(files.len());
     let mut folders: HashMap<i64, (&str, i64)> = HashMap::new();
@@ -319,12 +333,12 @@ pub(crate) fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built,
                 ));
             }
             FidCheck::Foreign => {
-                if seen.insert(file.fid.as_str()) {
+                if seen_foreign.insert(file.fid.as_str()) {
                     foreign.push(file.fid.clone());
                 }
             }
             FidCheck::Own(idlocal) => {
-                if file.deleted != Some(true) && seen.insert(file.fid.as_str()) {
+                if file.deleted != Some(true) && seen_own.insert(idlocal) {
                     let checked = check_item(file)?;
                     if checked.filetype == "fold" {
                         folders.insert(idlocal, (checked.name, checked.parent));
@@ -334,7 +348,7 @@ pub(crate) fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built,
             }
         }
     }
-    drop(seen);
+    drop((seen_own, seen_foreign));
     let mut paths = PathCache::new(&folders);
     let mut inventory = Vec::with_capacity(own.len());
     let mut unplaced = Vec::new();
@@ -378,12 +392,17 @@ pub(crate) fn build_inventory(files: &[ListedFile], user: &str) -> Result<Built,
     })
 }
 
+/// `folder/name`, or `name` at the root; one allocation of the exact size (this runs once per
+/// listed file, where `format!` was a measurable share of a plan's CPU).
 fn join(folder: &str, name: &str) -> String {
     if folder.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{folder}/{name}")
+        return name.to_owned();
     }
+    let mut path = String::with_capacity(folder.len() + 1 + name.len());
+    path.push_str(folder);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 /// Folder paths, computed once each, so building paths is linear in the number of files.

@@ -767,7 +767,13 @@ impl Client {
     /// One listing page, every item's fields within their size limits, so a server cannot
     /// pile up memory across pages with huge names.
     async fn get_page(&self, url: &Url) -> Result<ListPage, RemoteError> {
-        let page: ListPage = self.get_json(url).await?;
+        let body = self.send(Method::GET, url, None, &mut |_| {}).await?;
+        let status = body.status.as_u16();
+        let bytes = body.bytes;
+        let page = api::parse_page(&bytes).map_err(|message| RemoteError::Decode {
+            url: url.to_string(),
+            message: format!("unexpected response ({status}): {message}"),
+        })?;
         api::check_items(&page.children.results).map_err(RemoteError::Listing)?;
         Ok(page)
     }

@@ -9,6 +9,9 @@ use plotward_sandbox::{Event, Started, User};
 
 use plotward_visible::escape;
 
+/// The most users the banner lists with their keys; more are summed up in one line.
+const SHOWN_USERS: usize = 5;
+
 /// The banner once the sandbox listens. `state` is the `--state` file, `seeded` whether a
 /// `--seed`/`--generate` was given (a resumed state file takes precedence over it).
 pub(crate) fn banner(
@@ -39,7 +42,23 @@ pub(crate) fn banner(
             )?;
         }
     }
-    for user in &started.users {
+    if started.users.len() > SHOWN_USERS {
+        // An organization: its keys are the scheme's (or in the state file), not a screenful.
+        let first = &started.users[0];
+        writeln!(
+            out,
+            "  users: {} ({} to {}), each with its own key; the first is shown",
+            started.users.len(),
+            escape(&first.username),
+            escape(&started.users[started.users.len() - 1].username),
+        )?;
+    }
+    let shown = if started.users.len() > SHOWN_USERS {
+        1
+    } else {
+        SHOWN_USERS
+    };
+    for user in started.users.iter().take(shown) {
         // Seeded users are named by the seed's fids: shown inertly.
         writeln!(
             out,

@@ -1288,3 +1288,89 @@ fn the_sandbox_command_refuses_non_loopback_addresses_and_bad_users() {
         .stderr("error: fail_rate must be between 0 and 1, got 3\n")
         .status(1);
 }
+
+/// Lists `owner`'s files as `caller` with `key`: the status and the fids listed.
+fn list_as(sandbox: &Sandbox, owner: &str, caller: &str, key: &str) -> (StatusCode, Vec<String>) {
+    let response = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/v2/folders/all?user={owner}&page=1&page_size=500",
+            sandbox.url()
+        ))
+        .basic_auth(caller, Some(key))
+        .send()
+        .expect("listing");
+    let status = response.status();
+    let body: Value = response.json().unwrap_or(Value::Null);
+    let fids = body["children"]["results"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| item["fid"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, fids)
+}
+
+#[test]
+fn an_organization_has_numbered_users_with_derived_keys_each_seeing_their_own_files() {
+    use plotward_sandbox::{derived_key, generated_username};
+    let sandbox = Sandbox::start(&Options {
+        seed: Seed::GenerateUsers {
+            users: 3,
+            files: 60,
+        },
+        key_secret: Some("org-secret".into()),
+        ..Options::default()
+    })
+    .expect("sandbox starts");
+    let names: Vec<&str> = sandbox
+        .users()
+        .iter()
+        .map(|u| u.username.as_str())
+        .collect();
+    assert_eq!(names, ["user0001", "user0002", "user0003"]);
+    assert_eq!(generated_username(12_345), "user12345");
+    for user in sandbox.users() {
+        assert_eq!(user.api_key, derived_key("org-secret", &user.username));
+        assert_eq!(user.api_key.len(), 20);
+    }
+    // Deterministic, and different for each user and secret.
+    assert_eq!(derived_key("s", "user0001"), derived_key("s", "user0001"));
+    assert_ne!(derived_key("s", "user0001"), derived_key("s", "user0002"));
+    assert_ne!(derived_key("s", "user0001"), derived_key("t", "user0001"));
+    assert_ne!(derived_key("ab", "c"), derived_key("a", "bc"));
+    for n in 1..=3 {
+        let user = generated_username(n);
+        let key = derived_key("org-secret", &user);
+        let (status, fids) = list_as(&sandbox, &user, &user, &key);
+        assert_eq!(status, StatusCode::OK);
+        // 60 files in two project folders, each under its own department and year.
+        assert_eq!(fids.len(), 66, "{user}");
+        assert!(fids.iter().all(|f| f.starts_with(&format!("{user}:"))));
+        // Another user's key, or a key of another secret, does not open this account.
+        let other = derived_key("org-secret", &generated_username(n % 3 + 1));
+        for wrong in [other.as_str(), &derived_key("other", &user), ""] {
+            let (status, _) = list_as(&sandbox, &user, &user, wrong);
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{user} with {wrong}");
+        }
+    }
+    // Listing one user's files with another's key shows none of the first's private files.
+    let (status, fids) = list_as(
+        &sandbox,
+        "user0001",
+        "user0002",
+        &derived_key("org-secret", "user0002"),
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert!(fids.len() < 66);
+    // The admin surface holds every user's files.
+    assert_eq!(
+        Api::new(&sandbox).state()["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3 * 66
+    );
+}

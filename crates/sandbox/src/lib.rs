@@ -34,7 +34,7 @@ pub use events::{Event, Events};
 pub use faults::FaultConfig;
 use faults::{Faults, RequestLog};
 use routes::App;
-pub use seed::{Seed, Snapshot};
+pub use seed::{Seed, Snapshot, derived_key, generated_username};
 pub use store::User;
 
 /// How to start a sandbox.
@@ -49,6 +49,9 @@ pub struct Options {
     /// Users and keys. Owners named by the seed that are not among them are added with fresh
     /// keys; with no user at all, `alice` is created.
     pub users: Vec<User>,
+    /// The key scheme for users the seed adds (`--user-keys derived:SECRET`): with a secret,
+    /// user `u`'s key is [`derived_key`]`(secret, u)`; without, a fresh random key.
+    pub key_secret: Option<String>,
     /// Faults to inject.
     pub faults: FaultConfig,
     /// The web UI base for `web_url`; default: the sandbox's own address, where it serves
@@ -83,6 +86,7 @@ impl Default for Options {
             seed: Seed::Empty,
             state: None,
             users: Vec::new(),
+            key_secret: None,
             faults: FaultConfig::default(),
             web_domain: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
@@ -365,7 +369,8 @@ fn recover(
 
 /// The store for the seed and users of `options`.
 fn seeded(options: &Options) -> Result<store::Store, SandboxError> {
-    let mut store = seed::build(&options.seed, &options.users).map_err(SandboxError::Setup)?;
+    let mut store = seed::build(&options.seed, &options.users, options.key_secret.as_deref())
+        .map_err(SandboxError::Setup)?;
     for user in &options.users {
         store.add_user(user.clone());
     }

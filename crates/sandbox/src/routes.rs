@@ -1135,7 +1135,9 @@ async fn admin_state(State(app): State<Arc<App>>) -> Response {
 
 async fn admin_reset(State(app): State<Arc<App>>) -> Result<StatusCode, ApiError> {
     let users: Vec<User> = app.store().users().to_vec();
-    let fresh = seed::build(&app.seed, &users).map_err(ApiError::bad_request)?;
+    // Every owner the seed names is among the store's users already, keys and all, so no
+    // key is made here and the key scheme is not needed.
+    let fresh = seed::build(&app.seed, &users, None).map_err(ApiError::bad_request)?;
     {
         let _saving = app
             .saving

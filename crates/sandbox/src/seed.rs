@@ -21,6 +21,50 @@ pub enum Seed {
     Snapshot(Snapshot),
     /// A deterministic synthetic account of about this many files, for the first user.
     Generate(usize),
+    /// An organization: `users` generated users ([`generated_username`]: `user0001`,
+    /// `user0002`, ...), each with the synthetic account of [`Seed::Generate`] of `files`
+    /// files (the same tree and names for each, under their own fids).
+    GenerateUsers {
+        /// How many users.
+        users: usize,
+        /// Files per user.
+        files: usize,
+    },
+}
+
+/// The name of generated user `n` (counted from 1): `user` and at least four digits, so
+/// `user0001` to `user9999`, then `user10000`: valid Chart Studio usernames, sorted as
+/// numbered up to 9,999.
+pub fn generated_username(n: usize) -> String {
+    format!("user{n:04}")
+}
+
+/// The API key of `user` under the key scheme `--user-keys derived:SECRET`: the first 20
+/// hexadecimal digits of SHA-256 of `plotward-sandbox-key`, NUL, the secret, NUL, the
+/// username, NUL (each part closed by a NUL, so no two splits of one text collide).
+/// Deterministic, so tests and benchmarks compute the keys the sandbox accepts
+/// without reading them from it; one user's key says nothing useful about another's. A
+/// test server's scheme (no HMAC crate in the tree; SHA-256 over a fixed layout with
+/// separators does here), not a way to protect real accounts.
+pub fn derived_key(secret: &str, user: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let mut hasher = Sha256::new();
+    for part in [
+        b"plotward-sandbox-key".as_slice(),
+        secret.as_bytes(),
+        user.as_bytes(),
+    ] {
+        hasher.update(part);
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let mut key = String::with_capacity(20);
+    for byte in &digest[..10] {
+        // Writing to a String cannot fail.
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
 }
 
 impl Seed {
@@ -70,7 +114,13 @@ pub(crate) fn new_api_key() -> String {
 
 /// Builds the store for a seed. Users come first; owners named by the seed that are not among
 /// them are added with fresh keys. With no user at all, `alice` is created.
-pub(crate) fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
+///
+/// With `key_secret`, the keys of users added here are [`derived_key`]s of it.
+pub(crate) fn build(
+    seed: &Seed,
+    users: &[User],
+    key_secret: Option<&str>,
+) -> Result<Store, String> {
     let now = SystemTime::now();
     let mut users = users.to_vec();
     let files = match seed {
@@ -80,19 +130,36 @@ pub(crate) fn build(seed: &Seed, users: &[User]) -> Result<Store, String> {
             let owner = users.first().map_or("alice", |u| u.username.as_str());
             generate(owner, *count, now)
         }
+        Seed::GenerateUsers {
+            users: count,
+            files,
+        } => {
+            let mut all = Vec::with_capacity(count.saturating_mul(files + files / 40 + 64));
+            for n in 1..=*count {
+                all.extend(generate(&generated_username(n), *files, now));
+            }
+            all
+        }
     };
+    let key_for =
+        |username: &str| key_secret.map_or_else(new_api_key, |s| derived_key(s, username));
+    // Owners are added in the order their files come, so generated users stay numbered; a
+    // set of known names keeps this linear in the files however many users there are.
+    let mut known: std::collections::HashSet<String> =
+        users.iter().map(|u| u.username.clone()).collect();
     for file in &files {
-        if !users.iter().any(|u| u.username == file.owner) {
+        if !known.contains(&file.owner) {
+            known.insert(file.owner.clone());
             users.push(User {
                 username: file.owner.clone(),
-                api_key: new_api_key(),
+                api_key: key_for(&file.owner),
             });
         }
     }
     if users.is_empty() {
         users.push(User {
             username: "alice".to_owned(),
-            api_key: new_api_key(),
+            api_key: key_for("alice"),
         });
     }
     Ok(Store::from_parts(users, files))

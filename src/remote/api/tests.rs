@@ -210,6 +210,32 @@ fn pages_parse_and_ignore_unknown_fields() {
 }
 
 #[test]
+fn the_listing_parser_reads_pages_as_serde_json_does() {
+    let text = r#"{"children":{"count":2,"next":null,"results":[
+        {"fid":"a:1","filename":"caf\u00e9 \"q\"","filetype":"plot","parent":-1,
+         "world_readable":true,"share_key_enabled":false,"api_urls":{"x":[1,{"y":null}]}},
+        {"fid":"a:2","deleted":true}]}}"#;
+    let page = parse_page(text.as_bytes()).unwrap();
+    let reference: ListPage = serde_json::from_str(text).unwrap();
+    assert_eq!(format!("{page:?}"), format!("{reference:?}"));
+    assert_eq!(
+        page.children.results[0].filename.as_deref(),
+        Some("café \"q\"")
+    );
+    // Not UTF-8, a duplicate field, a missing count, trailing text: refused, and the message
+    // escapes whatever it quotes.
+    for bad in [
+        &b"{\"children\":{\"count\":0,\"next\":\"\xff\",\"results\":[]}}"[..],
+        br#"{"children":{"count":0,"count":1,"next":null,"results":[]}}"#,
+        br#"{"children":{"next":null,"results":[]}}"#,
+        br#"{"children":{"count":0,"next":null,"results":[]}} x"#,
+    ] {
+        let message = parse_page(bad).unwrap_err();
+        assert!(!message.chars().any(char::is_control), "{message}");
+    }
+}
+
+#[test]
 fn error_messages_follow_chart_studio() {
     assert_eq!(
         error_message(
@@ -395,6 +421,21 @@ fn a_walk_stops_at_a_page_that_adds_nothing() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever bytes a server sends as a page, the listing parser answers as serde_json
+    /// does on the same text (and refuses text that is not UTF-8), without panicking.
+    #[test]
+    fn pages_parse_as_serde_json_parses_them(bytes in proptest::collection::vec(any::<u8>(), 0..200), item in "\\PC{0,60}") {
+        let page = format!(r#"{{"children":{{"count":1,"next":null,"results":[{{"fid":{item:?},"filename":{item:?}}}]}}}}"#);
+        for body in [bytes.as_slice(), page.as_bytes()] {
+            let ours = parse_page(body).map(|p| format!("{p:?}"));
+            let reference = serde_json::from_slice::<ListPage>(body).map(|p| format!("{p:?}"));
+            prop_assert_eq!(ours.is_ok(), reference.is_ok());
+            if let (Ok(ours), Ok(reference)) = (ours, reference) {
+                prop_assert_eq!(ours, reference);
+            }
+        }
+    }
 
     /// No link text, however hostile, yields a URL off the configured origin or panics.
     #[test]
