@@ -13,7 +13,10 @@ use crate::render::{self, CheckView};
 /// `check`: exit 0 when compliant, 2 when anything is wrong. It lists through a read-only
 /// client, so it cannot write; only `--out` writes, a file of the user's.
 pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let out = config.out.as_deref().filter(|path| !outfile::is_stdout(path));
+    let out = config
+        .out
+        .as_deref()
+        .filter(|path| !outfile::is_stdout(path));
     refuse_out_over(out, &config.policy, &config.input)?;
     let policy = Policy::load(&config.policy)?;
     let (inventory, source) = load_inventory(&config.input, true, io)?;
@@ -35,7 +38,12 @@ pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
         Some(path) => {
             // Whole or not at all: a report cut short by an error never replaces the last.
             let mut bytes = Vec::new();
-            render::check(&view, config.format, render::Painter::new(false), &mut bytes)?;
+            render::check(
+                &view,
+                config.format,
+                render::Painter::new(false),
+                &mut bytes,
+            )?;
             write_atomically(path, &bytes)?;
         }
         None => render::check(&view, config.format, io.out_painter, io.out)?,

@@ -148,7 +148,10 @@ fn headline(sections: &[Section<'_>]) -> (Tone, String) {
     if let [section] = sections {
         return match &section.outcome {
             Ok(checked) => verdict(checked),
-            Err(_) => (Tone::Bad, "Not checked: the account could not be read.".to_owned()),
+            Err(_) => (
+                Tone::Bad,
+                "Not checked: the account could not be read.".to_owned(),
+            ),
         };
     }
     let verdicts: Vec<(Tone, usize)> = sections
@@ -233,7 +236,7 @@ fn write_totals(sections: &[Section<'_>], out: &mut dyn Write) -> io::Result<()>
             grouped(n)
         )
     };
-    card(out, "files", "", levels.total(), "files")?;
+    card(out, "files", "", levels.total(), "files listed")?;
     card(out, "public", "public", levels.public, "public")?;
     card(out, "secret", "secret", levels.secret, "secret (link)")?;
     card(out, "private", "private", levels.private, "private")?;
@@ -539,7 +542,7 @@ fn row_html(row: &Row<'_>, line: &mut String) {
     let _ = writeln!(
         line,
         "<tr class=\"{kind}\"><td class=\"path\" title=\"{}\">{}</td><td><span class=\"tag {kind}\">{kind}</span></td>\
-         {}{wanted}{rule}<td>{through}</td><td>{}</td></tr>",
+         {}{wanted}{rule}<td>{through}</td><td class=\"account\">{}</td></tr>",
         text(&format!("{} ({})", finding.fid, finding.filetype)),
         text(&finding.path),
         level(finding.now),
@@ -651,6 +654,8 @@ const SCRIPT: &str = r"
 ";
 
 /// The page's look: system fonts only (nothing to fetch), cards, a legend, a sticky table head.
+/// The sort arrows have empty alternative text: `aria-sort` says the order, and a button's
+/// name stays its column's.
 const STYLE: &str = r"
 :root { color-scheme: light; --public: #d1495b; --secret: #e9a13b; --private: #4f9d7e;
   --ink: #1d2430; --muted: #5f6b7a; --line: #e3e7ee; --bg: #f4f6f9; }
@@ -701,9 +706,10 @@ code { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; 
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; }
 thead th { position: sticky; top: 0; background: #fff; text-align: left; border-bottom: 2px solid var(--line); padding: 6px 8px; white-space: nowrap; }
 th button { font: inherit; font-weight: 600; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; }
-th[aria-sort=ascending] button::after { content: ' ▲'; font-size: 10px; }
-th[aria-sort=descending] button::after { content: ' ▼'; font-size: 10px; }
+th[aria-sort=ascending] button::after { content: ' ▲' / ''; font-size: 10px; }
+th[aria-sort=descending] button::after { content: ' ▼' / ''; font-size: 10px; }
 td { padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.level, td.account { white-space: nowrap; }
 tbody tr:hover { background: #f7f9fc; }
 td.path { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 .tag { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }

@@ -51,7 +51,11 @@ fn the_script_is_allowed_by_its_hash_and_nothing_else_is_loaded() {
     assert_eq!(html.matches("<script").count(), 1);
     let script = between(&html, "<script>", "</script>");
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script));
-    let csp = between(&html, "http-equiv=\"Content-Security-Policy\" content=\"", "\"");
+    let csp = between(
+        &html,
+        "http-equiv=\"Content-Security-Policy\" content=\"",
+        "\"",
+    );
     assert_eq!(
         csp,
         format!(
@@ -130,7 +134,11 @@ fn a_targeted_or_incomplete_check_is_never_compliant() {
         "class=\"verdict warn\">No violations in the targeted paths, 1 files. Targeted: not the \
          whole account.</p>"
     ));
-    assert!(targeted.contains("<li>Targeted: only paths matching `ok`; this is not the whole account.</li>"));
+    assert!(
+        targeted.contains(
+            "<li>Targeted: only paths matching `ok`; this is not the whole account.</li>"
+        )
+    );
     let mut unplaced = clean.clone();
     unplaced.coverage.unplaced = 2;
     assert!(one(&unplaced, &[]).contains("class=\"verdict bad\">Not compliant: no violations"));
@@ -140,7 +148,9 @@ fn a_targeted_or_incomplete_check_is_never_compliant() {
         listed: 1,
     });
     let html = one(&unproven, &[]);
-    assert!(html.contains("class=\"verdict warn\">No violations in 1 files listed, but the listing"));
+    assert!(
+        html.contains("class=\"verdict warn\">No violations in 1 files listed, but the listing")
+    );
     assert!(html.contains("<li>The listing was not proven complete"));
 }
 
@@ -165,11 +175,17 @@ fn several_accounts_each_have_a_section_and_one_that_failed_says_why() {
             outcome: Err("the server refused the key <b>"),
         },
     ]);
-    assert!(html.contains("class=\"verdict bad\">3 violations in 1 of 2 accounts. 1 of 2 accounts not checked.</p>"));
+    assert!(html.contains(
+        "class=\"verdict bad\">3 violations in 1 of 2 accounts. 1 of 2 accounts not checked.</p>"
+    ));
     assert!(html.contains("id=\"account-1\" data-account=\"alice\""));
     assert!(html.contains("id=\"account-2\" data-account=\"bob\""));
     assert!(html.contains("Not checked: the server refused the key &lt;b&gt;</p>"));
-    assert_eq!(html.matches("<td>alice</td></tr>").count(), 3);
+    assert_eq!(
+        html.matches("<td class=\"account\">alice</td></tr>")
+            .count(),
+        3
+    );
 }
 
 fn finding(n: usize, kind: Kind) -> Judged {
@@ -197,7 +213,16 @@ fn a_hundred_thousand_violations_show_the_cap_never_public_first_in_path_order()
         decided_by: DecidedBy::Default,
     };
     let judged = (0..100_000)
-        .map(|n| finding(n, if n % 10 == 7 { Kind::NeverPublic } else { drift() }))
+        .map(|n| {
+            finding(
+                n,
+                if n % 10 == 7 {
+                    Kind::NeverPublic
+                } else {
+                    drift()
+                },
+            )
+        })
         .collect();
     let report = Report {
         judged,
@@ -206,7 +231,10 @@ fn a_hundred_thousand_violations_show_the_cap_never_public_first_in_path_order()
     let html = one(&report, &[]);
     let rows = between(&html, "<tbody>", "</tbody>");
     assert_eq!(rows.matches("<tr ").count(), ROW_CAP);
-    assert_eq!(rows.matches("<tr class=\"never_public\">").count(), 10_000 / 10 * 10);
+    assert_eq!(
+        rows.matches("<tr class=\"never_public\">").count(),
+        10_000 / 10 * 10
+    );
     assert!(html.contains(
         "Showing 10,000 of 100,000 violations, every <code>never_public</code> one first"
     ));
@@ -230,13 +258,15 @@ fn many_top_level_folders_share_one_last_bar() {
             flags: Sharing::Private.flags(),
         })
         .collect();
-    let policy = crate::policy::Policy::parse("version: 1\ndefault: private\n", "p.yaml")
-        .expect("valid");
+    let policy =
+        crate::policy::Policy::parse("version: 1\ndefault: private\n", "p.yaml").expect("valid");
     let inventory = Inventory::new(files);
     let report = crate::check::check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
     let html = one(&report, &[]);
     assert_eq!(html.matches("<g class=\"bar\"").count(), 24);
-    assert!(html.contains("data-folder=\"17 more folders\" data-public=\"0\" data-secret=\"0\" data-private=\"17\""));
+    assert!(html.contains(
+        "data-folder=\"17 more folders\" data-public=\"0\" data-secret=\"0\" data-private=\"17\""
+    ));
 }
 
 #[test]
@@ -245,7 +275,10 @@ fn the_text_helper_escapes_markup_and_shows_invisible_characters() {
         super::text("<script>alert('1')</script> & \"x\""),
         "&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt; &amp; &quot;x&quot;"
     );
-    assert_eq!(super::text("a\u{202e}b\u{200b}c\n"), "a\\u{202e}b\\u{200b}c\\n");
+    assert_eq!(
+        super::text("a\u{202e}b\u{200b}c\n"),
+        "a\\u{202e}b\\u{200b}c\\n"
+    );
     assert_eq!(super::grouped(1_234_567), "1,234,567");
     assert_eq!(super::grouped(999), "999");
     assert_eq!(super::shortened("abcdef", 4), "abc…");
