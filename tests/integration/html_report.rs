@@ -120,7 +120,7 @@ fn the_html_report_is_one_self_contained_page_that_shows_hostile_names_as_text()
     let (run, _, _) = report(&sandbox);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     let html = run.read("report.html");
-    assert_self_contained(&html, &sandbox.url());
+    assert_self_contained(&html, sandbox.url());
     assert!(html.contains(
         "<td class=\"path\" title=\"alice:9 (plot)\">&lt;script&gt;alert(1)&lt;/script&gt;</td>"
     ));
@@ -195,7 +195,7 @@ fn the_html_report_renders_in_chromium_fetching_nothing_and_sorts_by_a_header() 
     let page: Value = serde_json::from_slice(&output.stdout).expect("the script's JSON");
 
     assert_fetched_nothing(&page);
-    assert_dom(&page["dom"], &sandbox.url(), &digest, (before, after));
+    assert_dom(&page["dom"], sandbox.url(), &digest, (before, after));
     assert_sorting(&page["sorts"]);
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
