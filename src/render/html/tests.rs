@@ -181,11 +181,7 @@ fn several_accounts_each_have_a_section_and_one_that_failed_says_why() {
     assert!(html.contains("id=\"account-1\" data-account=\"alice\""));
     assert!(html.contains("id=\"account-2\" data-account=\"bob\""));
     assert!(html.contains("Not checked: the server refused the key &lt;b&gt;</p>"));
-    assert_eq!(
-        html.matches("<td class=\"account\">alice</td></tr>")
-            .count(),
-        3
-    );
+    assert_eq!(html.matches("<td class=\"who\">alice</td></tr>").count(), 3);
 }
 
 fn finding(n: usize, kind: Kind) -> Judged {
@@ -385,4 +381,32 @@ proptest! {
             prop_assert!(hostile.contains(&cell), "{}", cell);
         }
     }
+}
+
+#[test]
+fn a_file_exposed_through_its_folder_names_the_folder() {
+    let inventory = Inventory::new(vec![
+        RemoteFile {
+            fid: "a:1".into(),
+            path: "team".into(),
+            filetype: FileType::Folder,
+            flags: Sharing::Public.flags(),
+        },
+        RemoteFile {
+            fid: "a:2".into(),
+            path: "team/plan".into(),
+            filetype: FileType::Plot,
+            flags: Sharing::Private.flags(),
+        },
+    ]);
+    let policy =
+        crate::policy::Policy::parse("version: 1\ndefault: private\n", "p.yaml").expect("valid");
+    let report = crate::check::check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+    let html = one(&report, &[]);
+    let row = between(&html, "<td class=\"path\" title=\"a:2 (plot)\">", "</tr>");
+    assert!(
+        row.contains("<td>team/</td><td class=\"who\">alice</td>"),
+        "{row}"
+    );
+    assert!(row.contains("data-sort=\"2\">public</td>"), "{row}");
 }
