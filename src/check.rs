@@ -3,8 +3,10 @@
 //! A finding is either drift (a managed file whose sharing differs from what the policy wants)
 //! or a `never_public` file that is public right now, whether or not the policy manages it.
 
+use std::collections::BTreeMap;
+
 use crate::inventory::{Coverage, FileType, Sharing};
-use crate::plan::{Action, DecidedBy, Plan};
+use crate::plan::{Action, DecidedBy, Entry, Plan};
 use crate::policy::Guardrails;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +49,95 @@ pub(crate) struct Report {
     pub dead_rules: Vec<crate::plan::RuleRef>,
     /// Patterns (of live rules, or `never_public`) that match no file.
     pub dead_patterns: Vec<crate::plan::DeadPattern>,
+    /// Every file the check covers, by top-level folder and the level the world sees.
+    pub exposure: Tally,
+}
+
+/// How many files the world sees at each level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Levels {
+    pub public: usize,
+    pub secret: usize,
+    pub private: usize,
+}
+
+impl Levels {
+    /// Counts one more file seen at `level`.
+    fn count(&mut self, level: Sharing) {
+        match level {
+            Sharing::Public => self.public += 1,
+            Sharing::Secret => self.secret += 1,
+            Sharing::Private => self.private += 1,
+        }
+    }
+
+    /// How many files at `level`.
+    pub(crate) fn at(self, level: Sharing) -> usize {
+        match level {
+            Sharing::Public => self.public,
+            Sharing::Secret => self.secret,
+            Sharing::Private => self.private,
+        }
+    }
+
+    /// All files, whatever their level.
+    pub(crate) fn total(self) -> usize {
+        self.public + self.secret + self.private
+    }
+
+    /// Both counts together.
+    pub(crate) fn plus(self, other: Levels) -> Levels {
+        Levels {
+            public: self.public + other.public,
+            secret: self.secret + other.secret,
+            private: self.private + other.private,
+        }
+    }
+}
+
+/// Files (folders themselves not counted) by the level the world sees them at, through their
+/// folders, per top-level folder: what an exposure chart draws. A plain count of the plan's
+/// entries, kept with the report so every renderer of a check can show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Keyed by the first segment of each path that has a folder; `None` for files at the
+    /// account's root (no folder name can be confused with it).
+    pub by_folder: BTreeMap<Option<String>, Levels>,
+}
+
+impl Tally {
+    /// Counts the files of `entries` by their top-level folder and effective level.
+    pub(crate) fn of<'e, 'p: 'e>(entries: impl IntoIterator<Item = &'e Entry<'p>>) -> Tally {
+        let mut by_folder: BTreeMap<Option<String>, Levels> = BTreeMap::new();
+        for entry in entries {
+            if entry.file.filetype == FileType::Folder {
+                continue;
+            }
+            let top = top_level_folder(&entry.file.path);
+            // Most files share a folder with the one before; look up before allocating.
+            match by_folder.get_mut(&top.map(str::to_owned)) {
+                Some(levels) => levels.count(entry.effective),
+                None => by_folder
+                    .entry(top.map(str::to_owned))
+                    .or_default()
+                    .count(entry.effective),
+            }
+        }
+        Tally { by_folder }
+    }
+
+    /// Every file counted, whatever its folder.
+    pub(crate) fn total(&self) -> Levels {
+        self.by_folder
+            .values()
+            .fold(Levels::default(), |sum, levels| sum.plus(*levels))
+    }
+}
+
+/// The folder at the top of `path` (`finance` for `finance/q3/payroll`); `None` for a file at
+/// the root.
+fn top_level_folder(path: &str) -> Option<&str> {
+    path.split_once('/').map(|(top, _)| top)
 }
 
 /// A file and its findings (none when compliant).
@@ -63,6 +154,13 @@ impl Report {
     /// Every finding, in path order.
     pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.judged.iter().flat_map(|j| j.findings.iter())
+    }
+
+    /// Drops the files judged compliant, keeping the findings, the tally, the coverage and the
+    /// dead rules: what a run over many accounts keeps of each for its exposure report, so
+    /// memory follows the violations rather than the files.
+    pub(crate) fn keep_violations_only(&mut self) {
+        self.judged.retain(|judged| !judged.findings.is_empty());
     }
 
     /// Whether nothing is wrong: no finding, and no listed file left unjudged.
@@ -131,6 +229,7 @@ pub(crate) fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
         .collect();
     Report {
         judged,
+        exposure: Tally::of(plan.targeted()),
         coverage: plan.coverage,
         dead_rules: plan.dead_rules.clone(),
         dead_patterns: plan.dead_patterns.clone(),
@@ -185,5 +284,62 @@ mod tests {
             ]
         );
         assert_eq!(report.counts(), (1, 2));
+    }
+
+    #[test]
+    fn the_tally_counts_files_by_top_level_folder_and_effective_level() {
+        let report = example_report();
+        let levels = |public, secret, private| Levels {
+            public,
+            secret,
+            private,
+        };
+        let tally: Vec<(Option<&str>, Levels)> = report
+            .exposure
+            .by_folder
+            .iter()
+            .map(|(folder, levels)| (folder.as_deref(), *levels))
+            .collect();
+        assert_eq!(
+            tally,
+            [
+                (None, levels(1, 0, 0)),
+                (Some("finance"), levels(1, 0, 1)),
+                (Some("scratch"), levels(2, 0, 0)),
+            ]
+        );
+        assert_eq!(report.exposure.total(), levels(4, 0, 1));
+    }
+
+    #[test]
+    fn the_tally_sees_through_folders_skips_folders_and_keeps_to_the_targets() {
+        use crate::inventory::{Inventory, RemoteFile};
+        let item = |fid: &str, path: &str, filetype: FileType, level: Sharing| RemoteFile {
+            fid: fid.into(),
+            path: path.into(),
+            filetype,
+            flags: level.flags(),
+        };
+        let inventory = Inventory::new(vec![
+            item("a:1", "team", FileType::Folder, Sharing::Public),
+            item("a:2", "team/deep", FileType::Folder, Sharing::Private),
+            item("a:3", "team/deep/plot", FileType::Plot, Sharing::Private),
+            item("a:4", "team/grid", FileType::Grid, Sharing::Secret),
+            item("a:5", "other/plot", FileType::Plot, Sharing::Secret),
+        ]);
+        let policy = crate::policy::Policy::parse("version: 1\ndefault: private\n", "p.yaml")
+            .expect("the policy is valid");
+        let whole = check(&crate::plan::diff(&policy, &inventory), &policy.guardrails);
+        let team = whole.exposure.by_folder[&Some("team".to_owned())];
+        // Both files are public through the public folder; the folders are not counted.
+        assert_eq!((team.public, team.secret, team.private), (2, 0, 0));
+        assert_eq!(whole.exposure.total().total(), 3);
+
+        let targets = crate::policy::Targets::new(&["other/**".to_owned()]).expect("valid");
+        let plan = crate::plan::diff_targeted(&policy, &inventory, &targets);
+        let targeted = check(&plan, &policy.guardrails);
+        let folders: Vec<_> = targeted.exposure.by_folder.keys().cloned().collect();
+        assert_eq!(folders, [Some("other".to_owned())]);
+        assert_eq!(targeted.exposure.total().secret, 1);
     }
 }

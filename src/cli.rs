@@ -742,6 +742,11 @@ pub(crate) struct CheckArgs {
     #[arg(long, env = "PLOTWARD_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
 
+    /// Write the report to FILE instead of stdout, in any format (atomically; a symlink's
+    /// target is replaced, anything but a regular file refused). `-` is stdout.
+    #[arg(long, value_name = "FILE", env = "PLOTWARD_CHECK_OUT")]
+    pub out: Option<PathBuf>,
+
     /// How to reach the account (unused with --snapshot).
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -834,6 +839,9 @@ pub(crate) enum CheckFormat {
     Markdown,
     /// JUnit XML: one test case per file, a failure per violation.
     Junit,
+    /// The exposure report: one self-contained HTML page (files by sharing per top-level
+    /// folder as a chart, violations in a sortable table); open it in a browser.
+    Html,
 }
 
 /// Arguments of `status`.

@@ -231,6 +231,8 @@ pub(crate) struct CheckConfig {
     pub format: CheckFormat,
     /// Fail on dead rules or a policy that manages nothing.
     pub strict: bool,
+    /// Where the report goes instead of stdout (`-`: stdout).
+    pub out: Option<PathBuf>,
 }
 
 /// Settings of `status`.
@@ -500,6 +502,7 @@ fn check_config(args: CheckArgs) -> Result<CheckConfig, Error> {
         input: input(args.snapshot, args.connection)?,
         format: check_format(args.format),
         strict: args.strict,
+        out: args.out,
     })
 }
 
@@ -535,6 +538,7 @@ fn check_format(format: cli::CheckFormat) -> CheckFormat {
         cli::CheckFormat::Json => CheckFormat::Json,
         cli::CheckFormat::Markdown => CheckFormat::Markdown,
         cli::CheckFormat::Junit => CheckFormat::Junit,
+        cli::CheckFormat::Html => CheckFormat::Html,
     }
 }
 

@@ -16,7 +16,9 @@ use crate::error::{Error, Exit, UsageError};
 use crate::plan;
 use crate::policy::{Policy, Targets};
 use crate::remote::{Client, Servers};
-use crate::render::accounts::{self as sections, CheckSection, CheckedAccount, Label, PlanSection};
+use crate::render::accounts::{
+    self as sections, CheckSection, CheckedAccount, Exposure, Label, PlanSection,
+};
 use crate::render::{self, CheckFormat, CheckView, Format, Painter, PlanView, ShowOptions};
 use crate::wire::plan::PlanFile;
 
@@ -449,7 +451,21 @@ pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
             result: done.result,
         })
         .collect();
-    sections::checks(&checks, config.format, io.out_painter, io.out)?;
+    let checked_at = std::time::SystemTime::now();
+    match config
+        .out
+        .as_deref()
+        .filter(|path| !super::outfile::is_stdout(path))
+    {
+        Some(path) => {
+            // Whole or not at all, as for one account.
+            let mut bytes = Vec::new();
+            let plain = (Painter::new(false), checked_at);
+            sections::checks(&checks, config.format, plain, &mut bytes)?;
+            super::write_atomically(path, &bytes)?;
+        }
+        None => sections::checks(&checks, config.format, (io.out_painter, checked_at), io.out)?,
+    }
     Ok(exit)
 }
 
@@ -478,10 +494,12 @@ async fn check_one(
             policy: &policy.name,
             source: &source,
             targets: targets.patterns(),
+            digest: &policy.digest,
+            checked_at: std::time::SystemTime::now(),
         };
         let mut rendered = Vec::new();
         match format {
-            CheckFormat::Json => {}
+            CheckFormat::Json | CheckFormat::Html => {}
             CheckFormat::Junit => {
                 let name = format!("{label} (policy {})", policy.name);
                 render::junit::check_suite(&view, &name, &mut rendered)?;
@@ -496,7 +514,24 @@ async fn check_one(
             json.targets = targets.patterns().to_vec();
         }
         let strict_failed = strict && strict_fails(&plan, &mut stderr)?;
-        Ok::<_, Error>((CheckedAccount { json, rendered }, strict_failed))
+        drop(plan);
+        let exposure = (format == CheckFormat::Html).then(|| {
+            let mut report = report;
+            report.keep_violations_only();
+            Exposure {
+                report,
+                source,
+                policy: policy.name.clone(),
+                digest: policy.digest.clone(),
+                targets: targets.patterns().to_vec(),
+            }
+        });
+        let checked = CheckedAccount {
+            json,
+            rendered,
+            exposure,
+        };
+        Ok::<_, Error>((checked, strict_failed))
     }
     .await;
     match result {

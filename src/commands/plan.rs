@@ -101,17 +101,26 @@ fn show_options(config: &PlanConfig) -> ShowOptions {
 /// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
 /// where the policy was).
 fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
-    let Some(out) = config.out.as_deref().filter(|p| !outfile::is_stdout(p)) else {
+    refuse_out_over(config.out.as_deref(), &config.policies, &config.input)
+}
+
+/// An output file (`plan --out`, `check --out`) must not be the policy or the snapshot read.
+pub(super) fn refuse_out_over(
+    out: Option<&std::path::Path>,
+    policies: &[PathBuf],
+    input: &Input,
+) -> Result<(), Error> {
+    let Some(out) = out.filter(|p| !outfile::is_stdout(p)) else {
         return Ok(());
     };
     let Ok(out) = std::fs::canonicalize(out) else {
         return Ok(());
     };
-    let snapshot = match &config.input {
+    let snapshot = match input {
         Input::Snapshot(path) => Some(path.as_path()),
         Input::Live(_) => None,
     };
-    for input in config.policies.iter().map(PathBuf::as_path).chain(snapshot) {
+    for input in policies.iter().map(PathBuf::as_path).chain(snapshot) {
         if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
             return Err(crate::error::UsageError::OutIsInput(input.to_owned()).into());
         }

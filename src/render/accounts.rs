@@ -52,8 +52,24 @@ pub(crate) struct CheckSection {
 pub(crate) struct CheckedAccount {
     /// The result, as `check --format json` writes it for one account.
     pub json: CheckJson,
-    /// The section in the run's format (empty for JSON, which is built from `json`).
+    /// The section in the run's format (empty for JSON and HTML, which are built from `json`
+    /// and `exposure`).
     pub rendered: Vec<u8>,
+    /// For `--format html`: what the exposure report draws of the account.
+    pub exposure: Option<Exposure>,
+}
+
+/// What the exposure report keeps of one account checked in a run over several: the report
+/// without its compliant files (`check::Report::keep_violations_only`), and its identity.
+#[derive(Debug)]
+pub(crate) struct Exposure {
+    pub report: crate::check::Report,
+    pub source: crate::wire::plan::Source,
+    /// The policy's name and digest.
+    pub policy: String,
+    pub digest: String,
+    /// The `--target` globs; empty for the whole account.
+    pub targets: Vec<String>,
 }
 
 /// One account of a plan over several.
@@ -124,7 +140,9 @@ impl Framing {
     pub(crate) fn of_check(format: CheckFormat) -> Framing {
         match format {
             CheckFormat::Markdown => Framing::Markdown,
-            CheckFormat::Text | CheckFormat::Json | CheckFormat::Junit => Framing::Text,
+            CheckFormat::Text | CheckFormat::Json | CheckFormat::Junit | CheckFormat::Html => {
+                Framing::Text
+            }
         }
     }
 }
@@ -252,12 +270,13 @@ pub(crate) fn checks_total(sections: &[CheckSection]) -> ChecksTotalJson {
 pub(crate) fn checks(
     sections: &[CheckSection],
     format: CheckFormat,
-    painter: Painter,
+    (painter, checked_at): (Painter, std::time::SystemTime),
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         CheckFormat::Json => return super::json::write(&checks_document(sections), out),
         CheckFormat::Junit => return checks_junit(sections, out),
+        CheckFormat::Html => return checks_html(sections, checked_at, out),
         CheckFormat::Text | CheckFormat::Markdown => {}
     }
     let framing = Framing::of_check(format);
@@ -290,6 +309,52 @@ pub(crate) fn checks(
         failed_note(total.failed)
     );
     write_total(&rows, &sums, framing, out)
+}
+
+/// The exposure report over several accounts: one section each, a failed account with its
+/// message under its configured user and server.
+fn checks_html(
+    sections: &[CheckSection],
+    checked_at: std::time::SystemTime,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let failed: Vec<crate::wire::plan::Source> = sections
+        .iter()
+        .map(|section| crate::wire::plan::Source::Api {
+            api_url: section.label.server.clone(),
+            user: section.label.user.clone(),
+        })
+        .collect();
+    let html: Vec<super::html::Section> = sections
+        .iter()
+        .zip(&failed)
+        .map(
+            |(section, configured)| match section.result.as_ref().map(|c| c.exposure.as_ref()) {
+                Ok(Some(exposure)) => super::html::Section {
+                    source: &exposure.source,
+                    policy: &exposure.policy,
+                    digest: &exposure.digest,
+                    outcome: Ok(super::html::Checked {
+                        report: &exposure.report,
+                        targets: &exposure.targets,
+                    }),
+                },
+                Ok(None) => super::html::Section {
+                    source: configured,
+                    policy: &section.label.policy,
+                    digest: "",
+                    outcome: Err("the account was not checked for the exposure report"),
+                },
+                Err(error) => super::html::Section {
+                    source: configured,
+                    policy: &section.label.policy,
+                    digest: "",
+                    outcome: Err(error),
+                },
+            },
+        )
+        .collect();
+    super::html::report(&html, checked_at, out)
 }
 
 /// JUnit over several accounts: one `testsuite` per account (a failed account is a suite
@@ -444,7 +509,13 @@ mod tests {
             result: Err("the server refused the key".to_owned()),
         }];
         let mut out = Vec::new();
-        checks(&sections, CheckFormat::Text, Painter::new(false), &mut out).unwrap();
+        checks(
+            &sections,
+            CheckFormat::Text,
+            (Painter::new(false), std::time::SystemTime::UNIX_EPOCH),
+            &mut out,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("Account ops\\u{202e} on https://plotly.example.com"),
@@ -481,6 +552,7 @@ mod tests {
                 result: Ok(CheckedAccount {
                     json,
                     rendered: suite,
+                    exposure: None,
                 }),
             },
             CheckSection {
@@ -489,7 +561,13 @@ mod tests {
             },
         ];
         let mut out = Vec::new();
-        checks(&sections, CheckFormat::Junit, Painter::new(false), &mut out).unwrap();
+        checks(
+            &sections,
+            CheckFormat::Junit,
+            (Painter::new(false), std::time::SystemTime::UNIX_EPOCH),
+            &mut out,
+        )
+        .unwrap();
         let xml = String::from_utf8(out).unwrap();
         assert!(
             xml.contains(

@@ -9,6 +9,7 @@ pub(crate) mod accounts;
 pub(crate) mod diagnostic;
 pub(crate) mod diff;
 pub(crate) mod error;
+pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
@@ -44,6 +45,10 @@ pub(crate) struct CheckView<'a> {
     pub source: &'a Source,
     /// The `--target` globs the check is limited to; empty for the whole account.
     pub targets: &'a [String],
+    /// The policy's SHA-256 (hex), as the JSON plan's `policy_sha256`.
+    pub digest: &'a str,
+    /// When the check ran (the HTML report shows it).
+    pub checked_at: std::time::SystemTime,
 }
 
 /// Writes a plan in `format`.
@@ -73,6 +78,7 @@ pub(crate) fn check(
         CheckFormat::Json => json::check(view, painter, out),
         CheckFormat::Markdown => markdown::check(view, painter, out),
         CheckFormat::Junit => junit::check(view, painter, out),
+        CheckFormat::Html => html::check(view, painter, out),
     }
 }
 
@@ -219,6 +225,8 @@ pub(crate) enum CheckFormat {
     Markdown,
     /// JUnit XML: one test case per file, a failure per violation.
     Junit,
+    /// The exposure report: one self-contained HTML page.
+    Html,
 }
 
 /// Output formats for `test`.
@@ -422,10 +430,15 @@ mod fuzz {
             }
 
             let report = crate::check::check(&plan, &policy.guardrails);
-            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source, targets: &[] };
+            let view = super::CheckView { report: &report, plan: &plan, policy: "p.yaml", source: &source, targets: &[], digest: &policy.digest, checked_at: std::time::SystemTime::UNIX_EPOCH };
             let mut junit = Vec::new();
             super::check(&view, super::CheckFormat::Junit, super::Painter::new(false), &mut junit).unwrap();
             let junit = String::from_utf8(junit).unwrap();
+            let mut html = Vec::new();
+            super::check(&view, super::CheckFormat::Html, super::Painter::new(false), &mut html).unwrap();
+            let html = String::from_utf8(html).unwrap();
+            prop_assert!(!obeyed(&html), "{html:?}");
+            prop_assert_eq!(html.matches("<tr class=").count(), report.findings().count());
             let doc = roxmltree::Document::parse(&junit);
             prop_assert!(doc.is_ok(), "{junit}");
             let cases = doc.unwrap().descendants().filter(|n| n.has_tag_name("testcase")).count();

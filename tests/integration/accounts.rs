@@ -351,3 +351,27 @@ fn a_bad_account_block_is_diagnosed_in_full() {
         .stdout_contains("\"api_key_env\"")
         .status(0);
 }
+
+#[test]
+fn the_exposure_report_over_three_accounts_has_a_section_each_and_never_reads_compliant() {
+    let sandbox = three_accounts();
+    let run = three(&sandbox)
+        .env("KEY_CAROL", "carol-wrong-key-91c2")
+        .args(["check", "--format", "html", "--out", "report.html"])
+        .args(POLICIES)
+        .status(1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let html = run.read("report.html");
+    // One section per account, in policy order; the failed one says so, without the key.
+    let at = |n: usize| html.find(&format!("id=\"account-{n}\"")).unwrap();
+    assert!(at(1) < at(2) && at(2) < at(3), "{html}");
+    assert!(html.contains("data-account=\"alice"), "{html}");
+    assert!(html.contains("data-account=\"bob"), "{html}");
+    let carol = &html[at(3)..];
+    assert!(carol.contains("Not checked: "), "{carol}");
+    assert!(!html.contains("carol-wrong-key-91c2") && !html.contains("alice-key"));
+    // Two violations (alice's and bob's public files), one account not checked: never green.
+    assert!(html.contains("1 of 3 accounts not checked."), "{html}");
+    assert!(!html.contains("Compliant, "), "{html}");
+    assert_eq!(html.matches("<tr class=\"drift\"").count(), 2, "{html}");
+}

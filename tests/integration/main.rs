@@ -62,6 +62,9 @@ mod show;
 /// `--target`: targeted plans, applies and checks, and how they say so.
 mod target;
 
+/// `check --format html`: the exposure report, self-contained, in headless Chromium.
+mod html_report;
+
 /// Folder visibility: files judged by what the world sees through their folders.
 mod folders;
 
