@@ -33,6 +33,7 @@ fn install(root: &Path) -> std::process::Output {
     let source = repo("");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("install-target");
+    forget_own_crates(&target);
     let mut command = Command::new(cargo);
     command
         .args(["install", "--locked", "--debug", "--quiet", "--root"])
@@ -47,6 +48,27 @@ fn install(root: &Path) -> std::process::Output {
         None => command.arg("--path").arg(&source),
     };
     command.arg("plotward").output().expect("run cargo install")
+}
+
+/// Removes what the install target holds of this workspace's own crates, keeping the
+/// dependencies' builds. Cargo takes a crate from a git source as fresh when its package id
+/// (name, version, repository) is unchanged, whatever the commit: a second install at another
+/// commit linked the new `plotward` against the old `plotward-visible` and failed to compile
+/// (seen). The dependencies never change without Cargo.lock changing their versions.
+fn forget_own_crates(target: &Path) {
+    for dir in ["debug/.fingerprint", "debug/deps"] {
+        let Ok(entries) = std::fs::read_dir(target.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("plotward") || name.starts_with("libplotward") {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
+    }
 }
 
 #[test]
