@@ -525,9 +525,6 @@ fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
     if args.max_writes == Some(0) {
         return Err(UsageError::NoWrites.into());
     }
-    if args.plan_file.is_some() && args.policies.len() > 1 {
-        return Err(UsageError::SeveralPoliciesWithPlanFile.into());
-    }
     Ok(ApplyConfig {
         policies: args.policies,
         plan_file: args.plan_file,

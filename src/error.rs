@@ -154,10 +154,12 @@ pub(crate) enum UsageError {
         first: String,
         second: String,
     },
-    /// Several policies with a saved plan: one plan file is one account's.
+    /// Several policies with a single-account saved plan (or one read where one account's is
+    /// expected): one such plan file is one account's.
     #[error(
-        "a saved plan is applied under its one policy: give one -p with PLANFILE, or several \
-         -p without one (a fresh plan per account, confirmed once)"
+        "a saved plan of one account is applied under its one policy: give one -p with \
+         PLANFILE; a plan over several accounts (plan -p a.yaml -p b.yaml --out) takes one -p \
+         per account"
     )]
     SeveralPoliciesWithPlanFile,
     /// Several policies for a command that runs one account.

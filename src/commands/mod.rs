@@ -2,6 +2,7 @@
 
 mod accounts;
 mod apply;
+mod apply_accounts;
 mod check;
 mod export;
 mod outfile;

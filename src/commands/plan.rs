@@ -86,7 +86,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
 }
 
 /// How `plan` shows its plan: what `show` of the saved plan would be given.
-fn show_options(config: &PlanConfig) -> ShowOptions {
+pub(super) fn show_options(config: &PlanConfig) -> ShowOptions {
     ShowOptions {
         full: config.full,
         saved_as: config

@@ -85,3 +85,6 @@ mod verbose;
 
 /// Several accounts in one run: policies naming their account, combined reports, isolation.
 mod accounts;
+
+/// `apply` over several accounts, saved multi-account plans, and `show` of them.
+mod accounts_apply;
