@@ -162,6 +162,23 @@ pub(crate) enum UsageError {
          per account"
     )]
     SeveralPoliciesWithPlanFile,
+    /// Several policies for `snapshot` or `export` without `--out DIR`: one file per account.
+    #[error(
+        "{command} with several policies writes one file per account: give --out DIR (a \
+         directory; each account's file is named after its user)"
+    )]
+    SeveralPoliciesNeedDir { command: &'static str },
+    /// Two accounts whose files in `--out DIR` (or `--diff DIR`) would have the same name.
+    #[error(
+        "{first} and {second} both name the user {} (on different servers, or differing only \
+         in case): their files in the directory would have the same name; run them separately",
+        plotward_visible::escape(user)
+    )]
+    SameFileName {
+        user: String,
+        first: String,
+        second: String,
+    },
     /// Several policies for a command that runs one account.
     #[error("{command} reads one account: give one -p (it has {count})")]
     SeveralPolicies { command: &'static str, count: usize },

@@ -97,7 +97,7 @@ fn label(policy: &Policy, path: &Path, remote: Option<&Remote>) -> Label {
 }
 
 /// The live settings, or a usage error: several accounts are read from servers.
-fn live(input: &Input) -> Result<&Live, Error> {
+pub(super) fn live(input: &Input) -> Result<&Live, Error> {
     match input {
         Input::Live(live) => Ok(live),
         Input::Snapshot(_) => Err(UsageError::SeveralPolicies {

@@ -1,6 +1,7 @@
 //! The commands: each reads its inputs, calls the pure core and writes its output.
 
 mod accounts;
+mod accounts_files;
 mod apply;
 mod apply_accounts;
 mod check;

@@ -216,6 +216,9 @@ pub(crate) fn snapshot(
     live: &crate::config::Live,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
+    if let [_, _, ..] = policies {
+        return super::accounts_files::snapshot(out, policies, live, io);
+    }
     let policy = super::one_account_policy("snapshot", policies)?;
     let remote = live.remote(policy.as_ref())?;
     let (runtime, client) = super::connect(&remote, true, io)?;

@@ -387,3 +387,119 @@ fn show_prints_a_plan_over_several_accounts_as_plan_did_in_every_format() {
         .stdout("")
         .status(1);
 }
+
+#[test]
+fn snapshot_and_export_write_one_file_per_account_into_a_directory() {
+    let sandbox = sandbox();
+    let api = Api::new(&sandbox);
+    // Without a directory, several policies are refused before any request.
+    for command in ["snapshot", "export"] {
+        three(&sandbox, "")
+            .args([command])
+            .args(POLICIES)
+            .stderr_contains("give --out DIR")
+            .status(1);
+    }
+    assert!(api.requests().is_empty());
+    let run = three(&sandbox, "")
+        .args(["snapshot", "--out", "snaps"])
+        .args(POLICIES)
+        .stderr_contains("wrote 10 files to snaps/bob.json")
+        .stdout("")
+        .status(0);
+    for user in ["alice", "bob", "carol"] {
+        let snapshot: Value =
+            serde_json::from_str(&run.read(&format!("snaps/{user}.json"))).unwrap();
+        assert_eq!(snapshot["source"]["user"], user);
+        let files = snapshot["files"].as_array().unwrap();
+        assert!(
+            files
+                .iter()
+                .all(|f| f["fid"].as_str().unwrap().starts_with(&format!("{user}:"))),
+            "{snapshot}"
+        );
+    }
+    // Each exported policy names its account, so it is given to -p as it is: planning with
+    // them changes nothing.
+    let exported = three(&sandbox, "")
+        .args(["export", "--out", "policies"])
+        .args(POLICIES)
+        .stderr_contains("wrote policies/carol.yaml")
+        .status(0);
+    let alice = exported.read("policies/alice.yaml");
+    assert!(
+        alice.contains("account:\n  user: \"alice\"\n  api_key_env: \"KEY_ALICE\"\n"),
+        "{alice}"
+    );
+    three(&sandbox, "")
+        .write("policies/alice.yaml", &alice)
+        .write("policies/bob.yaml", &exported.read("policies/bob.yaml"))
+        .write("policies/carol.yaml", &exported.read("policies/carol.yaml"))
+        .args([
+            "plan",
+            "--detailed-exitcode",
+            "-p",
+            "policies/alice.yaml",
+            "-p",
+            "policies/bob.yaml",
+            "-p",
+            "policies/carol.yaml",
+        ])
+        .stdout_contains("Total: 0 to restrict, 0 to expose over 3 accounts.")
+        .status(0);
+    // --diff DIR compares each account with its file there: carol's file changed since.
+    let reply = api.json(
+        Method::PATCH,
+        "/v2/files/carol:1",
+        As::User("carol"),
+        &json!({"world_readable": false, "share_key_enabled": false}),
+    );
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let url = sandbox.url();
+    let diff = three(&sandbox, "")
+        .write("policies/alice.yaml", &alice)
+        .write("policies/bob.yaml", &exported.read("policies/bob.yaml"))
+        .write("policies/carol.yaml", &exported.read("policies/carol.yaml"))
+        .args(["export", "--diff", "policies"])
+        .args(POLICIES)
+        .stdout_contains(&format!("# Account: carol on {url} (policy c.yaml)"))
+        .stdout_contains("policies/alice.yaml is the same as the exported policy")
+        .status(2);
+    assert!(
+        diff.stdout.contains("--- policies/carol.yaml"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        !diff.stdout.contains("--- policies/alice.yaml"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .all(|(method, path, _)| method == "GET" || path == "/v2/files/carol:1"),
+        "snapshot and export only read"
+    );
+}
+
+#[test]
+fn accounts_whose_files_would_share_a_name_are_refused_before_any_request() {
+    let sandbox = sandbox();
+    let api = Api::new(&sandbox);
+    three(&sandbox, "")
+        .write("shout.yaml", &policy_for("ALICE", ""))
+        .env("KEY_ALICE", "alice-key")
+        .args([
+            "snapshot",
+            "--out",
+            "snaps",
+            "-p",
+            "a.yaml",
+            "-p",
+            "shout.yaml",
+        ])
+        .stderr_contains("both name the user ALICE")
+        .status(1);
+    assert!(api.requests().is_empty());
+}
