@@ -131,6 +131,7 @@ where
     let mut labels = Vec::with_capacity(accounts.len());
     let mut results: Vec<Option<Done<T>>> = Vec::with_capacity(accounts.len());
     let mut tasks = tokio::task::JoinSet::new();
+    let mut announced = std::collections::HashSet::new();
     let _guard = runtime.enter();
     for (index, account) in accounts.into_iter().enumerate() {
         labels.push(account.label);
@@ -149,6 +150,9 @@ where
                 continue;
             }
         };
+        if announced.insert(client.api_url()) {
+            announce(&client, &remote)?;
+        }
         let in_flight = Arc::clone(&in_flight);
         let work = job(index, account.policy, client.clone(), remote);
         tasks.spawn(async move {
@@ -178,6 +182,22 @@ where
             )
         })
         .collect())
+}
+
+/// What a single-account run says once about its server, said once per server of a run
+/// over several: that certificate checks are off, and with `-v` where requests go (directly
+/// or through which proxy).
+fn announce(client: &Client, remote: &Remote) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut text = Vec::new();
+    if remote.connection.tls == crate::remote::TlsVerify::Off {
+        render::text::tls_off_warning(Painter::new(false), &mut text)?;
+    }
+    if remote.verbose {
+        writeln!(text, "{}", super::connection_line(&client.api_url()))?;
+    }
+    std::io::stderr().write_all(&text)?;
+    Ok(())
 }
 
 /// Whether a run's clients may write (`apply`) or only read (everything else).

@@ -503,3 +503,49 @@ fn accounts_whose_files_would_share_a_name_are_refused_before_any_request() {
         .status(1);
     assert!(api.requests().is_empty());
 }
+
+#[test]
+fn with_v_the_connection_line_is_said_once_per_server() {
+    let sandbox = sandbox();
+    let url = sandbox.url();
+    let run = three(&sandbox, "")
+        .args(["plan", "-v"])
+        .args(POLICIES)
+        .status(0);
+    let line = format!("http: requests go to {url} directly");
+    assert_eq!(run.stderr.matches(&line).count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GET /v2/users/current"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_dead_server_is_taken_for_dead_once_for_every_account_on_it() {
+    // Five accounts on a server where nothing listens, three attempts each: fifteen misses
+    // in all, more than the ten after which a server is taken for dead, though no account
+    // alone gets there. With one breaker per server, the tenth miss trips it for everyone.
+    let mut test = Test::new();
+    let mut args = vec!["plan", "--retries", "2", "--backoff-ms", "1"];
+    let names = ["d1", "d2", "d3", "d4", "d5"];
+    let files: Vec<String> = names.iter().map(|n| format!("{n}.yaml")).collect();
+    for (name, file) in names.iter().zip(&files) {
+        test = test
+            .write(
+                file,
+                &format!(
+                    "version: 1\ndefault: private\naccount:\n  user: {name}\n  server: http://127.0.0.1:9\n  api_key_env: KEY\n"
+                ),
+            );
+        args.extend(["-p", file.as_str()]);
+    }
+    let run = test.env("KEY", "k").args(&args).status(1);
+    assert!(
+        run.stdout
+            .contains("stopped answering: 10 requests in a row got no response"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.matches("Failed: ").count(), 5, "{}", run.stdout);
+}
