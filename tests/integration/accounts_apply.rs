@@ -549,3 +549,98 @@ fn a_dead_server_is_taken_for_dead_once_for_every_account_on_it() {
     );
     assert_eq!(run.stdout.matches("Failed: ").count(), 5, "{}", run.stdout);
 }
+
+/// alice and bob with twenty public files each, every request slowed by `latency_ms`.
+fn slow_sandbox(latency_ms: u64) -> Sandbox {
+    let mut files = Vec::new();
+    for user in ["alice", "bob"] {
+        for n in 1..=20 {
+            files.push(json!({"fid": format!("{user}:{n}"), "path": format!("f{n}"), "filetype": "plot", "world_readable": true, "share_key_enabled": false}));
+        }
+    }
+    let seed = json!({"format_version": 1, "files": files}).to_string();
+    let seed = Seed::parse_snapshot(&seed, std::path::Path::new("seed.json")).unwrap();
+    Sandbox::start(&Options {
+        seed,
+        users: ["alice", "bob"]
+            .map(|name| User {
+                username: name.to_owned(),
+                api_key: format!("{name}-key"),
+            })
+            .to_vec(),
+        faults: plotward_sandbox::FaultConfig {
+            latency_ms,
+            ..plotward_sandbox::FaultConfig::default()
+        },
+        ..Options::default()
+    })
+    .expect("sandbox starts")
+}
+
+#[test]
+fn an_interrupt_stops_every_account_new_writes_and_records_those_in_flight() {
+    use std::io::Read;
+    let sandbox = slow_sandbox(150);
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    for (file, user) in [("a.yaml", "alice"), ("b.yaml", "bob")] {
+        std::fs::write(dir.path().join(file), policy_for(user, "")).unwrap();
+    }
+    let mut guard = crate::harness::ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+            .args(["apply", "--auto-approve", "--parallelism", "2"])
+            .args(["--audit-log", "audit.jsonl", "-p", "a.yaml", "-p", "b.yaml"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_ALICE", "alice-key")
+            .env("KEY_BOB", "bob-key")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while patched(&api).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no PATCH arrived");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT".to_owned(), guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "apply did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    guard
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("Interrupted: "), "{out}");
+    let written = patched(&api).len();
+    assert!(
+        written < 40,
+        "{written} PATCHes: the interrupt stopped new writes\n{out}"
+    );
+    // Every write the server received was waited for and recorded.
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let applied = audit
+        .lines()
+        .filter(|l| l.contains("\"outcome\":\"applied\""))
+        .count();
+    assert_eq!(applied, written, "{audit}");
+    assert!(
+        out.contains("over 2 accounts") && out.contains("not applied"),
+        "{out}"
+    );
+}
