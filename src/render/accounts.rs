@@ -433,9 +433,11 @@ pub(crate) enum Applied<'a> {
     Failed,
 }
 
-/// Writes why an account's changes are not applied, in its section.
+/// Writes why an account's changes are not applied, in its section. A refusal's words are
+/// plotward's own, over several lines, with what came from outside already escaped: its line
+/// breaks are kept, any other control character escaped.
 pub(crate) fn refused(why: &str, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "Refused: {}\n", plotward_visible::escape(why))
+    writeln!(out, "Refused: {}\n", plotward_visible::escape_lines(why))
 }
 
 /// The grand total of an apply over several accounts: the sums, then a line per account.

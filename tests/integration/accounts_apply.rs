@@ -83,7 +83,9 @@ fn one_account_over_its_guardrail_is_refused_and_the_others_apply() {
         .args(["apply", "--auto-approve", "--audit-log", "audit.jsonl"])
         .args(POLICIES)
         .stdout_contains(&format!("Account bob on {url} (policy b.yaml)"))
-        .stdout_contains("Refused: ")
+        .stdout_contains(
+            "Refused: refusing to apply: the plan breaks the guardrails of b.yaml:\n  max_changes: ",
+        )
         .stdout_contains("Total: 4 to restrict, 0 to expose over 3 accounts.")
         .stdout_contains(
             "Total: 2 restricted, 0 exposed, 0 failed over 3 accounts; 1 account refused.",
