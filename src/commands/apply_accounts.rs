@@ -45,9 +45,9 @@ pub(super) fn apply(
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
     let live = &config.remote;
-    let accounts = accounts::accounts(&config.policies, live)?;
+    let mut accounts = accounts::accounts(&config.policies, live)?;
     let saved = match saved {
-        Some((path, file)) => Some(saved_plans(&path, file, &accounts, config)?),
+        Some((path, file)) => Some(saved_plans(&path, file, &mut accounts, config)?),
         None => None,
     };
     let asks = saved.is_none() && !config.auto_approve;
@@ -128,7 +128,7 @@ fn finish(done: Done<Ready>, client: Client, options: apply::Options) -> Done<Pr
 fn saved_plans(
     path: &Path,
     file: PlansFile,
-    accounts: &[accounts::Account],
+    accounts: &mut Vec<accounts::Account>,
     config: &ApplyConfig,
 ) -> Result<(PathBuf, Vec<SavedPlan>), Error> {
     let refused = |error| Refusal::Accounts {
@@ -136,6 +136,17 @@ fn saved_plans(
         error,
     };
     let saved = apply::SavedAccounts::try_from(file).map_err(refused)?;
+    // An account that could not be resolved and names no server cannot be paired with a
+    // section: its own error says what to fix (an account that names its server is paired,
+    // and fails alone when its job starts).
+    let unpaired = accounts.iter().position(|a| {
+        a.remote.is_err() && a.policy.account.as_ref().is_none_or(|b| b.server.is_none())
+    });
+    if let Some(index) = unpaired
+        && let Err(err) = accounts.swap_remove(index).remote
+    {
+        return Err(err);
+    }
     let given: Vec<(String, String, String)> = accounts
         .iter()
         .map(|a| {

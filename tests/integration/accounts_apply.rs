@@ -646,3 +646,35 @@ fn an_interrupt_stops_every_account_new_writes_and_records_those_in_flight() {
         "{out}"
     );
 }
+
+#[test]
+fn a_saved_plan_account_without_its_key_fails_alone() {
+    let sandbox = sandbox();
+    let api = Api::new(&sandbox);
+    let url = sandbox.url();
+    // carol names her server, so her section is paired with her policy without her key.
+    let carol = format!(
+        "version: 1\ndefault: private\naccount:\n  user: carol\n  server: {url}\n  api_key_env: KEY_CAROL\n"
+    );
+    let plan = three(&sandbox, "")
+        .write("c.yaml", &carol)
+        .args(["plan", "--out", "plan.json"])
+        .args(POLICIES)
+        .status(0)
+        .read("plan.json");
+    let run = three(&sandbox, "")
+        .write("c.yaml", &carol)
+        .write("plan.json", &plan)
+        .env("KEY_CAROL", "")
+        .args(["apply", "plan.json"])
+        .args(POLICIES)
+        .stdout_contains(&format!(
+            "  carol on {url} (policy c.yaml): failed, nothing written"
+        ))
+        .status(1);
+    assert!(run.stdout.contains("KEY_CAROL"), "{}", run.stdout);
+    assert_eq!(
+        patched(&api),
+        ["/v2/files/alice:1", "/v2/files/bob:1", "/v2/files/bob:2"]
+    );
+}
