@@ -246,7 +246,7 @@ pub(crate) struct StatusConfig {
 #[derive(Debug)]
 pub(crate) struct ApplyConfig {
     /// The policy files: planned from without a plan file; with one, the plan's digest must
-    /// be this policy's. Several only without a plan file.
+    /// be this policy's (several: one per account of a plan saved over several accounts).
     pub policies: Vec<PathBuf>,
     /// A saved plan to carry out.
     pub plan_file: Option<PathBuf>,

@@ -142,3 +142,46 @@ fn each_account_needs_exactly_one_policy_and_each_policy_a_section() {
         Err(SavedAccountsError::NoSection { ref user, .. }) if user == "alice"
     ));
 }
+
+#[test]
+fn show_lets_a_failed_section_through_and_apply_does_not() {
+    let mut file = saved();
+    file.accounts[1].plan = None;
+    file.accounts[1].error = Some("the server refused the key".into());
+    file.total.failed = 1;
+    file.total.restrict = 1;
+    assert_eq!(check_sections(&file), Ok(()));
+    assert!(matches!(
+        SavedAccounts::try_from(file),
+        Err(SavedAccountsError::Unplanned { ref user, .. }) if user == "bob"
+    ));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any other user or server written into a section (hostile text included) is refused,
+        /// never accepted and never a panic.
+        #[test]
+        fn a_section_naming_another_account_is_refused(
+            index in 0usize..2,
+            user in "\\PC{0,12}",
+            server in proptest::option::of("\\PC{0,20}"),
+        ) {
+            let mut file = saved();
+            let section = &mut file.accounts[index];
+            let original = (section.user.clone(), section.server.clone());
+            section.user = user;
+            if let Some(server) = server {
+                section.server = server;
+            }
+            let changed = (section.user.clone(), section.server.clone()) != original;
+            let result = SavedAccounts::try_from(file);
+            prop_assert_eq!(result.is_ok(), !changed, "{:?}", result);
+        }
+    }
+}
