@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+pub(crate) use accounts::{SavedAccounts, SavedAccountsError, match_policies};
 pub(crate) use change::{Change, DecidingRule, changes};
 use indicatif::ProgressBar;
 pub(crate) use outcome::{AuditBroken, Failure, Outcome, Settling, Skip, Stop, Unverified};
@@ -42,6 +43,7 @@ use crate::plan::Direction;
 use crate::remote::{Attempt, Client, RemoteError};
 use crate::wire::audit::{AuditLine, AuditOutcome};
 
+pub(crate) mod accounts;
 mod change;
 mod outcome;
 mod refusal;
@@ -220,9 +222,12 @@ pub(crate) fn watches(
 /// reduced to a status and a message before it gets here.
 #[derive(Debug)]
 pub(crate) struct AuditLog {
-    file: Mutex<File>,
-    /// The first write error, once there is one: the run stops (fail closed).
-    broken: std::sync::OnceLock<AuditBroken>,
+    file: Arc<Mutex<File>>,
+    /// The first write error, once there is one: the run stops (fail closed). Shared by the
+    /// accounts of a run, so one account's broken log stops them all.
+    broken: Arc<std::sync::OnceLock<AuditBroken>>,
+    /// The account (user, server) each line names, in a run over several accounts.
+    account: Option<(String, String)>,
 }
 
 /// One step of a write, as the audit log records it.
@@ -265,9 +270,20 @@ impl AuditLog {
             .append(true)
             .open(path)?;
         Ok(AuditLog {
-            file: Mutex::new(file),
-            broken: std::sync::OnceLock::new(),
+            file: Arc::new(Mutex::new(file)),
+            broken: Arc::new(std::sync::OnceLock::new()),
+            account: None,
         })
+    }
+
+    /// The same log (one file, one broken state), each line naming `user` on `server`: what a
+    /// run over several accounts gives each account's writes.
+    pub(crate) fn for_account(&self, user: &str, server: &str) -> AuditLog {
+        AuditLog {
+            file: Arc::clone(&self.file),
+            broken: Arc::clone(&self.broken),
+            account: Some((user.to_owned(), server.to_owned())),
+        }
     }
 
     fn record(&self, change: &Change, attempt: u32, step: Step<'_>, status: Option<u16>) {
@@ -282,6 +298,8 @@ impl AuditLog {
             outcome,
             status,
             message,
+            user: self.account.as_ref().map(|(user, _)| user.as_str()),
+            server: self.account.as_ref().map(|(_, server)| server.as_str()),
         };
         // Fail closed: a line that cannot be serialized breaks the log like a failed write,
         // rather than leaving a blank line where a write should be accounted for.

@@ -653,8 +653,9 @@ pub(crate) struct ApplyArgs {
     /// The policy file; with a plan file, the policy the plan must have been made from (its
     /// digest is compared), so it is read either way. Repeat `-p` (one file each, so a
     /// PLANFILE after it is not taken for a policy) to apply one account per policy, after one
-    /// confirmation of the combined plan. No environment variable: what is applied is chosen
-    /// on the command line, where a reviewer sees it.
+    /// confirmation of the combined plan; or, with a plan saved over several accounts, give
+    /// each of its accounts' policies. No environment variable: what is applied is chosen on
+    /// the command line, where a reviewer sees it.
     #[arg(short, long = "policy", value_name = "PATH", default_value = "plotward.yaml",
           action = ArgAction::Append)]
     pub policies: Vec<PathBuf>,
@@ -673,7 +674,8 @@ pub(crate) struct ApplyArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Write at most N files in this run (for accounts with small daily quotas).
+    /// Write at most N files in this run (for accounts with small daily quotas); with several
+    /// policies, at most N per account.
     #[arg(long, value_name = "N", env = "PLOTWARD_MAX_WRITES")]
     pub max_writes: Option<usize>,
 
@@ -699,7 +701,8 @@ pub(crate) struct ApplyArgs {
 /// Arguments of `snapshot`.
 #[derive(Debug, Args)]
 pub(crate) struct SnapshotArgs {
-    /// Write the snapshot to FILE (atomically) instead of stdout; `-` is stdout.
+    /// Write the snapshot to FILE (atomically) instead of stdout; `-` is stdout. With several
+    /// policies, a directory: one `USER.json` per account.
     #[arg(short, long, value_name = "FILE", env = "PLOTWARD_SNAPSHOT_OUT")]
     pub out: Option<PathBuf>,
 
@@ -892,7 +895,8 @@ pub(crate) struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// Write the policy to FILE (atomically) instead of stdout; `-` is stdout.
+    /// Write the policy to FILE (atomically) instead of stdout; `-` is stdout. With several
+    /// policies, a directory: one `USER.yaml` per account.
     #[arg(
         short,
         long,
@@ -902,7 +906,8 @@ pub(crate) struct ExportArgs {
     )]
     pub out: Option<PathBuf>,
 
-    /// Show how the exported policy differs from this existing one, as a unified diff. No
+    /// Show how the exported policy differs from this existing one, as a unified diff (with
+    /// several policies, a directory holding `USER.yaml` per account). No
     /// environment variable: it changes what the command prints and how it exits, which a
     /// reader of the command line must see.
     #[arg(long, value_name = "EXISTING")]

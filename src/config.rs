@@ -250,7 +250,7 @@ pub(crate) struct StatusConfig {
 #[derive(Debug)]
 pub(crate) struct ApplyConfig {
     /// The policy files: planned from without a plan file; with one, the plan's digest must
-    /// be this policy's. Several only without a plan file.
+    /// be this policy's (several: one per account of a plan saved over several accounts).
     pub policies: Vec<PathBuf>,
     /// A saved plan to carry out.
     pub plan_file: Option<PathBuf>,
@@ -553,9 +553,6 @@ fn input(snapshot: Option<PathBuf>, connection: ConnectionArgs) -> Result<Input,
 fn apply_config(args: ApplyArgs) -> Result<ApplyConfig, Error> {
     if args.max_writes == Some(0) {
         return Err(UsageError::NoWrites.into());
-    }
-    if args.plan_file.is_some() && args.policies.len() > 1 {
-        return Err(UsageError::SeveralPoliciesWithPlanFile.into());
     }
     Ok(ApplyConfig {
         policies: args.policies,

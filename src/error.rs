@@ -168,12 +168,31 @@ pub(crate) enum UsageError {
         first: String,
         second: String,
     },
-    /// Several policies with a saved plan: one plan file is one account's.
+    /// Several policies with a single-account saved plan (or one read where one account's is
+    /// expected): one such plan file is one account's.
     #[error(
-        "a saved plan is applied under its one policy: give one -p with PLANFILE, or several \
-         -p without one (a fresh plan per account, confirmed once)"
+        "a saved plan of one account is applied under its one policy: give one -p with \
+         PLANFILE; a plan over several accounts (plan -p a.yaml -p b.yaml --out) takes one -p \
+         per account"
     )]
     SeveralPoliciesWithPlanFile,
+    /// Several policies for `snapshot` or `export` without `--out DIR`: one file per account.
+    #[error(
+        "{command} with several policies writes one file per account: give --out DIR (a \
+         directory; each account's file is named after its user)"
+    )]
+    SeveralPoliciesNeedDir { command: &'static str },
+    /// Two accounts whose files in `--out DIR` (or `--diff DIR`) would have the same name.
+    #[error(
+        "{first} and {second} both name the user {} (on different servers, or differing only \
+         in case): their files in the directory would have the same name; run them separately",
+        plotward_visible::escape(user)
+    )]
+    SameFileName {
+        user: String,
+        first: String,
+        second: String,
+    },
     /// Several policies for a command that runs one account.
     #[error("{command} reads one account: give one -p (it has {count})")]
     SeveralPolicies { command: &'static str, count: usize },

@@ -29,6 +29,12 @@ pub(crate) enum Refusal {
         plan: PathBuf,
         error: SavedPlanError,
     },
+    /// A saved plan over several accounts that does not say one consistent thing, or does not
+    /// pair one to one with the policies given.
+    Accounts {
+        plan: PathBuf,
+        error: super::accounts::SavedAccountsError,
+    },
     /// The saved plan was made from another policy text.
     OtherPolicy {
         plan: PathBuf,

@@ -31,10 +31,10 @@ pub(super) struct Account {
 
 /// What an account's job returns: its result, what it wrote for stderr, and whether it
 /// failed `--strict` or a guardrail (exit 1 without being an error).
-struct Done<T> {
-    result: Result<T, String>,
-    stderr: Vec<u8>,
-    refused: bool,
+pub(super) struct Done<T> {
+    pub(super) result: Result<T, String>,
+    pub(super) stderr: Vec<u8>,
+    pub(super) refused: bool,
 }
 
 /// Reads every policy (the first invalid one stops the run, before any request), resolves
@@ -99,7 +99,7 @@ fn label(policy: &Policy, path: &Path, remote: Option<&Remote>) -> Label {
 }
 
 /// The live settings, or a usage error: several accounts are read from servers.
-fn live(input: &Input) -> Result<&Live, Error> {
+pub(super) fn live(input: &Input) -> Result<&Live, Error> {
     match input {
         Input::Live(live) => Ok(live),
         Input::Snapshot(_) => Err(UsageError::SeveralPolicies {
@@ -113,18 +113,19 @@ fn live(input: &Input) -> Result<&Live, Error> {
 /// Runs `job` for every account, at most a few accounts per request slot at once (enough to
 /// keep every slot busy while some accounts wait on their first page, and no more, so memory
 /// follows what is in flight), every request through its server's shared slots. Results come
-/// back in the order of the policies.
-fn run_all<T, F, Fut>(
-    accounts: Vec<Account>,
+/// back in the order of the policies. `job` is given the account's index among them, and a
+/// client that can write only when `access` says so.
+pub(super) fn run_all<T, F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    (accounts, access): (Vec<Account>, Access),
     live: &Live,
     job: F,
 ) -> Result<Vec<(Label, Done<T>)>, Error>
 where
     T: Send + 'static,
-    F: Fn(Policy, Client, Remote) -> Fut,
+    F: Fn(usize, Policy, Client, Remote) -> Fut,
     Fut: std::future::Future<Output = Done<T>> + Send + 'static,
 {
-    let runtime = super::runtime()?;
     let servers = Servers::new(live.parallelism);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(
         live.parallelism.saturating_mul(2).max(2),
@@ -132,6 +133,7 @@ where
     let mut labels = Vec::with_capacity(accounts.len());
     let mut results: Vec<Option<Done<T>>> = Vec::with_capacity(accounts.len());
     let mut tasks = tokio::task::JoinSet::new();
+    let mut announced = std::collections::HashSet::new();
     let _guard = runtime.enter();
     for (index, account) in accounts.into_iter().enumerate() {
         labels.push(account.label);
@@ -143,15 +145,18 @@ where
                 continue;
             }
         };
-        let client = match client(&remote, &servers) {
+        let client = match client(&remote, &servers, access) {
             Ok(client) => client,
             Err(err) => {
                 results[index] = Some(failure(&err));
                 continue;
             }
         };
+        if announced.insert(client.api_url()) {
+            announce(&client, &remote)?;
+        }
         let in_flight = Arc::clone(&in_flight);
-        let work = job(account.policy, client.clone(), remote);
+        let work = job(index, account.policy, client.clone(), remote);
         tasks.spawn(async move {
             let _permit = in_flight.acquire_owned().await;
             if let Err(err) = client.check_credentials().await {
@@ -181,11 +186,38 @@ where
         .collect())
 }
 
-/// A read-only client on its server's shared pool and slots, traced with `-v`.
-fn client(remote: &Remote, servers: &Servers) -> Result<Client, Error> {
+/// What a single-account run says once about its server, said once per server of a run
+/// over several: that certificate checks are off, and with `-v` where requests go (directly
+/// or through which proxy).
+fn announce(client: &Client, remote: &Remote) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut text = Vec::new();
+    if remote.connection.tls == crate::remote::TlsVerify::Off {
+        render::text::tls_off_warning(Painter::new(false), &mut text)?;
+    }
+    if remote.verbose {
+        writeln!(text, "{}", super::connection_line(&client.api_url()))?;
+    }
+    std::io::stderr().write_all(&text)?;
+    Ok(())
+}
+
+/// Whether a run's clients may write (`apply`) or only read (everything else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Access {
+    ReadOnly,
+    Write,
+}
+
+/// A client on its server's shared pool and slots, read-only unless `access` is
+/// [`Access::Write`], traced with `-v`.
+fn client(remote: &Remote, servers: &Servers, access: Access) -> Result<Client, Error> {
     let client = Client::shared(&remote.connection, remote.retry, servers)?
         .with_max_response_bytes(remote.max_response_bytes);
-    let client = client.into_read_only();
+    let client = match access {
+        Access::ReadOnly => client.into_read_only(),
+        Access::Write => client,
+    };
     Ok(if remote.verbose {
         client.with_trace(crate::remote::trace::Sink::new(|exchange| {
             use std::io::Write as _;
@@ -198,7 +230,7 @@ fn client(remote: &Remote, servers: &Servers) -> Result<Client, Error> {
 }
 
 /// An account that failed: its message, as its section shows it.
-fn failure<T>(err: &Error) -> Done<T> {
+pub(super) fn failure<T>(err: &Error) -> Done<T> {
     failure_text(&err.to_string())
 }
 
@@ -211,7 +243,7 @@ fn failure_text<T>(message: &str) -> Done<T> {
 }
 
 /// Lists an account through its client, warnings into `stderr`.
-async fn list(
+pub(super) async fn list(
     client: &Client,
     remote: &Remote,
     stderr: &mut Vec<u8>,
@@ -225,7 +257,7 @@ async fn list(
 }
 
 /// Writes each account's stderr, after a line naming the account, in policy order.
-fn write_stderr<T>(done: &[(Label, Done<T>)], io: &mut Io<'_>) -> Result<(), Error> {
+pub(super) fn write_stderr<T>(done: &[(Label, Done<T>)], io: &mut Io<'_>) -> Result<(), Error> {
     for (label, done) in done {
         if !done.stderr.is_empty() {
             sections::stderr_header(label, io.err)?;
@@ -258,7 +290,9 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
     let strict = config.strict;
     let format = config.format;
-    let done = run_all(accounts, live, |policy, client, remote| {
+    let runtime = super::runtime()?;
+    let run = (accounts, Access::ReadOnly);
+    let done = run_all(&runtime, run, live, |_, policy, client, remote| {
         let targets = Arc::clone(&targets);
         async move { plan_one(&policy, &client, &remote, &targets, strict, format).await }
     })?;
@@ -280,15 +314,16 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
         })
         .collect();
     let json_to_stdout = config.out.as_deref().is_some_and(super::outfile::is_stdout);
+    let shown = (config.format, super::plan::show_options(config));
     let plans = if json_to_stdout {
-        let mut shown = Vec::new();
-        let plans = show_plans(plans, config, io.err_painter, &mut shown)?;
+        let mut text = Vec::new();
+        let plans = show_plans(plans, shown, io.err_painter, &mut text)?;
         if config.format != Format::Json {
-            io.err.write_all(&shown)?;
+            io.err.write_all(&text)?;
         }
         plans
     } else {
-        show_plans(plans, config, io.out_painter, io.out)?
+        show_plans(plans, shown, io.out_painter, io.out)?
     };
     if let Some(path) = &config.out {
         let mut bytes = Vec::new();
@@ -303,31 +338,27 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
 }
 
 /// Shows every account's plan, each through its own view (as `show` would), then the total;
-/// gives the sections back for `--out`.
-fn show_plans(
+/// gives the sections back for `--out`. `show` of the saved plan calls it with the options
+/// `plan` used, so both print the same bytes.
+pub(super) fn show_plans(
     plans: Vec<PlanSection>,
-    config: &PlanConfig,
+    (format, options): (Format, ShowOptions),
     painter: Painter,
     out: &mut dyn std::io::Write,
 ) -> Result<Vec<PlanSection>, Error> {
-    if config.format == Format::Json {
+    if format == Format::Json {
         let document = sections::plans_document(plans);
         render::json::write(&document, out)?;
         return Ok(back_to_sections(document));
     }
-    let framing = sections::Framing::of_plan(config.format);
+    let framing = sections::Framing::of_plan(format);
     let mut shown = Vec::with_capacity(plans.len());
     for section in plans {
         sections::header(&section.label, framing, painter, out)?;
         let result = match section.result {
             Ok(file) => {
-                let options = ShowOptions {
-                    full: config.full,
-                    saved_as: None,
-                    artifact_url: config.artifact_url.clone(),
-                };
-                let view = PlanView::new(file, options).map_err(Error::Unshowable)?;
-                render::plan(&view, config.format, painter, out)?;
+                let view = PlanView::new(file, options.clone()).map_err(Error::Unshowable)?;
+                render::plan(&view, format, painter, out)?;
                 writeln!(out)?;
                 Ok(view.into_document())
             }
@@ -434,7 +465,9 @@ pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
     let strict = config.strict;
     let format = config.format;
-    let done = run_all(accounts, live, |policy, client, remote| {
+    let runtime = super::runtime()?;
+    let run = (accounts, Access::ReadOnly);
+    let done = run_all(&runtime, run, live, |_, policy, client, remote| {
         let targets = Arc::clone(&targets);
         async move { check_one(&policy, &client, &remote, &targets, strict, format).await }
     })?;

@@ -19,17 +19,23 @@ use crate::wire::plan::PlanFile;
 /// without one, the fresh plan is shown and confirmed. Either way `never_public` is checked
 /// once more against the current policy just before writing, and no flag overrides it.
 pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let saved = config
+    let document = config
         .plan_file
         .as_deref()
-        .map(load_plan_file)
+        .map(|path| read_plan_document(path).map(|document| (path.to_path_buf(), document)))
         .transpose()?;
-    if let [_, _, ..] = config.policies.as_slice() {
-        return Err(crate::error::UsageError::SeveralPolicies {
-            command: "apply (in this build)",
-            count: config.policies.len(),
+    let saved = match document {
+        Some((path, PlanDocument::Several(file))) => {
+            return super::apply_accounts::apply(config, Some((path, file)), io);
         }
-        .into());
+        Some((path, PlanDocument::One(file))) => Some(check_plan_file(&path, *file)?),
+        None => None,
+    };
+    if let [_, _, ..] = config.policies.as_slice() {
+        if saved.is_some() {
+            return Err(crate::error::UsageError::SeveralPoliciesWithPlanFile.into());
+        }
+        return super::apply_accounts::apply(config, None, io);
     }
     let policy = super::load_policy(&config.policies[0])?;
     if let Some((path, plan)) = &saved {
@@ -41,15 +47,7 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
         // Never hang on a question nobody can answer, and never apply unasked.
         return Err(Error::Cancelled(Cancelled::NoTerminal));
     }
-    let audit = match &config.audit_log {
-        Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
-            Error::WriteFile {
-                path: path.clone(),
-                source,
-            }
-        })?)),
-        None => None,
-    };
+    let audit = open_audit(config)?;
     let remote = config.remote.remote(Some(&policy))?;
     let (runtime, client) = super::connect(&remote, false, io)?;
     runtime.block_on(async {
@@ -82,6 +80,18 @@ pub(crate) fn apply(config: &ApplyConfig, io: &mut Io<'_>) -> Result<Exit, Error
     })
 }
 
+/// Opens `--audit-log`, if given, before anything is listed.
+pub(super) fn open_audit(config: &ApplyConfig) -> Result<Option<Arc<AuditLog>>, Error> {
+    let Some(path) = &config.audit_log else {
+        return Ok(None);
+    };
+    let log = AuditLog::open(path).map_err(|source| Error::WriteFile {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(Arc::new(log)))
+}
+
 /// Runs the changes and prints the report.
 pub(super) async fn carry_out(
     client: &Client,
@@ -95,8 +105,9 @@ pub(super) async fn carry_out(
     // the first write starts, even when stdout is a file or a pipe.
     io.out.flush()?;
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signals =
-        tokio::spawn(halt_on_signals(client.clone(), interrupted.clone()).map_err(Error::Signals)?);
+    let signals = tokio::spawn(
+        halt_on_signals(vec![client.clone()], interrupted.clone()).map_err(Error::Signals)?,
+    );
     let progress = io.progress_bar("applying");
     let mut report = apply::execute(client, changes, watches, options, audit, progress).await;
     signals.abort();
@@ -107,9 +118,10 @@ pub(super) async fn carry_out(
 
 /// While writes run, the first SIGINT or SIGTERM halts the client: writes in flight finish
 /// and are recorded, nothing new starts, and the report says what is left. A second signal
-/// exits at once (130). The handlers are installed now, before the first write.
-fn halt_on_signals(
-    client: Client,
+/// exits at once (130). The handlers are installed now, before the first write. Every
+/// client given (one per account) is halted.
+pub(super) fn halt_on_signals(
+    clients: Vec<Client>,
     interrupted: Arc<std::sync::atomic::AtomicBool>,
 ) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
@@ -123,7 +135,9 @@ fn halt_on_signals(
                 _ = term.recv() => "SIGTERM",
             };
             interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-            client.halt(apply::Stop::Interrupted(Some(name)).to_string());
+            for client in &clients {
+                client.halt(apply::Stop::Interrupted(Some(name)).to_string());
+            }
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
@@ -136,7 +150,9 @@ fn halt_on_signals(
         Ok(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                client.halt(apply::Stop::Interrupted(None).to_string());
+                for client in &clients {
+                    client.halt(apply::Stop::Interrupted(None).to_string());
+                }
             }
         })
     }
@@ -151,9 +167,8 @@ pub(super) fn exit_for(report: &Report) -> Exit {
     }
 }
 
-/// Reads a saved plan and checks that it says one consistent thing.
-fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
-    let file = read_plan_file(path)?;
+/// Checks that a saved single-account plan says one consistent thing.
+fn check_plan_file(path: &Path, file: PlanFile) -> Result<(PathBuf, SavedPlan), Error> {
     let saved = SavedPlan::try_from(file).map_err(|error| Refusal::Invalid {
         plan: path.to_path_buf(),
         error,
@@ -161,8 +176,20 @@ fn load_plan_file(path: &Path) -> Result<(PathBuf, SavedPlan), Error> {
     Ok((path.to_path_buf(), saved))
 }
 
-/// Reads a saved plan's JSON document, bounded, without judging what it says.
-pub(super) fn read_plan_file(path: &Path) -> Result<PlanFile, Error> {
+/// A saved plan: one account's, or a plan over several (`plan -p a -p b --out`).
+pub(super) enum PlanDocument {
+    One(Box<PlanFile>),
+    Several(crate::wire::accounts::PlansFile),
+}
+
+/// Reads a saved plan's JSON document, bounded, into the shape its `format_version` names,
+/// without judging what it says.
+pub(super) fn read_plan_document(path: &Path) -> Result<PlanDocument, Error> {
+    /// Only the version, to choose the shape the rest is read into.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        format_version: u32,
+    }
     let plan = || path.to_path_buf();
     let text = crate::limits::read_text(path, crate::limits::MAX_DATA_BYTES).map_err(|source| {
         Refusal::Unreadable {
@@ -170,11 +197,17 @@ pub(super) fn read_plan_file(path: &Path) -> Result<PlanFile, Error> {
             source,
         }
     })?;
+    let not_a_plan = |source| Refusal::NotAPlan {
+        plan: plan(),
+        source,
+    };
+    let version: Version = serde_json::from_str(&text).map_err(not_a_plan)?;
     Ok(
-        serde_json::from_str(&text).map_err(|source| Refusal::NotAPlan {
-            plan: plan(),
-            source,
-        })?,
+        if version.format_version == crate::wire::accounts::PLANS_FORMAT_VERSION {
+            PlanDocument::Several(serde_json::from_str(&text).map_err(not_a_plan)?)
+        } else {
+            PlanDocument::One(Box::new(serde_json::from_str(&text).map_err(not_a_plan)?))
+        },
     )
 }
 
@@ -237,7 +270,7 @@ fn show_and_confirm(
 
 /// Asks on the terminal; only `yes` approves, as Terraform does. The plan on stdout is
 /// flushed first, so nobody is asked to approve what they cannot see yet.
-fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
+pub(super) fn confirm(io: &mut Io<'_>) -> Result<bool, Error> {
     io.out.flush()?;
     render::text::confirmation_prompt(io.err)?;
     let mut answer = String::new();

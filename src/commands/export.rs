@@ -17,10 +17,14 @@ pub(crate) fn export(
     diff: Option<&Path>,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
+    if let [_, _, ..] = policies {
+        return super::accounts_files::export(input, policies, out, diff, io);
+    }
     let policy = super::one_account_policy("export", policies)?;
     let (inventory, source) = load_inventory(input, policy.as_ref(), true, io)?;
     let exported = crate::export::export(&inventory)?;
-    let yaml = render::text::exported_policy(&exported, inventory.coverage(), &source);
+    let account = policy.as_ref().and_then(|p| p.account.as_ref());
+    let yaml = render::text::exported_policy(&exported, inventory.coverage(), &source, account);
     check_readable(&yaml)?;
     if let Some(existing) = diff {
         let text = crate::limits::read_text(existing, crate::limits::MAX_POLICY_BYTES).map_err(
@@ -53,7 +57,7 @@ pub(crate) fn export(
 /// An export is only useful if plotward reads it back: its size is within the policy limit
 /// and it validates. Refuses it otherwise, saying why, rather than write a policy that
 /// `plan` then rejects.
-fn check_readable(yaml: &str) -> Result<(), Error> {
+pub(super) fn check_readable(yaml: &str) -> Result<(), Error> {
     let limit = crate::limits::MAX_POLICY_BYTES;
     if yaml.len() as u64 > limit {
         return Err(ExportError::TooLarge {

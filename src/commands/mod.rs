@@ -1,7 +1,9 @@
 //! The commands: each reads its inputs, calls the pure core and writes its output.
 
 mod accounts;
+mod accounts_files;
 mod apply;
+mod apply_accounts;
 mod check;
 mod export;
 mod outfile;
@@ -115,22 +117,22 @@ fn connect(
 fn trace(client: crate::remote::Client, io: &mut Io<'_>) -> Result<crate::remote::Client, Error> {
     use crate::remote::trace;
     io.progress = false;
-    let origin = client.api_url();
-    // Only https goes through a proxy: the client sends plain http (loopback) direct.
-    let proxy = origin
-        .starts_with("https:")
-        .then(|| trace::proxy_for("https", &|name| std::env::var(name).ok()))
-        .flatten();
-    writeln!(
-        io.err,
-        "{}",
-        crate::render::trace::connection(&origin, proxy.as_ref())
-    )?;
+    writeln!(io.err, "{}", connection_line(&client.api_url()))?;
     // Attempts run on the runtime's workers: each line goes to stderr in one write.
     Ok(client.with_trace(trace::Sink::new(|exchange| {
         let line = format!("{}\n", crate::render::trace::exchange(exchange));
         let _ = std::io::stderr().write_all(line.as_bytes());
     })))
+}
+
+/// `-v`'s line saying where requests to `origin` go: directly or through which proxy.
+fn connection_line(origin: &str) -> String {
+    // Only https goes through a proxy: the client sends plain http (loopback) direct.
+    let proxy = origin
+        .starts_with("https:")
+        .then(|| crate::remote::trace::proxy_for("https", &|name| std::env::var(name).ok()))
+        .flatten();
+    crate::render::trace::connection(origin, proxy.as_ref())
 }
 
 /// `--strict`: whether the plan fails it (a dead rule, or a policy that manages no file),

@@ -86,7 +86,7 @@ pub(crate) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
 }
 
 /// How `plan` shows its plan: what `show` of the saved plan would be given.
-fn show_options(config: &PlanConfig) -> ShowOptions {
+pub(super) fn show_options(config: &PlanConfig) -> ShowOptions {
     ShowOptions {
         full: config.full,
         saved_as: config
@@ -225,6 +225,9 @@ pub(crate) fn snapshot(
     live: &crate::config::Live,
     io: &mut Io<'_>,
 ) -> Result<Exit, Error> {
+    if let [_, _, ..] = policies {
+        return super::accounts_files::snapshot(out, policies, live, io);
+    }
     let policy = super::one_account_policy("snapshot", policies)?;
     let remote = live.remote(policy.as_ref())?;
     let (runtime, client) = super::connect(&remote, true, io)?;

@@ -144,11 +144,13 @@ pub(crate) struct Servers {
     shared: std::sync::Mutex<std::collections::HashMap<(String, TlsVerify), Shared>>,
 }
 
-/// One server's pool and slots.
+/// One server's pool, slots and dead-server breaker: a server that stopped answering is
+/// taken for dead once for every account on it, not once per account.
 #[derive(Clone, Debug)]
 struct Shared {
     http: reqwest::Client,
     slots: Arc<tokio::sync::Semaphore>,
+    breaker: Arc<Breaker>,
 }
 
 impl Servers {
@@ -160,28 +162,28 @@ impl Servers {
         }
     }
 
-    /// The pool and slots of `base`'s server, made on first use.
+    /// The pool, slots and breaker of `base`'s server, made on first use.
     fn get(
         &self,
         base: &ApiBase,
         tls: &TlsVerify,
         retry: RetryPolicy,
-    ) -> Result<(reqwest::Client, Arc<tokio::sync::Semaphore>), RemoteError> {
+    ) -> Result<Shared, RemoteError> {
         let mut shared = self
             .shared
             .lock()
             .map_err(|_| RemoteError::Setup("the shared client table is poisoned".into()))?;
         let key = (base.origin(), tls.clone());
         if let Some(found) = shared.get(&key) {
-            return Ok((found.http.clone(), Arc::clone(&found.slots)));
+            return Ok(found.clone());
         }
         let made = Shared {
             http: build_http(base, tls, retry)?,
             slots: Arc::new(tokio::sync::Semaphore::new(self.slots)),
+            breaker: Arc::new(Breaker::default()),
         };
-        let pair = (made.http.clone(), Arc::clone(&made.slots));
-        shared.insert(key, made);
-        Ok(pair)
+        shared.insert(key, made.clone());
+        Ok(made)
     }
 }
 
@@ -211,17 +213,19 @@ impl Client {
         Client::with_http(connection, retry, base, http)
     }
 
-    /// A client for one account of a run over several: it shares the server's connection pool
-    /// and request slots (`servers`) with the other accounts on the same server.
+    /// A client for one account of a run over several: it shares the server's connection pool,
+    /// request slots and dead-server breaker (`servers`) with the other accounts on the same
+    /// server.
     pub(crate) fn shared(
         connection: &Connection,
         retry: RetryPolicy,
         servers: &Servers,
     ) -> Result<Client, RemoteError> {
         let base = ApiBase::parse(&connection.api_url).map_err(RemoteError::Setup)?;
-        let (http, slots) = servers.get(&base, &connection.tls, retry)?;
-        let mut client = Client::with_http(connection, retry, base, http)?;
-        client.slots = Some(slots);
+        let shared = servers.get(&base, &connection.tls, retry)?;
+        let mut client = Client::with_http(connection, retry, base, shared.http)?;
+        client.slots = Some(shared.slots);
+        client.breaker = shared.breaker;
         Ok(client)
     }
 
@@ -432,12 +436,13 @@ impl Client {
     /// What follows a failed attempt: the breaker counts attempts the server did not answer,
     /// and the retry policy decides the rest.
     fn after_failure(&self, number: u32, elapsed: Duration, failure: &Failure) -> Next {
+        // The breaker may be shared with other accounts, whose errors quote its reason: it
+        // gets the message with this account's key taken out.
+        let mut last = failure.error.message();
+        self.secrets.scrub(&mut last);
         if failure.answered {
             self.breaker.answered();
-        } else if self
-            .breaker
-            .missed(&self.base.origin(), &failure.error.message())
-        {
+        } else if self.breaker.missed(&self.base.origin(), &last) {
             return Next::ServerDown(self.breaker.why_open().cloned().unwrap_or_default());
         }
         if !failure.retryable {

@@ -485,6 +485,81 @@ fn failed_note(failed: usize) -> String {
     }
 }
 
+/// What became of one account in an apply over several.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Applied<'a> {
+    /// Its changes ran: the report.
+    Report(&'a crate::apply::Report),
+    /// Nothing to change.
+    Nothing,
+    /// Refused (a guardrail, `never_public`, a stale saved plan): nothing written.
+    Refused,
+    /// Could not be planned (bad key, listing failed): nothing written.
+    Failed,
+}
+
+/// Writes why an account's changes are not applied, in its section. A refusal's words are
+/// plotward's own, over several lines, with what came from outside already escaped: its line
+/// breaks are kept, any other control character escaped.
+pub(crate) fn refused(why: &str, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "Refused: {}\n", plotward_visible::escape_lines(why))
+}
+
+/// The grand total of an apply over several accounts: the sums, then a line per account.
+pub(crate) fn applies_total(rows: &[(&Label, Applied<'_>)], out: &mut dyn Write) -> io::Result<()> {
+    let mut sums = crate::apply::Tally::default();
+    let (mut refused, mut failed) = (0, 0);
+    let words: Vec<(&Label, String)> = rows
+        .iter()
+        .map(|(label, applied)| {
+            let words = match applied {
+                Applied::Report(report) => {
+                    let tally = report.tally();
+                    sums.restricted += tally.restricted;
+                    sums.exposed += tally.exposed;
+                    sums.failed += tally.failed;
+                    sums.not_applied += tally.not_applied;
+                    tally_words(&tally)
+                }
+                Applied::Nothing => "no changes".to_owned(),
+                Applied::Refused => {
+                    refused += 1;
+                    "refused, nothing written".to_owned()
+                }
+                Applied::Failed => {
+                    failed += 1;
+                    "failed, nothing written".to_owned()
+                }
+            };
+            (*label, words)
+        })
+        .collect();
+    let refused_note = match refused {
+        0 => String::new(),
+        1 => "; 1 account refused".to_owned(),
+        n => format!("; {n} accounts refused"),
+    };
+    let sums = format!(
+        "{} over {}{refused_note}{}",
+        tally_words(&sums),
+        accounts(rows.len()),
+        failed_note(failed)
+    );
+    write_total(&words, &sums, Framing::Text, out)
+}
+
+/// `2 restricted, 1 exposed, 0 failed` (and `, 3 not applied` when some were not).
+fn tally_words(tally: &crate::apply::Tally) -> String {
+    let not_applied = match tally.not_applied {
+        0 => String::new(),
+        n => format!(", {n} not applied"),
+    };
+    format!(
+        "{} restricted, {} exposed, {} failed{not_applied}",
+        tally.restricted, tally.exposed, tally.failed
+    )
+}
+
 /// The line that introduces an account's warnings on stderr.
 pub(crate) fn stderr_header(label: &Label, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "account {}:", label.words())

@@ -7,7 +7,10 @@
 use std::fmt::{self, Display, Formatter};
 use std::path::Path;
 
-use crate::apply::{Cancelled, Drift, Drifted, Inconsistency, Refusal, SavedPlanError, Staleness};
+use crate::apply::{
+    Cancelled, Drift, Drifted, Inconsistency, Refusal, SavedAccountsError, SavedPlanError,
+    Staleness,
+};
 use crate::wire::plan::{PLAN_FORMAT_VERSION, PLAN_FORMAT_VERSION_TARGETED};
 use plotward_visible::escape;
 
@@ -56,6 +59,7 @@ impl Display for Refusal {
                 write!(f, "{} is not a plotward plan: {source}", shown(plan))
             }
             Refusal::Invalid { plan, error } => write!(f, "{} {error}", shown(plan)),
+            Refusal::Accounts { plan, error } => write!(f, "{} {error}", shown(plan)),
             Refusal::OtherPolicy {
                 plan,
                 planned,
@@ -142,6 +146,82 @@ impl Display for Refusal {
                      apply it anyway."
                 })
             }
+        }
+    }
+}
+
+/// `alice on https://plotly.example.com`, escaped.
+fn account(user: &str, server: &str) -> String {
+    format!("{} on {}", escape(user), escape(server))
+}
+
+/// What is wrong with a saved plan over several accounts, said after its path.
+impl Display for SavedAccountsError {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            SavedAccountsError::Version { found } => write!(
+                f,
+                "has format_version {found}; a plan over several accounts is version {}",
+                crate::wire::accounts::PLANS_FORMAT_VERSION
+            ),
+            SavedAccountsError::Empty => write!(f, "covers no account; {REMAKE}"),
+            SavedAccountsError::Unplanned { user, server } => write!(
+                f,
+                "has no plan for the account {} (planning it failed); {REMAKE}",
+                account(user, server)
+            ),
+            SavedAccountsError::Section {
+                user,
+                server,
+                error,
+            } => write!(f, "(account {}) {error}", account(user, server)),
+            SavedAccountsError::OtherAccount {
+                user,
+                server,
+                planned,
+            } => write!(
+                f,
+                "is inconsistent: the section of {} holds a plan of {}; {REMAKE}",
+                account(user, server),
+                escape(planned)
+            ),
+            SavedAccountsError::Repeated { user, server } => write!(
+                f,
+                "names the account {} twice; {REMAKE}",
+                account(user, server)
+            ),
+            SavedAccountsError::Miscounted { says, holds } => {
+                let words = |t: &crate::wire::accounts::PlansTotalJson| {
+                    format!(
+                        "{} accounts ({} failed), {} to restrict, {} to expose, {} guardrails \
+                         broken",
+                        t.accounts, t.failed, t.restrict, t.expose, t.guardrails
+                    )
+                };
+                write!(
+                    f,
+                    "is inconsistent: its total says {}, but its sections hold {}; {REMAKE}",
+                    words(says),
+                    words(holds)
+                )
+            }
+            SavedAccountsError::NoSection {
+                user,
+                server,
+                policy,
+            } => write!(
+                f,
+                "has no section for the account {} of {}; give the policies the plan was made \
+                 from, one -p each",
+                account(user, server),
+                escape(policy)
+            ),
+            SavedAccountsError::NoPolicy { user, server } => write!(
+                f,
+                "covers the account {}, which no policy given governs; give the policies the \
+                 plan was made from, one -p each (a reviewer approved the plan as a whole)",
+                account(user, server)
+            ),
         }
     }
 }

@@ -614,7 +614,12 @@ pub(crate) fn policy_test_summary(outcome: &policytest::Outcome<'_>, name: &str)
 
 /// The exported policy as a file: what the listing could not vouch for as comments, then the
 /// policy, whose header names where it came from.
-pub(crate) fn exported_policy(exported: &Exported, coverage: Coverage, source: &Source) -> String {
+pub(crate) fn exported_policy(
+    exported: &Exported,
+    coverage: Coverage,
+    source: &Source,
+    account: Option<&crate::policy::Account>,
+) -> String {
     let origin = match source {
         Source::Snapshot { path } => format!("the snapshot {path}"),
         Source::Api { api_url, user } => format!("{user} at {api_url}"),
@@ -625,7 +630,11 @@ pub(crate) fn exported_policy(exported: &Exported, coverage: Coverage, source: &
         yaml.push_str(&note);
         yaml.push('\n');
     }
-    yaml.push_str(&super::yaml::exported_policy(exported, &escape(&origin)));
+    yaml.push_str(&super::yaml::exported_policy_for(
+        exported,
+        &escape(&origin),
+        account,
+    ));
     yaml
 }
 

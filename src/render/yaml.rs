@@ -4,16 +4,31 @@
 use std::fmt::Write as _;
 
 use crate::export::{Exported, ExportedRule};
+use crate::policy::{Account, KeySource};
 
 /// The policy as YAML, under a comment naming where it came from (`origin`, already made safe
-/// to show).
+/// to show). Only tests write a policy without an account this way.
+#[cfg(test)]
 pub(crate) fn exported_policy(exported: &Exported, origin: &str) -> String {
+    exported_policy_for(exported, origin, None)
+}
+
+/// The policy as YAML, naming `account` (as the policy it was exported with names it: user,
+/// server, and where the key is, never the key) so it can be given to `-p` as it is.
+pub(crate) fn exported_policy_for(
+    exported: &Exported,
+    origin: &str,
+    account: Option<&Account>,
+) -> String {
     let mut out = format!(
         "# Exported by plotward from {origin}.\n\
          # It reproduces today's sharing: `plotward plan` with it changes nothing.\n\
-         version: 1\ndefault: {}\n",
-        exported.default
+         version: 1\n"
     );
+    if let Some(account) = account {
+        write_account(account, &mut out);
+    }
+    let _ = writeln!(out, "default: {}", exported.default);
     if exported.rules.is_empty() {
         out.push_str("rules: []\n");
         return out;
@@ -23,6 +38,22 @@ pub(crate) fn exported_policy(exported: &Exported, origin: &str) -> String {
         write_rule(rule, &mut out);
     }
     out
+}
+
+/// The `account:` block, every value quoted.
+fn write_account(account: &Account, out: &mut String) {
+    let _ = write!(out, "account:\n  user: {}\n", quote(&account.user));
+    if let Some(server) = &account.server {
+        let _ = writeln!(out, "  server: {}", quote(server));
+    }
+    let _ = match &account.key {
+        KeySource::Env(name) => writeln!(out, "  api_key_env: {}", quote(name)),
+        KeySource::File(path) => writeln!(
+            out,
+            "  api_key_file: {}",
+            quote(&path.display().to_string())
+        ),
+    };
 }
 
 /// One rule as an item of `rules:`, its patterns a single scalar or a flow list.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::inventory::Sharing;
 
-/// `{"time","fid","path","from","to","attempt","outcome","status","message"?}`.
+/// `{"time","fid","path","from","to","attempt","outcome","status","message"?,"user"?,"server"?}`.
 #[derive(Debug, Serialize)]
 pub(crate) struct AuditLine<'a> {
     /// RFC 3339, milliseconds, UTC.
@@ -25,6 +25,12 @@ pub(crate) struct AuditLine<'a> {
     /// Why, for the steps that have a reason: the server's message or plotward's words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The account's user, in a run over several accounts (absent for one account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    /// The account's API base URL, in a run over several accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<&'a str>,
 }
 
 /// The step of a write a line records.
