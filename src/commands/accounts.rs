@@ -282,16 +282,41 @@ fn worst<T>(done: &[(Label, Done<T>)], pending: impl Fn(&T) -> bool, changes: Ex
     }
 }
 
+/// What `plan` and `check` over several accounts start from: the live settings, every account
+/// resolved (for read-only clients), the targets, and the runtime.
+struct ReadOnlyRun<'c> {
+    live: &'c Live,
+    run: (Vec<Account>, Access),
+    targets: Arc<Targets>,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn read_only_run<'c>(
+    input: &'c Input,
+    policies: &[PathBuf],
+    targets: &Targets,
+) -> Result<ReadOnlyRun<'c>, Error> {
+    let live = live(input)?;
+    let accounts = accounts(policies, live)?;
+    Ok(ReadOnlyRun {
+        live,
+        run: (accounts, Access::ReadOnly),
+        targets: Arc::new(Targets::new(targets.patterns()).map_err(UsageError::from)?),
+        runtime: super::runtime()?,
+    })
+}
+
 /// `plan` over several accounts: the combined plan on stdout, `--out` the multi-account
 /// document.
 pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let live = live(&config.input)?;
-    let accounts = accounts(&config.policies, live)?;
-    let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
+    let ReadOnlyRun {
+        live,
+        run,
+        targets,
+        runtime,
+    } = read_only_run(&config.input, &config.policies, &config.targets)?;
     let strict = config.strict;
     let format = config.format;
-    let runtime = super::runtime()?;
-    let run = (accounts, Access::ReadOnly);
     let done = run_all(&runtime, run, live, |_, policy, client, remote| {
         let targets = Arc::clone(&targets);
         async move { plan_one(&policy, &client, &remote, &targets, strict, format).await }
@@ -460,13 +485,14 @@ fn strict_fails(plan: &plan::Plan<'_>, stderr: &mut Vec<u8>) -> Result<bool, Err
 /// `check` over several accounts: the combined report, exit 2 on any violation, 1 on any
 /// failed account.
 pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error> {
-    let live = live(&config.input)?;
-    let accounts = accounts(&config.policies, live)?;
-    let targets = Arc::new(Targets::new(config.targets.patterns()).map_err(UsageError::from)?);
+    let ReadOnlyRun {
+        live,
+        run,
+        targets,
+        runtime,
+    } = read_only_run(&config.input, &config.policies, &config.targets)?;
     let strict = config.strict;
     let format = config.format;
-    let runtime = super::runtime()?;
-    let run = (accounts, Access::ReadOnly);
     let done = run_all(&runtime, run, live, |_, policy, client, remote| {
         let targets = Arc::clone(&targets);
         async move { check_one(&policy, &client, &remote, &targets, strict, format).await }

@@ -16,13 +16,20 @@ fn three_accounts() -> Sandbox {
         {"fid": "bob:1", "path": "budget", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
         {"fid": "carol:1", "path": "notes", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
     ]});
+    with_users(&files, &["alice", "bob", "carol"])
+}
+
+/// A sandbox seeded with the snapshot document `files`, each of `users` with the key
+/// `NAME-key`.
+pub(crate) fn with_users(files: &Value, users: &[&str]) -> Sandbox {
     let seed = Seed::parse_snapshot(&files.to_string(), std::path::Path::new("seed.json")).unwrap();
-    let users = ["alice", "bob", "carol"]
+    let users = users
+        .iter()
         .map(|name| User {
-            username: name.to_owned(),
+            username: (*name).to_owned(),
             api_key: format!("{name}-key"),
         })
-        .to_vec();
+        .collect();
     Sandbox::start(&Options {
         seed,
         users,

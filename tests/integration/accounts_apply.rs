@@ -25,19 +25,7 @@ fn sandbox() -> Sandbox {
             {"fid": format!("bob:{n}"), "path": format!("kept-{n}"), "filetype": "plot", "world_readable": false, "share_key_enabled": false}
         ));
     }
-    let seed = Seed::parse_snapshot(&files.to_string(), std::path::Path::new("seed.json")).unwrap();
-    let users = ["alice", "bob", "carol"]
-        .map(|name| User {
-            username: name.to_owned(),
-            api_key: format!("{name}-key"),
-        })
-        .to_vec();
-    Sandbox::start(&Options {
-        seed,
-        users,
-        ..Options::default()
-    })
-    .expect("sandbox starts")
+    crate::accounts::with_users(&files, &["alice", "bob", "carol"])
 }
 
 /// A policy making everything of `user` private, its key in `KEY_<USER>`, plus `extra`.

@@ -93,6 +93,6 @@ mod accounts;
 mod watch;
 
 // examples/kubernetes: manifests validated, command lines parsed, policies validated.
-mod kubernetes;
 /// `apply` over several accounts, saved multi-account plans, and `show` of them.
 mod accounts_apply;
+mod kubernetes;

@@ -714,25 +714,12 @@ fn a_rejected_key_fails_each_cycle_without_ever_showing_the_key() {
 
 #[test]
 fn one_watch_restricts_several_accounts_and_a_bad_key_fails_only_its_own() {
-    use plotward_sandbox::{Sandbox, Seed, User};
     let files = json!({"format_version": 1, "files": [
         {"fid": "alice:1", "path": "report", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
         {"fid": "bob:1", "path": "budget", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
         {"fid": "carol:1", "path": "notes", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
     ]});
-    let seed = Seed::parse_snapshot(&files.to_string(), Path::new("seed.json")).unwrap();
-    let users = ["alice", "bob", "carol"]
-        .map(|name| User {
-            username: name.to_owned(),
-            api_key: format!("{name}-key"),
-        })
-        .to_vec();
-    let sandbox = Sandbox::start(&Options {
-        seed,
-        users,
-        ..Options::default()
-    })
-    .unwrap();
+    let sandbox = crate::accounts::with_users(&files, &["alice", "bob", "carol"]);
     let api = Api::new(&sandbox);
     let dir = tempfile::tempdir().unwrap();
     for user in ["alice", "bob", "carol"] {
