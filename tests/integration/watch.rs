@@ -793,3 +793,56 @@ fn one_watch_restricts_several_accounts_and_a_bad_key_fails_only_its_own() {
         assert!(!metrics.contains(key), "{key} in the metrics");
     }
 }
+
+#[test]
+fn a_reload_that_names_another_account_is_refused_and_the_account_watched_stays() {
+    let files = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "report", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
+        {"fid": "bob:1", "path": "budget", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+    ]});
+    let sandbox = crate::accounts::with_users(&files, &["alice", "bob"]);
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let policy_of = |user: &str| {
+        format!(
+            "version: 1\ndefault: private\naccount:\n  user: {user}\n  server: {}\n  api_key_env: KEY_{}\n",
+            sandbox.url(),
+            user.to_uppercase()
+        )
+    };
+    let policy = dir.path().join("team.yaml");
+    std::fs::write(&policy, policy_of("alice")).unwrap();
+    let args = [
+        "watch",
+        "-p",
+        "team.yaml",
+        "--log-format",
+        "json",
+        "--interval",
+        "1h",
+        "--auto-restrict",
+        "--metrics-addr",
+        "off",
+    ];
+    let env = [("KEY_ALICE", "alice-key"), ("KEY_BOB", "bob-key")];
+    let mut watcher = Watcher::spawn(dir, &args, &env);
+    watcher.wait_for("a first cycle", |w| w.named("cycle").len() == 1);
+    std::fs::write(&policy, policy_of("bob")).unwrap();
+    signal(watcher.guard.0.id(), "HUP");
+    watcher.wait_for("the refused reload", |w| {
+        !w.named("reload_failed").is_empty()
+    });
+    let failed = &watcher.named("reload_failed")[0];
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("names another account"),
+        "{failed}"
+    );
+    // The next cycle is still alice's: bob's public file is not touched under her label.
+    watcher.wait_for("a cycle after it", |w| w.named("cycle").len() == 2);
+    assert_eq!(watcher.named("cycle")[1]["account"], "alice");
+    assert!(patches(&api).is_empty(), "{:?}", patches(&api));
+    assert_eq!(watcher.terminate(), Some(0));
+}
