@@ -431,6 +431,14 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, value_name = "PATH", env = "PLOTWARD_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
 
+    /// A server a policy's `account.server` may name besides the configured one (--api-url,
+    /// `PLOTLY_API_DOMAIN` or Plotly's `.config`); repeat it for several. A policy naming any
+    /// other server is refused before its key is read: a policy cannot send a key where the
+    /// operator did not say. No environment variable: where keys may go is chosen on the
+    /// command line, where a reviewer sees it.
+    #[arg(long = "allow-server", value_name = "URL")]
+    pub allow_servers: Vec<String>,
+
     /// Requests in flight at once, for listing pages and for writes.
     #[arg(long, value_name = "N", default_value_t = 8, env = "PLOTWARD_PARALLELISM", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,

@@ -619,6 +619,7 @@ fn remote(args: ConnectionArgs) -> Result<Live, Error> {
         user: flag(args.user, from_env.user),
         api_key_file: None,
         ca_bundle: args.ca_bundle,
+        allowed_servers: args.allow_servers,
     };
     match args.api_key_file {
         Some(path) if from_env.api_key_file => env.api_key_file = Some(path),

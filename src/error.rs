@@ -153,8 +153,8 @@ pub(crate) enum UsageError {
     /// Two policies of one run name the same account: their plans would fight over its files.
     /// A policy reloaded by `watch` names another account than the one watched.
     #[error(
-        "{policy} now names another account (`account:` user or server) than the one being \
-         watched; the policy in force stays. Restart watch to watch another account"
+        "{policy} now names another account (`account:` user, server or key source) than the \
+         one being watched; the policy in force stays. Restart watch to watch another account"
     )]
     AccountChanged { policy: String },
     #[error(

@@ -572,13 +572,14 @@ fn reload(accounts: &mut [Account], log: &Log) {
     }
 }
 
-/// The reloaded `policy`, unless it names another account than `before` did: the account a
-/// watch reconciles (and its metrics label) is fixed at start.
+/// The reloaded `policy`, unless it names another account than `before` did (user, server, or
+/// where its key is read): the account a watch reconciles, its metrics label and the key it
+/// sends are fixed at start.
 fn same_account(before: &Policy, policy: Policy, shown: &str) -> Result<Policy, Error> {
     let whose = |p: &Policy| {
         p.account
             .as_ref()
-            .map(|a| (a.user.clone(), a.server.clone()))
+            .map(|a| (a.user.clone(), a.server.clone(), a.key.clone()))
     };
     if whose(before) == whose(&policy) {
         Ok(policy)

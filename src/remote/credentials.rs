@@ -133,6 +133,9 @@ pub(crate) struct Flags {
     pub api_key_file: Option<PathBuf>,
     /// `--ca-bundle`
     pub ca_bundle: Option<PathBuf>,
+    /// `--allow-server`: servers a policy's `account.server` may name besides the configured
+    /// one.
+    pub allowed_servers: Vec<String>,
 }
 
 /// What the environment said.
@@ -237,6 +240,18 @@ pub(crate) enum CredentialsError {
     Username {
         /// The name as given, control characters escaped.
         name: String,
+    },
+    /// A policy names a server the operator did not: its key would go there.
+    #[error(
+        "{policy} names the server {server} (account.server), which is not the configured \
+         server ({configured}): a policy cannot send a key to a server the operator did not \
+         name. If it is yours, allow it with --allow-server {server}"
+    )]
+    ServerNotAllowed {
+        policy: String,
+        server: String,
+        /// The configured server and the allowed ones, or "none configured".
+        configured: String,
     },
     /// The API URL is unusable.
     #[error("invalid API URL `{url}`: {message}")]
@@ -429,7 +444,7 @@ pub(crate) fn resolve_named(
 ) -> Result<Connection, CredentialsError> {
     let (api_url, api_url_source) = match named.server {
         Some(server) => (
-            check_url(server)?,
+            allowed_server(server, named.policy, flags, env, files)?,
             Source::Policy(format!("account.server in {}", named.policy)),
         ),
         None => resolve_url(flags, env, files)?,
@@ -445,6 +460,38 @@ pub(crate) fn resolve_named(
             api_url: api_url_source,
             username: Source::Policy(format!("account.user in {}", named.policy)),
             api_key: key_source,
+        },
+    })
+}
+
+/// The server a policy names, checked as `--api-url` is and admitted only when it is the
+/// configured server (flag, `PLOTLY_API_DOMAIN` or Plotly's `.config`) or one given with
+/// `--allow-server`: the key of the account goes there, and a policy is text anyone who edits
+/// the repository can change.
+fn allowed_server(
+    server: &str,
+    policy: &str,
+    flags: &Flags,
+    env: &Env,
+    files: &PlotlyFiles,
+) -> Result<String, CredentialsError> {
+    let url = check_url(server)?;
+    let configured = resolve_url(flags, env, files).ok().map(|(url, _)| url);
+    let mut allowed = Vec::with_capacity(flags.allowed_servers.len() + 1);
+    allowed.extend(configured);
+    for extra in &flags.allowed_servers {
+        allowed.push(check_url(extra)?);
+    }
+    if allowed.contains(&url) {
+        return Ok(url);
+    }
+    Err(CredentialsError::ServerNotAllowed {
+        policy: policy.to_owned(),
+        server: url,
+        configured: if allowed.is_empty() {
+            "none is configured".to_owned()
+        } else {
+            allowed.join(", ")
         },
     })
 }
@@ -576,6 +623,7 @@ mod tests {
             user: Some("flag-user".into()),
             api_key_file: Some("key.txt".into()),
             ca_bundle: None,
+            allowed_servers: Vec::new(),
         };
         let c = resolve(&flags, &full_env(), &full_files(), |_| {
             Ok("flag-key\n".into())

@@ -281,11 +281,12 @@ fn keys_come_from_a_file_or_a_variable_and_one_policy_needs_no_other_setting() {
         "version: 1\ndefault: private\naccount:\n  user: bob\n  server: {}\n  api_key_env: KEY_BOB\n",
         sandbox.url()
     );
-    // One policy with `account:` and its server: no PLOTLY_* at all, the single-account output.
+    // One policy with `account:` and its server: no PLOTLY_* at all, the single-account output,
+    // once the operator allowed that server on the command line.
     Test::new()
         .write("b.yaml", &server)
         .env("KEY_BOB", "bob-key")
-        .args(["plan", "-p", "b.yaml"])
+        .args(["plan", "-p", "b.yaml", "--allow-server", sandbox.url()])
         .stdout_contains("budget")
         .stdout_lacks("Account bob")
         .status(0);
@@ -381,4 +382,36 @@ fn the_exposure_report_over_three_accounts_has_a_section_each_and_never_reads_co
     assert!(html.contains("1 of 3 accounts not checked."), "{html}");
     assert!(!html.contains("Compliant, "), "{html}");
     assert_eq!(html.matches("<tr class=\"drift\"").count(), 2, "{html}");
+}
+
+#[test]
+fn a_policy_cannot_send_its_key_to_a_server_the_operator_did_not_name() {
+    let sandbox = three_accounts();
+    // Another loopback host standing for an attacker's server: it must never be reached.
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let elsewhere = format!("http://{}", listener.local_addr().unwrap());
+    let steal = format!(
+        "version: 1\ndefault: private\naccount:\n  user: bob\n  server: {elsewhere}\n  api_key_env: KEY_BOB\n"
+    );
+    let run = three(&sandbox)
+        .write("steal.yaml", &steal)
+        .args(["check", "-p", "a.yaml", "-p", "steal.yaml"])
+        .stdout_contains("not the configured server")
+        .stdout_contains(&format!("--allow-server {elsewhere}"))
+        .stdout_lacks("bob-key")
+        .status(1);
+    // Alice's account, on the configured server, was still checked.
+    assert!(run.stdout.contains("Account alice on"), "{}", run.stdout);
+    // One policy alone is refused the same way, before any request.
+    Test::new()
+        .write("steal.yaml", &steal)
+        .env("KEY_BOB", "bob-key")
+        .args(["plan", "-p", "steal.yaml"])
+        .stderr_contains("not the configured server (none is configured)")
+        .status(1);
+    assert!(
+        listener.accept().is_err(),
+        "the server the policy named was contacted"
+    );
 }

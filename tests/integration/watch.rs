@@ -745,6 +745,7 @@ fn one_watch_restricts_several_accounts_and_a_bad_key_fails_only_its_own() {
         "127.0.0.1:0",
     ];
     let env = [
+        ("PLOTLY_API_DOMAIN", sandbox.url()),
         ("KEY_ALICE", "alice-key"),
         ("KEY_BOB", "bob-key"),
         ("KEY_CAROL", "not-carols-key"),
@@ -824,7 +825,11 @@ fn a_reload_that_names_another_account_is_refused_and_the_account_watched_stays(
         "--metrics-addr",
         "off",
     ];
-    let env = [("KEY_ALICE", "alice-key"), ("KEY_BOB", "bob-key")];
+    let env = [
+        ("PLOTLY_API_DOMAIN", sandbox.url()),
+        ("KEY_ALICE", "alice-key"),
+        ("KEY_BOB", "bob-key"),
+    ];
     let mut watcher = Watcher::spawn(dir, &args, &env);
     watcher.wait_for("a first cycle", |w| w.named("cycle").len() == 1);
     std::fs::write(&policy, policy_of("bob")).unwrap();
