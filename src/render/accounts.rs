@@ -52,6 +52,11 @@ pub(crate) struct CheckSection {
 pub(crate) struct CheckedAccount {
     /// The result, as `check --format json` writes it for one account.
     pub json: CheckJson,
+    /// Whether the account's report has something pending (a finding, or files left
+    /// unjudged), ignoring `--target`: what decides the exit, as for one account
+    /// (`check::Report::is_compliant`). A targeted clean check is not pending, though its
+    /// `json` never says `compliant`.
+    pub pending: bool,
     /// The section in the run's format (empty for JSON and HTML, which are built from `json`
     /// and `exposure`).
     pub rendered: Vec<u8>,
@@ -676,6 +681,7 @@ mod tests {
         .unwrap();
         CheckedAccount {
             json,
+            pending: unplaced > 0,
             rendered: Vec::new(),
             exposure: None,
         }
@@ -733,6 +739,7 @@ mod tests {
                 label: label("a"),
                 result: Ok(CheckedAccount {
                     json,
+                    pending: true,
                     rendered: suite,
                     exposure: None,
                 }),
