@@ -500,7 +500,7 @@ pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
     write_stderr(&done, io)?;
     let exit = worst(
         &done,
-        |checked: &CheckedAccount| !checked.json.compliant,
+        |checked: &CheckedAccount| checked.pending,
         Exit::Changes,
     );
     let checks: Vec<CheckSection> = done
@@ -567,6 +567,7 @@ async fn check_one(
                 render::check(&view, format, Painter::new(false), &mut rendered)?;
             }
         }
+        let pending = !report.is_compliant();
         let mut json = render::json::check_json(&report, &policy.name, source.clone());
         if !targets.patterns().is_empty() {
             json.compliant = false;
@@ -587,6 +588,7 @@ async fn check_one(
         });
         let checked = CheckedAccount {
             json,
+            pending,
             rendered,
             exposure,
         };

@@ -52,6 +52,11 @@ pub(crate) struct CheckSection {
 pub(crate) struct CheckedAccount {
     /// The result, as `check --format json` writes it for one account.
     pub json: CheckJson,
+    /// Whether the account's report has something pending (a finding, or files left
+    /// unjudged), ignoring `--target`: what decides the exit, as for one account
+    /// (`check::Report::is_compliant`). A targeted clean check is not pending, though its
+    /// `json` never says `compliant`.
+    pub pending: bool,
     /// The section in the run's format (empty for JSON and HTML, which are built from `json`
     /// and `exposure`).
     pub rendered: Vec<u8>,
@@ -225,7 +230,7 @@ pub(crate) fn checks_document(sections: &[CheckSection]) -> ChecksJson {
     let total = checks_total(sections);
     ChecksJson {
         format_version: CHECKS_FORMAT_VERSION,
-        compliant: total.failed == 0 && total.violations == 0,
+        compliant: all_compliant(sections),
         accounts: sections
             .iter()
             .map(|section| AccountCheckJson {
@@ -238,6 +243,14 @@ pub(crate) fn checks_document(sections: &[CheckSection]) -> ChecksJson {
             .collect(),
         total,
     }
+}
+
+/// Whether the whole run vouches for every account: none failed, and every account's own
+/// document says `compliant` (so a targeted check, unplaced files or any finding say no).
+fn all_compliant(sections: &[CheckSection]) -> bool {
+    sections
+        .iter()
+        .all(|section| section.result.as_ref().is_ok_and(|c| c.json.compliant))
 }
 
 /// The totals of a check over several accounts.
@@ -295,20 +308,66 @@ pub(crate) fn checks(
         .iter()
         .map(|section| {
             let words = match &section.result {
-                Ok(checked) => violations(checked.json.summary.violations),
+                Ok(checked) => check_words(&checked.json),
                 Err(_) => "failed".to_owned(),
             };
             (&section.label, words)
         })
         .collect();
     let sums = format!(
-        "{} in {} files over {}{}",
+        "{} in {} files over {}{}{}",
         violations(total.violations),
         total.files,
         accounts(total.accounts),
-        failed_note(total.failed)
+        failed_note(total.failed),
+        not_compliant_note(sections)
     );
     write_total(&rows, &sums, framing, out)
+}
+
+/// An account's row in the total: its violations, then why it is not compliant when that is
+/// more than its violations, in the single-account report's words (a targeted check, files
+/// left unjudged).
+fn check_words(json: &crate::wire::check::CheckJson) -> String {
+    let count = violations(json.summary.violations);
+    if json.compliant {
+        return count;
+    }
+    let unjudged = crate::inventory::Coverage {
+        unplaced: json.listing.unplaced,
+        ..crate::inventory::Coverage::default()
+    };
+    let notes: Vec<String> = super::targeted_note(&json.targets)
+        .into_iter()
+        .chain(super::coverage_notes(unjudged))
+        .collect();
+    if notes.is_empty() {
+        count
+    } else {
+        format!("{count}; not compliant. {}", notes.join(" "))
+    }
+}
+
+/// `; 2 accounts not compliant without violations (see below)` for accounts with no violation
+/// that still cannot be called compliant; nothing otherwise.
+fn not_compliant_note(sections: &[CheckSection]) -> String {
+    let n = sections
+        .iter()
+        .filter(|section| {
+            section
+                .result
+                .as_ref()
+                .is_ok_and(|c| !c.json.compliant && c.json.summary.violations == 0)
+        })
+        .count();
+    match n {
+        0 => String::new(),
+        1 => "; 1 account not compliant without violations (targeted, or files not judged)"
+            .to_owned(),
+        n => format!(
+            "; {n} accounts not compliant without violations (targeted, or files not judged)"
+        ),
+    }
 }
 
 /// The exposure report over several accounts: one section each, a failed account with its
@@ -610,6 +669,60 @@ mod tests {
         assert_eq!(document.total.failed, 1);
     }
 
+    /// An account checked clean but not vouched for: targeted, or with unplaced files.
+    fn unvouched(targets: &[&str], unplaced: usize) -> CheckedAccount {
+        let json: CheckJson = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "policy": "a.yaml",
+            "source": {"type": "snapshot", "path": "s.json"}, "compliant": false,
+            "targets": targets,
+            "summary": {"files": 4, "violations": 0, "drift": 0, "never_public": 0},
+            "violations": [], "dead_rules": [], "listing": {"unplaced": unplaced}
+        }))
+        .unwrap();
+        CheckedAccount {
+            json,
+            pending: unplaced > 0,
+            rendered: Vec::new(),
+            exposure: None,
+        }
+    }
+
+    #[test]
+    fn an_account_not_compliant_without_violations_makes_the_run_not_compliant_and_says_why() {
+        let sections = vec![
+            CheckSection {
+                label: label("a"),
+                result: Ok(unvouched(&["reports/**"], 0)),
+            },
+            CheckSection {
+                label: label("b"),
+                result: Ok(unvouched(&[], 3)),
+            },
+        ];
+        assert!(!checks_document(&sections).compliant);
+        let mut out = Vec::new();
+        checks(
+            &sections,
+            CheckFormat::Text,
+            (Painter::new(false), std::time::SystemTime::UNIX_EPOCH),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("2 accounts not compliant without violations"),
+            "{text}"
+        );
+        assert!(
+            text.contains("0 violations; not compliant. Targeted: only paths matching `reports/**`; this is not the whole account."),
+            "{text}"
+        );
+        assert!(
+            text.contains("3 listed files could not be placed in the folder tree"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn junit_sums_every_suite_and_errors_failed_accounts() {
         let suite = b"  <testsuite name=\"a\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"0\">\n  </testsuite>\n".to_vec();
@@ -626,6 +739,7 @@ mod tests {
                 label: label("a"),
                 result: Ok(CheckedAccount {
                     json,
+                    pending: true,
                     rendered: suite,
                     exposure: None,
                 }),

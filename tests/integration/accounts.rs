@@ -415,3 +415,31 @@ fn a_policy_cannot_send_its_key_to_a_server_the_operator_did_not_name() {
         "the server the policy named was contacted"
     );
 }
+
+#[test]
+fn a_targeted_clean_check_over_two_accounts_exits_0_and_never_reads_compliant() {
+    let files = json!({"format_version": 1, "files": [
+        {"fid": "alice:1", "path": "report", "filetype": "plot", "world_readable": true, "share_key_enabled": false},
+        {"fid": "alice:2", "path": "notes", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
+        {"fid": "carol:1", "path": "notes", "filetype": "plot", "world_readable": false, "share_key_enabled": false},
+    ]});
+    let sandbox = with_users(&files, &["alice", "carol"]);
+    let two = |format: &str| {
+        Test::new()
+            .write("a.yaml", &policy_for("alice"))
+            .write("c.yaml", &policy_for("carol"))
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_ALICE", "alice-key")
+            .env("KEY_CAROL", "carol-key")
+            .args(["check", "--target", "notes", "--format", format])
+            .args(["-p", "a.yaml", "-p", "c.yaml"])
+    };
+    let run = two("json").status(0);
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(document["compliant"], false, "{}", run.stdout);
+    assert_eq!(document["total"]["violations"], 0, "{}", run.stdout);
+    assert_eq!(document["accounts"][0]["check"]["compliant"], false);
+    two("text")
+        .stdout_contains("0 violations; not compliant. Targeted: only paths matching `notes`")
+        .status(0);
+}
