@@ -534,7 +534,7 @@ pub(crate) fn read_account_key_file(
             message: "the file is empty".to_owned(),
         });
     }
-    Ok(key.to_owned())
+    Ok(key)
 }
 
 /// Checks a username: it is the owner part of every fid plotward accepts and half of the
