@@ -189,7 +189,9 @@ fn account_key(
             let source =
                 credentials::Source::Policy(format!("{name} (account.api_key_env in {policy})"));
             match std::env::var(name) {
-                Ok(key) if !key.trim().is_empty() => Ok((key, source)),
+                Ok(key) if !key.trim().is_empty() => {
+                    Ok((credentials::check_key(&key, &source)?, source))
+                }
                 _ => Err(credentials::CredentialsError::Missing {
                     what: "API key",
                     hint: format!(
@@ -200,13 +202,13 @@ fn account_key(
                 .into()),
             }
         }
-        KeySource::File(path) => Ok((
-            credentials::read_account_key_file(path)?,
-            credentials::Source::Policy(format!(
+        KeySource::File(path) => {
+            let source = credentials::Source::Policy(format!(
                 "{} (account.api_key_file in {policy})",
                 path.display()
-            )),
-        )),
+            ));
+            Ok((credentials::read_account_key_file(path, &source)?, source))
+        }
     }
 }
 

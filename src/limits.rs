@@ -23,6 +23,11 @@ pub(crate) const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
 /// Reads a UTF-8 text file of at most `limit` bytes, reading no more than that whatever the
 /// file claims (a FIFO or a growing file included).
 pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    read_open(std::fs::File::open(path)?, limit)
+}
+
+/// Reads an opened UTF-8 text file of at most `limit` bytes, as [`read_text`] does.
+pub(crate) fn read_open(file: std::fs::File, limit: u64) -> io::Result<String> {
     let too_large = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -32,7 +37,6 @@ pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
             ),
         )
     };
-    let file = std::fs::File::open(path)?;
     if file.metadata().is_ok_and(|meta| meta.len() > limit) {
         return Err(too_large());
     }

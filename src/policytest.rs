@@ -199,6 +199,7 @@ impl TestFile {
                     width: 0,
                 }),
                 label: None,
+                conceal_source: false,
             }])
         })?;
         let mut errors = Vec::new();

@@ -36,10 +36,14 @@ pub(crate) enum IntervalError {
     /// Longer than [`MAX_INTERVAL`].
     #[error("`{0}` is longer than the longest interval, 24h")]
     TooLong(String),
+    /// Not a whole number of seconds: cycles are timed and logged in whole seconds.
+    #[error("`{0}` is not a whole number of seconds (write it like 2s or 1m30s)")]
+    Fractional(String),
 }
 
 /// Parses an `--interval` (humantime's syntax: `30s`, `5m`, `1h`, `1h30m`), within
-/// [`MIN_INTERVAL`] and [`MAX_INTERVAL`].
+/// [`MIN_INTERVAL`] and [`MAX_INTERVAL`] and in whole seconds, since the log says the
+/// interval in seconds and must not say `1s` for `1.5s`.
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, IntervalError> {
     let shown = || plotward_visible::escape(text).into_owned();
     let interval =
@@ -49,6 +53,9 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, IntervalError> {
     }
     if interval > MAX_INTERVAL {
         return Err(IntervalError::TooLong(shown()));
+    }
+    if interval.subsec_nanos() != 0 {
+        return Err(IntervalError::Fractional(shown()));
     }
     Ok(interval)
 }
@@ -291,6 +298,18 @@ mod tests {
             Err(IntervalError::NotADuration("\\e[2J".into())),
             "what was typed is shown inertly"
         );
+    }
+
+    #[test]
+    fn intervals_with_a_fraction_of_a_second_are_refused() {
+        for text in ["1.5s", "1500ms", "2s 1ns", "1m 0.5s"] {
+            assert_eq!(
+                parse_interval(text),
+                Err(IntervalError::Fractional(text.into())),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_interval("1000ms"), Ok(Duration::from_secs(1)));
     }
 
     proptest! {

@@ -89,10 +89,11 @@ pub(super) fn check(
                 server = text(value, "server", errors).and_then(|t| match server_rule(t) {
                     Ok(url) => Some(url),
                     Err(why) => {
-                        errors.push(Diagnostic::at(
-                            span_of(value),
-                            format!("invalid `server`: {why}"),
-                        ));
+                        // The line may hold a password (`https://bob:pw@host`): not shown.
+                        errors.push(
+                            Diagnostic::at(span_of(value), format!("invalid `server`: {why}"))
+                                .concealing_source(),
+                        );
                         None
                     }
                 });
@@ -111,7 +112,8 @@ pub(super) fn check(
                              kept in version control; name where the key is instead"
                         ),
                     )
-                    .with_label("use `api_key_env: VARIABLE` or `api_key_file: /path/to/key`"),
+                    .with_label("use `api_key_env: VARIABLE` or `api_key_file: /path/to/key`")
+                    .concealing_source(),
                 );
             }
             _ => {
@@ -172,11 +174,17 @@ fn key_source(key: &str, value: &SNode, errors: &mut Vec<Diagnostic>) -> Option<
     if is_variable_name(text) {
         return Some(KeySource::Env(text.to_owned()));
     }
-    errors.push(Diagnostic::at(
-        span_of(value),
-        "`api_key_env` names an environment variable (letters, digits and `_`, not starting \
-         with a digit), such as PLOTLY_KEY_FINANCE; the key itself never goes in a policy",
-    ));
+    // What is written may be the key itself, pasted where its name belongs: not shown.
+    errors.push(
+        Diagnostic::at(
+            span_of(value),
+            "`api_key_env` must name an environment variable in upper case (`A`-`Z`, digits \
+             and `_`, not starting with a digit, at most 128 characters), such as \
+             PLOTLY_KEY_FINANCE; the key itself never goes in a policy, and a value that may \
+             be one is not shown",
+        )
+        .concealing_source(),
+    );
     None
 }
 
@@ -207,13 +215,15 @@ fn check_user(name: &str, value: &SNode, errors: &mut Vec<Diagnostic>) -> Option
     None
 }
 
-/// Whether `name` is a portable environment variable name (POSIX: letters, digits, `_`, not
-/// starting with a digit), so a key cannot be pasted where its name belongs.
+/// Whether `name` is an upper-case environment variable name (`[A-Z_][A-Z0-9_]*`, at most 128
+/// characters), so a key (mixed case, as keys are) pasted where its name belongs is refused.
 pub(crate) fn is_variable_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]
@@ -285,8 +295,43 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("api_key_env"), "{err}");
-        // The message never repeats the value (the source line is shown, as for any error).
+        // The message never repeats the value, and its source line is not shown.
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    /// Diagnostics about a value that may be a secret carry the flag that keeps their source
+    /// line out of the rendering, and their words never hold the value.
+    #[test]
+    fn lines_that_may_hold_a_secret_are_concealed() {
+        let rule = |_: &str| Err("it holds a user name or password".to_owned());
+        for (block, secret) in [
+            (
+                "  user: a\n  server: https://bob:Hunter2pw@plotly.example.com\n  api_key_env: K\n",
+                "Hunter2pw",
+            ),
+            (
+                "  user: a\n  api_key: Zq8sLx2VbN4mK7pR1tYw\n",
+                "Zq8sLx2VbN4mK7pR1tYw",
+            ),
+            (
+                "  user: a\n  api_key_env: Zq8sLx2VbN4mK7pR1tYw\n",
+                "Zq8sLx2VbN4mK7pR1tYw",
+            ),
+        ] {
+            let source = format!("version: 1\ndefault: private\naccount:\n{block}");
+            let Err(crate::policy::PolicyError::Invalid(diagnostics)) =
+                Policy::parse_with(&source, "p.yaml", &rule)
+            else {
+                panic!("{block} was accepted");
+            };
+            let about_it: Vec<_> = (diagnostics.items.iter())
+                .filter(|d| d.span.is_some_and(|span| span.line == 5))
+                .collect();
+            assert!(!about_it.is_empty(), "{block}");
+            assert!(about_it.iter().all(|d| d.conceal_source), "{block}");
+            let err = words(&crate::policy::PolicyError::Invalid(diagnostics));
+            assert!(!err.contains(secret), "{err}");
+        }
     }
 
     #[test]
@@ -294,7 +339,7 @@ mod tests {
         let err = parse("  usr: finance\n  api_key_env: 1BAD\n  api_key_file: /k\n").unwrap_err();
         assert!(err.contains("unknown key `usr`"), "{err}");
         assert!(err.contains("did you mean `user`"), "{err}");
-        assert!(err.contains("names an environment variable"), "{err}");
+        assert!(err.contains("must name an environment variable"), "{err}");
         assert!(err.contains("`account` has no `user`"), "{err}");
     }
 

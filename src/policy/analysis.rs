@@ -470,6 +470,7 @@ fn folder_breaches(policy: &Policy) -> Result<Vec<Diagnostic>, Unprovable> {
                     ),
                     span: Some(rule.span),
                     label: Some(format!("`{}` is at line {}", never.glob, never.span.line)),
+                    conceal_source: false,
                 });
             }
         }
@@ -643,6 +644,7 @@ pub(super) fn never_public_breaches(policy: &Policy) -> Vec<Diagnostic> {
                     "`{}` is at line {}",
                     pattern.glob, pattern.span.line
                 )),
+                conceal_source: false,
             }
         })
         .chain(through_folders)

@@ -26,6 +26,9 @@ pub(crate) struct Diagnostic {
     pub span: Option<Span>,
     /// A short note printed beside the caret, such as a suggestion.
     pub label: Option<String>,
+    /// The source line may hold a secret (a password in a URL, a key pasted inline): the
+    /// renderer gives the position and the message, never the line.
+    pub conceal_source: bool,
 }
 
 impl Diagnostic {
@@ -35,6 +38,7 @@ impl Diagnostic {
             message: message.into(),
             span: None,
             label: None,
+            conceal_source: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Diagnostic {
             message: message.into(),
             span: Some(span),
             label: None,
+            conceal_source: false,
         }
     }
 
@@ -51,6 +56,13 @@ impl Diagnostic {
     #[must_use]
     pub(crate) fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Keeps the source line out of the rendering, for a line that may hold a secret.
+    #[must_use]
+    pub(crate) fn concealing_source(mut self) -> Diagnostic {
+        self.conceal_source = true;
         self
     }
 

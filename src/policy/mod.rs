@@ -435,6 +435,7 @@ fn syntax_diagnostic(err: &serde_saphyr::Error) -> Diagnostic {
             width: 0,
         }),
         label: None,
+        conceal_source: false,
     }
 }
 
@@ -471,6 +472,7 @@ fn byte_wise_warnings(policy: &Policy) -> Vec<Diagnostic> {
             ),
             span: Some(pattern.span),
             label: None,
+            conceal_source: false,
         })
         .collect()
 }

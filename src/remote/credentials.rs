@@ -253,6 +253,27 @@ pub(crate) enum CredentialsError {
         /// The configured server and the allowed ones, or "none configured".
         configured: String,
     },
+    /// A key file that is not a regular file: a FIFO would block the open forever and a
+    /// device may never end, so neither is opened or read.
+    #[error(
+        "{from} is not a regular file (a FIFO, a device or a folder); put the key in a plain file"
+    )]
+    NotAFile {
+        /// Where the file was named (`--api-key-file PATH`, `PATH (account.api_key_file in
+        /// POLICY)`).
+        from: Source,
+    },
+    /// What was read cannot be an API key (a whole environment, a PEM file): it is neither
+    /// sent nor shown.
+    #[error(
+        "the key read from {from} does not look like an API key: {fault} (the key is not shown)"
+    )]
+    NotAKey {
+        /// Where the key was read.
+        from: Source,
+        /// The rule it breaks.
+        fault: KeyFault,
+    },
     /// The API URL is unusable.
     #[error("invalid API URL `{url}`: {message}")]
     Url {
@@ -260,6 +281,51 @@ pub(crate) enum CredentialsError {
         url: String,
         message: String,
     },
+}
+
+/// The rule a would-be API key breaks; a key is at most [`MAX_KEY_BYTES`] printable ASCII
+/// characters with no whitespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum KeyFault {
+    /// Longer than [`MAX_KEY_BYTES`].
+    #[error("it is longer than 128 bytes")]
+    TooLong,
+    /// Whitespace inside it: several lines or words.
+    #[error("it holds whitespace (more than one word or line)")]
+    Whitespace,
+    /// A control character.
+    #[error("it holds a control character")]
+    Control,
+    /// A character outside ASCII.
+    #[error("it holds a character outside ASCII")]
+    NonAscii,
+}
+
+/// The longest API key accepted, in bytes: Chart Studio keys are a few dozen characters.
+const MAX_KEY_BYTES: usize = 128;
+
+/// Checks a key read from `from`, trimmed: at most [`MAX_KEY_BYTES`] of printable ASCII and
+/// no whitespace, so a file or variable holding something else is never sent as the key.
+pub(crate) fn check_key(key: &str, from: &Source) -> Result<String, CredentialsError> {
+    let key = key.trim();
+    let fault = if key.len() > MAX_KEY_BYTES {
+        Some(KeyFault::TooLong)
+    } else if key.chars().any(char::is_whitespace) {
+        Some(KeyFault::Whitespace)
+    } else if key.chars().any(char::is_control) {
+        Some(KeyFault::Control)
+    } else if !key.is_ascii() {
+        Some(KeyFault::NonAscii)
+    } else {
+        None
+    };
+    match fault {
+        Some(fault) => Err(CredentialsError::NotAKey {
+            from: from.clone(),
+            fault,
+        }),
+        None => Ok(key.to_owned()),
+    }
 }
 
 impl PlotlyFiles {
@@ -374,10 +440,11 @@ pub(crate) fn resolve(
             ),
         })?,
     };
+    let api_key = check_key(&api_key, &api_key_source)?;
     Ok(Connection {
         api_url,
         username,
-        api_key: ApiKey::new(api_key.trim()),
+        api_key: ApiKey::new(api_key),
         tls: tls(flags, files),
         sources: Sources {
             api_url: api_url_source,
@@ -500,23 +567,21 @@ fn allowed_server(
 /// larger is not a key file (and is not read whole).
 const MAX_KEY_FILE_BYTES: u64 = 4096;
 
-/// Reads the key file a policy names (`account.api_key_file`): at most
-/// [`MAX_KEY_FILE_BYTES`], trimmed, not empty.
-pub(crate) fn read_account_key_file(path: &Path) -> Result<String, CredentialsError> {
-    let text = crate::limits::read_text(path, MAX_KEY_FILE_BYTES).map_err(|err| {
-        CredentialsError::File {
-            path: path.to_owned(),
-            message: err.to_string(),
-        }
-    })?;
-    let key = text.trim();
+/// Reads the key file a policy names (`account.api_key_file`, named in errors as `from`): a
+/// regular file of at most [`MAX_KEY_FILE_BYTES`], trimmed, not empty, passing [`check_key`].
+pub(crate) fn read_account_key_file(
+    path: &Path,
+    from: &Source,
+) -> Result<String, CredentialsError> {
+    let text = read_key_text(path, from)?;
+    let key = check_key(&text, from)?;
     if key.is_empty() {
         return Err(CredentialsError::File {
             path: path.to_owned(),
             message: "the file is empty".to_owned(),
         });
     }
-    Ok(key.to_owned())
+    Ok(key)
 }
 
 /// Checks a username: it is the owner part of every fid plotward accepts and half of the
@@ -531,12 +596,29 @@ fn check_username(name: &str) -> Result<(), CredentialsError> {
     }
 }
 
-/// Reads an API key file: the key is its only content, surrounding whitespace ignored.
-pub(crate) fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
-    let text = std::fs::read_to_string(path).map_err(|err| CredentialsError::File {
+/// Reads a key file named by `from`: refuses anything but a regular file before opening it
+/// (opening a FIFO blocks until a writer comes, maybe forever) and again on the opened
+/// handle, then reads at most [`MAX_KEY_FILE_BYTES`].
+fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError> {
+    let file_error = |err: std::io::Error| CredentialsError::File {
         path: path.to_owned(),
         message: err.to_string(),
-    })?;
+    };
+    let not_a_file = || CredentialsError::NotAFile { from: from.clone() };
+    if !std::fs::metadata(path).map_err(file_error)?.is_file() {
+        return Err(not_a_file());
+    }
+    let file = std::fs::File::open(path).map_err(file_error)?;
+    if !file.metadata().map_err(file_error)?.is_file() {
+        return Err(not_a_file());
+    }
+    crate::limits::read_open(file, MAX_KEY_FILE_BYTES).map_err(file_error)
+}
+
+/// Reads an API key file (`--api-key-file`): a regular file whose only content is the key,
+/// surrounding whitespace ignored; [`resolve`] checks the key itself.
+pub(crate) fn read_key_file(path: &Path) -> Result<String, CredentialsError> {
+    let text = read_key_text(path, &Source::KeyFile(path.to_owned()))?;
     let key = text.trim();
     if key.is_empty() {
         return Err(CredentialsError::File {
@@ -667,9 +749,9 @@ mod tests {
             api_key_file: Some("/env/key".into()),
             ..full_env()
         };
-        let read = |path: &Path| Ok(format!("key of {}", path.display()));
+        let read = |path: &Path| Ok(format!("key-of-{}", path.display()));
         let c = resolve(&Flags::default(), &env, &full_files(), read).unwrap();
-        assert_eq!(c.api_key.expose(), "key of /env/key");
+        assert_eq!(c.api_key.expose(), "key-of-/env/key");
         assert_eq!(c.sources.api_key, Source::KeyFileEnv("/env/key".into()));
         assert_eq!(
             c.sources.api_key.to_string(),
@@ -680,7 +762,7 @@ mod tests {
             ..Flags::default()
         };
         let c = resolve(&flags, &env, &full_files(), read).unwrap();
-        assert_eq!(c.api_key.expose(), "key of /flag/key");
+        assert_eq!(c.api_key.expose(), "key-of-/flag/key");
         assert_eq!(c.sources.api_key, Source::KeyFile("/flag/key".into()));
     }
 
@@ -875,6 +957,68 @@ mod tests {
             ..Flags::default()
         };
         assert!(resolve(&flags, &full_env(), &full_files(), no_file).is_ok());
+    }
+
+    /// What cannot be an API key (an environment's worth of variables, a PEM file, a key with a
+    /// space) is refused from every source, naming the source and the rule, never the value.
+    #[test]
+    fn what_cannot_be_a_key_is_refused_without_showing_it() {
+        for (key, fault) in [
+            (
+                "-----BEGIN KEY-----\nSECRETbody\n-----END KEY-----",
+                KeyFault::Whitespace,
+            ),
+            ("SECRET more", KeyFault::Whitespace),
+            ("SECRET\u{0}PATH=/bin", KeyFault::Control),
+            ("SECRETé", KeyFault::NonAscii),
+            (&"SECRET".repeat(30), KeyFault::TooLong),
+        ] {
+            let env = Env {
+                api_key: Some(key.to_owned()),
+                ..full_env()
+            };
+            let err = resolve(&Flags::default(), &env, &full_files(), no_file).unwrap_err();
+            assert!(
+                matches!(&err, CredentialsError::NotAKey { fault: f, .. } if *f == fault),
+                "{err:?}"
+            );
+            let shown = err.to_string();
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(
+                shown.starts_with("the key read from PLOTLY_API_KEY does not look like an API key"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            check_key(" k3y-_.X \n", &Source::Env("K")).unwrap(),
+            "k3y-_.X"
+        );
+    }
+
+    /// A key file that is not a regular file is refused before it is opened, so a FIFO never
+    /// blocks; a file holding two lines is read but refused as a key.
+    #[test]
+    fn key_files_must_be_regular_files_holding_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Source::Policy("dir (account.api_key_file in a.yaml)".into());
+        let err = read_account_key_file(dir.path(), &from)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("account.api_key_file in a.yaml) is not a regular file"),
+            "{err}"
+        );
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|status| status.success()) {
+            let err = read_key_file(&fifo).unwrap_err().to_string();
+            assert!(err.contains("is not a regular file"), "{err}");
+        }
+        let two = dir.path().join("two");
+        std::fs::write(&two, "SECRETa\nSECRETb\n").unwrap();
+        let err = read_account_key_file(&two, &from).unwrap_err().to_string();
+        assert!(err.contains("does not look like an API key"), "{err}");
+        assert!(!err.contains("SECRET"), "{err}");
     }
 
     #[test]

@@ -82,6 +82,9 @@ fn write_one(
         span.line,
         span.column
     )?;
+    if item.conceal_source {
+        return write_concealed_label(out, item, gutter, painter);
+    }
     let Some(line) = diagnostics.line(span.line) else {
         return Ok(());
     };
@@ -104,6 +107,21 @@ fn write_one(
         "",
         " ".repeat(excerpt.indent)
     )
+}
+
+/// The note of a diagnostic whose source line is not shown (it may hold a secret), on a line
+/// of its own: `  = use api_key_env: ...`.
+fn write_concealed_label(
+    out: &mut String,
+    item: &Diagnostic,
+    gutter: usize,
+    painter: Painter,
+) -> fmt::Result {
+    let Some(label) = &item.label else {
+        return Ok(());
+    };
+    let equals = painter.paint(Painter::BLUE, "=");
+    writeln!(out, "{:gutter$} {equals} {}", "", escape(label))
 }
 
 /// The part of a source line shown under a diagnostic: at most [`Excerpt::MAX`] characters
@@ -154,6 +172,36 @@ impl Excerpt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A diagnostic flagged as concealing gives its file, line, column, message and note, and
+    /// never its source line, which may hold a password or a key.
+    #[test]
+    fn a_concealed_diagnostic_shows_its_place_but_not_its_line() {
+        let source = "version: 1\naccount:\n  api_key: Zq8sLx2VbN4mK7pR1tYw\n";
+        let span = crate::policy::Span {
+            line: 3,
+            column: 3,
+            width: 7,
+        };
+        let item = Diagnostic::at(span, "`api_key` would put the API key in the policy")
+            .with_label("use `api_key_env: VARIABLE`");
+        let shown = render(
+            &Diagnostics::new("p.yaml", source, vec![item.clone()]),
+            Painter::new(false),
+        );
+        assert!(
+            shown.contains("Zq8sLx2VbN4mK7pR1tYw"),
+            "shown when not flagged: {shown}"
+        );
+        let shown = render(
+            &Diagnostics::new("p.yaml", source, vec![item.concealing_source()]),
+            Painter::new(false),
+        );
+        assert!(!shown.contains("Zq8sLx2VbN4mK7pR1tYw"), "{shown}");
+        for needle in ["p.yaml:3:3", "would put the API key", "= use `api_key_env"] {
+            assert!(shown.contains(needle), "{needle:?} missing from {shown}");
+        }
+    }
 
     #[test]
     fn long_lines_show_a_window_with_the_caret_under_the_error() {

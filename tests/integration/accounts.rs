@@ -443,3 +443,73 @@ fn a_targeted_clean_check_over_two_accounts_exits_0_and_never_reads_compliant() 
         .stdout_contains("0 violations; not compliant. Targeted: only paths matching `notes`")
         .status(0);
 }
+
+/// A FIFO as `api_key_file` is refused without being opened (opening it would block forever):
+/// that account fails with a message naming the field, the other is still checked.
+#[test]
+fn a_fifo_as_a_key_file_fails_its_account_at_once_and_the_others_are_checked() {
+    let sandbox = three_accounts();
+    let test = three(&sandbox);
+    let fifo = test.path("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|status| status.success()) {
+        return;
+    }
+    let a = format!(
+        "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: {}\n",
+        fifo.display()
+    );
+    test.write("a.yaml", &a)
+        .args(["check", "-p", "a.yaml", "-p", "b.yaml"])
+        .stdout_contains("(account.api_key_file in a.yaml) is not a regular file")
+        .stdout_contains("alice on (no server) (policy a.yaml): failed")
+        .stdout_contains("(policy b.yaml)")
+        .status(1);
+}
+
+/// A key variable holding two words, or a key file of two lines, is refused as a key and
+/// never shown.
+#[test]
+fn what_cannot_be_a_key_is_refused_and_not_shown() {
+    let sandbox = three_accounts();
+    three(&sandbox)
+        .env("KEY_ALICE", "SECRETone SECRETtwo")
+        .args(["check", "-p", "a.yaml"])
+        .stderr_contains("KEY_ALICE (account.api_key_env in a.yaml) does not look like an API key")
+        .stderr_lacks("SECRET")
+        .stdout_lacks("SECRET")
+        .status(1);
+    let test = three(&sandbox).write("key", "SECRETone\nSECRETtwo\n");
+    let a = format!(
+        "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: {}\n",
+        test.path("key").display()
+    );
+    test.write("a.yaml", &a)
+        .args(["check", "-p", "a.yaml"])
+        .stderr_contains("does not look like an API key: it holds whitespace")
+        .stderr_lacks("SECRET")
+        .stdout_lacks("SECRET")
+        .status(1);
+}
+
+/// A password in `account.server`, an inline key and a key pasted as `api_key_env` are refused
+/// by `validate` without their line or value in the output.
+#[test]
+fn validate_never_shows_a_secret_written_in_an_account_block() {
+    for block in [
+        "  user: alice\n  server: https://alice:SECRETpw@plotly.example.com\n  api_key_env: K\n",
+        "  user: alice\n  api_key: SECRETZq8sLx2VbN4\n",
+        "  user: alice\n  api_key_env: SECRETZq8sLx2VbN4mK7\n",
+    ] {
+        Test::new()
+            .write(
+                "p.yaml",
+                &format!("version: 1\ndefault: private\naccount:\n{block}"),
+            )
+            .args(["validate", "-p", "p.yaml"])
+            .stderr_contains("p.yaml:5:")
+            .stderr_lacks("SECRET")
+            .stdout_lacks("SECRET")
+            .status(1);
+    }
+}

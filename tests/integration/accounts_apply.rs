@@ -530,7 +530,11 @@ fn a_dead_server_is_taken_for_dead_once_for_every_account_on_it() {
             );
         args.extend(["-p", file.as_str()]);
     }
-    let run = test.env("KEY", "k").args(&args).status(1);
+    let run = test
+        .env("KEY", "k")
+        .env("PLOTLY_API_DOMAIN", "http://127.0.0.1:9")
+        .args(&args)
+        .status(1);
     assert!(
         run.stdout
             .contains("stopped answering: 10 requests in a row got no response"),
