@@ -10,7 +10,7 @@
 //! `--org USERSxFILES` times `plan --format json` and `check --format json` (each written to a
 //! file in the temporary directory, parsed afterwards for its totals) against the latency
 //! ideal of the same run: the API requests the sandbox served (counted from its request log)
-//! x L / parallelism. `--org-watch USERSxFILES` runs `watch` (read-only, no
+//! x L / parallelism; then `plan` again at L = 0, the floor the machine's CPU sets. `--org-watch USERSxFILES` runs `watch` (read-only, no
 //! `--auto-restrict`) until every account has finished `--cycles` cycles and reports the
 //! resident memory sampled after each round. Like the rest of the benchmark it asserts that
 //! every run completed, never how fast it was.
@@ -158,14 +158,15 @@ fn write_policies(dir: &Path, server: &str, users: usize) -> Vec<String> {
 
 /// The one-minute, five-minute and fifteen-minute load averages.
 fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |text| {
             text.split_whitespace()
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
+        },
+    )
 }
 
 /// CPU ticks spent by this process's threads other than the calling one: the sandbox's
@@ -318,19 +319,36 @@ fn totals(path: &Path) -> Total {
     document.total
 }
 
-/// `plan` then `check` over every account, each against the ideal of the requests it made.
+/// Sets the sandbox's latency per request.
+fn set_latency(sandbox: &Sandbox, latency_ms: u64) {
+    let response = reqwest::blocking::Client::new()
+        .put(format!("{}/_sandbox/faults", sandbox.url()))
+        .json(&FaultConfig {
+            latency_ms,
+            ..FaultConfig::default()
+        })
+        .send()
+        .expect("set the latency");
+    assert!(response.status().is_success());
+}
+
+/// `plan` then `check` over every account, each against the ideal of the requests it made;
+/// then `plan` again with no latency, which is the floor the two cores' CPU sets (plotward's
+/// and the sandbox's) on this machine.
 fn bench_plan_and_check(run: &Run<'_>, files: usize) {
     println!(
         "| command | accounts | requests served (credentials + listing) | wall | ideal (requests x L / p) | wall / ideal | plotward peak RSS | plotward CPU (user+sys) | sandbox CPU | load after (1, 5, 15 min) |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (command, args) in [
-        ("plan", ["plan", "--format", "json"]),
-        ("check", ["check", "--format", "json"]),
+    for (command, latency_ms) in [
+        ("plan", run.latency_ms),
+        ("check", run.latency_ms),
+        ("plan", 0),
     ] {
+        set_latency(run.sandbox, latency_ms);
         clear_requests(run.sandbox);
         let out = run.dir.join(format!("{command}.json"));
-        let measured = timed(run.plotward(&args), &out);
+        let measured = timed(run.plotward(&[command, "--format", "json"]), &out);
         let served = served(run.sandbox);
         let total = totals(&out);
         assert_eq!(
@@ -339,21 +357,28 @@ fn bench_plan_and_check(run: &Run<'_>, files: usize) {
             "{command}: every account done, every request answered"
         );
         let detail = if command == "plan" {
-            format!("{} restrictions", total.restrict)
+            format!("{} restrictions, L = {latency_ms} ms", total.restrict)
         } else {
             assert_eq!(total.files, run.users * files, "every file judged");
-            format!("{} violations", total.violations)
+            format!("{} violations, L = {latency_ms} ms", total.violations)
         };
         #[allow(clippy::cast_precision_loss)]
-        let ideal = served.total as f64 * run.latency_ms as f64 / 1000.0 / run.parallelism as f64;
+        let ideal = served.total as f64 * latency_ms as f64 / 1000.0 / run.parallelism as f64;
+        let (ideal, ratio) = if latency_ms == 0 {
+            ("-".to_owned(), "-".to_owned())
+        } else {
+            (
+                format!("{ideal:.2} s"),
+                format!("{:.2}", measured.seconds / ideal),
+            )
+        };
         println!(
-            "| {command} ({detail}) | {} | {} ({} + {}) | {:.2} s | {ideal:.2} s | {:.2} | {:.0} MB | {:.2} s | {:.2} s | {} |",
+            "| {command} ({detail}) | {} | {} ({} + {}) | {:.2} s | {ideal} | {ratio} | {:.0} MB | {:.2} s | {:.2} s | {} |",
             total.accounts,
             served.total,
             served.credentials,
             served.listing,
             measured.seconds,
-            measured.seconds / ideal,
             measured.peak_mb,
             measured.cpu_seconds,
             measured.sandbox_cpu_seconds,
@@ -481,7 +506,7 @@ fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         f64::midpoint(sorted[mid - 1], sorted[mid])
     } else {
         sorted[mid]
