@@ -15,6 +15,9 @@
 //! - the Python recipe (`benches/python_recipe.py`) making the same changes;
 //! - the ideal: pages x L / parallelism for listing, plus writes x L / parallelism for apply.
 //!
+//! `--org USERSxFILES` and `--org-watch USERSxFILES` measure an organization instead (many
+//! accounts on one sandbox; see `scale/org.rs`), and run nothing else.
+//!
 //! It also measures the sandbox's own throughput with no latency, so it is known not to be the
 //! bottleneck. Results are printed as a Markdown table (see BENCHMARKS.md). It asserts that
 //! every run converged, never how fast it was.
@@ -28,6 +31,10 @@ use plotward_sandbox::{FaultConfig, Options, Sandbox, Seed, User};
 /// The virtualenv helper, shared with the integration tests.
 #[path = "../tests/support/python.rs"]
 mod python;
+
+/// The organization modes (`--org`, `--org-watch`).
+#[path = "scale/org.rs"]
+mod org;
 
 const POLICY: &str = "\
 version: 1
@@ -104,9 +111,6 @@ fn state_and_ticks(stat: &str) -> Option<(char, u64)> {
 
 /// Runs a command, sampling its peak RSS from /proc until it exits; its CPU time is read
 /// while it is a zombie (exited, not yet reaped), so none of it is missed.
-// The loop below ends only when `wait` or `try_wait` has reaped the child; clippy cannot see
-// that through the two exits.
-#[allow(clippy::zombie_processes)]
 fn measure(command: &mut Command) -> Measured {
     let started = Instant::now();
     let mut child = command
@@ -114,36 +118,13 @@ fn measure(command: &mut Command) -> Measured {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
-    let stat_file = PathBuf::from(format!("/proc/{}/stat", child.id()));
-    let mut high_water_kb = 0u64;
-    let mut ticks = 0u64;
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
-        {
-            let kb = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            high_water_kb = high_water_kb.max(kb);
-        }
-        let sampled = std::fs::read_to_string(&stat_file)
-            .ok()
-            .and_then(|stat| state_and_ticks(&stat));
-        if let Some((state, now)) = sampled {
-            ticks = now;
-            if state == 'Z' {
-                break child.wait().expect("wait");
-            }
-        } else if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let Followed {
+        status,
+        high_water_kb,
+        ticks,
+    } = follow(&mut child);
     let seconds = started.elapsed().as_secs_f64();
     let stdout = reader.join().unwrap_or_default();
     let stderr = child
@@ -166,6 +147,57 @@ fn measure(command: &mut Command) -> Measured {
         cpu_seconds,
         stdout,
     }
+}
+
+/// How a followed child ended: its status, peak resident memory and CPU ticks.
+struct Followed {
+    status: std::process::ExitStatus,
+    /// The last `VmHWM` read (the kernel's high-water mark, sampled every 2 ms).
+    high_water_kb: u64,
+    /// User plus system CPU ticks, read while the exited process was a zombie.
+    ticks: u64,
+}
+
+/// Samples a running child's `VmHWM` every 2 ms until it exits, reads its CPU time while it
+/// is a zombie, then reaps it.
+// The loop below ends only when `wait` or `try_wait` has reaped the child; clippy cannot see
+// that through the two exits.
+#[allow(clippy::zombie_processes)]
+fn follow(child: &mut std::process::Child) -> Followed {
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let stat_file = PathBuf::from(format!("/proc/{}/stat", child.id()));
+    let mut high_water_kb = 0u64;
+    let mut ticks = 0u64;
+    let status = loop {
+        if let Some(kb) = status_kb(&status_file, "VmHWM:") {
+            high_water_kb = high_water_kb.max(kb);
+        }
+        let sampled = std::fs::read_to_string(&stat_file)
+            .ok()
+            .and_then(|stat| state_and_ticks(&stat));
+        if let Some((state, now)) = sampled {
+            ticks = now;
+            if state == 'Z' {
+                break child.wait().expect("wait");
+            }
+        } else if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    Followed {
+        status,
+        high_water_kb,
+        ticks,
+    }
+}
+
+/// A `KEY:   N kB` line of `/proc/PID/status`, in kB; `None` once the process has gone (a
+/// zombie has no memory lines).
+fn status_kb(status_file: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(status_file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn plotward(sandbox: &Sandbox, dir: &Path, args: &[&str]) -> Command {
@@ -254,6 +286,12 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn main() {
     let settings = settings();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(org) = org::Org::from_args(&args) {
+        let parallelism = settings.parallelism.iter().copied().max().unwrap_or(32);
+        org::run(&org, settings.latency_ms, parallelism);
+        return;
+    }
     println!("## Sandbox throughput (no latency, 32 connections, one client core)\n");
     println!("| request | requests/s |\n| --- | --- |");
     println!(

@@ -307,9 +307,13 @@ async fn run_due(
     pulse: &Mutex<Pulse>,
 ) -> usize {
     let now = tokio::time::Instant::now();
-    let due: Vec<usize> = (0..accounts.len())
+    let mut due: Vec<usize> = (0..accounts.len())
         .filter(|&i| schedules[i].due <= now)
         .collect();
+    // Longest waiting first. In policy order, the last accounts of a long round always end
+    // last, are not yet due when the next round starts, and so ran half as often as the first
+    // (1,000 accounts: 31 cycles against 63 over the same minutes).
+    due.sort_by_key(|&i| schedules[i].due);
     let servers = Servers::new(context.live.parallelism);
     let at_once = context.live.parallelism.saturating_mul(2).max(2);
     let servers = &servers;
