@@ -109,7 +109,11 @@ impl<'a> Scanner<'a> {
     }
 
     /// An array at `depth`, calling `element` with the scanner placed on each element.
-    fn array(&mut self, depth: usize, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+    fn array(
+        &mut self,
+        depth: usize,
+        mut element: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -234,6 +238,10 @@ impl<'a> Scanner<'a> {
     }
 
     /// `null` as `Some(None)`, else the value `read` reads.
+    #[expect(
+        clippy::option_option,
+        reason = "the outer `None` gives the page to serde_json, the inner one is a `null`"
+    )]
     fn nullable<T>(&mut self, read: fn(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.bytes[self.pos..].starts_with(b"null") {
             self.pos += 4;
@@ -405,7 +413,8 @@ const fn below(word: u64, limit: u8) -> u64 {
 pub(super) fn find_special(bytes: &[u8], mut at: usize) -> Option<usize> {
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let found = below(word ^ splat(b'"'), 1) | below(word ^ splat(b'\\'), 1) | below(word, 0x20);
+        let found =
+            below(word ^ splat(b'"'), 1) | below(word ^ splat(b'\\'), 1) | below(word, 0x20);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
         }

@@ -635,9 +635,7 @@ fn the_scan_leaves_what_it_is_unsure_of_to_serde_json() {
 /// A byte a mutation may insert or put in place of another: JSON's structure, escapes,
 /// digits, letters of the literals, a control character, a high byte.
 fn mutation_byte() -> impl Strategy<Value = u8> {
-    prop::sample::select(
-        b"{}[]:,\"\\/-+.0123456789eEtrufalsn ubx\t\n\x00\x1f\xc3\xa9".to_vec(),
-    )
+    prop::sample::select(b"{}[]:,\"\\/-+.0123456789eEtrufalsn ubx\t\n\x00\x1f\xc3\xa9".to_vec())
 }
 
 proptest! {
@@ -668,10 +666,10 @@ proptest! {
             .map_err(|err| err.to_string())
             .and_then(|text| serde_json::from_str::<ListPage>(text).map_err(|err| err.to_string()))
             .map(|p| format!("{p:?}"));
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            if let Some(scanned) = scan::scan_page(text) {
-                prop_assert_eq!(Ok(format!("{scanned:?}")), reference.clone());
-            }
+        if let Ok(text) = std::str::from_utf8(&bytes)
+            && let Some(scanned) = scan::scan_page(text)
+        {
+            prop_assert_eq!(Ok(format!("{scanned:?}")), reference.clone());
         }
         let ours = parse_page(&bytes).map(|p| format!("{p:?}"));
         prop_assert_eq!(ours.is_ok(), reference.is_ok());
