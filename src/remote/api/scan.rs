@@ -182,7 +182,9 @@ impl<'a> Scanner<'a> {
     /// `results`: an array of file objects (an element written any other way is left to
     /// `serde_json`).
     fn results(&mut self) -> Option<Vec<ListedFile>> {
-        let mut files = Vec::new();
+        // Room for the page size plotward asks for, so a full page is never moved while it
+        // grows; a larger page grows as any vector does.
+        let mut files = Vec::with_capacity(super::PAGE_SIZE);
         self.array(3, |scanner| {
             files.push(scanner.file()?);
             Some(())
