@@ -83,6 +83,11 @@ pub fn escape_json(json: &str) -> Cow<'_, str> {
 /// Whether a character is shown as an escape: control characters, bidirectional controls,
 /// line and paragraph separators, and characters that print as nothing.
 pub fn needs_escape(c: char) -> bool {
+    // Every bidirectional control and invisible character lies above ASCII; an ASCII
+    // character (most of any report) is settled by one comparison.
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     c.is_control() || is_bidi_control(c) || is_invisible(c)
 }
 
@@ -161,6 +166,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn the_ascii_shortcut_flags_what_the_full_rule_flags() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let full = c.is_control() || is_bidi_control(c) || is_invisible(c);
+            assert_eq!(needs_escape(c), full, "{:x}", u32::from(c));
+        }
+    }
 
     #[test]
     fn controls_and_overrides_become_visible() {

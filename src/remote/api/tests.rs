@@ -566,3 +566,145 @@ fn the_current_user_answer_is_checked_before_it_is_believed() {
             .contains("longer than 256 bytes")
     );
 }
+
+/// A page shaped like the API's (and the sandbox's): every documented field, nested objects
+/// and arrays, escapes, a trashed file, a file of another user.
+fn realistic_page() -> String {
+    r#"{"fid":"alice:-1","filename":"","children":{"count":3,"next":"http://h/v2/folders/all?user=alice&page=2&page_size=3","previous":null,"results":[
+ {"fid":"alice:1","filename":"caf\u00e9 \"q\" \\ \/","filetype":"plot","owner":"alice","parent":-1,"parented":false,"world_readable":true,"share_key_enabled":false,"share_key":null,"web_url":"http://h/~alice/1/","embed_url":"http://h/~alice/1.embed","api_urls":{"files":"http://h/v2/files/alice:1","plots":"http://h/v2/plots/alice:1"},"files_url":"","creation_time":"2026-01-01T00:00:00.000Z","date_modified":"2026-01-02T00:00:00.000Z","image_urls":{},"img_url":"","preview":"","references":[],"referencers":[],"collaborators":{"count":0,"next":null,"previous":null,"results":[]},"comments":null,"views":12,"title":"t\ud83d\ude00","is_theme":false,"is_template":false,"metadata":{"a":[1,-2.5e3,0.0,1E+2,{"b":[true,false,null,"\u0000"]}]}},
+ {"fid":"alice:2","deleted":true,"filename":null,"parent":null},
+ {"fid":"bob:7","filename":"x","filetype":"fold","parent":0,"world_readable":false}
+]}}"#
+    .to_owned()
+}
+
+#[test]
+fn the_scan_reads_a_realistic_page_as_serde_json_does() {
+    let text = realistic_page();
+    let scanned = scan::scan_page(&text).expect("the fast path reads an ordinary page");
+    let reference: ListPage = serde_json::from_str(&text).unwrap();
+    assert_eq!(format!("{scanned:?}"), format!("{reference:?}"));
+    assert_eq!(
+        scanned.children.results[0].filename.as_deref(),
+        Some("café \"q\" \\ /")
+    );
+}
+
+#[test]
+fn the_scan_leaves_what_it_is_unsure_of_to_serde_json() {
+    // Accepted by serde_json, but not by the scan: an escaped key, a struct written as an
+    // array, `-0`, deep nesting in an unread value (serde_json does not count the depth of
+    // what it ignores). parse_page still reads them as serde_json does.
+    let deep = format!(
+        r#"{{"children":{{"count":0,"next":null,"results":[],"x":{}1{}}}}}"#,
+        "[".repeat(130),
+        "]".repeat(130)
+    );
+    for text in [
+        r#"{"children":{"c\u006funt":1,"next":null,"results":[{"fid":"a:1"}]}}"#,
+        r#"{"children":[1,null,[["a:1"]]]}"#,
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:1","parent":-0}]}}"#,
+        &deep,
+    ] {
+        assert!(scan::scan_page(text).is_none(), "{text}");
+        let reference = serde_json::from_str::<ListPage>(text).map(|p| format!("{p:?}"));
+        let ours = parse_page(text.as_bytes()).map(|p| format!("{p:?}"));
+        assert_eq!(ours.is_ok(), reference.is_ok(), "{text}");
+        if let (Ok(ours), Ok(reference)) = (ours, reference) {
+            assert_eq!(ours, reference);
+        }
+    }
+    // Refused by serde_json, and so by the scan: a repeated wanted field (even after a
+    // null), a lone surrogate in a wanted string, a bad escape or raw control character in
+    // an unread one, a trailing comma, a number with a leading zero, a fractional count.
+    for text in [
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:1","parent":null,"parent":2}]}}"#,
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:\ud800"}]}}"#,
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:1","x":"\q"}]}}"#,
+        "{\"children\":{\"count\":1,\"next\":null,\"results\":[{\"fid\":\"a:1\",\"x\":\"\t\"}]}}",
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:1",}]}}"#,
+        r#"{"children":{"count":1,"next":null,"results":[{"fid":"a:1","x":01}]}}"#,
+        r#"{"children":{"count":1.0,"next":null,"results":[]}}"#,
+    ] {
+        assert!(scan::scan_page(text).is_none(), "{text}");
+        assert!(serde_json::from_str::<ListPage>(text).is_err(), "{text}");
+        assert!(parse_page(text.as_bytes()).is_err(), "{text}");
+    }
+}
+
+/// A byte a mutation may insert or put in place of another: JSON's structure, escapes,
+/// digits, letters of the literals, a control character, a high byte.
+fn mutation_byte() -> impl Strategy<Value = u8> {
+    prop::sample::select(b"{}[]:,\"\\/-+.0123456789eEtrufalsn ubx\t\n\x00\x1f\xc3\xa9".to_vec())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Whatever a page becomes under a few edits (bytes deleted, inserted, replaced, the
+    /// text cut short), the scan either leaves it to serde_json or reads exactly what
+    /// serde_json reads; and parse_page answers as serde_json does.
+    #[test]
+    fn the_scan_never_accepts_what_serde_json_would_not(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0..4u8, mutation_byte()), 1..4),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        let mut bytes = realistic_page().into_bytes();
+        for (at, kind, byte) in edits {
+            let at = at.index(bytes.len());
+            match kind {
+                0 => { bytes.remove(at); }
+                1 => bytes.insert(at, byte),
+                _ => bytes[at] = byte,
+            }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        // Today's reading (before the scan): UTF-8 checked in bulk, then serde_json.
+        let reference = std::str::from_utf8(&bytes)
+            .map_err(|err| err.to_string())
+            .and_then(|text| serde_json::from_str::<ListPage>(text).map_err(|err| err.to_string()))
+            .map(|p| format!("{p:?}"));
+        if let Ok(text) = std::str::from_utf8(&bytes)
+            && let Some(scanned) = scan::scan_page(text)
+        {
+            prop_assert_eq!(Ok(format!("{scanned:?}")), reference.clone());
+        }
+        let ours = parse_page(&bytes).map(|p| format!("{p:?}"));
+        prop_assert_eq!(ours.is_ok(), reference.is_ok());
+        if let (Ok(ours), Ok(reference)) = (ours, reference) {
+            prop_assert_eq!(ours, reference);
+        }
+    }
+
+    /// The word-at-a-time search finds the first quote, backslash or control byte, as a
+    /// byte-by-byte search does, from any start.
+    #[test]
+    fn the_string_search_finds_what_a_byte_loop_finds(
+        bytes in proptest::collection::vec(prop::sample::select(b"a\"\\\x00\x1f\x20\x21\x5b\x5d\x7f\x80\xff".to_vec()), 0..40),
+        from in 0..45usize,
+    ) {
+        let naive = bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20))
+            .map(|offset| from + offset);
+        prop_assert_eq!(scan::find_special(&bytes, from), naive);
+    }
+
+    /// Arbitrary text: the scan never accepts what serde_json refuses, nor reads it otherwise.
+    #[test]
+    fn the_scan_agrees_with_serde_json_on_arbitrary_text(
+        text in "[{}\\[\\]:,\"\\\\a-z0-9. -]{0,120}",
+        bytes in proptest::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let framed = format!(r#"{{"children":{{"count":1,"next":null,"results":[{text}]}}}}"#);
+        let lossy = String::from_utf8_lossy(&bytes).into_owned();
+        for candidate in [text.as_str(), framed.as_str(), lossy.as_str()] {
+            if let Some(scanned) = scan::scan_page(candidate) {
+                let reference = serde_json::from_str::<ListPage>(candidate).map(|p| format!("{p:?}"));
+                prop_assert_eq!(Ok(format!("{scanned:?}")), reference.map_err(|e| e.to_string()));
+            }
+        }
+    }
+}
