@@ -114,14 +114,16 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// `plotward ARGS --parallelism P -p POLICY...` in the policies' directory, with nothing
-    /// of the bench's environment but one key variable per account.
+    /// of the bench's environment but the configured server (which the policies' `server:`
+    /// must be) and one key variable per account.
     fn plotward(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_plotward"));
         command
             .args(args)
             .args(["--parallelism", &self.parallelism.to_string()])
             .current_dir(self.dir)
-            .env_clear();
+            .env_clear()
+            .env("PLOTLY_API_DOMAIN", self.sandbox.url());
         for policy in self.policies {
             command.args(["-p", policy]);
         }
