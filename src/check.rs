@@ -51,6 +51,9 @@ pub(crate) struct Report {
     pub dead_patterns: Vec<crate::plan::DeadPattern>,
     /// Every file the check covers, by top-level folder and the level the world sees.
     pub exposure: Tally,
+    /// Compliant files judged and then dropped by [`Report::keep_violations_only`]: still
+    /// counted by [`Report::files_judged`].
+    pub compliant_dropped: usize,
 }
 
 /// How many files the world sees at each level.
@@ -160,7 +163,15 @@ impl Report {
     /// dead rules: what a run over many accounts keeps of each for its exposure report, so
     /// memory follows the violations rather than the files.
     pub(crate) fn keep_violations_only(&mut self) {
+        let before = self.judged.len();
         self.judged.retain(|judged| !judged.findings.is_empty());
+        self.compliant_dropped += before - self.judged.len();
+    }
+
+    /// How many files the check judged, those dropped as compliant included: what every
+    /// report says ("N violations in M files"), whether or not it kept them.
+    pub(crate) fn files_judged(&self) -> usize {
+        self.judged.len() + self.compliant_dropped
     }
 
     /// Whether nothing is wrong: no finding, and no listed file left unjudged.
@@ -233,6 +244,7 @@ pub(crate) fn check(plan: &Plan, guardrails: &Guardrails) -> Report {
         coverage: plan.coverage,
         dead_rules: plan.dead_rules.clone(),
         dead_patterns: plan.dead_patterns.clone(),
+        compliant_dropped: 0,
     }
 }
 
@@ -266,6 +278,17 @@ pub(crate) fn example_report() -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeping_only_the_violations_still_counts_every_file_judged() {
+        let mut report = example_report();
+        let (files, counts) = (report.files_judged(), report.counts());
+        assert_eq!(files, 3);
+        report.keep_violations_only();
+        assert_eq!(report.judged.len(), 2, "finance/ok is dropped");
+        assert_eq!(report.files_judged(), files);
+        assert_eq!(report.counts(), counts);
+    }
 
     #[test]
     fn drift_and_never_public_are_both_found() {

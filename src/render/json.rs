@@ -162,7 +162,7 @@ pub(crate) fn check_json(report: &Report, policy: &str, source: Source) -> Check
         compliant: report.is_compliant(),
         targets: Vec::new(),
         summary: CheckSummaryJson {
-            files: report.judged.len(),
+            files: report.files_judged(),
             violations: drift + never_public,
             drift,
             never_public,

@@ -452,7 +452,7 @@ pub(crate) fn check_summary_line(report: &crate::check::Report) -> String {
 
 /// The check's summary line without the dead-rule and dead-pattern counts.
 fn verdict(report: &crate::check::Report) -> String {
-    let files = report.judged.len();
+    let files = report.files_judged();
     if report.findings().next().is_none() && report.coverage.unplaced > 0 {
         return format!(
             "Check: not compliant: no violations in {files} files judged, but {} listed \

@@ -513,3 +513,20 @@ fn validate_never_shows_a_secret_written_in_an_account_block() {
             .status(1);
     }
 }
+
+#[test]
+fn an_account_reads_the_same_file_count_in_the_exposure_report_alone_and_among_others() {
+    let sandbox = three_accounts();
+    // Carol's one file is compliant: a report over several accounts keeps only violations,
+    // but must still count it.
+    let alone = three(&sandbox)
+        .args(["check", "--format", "html", "-p", "c.yaml"])
+        .status(0);
+    assert!(alone.stdout.contains("Compliant, 1 files."), "{}", alone.stdout);
+    let among = three(&sandbox)
+        .args(["check", "--format", "html"])
+        .args(POLICIES)
+        .status(2);
+    let carol = &among.stdout[among.stdout.find("id=\"account-3\"").unwrap()..];
+    assert!(carol.contains("Compliant, 1 files."), "{carol}");
+}
