@@ -526,6 +526,13 @@ pub(super) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
             let plain = (Painter::new(false), checked_at);
             sections::checks(&checks, config.format, plain, &mut bytes)?;
             super::write_atomically(path, &bytes)?;
+            // The report went to a file: a failed account must still show where someone runs
+            // the command, as the error of a single policy does.
+            for section in &checks {
+                if let Err(reason) = &section.result {
+                    sections::stderr_failure(&section.label, reason, io.err)?;
+                }
+            }
         }
         None => sections::checks(&checks, config.format, (io.out_painter, checked_at), io.out)?,
     }

@@ -624,6 +624,16 @@ pub(crate) fn stderr_header(label: &Label, out: &mut dyn Write) -> io::Result<()
     writeln!(out, "account {}:", label.words())
 }
 
+/// On stderr, when the report went to `--out`: an account that could not be run, and why.
+pub(crate) fn stderr_failure(label: &Label, reason: &str, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "error: account {} failed: {}",
+        label.words(),
+        plotward_visible::escape(reason)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

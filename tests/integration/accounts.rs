@@ -367,8 +367,12 @@ fn the_exposure_report_over_three_accounts_has_a_section_each_and_never_reads_co
         .env("KEY_CAROL", "carol-wrong-key-91c2")
         .args(["check", "--format", "html", "--out", "report.html"])
         .args(POLICIES)
+        .stderr_contains("error: account carol on")
+        .stderr_lacks("carol-wrong-key-91c2")
         .status(1);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // Only the failed account is named on stderr.
+    assert!(!run.stderr.contains("account alice on"), "{}", run.stderr);
     let html = run.read("report.html");
     // One section per account, in policy order; the failed one says so, without the key.
     let at = |n: usize| html.find(&format!("id=\"account-{n}\"")).unwrap();
@@ -522,7 +526,11 @@ fn an_account_reads_the_same_file_count_in_the_exposure_report_alone_and_among_o
     let alone = three(&sandbox)
         .args(["check", "--format", "html", "-p", "c.yaml"])
         .status(0);
-    assert!(alone.stdout.contains("Compliant, 1 files."), "{}", alone.stdout);
+    assert!(
+        alone.stdout.contains("Compliant, 1 files."),
+        "{}",
+        alone.stdout
+    );
     let among = three(&sandbox)
         .args(["check", "--format", "html"])
         .args(POLICIES)
