@@ -638,6 +638,14 @@ pub(crate) fn stderr_failure(label: &Label, reason: &str, out: &mut dyn Write) -
 mod tests {
     use super::*;
 
+    /// A check over `sections` in text, uncoloured.
+    fn checks_text(sections: &[CheckSection]) -> String {
+        let mut out = Vec::new();
+        let plain = (Painter::new(false), std::time::SystemTime::UNIX_EPOCH);
+        checks(sections, CheckFormat::Text, plain, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     fn label(user: &str) -> Label {
         Label {
             user: user.to_owned(),
@@ -652,15 +660,7 @@ mod tests {
             label: label("ops\u{202e}"),
             result: Err("the server refused the key".to_owned()),
         }];
-        let mut out = Vec::new();
-        checks(
-            &sections,
-            CheckFormat::Text,
-            (Painter::new(false), std::time::SystemTime::UNIX_EPOCH),
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = checks_text(&sections);
         assert!(
             text.starts_with("Account ops\\u{202e} on https://plotly.example.com"),
             "{text}"
@@ -710,15 +710,7 @@ mod tests {
             },
         ];
         assert!(!checks_document(&sections).compliant);
-        let mut out = Vec::new();
-        checks(
-            &sections,
-            CheckFormat::Text,
-            (Painter::new(false), std::time::SystemTime::UNIX_EPOCH),
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = checks_text(&sections);
         assert!(
             text.contains("2 accounts not compliant without violations"),
             "{text}"

@@ -139,58 +139,21 @@ fn several_policies_without_a_terminal_or_approval_write_nothing() {
     assert!(api.requests().is_empty(), "asked before any request");
 }
 
-/// Runs plotward under a pseudo-terminal (`script`), typing `input`, with the three keys.
+/// Runs plotward under a pseudo-terminal (`script`) in `dir`, typing `input`, with the three
+/// keys.
 fn on_terminal(
     sandbox: &Sandbox,
     dir: &std::path::Path,
     args: &str,
     input: &str,
 ) -> (Option<i32>, String) {
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
-    let command = format!("{} {args}", env!("CARGO_BIN_EXE_plotward"));
-    let mut guard = crate::harness::ChildGuard(
-        Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TERM", "xterm")
-            .env("PLOTLY_API_DOMAIN", sandbox.url())
-            .env("KEY_ALICE", "alice-key")
-            .env("KEY_BOB", "bob-key")
-            .env("KEY_CAROL", "carol-key")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run script(1)"),
-    );
-    let child = &mut guard.0;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "plotward hung on a terminal"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    (status.code(), text)
+    let env = [
+        ("PLOTLY_API_DOMAIN", sandbox.url()),
+        ("KEY_ALICE", "alice-key"),
+        ("KEY_BOB", "bob-key"),
+        ("KEY_CAROL", "carol-key"),
+    ];
+    crate::harness::on_terminal(Some(dir), args, input, &env)
 }
 
 #[test]

@@ -378,3 +378,56 @@ where
     assert!(url.starts_with("http://127.0.0.1:"), "{first}");
     SandboxProcess { guard, url, lines }
 }
+
+/// Runs `plotward ARGS` under a pseudo-terminal (`script` from util-linux) in `dir` (the test's
+/// own directory when `None`), with a cleared environment but for `PATH`, `TERM` and `env`,
+/// typing `input`; returns the exit code and the terminal's text. Bounded: a hang fails the
+/// test instead of CI.
+pub(crate) fn on_terminal(
+    dir: Option<&Path>,
+    args: &str,
+    input: &str,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    use std::io::Read;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_plotward"));
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    if let Some(dir) = dir {
+        script.current_dir(dir);
+    }
+    let mut guard = ChildGuard(script.spawn().expect("run script(1)"));
+    let child = &mut guard.0;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "plotward hung on a terminal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    (status.code(), text)
+}

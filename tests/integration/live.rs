@@ -728,57 +728,19 @@ fn on_terminal(sandbox: &Sandbox, args: &str, input: &str) -> (Option<i32>, Stri
     on_terminal_with(sandbox, args, input, &[])
 }
 
-/// Runs plotward on a pseudo-terminal (`script`), with extra environment variables.
+/// Runs plotward on a pseudo-terminal (`script`) as alice, with extra environment variables.
 fn on_terminal_with(
     sandbox: &Sandbox,
     args: &str,
     input: &str,
     env: &[(&str, &str)],
 ) -> (Option<i32>, String) {
-    use std::io::{Read, Write};
-    use std::process::{Command, Stdio};
-    let command = format!("{} {args}", env!("CARGO_BIN_EXE_plotward"));
-    let mut guard = crate::harness::ChildGuard(
-        Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TERM", "xterm")
-            .env("PLOTLY_API_DOMAIN", sandbox.url())
-            .env("PLOTLY_USERNAME", "alice")
-            .env("PLOTLY_API_KEY", "alice-key")
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run script(1)"),
-    );
-    let child = &mut guard.0;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "plotward hung on a terminal"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    (status.code(), text)
+    let alice = [
+        ("PLOTLY_API_DOMAIN", sandbox.url()),
+        ("PLOTLY_USERNAME", "alice"),
+        ("PLOTLY_API_KEY", "alice-key"),
+    ];
+    crate::harness::on_terminal(None, args, input, &[&alice[..], env].concat())
 }
 
 #[test]
