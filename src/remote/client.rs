@@ -629,7 +629,7 @@ impl Client {
         let mut by_number = true;
         let (files, unproven) = loop {
             let pass = self.list_pass(parallelism, progress, by_number).await?;
-            let listed = api::distinct(&pass.files);
+            let listed = api::distinct(&pass.files, &self.username);
             if listed == pass.count {
                 break (pass.files, None);
             }
@@ -649,8 +649,7 @@ impl Client {
             break (pass.files, Some(mismatch));
         };
         progress.finish_and_clear();
-        let built = api::build_inventory(&files, &self.username).map_err(RemoteError::Listing)?;
-        drop(files);
+        let built = api::build_inventory(files, &self.username).map_err(RemoteError::Listing)?;
         let coverage = Coverage {
             foreign_skipped: built.foreign.len(),
             unplaced: built.unplaced.len(),

@@ -26,24 +26,31 @@ pub(crate) enum FidCheck {
 }
 
 impl Fid {
-    /// Classifies a fid against the managed user.
+    /// Classifies a fid against the managed user, `user` being a name [`is_username`]
+    /// accepts (configuration checks it before any request). Runs once per listed file, so
+    /// the managed user's own fids (nearly all of a listing) are settled by one comparison of
+    /// the owner and one pass over the digits.
     pub(crate) fn check(text: &str, user: &str) -> FidCheck {
+        // `user` holds no `:`, so a fid that starts with `user:` splits right there.
+        if let Some(number) = text
+            .strip_prefix(user)
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
+            return canonical_number(number).map_or(FidCheck::Malformed, FidCheck::Own);
+        }
         let Some((owner, number)) = text.split_once(':') else {
             return FidCheck::Malformed;
         };
-        // Canonical decimal only: `alice:01` would name `alice:1` a second time.
-        let digits = !number.is_empty()
-            && number.len() <= 19
-            && number.bytes().all(|b| b.is_ascii_digit())
-            && (number == "0" || !number.starts_with('0'));
-        let idlocal = number.parse::<u64>().ok().filter(|n| *n <= MAX_IDLOCAL);
-        let owner_ok = is_username(owner);
-        match (digits && owner_ok, idlocal) {
-            (true, Some(idlocal)) if owner == user => {
-                FidCheck::Own(i64::try_from(idlocal).unwrap_or(i64::MAX))
-            }
-            (true, Some(_)) => FidCheck::Foreign,
-            _ => FidCheck::Malformed,
+        let Some(idlocal) = canonical_number(number) else {
+            return FidCheck::Malformed;
+        };
+        if owner == user {
+            // The configured user was checked by `is_username` when it was configured.
+            FidCheck::Own(idlocal)
+        } else if is_username(owner) {
+            FidCheck::Foreign
+        } else {
+            FidCheck::Malformed
         }
     }
 
@@ -68,6 +75,28 @@ impl Fid {
     pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// The number of a fid, written in canonical decimal (`alice:01` would name `alice:1` a second
+/// time) and at most [`MAX_IDLOCAL`]; read in the same pass that checks the digits.
+fn canonical_number(number: &str) -> Option<i64> {
+    let bytes = number.as_bytes();
+    if bytes.is_empty() || bytes.len() > 19 || (bytes.len() > 1 && bytes[0] == b'0') {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &byte in bytes {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        // Nineteen digits fit in a `u64`; only the bound below can be passed.
+        value = value * 10 + u64::from(digit);
+    }
+    if value > MAX_IDLOCAL {
+        return None;
+    }
+    i64::try_from(value).ok()
 }
 
 /// The one rule for user names, kept in the inventory (the core) so a policy's `account:`

@@ -15,7 +15,7 @@ fn listed(fid: &str, name: &str, filetype: &str, parent: i64) -> ListedFile {
     ListedFile {
         fid: fid.into(),
         filename: Some(name.into()),
-        filetype: Some(filetype.into()),
+        filetype: Some(filetype.to_owned().into()),
         parent: Some(parent),
         world_readable: Some(false),
         share_key_enabled: Some(false),
@@ -113,6 +113,31 @@ fn only_the_managed_users_well_formed_fids_become_urls() {
     ] {
         assert_eq!(Fid::check(bad, "alice"), FidCheck::Malformed, "{bad}");
         assert!(Fid::parse(bad, "alice").is_err(), "{bad}");
+    }
+}
+
+proptest! {
+    /// The fast classification agrees with the rule written out plainly: owner a username,
+    /// number canonical decimal within `i64`.
+    #[test]
+    fn fid_check_agrees_with_the_plain_rule(
+        owner in "[a-c:/% ]{0,3}|alice",
+        number in "[0-9]{0,21}|-1|\\+1| 1|1:2",
+    ) {
+        let text = format!("{owner}:{number}");
+        let plain = {
+            let canonical = !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+                && (number == "0" || !number.starts_with('0'));
+            match number.parse::<i64>() {
+                Ok(idlocal) if canonical && is_username(&owner) && owner == "alice" => {
+                    FidCheck::Own(idlocal)
+                }
+                Ok(_) if canonical && is_username(&owner) => FidCheck::Foreign,
+                _ => FidCheck::Malformed,
+            }
+        };
+        prop_assert_eq!(Fid::check(&text, "alice"), plain);
     }
 }
 
@@ -289,7 +314,7 @@ fn inventory_paths_come_from_the_folder_tree() {
         },
         listed("a:4", "revenue", "plot", 3),
     ];
-    let built = build_inventory(&files, "a").unwrap();
+    let built = build_inventory(files.clone(), "a").unwrap();
     let paths: Vec<(&str, &str)> = built
         .inventory
         .files()
@@ -316,6 +341,39 @@ fn inventory_paths_come_from_the_folder_tree() {
 }
 
 #[test]
+fn distinct_counts_each_fid_once_whoever_owns_it() {
+    let files = [
+        listed("a:2", "x", "plot", -1),
+        listed("a:1", "y", "plot", -1),
+        listed("a:2", "x", "plot", -1),
+        listed("bob:2", "z", "plot", -1),
+        listed("bob:2", "z", "plot", -1),
+        listed("a:01", "w", "plot", -1),
+        listed("a:0", "v", "plot", -1),
+    ];
+    // a:2, a:1, bob:2, a:01 (malformed, counted by its text), a:0.
+    assert_eq!(distinct(&files, "a"), 5);
+    assert_eq!(distinct(&[], "a"), 0);
+}
+
+proptest! {
+    /// The set of numbers agrees with a hash set, for numbers inside and far outside its
+    /// bitmap, negative ones included.
+    #[test]
+    fn numbers_agree_with_a_hash_set(
+        listing in 0..300usize,
+        numbers in proptest::collection::vec(prop_oneof![0..700i64, any::<i64>()], 0..300),
+    ) {
+        let mut ours = Numbers::for_listing(listing);
+        let mut reference = HashSet::new();
+        for number in numbers {
+            prop_assert_eq!(ours.insert(number), reference.insert(number));
+            prop_assert_eq!(ours.len(), reference.len());
+        }
+    }
+}
+
+#[test]
 fn other_users_files_are_skipped_and_counted_not_fatal() {
     let files = vec![
         listed("a:1", "mine", "plot", -1),
@@ -327,7 +385,7 @@ fn other_users_files_are_skipped_and_counted_not_fatal() {
         listed("carol:2", "also", "plot", -1),
         listed("bob:7", "theirs", "plot", -1),
     ];
-    let built = build_inventory(&files, "a").unwrap();
+    let built = build_inventory(files.clone(), "a").unwrap();
     assert_eq!(built.inventory.len(), 1);
     assert_eq!(built.foreign, ["bob:7", "carol:2"]);
 }
@@ -336,17 +394,17 @@ fn other_users_files_are_skipped_and_counted_not_fatal() {
 fn a_missing_field_of_an_own_file_is_an_error_naming_it_not_a_guess() {
     let mut file = listed("a:1", "x", "plot", -1);
     file.share_key_enabled = None;
-    let err = build_inventory(&[file], "a").unwrap_err();
+    let err = build_inventory(vec![file], "a").unwrap_err();
     assert!(
         err.contains("a:1") && err.contains("share_key_enabled"),
         "{err}"
     );
     let mut file = listed("a:2", "x", "plot", -1);
     file.parent = None;
-    let err = build_inventory(&[file], "a").unwrap_err();
+    let err = build_inventory(vec![file], "a").unwrap_err();
     assert!(err.contains("a:2") && err.contains("`parent`"), "{err}");
     let file = listed("a:3", "x/y", "plot", -1);
-    let err = build_inventory(&[file], "a").unwrap_err();
+    let err = build_inventory(vec![file], "a").unwrap_err();
     assert!(err.contains("a:3"), "{err}");
 }
 
@@ -356,7 +414,7 @@ fn a_malformed_fid_fails_the_whole_listing() {
         listed("a:1", "fine", "plot", -1),
         listed("a:1/../../users/current", "x", "plot", -1),
     ];
-    let err = build_inventory(&files, "a").unwrap_err();
+    let err = build_inventory(files.clone(), "a").unwrap_err();
     assert!(err.contains("a:1/../../users/current"), "{err}");
 }
 
@@ -367,7 +425,7 @@ fn folder_loops_do_not_hang() {
         listed("a:2", "y", "fold", 1),
         listed("a:3", "z", "plot", 1),
     ];
-    let built = build_inventory(&files, "a").unwrap();
+    let built = build_inventory(files.clone(), "a").unwrap();
     assert!(built.inventory.files().is_empty());
     assert_eq!(built.unplaced.len(), 3);
 }
@@ -492,14 +550,14 @@ proptest! {
             .map(|(fid, name, filetype, parent, public)| ListedFile {
                 fid: fid.clone(),
                 filename: Some(name.clone()),
-                filetype: Some((*filetype).clone()),
+                filetype: Some((*filetype).clone().into()),
                 parent: Some(*parent),
                 world_readable: Some(*public),
                 share_key_enabled: Some(false),
                 deleted: None,
             })
             .collect();
-        if let Ok(built) = build_inventory(&files, "a") {
+        if let Ok(built) = build_inventory(files.clone(), "a") {
             for file in built.inventory.files() {
                 prop_assert!(matches!(Fid::check(&file.fid, "a"), FidCheck::Own(_)));
                 prop_assert!(crate::inventory::check_path(&file.path).is_ok());
@@ -524,7 +582,7 @@ fn deep_nesting_cannot_grow_paths_without_bound() {
         .collect();
     files[0].parent = Some(-1);
     files.push(listed("a:11", "leaf", "plot", 10));
-    let err = build_inventory(&files, "a").unwrap_err();
+    let err = build_inventory(files.clone(), "a").unwrap_err();
     assert!(
         err.contains("a:5 under a path longer than 4096 bytes"),
         "{err}"
@@ -690,6 +748,22 @@ proptest! {
             .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20))
             .map(|offset| from + offset);
         prop_assert_eq!(scan::find_special(&bytes, from), naive);
+    }
+
+    /// The quote search of plain pages finds the first quote, as a byte loop does; and a page
+    /// is plain exactly when it holds no backslash and no control byte.
+    #[test]
+    fn the_quote_search_and_the_plain_test_agree_with_byte_loops(
+        bytes in proptest::collection::vec(prop::sample::select(b"a\"\\\x00\x09\x1f\x20\x7f\x80\xff".to_vec()), 0..200),
+        from in 0..205usize,
+    ) {
+        let naive = bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'"'))
+            .map(|offset| from + offset);
+        prop_assert_eq!(scan::find_quote(&bytes, from), naive);
+        let plain = !bytes.iter().any(|&b| b == b'\\' || b < 0x20);
+        prop_assert_eq!(scan::is_plain(&bytes), plain);
     }
 
     /// Arbitrary text: the scan never accepts what serde_json refuses, nor reads it otherwise.
