@@ -362,9 +362,9 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     Ok(exit)
 }
 
-/// Shows every account's plan, each through its own view (as `show` would), then the total;
-/// gives the sections back for `--out`. `show` of the saved plan calls it with the options
-/// `plan` used, so both print the same bytes.
+/// Shows the grand total, then every account's plan, each through its own view (as `show`
+/// would), then the sums once more; gives the sections back for `--out`. `show` of the saved
+/// plan calls it with the options `plan` used, so both print the same bytes.
 pub(super) fn show_plans(
     plans: Vec<PlanSection>,
     (format, options): (Format, ShowOptions),
@@ -376,7 +376,14 @@ pub(super) fn show_plans(
         render::json::write(&document, out)?;
         return Ok(back_to_sections(document));
     }
+    if format == Format::Markdown {
+        return show_plans_markdown(plans, &options, out);
+    }
     let framing = sections::Framing::of_plan(format);
+    sections::plans_total_words(&plans, framing, out)?;
+    if framing == sections::Framing::Text {
+        writeln!(out)?;
+    }
     let mut shown = Vec::with_capacity(plans.len());
     for section in plans {
         sections::header(&section.label, framing, painter, out)?;
@@ -397,8 +404,63 @@ pub(super) fn show_plans(
             result,
         });
     }
-    sections::plans_total_words(&shown, framing, out)?;
+    sections::plans_closing(&shown, framing, out)?;
     Ok(shown)
+}
+
+/// The plans of several accounts as one comment under the Markdown cap: the total, then each
+/// account's heading and its plan cut to its share (`render::accounts::write_shared`).
+fn show_plans_markdown(
+    plans: Vec<PlanSection>,
+    options: &ShowOptions,
+    out: &mut dyn std::io::Write,
+) -> Result<Vec<PlanSection>, Error> {
+    let framing = sections::Framing::Markdown;
+    let mut total = Vec::new();
+    sections::plans_total_words(&plans, framing, &mut total)?;
+    total.push(b'\n');
+    let mut closing = Vec::new();
+    sections::plans_closing(&plans, framing, &mut closing)?;
+    let mut views = Vec::with_capacity(plans.len());
+    for section in plans {
+        let result = match section.result {
+            Ok(file) => Ok(PlanView::new(file, options.clone()).map_err(Error::Unshowable)?),
+            Err(error) => Err(error),
+        };
+        views.push((section.label, result));
+    }
+    let mut parts = Vec::with_capacity(views.len());
+    for (label, result) in &views {
+        let mut head = Vec::new();
+        sections::header(label, framing, Painter::new(false), &mut head)?;
+        let body: Option<sections::Body<'_>> = match result {
+            Ok(view) => Some(Box::new(move |cap| {
+                let mut text = Vec::new();
+                render::markdown::plan_within(view, cap, &mut text)?;
+                Ok(text)
+            })),
+            Err(error) => {
+                sections::failed(error, framing, &mut head)?;
+                None
+            }
+        };
+        parts.push(sections::Part { head, body });
+    }
+    let whole = render::markdown::where_plans_are(options);
+    let frame = sections::Frame {
+        total: &total,
+        closing: &closing,
+        whole: &whole,
+    };
+    sections::write_shared(&frame, &parts, out)?;
+    drop(parts);
+    Ok(views
+        .into_iter()
+        .map(|(label, result)| PlanSection {
+            label,
+            result: result.map(PlanView::into_document),
+        })
+        .collect())
 }
 
 /// The sections of a document, back (after JSON was written from it).
@@ -568,13 +630,16 @@ async fn check_one(
             checked_at: std::time::SystemTime::now(),
         };
         let mut rendered = Vec::new();
+        let mut markdown = None;
         match format {
             CheckFormat::Json | CheckFormat::Html => {}
             CheckFormat::Junit => {
                 let name = format!("{label} (policy {})", policy.name);
                 render::junit::check_suite(&view, &name, &mut rendered)?;
             }
-            CheckFormat::Text | CheckFormat::Markdown => {
+            // Cut to its share of the one comment once every account is checked.
+            CheckFormat::Markdown => markdown = Some(render::markdown::CheckComment::of(&view)?),
+            CheckFormat::Text => {
                 render::check(&view, format, Painter::new(false), &mut rendered)?;
             }
         }
@@ -604,6 +669,7 @@ async fn check_one(
             pending,
             rendered,
             exposure,
+            markdown,
         };
         Ok::<_, Error>((checked, strict_failed))
     }
