@@ -487,6 +487,72 @@ fn sigterm_in_the_middle_of_a_batch_lets_writes_in_flight_finish_and_starts_none
 }
 
 #[test]
+fn sigterm_while_a_listing_hangs_abandons_the_read_and_exits_long_before_the_timeout() {
+    // A server that answers the credentials check, then never answers the listing.
+    let server = crate::hostile::Server::api("127.0.0.1", |_| crate::hostile::Reply::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+    let url = server.url();
+    let mut watcher = Watcher::spawn(
+        dir,
+        &[
+            "watch",
+            "-p",
+            "policy.yaml",
+            "--log-format",
+            "json",
+            "--interval",
+            "1s",
+            "--metrics-addr",
+            "off",
+            "--timeout",
+            "120",
+        ],
+        &[
+            ("PLOTLY_API_DOMAIN", &url),
+            ("PLOTLY_USERNAME", "alice"),
+            ("PLOTLY_API_KEY", "alice-key"),
+        ],
+    );
+    wait_until(
+        "the listing in flight",
+        || {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.path() != crate::hostile::CURRENT_USER)
+        },
+        || watcher.lines.lock().unwrap().join("\n"),
+    );
+    let sent = std::time::Instant::now();
+    assert_eq!(watcher.terminate(), Some(0));
+    // Waiting for the read would take the 120 s timeout (or the 60 s the server hangs at
+    // most): the bound only tells the two apart.
+    assert!(
+        sent.elapsed() < Duration::from_secs(40),
+        "the read was waited for: {:?}",
+        sent.elapsed()
+    );
+    let abandoned = watcher.named("reads_abandoned");
+    assert_eq!(abandoned.len(), 1, "{:?}", watcher.events());
+    assert_eq!(abandoned[0]["account"], "alice");
+    assert!(
+        abandoned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the requests in flight were abandoned, nothing was written"),
+        "{}",
+        abandoned[0]
+    );
+    assert!(
+        watcher.named("cycle_failed").is_empty(),
+        "{:?}",
+        watcher.events()
+    );
+    assert_eq!(watcher.named("stopped").len(), 1);
+}
+
+#[test]
 fn a_failing_server_keeps_the_loop_alive_backs_off_in_the_metrics_and_recovers() {
     let sandbox = seeded_with(
         &[("alice:1", "team/notes", "plot", "private")],
