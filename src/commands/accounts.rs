@@ -51,8 +51,10 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
         }
         let label = label(&policy, path, remote.as_ref().ok());
         if let Ok(remote) = &remote {
+            // One server however its URL is written (`localhost` or `127.0.0.1`, a trailing
+            // slash, the default port spelled out).
             let key = (
-                remote.connection.api_url.clone(),
+                crate::remote::server_identity(&remote.connection.api_url),
                 remote.connection.username.clone(),
             );
             if let Some(first) = seen.insert(key, accounts.len()) {
@@ -60,6 +62,7 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
                 return Err(UsageError::SameAccount {
                     user: label.user,
                     server: label.server,
+                    first_server: first.label.server.clone(),
                     first: first.label.policy.clone(),
                     second: path.display().to_string(),
                 }

@@ -688,9 +688,65 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// What makes two API URLs the same server, for refusing two policies of one account:
+/// scheme, host in lower case (a trailing dot dropped), port (the scheme's default made
+/// explicit) and path without its trailing slash; `localhost`, `127.0.0.1` and `[::1]` are one
+/// host (the one machine, however it is named). No name is resolved: two DNS names of one
+/// server stay two. A URL that does not parse (never one [`check_url`] passed) is its own key.
+pub(crate) fn server_identity(api_url: &str) -> String {
+    let Ok(url) = reqwest::Url::parse(api_url.trim()) else {
+        return api_url.trim().to_owned();
+    };
+    // The parser already writes a name in lower case and an address in its one form.
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let host = match host.as_str() {
+        "localhost" | "127.0.0.1" | "[::1]" => "localhost".to_owned(),
+        _ => host,
+    };
+    let port = url
+        .port_or_known_default()
+        .map_or(String::new(), |port| format!(":{port}"));
+    let path = url.path().trim_end_matches('/');
+    format!("{}://{host}{port}{path}", url.scheme())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_server_however_its_url_is_written() {
+        let same = |a: &str, b: &str| server_identity(a) == server_identity(b);
+        assert!(same("http://localhost:8624", "http://127.0.0.1:8624"));
+        assert!(same("http://127.0.0.1:8624/", "http://[::1]:8624"));
+        assert!(same("http://LOCALHOST:8624", "http://localhost.:8624"));
+        assert!(same(
+            "https://Plotly.Example.com",
+            "https://plotly.example.com:443/"
+        ));
+        assert!(same(
+            "https://plotly.example.com/api/",
+            "https://plotly.example.com/api"
+        ));
+        assert!(same("http://localhost", "http://127.0.0.1:80"));
+        // Different servers stay different: port, scheme, path, another loopback address, and
+        // another name (never resolved).
+        assert!(!same("http://localhost:8624", "http://localhost:8625"));
+        assert!(!same("http://localhost:443", "https://localhost:443"));
+        assert!(!same(
+            "https://plotly.example.com/a",
+            "https://plotly.example.com/b"
+        ));
+        assert!(!same("http://127.0.0.1:8624", "http://127.0.0.2:8624"));
+        assert!(!same(
+            "https://plotly.example.com",
+            "https://charts.example.com"
+        ));
+    }
 
     fn no_file(_: &Path) -> Result<String, CredentialsError> {
         panic!("no key file expected")

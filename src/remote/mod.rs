@@ -8,7 +8,7 @@ mod retry;
 pub(crate) mod trace;
 
 pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing, Servers};
-pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};
+pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify, server_identity};
 pub(crate) use retry::RetryPolicy;
 
 use crate::inventory::CountMismatch;

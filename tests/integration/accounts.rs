@@ -374,6 +374,22 @@ fn two_policies_of_one_account_and_a_conflicting_user_flag_are_refused_before_an
         .args(["plan", "--user", "bob", "-p", "a.yaml"])
         .stderr_contains("error: --user bob conflicts with `account.user: alice` in a.yaml")
         .status(1);
+    // The same server by another name: `localhost` for `127.0.0.1`, a trailing slash.
+    let port = sandbox.url().rsplit(':').next().unwrap().to_owned();
+    let localhost = format!("http://localhost:{port}/");
+    three(&sandbox)
+        .write(
+            "a2.yaml",
+            &format!(
+                "version: 1\ndefault: private\naccount:\n  user: alice\n  server: {localhost}\n  api_key_env: KEY_ALICE\n"
+            ),
+        )
+        .args(["plan", "--allow-server", &localhost, "-p", "a.yaml", "a2.yaml"])
+        .stderr_contains(&format!(
+            "error: a.yaml and a2.yaml both govern the account alice on http://localhost:{port} (the same server as {}); give each account one policy",
+            sandbox.url()
+        ))
+        .status(1);
     let requests = crate::api::Api::new(&sandbox).requests();
     assert!(requests.is_empty(), "{requests:?}");
 }
