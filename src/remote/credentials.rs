@@ -233,6 +233,14 @@ pub(crate) enum CredentialsError {
     /// A file could not be read or parsed.
     #[error("cannot read {path}: {message}")]
     File { path: PathBuf, message: String },
+    /// The key file a policy's `account:` block names could not be read, or is empty: the
+    /// message names the block's field and the policy, where the fix is.
+    #[error("cannot read {from}: {message}")]
+    AccountKeyFile {
+        /// `PATH (account.api_key_file in POLICY)`.
+        from: Source,
+        message: String,
+    },
     /// The username cannot be a Chart Studio username.
     #[error(
         "invalid username `{name}`: Chart Studio usernames hold no `:`, `/`, `?`, `#`, `%`, `\\`, spaces or control characters"
@@ -576,10 +584,7 @@ pub(crate) fn read_account_key_file(
     let text = read_key_text(path, from)?;
     let key = check_key(&text, from)?;
     if key.is_empty() {
-        return Err(CredentialsError::File {
-            path: path.to_owned(),
-            message: "the file is empty".to_owned(),
-        });
+        return Err(key_file_error(path, from, "the file is empty".to_owned()));
     }
     Ok(key)
 }
@@ -601,10 +606,7 @@ fn check_username(name: &str) -> Result<(), CredentialsError> {
 /// handle ([`open_regular`], which cannot block if a FIFO is swapped in between), then reads
 /// at most [`MAX_KEY_FILE_BYTES`].
 fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError> {
-    let file_error = |err: std::io::Error| CredentialsError::File {
-        path: path.to_owned(),
-        message: err.to_string(),
-    };
+    let file_error = |err: std::io::Error| key_file_error(path, from, err.to_string());
     let not_a_file = || CredentialsError::NotAFile { from: from.clone() };
     if !std::fs::metadata(path).map_err(file_error)?.is_file() {
         return Err(not_a_file());
@@ -613,6 +615,21 @@ fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError>
         .map_err(file_error)?
         .ok_or_else(not_a_file)?;
     crate::limits::read_open(file, MAX_KEY_FILE_BYTES).map_err(file_error)
+}
+
+/// A key file's error, naming the file as the user gave it: the path for `--api-key-file`, the
+/// path with the policy's `account.api_key_file` for a policy's key.
+fn key_file_error(path: &Path, from: &Source, message: String) -> CredentialsError {
+    match from {
+        Source::Policy(_) => CredentialsError::AccountKeyFile {
+            from: from.clone(),
+            message,
+        },
+        _ => CredentialsError::File {
+            path: path.to_owned(),
+            message,
+        },
+    }
 }
 
 /// Opens `path` for reading without ever blocking in `open` (`O_NONBLOCK`: a FIFO or a device

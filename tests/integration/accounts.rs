@@ -354,7 +354,9 @@ fn keys_come_from_a_file_or_a_variable_and_one_policy_needs_no_other_setting() {
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("KEY_BOB", "bob-key")
         .args(["check", "-p", "a.yaml", "b.yaml"])
-        .stdout_contains("Failed: cannot read alice.key: the file is empty")
+        .stdout_contains(
+            "Failed: cannot read alice.key (account.api_key_file in a.yaml): the file is empty",
+        )
         .stdout_contains("Total: 1 violation in 1 files over 2 accounts; 1 account failed.")
         .status(1);
 }
@@ -675,4 +677,83 @@ fn markdown_over_seven_large_accounts_fits_one_comment_with_every_heading_and_th
         );
         assert!(run.contains(whole), "{run}");
     }
+}
+
+/// Every message about a key a policy's `account:` block names points at that block (the
+/// policy and the field), never at the flags and variables of a run without one.
+#[test]
+fn key_errors_of_a_policy_account_point_at_its_account_block() {
+    let sandbox = three_accounts();
+    let by_env = policy_for("alice");
+    let by_file = |file: &str| {
+        format!("version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: {file}\n")
+    };
+    let run = |test: Test, expected: &str| {
+        test.env("PLOTLY_API_DOMAIN", sandbox.url())
+            .args(["plan", "-p", "a.yaml"])
+            .stderr_contains(expected)
+            .stderr_lacks("--api-key")
+            .stderr_lacks("PLOTLY_API_KEY")
+            .stderr_lacks("flags beat")
+            .status(1);
+    };
+    let block = "; the user and the key come from the `account:` block of a.yaml (account.user, \
+                 and account.api_key_env or account.api_key_file): fix them there";
+    // The variable is not set.
+    run(
+        Test::new().write("a.yaml", &by_env),
+        "error: no API key found: a.yaml reads it from the environment variable KEY_ALICE \
+         (account.api_key_env), which is not set: set KEY_ALICE, or name the variable that \
+         holds the key in the `account:` block of a.yaml",
+    );
+    // The variable holds something that is not a key.
+    run(
+        Test::new()
+            .write("a.yaml", &by_env)
+            .env("KEY_ALICE", "two words"),
+        "error: the key read from KEY_ALICE (account.api_key_env in a.yaml) does not look like \
+         an API key",
+    );
+    // The file is missing, empty, or not a file.
+    run(
+        Test::new().write("a.yaml", &by_file("missing.key")),
+        "error: cannot read missing.key (account.api_key_file in a.yaml): ",
+    );
+    run(
+        Test::new()
+            .write("a.yaml", &by_file("alice.key"))
+            .write("alice.key", "\n"),
+        "error: cannot read alice.key (account.api_key_file in a.yaml): the file is empty",
+    );
+    run(
+        Test::new()
+            .write("a.yaml", &by_file("keys"))
+            .write("keys/placeholder", ""),
+        "error: keys (account.api_key_file in a.yaml) is not a regular file",
+    );
+    // The server refuses the key, or says it is another user's.
+    run(
+        Test::new()
+            .write("a.yaml", &by_env)
+            .env("KEY_ALICE", "alice-wrong-key"),
+        &format!(
+            "error: the API key from KEY_ALICE (account.api_key_env in a.yaml) was rejected by {} \
+             (401) for the user alice from account.user in a.yaml: check that the key is current \
+             and belongs to that user{block}",
+            sandbox.url()
+        ),
+    );
+    // A server that says every key is alice's, for a policy of bob.
+    let server = crate::hostile::Server::api("127.0.0.1", |_| crate::hostile::Reply::Hang);
+    Test::new()
+        .write("a.yaml", &policy_for("bob"))
+        .env("KEY_BOB", "bob-key")
+        .env("PLOTLY_API_DOMAIN", &server.url())
+        .args(["plan", "-p", "a.yaml"])
+        .stderr_contains(&format!(
+            "says the key belongs to alice, but account.user in a.yaml says bob (the key is \
+             from KEY_BOB (account.api_key_env in a.yaml)): fix whichever is wrong{block}"
+        ))
+        .stderr_lacks("flags beat")
+        .status(1);
 }
