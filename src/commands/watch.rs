@@ -42,6 +42,10 @@ pub(crate) fn watch(config: &WatchConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let mut accounts = resolve(config)?;
     warn_before_starting(&accounts, config, &log, io)?;
     let audit = match &config.audit_log {
+        // Stdout carries nothing else in watch (its log is on stderr).
+        Some(path) if super::outfile::is_stdout(path) => {
+            Some(Arc::new(AuditLog::stdout().map_err(Error::Output)?))
+        }
         Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
             Error::WriteFile {
                 path: path.clone(),
