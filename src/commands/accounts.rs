@@ -689,3 +689,86 @@ async fn check_one(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use proptest::prelude::*;
+
+    /// An account whose `files` public files (paths `len` characters long) its policy wants
+    /// private: that many restrictions.
+    fn planned(user: &str, files: usize, len: usize) -> PlanFile {
+        let inventory = Inventory::new(
+            (0..files)
+                .map(|n| RemoteFile {
+                    fid: format!("{user}:{n}"),
+                    path: format!("{n:05}-{}", "x".repeat(len)),
+                    filetype: FileType::Plot,
+                    flags: Sharing::Public.flags(),
+                })
+                .collect(),
+        );
+        let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
+        let plan = plan::diff(&policy, &inventory);
+        let source = crate::wire::plan::Source::Api {
+            api_url: "https://plotly.example.com".to_owned(),
+            user: user.to_owned(),
+        };
+        render::json::plan_file(&plan, &policy, (source, &[]), &[])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// The real renderers: any number of accounts of any size, some failed, make one
+        /// comment under the cap that opens with the grand total and keeps every heading and
+        /// failure, in policy order.
+        #[test]
+        fn a_markdown_plan_over_several_accounts_fits_one_comment(
+            accounts in prop::collection::vec(
+                (0usize..1_500, 1usize..120, prop::option::of("[a-z ]{1,300}")),
+                1..9,
+            ),
+        ) {
+            let sections: Vec<PlanSection> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, (files, len, failure))| PlanSection {
+                    label: Label {
+                        user: format!("user{i}"),
+                        server: "https://plotly.example.com".to_owned(),
+                        policy: format!("p{i}.yaml"),
+                    },
+                    result: match failure {
+                        Some(why) => Err(why.clone()),
+                        None => Ok(planned(&format!("user{i}"), *files, *len)),
+                    },
+                })
+                .collect();
+            let restrict: usize = accounts
+                .iter()
+                .filter(|(_, _, failure)| failure.is_none())
+                .map(|(files, _, _)| files)
+                .sum();
+            let mut out = Vec::new();
+            let shown = (Format::Markdown, ShowOptions::default());
+            show_plans(sections, shown, Painter::new(false), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            prop_assert!(text.len() <= render::markdown::CAP, "{} characters", text.len());
+            let total = format!("## Total\n\n{restrict} to restrict, 0 to expose over {} ", accounts.len());
+            prop_assert!(text.starts_with(&total), "{}", &text[..text.len().min(300)]);
+            let mut at = 0;
+            for (i, (_, _, failure)) in accounts.iter().enumerate() {
+                let heading = format!("## Account `user{i}` on `https://plotly.example.com`");
+                let found = text[at..].find(&heading);
+                prop_assert!(found.is_some(), "{heading} missing");
+                at += found.unwrap_or(0) + heading.len();
+                if let Some(why) = failure {
+                    let failed = format!("**Failed:** {why}");
+                    prop_assert!(text[at..].starts_with(&format!("\n\nPolicy `p{i}.yaml`\n\n{failed}")), "{failed}");
+                }
+            }
+        }
+    }
+}
