@@ -222,12 +222,35 @@ pub(crate) fn watches(
 /// reduced to a status and a message before it gets here.
 #[derive(Debug)]
 pub(crate) struct AuditLog {
+    /// A file, or a handle of stdout (`watch --audit-log -`).
     file: Arc<Mutex<File>>,
     /// The first write error, once there is one: the run stops (fail closed). Shared by the
     /// accounts of a run, so one account's broken log stops them all.
     broken: Arc<std::sync::OnceLock<AuditBroken>>,
     /// The account (user, server) each line names, in a run over several accounts.
     account: Option<(String, String)>,
+}
+
+/// A handle of its own on stdout (a duplicate of the descriptor), unbuffered and unlocked.
+fn stdout_handle() -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?))
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsHandle as _;
+        Ok(File::from(
+            std::io::stdout().as_handle().try_clone_to_owned()?,
+        ))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        Err(std::io::Error::other(
+            "an audit log on stdout needs unix or windows",
+        ))
+    }
 }
 
 /// One step of a write, as the audit log records it.
@@ -269,11 +292,23 @@ impl AuditLog {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(AuditLog {
-            file: Arc::new(Mutex::new(file)),
+        Ok(AuditLog::writing_to(file))
+    }
+
+    /// An audit log on stdout, a line per write as in a file: for a container, whose stdout
+    /// the platform keeps, rotates and ships (a file on its disk only grows). It writes to its
+    /// own handle of stdout, not through `std::io::stdout()`, whose lock the command's output
+    /// holds for the whole run.
+    pub(crate) fn stdout() -> std::io::Result<AuditLog> {
+        Ok(AuditLog::writing_to(stdout_handle()?))
+    }
+
+    fn writing_to(out: File) -> AuditLog {
+        AuditLog {
+            file: Arc::new(Mutex::new(out)),
             broken: Arc::new(std::sync::OnceLock::new()),
             account: None,
-        })
+        }
     }
 
     /// The same log (one file, one broken state), each line naming `user` on `server`: what a

@@ -816,7 +816,8 @@ pub(crate) struct WatchArgs {
     #[arg(long, value_name = "N", env = "PLOTWARD_MAX_WRITES")]
     pub max_writes: Option<usize>,
 
-    /// Append one JSON line per write attempt to FILE (as apply does).
+    /// Append one JSON line per write attempt to FILE (as apply does); `-` writes them on
+    /// stdout, where a container platform keeps and rotates its logs.
     #[arg(long, value_name = "FILE", env = "PLOTWARD_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
 

@@ -196,7 +196,8 @@ fn account_key(
                     what: "API key",
                     hint: format!(
                         "{policy} reads it from the environment variable {name} \
-                         (account.api_key_env), which is not set"
+                         (account.api_key_env), which is not set: set {name}, or name the \
+                         variable that holds the key in the `account:` block of {policy}"
                     ),
                 }
                 .into()),

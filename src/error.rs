@@ -158,13 +158,16 @@ pub(crate) enum UsageError {
     )]
     AccountChanged { policy: String },
     #[error(
-        "{first} and {second} both govern the account {} on {server}; give each account one \
+        "{first} and {second} both govern the account {} on {server}{}; give each account one \
          policy",
-        plotward_visible::escape(user)
+        plotward_visible::escape(user),
+        same_server_note(first_server, server)
     )]
     SameAccount {
         user: String,
         server: String,
+        /// The first policy's server, as written there (another spelling of `server`).
+        first_server: String,
         first: String,
         second: String,
     },
@@ -324,6 +327,16 @@ pub(crate) enum NotRegular {
     Device,
     /// Anything else the platform knows.
     Other,
+}
+
+/// ` (the same server as http://127.0.0.1:8624)` when the first policy spelled the server
+/// differently; nothing when both wrote it alike.
+fn same_server_note(first: &str, second: &str) -> String {
+    if first == second {
+        String::new()
+    } else {
+        format!(" (the same server as {})", plotward_visible::escape(first))
+    }
 }
 
 impl NotRegular {

@@ -263,8 +263,12 @@ pub(crate) enum Event<'a> {
     Reloaded { policy: &'a str, rules: usize },
     /// SIGHUP: the policy could not be read again; the one in force stays.
     ReloadFailed { policy: &'a str, error: &'a str },
-    /// A stop signal arrived: writes in flight finish, no new one starts.
+    /// A stop signal arrived: reads in flight are abandoned, writes in flight finish, no new
+    /// one starts.
     Stopping { signal: &'a str },
+    /// A stop came while an account's cycle was still reading (credentials, listing): the
+    /// requests were dropped, and nothing was written.
+    ReadsAbandoned { account: &'a str },
     /// The loop ended.
     Stopped { cycles: usize },
 }

@@ -51,8 +51,10 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
         }
         let label = label(&policy, path, remote.as_ref().ok());
         if let Ok(remote) = &remote {
+            // One server however its URL is written (`localhost` or `127.0.0.1`, a trailing
+            // slash, the default port spelled out).
             let key = (
-                remote.connection.api_url.clone(),
+                crate::remote::server_identity(&remote.connection.api_url),
                 remote.connection.username.clone(),
             );
             if let Some(first) = seen.insert(key, accounts.len()) {
@@ -60,6 +62,7 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
                 return Err(UsageError::SameAccount {
                     user: label.user,
                     server: label.server,
+                    first_server: first.label.server.clone(),
                     first: first.label.policy.clone(),
                     second: path.display().to_string(),
                 }
@@ -362,9 +365,9 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     Ok(exit)
 }
 
-/// Shows every account's plan, each through its own view (as `show` would), then the total;
-/// gives the sections back for `--out`. `show` of the saved plan calls it with the options
-/// `plan` used, so both print the same bytes.
+/// Shows the grand total, then every account's plan, each through its own view (as `show`
+/// would), then the sums once more; gives the sections back for `--out`. `show` of the saved
+/// plan calls it with the options `plan` used, so both print the same bytes.
 pub(super) fn show_plans(
     plans: Vec<PlanSection>,
     (format, options): (Format, ShowOptions),
@@ -376,7 +379,14 @@ pub(super) fn show_plans(
         render::json::write(&document, out)?;
         return Ok(back_to_sections(document));
     }
+    if format == Format::Markdown {
+        return show_plans_markdown(plans, &options, out);
+    }
     let framing = sections::Framing::of_plan(format);
+    sections::plans_total_words(&plans, framing, out)?;
+    if framing == sections::Framing::Text {
+        writeln!(out)?;
+    }
     let mut shown = Vec::with_capacity(plans.len());
     for section in plans {
         sections::header(&section.label, framing, painter, out)?;
@@ -397,8 +407,63 @@ pub(super) fn show_plans(
             result,
         });
     }
-    sections::plans_total_words(&shown, framing, out)?;
+    sections::plans_closing(&shown, framing, out)?;
     Ok(shown)
+}
+
+/// The plans of several accounts as one comment under the Markdown cap: the total, then each
+/// account's heading and its plan cut to its share (`render::accounts::write_shared`).
+fn show_plans_markdown(
+    plans: Vec<PlanSection>,
+    options: &ShowOptions,
+    out: &mut dyn std::io::Write,
+) -> Result<Vec<PlanSection>, Error> {
+    let framing = sections::Framing::Markdown;
+    let mut total = Vec::new();
+    sections::plans_total_words(&plans, framing, &mut total)?;
+    total.push(b'\n');
+    let mut closing = Vec::new();
+    sections::plans_closing(&plans, framing, &mut closing)?;
+    let mut views = Vec::with_capacity(plans.len());
+    for section in plans {
+        let result = match section.result {
+            Ok(file) => Ok(PlanView::new(file, options.clone()).map_err(Error::Unshowable)?),
+            Err(error) => Err(error),
+        };
+        views.push((section.label, result));
+    }
+    let mut parts = Vec::with_capacity(views.len());
+    for (label, result) in &views {
+        let mut head = Vec::new();
+        sections::header(label, framing, Painter::new(false), &mut head)?;
+        let body: Option<sections::Body<'_>> = match result {
+            Ok(view) => Some(Box::new(move |cap| {
+                let mut text = Vec::new();
+                render::markdown::plan_within(view, cap, &mut text)?;
+                Ok(text)
+            })),
+            Err(error) => {
+                sections::failed(error, framing, &mut head)?;
+                None
+            }
+        };
+        parts.push(sections::Part { head, body });
+    }
+    let whole = render::markdown::where_plans_are(options);
+    let frame = sections::Frame {
+        total: &total,
+        closing: &closing,
+        whole: &whole,
+    };
+    sections::write_shared(&frame, &parts, out)?;
+    drop(parts);
+    Ok(views
+        .into_iter()
+        .map(|(label, result)| PlanSection {
+            label,
+            result: result.map(PlanView::into_document),
+        })
+        .collect())
 }
 
 /// The sections of a document, back (after JSON was written from it).
@@ -568,13 +633,16 @@ async fn check_one(
             checked_at: std::time::SystemTime::now(),
         };
         let mut rendered = Vec::new();
+        let mut markdown = None;
         match format {
             CheckFormat::Json | CheckFormat::Html => {}
             CheckFormat::Junit => {
                 let name = format!("{label} (policy {})", policy.name);
                 render::junit::check_suite(&view, &name, &mut rendered)?;
             }
-            CheckFormat::Text | CheckFormat::Markdown => {
+            // Cut to its share of the one comment once every account is checked.
+            CheckFormat::Markdown => markdown = Some(render::markdown::CheckComment::of(&view)?),
+            CheckFormat::Text => {
                 render::check(&view, format, Painter::new(false), &mut rendered)?;
             }
         }
@@ -604,6 +672,7 @@ async fn check_one(
             pending,
             rendered,
             exposure,
+            markdown,
         };
         Ok::<_, Error>((checked, strict_failed))
     }
@@ -618,5 +687,88 @@ async fn check_one(
             stderr,
             ..failure(&err)
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{FileType, Inventory, RemoteFile, Sharing};
+    use proptest::prelude::*;
+
+    /// An account whose `files` public files (paths `len` characters long) its policy wants
+    /// private: that many restrictions.
+    fn planned(user: &str, files: usize, len: usize) -> PlanFile {
+        let inventory = Inventory::new(
+            (0..files)
+                .map(|n| RemoteFile {
+                    fid: format!("{user}:{n}"),
+                    path: format!("{n:05}-{}", "x".repeat(len)),
+                    filetype: FileType::Plot,
+                    flags: Sharing::Public.flags(),
+                })
+                .collect(),
+        );
+        let policy = Policy::parse("version: 1\ndefault: private\n", "p.yaml").unwrap();
+        let plan = plan::diff(&policy, &inventory);
+        let source = crate::wire::plan::Source::Api {
+            api_url: "https://plotly.example.com".to_owned(),
+            user: user.to_owned(),
+        };
+        render::json::plan_file(&plan, &policy, (source, &[]), &[])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// The real renderers: any number of accounts of any size, some failed, make one
+        /// comment under the cap that opens with the grand total and keeps every heading and
+        /// failure, in policy order.
+        #[test]
+        fn a_markdown_plan_over_several_accounts_fits_one_comment(
+            accounts in prop::collection::vec(
+                (0usize..1_500, 1usize..120, prop::option::of("[a-z ]{1,300}")),
+                1..9,
+            ),
+        ) {
+            let sections: Vec<PlanSection> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, (files, len, failure))| PlanSection {
+                    label: Label {
+                        user: format!("user{i}"),
+                        server: "https://plotly.example.com".to_owned(),
+                        policy: format!("p{i}.yaml"),
+                    },
+                    result: match failure {
+                        Some(why) => Err(why.clone()),
+                        None => Ok(planned(&format!("user{i}"), *files, *len)),
+                    },
+                })
+                .collect();
+            let restrict: usize = accounts
+                .iter()
+                .filter(|(_, _, failure)| failure.is_none())
+                .map(|(files, _, _)| files)
+                .sum();
+            let mut out = Vec::new();
+            let shown = (Format::Markdown, ShowOptions::default());
+            show_plans(sections, shown, Painter::new(false), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            prop_assert!(text.len() <= render::markdown::CAP, "{} characters", text.len());
+            let total = format!("## Total\n\n{restrict} to restrict, 0 to expose over {} ", accounts.len());
+            prop_assert!(text.starts_with(&total), "{}", &text[..text.len().min(300)]);
+            let mut at = 0;
+            for (i, (_, _, failure)) in accounts.iter().enumerate() {
+                let heading = format!("## Account `user{i}` on `https://plotly.example.com`");
+                let found = text[at..].find(&heading);
+                prop_assert!(found.is_some(), "{heading} missing");
+                at += found.unwrap_or(0) + heading.len();
+                if let Some(why) = failure {
+                    let failed = format!("**Failed:** {why}");
+                    prop_assert!(text[at..].starts_with(&format!("\n\nPolicy `p{i}.yaml`\n\n{failed}")), "{failed}");
+                }
+            }
+        }
     }
 }

@@ -85,6 +85,16 @@ pub(super) fn open_audit(config: &ApplyConfig) -> Result<Option<Arc<AuditLog>>, 
     let Some(path) = &config.audit_log else {
         return Ok(None);
     };
+    if super::outfile::is_stdout(path) {
+        // Apply's report is on stdout: its lines and the audit's would be one stream.
+        return Err(Error::WriteFile {
+            path: path.clone(),
+            source: std::io::Error::other(
+                "apply prints its report on stdout; give the audit log a file \
+                 (`--audit-log -` is for watch)",
+            ),
+        });
+    }
     let log = AuditLog::open(path).map_err(|source| Error::WriteFile {
         path: path.clone(),
         source,

@@ -42,6 +42,10 @@ pub(crate) fn watch(config: &WatchConfig, io: &mut Io<'_>) -> Result<Exit, Error
     let mut accounts = resolve(config)?;
     warn_before_starting(&accounts, config, &log, io)?;
     let audit = match &config.audit_log {
+        // Stdout carries nothing else in watch (its log is on stderr).
+        Some(path) if super::outfile::is_stdout(path) => {
+            Some(Arc::new(AuditLog::stdout().map_err(Error::Output)?))
+        }
         Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
             Error::WriteFile {
                 path: path.clone(),
@@ -452,14 +456,15 @@ async fn cycle(
     let remote = &context.live.remote(Some(&account.policy))?;
     let client = client_for(account, remote, servers, context)?;
     context.shutdown.register(index, &client);
-    client.check_credentials().await?;
-    let listing = client
-        .list(
-            remote.parallelism,
-            &ProgressBar::hidden(),
-            remote.accept_count_mismatch,
-        )
-        .await?;
+    let Some(listing) = read_unless_stopped(&client, remote, context.shutdown).await? else {
+        context.log.emit(&Event::ReadsAbandoned {
+            account: &account.name,
+        });
+        let signal = context.shutdown.requested();
+        return Err(
+            crate::remote::RemoteError::Halted(Stop::Interrupted(signal).to_string()).into(),
+        );
+    };
     let policy = &account.policy;
     let plan = crate::plan::diff(policy, &listing.inventory);
     let counts = core::count(&plan);
@@ -523,6 +528,31 @@ async fn cycle(
     }
     report.took = started.elapsed();
     Ok(report)
+}
+
+/// The cycle's reads (credentials, listing), or `None` once a stop is requested: nothing has
+/// been written yet, so the requests in flight are dropped at once rather than waited for (up
+/// to `--timeout` each). Only a write batch in flight is worth finishing.
+async fn read_unless_stopped(
+    client: &Client,
+    remote: &Remote,
+    shutdown: &Shutdown,
+) -> Result<Option<crate::remote::Listing>, Error> {
+    let mut stopped = shutdown.signal.subscribe();
+    let reads = async {
+        client.check_credentials().await?;
+        client
+            .list(
+                remote.parallelism,
+                &ProgressBar::hidden(),
+                remote.accept_count_mismatch,
+            )
+            .await
+    };
+    tokio::select! {
+        listing = reads => Ok(Some(listing?)),
+        _ = stopped.wait_for(Option::is_some) => Ok(None),
+    }
 }
 
 /// The cycle's client: read-only without `--auto-restrict`; every attempt counted in the

@@ -564,7 +564,7 @@ impl Client {
                 ..
             }) => {
                 return Err(RemoteError::KeyRejected {
-                    key_source: sources.api_key.to_string(),
+                    key_source: Box::new(sources.api_key.clone()),
                     origin: self.base.origin(),
                     status,
                     user: self.username.clone(),
@@ -596,7 +596,7 @@ impl Client {
                 owner,
                 user: self.username.clone(),
                 user_source: sources.username.to_string(),
-                key_source: sources.api_key.to_string(),
+                key_source: Box::new(sources.api_key.clone()),
                 origin: self.base.origin(),
             });
         }

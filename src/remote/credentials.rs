@@ -233,6 +233,14 @@ pub(crate) enum CredentialsError {
     /// A file could not be read or parsed.
     #[error("cannot read {path}: {message}")]
     File { path: PathBuf, message: String },
+    /// The key file a policy's `account:` block names could not be read, or is empty: the
+    /// message names the block's field and the policy, where the fix is.
+    #[error("cannot read {from}: {message}")]
+    AccountKeyFile {
+        /// `PATH (account.api_key_file in POLICY)`.
+        from: Source,
+        message: String,
+    },
     /// The username cannot be a Chart Studio username.
     #[error(
         "invalid username `{name}`: Chart Studio usernames hold no `:`, `/`, `?`, `#`, `%`, `\\`, spaces or control characters"
@@ -576,10 +584,7 @@ pub(crate) fn read_account_key_file(
     let text = read_key_text(path, from)?;
     let key = check_key(&text, from)?;
     if key.is_empty() {
-        return Err(CredentialsError::File {
-            path: path.to_owned(),
-            message: "the file is empty".to_owned(),
-        });
+        return Err(key_file_error(path, from, "the file is empty".to_owned()));
     }
     Ok(key)
 }
@@ -598,21 +603,50 @@ fn check_username(name: &str) -> Result<(), CredentialsError> {
 
 /// Reads a key file named by `from`: refuses anything but a regular file before opening it
 /// (opening a FIFO blocks until a writer comes, maybe forever) and again on the opened
-/// handle, then reads at most [`MAX_KEY_FILE_BYTES`].
+/// handle ([`open_regular`], which cannot block if a FIFO is swapped in between), then reads
+/// at most [`MAX_KEY_FILE_BYTES`].
 fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError> {
-    let file_error = |err: std::io::Error| CredentialsError::File {
-        path: path.to_owned(),
-        message: err.to_string(),
-    };
+    let file_error = |err: std::io::Error| key_file_error(path, from, err.to_string());
     let not_a_file = || CredentialsError::NotAFile { from: from.clone() };
     if !std::fs::metadata(path).map_err(file_error)?.is_file() {
         return Err(not_a_file());
     }
-    let file = std::fs::File::open(path).map_err(file_error)?;
-    if !file.metadata().map_err(file_error)?.is_file() {
-        return Err(not_a_file());
-    }
+    let file = open_regular(path)
+        .map_err(file_error)?
+        .ok_or_else(not_a_file)?;
     crate::limits::read_open(file, MAX_KEY_FILE_BYTES).map_err(file_error)
+}
+
+/// A key file's error, naming the file as the user gave it: the path for `--api-key-file`, the
+/// path with the policy's `account.api_key_file` for a policy's key.
+fn key_file_error(path: &Path, from: &Source, message: String) -> CredentialsError {
+    match from {
+        Source::Policy(_) => CredentialsError::AccountKeyFile {
+            from: from.clone(),
+            message,
+        },
+        _ => CredentialsError::File {
+            path: path.to_owned(),
+            message,
+        },
+    }
+}
+
+/// Opens `path` for reading without ever blocking in `open` (`O_NONBLOCK`: a FIFO or a device
+/// put there after the caller's check opens at once instead of waiting for a writer), and
+/// gives the file back only if the opened handle is a regular file (`fstat`), where the flag
+/// changes nothing about reading. `None` for anything else.
+fn open_regular(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    // Elsewhere no FIFO blocks an open the same way; the check on the handle still holds.
+    let file = options.open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
 }
 
 /// Reads an API key file (`--api-key-file`): a regular file whose only content is the key,
@@ -671,9 +705,65 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// What makes two API URLs the same server, for refusing two policies of one account:
+/// scheme, host in lower case (a trailing dot dropped), port (the scheme's default made
+/// explicit) and path without its trailing slash; `localhost`, `127.0.0.1` and `[::1]` are one
+/// host (the one machine, however it is named). No name is resolved: two DNS names of one
+/// server stay two. A URL that does not parse (never one [`check_url`] passed) is its own key.
+pub(crate) fn server_identity(api_url: &str) -> String {
+    let Ok(url) = reqwest::Url::parse(api_url.trim()) else {
+        return api_url.trim().to_owned();
+    };
+    // The parser already writes a name in lower case and an address in its one form.
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let host = match host.as_str() {
+        "localhost" | "127.0.0.1" | "[::1]" => "localhost".to_owned(),
+        _ => host,
+    };
+    let port = url
+        .port_or_known_default()
+        .map_or(String::new(), |port| format!(":{port}"));
+    let path = url.path().trim_end_matches('/');
+    format!("{}://{host}{port}{path}", url.scheme())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_server_however_its_url_is_written() {
+        let same = |a: &str, b: &str| server_identity(a) == server_identity(b);
+        assert!(same("http://localhost:8624", "http://127.0.0.1:8624"));
+        assert!(same("http://127.0.0.1:8624/", "http://[::1]:8624"));
+        assert!(same("http://LOCALHOST:8624", "http://localhost.:8624"));
+        assert!(same(
+            "https://Plotly.Example.com",
+            "https://plotly.example.com:443/"
+        ));
+        assert!(same(
+            "https://plotly.example.com/api/",
+            "https://plotly.example.com/api"
+        ));
+        assert!(same("http://localhost", "http://127.0.0.1:80"));
+        // Different servers stay different: port, scheme, path, another loopback address, and
+        // another name (never resolved).
+        assert!(!same("http://localhost:8624", "http://localhost:8625"));
+        assert!(!same("http://localhost:443", "https://localhost:443"));
+        assert!(!same(
+            "https://plotly.example.com/a",
+            "https://plotly.example.com/b"
+        ));
+        assert!(!same("http://127.0.0.1:8624", "http://127.0.0.2:8624"));
+        assert!(!same(
+            "https://plotly.example.com",
+            "https://charts.example.com"
+        ));
+    }
 
     fn no_file(_: &Path) -> Result<String, CredentialsError> {
         panic!("no key file expected")
@@ -1019,6 +1109,32 @@ mod tests {
         let err = read_account_key_file(&two, &from).unwrap_err().to_string();
         assert!(err.contains("does not look like an API key"), "{err}");
         assert!(!err.contains("SECRET"), "{err}");
+    }
+
+    /// A FIFO swapped in after the path was checked: the open returns at once (a plain open
+    /// would wait for a writer) and the handle is refused as not a regular file.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_swapped_in_after_the_check_neither_blocks_the_open_nor_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+        let (sent, opened) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || sent.send(open_regular(&path).map(|f| f.is_none())));
+        let result = opened.recv_timeout(std::time::Duration::from_secs(20));
+        if result.is_err() {
+            // Unblock the stuck open before failing, so the test ends.
+            drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+        }
+        assert!(
+            matches!(result, Ok(Ok(true))),
+            "the open blocked or the FIFO was taken for a file: {result:?}"
+        );
+        let regular = dir.path().join("key");
+        std::fs::write(&regular, "k").unwrap();
+        assert!(open_regular(&regular).unwrap().is_some());
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod retry;
 pub(crate) mod trace;
 
 pub(crate) use client::{Attempt, Client, DEFAULT_MAX_RESPONSE_BYTES, Listing, Servers};
-pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify};
+pub(crate) use credentials::{ApiKey, Connection, Sources, TlsVerify, server_identity};
 pub(crate) use retry::RetryPolicy;
 
 use crate::inventory::CountMismatch;
@@ -118,13 +118,13 @@ pub(crate) enum RemoteError {
     /// act on, and a server that echoes the request would print the key.
     #[error(
         "the API key from {key_source} was rejected by {origin} ({status}) for the user \
-         {user} from {user_source}: check that the key is current and belongs to that user, \
-         and which source each value comes from (flags beat the environment, which beats \
-         Plotly's files)"
+         {user} from {user_source}: check that the key is current and belongs to that \
+         user{}",
+        fix_advice(key_source, WHICH_SOURCE_REJECTED)
     )]
     KeyRejected {
-        /// Where the key came from.
-        key_source: String,
+        /// Where the key came from (a policy's: the fix is in its `account:` block).
+        key_source: Box<credentials::Source>,
         origin: String,
         /// 401 or 403.
         status: u16,
@@ -135,8 +135,8 @@ pub(crate) enum RemoteError {
     /// The key works, but for another user than the configured one.
     #[error(
         "{origin} says the key belongs to {owner}, but {user_source} says {user} (the key is \
-         from {key_source}): fix whichever is wrong (flags beat the environment, which beats \
-         Plotly's files)"
+         from {key_source}): fix whichever is wrong{}",
+        fix_advice(key_source, PRECEDENCE)
     )]
     WrongUser {
         /// The user the server named, escaped.
@@ -145,7 +145,7 @@ pub(crate) enum RemoteError {
         /// Where the user came from.
         user_source: String,
         /// Where the key came from.
-        key_source: String,
+        key_source: Box<credentials::Source>,
         origin: String,
     },
     /// `GET /v2/users/current` is not there: the URL is not a Chart Studio v2 API root.
@@ -161,6 +161,35 @@ pub(crate) enum RemoteError {
         /// An example root.
         example: &'static str,
     },
+}
+
+/// How a rejected key's message ends when the key is not a policy's.
+const WHICH_SOURCE_REJECTED: &str = ", and which source each value comes from \
+(flags beat the environment, which beats Plotly's files)";
+
+/// How a wrong user's message ends when the key is not a policy's.
+const PRECEDENCE: &str = " (flags beat the environment, which beats Plotly's files)";
+
+/// Where a rejected key or a wrong user is fixed, to end a message: `otherwise` (which of the
+/// flags, the environment and Plotly's files wins) unless the key comes from a policy's
+/// `account:` block, where the user and the key are fixed instead.
+fn fix_advice(key_source: &credentials::Source, otherwise: &str) -> String {
+    match key_source {
+        credentials::Source::Policy(from) => {
+            // `NAME (account.api_key_env in POLICY)`, as `config::account_key` writes it.
+            let policy = ["(account.api_key_env in ", "(account.api_key_file in "]
+                .iter()
+                .filter_map(|field| from.rsplit_once(field))
+                .map(|(_, rest)| rest.strip_suffix(')').unwrap_or(rest))
+                .next()
+                .unwrap_or("the policy");
+            format!(
+                "; the user and the key come from the `account:` block of {policy} \
+                 (account.user, and account.api_key_env or account.api_key_file): fix them there"
+            )
+        }
+        _ => otherwise.to_owned(),
+    }
 }
 
 /// Values no message may show (the API key, the Authorization token made from it). Values

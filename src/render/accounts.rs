@@ -62,6 +62,9 @@ pub(crate) struct CheckedAccount {
     pub rendered: Vec<u8>,
     /// For `--format html`: what the exposure report draws of the account.
     pub exposure: Option<Exposure>,
+    /// For `--format markdown`: the account's comment, fitted to its share of the whole
+    /// comment once every account is checked (so `rendered` is empty).
+    pub markdown: Option<super::markdown::CheckComment>,
 }
 
 /// What the exposure report keeps of one account checked in a run over several: the report
@@ -199,12 +202,28 @@ pub(crate) fn plans_total(sections: &[PlanSection]) -> PlansTotalJson {
     total
 }
 
-/// The grand total of a plan over several accounts: a line per account, then the sums.
+/// The grand total of a plan over several accounts: the sums, then a line per account.
 pub(crate) fn plans_total_words(
     sections: &[PlanSection],
     format: Framing,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let (rows, sums) = plans_rows(sections);
+    write_total(&rows, &sums, format, out)
+}
+
+/// The one line that closes a plan over several accounts, after the sections: the sums again,
+/// for a reader who scrolled down.
+pub(crate) fn plans_closing(
+    sections: &[PlanSection],
+    format: Framing,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write_closing(&plans_rows(sections).1, format, out)
+}
+
+/// Each account's words in a plan's grand total, and the sums.
+fn plans_rows(sections: &[PlanSection]) -> (Vec<(&Label, String)>, String) {
     let total = plans_total(sections);
     let rows: Vec<(&Label, String)> = sections
         .iter()
@@ -222,7 +241,7 @@ pub(crate) fn plans_total_words(
         accounts(total.accounts),
         failed_note(total.failed)
     );
-    write_total(&rows, &sums, format, out)
+    (rows, sums)
 }
 
 /// The check document over several accounts.
@@ -278,8 +297,10 @@ pub(crate) fn checks_total(sections: &[CheckSection]) -> ChecksTotalJson {
     total
 }
 
-/// A check over several accounts in `format`: each section framed, then the grand total (JSON
-/// and JUnit are one document each).
+/// A check over several accounts in `format`: the grand total first (what an auditor reads),
+/// each section framed, then the sums once more (JSON and JUnit are one document each).
+/// Markdown fits under [`super::markdown::CAP`] as a whole, each account's section cut to its
+/// share.
 pub(crate) fn checks(
     sections: &[CheckSection],
     format: CheckFormat,
@@ -293,6 +314,12 @@ pub(crate) fn checks(
         CheckFormat::Text | CheckFormat::Markdown => {}
     }
     let framing = Framing::of_check(format);
+    let (rows, sums) = checks_rows(sections);
+    if framing == Framing::Markdown {
+        return checks_markdown(sections, (&rows, &sums), out);
+    }
+    write_total(&rows, &sums, framing, out)?;
+    writeln!(out)?;
     for section in sections {
         header(&section.label, framing, painter, out)?;
         match &section.result {
@@ -303,6 +330,170 @@ pub(crate) fn checks(
             Err(error) => failed(error, framing, out)?,
         }
     }
+    write_closing(&sums, framing, out)
+}
+
+/// A check over several accounts as one comment under [`super::markdown::CAP`].
+fn checks_markdown(
+    sections: &[CheckSection],
+    (rows, sums): (&[(&Label, String)], &str),
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut total = Vec::new();
+    write_total(rows, sums, Framing::Markdown, &mut total)?;
+    writeln!(total)?;
+    let mut closing = Vec::new();
+    write_closing(sums, Framing::Markdown, &mut closing)?;
+    let mut parts = Vec::with_capacity(sections.len());
+    for section in sections {
+        let mut head = Vec::new();
+        header(
+            &section.label,
+            Framing::Markdown,
+            Painter::new(false),
+            &mut head,
+        )?;
+        let body: Option<Body<'_>> = match &section.result {
+            Ok(checked) => Some(match &checked.markdown {
+                Some(comment) => Box::new(move |cap| {
+                    let mut text = Vec::new();
+                    comment.write(cap, &mut text)?;
+                    Ok(text)
+                }),
+                None => Box::new(move |_| Ok(checked.rendered.clone())),
+            }),
+            Err(error) => {
+                failed(error, Framing::Markdown, &mut head)?;
+                None
+            }
+        };
+        parts.push(Part { head, body });
+    }
+    let frame = Frame {
+        total: &total,
+        closing: &closing,
+        whole: super::markdown::WHOLE_CHECK,
+    };
+    write_shared(&frame, &parts, out)
+}
+
+/// A section's body within a budget of characters.
+pub(crate) type Body<'a> = Box<dyn Fn(usize) -> io::Result<Vec<u8>> + 'a>;
+
+/// One account's section of a Markdown comment over several accounts.
+pub(crate) struct Part<'a> {
+    /// Its heading, and why it failed when it did: always shown.
+    pub head: Vec<u8>,
+    /// Its report cut to fit a budget; `None` for a failed account.
+    pub body: Option<Body<'a>>,
+}
+
+/// What frames the sections of a Markdown comment over several accounts.
+pub(crate) struct Frame<'a> {
+    /// The grand total, first.
+    pub total: &'a [u8],
+    /// The sums again, last; with the note that names `whole`, all that is left when not even
+    /// every heading fits.
+    pub closing: &'a [u8],
+    /// Where the whole plan or report is, in the words a single account's cut uses.
+    pub whole: &'a str,
+}
+
+/// Writes a comment over several accounts under [`super::markdown::CAP`]: the total, then each
+/// account's heading (and failure) and its body, the bodies sharing what the frame leaves
+/// ([`shares`]). A body that does not fit its share even when cut is left out with a note;
+/// when not even the headings fit, the sums and where the whole report is.
+pub(crate) fn write_shared(
+    frame: &Frame<'_>,
+    parts: &[Part<'_>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let cap = super::markdown::CAP;
+    let fixed = frame.total.len()
+        + frame.closing.len()
+        + parts.iter().map(|p| p.head.len() + 1).sum::<usize>()
+        + left_out_note(frame.whole).len();
+    if fixed > cap {
+        return write_frame_only(frame, parts.len(), out);
+    }
+    let mut bodies = Vec::with_capacity(parts.len());
+    for part in parts {
+        bodies.push(match &part.body {
+            Some(body) => body(cap)?,
+            None => Vec::new(),
+        });
+    }
+    let sizes: Vec<usize> = bodies.iter().map(Vec::len).collect();
+    let shares = shares(&sizes, cap - fixed);
+    let mut left_out = 0;
+    for ((body, part), share) in bodies.iter_mut().zip(parts).zip(shares) {
+        if body.len() <= share {
+            continue;
+        }
+        if let Some(fitted) = &part.body {
+            *body = fitted(share)?;
+        }
+        if body.len() > share {
+            *body = LEFT_OUT.as_bytes().to_vec();
+            left_out += 1;
+        }
+    }
+    let mut text = Vec::with_capacity(cap);
+    text.extend_from_slice(frame.total);
+    for (part, body) in parts.iter().zip(&bodies) {
+        text.extend_from_slice(&part.head);
+        text.extend_from_slice(body);
+        text.push(b'\n');
+    }
+    if left_out > 0 {
+        text.extend_from_slice(left_out_note(frame.whole).as_bytes());
+    }
+    text.extend_from_slice(frame.closing);
+    if text.len() > cap {
+        return write_frame_only(frame, parts.len(), out);
+    }
+    out.write_all(&text)
+}
+
+/// What stands for an account's report that does not fit in its share of the comment.
+const LEFT_OUT: &str = "> Not shown: no room left in this comment.\n";
+
+/// The note after the sections when some were left out.
+fn left_out_note(whole: &str) -> String {
+    format!(
+        "> Some accounts' reports did not fit under {} characters. {whole}\n\n",
+        super::markdown::CAP
+    )
+}
+
+/// The sums and where the whole report is, when the accounts' headings alone would not fit.
+fn write_frame_only(frame: &Frame<'_>, accounts: usize, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(frame.closing)?;
+    writeln!(
+        out,
+        "\n> The {accounts} accounts' sections are too large for a comment. {}",
+        frame.whole
+    )
+}
+
+/// How much of `budget` each section may use, given the size each would take whole: an even
+/// share, a section that needs less passing what it leaves on to the larger ones. Never more
+/// than `budget` in all, never more than a section needs.
+pub(crate) fn shares(sizes: &[usize], budget: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let mut shares = vec![0; sizes.len()];
+    let mut left = budget;
+    for (done, &i) in order.iter().enumerate() {
+        let even = left / (sizes.len() - done);
+        shares[i] = sizes[i].min(even);
+        left -= shares[i];
+    }
+    shares
+}
+
+/// Each account's words in a check's grand total, and the sums.
+fn checks_rows(sections: &[CheckSection]) -> (Vec<(&Label, String)>, String) {
     let total = checks_total(sections);
     let rows: Vec<(&Label, String)> = sections
         .iter()
@@ -322,7 +513,7 @@ pub(crate) fn checks(
         failed_note(total.failed),
         not_compliant_note(sections)
     );
-    write_total(&rows, &sums, framing, out)
+    (rows, sums)
 }
 
 /// An account's row in the total: its violations, then why it is not compliant when that is
@@ -512,6 +703,15 @@ fn write_total(
     }
 }
 
+/// The sums once more, one line after the sections.
+fn write_closing(sums: &str, format: Framing, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Framing::Text => writeln!(out, "Total: {sums}."),
+        Framing::Markdown => writeln!(out, "**Total:** {sums}."),
+        Framing::Comment => writeln!(out, "# Total: {sums}."),
+    }
+}
+
 /// `2 to restrict, 1 to expose`.
 fn changes(restrict: usize, expose: usize) -> String {
     format!("{restrict} to restrict, {expose} to expose")
@@ -661,8 +861,17 @@ mod tests {
             result: Err("the server refused the key".to_owned()),
         }];
         let text = checks_text(&sections);
+        // The total first, the section after it, the sums once more at the end.
         assert!(
-            text.starts_with("Account ops\\u{202e} on https://plotly.example.com"),
+            text.starts_with("Total: 0 violations in 0 files over 1 account; 1 account failed.\n"),
+            "{text}"
+        );
+        let section = text
+            .find("\nAccount ops\\u{202e} on https://plotly.example.com")
+            .expect("the section");
+        assert!(
+            text[section..]
+                .ends_with("Total: 0 violations in 0 files over 1 account; 1 account failed.\n"),
             "{text}"
         );
         assert!(
@@ -694,6 +903,7 @@ mod tests {
             pending: unplaced > 0,
             rendered: Vec::new(),
             exposure: None,
+            markdown: None,
         }
     }
 
@@ -726,6 +936,78 @@ mod tests {
     }
 
     #[test]
+    fn shares_are_even_and_pass_on_what_small_sections_leave() {
+        assert_eq!(shares(&[10, 10, 10], 90), [10, 10, 10]);
+        assert_eq!(shares(&[100, 100, 100], 90), [30, 30, 30]);
+        assert_eq!(shares(&[10, 100, 100], 90), [10, 40, 40]);
+        assert_eq!(shares(&[100, 5, 1000], 91), [43, 5, 43]);
+        assert_eq!(shares(&[], 90), Vec::<usize>::new());
+        assert_eq!(shares(&[7], 0), [0]);
+    }
+
+    /// A body like the Markdown renderers': whole when it fits, else cut to `cap` when `cap`
+    /// leaves room for its headline (`least`), else only the headline and a note, which may
+    /// overrun.
+    fn body(whole: usize, least: usize) -> Body<'static> {
+        Box::new(move |cap| {
+            let n = if whole <= cap { whole } else { cap.max(least) };
+            Ok(vec![b'x'; n])
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_comment_over_several_accounts_fits_the_cap_and_keeps_every_heading(
+            accounts in proptest::collection::vec(
+                (0usize..200_000, 0usize..2_000, proptest::option::of(0usize..3_000)),
+                1..40,
+            ),
+        ) {
+            let cap = crate::render::markdown::CAP;
+            let parts: Vec<Part<'_>> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, &(whole, least, failure))| {
+                    let mut head = format!("## Account `user{i}`\n\n").into_bytes();
+                    match failure {
+                        Some(n) => {
+                            head.extend(format!("**Failed:** {}\n", "e".repeat(n)).bytes());
+                            Part { head, body: None }
+                        }
+                        None => Part { head, body: Some(body(whole, least)) },
+                    }
+                })
+                .collect();
+            let total = b"## Total\n\n3 to restrict over N accounts.\n\n| rows |\n\n".to_vec();
+            let frame = Frame {
+                total: &total,
+                closing: b"**Total:** 3 to restrict over N accounts.\n",
+                whole: "Download `plan.json` from this job's artifacts.",
+            };
+            let mut out = Vec::new();
+            write_shared(&frame, &parts, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            proptest::prop_assert!(text.len() <= cap, "{} characters", text.len());
+            proptest::prop_assert!(text.contains("**Total:** 3 to restrict over N accounts."));
+            let headings: usize = parts.iter().map(|p| p.head.len() + 1).sum();
+            if headings + total.len() + 400 < cap {
+                // Whenever the frame fits, the total comes first and every heading (and
+                // failure) follows in order.
+                proptest::prop_assert!(text.starts_with("## Total"), "{text}");
+                let mut at = 0;
+                for part in &parts {
+                    let head = std::str::from_utf8(&part.head).unwrap();
+                    let found = text[at..].find(head);
+                    proptest::prop_assert!(found.is_some(), "{head} missing");
+                    at += found.unwrap_or(0) + head.len();
+                }
+            } else {
+                proptest::prop_assert!(text.contains("Download `plan.json`"), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn junit_sums_every_suite_and_errors_failed_accounts() {
         let suite = b"  <testsuite name=\"a\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"0\">\n  </testsuite>\n".to_vec();
         assert_eq!(junit_counts(&suite), (4, 2));
@@ -744,6 +1026,7 @@ mod tests {
                     pending: true,
                     rendered: suite,
                     exposure: None,
+                    markdown: None,
                 }),
             },
             CheckSection {

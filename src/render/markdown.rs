@@ -26,6 +26,7 @@ use crate::wire::plan::Source;
 pub(crate) const CAP: usize = 65_000;
 
 /// One row of a report table.
+#[derive(Debug)]
 struct Row {
     path: String,
     filetype: String,
@@ -38,6 +39,7 @@ struct Row {
 }
 
 /// What a report holds, before it is fitted under the cap.
+#[derive(Debug)]
 struct Report<'a> {
     summary: String,
     /// What the check describes.
@@ -57,6 +59,12 @@ struct Report<'a> {
 /// once, grouped by rule); cut to fit [`CAP`] by showing fewer rows of each group, never by
 /// dropping a group or the summary.
 pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> io::Result<()> {
+    plan_within(view, CAP, out)
+}
+
+/// The plan comment cut to fit `cap` characters instead of [`CAP`]: an account's share of a
+/// comment over several accounts. Its notes still name [`CAP`], the limit of the whole comment.
+pub(crate) fn plan_within(view: &PlanView, cap: usize, out: &mut dyn Write) -> io::Result<()> {
     let summary = view.summary;
     if !summary.has_changes() {
         let headline = format!("No changes. {}", plan_summary(view));
@@ -70,7 +78,7 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
             view.coverage(),
             &mut text,
         )?;
-        return write_capped(&text, &headline, &where_the_plan_is(view), out);
+        return write_capped(&text, &headline, &where_the_plan_is(view), cap, out);
     }
     let plan = PlanComment::of(view);
     let largest = plan.groups.iter().map(|g| g.rows.len()).max().unwrap_or(0);
@@ -80,25 +88,25 @@ pub(crate) fn plan(view: &PlanView, _painter: Painter, out: &mut dyn Write) -> i
         notes: plan.alert.len().min(MOST_NOTES),
     };
     let full = plan.render(all)?;
-    if full.len() <= CAP {
+    if full.len() <= cap {
         return out.write_all(&full);
     }
     // What gives way, in order: rows of each group, then notes (the broken guardrails come
     // first and go last), then, only if nothing else is left, lines of the per-rule summary.
-    if let Some(rows) = largest_fitting(largest, |rows| plan.render(Shown { rows, ..all }))? {
+    if let Some(rows) = largest_fitting(cap, largest, |rows| plan.render(Shown { rows, ..all }))? {
         return out.write_all(&plan.render(Shown { rows, ..all })?);
     }
     let no_rows = Shown { rows: 0, ..all };
-    if let Some(notes) =
-        largest_fitting(all.notes, |notes| plan.render(Shown { notes, ..no_rows }))?
-    {
+    if let Some(notes) = largest_fitting(cap, all.notes, |notes| {
+        plan.render(Shown { notes, ..no_rows })
+    })? {
         return out.write_all(&plan.render(Shown { notes, ..no_rows })?);
     }
     let bare = Shown {
         notes: 0,
         ..no_rows
     };
-    if let Some(deciders) = largest_fitting(all.deciders, |deciders| {
+    if let Some(deciders) = largest_fitting(cap, all.deciders, |deciders| {
         plan.render(Shown { deciders, ..bare })
     })? {
         return out.write_all(&plan.render(Shown { deciders, ..bare })?);
@@ -125,19 +133,20 @@ struct Shown {
     notes: usize,
 }
 
-/// The largest `n` in `0..=max` whose rendering fits under [`CAP`] (renderings grow with
+/// The largest `n` in `0..=max` whose rendering fits under `cap` (renderings grow with
 /// `n`), or `None` when not even `0` fits.
 fn largest_fitting(
+    cap: usize,
     max: usize,
     render: impl Fn(usize) -> io::Result<Vec<u8>>,
 ) -> io::Result<Option<usize>> {
-    if render(0)?.len() > CAP {
+    if render(0)?.len() > cap {
         return Ok(None);
     }
     let (mut low, mut high) = (0, max);
     while low < high {
         let mid = (low + high).div_ceil(2);
-        if render(mid)?.len() <= CAP {
+        if render(mid)?.len() <= cap {
             low = mid;
         } else {
             high = mid - 1;
@@ -335,7 +344,12 @@ fn write_truncation(
 /// Where a reviewer finds the whole plan: the saved plan in the CI job's artifacts (a
 /// reviewer has no credentials to plan again).
 fn where_the_plan_is(view: &PlanView) -> String {
-    let options = &view.options;
+    where_plans_are(&view.options)
+}
+
+/// [`where_the_plan_is`] from the options alone: the words a comment over several accounts
+/// ends with when it leaves out a section.
+pub(crate) fn where_plans_are(options: &super::ShowOptions) -> String {
     let artifacts = match &options.artifact_url {
         Some(url) => format!("[this job's artifacts](<{url}>)"),
         None => "this job's artifacts".to_owned(),
@@ -405,21 +419,68 @@ pub(crate) fn check(
     _painter: Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let report = view.report;
-    let headline = check_summary(report, view.targets);
-    if report.is_compliant() {
-        let mut text = Vec::new();
-        writeln!(text, "**{headline}**\n")?;
-        writeln!(text, "{}", origin(view.source, view.policy))?;
-        write_targeted(view.targets, &mut text)?;
-        write_notes(
-            &report.dead_rules,
-            &report.dead_patterns,
-            report.coverage,
-            &mut text,
-        )?;
-        return write_capped(&text, &headline, WHOLE_CHECK, out);
+    CheckComment::of(view)?.write(CAP, out)
+}
+
+/// A check comment ready to be cut to any budget, owning what it shows: an account's section
+/// of a comment over several accounts is fitted once every account is checked, after its
+/// plan and inventory are gone.
+#[derive(Debug)]
+pub(crate) struct CheckComment {
+    headline: String,
+    body: CheckBody,
+}
+
+#[derive(Debug)]
+enum CheckBody {
+    /// A compliant account: a few lines, whole or not at all.
+    Compliant(Vec<u8>),
+    /// Violations: rows and diff lines give way.
+    Violations(Box<Report<'static>>),
+}
+
+impl CheckComment {
+    /// The comment of `view`.
+    pub(crate) fn of(view: &CheckView<'_>) -> io::Result<CheckComment> {
+        let headline = check_summary(view.report, view.targets);
+        let body = if view.report.is_compliant() {
+            CheckBody::Compliant(compliant_text(view, &headline)?)
+        } else {
+            CheckBody::Violations(Box::new(violations_report(view, &headline)))
+        };
+        Ok(CheckComment { headline, body })
     }
+
+    /// Writes the comment cut to fit `cap` characters.
+    pub(crate) fn write(&self, cap: usize, out: &mut dyn Write) -> io::Result<()> {
+        let mut text = Vec::new();
+        match &self.body {
+            CheckBody::Compliant(whole) => text.clone_from(whole),
+            CheckBody::Violations(report) => fit(report, cap, &mut text)?,
+        }
+        write_capped(&text, &self.headline, WHOLE_CHECK, cap, out)
+    }
+}
+
+/// A compliant check's comment: its headline, origin and notes.
+fn compliant_text(view: &CheckView<'_>, headline: &str) -> io::Result<Vec<u8>> {
+    let report = view.report;
+    let mut text = Vec::new();
+    writeln!(text, "**{headline}**\n")?;
+    writeln!(text, "{}", origin(view.source, view.policy))?;
+    write_targeted(view.targets, &mut text)?;
+    write_notes(
+        &report.dead_rules,
+        &report.dead_patterns,
+        report.coverage,
+        &mut text,
+    )?;
+    Ok(text)
+}
+
+/// What a check comment with violations holds, before it is fitted under a cap.
+fn violations_report(view: &CheckView<'_>, headline: &str) -> Report<'static> {
+    let report = view.report;
     let mut rows: Vec<Row> = report
         .findings()
         .map(|f| Row {
@@ -452,38 +513,33 @@ pub(crate) fn check(
         .map(|note| escape(&note))
         .collect();
     cap_notes(&mut notes);
-    let mut text = Vec::new();
-    fit(
-        &Report {
-            summary: headline.clone(),
-            origin: match super::targeted_note(view.targets) {
-                Some(note) => format!(
-                    "{}\n\n> [!IMPORTANT]\n> {}",
-                    origin(view.source, view.policy),
-                    escape(&note)
-                ),
-                None => origin(view.source, view.policy),
-            },
-            alert: notes,
-            callout_title: format!(
-                "**{never} {} public despite `never_public`:**",
-                files(never)
+    Report {
+        summary: headline.to_owned(),
+        origin: match super::targeted_note(view.targets) {
+            Some(note) => format!(
+                "{}\n\n> [!IMPORTANT]\n> {}",
+                origin(view.source, view.policy),
+                escape(&note)
             ),
-            others_line: (drift > 0)
-                .then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
-            table_title: "All violations",
-            columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
-            rows,
-            diff: super::diff::patch(&super::view::rows(view.plan), view.plan.coverage),
-            rerun: "plotward check",
+            None => origin(view.source, view.policy),
         },
-        &mut text,
-    )?;
-    write_capped(&text, &headline, WHOLE_CHECK, out)
+        alert: notes,
+        callout_title: format!(
+            "**{never} {} public despite `never_public`:**",
+            files(never)
+        ),
+        others_line: (drift > 0)
+            .then(|| format!("**{drift} {}** drifted from the policy.", files(drift))),
+        table_title: "All violations",
+        columns: ["Path", "Type", "File", "Sharing (now → policy)", "Why"],
+        rows,
+        diff: super::diff::patch(&super::view::rows(view.plan), view.plan.coverage),
+        rerun: "plotward check",
+    }
 }
 
 /// Where a reader of a check comment finds the whole report.
-const WHOLE_CHECK: &str = "For everything, keep `plotward check --format json` (or `--format \
+pub(crate) const WHOLE_CHECK: &str = "For everything, keep `plotward check --format json` (or `--format \
 junit`) as the job's artifact: a reader of this comment may have no credentials to run it.";
 
 /// Keeps the first [`MOST_NOTES`] notes and counts the rest in one more line.
@@ -502,8 +558,14 @@ fn more_notes(cut: usize) -> String {
 
 /// Writes `text` when it fits under [`CAP`]; else only its headline and a note that says
 /// where the whole report is, so no comment is ever refused by the host.
-fn write_capped(text: &[u8], headline: &str, whole: &str, out: &mut dyn Write) -> io::Result<()> {
-    if text.len() <= CAP {
+fn write_capped(
+    text: &[u8],
+    headline: &str,
+    whole: &str,
+    cap: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if text.len() <= cap {
         return out.write_all(text);
     }
     writeln!(out, "**{headline}**\n")?;
@@ -537,10 +599,10 @@ fn them(n: usize) -> &'static str {
 }
 
 /// Writes the report whole if it fits, else with as many rows and diff lines as fit.
-fn fit(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+fn fit(report: &Report<'_>, cap: usize, out: &mut dyn Write) -> io::Result<()> {
     let diff_lines = report.diff.lines().count();
     let full = render(report, report.rows.len(), diff_lines)?;
-    if full.len() <= CAP {
+    if full.len() <= cap {
         return out.write_all(&full);
     }
     // Binary search the largest share of rows (and proportionally diff lines) that fits.
@@ -548,7 +610,7 @@ fn fit(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     while low < high {
         let mid = (low + high).div_ceil(2);
         let lines = diff_lines * mid / report.rows.len().max(1);
-        if render(report, mid, lines)?.len() <= CAP {
+        if render(report, mid, lines)?.len() <= cap {
             low = mid;
         } else {
             high = mid - 1;

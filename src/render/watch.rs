@@ -55,6 +55,7 @@ pub(crate) fn level(event: &Event<'_>) -> Level {
         | Event::Cycle(_)
         | Event::Reloaded { .. }
         | Event::Stopping { .. }
+        | Event::ReadsAbandoned { .. }
         | Event::Stopped { .. } => Level::Info,
         Event::Refused { .. } | Event::ReloadFailed { .. } | Event::Warning { .. } => Level::Warn,
         Event::Failed { .. } => Level::Error,
@@ -87,6 +88,7 @@ fn name(event: &Event<'_>) -> &'static str {
         Event::Reloaded { .. } => "reloaded",
         Event::ReloadFailed { .. } => "reload_failed",
         Event::Stopping { .. } => "stopping",
+        Event::ReadsAbandoned { .. } => "reads_abandoned",
         Event::Stopped { .. } => "stopped",
     }
 }
@@ -169,7 +171,9 @@ fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -
                 withheld: *withheld,
             });
         }
-        Event::Refused { account, .. } => line.account = Some(account),
+        Event::Refused { account, .. } | Event::ReadsAbandoned { account } => {
+            line.account = Some(account);
+        }
         Event::Failed {
             account,
             error,
@@ -284,7 +288,10 @@ fn message(event: &Event<'_>) -> String {
             "{policy} read again on SIGHUP is not valid; the policy read before stays in force: {error}"
         ),
         Event::Stopping { signal } => format!(
-            "{signal} received: writes in flight finish, no new write starts, then watch exits"
+            "{signal} received: reads in flight are abandoned, writes in flight finish, no new write starts, then watch exits"
+        ),
+        Event::ReadsAbandoned { account } => format!(
+            "{account}: stopped while reading; the requests in flight were abandoned, nothing was written"
         ),
         Event::Stopped { cycles } => format!("watch ends after {}", plural(*cycles, "cycle")),
     }

@@ -83,6 +83,10 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
         "{}",
         text.stdout
     );
+    opens_and_closes_with(
+        &text.stdout,
+        "Total: 2 to restrict, 0 to expose over 3 accounts.\n",
+    );
     // `-p a b c` after one flag, as a shell glob expands, is the same run; pending changes
     // exit 2 with --detailed-exitcode.
     three(&sandbox)
@@ -115,21 +119,37 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     assert_eq!(accounts[0]["server"], url);
     assert_eq!(accounts[0]["plan"]["format_version"], 1);
     assert_eq!(accounts[1]["plan"]["changes"][0]["fid"], "bob:1");
-    three(&sandbox)
+    let markdown = three(&sandbox)
         .args(["plan", "--format", "markdown"])
         .args(POLICIES)
         .stdout_contains("## Account `alice` on ")
         .stdout_contains("## Account `carol` on ")
-        .stdout_contains("## Total\n\n2 to restrict, 0 to expose over 3 accounts.")
         .stdout_contains("| `bob` | ")
         .status(0);
-    three(&sandbox)
+    assert!(
+        markdown
+            .stdout
+            .starts_with("## Total\n\n2 to restrict, 0 to expose over 3 accounts.\n"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown.stdout.find("| `bob` | ") < markdown.stdout.find("## Account `alice`"),
+        "{}",
+        markdown.stdout
+    );
+    let diff = three(&sandbox)
         .args(["plan", "--format", "diff"])
         .args(POLICIES)
         .stdout_contains(&format!("# Account: bob on {url} (policy b.yaml)"))
         .stdout_contains("+budget")
-        .stdout_contains("# Total: 2 to restrict, 0 to expose over 3 accounts.")
         .status(0);
+    assert!(
+        diff.stdout
+            .starts_with("# Total: 2 to restrict, 0 to expose over 3 accounts.\n"),
+        "{}",
+        diff.stdout
+    );
     // `--out` saves the same multi-account document.
     let saved = three(&sandbox)
         .args(["plan", "--out", "plan.json"])
@@ -149,14 +169,24 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
 fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     let sandbox = three_accounts();
     let url = sandbox.url();
-    three(&sandbox)
+    let text = three(&sandbox)
         .args(["check"])
         .args(POLICIES)
         .stdout_contains(&format!("Account alice on {url} (policy a.yaml)"))
         .stdout_contains(&format!("Account carol on {url} (policy c.yaml)"))
-        .stdout_contains("Total: 2 violations in 3 files over 3 accounts.")
         .stdout_contains(&format!("  bob on {url} (policy b.yaml): 1 violation"))
         .status(2);
+    // The grand total first, then the sections in policy order, then the sums again.
+    opens_and_closes_with(
+        &text.stdout,
+        "Total: 2 violations in 3 files over 3 accounts.\n",
+    );
+    let at = |who: &str| text.stdout.find(&format!("Account {who} on")).unwrap();
+    assert!(
+        at("alice") < at("bob") && at("bob") < at("carol"),
+        "{}",
+        text.stdout
+    );
     let json = three(&sandbox)
         .args(["check", "--format", "json"])
         .args(POLICIES)
@@ -173,12 +203,18 @@ fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() 
         document["accounts"][0]["check"]["violations"][0]["fid"],
         "alice:1"
     );
-    three(&sandbox)
+    let markdown = three(&sandbox)
         .args(["check", "--format", "markdown"])
         .args(POLICIES)
         .stdout_contains("## Account `bob` on ")
-        .stdout_contains("## Total\n\n2 violations in 3 files over 3 accounts.")
         .status(2);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("## Total\n\n2 violations in 3 files over 3 accounts.\n"),
+        "{}",
+        markdown.stdout
+    );
     let junit = three(&sandbox)
         .args(["check", "--format", "junit"])
         .args(POLICIES)
@@ -191,6 +227,17 @@ fn a_check_over_three_accounts_has_a_section_each_and_a_total_in_every_format() 
         .status(2);
     let xml = roxmltree_free_check(&junit.stdout);
     assert_eq!(xml, (3, 2), "{}", junit.stdout);
+}
+
+/// Asserts a report over several accounts opens with its grand total (an auditor reads the
+/// top), before any account's section, and closes with the sums once more.
+fn opens_and_closes_with(stdout: &str, sums: &str) {
+    assert!(stdout.starts_with(sums), "{stdout}");
+    assert!(
+        stdout.find(sums) < stdout.find("Account "),
+        "the total comes before the sections: {stdout}"
+    );
+    assert!(stdout.ends_with(sums), "{stdout}");
 }
 
 /// The `<testsuites>` element's `tests` and `failures`, and that every suite is closed.
@@ -307,7 +354,9 @@ fn keys_come_from_a_file_or_a_variable_and_one_policy_needs_no_other_setting() {
         .env("PLOTLY_API_DOMAIN", sandbox.url())
         .env("KEY_BOB", "bob-key")
         .args(["check", "-p", "a.yaml", "b.yaml"])
-        .stdout_contains("Failed: cannot read alice.key: the file is empty")
+        .stdout_contains(
+            "Failed: cannot read alice.key (account.api_key_file in a.yaml): the file is empty",
+        )
         .stdout_contains("Total: 1 violation in 1 files over 2 accounts; 1 account failed.")
         .status(1);
 }
@@ -326,6 +375,22 @@ fn two_policies_of_one_account_and_a_conflicting_user_flag_are_refused_before_an
     three(&sandbox)
         .args(["plan", "--user", "bob", "-p", "a.yaml"])
         .stderr_contains("error: --user bob conflicts with `account.user: alice` in a.yaml")
+        .status(1);
+    // The same server by another name: `localhost` for `127.0.0.1`, a trailing slash.
+    let port = sandbox.url().rsplit(':').next().unwrap().to_owned();
+    let localhost = format!("http://localhost:{port}/");
+    three(&sandbox)
+        .write(
+            "a2.yaml",
+            &format!(
+                "version: 1\ndefault: private\naccount:\n  user: alice\n  server: {localhost}\n  api_key_env: KEY_ALICE\n"
+            ),
+        )
+        .args(["plan", "--allow-server", &localhost, "-p", "a.yaml", "a2.yaml"])
+        .stderr_contains(&format!(
+            "error: a.yaml and a2.yaml both govern the account alice on http://localhost:{port} (the same server as {}); give each account one policy",
+            sandbox.url()
+        ))
         .status(1);
     let requests = crate::api::Api::new(&sandbox).requests();
     assert!(requests.is_empty(), "{requests:?}");
@@ -537,4 +602,158 @@ fn an_account_reads_the_same_file_count_in_the_exposure_report_alone_and_among_o
         .status(2);
     let carol = &among.stdout[among.stdout.find("id=\"account-3\"").unwrap()..];
     assert!(carol.contains("Compliant, 1 files."), "{carol}");
+}
+
+/// A sandbox with seven accounts of `files` public files each, which their policies want
+/// private: each account's Markdown section alone is near the cap.
+fn seven_large(files: usize) -> (Sandbox, Vec<String>) {
+    let users: Vec<String> = (1..=7).map(|i| format!("user{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let documents: Vec<Value> = names
+        .iter()
+        .flat_map(|user| {
+            (1..=files).map(move |i| {
+                json!({"fid": format!("{user}:{i}"), "path": format!("quarterly-report-{i:05}-with-a-long-name"),
+                       "filetype": "plot", "world_readable": true, "share_key_enabled": false})
+            })
+        })
+        .collect();
+    let sandbox = with_users(&json!({"format_version": 1, "files": documents}), &names);
+    (sandbox, users)
+}
+
+/// `command` over the seven accounts' policies, each key in its variable.
+fn seven(sandbox: &Sandbox, users: &[String], command: &[&str]) -> Test {
+    let mut test = Test::new()
+        .env("PLOTLY_API_DOMAIN", sandbox.url())
+        .args(command);
+    for user in users {
+        test = test
+            .write(&format!("{user}.yaml"), &policy_for(user))
+            .env(
+                &format!("KEY_{}", user.to_uppercase()),
+                &format!("{user}-key"),
+            )
+            .args(["-p", &format!("{user}.yaml")]);
+    }
+    test
+}
+
+#[test]
+fn markdown_over_seven_large_accounts_fits_one_comment_with_every_heading_and_the_total() {
+    let (sandbox, users) = seven_large(600);
+    let cap = 65_000;
+    let plan = seven(
+        &sandbox,
+        &users,
+        &["plan", "--format", "markdown", "--out", "plans.json"],
+    )
+    .status(0);
+    let check = seven(&sandbox, &users, &["check", "--format", "markdown"]).status(2);
+    for (run, total, whole) in [
+        (
+            &plan.stdout,
+            "## Total\n\n4200 to restrict, 0 to expose over 7 accounts.\n",
+            "then run `plotward show plans.json --full` for every row.",
+        ),
+        (
+            &check.stdout,
+            "## Total\n\n4200 violations in 4200 files over 7 accounts.\n",
+            "For everything, keep `plotward check --format json`",
+        ),
+    ] {
+        assert!(run.chars().count() <= cap, "{} characters", run.len());
+        assert!(run.starts_with(total), "{run}");
+        let mut at = 0;
+        for i in 1..=7 {
+            let heading = format!("## Account `user{i}` on `{}`", sandbox.url());
+            let found = run[at..].find(&heading).expect("every heading, in order");
+            at += found + heading.len();
+        }
+        // Each cut section says where the whole plan or report is, as one account's cut does.
+        assert!(
+            run.contains("> Truncated to stay under 65000 characters"),
+            "{run}"
+        );
+        assert!(run.contains(whole), "{run}");
+    }
+}
+
+/// Every message about a key a policy's `account:` block names points at that block (the
+/// policy and the field), never at the flags and variables of a run without one.
+#[test]
+fn key_errors_of_a_policy_account_point_at_its_account_block() {
+    let sandbox = three_accounts();
+    let by_env = policy_for("alice");
+    let by_file = |file: &str| {
+        format!("version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: {file}\n")
+    };
+    let run = |test: Test, expected: &str| {
+        test.env("PLOTLY_API_DOMAIN", sandbox.url())
+            .args(["plan", "-p", "a.yaml"])
+            .stderr_contains(expected)
+            .stderr_lacks("--api-key")
+            .stderr_lacks("PLOTLY_API_KEY")
+            .stderr_lacks("flags beat")
+            .status(1);
+    };
+    let block = "; the user and the key come from the `account:` block of a.yaml (account.user, \
+                 and account.api_key_env or account.api_key_file): fix them there";
+    // The variable is not set.
+    run(
+        Test::new().write("a.yaml", &by_env),
+        "error: no API key found: a.yaml reads it from the environment variable KEY_ALICE \
+         (account.api_key_env), which is not set: set KEY_ALICE, or name the variable that \
+         holds the key in the `account:` block of a.yaml",
+    );
+    // The variable holds something that is not a key.
+    run(
+        Test::new()
+            .write("a.yaml", &by_env)
+            .env("KEY_ALICE", "two words"),
+        "error: the key read from KEY_ALICE (account.api_key_env in a.yaml) does not look like \
+         an API key",
+    );
+    // The file is missing, empty, or not a file.
+    run(
+        Test::new().write("a.yaml", &by_file("missing.key")),
+        "error: cannot read missing.key (account.api_key_file in a.yaml): ",
+    );
+    run(
+        Test::new()
+            .write("a.yaml", &by_file("alice.key"))
+            .write("alice.key", "\n"),
+        "error: cannot read alice.key (account.api_key_file in a.yaml): the file is empty",
+    );
+    run(
+        Test::new()
+            .write("a.yaml", &by_file("keys"))
+            .write("keys/placeholder", ""),
+        "error: keys (account.api_key_file in a.yaml) is not a regular file",
+    );
+    // The server refuses the key, or says it is another user's.
+    run(
+        Test::new()
+            .write("a.yaml", &by_env)
+            .env("KEY_ALICE", "alice-wrong-key"),
+        &format!(
+            "error: the API key from KEY_ALICE (account.api_key_env in a.yaml) was rejected by {} \
+             (401) for the user alice from account.user in a.yaml: check that the key is current \
+             and belongs to that user{block}",
+            sandbox.url()
+        ),
+    );
+    // A server that says every key is alice's, for a policy of bob.
+    let server = crate::hostile::Server::api("127.0.0.1", |_| crate::hostile::Reply::Hang);
+    Test::new()
+        .write("a.yaml", &policy_for("bob"))
+        .env("KEY_BOB", "bob-key")
+        .env("PLOTLY_API_DOMAIN", &server.url())
+        .args(["plan", "-p", "a.yaml"])
+        .stderr_contains(&format!(
+            "says the key belongs to alice, but account.user in a.yaml says bob (the key is \
+             from KEY_BOB (account.api_key_env in a.yaml)): fix whichever is wrong{block}"
+        ))
+        .stderr_lacks("flags beat")
+        .status(1);
 }

@@ -121,6 +121,11 @@ fn the_manifests_run_plotward_command_lines_that_parse_as_non_root_read_only_pod
         // A Secret mounted as files is readable by the non-root user only through its group:
         // the Pod's fsGroup, and a mode with the group's read bit (0440, 288 in decimal).
         for volume in spec["volumes"].as_array().into_iter().flatten() {
+            // Scratch space that fills the node's disk unbounded gets the Pod evicted: every
+            // emptyDir is capped.
+            if volume.get("emptyDir").is_some() {
+                assert!(volume["emptyDir"]["sizeLimit"].is_string(), "{volume}");
+            }
             if let Some(mode) = volume["secret"]["defaultMode"].as_u64() {
                 assert_eq!(pod["fsGroup"], pod["runAsUser"], "{document}");
                 assert_eq!(mode & 0o040, 0o040, "{volume}");
@@ -144,6 +149,14 @@ fn the_manifests_run_plotward_command_lines_that_parse_as_non_root_read_only_pod
                     assert_eq!(container[probe]["httpGet"]["path"], "/healthz", "{probe}");
                 }
                 assert!(args.iter().any(|a| a == "--auto-restrict"), "{args:?}");
+                // The audit trail goes where Kubernetes keeps and rotates logs (stdout), not to
+                // a file on the Pod's disk that only grows.
+                let audit = args.iter().position(|a| a == "--audit-log");
+                assert_eq!(
+                    audit.and_then(|i| args.get(i + 1)).map(String::as_str),
+                    Some("-"),
+                    "{args:?}"
+                );
             }
             commands.push(args[0].clone());
         }

@@ -57,6 +57,16 @@ impl Watcher {
 
     /// Starts `plotward ARGS` in `dir` with a cleared environment but for `env`.
     fn spawn(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Watcher {
+        Watcher::spawn_to(dir, args, env, Stdio::null())
+    }
+
+    /// [`Watcher::spawn`], its stdout to `stdout`.
+    fn spawn_to(
+        dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> Watcher {
         let mut child = Command::new(env!("CARGO_BIN_EXE_plotward"))
             .args(args)
             .current_dir(dir.path())
@@ -64,7 +74,7 @@ impl Watcher {
             .env("HOME", dir.path())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("start plotward watch");
@@ -484,6 +494,135 @@ fn sigterm_in_the_middle_of_a_batch_lets_writes_in_flight_finish_and_starts_none
     let count = |what: &str| outcomes.iter().filter(|o| *o == what).count();
     assert_eq!(count("applied"), written, "{audit}");
     assert!(count("started") <= written + 2, "{audit}");
+}
+
+#[test]
+fn sigterm_while_a_listing_hangs_abandons_the_read_and_exits_long_before_the_timeout() {
+    // A server that answers the credentials check, then never answers the listing.
+    let server = crate::hostile::Server::api("127.0.0.1", |_| crate::hostile::Reply::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+    let url = server.url();
+    let mut watcher = Watcher::spawn(
+        dir,
+        &[
+            "watch",
+            "-p",
+            "policy.yaml",
+            "--log-format",
+            "json",
+            "--interval",
+            "1s",
+            "--metrics-addr",
+            "off",
+            "--timeout",
+            "120",
+        ],
+        &[
+            ("PLOTLY_API_DOMAIN", &url),
+            ("PLOTLY_USERNAME", "alice"),
+            ("PLOTLY_API_KEY", "alice-key"),
+        ],
+    );
+    wait_until(
+        "the listing in flight",
+        || {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.path() != crate::hostile::CURRENT_USER)
+        },
+        || watcher.lines.lock().unwrap().join("\n"),
+    );
+    let sent = std::time::Instant::now();
+    assert_eq!(watcher.terminate(), Some(0));
+    // Waiting for the read would take the 120 s timeout (or the 60 s the server hangs at
+    // most): the bound only tells the two apart.
+    assert!(
+        sent.elapsed() < Duration::from_secs(40),
+        "the read was waited for: {:?}",
+        sent.elapsed()
+    );
+    let abandoned = watcher.named("reads_abandoned");
+    assert_eq!(abandoned.len(), 1, "{:?}", watcher.events());
+    assert_eq!(abandoned[0]["account"], "alice");
+    assert!(
+        abandoned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the requests in flight were abandoned, nothing was written"),
+        "{}",
+        abandoned[0]
+    );
+    assert!(
+        watcher.named("cycle_failed").is_empty(),
+        "{:?}",
+        watcher.events()
+    );
+    assert_eq!(watcher.named("stopped").len(), 1);
+}
+
+/// `--audit-log -`: the audit lines on stdout, where a container's logs are kept (the
+/// Kubernetes example's choice), and nothing else there; apply, whose report is on stdout,
+/// refuses it.
+#[test]
+fn the_audit_trail_can_go_to_stdout_for_a_container_to_keep() {
+    let sandbox = seeded_with(
+        &[("alice:1", "team/plot", "plot", "public")],
+        Options::default(),
+    );
+    let api = Api::new(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+    let stdout_path = dir.path().join("stdout.jsonl");
+    let stdout = std::fs::File::create(&stdout_path).unwrap();
+    let url = sandbox.url();
+    let mut watcher = Watcher::spawn_to(
+        dir,
+        &[
+            "watch",
+            "-p",
+            "policy.yaml",
+            "--log-format",
+            "json",
+            "--interval",
+            "1s",
+            "--auto-restrict",
+            "--metrics-addr",
+            "off",
+            "--audit-log",
+            "-",
+        ],
+        &[
+            ("PLOTLY_API_DOMAIN", url),
+            ("PLOTLY_USERNAME", "alice"),
+            ("PLOTLY_API_KEY", "alice-key"),
+        ],
+        Stdio::from(stdout),
+    );
+    watcher.wait_for("a cycle", |w| !w.named("cycle").is_empty());
+    assert_eq!(watcher.terminate(), Some(0));
+    assert_eq!(patches(&api).len(), 1);
+    let audit = std::fs::read_to_string(&stdout_path).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["fid"] == "alice:1" && l["outcome"].is_string()),
+        "{audit}"
+    );
+    assert!(lines.iter().any(|l| l["outcome"] == "applied"), "{audit}");
+    assert!(!std::path::Path::new("-").exists());
+    crate::gitops::live(&sandbox)
+        .policy(POLICY)
+        .args(["apply", "--auto-approve", "--audit-log", "-"])
+        .stderr_contains(
+            "cannot write -: apply prints its report on stdout; give the audit log a file",
+        )
+        .status(1);
 }
 
 #[test]
