@@ -765,7 +765,7 @@ mod tests {
                 prop_assert!(found.is_some(), "{heading} missing");
                 at += found.unwrap_or(0) + heading.len();
                 if let Some(why) = failure {
-                    let failed = format!("**Failed:** {why}");
+                    let failed = format!("**Failed:** `{why}`");
                     prop_assert!(text[at..].starts_with(&format!("\n\nPolicy `p{i}.yaml`\n\n{failed}")), "{failed}");
                 }
             }

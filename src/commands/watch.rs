@@ -175,13 +175,21 @@ impl Shutdown {
         }
     }
 
-    /// Halts every running cycle's client: writes in flight finish, nothing new is sent.
-    fn request(&self, signal: &'static str) {
+    /// Halts every running cycle's client (writes in flight finish, nothing new is sent),
+    /// then `announce`s it, both under the lock [`Shutdown::settle`] waits for.
+    fn request(&self, signal: &'static str, announce: impl FnOnce()) {
         let clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         self.signal.send_replace(Some(signal));
         for client in clients.values() {
             client.halt(Stop::Interrupted(Some(signal)).to_string());
         }
+        announce();
+    }
+
+    /// Waits for a stop being requested to be announced, so the loop's last line comes after
+    /// the signal's (the two run on different threads).
+    fn settle(&self) {
+        drop(self.clients.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     fn requested(&self) -> Option<&'static str> {
@@ -296,6 +304,7 @@ async fn run(
             }
         }
     }
+    shutdown.settle();
     signals.abort();
     log.emit(&Event::Stopped { cycles });
     Ok(Exit::Success)
@@ -643,8 +652,7 @@ fn stop_on_signals(
                 _ = term.recv() => "SIGTERM",
             };
             // Halted first, logged after: once the line is out, no write starts.
-            shutdown.request(signal);
-            log.emit(&Event::Stopping { signal });
+            shutdown.request(signal, || log.emit(&Event::Stopping { signal }));
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
@@ -656,8 +664,9 @@ fn stop_on_signals(
     {
         Ok(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                log.emit(&Event::Stopping { signal: "Ctrl-C" });
-                shutdown.request("Ctrl-C");
+                shutdown.request("Ctrl-C", || {
+                    log.emit(&Event::Stopping { signal: "Ctrl-C" });
+                });
             }
         })
     }

@@ -116,12 +116,14 @@ pub(crate) fn header(
 }
 
 /// Writes why an account has no plan or check, in its section.
+///
+/// The error often carries the server's own words; in Markdown they go in a code span, so a
+/// server cannot put a link, a mention or formatting into a pull-request comment.
 pub(crate) fn failed(error: &str, format: Framing, out: &mut dyn Write) -> io::Result<()> {
-    let error = plotward_visible::escape(error);
     match format {
-        Framing::Text => writeln!(out, "Failed: {error}\n"),
-        Framing::Markdown => writeln!(out, "**Failed:** {}\n", super::markdown::escape(&error)),
-        Framing::Comment => writeln!(out, "# Failed: {error}"),
+        Framing::Text => writeln!(out, "Failed: {}\n", plotward_visible::escape(error)),
+        Framing::Markdown => writeln!(out, "**Failed:** {}\n", super::markdown::code(error)),
+        Framing::Comment => writeln!(out, "# Failed: {}", plotward_visible::escape(error)),
     }
 }
 
@@ -852,6 +854,24 @@ mod tests {
             server: "https://plotly.example.com".to_owned(),
             policy: format!("{user}.yaml"),
         }
+    }
+
+    #[test]
+    fn a_servers_words_in_a_failure_are_inert_in_markdown() {
+        let why = "HTTP 500: [click me](https://evil.example) @octocat **bold** `tick` <b>|";
+        let mut out = Vec::new();
+        failed(why, Framing::Markdown, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let span = text
+            .strip_prefix("**Failed:** ")
+            .and_then(|rest| rest.strip_suffix("\n\n"))
+            .expect("one line");
+        // One code span: the fence is longer than the backtick inside, and opens and closes it.
+        assert!(span.starts_with("``") && span.ends_with("``"), "{span}");
+        let inner = &span[2..span.len() - 2];
+        assert!(!inner.starts_with('`') || inner.starts_with(" `"), "{span}");
+        assert!(inner.contains("[click me](https://evil.example) @octocat **bold**"));
+        assert!(!inner.contains("``"), "{span}");
     }
 
     #[test]

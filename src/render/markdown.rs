@@ -728,7 +728,7 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec
 
 /// A code span that survives any content: a fence longer than any backtick run inside, and
 /// pipes escaped so a table cell stays one cell.
-pub(super) fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     // Control and bidi characters shown as escapes: one row per file, read as written.
     let text = &*plotward_visible::escape(text);
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);

@@ -121,6 +121,22 @@ impl Watcher {
             .collect()
     }
 
+    /// A stop by signal: `stopping` is logged, and `stopped` is the loop's last line, after
+    /// it (the two come from different threads).
+    fn assert_stopped_in_order(&self) {
+        let names: Vec<String> = self
+            .events()
+            .iter()
+            .map(|event| event["event"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let stopping = names.iter().position(|name| name == "stopping");
+        let stopped = names.iter().position(|name| name == "stopped");
+        assert!(
+            stopping.is_some() && stopped == Some(names.len() - 1) && stopping < stopped,
+            "{names:?}"
+        );
+    }
+
     /// Waits (bounded) until `done` holds for the log; panics with the log otherwise.
     fn wait_for(&self, what: &str, done: impl Fn(&Watcher) -> bool) {
         wait_until(
@@ -347,6 +363,7 @@ fn a_public_plot_the_python_client_makes_in_a_private_area_is_restricted_and_not
             .starts_with("SIGTERM received")
     );
     assert_eq!(watcher.named("stopped").len(), 1);
+    watcher.assert_stopped_in_order();
 }
 
 /// A count as a sample value.
@@ -483,6 +500,7 @@ fn sigterm_in_the_middle_of_a_batch_lets_writes_in_flight_finish_and_starts_none
         "{cycle}"
     );
     assert_eq!(watcher.named("stopped").len(), 1);
+    watcher.assert_stopped_in_order();
     // Every write made is in the audit log, flushed before the exit. (A task that had
     // recorded `started` when the halt came is refused before sending, and apply's log
     // records no outcome for it: at most one per writer.)
@@ -560,6 +578,7 @@ fn sigterm_while_a_listing_hangs_abandons_the_read_and_exits_long_before_the_tim
         watcher.events()
     );
     assert_eq!(watcher.named("stopped").len(), 1);
+    watcher.assert_stopped_in_order();
 }
 
 /// `--audit-log -`: the audit lines on stdout, where a container's logs are kept (the
