@@ -64,7 +64,11 @@ pub fn pad(text: &str, cells: usize) -> String {
 /// holds such characters only inside strings, where the escapes mean the same text: the
 /// document reads back equal, and a terminal or log viewer shows it as it is.
 pub fn escape_json(json: &str) -> Cow<'_, str> {
-    if !json.chars().any(|c| c != '\n' && needs_escape(c)) {
+    // Printable ASCII and newlines (nearly every string of a report) need nothing: settled
+    // a byte at a time, without decoding characters.
+    let printable = |byte: &u8| (b' '..=b'~').contains(byte) || *byte == b'\n';
+    if json.as_bytes().iter().all(printable) || !json.chars().any(|c| c != '\n' && needs_escape(c))
+    {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
@@ -166,6 +170,28 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    proptest! {
+        /// The printable-ASCII shortcut changes nothing: escaped exactly where a character
+        /// needs it, kept borrowed where none does.
+        #[test]
+        fn escape_json_escapes_exactly_what_needs_it(text in "[ -~\n\t\x7f\u{80}-\u{a0}\u{200b}\u{202e}é]{0,40}") {
+            let expected: String = text
+                .chars()
+                .map(|c| if c != '\n' && needs_escape(c) {
+                    c.encode_utf16(&mut [0; 2]).iter().fold(String::new(), |mut out, unit| {
+                        let _ = write!(out, "\\u{unit:04x}");
+                        out
+                    })
+                } else {
+                    c.to_string()
+                })
+                .collect();
+            let escaped = escape_json(&text);
+            prop_assert_eq!(&*escaped, expected.as_str());
+            prop_assert_eq!(matches!(escaped, Cow::Borrowed(_)), expected == text);
+        }
+    }
 
     #[test]
     fn the_ascii_shortcut_flags_what_the_full_rule_flags() {
