@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::ser::Formatter;
 
 use super::{CheckView, Painter, PlanView};
 use crate::apply::DecidingRule;
@@ -48,16 +48,67 @@ pub(crate) fn check(
 /// than the token itself (a plan of 594,000 changes over an organization spent seconds on it).
 pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
-    let mut serializer =
-        serde_json::Serializer::with_formatter(&mut buffered, Inert(PrettyFormatter::new()));
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, Inert::new());
     value.serialize(&mut serializer)?;
     buffered.write_all(b"\n")?;
     buffered.flush()
 }
 
-/// `serde_json`'s pretty printer, with [`plotward_visible::escape_json`] applied to the text
-/// inside strings (the only place such characters can be).
-struct Inert(PrettyFormatter<'static>);
+/// `serde_json`'s pretty printer, written out, with [`plotward_visible::escape_json`]
+/// applied to the text inside strings (the only place such characters can be). The same
+/// output byte for byte (tested), but each line break and its indentation is one write:
+/// `serde_json`'s writes the indentation one level at a time, five writes for a change's
+/// nested keys, which was a tenth of writing an organization's plan.
+struct Inert {
+    /// Nesting depth: two spaces a level.
+    depth: usize,
+    /// Whether the container being written has a value yet (an empty one closes inline).
+    has_value: bool,
+}
+
+impl Inert {
+    fn new() -> Inert {
+        Inert {
+            depth: 0,
+            has_value: false,
+        }
+    }
+
+    /// A line break (after a comma unless `first`) and the indentation of `self.depth`.
+    fn break_line<W: ?Sized + Write>(&self, writer: &mut W, first: bool) -> io::Result<()> {
+        const SPACES: usize = 128;
+        const LINE: &[u8; 2 + SPACES] = &{
+            let mut line = [b' '; 2 + SPACES];
+            line[0] = b',';
+            line[1] = b'\n';
+            line
+        };
+        let start = usize::from(first);
+        let width = 2 * self.depth;
+        if width <= SPACES {
+            return writer.write_all(&LINE[start..2 + width]);
+        }
+        writer.write_all(&LINE[start..2])?;
+        for _ in 0..self.depth {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.break_line(writer, true)?;
+        }
+        writer.write_all(bracket)
+    }
+}
 
 impl Formatter for Inert {
     fn write_string_fragment<W: ?Sized + Write>(
@@ -69,11 +120,11 @@ impl Formatter for Inert {
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_array(writer)
+        self.open(writer, b"[")
     }
 
     fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_array(writer)
+        self.close(writer, b"]")
     }
 
     fn begin_array_value<W: ?Sized + Write>(
@@ -81,19 +132,20 @@ impl Formatter for Inert {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.0.begin_array_value(writer, first)
+        self.break_line(writer, first)
     }
 
-    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_array_value(writer)
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_object(writer)
+        self.open(writer, b"{")
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_object(writer)
+        self.close(writer, b"}")
     }
 
     fn begin_object_key<W: ?Sized + Write>(
@@ -101,15 +153,16 @@ impl Formatter for Inert {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.0.begin_object_key(writer, first)
+        self.break_line(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(writer)
+        writer.write_all(b": ")
     }
 
-    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_object_value(writer)
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -295,8 +348,52 @@ fn dead_patterns_json(patterns: &[crate::plan::DeadPattern]) -> Vec<DeadPatternJ
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Any JSON value, nested up to four deep, with printable strings (the ones
+    /// `escape_json` leaves as they are).
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[ -~]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{0,6}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
 
     proptest! {
+        /// The written-out pretty printer writes what `serde_json`'s writes, byte for byte,
+        /// at any depth, empty containers included.
+        #[test]
+        fn json_is_pretty_printed_as_serde_json_does(value in any_value()) {
+            let mut ours = Vec::new();
+            super::write(&value, &mut ours).unwrap();
+            let mut theirs = serde_json::to_vec_pretty(&value).unwrap();
+            theirs.push(b'\n');
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+        }
+
+        /// Deeper than the indentation kept in one piece: still the same bytes.
+        #[test]
+        fn deep_nesting_is_indented_as_serde_json_does(depth in 60usize..80) {
+            let mut value = Value::from(1);
+            for _ in 0..depth {
+                value = serde_json::json!({ "k": [value] });
+            }
+            let mut ours = Vec::new();
+            super::write(&value, &mut ours).unwrap();
+            let mut theirs = serde_json::to_vec_pretty(&value).unwrap();
+            theirs.push(b'\n');
+            prop_assert!(ours == theirs);
+        }
+
         /// Whatever the strings, the JSON written holds no character a terminal obeys, and
         /// reads back as the same value.
         #[test]
