@@ -198,6 +198,7 @@ fn writes(tally: Tally, report: &CycleReport) -> LogWrites {
         not_applied: tally.not_applied + tally.unchecked,
         settling: tally.settling,
         restored: tally.restored,
+        left: tally.left,
         refused: report.refused,
         stopped: report.stopped.as_ref().map(ToString::to_string),
     }
@@ -318,6 +319,15 @@ fn cycle(report: &CycleReport) -> String {
         }
         if w.restored > 0 {
             let _ = write!(text, ", {} put back below folders", w.restored);
+        }
+        if w.left > 0 {
+            let _ = write!(
+                text,
+                ", {} left below folders lower than listed (never raised; the next cycle \
+                 judges {})",
+                w.left,
+                if w.left == 1 { "it" } else { "them" }
+            );
         }
         if let Some(stopped) = &w.stopped {
             let _ = write!(text, " (stopped: {stopped})");

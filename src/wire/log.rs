@@ -70,6 +70,9 @@ pub(crate) struct LogWrites {
     pub not_applied: usize,
     pub settling: usize,
     pub restored: usize,
+    /// Files below restricted folders that read lower than the cycle's listing showed them
+    /// and were left there: watch never raises a file.
+    pub left: usize,
     /// Restrictions `max_changes` refused.
     pub refused: usize,
     /// Why the writes stopped early, if they did.
