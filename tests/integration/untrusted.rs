@@ -1137,3 +1137,119 @@ fn watch_never_raises_a_file_below_a_folder_it_restricts_and_says_it_left_it() {
         "only the folder written"
     );
 }
+
+/// Alice's account on a server whose count says 3 while it lists 2 private files: nothing
+/// listed is wrong, but the listing is not proven complete.
+fn miscounting_clean() -> Server {
+    Server::api("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(
+                3,
+                None,
+                vec![
+                    file("alice:1", "a", "plot", -1, false),
+                    file("alice:2", "b", "plot", -1, false),
+                ],
+            ),
+        )
+    })
+}
+
+/// `check --accept-count-mismatch --format FORMAT` over alice on `lying` (from
+/// `PLOTLY_API_DOMAIN`) alone, or with alice on `honest` too (one private file, counted right).
+fn unproven_check(lying: &Server, honest: Option<&Server>, format: &str) -> Test {
+    let account = |server: &str| {
+        format!(
+            "version: 1\ndefault: private\naccount:\n  user: alice\n{server}  api_key_env: KEY_ALICE\n"
+        )
+    };
+    let test = Test::new()
+        .env("PLOTLY_API_DOMAIN", &lying.url())
+        .env("KEY_ALICE", "alice-key")
+        .write("a.yaml", &account(""))
+        .args(["check", "--accept-count-mismatch", "--backoff-ms", "1"])
+        .args(["--format", format, "-p", "a.yaml"]);
+    match honest {
+        None => test,
+        Some(honest) => test
+            .write("b.yaml", &account(&format!("  server: {}\n", honest.url())))
+            .args(["-p", "b.yaml", "--allow-server", &honest.url()]),
+    }
+}
+
+#[test]
+fn an_unproven_listing_never_reads_compliant_in_any_format_alone_or_among_accounts() {
+    let lying = miscounting_clean();
+    let honest = Server::api("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(1, None, vec![file("alice:1", "a", "plot", -1, false)]),
+        )
+    });
+    // The exit is the targeted check's: nothing pending (0), never `compliant`.
+    for honest in [None, Some(&honest)] {
+        let json = unproven_check(&lying, honest, "json").status(0);
+        let json: Value = serde_json::from_str(&json.stdout).unwrap();
+        let account = if honest.is_some() {
+            assert_eq!(json["compliant"], false, "{json}");
+            assert_eq!(json["accounts"][1]["check"]["compliant"], true, "{json}");
+            json["accounts"][0]["check"].clone()
+        } else {
+            json
+        };
+        assert_eq!(account["compliant"], false, "{account}");
+        assert_eq!(account["listing"]["unproven"]["counted"], 3, "{account}");
+        let text = unproven_check(&lying, honest, "text")
+            .stdout_contains(
+                "Check: no violations in 2 files listed, but the listing was not proven complete.",
+            )
+            .status(0);
+        let markdown = unproven_check(&lying, honest, "markdown")
+            .stdout_contains("not proven complete")
+            .status(0);
+        unproven_check(&lying, honest, "junit")
+            .stdout_contains("<skipped message=\"The listing was not proven complete")
+            .stdout_contains("listing_proven_complete\" value=\"false\"")
+            .status(0);
+        let html = unproven_check(&lying, honest, "html").status(0);
+        if honest.is_some() {
+            for total in [&text.stdout, &markdown.stdout] {
+                assert!(
+                    total.contains(
+                        "0 violations in 3 files over 2 accounts; 1 account not compliant \
+                         without violations (not checked whole: targeted, listing not proven \
+                         complete, or files not judged)"
+                    ),
+                    "{total}"
+                );
+                assert!(
+                    total.contains(
+                        "0 violations; not compliant. The listing was not proven complete: \
+                         the server counts 3 items, 2 were listed"
+                    ),
+                    "{total}"
+                );
+            }
+            assert!(
+                html.stdout.contains("not every account was checked whole"),
+                "{}",
+                html.stdout
+            );
+        } else {
+            assert!(!text.stdout.contains("compliant"), "{}", text.stdout);
+            assert!(
+                !markdown.stdout.contains("compliant"),
+                "{}",
+                markdown.stdout
+            );
+            assert!(
+                html.stdout
+                    .contains("but the listing was not proven complete"),
+                "{}",
+                html.stdout
+            );
+            assert!(!html.stdout.contains("Compliant"), "{}", html.stdout);
+        }
+    }
+}
