@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use plotward_sandbox::{Options, Sandbox, Seed, User};
 
+use crate::api::Api;
 use crate::harness::Test;
 
 /// A sandbox with alice, bob and carol (keys `NAME-key`): each has one public file the policy
@@ -537,4 +538,58 @@ fn an_account_reads_the_same_file_count_in_the_exposure_report_alone_and_among_o
         .status(2);
     let carol = &among.stdout[among.stdout.find("id=\"account-3\"").unwrap()..];
     assert!(carol.contains("Compliant, 1 files."), "{carol}");
+}
+
+/// `export -p teams/a.yaml -p teams/b.yaml --out teams` would write `teams/<user>.yaml`; when
+/// that is one of the policies (by name, or a link to it), nothing is sent or written.
+#[test]
+fn export_and_snapshot_into_a_directory_never_replace_a_policy_given() {
+    let sandbox = three_accounts();
+    let bob = format!("{}# bob's team keeps this comment\n", policy_for("bob"));
+    for (command, dir, bob_path) in [
+        ("export", "teams", "teams/bob.yaml"),
+        ("export", "out", "b.yaml"),
+        ("snapshot", "snaps", "snaps/bob.json"),
+    ] {
+        let test = Test::new()
+            .write("a.yaml", &policy_for("alice"))
+            .write(bob_path, &bob)
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_ALICE", "alice-key")
+            .env("KEY_BOB", "bob-key");
+        let replaced = if bob_path == "b.yaml" {
+            // `out/bob.yaml` is a symlink to the policy `b.yaml`.
+            std::fs::create_dir(test.path("out")).unwrap();
+            std::os::unix::fs::symlink("../b.yaml", test.path("out/bob.yaml")).unwrap();
+            "out/bob.yaml".to_owned()
+        } else {
+            bob_path.to_owned()
+        };
+        let run = test
+            .args([command, "-p", "a.yaml", "-p", bob_path, "--out", dir])
+            .stderr_contains(&format!(
+                "--out would replace {replaced}, this {command}'s own input"
+            ))
+            .status(1);
+        assert_eq!(run.read(bob_path), bob, "{command} --out {dir}");
+        assert!(!run.path(&format!("{dir}/alice.yaml")).exists());
+        assert!(!run.path(&format!("{dir}/alice.json")).exists());
+    }
+    // One account: the file given is the policy itself.
+    for command in ["snapshot", "export"] {
+        let run = Test::new()
+            .write("b.yaml", &bob)
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_BOB", "bob-key")
+            .args([command, "-p", "b.yaml", "-o", "b.yaml"])
+            .stderr_contains(&format!(
+                "--out would replace b.yaml, this {command}'s own input"
+            ))
+            .status(1);
+        assert_eq!(run.read("b.yaml"), bob, "{command}");
+    }
+    assert!(
+        Api::new(&sandbox).requests().is_empty(),
+        "refused before any request"
+    );
 }
