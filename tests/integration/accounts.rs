@@ -468,7 +468,10 @@ fn a_fifo_as_a_key_file_fails_its_account_at_once_and_the_others_are_checked() {
     test.write("a.yaml", &a)
         .args(["check", "-p", "a.yaml", "-p", "b.yaml"])
         .stdout_contains("(account.api_key_file in a.yaml) is not a regular file")
-        .stdout_contains(&format!("alice on {} (policy a.yaml): failed", sandbox.url()))
+        .stdout_contains(&format!(
+            "alice on {} (policy a.yaml): failed",
+            sandbox.url()
+        ))
         .stdout_lacks("(no server)")
         .stdout_contains("(policy b.yaml)")
         .status(1);
