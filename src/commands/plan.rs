@@ -136,10 +136,7 @@ pub(super) fn refuse_outputs_over(
     inputs: &[PathBuf],
 ) -> Result<(), Error> {
     for output in outputs {
-        if inputs
-            .iter()
-            .any(|input| same_file::is_same_file(&output, input).unwrap_or(false))
-        {
+        if inputs.iter().any(|input| is_same_file(&output, input)) {
             return Err(crate::error::UsageError::OutIsInput {
                 command,
                 path: output,
@@ -148,6 +145,27 @@ pub(super) fn refuse_outputs_over(
         }
     }
     Ok(())
+}
+
+/// Whether two paths name one file. Compared by `stat` (following links), never by opening:
+/// opening an output that is a FIFO would block forever, and such outputs are refused later
+/// with their own message.
+fn is_same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// Reads the inventory from a snapshot or the live account (through a read-only client when
