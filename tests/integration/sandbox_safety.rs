@@ -739,12 +739,12 @@ fn two_users_with_one_key_are_refused_at_start() {
         username: name.to_owned(),
         api_key: "SAMEKEY1".to_owned(),
     });
-    let err = plotward_sandbox::Sandbox::start(&Options {
+    let Err(err) = plotward_sandbox::Sandbox::start(&Options {
         users: users.to_vec(),
         ..Options::default()
-    })
-    .err()
-    .expect("refused");
+    }) else {
+        panic!("two users with one key were accepted");
+    };
     let message = err.to_string();
     assert!(
         message.contains("the users bob and carol have the same API key"),
