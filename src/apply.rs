@@ -81,6 +81,9 @@ pub(crate) struct Report {
     /// Files below changed folders that a folder change had moved, put back where the plan
     /// leaves them (and files that could not be read again).
     pub restored: Vec<(Change, Outcome)>,
+    /// Managed files below changed folders that read lower than the plan leaves them and
+    /// that the run would not raise ([`Raise`]): left as they read (`from`), short of `to`.
+    pub left: Vec<Change>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<Stop>,
     /// Whether an interrupt (SIGINT, SIGTERM) stopped it.
@@ -106,13 +109,18 @@ pub(crate) struct Tally {
     pub restored: usize,
     /// Files below changed folders not read again because the run stopped first.
     pub unchecked: usize,
+    /// Files below changed folders left lower than the plan leaves them ([`Report::left`]).
+    pub left: usize,
 }
 
 impl Report {
     /// Counts the outcomes. Files put back below changed folders count as `restored`, not as
     /// restrictions or exposures (the plan did not count them either); their failures count.
     pub(crate) fn tally(&self) -> Tally {
-        let mut tally = Tally::default();
+        let mut tally = Tally {
+            left: self.left.len(),
+            ..Tally::default()
+        };
         let planned = self.results.iter().map(|r| (r, false));
         let put_back = self.restored.iter().map(|r| (r, true));
         for ((change, outcome), restoring) in planned.chain(put_back) {
@@ -164,6 +172,35 @@ pub(crate) struct Watches {
     pub files: Vec<Watch>,
     /// Files and folders in the account when planned.
     pub account_size: usize,
+    /// How far a put-back may raise a managed file.
+    pub raise: Raise,
+}
+
+impl Watches {
+    /// The same files, none of which a put-back ever raises: `watch` applies restrictions
+    /// only, and nobody reviewed its plan.
+    #[must_use]
+    pub(crate) fn never_raised(self) -> Watches {
+        Watches {
+            raise: Raise::Never,
+            ..self
+        }
+    }
+}
+
+/// How far putting a managed file back below a changed folder may raise it.
+///
+/// A file that reads lower after the folder change than the plan left it is either one the
+/// server's cascade lowered or one its owner lowered since the listing; the two look alike
+/// afterwards. Raising the second would be an exposure nobody saw in any plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Raise {
+    /// Up to the level the plan observed and the file still read just before the folder
+    /// changed (`apply`: what the reviewer saw, and nobody has lowered since).
+    #[default]
+    UpToObserved,
+    /// Never: a put-back only lowers or keeps (`watch`, restrictions only).
+    Never,
 }
 
 /// The files below folders the plan changes, each with the level the plan leaves it at. A
@@ -215,6 +252,7 @@ pub(crate) fn watches(
     Watches {
         files,
         account_size: plan.entries.len(),
+        raise: Raise::default(),
     }
 }
 
@@ -428,17 +466,24 @@ pub(crate) async fn execute(
         .partition(|c| c.direction() == Direction::Restrict);
     let mut results = Vec::new();
     let mut restored = Vec::new();
+    let mut left = Vec::new();
     for (phase, changes) in [(Direction::Restrict, restrict), (Direction::Expose, expose)] {
         let (folders, files): (Vec<_>, Vec<_>) = changes
             .into_iter()
             .partition(|c| c.filetype == FileType::Folder);
+        let before = if folders.is_empty() {
+            restore::Before::default()
+        } else {
+            restore::read_before(&run, watches, phase).await
+        };
         let folders = restore::run_folders(&run, folders).await;
         if folders
             .iter()
             .any(|(_, o)| !matches!(o, Outcome::NotApplied { .. }))
         {
-            restored
-                .extend(restore::put_back(&run, &watches.files, watches.account_size, phase).await);
+            let put = restore::put_back(&run, watches, &before, phase).await;
+            restored.extend(put.written);
+            left.extend(put.left);
         }
         results.extend(folders);
         results.extend(run_phase(&run, files).await);
@@ -447,6 +492,7 @@ pub(crate) async fn execute(
     Report {
         results,
         restored,
+        left,
         stopped: run.stop_reason(),
         interrupted: false,
         audit_failed: run.audit.as_ref().and_then(|audit| audit.broken().cloned()),
@@ -798,6 +844,7 @@ mod tests {
                 ),
             ],
             restored: Vec::new(),
+            left: vec![Change::plot("a:6", "u", Sharing::Private, Sharing::Public)],
             stopped: Some(Stop::Quota("quota".into())),
             interrupted: false,
             audit_failed: None,
@@ -812,6 +859,7 @@ mod tests {
                 settling: 1,
                 restored: 0,
                 unchecked: 0,
+                left: 1,
             }
         );
         assert!(!report.is_complete());

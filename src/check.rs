@@ -179,6 +179,14 @@ impl Report {
         self.findings().next().is_none() && self.coverage.unplaced == 0
     }
 
+    /// Whether a report may call the account `compliant`: nothing wrong, and a listing proven
+    /// complete. An accepted count mismatch (`--accept-count-mismatch`) leaves files the
+    /// check never saw, so, like a targeted check, it finds nothing pending
+    /// ([`Report::is_compliant`] decides the exit) yet vouches for less than the account.
+    pub(crate) fn is_proven_compliant(&self) -> bool {
+        self.is_compliant() && self.coverage.unproven.is_none()
+    }
+
     /// `(drift, never_public)` counts.
     pub(crate) fn counts(&self) -> (usize, usize) {
         self.findings()

@@ -136,6 +136,15 @@ pub(crate) struct Live {
 }
 
 impl Live {
+    /// The server an account without `account.server` would use (flag, `PLOTLY_API_DOMAIN`,
+    /// Plotly's files), if one is configured: what names an account whose key could not be
+    /// read, so its section says where it would have gone.
+    pub(crate) fn configured_server(&self) -> Option<String> {
+        credentials::resolve_url(&self.flags, &self.env, &self.files)
+            .ok()
+            .map(|(url, _)| url)
+    }
+
     /// The account a policy governs: its `account:` block (the key read from the variable or
     /// file it names), else the flags, the environment and Plotly's files, as without
     /// `account:`.

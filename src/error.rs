@@ -289,12 +289,17 @@ pub(crate) enum UsageError {
          its files; add --metrics-allow-remote to serve them there (as in a Kubernetes Pod)"
     )]
     MetricsNotLoopback(std::net::SocketAddr),
-    /// `plan --out` naming the plan's own policy or snapshot.
+    /// An output (`plan`/`check`/`snapshot`/`export --out`, a file in `--out DIR`) that is
+    /// one of the command's own inputs: a policy or the snapshot it reads.
     #[error(
-        "--out {} is this plan's own input; write the plan somewhere else",
-        plotward_visible::escape(&.0.display().to_string())
+        "--out would replace {}, this {command}'s own input; write the {command} output \
+         somewhere else",
+        plotward_visible::escape(&path.display().to_string())
     )]
-    OutIsInput(PathBuf),
+    OutIsInput {
+        command: &'static str,
+        path: PathBuf,
+    },
 }
 
 /// Why an output path is not written: replacing it would replace something other than a

@@ -6,18 +6,26 @@
 //! shallow first (a folder's change may reset deeper folders), then every file below a changed
 //! folder is read again and written back where the plan leaves it, if the change moved it.
 //!
-//! Only files the policy manages are ever raised back: a file the policy ignores is put back
-//! only *down* to its level before the run. A run that stops between a folder change and the
+//! Only files the policy manages are ever raised back, and only in `apply` ([`Raise`]): a
+//! file the policy ignores is put back only *down* to its level before the run. A run that stops between a folder change and the
 //! put-back (an interrupt, a quota, a dead server) leaves the server's reset in place, and a
 //! later run cannot tell a level a cascade set from one a person chose; raising ignored files
 //! to such a level could expose what nobody asked to expose. Managed files need no memory of
 //! the run: the next plan finds them and changes them back.
+//!
+//! A managed file is raised back no higher than the level the plan observed, nor than the
+//! level it read just before the folder changed ([`read_before`]): a file whose owner made it
+//! private after the listing (or that a lying listing showed public) reads lower there, and
+//! is left as it is and reported ([`PutBack::left`]) rather than set back to what the plan
+//! saw. `watch` never raises at all: it applies restrictions only, and nobody reviewed its
+//! plan; the next cycle reports what such a file's policy wants.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{
-    Change, Failure, Outcome, Run, Skip, Stop, Watch, run_each, run_phase, write_verified,
+    Change, Failure, Outcome, Raise, Run, Skip, Stop, Watch, Watches, run_each, run_phase,
+    write_verified,
 };
 use crate::inventory::{FileType, Flags, Sharing};
 use crate::plan::Direction;
@@ -41,47 +49,152 @@ pub(super) async fn run_folders(run: &Arc<Run>, folders: Vec<Change>) -> Vec<(Ch
     results
 }
 
+/// What putting back below changed folders did.
+#[derive(Debug, Default)]
+pub(super) struct PutBack {
+    /// The writes (and the files that could not be read again).
+    pub written: Vec<(Change, Outcome)>,
+    /// Managed files that read lower than their target and were not raised: `from` is the
+    /// level read, `to` the level the plan leaves them at.
+    pub left: Vec<Change>,
+}
+
+/// The levels of the managed files a put-back might raise, read just before the folders of a
+/// phase change: a put-back raises no file above this. A file missing here (unread, or the
+/// read failed) is not raised at all.
+#[derive(Debug, Default)]
+pub(super) struct Before(HashMap<String, Sharing>);
+
+/// Reads the files a put-back after the folders of `phase` might raise (managed, not written
+/// by a planned change of their own, their target above private), unless `watches` never
+/// raise. The folder changes run after this, so a level read here is the owner's, not a
+/// cascade's.
+pub(super) async fn read_before(run: &Arc<Run>, watches: &Watches, phase: Direction) -> Before {
+    if watches.raise == Raise::Never {
+        return Before::default();
+    }
+    let candidates: Vec<Change> = watches
+        .files
+        .iter()
+        .filter(|w| w.managed && w.planned.is_none())
+        .filter_map(|w| target(w, phase))
+        .filter(|change| change.to > Sharing::Private)
+        .collect();
+    if candidates.is_empty() {
+        return Before::default();
+    }
+    // Read the way the put-back after the folder change will read them: listed once when it
+    // lists, so a large folder costs one more listing rather than a read per file.
+    let reads = candidates.len().max(watches.files.len());
+    let listed = Arc::new(list_again(run, reads, watches.account_size).await);
+    let shared = run.clone();
+    let read = run_each(
+        run.options.parallelism,
+        candidates,
+        move |changes, index| {
+            let run = shared.clone();
+            let listed = listed.clone();
+            async move {
+                let fid = &changes[index].fid;
+                match listed.get(fid.as_str()) {
+                    Some(flags) => Some(*flags),
+                    None => run.client.flags(fid).await.ok(),
+                }
+            }
+        },
+        |_, _| None,
+    )
+    .await;
+    Before(
+        read.into_iter()
+            .filter_map(|(change, flags)| flags.map(|f| (change.fid, Sharing::from_flags(f))))
+            .collect(),
+    )
+}
+
 /// After the folders of `phase` changed: reads every watched file again and writes back each
-/// one the change moved. Returns the writes (and the files that could not be read).
+/// one the change moved, raising none above what `before` allows.
 ///
 /// Folders are put back first, shallowest first, and files last, each group read only after
 /// the groups above it are written: putting a folder back may cascade over everything below
 /// it again, so what is below is read after that, never before.
 pub(super) async fn put_back(
     run: &Arc<Run>,
-    watches: &[Watch],
-    account_size: usize,
+    watches: &Watches,
+    before: &Before,
     phase: Direction,
-) -> Vec<(Change, Outcome)> {
-    let mut groups: BTreeMap<(bool, usize), Vec<(Change, bool)>> = BTreeMap::new();
-    for (change, managed) in watches
-        .iter()
-        .filter_map(|w| target(w, phase).map(|change| (change, w.managed)))
-    {
+) -> PutBack {
+    let mut groups: BTreeMap<(bool, usize), Vec<(Change, Ceiling)>> = BTreeMap::new();
+    for watch in &watches.files {
+        let Some(change) = target(watch, phase) else {
+            continue;
+        };
+        let ceiling = ceiling(watch, &change, watches.raise, before);
         let key = if change.filetype == FileType::Folder {
             (false, change.path.matches('/').count())
         } else {
             (true, 0)
         };
-        groups.entry(key).or_default().push((change, managed));
+        groups.entry(key).or_default().push((change, ceiling));
     }
-    let mut written = Vec::new();
+    let mut done = PutBack::default();
     for (_, group) in groups {
-        written.extend(put_back_group(run, group, account_size).await);
+        for restored in put_back_group(run, group, watches.account_size).await {
+            match restored {
+                Restored::Written(change, outcome) => done.written.push((change, outcome)),
+                Restored::Left(change) => done.left.push(change),
+            }
+        }
     }
-    written
+    done
+}
+
+/// How high a put-back may raise one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ceiling {
+    /// Not at all, silently: a file the policy ignores (only ever put back down).
+    Unmanaged,
+    /// Up to this level; a file that reads lower than its target and would have to pass it
+    /// is left and reported. `None`: not at all.
+    Managed(Option<Sharing>),
+}
+
+/// The ceiling of one watched file: a change the plan makes itself (a folder's planned
+/// exposure) may reach its target, as reviewed; any other managed file no higher than the
+/// plan observed and `before` read, and not at all under [`Raise::Never`].
+fn ceiling(watch: &Watch, change: &Change, raise: Raise, before: &Before) -> Ceiling {
+    if !watch.managed {
+        return Ceiling::Unmanaged;
+    }
+    let limit = match (raise, watch.planned) {
+        (Raise::Never, _) => None,
+        (Raise::UpToObserved, Some(_)) => Some(change.to),
+        (Raise::UpToObserved, None) => before
+            .0
+            .get(change.fid.as_str())
+            .map(|&read| read.min(Sharing::from_flags(change.observed))),
+    };
+    Ceiling::Managed(limit)
+}
+
+/// One watched file after its put-back.
+enum Restored {
+    /// Written (or failed to be read or written).
+    Written(Change, Outcome),
+    /// Left lower than its target, not raised.
+    Left(Change),
 }
 
 /// Reads one group of watched files again (one by one, or from one listing when there are
 /// many) and writes back the ones that moved.
 async fn put_back_group(
     run: &Arc<Run>,
-    candidates: Vec<(Change, bool)>,
+    candidates: Vec<(Change, Ceiling)>,
     account_size: usize,
-) -> Vec<(Change, Outcome)> {
+) -> Vec<Restored> {
     let listed = Arc::new(list_again(run, candidates.len(), account_size).await);
-    let (candidates, managed): (Vec<Change>, Vec<bool>) = candidates.into_iter().unzip();
-    let managed = Arc::new(managed);
+    let (candidates, ceilings): (Vec<Change>, Vec<Ceiling>) = candidates.into_iter().unzip();
+    let ceilings = Arc::new(ceilings);
     let shared = run.clone();
     run_each(
         run.options.parallelism,
@@ -89,18 +202,18 @@ async fn put_back_group(
         move |changes, index| {
             let run = shared.clone();
             let listed = listed.clone();
-            let managed = managed[index];
+            let ceiling = ceilings[index];
             async move {
                 let change = &changes[index];
                 let known = listed.get(change.fid.as_str()).copied();
-                put_back_one(&run, change, managed, known).await
+                put_back_one(&run, change, ceiling, known).await
             }
         },
-        |change, outcome| Some((change.clone(), outcome)),
+        |change, outcome| Some(Restored::Written(change.clone(), outcome)),
     )
     .await
     .into_iter()
-    .filter_map(|(_, written)| written)
+    .filter_map(|(_, restored)| restored)
     .collect()
 }
 
@@ -152,14 +265,14 @@ async fn list_again(run: &Run, files: usize, account_size: usize) -> HashMap<Str
 }
 
 /// Reads one file (unless a fresh listing already says how it is); writes it back to
-/// `change.to` if it is elsewhere, and, for a file the policy does not manage, only if that
-/// lowers it.
+/// `change.to` if it is elsewhere, unless that raises it past its `ceiling`: an unmanaged
+/// file is then left silently, a managed one left and reported.
 async fn put_back_one(
     run: &Run,
     change: &Change,
-    managed: bool,
+    ceiling: Ceiling,
     known: Option<Flags>,
-) -> Option<(Change, Outcome)> {
+) -> Option<Restored> {
     if let Some(stop) = run.stop_reason() {
         return Some(unchecked(change, stop));
     }
@@ -181,30 +294,113 @@ async fn put_back_one(
                 status: err.status(),
                 failure: Failure::NotReread(err.message()),
             };
-            return Some((change.clone(), outcome));
+            return Some(Restored::Written(change.clone(), outcome));
         }
     };
     let now = Sharing::from_flags(flags);
-    // Levels, not flags: a public file that also has a share key is public, as planned.
-    if now == change.to || (!managed && now < change.to) {
-        return None;
-    }
     let fix = Change {
         from: now,
         observed: flags,
         ..change.clone()
     };
+    // Levels, not flags: a public file that also has a share key is public, as planned.
+    if now == change.to {
+        return None;
+    }
+    if now < change.to {
+        match ceiling {
+            Ceiling::Unmanaged => return None,
+            Ceiling::Managed(limit) if limit.is_none_or(|limit| change.to > limit) => {
+                return Some(Restored::Left(fix));
+            }
+            Ceiling::Managed(_) => {}
+        }
+    }
     run.progress.inc_length(1);
     // Not counted against --max-writes: it repairs what this run's folder change did.
     let outcome = write_verified(run, &fix).await;
     run.progress.inc(1);
-    Some((fix, outcome))
+    Some(Restored::Written(fix, outcome))
 }
 
 /// A file below a changed folder left unread because the run stopped.
-fn unchecked(change: &Change, stop: Stop) -> (Change, Outcome) {
+fn unchecked(change: &Change, stop: Stop) -> Restored {
     let outcome = Outcome::NotApplied {
         reason: Skip::Unchecked(stop),
     };
-    (change.clone(), outcome)
+    Restored::Written(change.clone(), outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A managed file the restrict phase puts back to `public` (its level in the listing),
+    /// with the plan changing nothing of its own.
+    fn public_file_below_a_folder(managed: bool) -> (Watch, Change) {
+        let change = Change::plot("a:2", "wf/x", Sharing::Public, Sharing::Public);
+        let watch = Watch {
+            change,
+            planned: None,
+            managed,
+        };
+        let target = target(&watch, Direction::Restrict).expect("put back while restricting");
+        (watch, target)
+    }
+
+    fn read(level: Sharing) -> Before {
+        Before(HashMap::from([("a:2".to_owned(), level)]))
+    }
+
+    #[test]
+    fn apply_raises_up_to_what_the_file_read_before_the_folder_changed_and_no_higher() {
+        let (watch, target) = public_file_below_a_folder(true);
+        let apply = |before: &Before| ceiling(&watch, &target, Raise::UpToObserved, before);
+        assert_eq!(
+            apply(&read(Sharing::Public)),
+            Ceiling::Managed(Some(Sharing::Public))
+        );
+        // The owner made it private after the listing: not raised past that.
+        assert_eq!(
+            apply(&read(Sharing::Private)),
+            Ceiling::Managed(Some(Sharing::Private))
+        );
+        // Unread before: not raised at all.
+        assert_eq!(apply(&Before::default()), Ceiling::Managed(None));
+    }
+
+    #[test]
+    fn watch_never_raises_and_ignored_files_stay_unmanaged() {
+        let (watch, target) = public_file_below_a_folder(true);
+        assert_eq!(
+            ceiling(&watch, &target, Raise::Never, &read(Sharing::Public)),
+            Ceiling::Managed(None)
+        );
+        let (ignored, target) = public_file_below_a_folder(false);
+        assert_eq!(
+            ceiling(
+                &ignored,
+                &target,
+                Raise::UpToObserved,
+                &read(Sharing::Public)
+            ),
+            Ceiling::Unmanaged
+        );
+    }
+
+    #[test]
+    fn a_folder_the_plan_exposes_may_reach_its_planned_level() {
+        let mut change = Change::plot("a:3", "wf/sub", Sharing::Private, Sharing::Public);
+        change.filetype = FileType::Folder;
+        let watch = Watch {
+            change: change.clone(),
+            planned: Some(Direction::Expose),
+            managed: true,
+        };
+        let target = target(&watch, Direction::Expose).expect("a folder is put back");
+        assert_eq!(
+            ceiling(&watch, &target, Raise::UpToObserved, &Before::default()),
+            Ceiling::Managed(Some(Sharing::Public))
+        );
+    }
 }

@@ -49,7 +49,7 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
         if let Err(err @ Error::Usage(_)) = remote {
             return Err(err);
         }
-        let label = label(&policy, path, remote.as_ref().ok());
+        let label = label(&policy, path, remote.as_ref().ok(), live);
         if let Ok(remote) = &remote {
             // One server however its URL is written (`localhost` or `127.0.0.1`, a trailing
             // slash, the default port spelled out).
@@ -78,8 +78,14 @@ pub(super) fn accounts(paths: &[PathBuf], live: &Live) -> Result<Vec<Account>, E
     Ok(accounts)
 }
 
-/// Names an account's section: resolved, or from its `account:` block as written.
-fn label(policy: &Policy, path: &Path, remote: Option<&Remote>) -> Label {
+/// Names an account's section: resolved, or from its `account:` block as written, its server
+/// the configured one when the block names none (the one it would use: a key file refused
+/// still says which server the account is on).
+fn label(policy: &Policy, path: &Path, remote: Option<&Remote>, live: &Live) -> Label {
+    let configured = || {
+        live.configured_server()
+            .unwrap_or_else(|| "(no server)".to_owned())
+    };
     let (user, server) = match (remote, &policy.account) {
         (Some(remote), _) => (
             remote.connection.username.clone(),
@@ -87,12 +93,9 @@ fn label(policy: &Policy, path: &Path, remote: Option<&Remote>) -> Label {
         ),
         (None, Some(account)) => (
             account.user.clone(),
-            account
-                .server
-                .clone()
-                .unwrap_or_else(|| "(no server)".to_owned()),
+            account.server.clone().unwrap_or_else(configured),
         ),
-        (None, None) => ("(no user)".to_owned(), "(no server)".to_owned()),
+        (None, None) => ("(no user)".to_owned(), configured()),
     };
     Label {
         user,

@@ -33,6 +33,7 @@ pub(super) fn snapshot(
     let dir = Arc::new(directory("snapshot", out)?);
     let accounts = accounts::accounts(policies, live)?;
     refuse_same_names(&accounts)?;
+    refuse_files_over_policies("snapshot", &dir, "json", &accounts, policies)?;
     make_directory(&dir)?;
     let runtime = super::runtime()?;
     let run = (accounts, Access::ReadOnly);
@@ -60,6 +61,7 @@ pub(super) fn export(
     let accounts = accounts::accounts(policies, live)?;
     refuse_same_names(&accounts)?;
     if diff.is_none() {
+        refuse_files_over_policies("export", &dir, "yaml", &accounts, policies)?;
         make_directory(&dir)?;
     }
     let runtime = super::runtime()?;
@@ -117,6 +119,22 @@ fn refuse_same_names(accounts: &[accounts::Account]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Refuses a run whose file for some account (`DIR/<user>.EXT`) is one of the policies given
+/// (`export -p teams/a.yaml -p teams/b.yaml --out teams` would replace `teams/b.yaml`), before
+/// anything is sent or written. The name is the configured user's, the one each file gets.
+fn refuse_files_over_policies(
+    command: &'static str,
+    dir: &Path,
+    extension: &str,
+    accounts: &[accounts::Account],
+    policies: &[PathBuf],
+) -> Result<(), Error> {
+    let files = accounts
+        .iter()
+        .map(|account| dir.join(format!("{}.{extension}", account.label.user)));
+    super::plan::refuse_outputs_over(command, files, policies)
 }
 
 /// Creates the directory (and its parents) if it is not there; refuses a path that is there

@@ -16,7 +16,7 @@ pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
         .out
         .as_deref()
         .filter(|path| !outfile::is_stdout(path));
-    refuse_out_over(out, &config.policies, &config.input)?;
+    refuse_out_over("check", out, &config.policies, &config.input)?;
     if let [_, _, ..] = config.policies.as_slice() {
         return super::accounts::check(config, io);
     }

@@ -21,6 +21,9 @@ pub(crate) fn export(
         return super::accounts_files::export(input, policies, out, diff, io);
     }
     let policy = super::one_account_policy("export", policies)?;
+    if diff.is_none() {
+        super::plan::refuse_out_over("export", out, policies, input)?;
+    }
     let (inventory, source) = load_inventory(input, policy.as_ref(), true, io)?;
     let exported = crate::export::export(&inventory)?;
     let account = policy.as_ref().and_then(|p| p.account.as_ref());

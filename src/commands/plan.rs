@@ -101,11 +101,18 @@ pub(super) fn show_options(config: &PlanConfig) -> ShowOptions {
 /// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
 /// where the policy was).
 fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
-    refuse_out_over(config.out.as_deref(), &config.policies, &config.input)
+    refuse_out_over(
+        "plan",
+        config.out.as_deref(),
+        &config.policies,
+        &config.input,
+    )
 }
 
-/// An output file (`plan --out`, `check --out`) must not be the policy or the snapshot read.
+/// An output file (`plan`, `check`, `snapshot`, `export --out`) must not be the policy or the
+/// snapshot read.
 pub(super) fn refuse_out_over(
+    command: &'static str,
     out: Option<&std::path::Path>,
     policies: &[PathBuf],
     input: &Input,
@@ -113,19 +120,52 @@ pub(super) fn refuse_out_over(
     let Some(out) = out.filter(|p| !outfile::is_stdout(p)) else {
         return Ok(());
     };
-    let Ok(out) = std::fs::canonicalize(out) else {
-        return Ok(());
-    };
     let snapshot = match input {
-        Input::Snapshot(path) => Some(path.as_path()),
+        Input::Snapshot(path) => Some(path.clone()),
         Input::Live(_) => None,
     };
-    for input in policies.iter().map(PathBuf::as_path).chain(snapshot) {
-        if std::fs::canonicalize(input).is_ok_and(|input| input == out) {
-            return Err(crate::error::UsageError::OutIsInput(input.to_owned()).into());
+    let inputs: Vec<PathBuf> = policies.iter().cloned().chain(snapshot).collect();
+    refuse_outputs_over(command, std::iter::once(out.to_path_buf()), &inputs)
+}
+
+/// Refuses the first output that is one of `inputs`, compared as files (device and inode),
+/// so a symlink or hard link to a policy is caught too; an output not there yet is none.
+pub(super) fn refuse_outputs_over(
+    command: &'static str,
+    outputs: impl IntoIterator<Item = PathBuf>,
+    inputs: &[PathBuf],
+) -> Result<(), Error> {
+    for output in outputs {
+        if inputs.iter().any(|input| is_same_file(&output, input)) {
+            return Err(crate::error::UsageError::OutIsInput {
+                command,
+                path: output,
+            }
+            .into());
         }
     }
     Ok(())
+}
+
+/// Whether two paths name one file. Compared by `stat` (following links), never by opening:
+/// opening an output that is a FIFO would block forever, and such outputs are refused later
+/// with their own message.
+fn is_same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// Reads the inventory from a snapshot or the live account (through a read-only client when
@@ -229,6 +269,12 @@ pub(crate) fn snapshot(
         return super::accounts_files::snapshot(out, policies, live, io);
     }
     let policy = super::one_account_policy("snapshot", policies)?;
+    let written = out.filter(|path| !outfile::is_stdout(path));
+    refuse_outputs_over(
+        "snapshot",
+        written.map(std::path::Path::to_path_buf),
+        policies,
+    )?;
     let remote = live.remote(policy.as_ref())?;
     let (runtime, client) = super::connect(&remote, true, io)?;
     let inventory = runtime.block_on(list_account(&client, &remote, io))?;

@@ -516,7 +516,7 @@ async fn cycle(
             // Restrictions never make anything public; checked anyway, as apply does just
             // before writing, so no later change can let an exposure through here.
             apply::refuse_never_public(&restrictions, policy)?;
-            let watches = apply::watches(&plan, &policy.guardrails);
+            let watches = apply::watches(&plan, &policy.guardrails).never_raised();
             let options = apply::Options {
                 parallelism: remote.parallelism,
                 max_writes: config.max_writes,

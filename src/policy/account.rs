@@ -137,8 +137,15 @@ pub(super) fn check(
                 .with_label("add `user: NAME`, the Chart Studio user whose files this governs"),
         );
     }
+    // An entry that tried to name the key (an invalid `api_key_env`, an inline `api_key`) has
+    // its own error already: "names no key" beside it would send the reader the wrong way.
+    let tried_key = entries.iter().any(|(key, _)| {
+        let word = key.value.to_ascii_lowercase();
+        word == "api_key_env" || word == "api_key_file" || INLINE_KEY_KEYS.contains(&word.as_str())
+    });
     let key = match keys.len() {
         1 => keys.pop().map(|(key, _)| key),
+        0 if tried_key => None,
         0 => {
             errors.push(
                 Diagnostic::at(span_of(value), "`account` names no key")
@@ -349,6 +356,16 @@ mod tests {
         assert!(both.contains("names its key twice"), "{both}");
         let none = parse("  user: a\n").unwrap_err();
         assert!(none.contains("names no key"), "{none}");
+        // A key named wrongly has its own error, and only that one.
+        for block in [
+            "  user: a\n  api_key_env: lower_case\n",
+            "  user: a\n  api_key_env: Zq8sLx2VbN4mK7pR1tYw\n",
+            "  user: a\n  api_key: Zq8sLx2VbN4mK7pR1tYw\n",
+        ] {
+            let err = parse(block).unwrap_err();
+            assert!(!err.contains("names no key"), "{block}: {err}");
+            assert!(err.contains("api_key"), "{block}: {err}");
+        }
     }
 
     #[test]

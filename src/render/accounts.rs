@@ -519,8 +519,8 @@ fn checks_rows(sections: &[CheckSection]) -> (Vec<(&Label, String)>, String) {
 }
 
 /// An account's row in the total: its violations, then why it is not compliant when that is
-/// more than its violations, in the single-account report's words (a targeted check, files
-/// left unjudged).
+/// more than its violations, in the single-account report's words (a targeted check, a
+/// listing not proven complete, files left unjudged).
 fn check_words(json: &crate::wire::check::CheckJson) -> String {
     let count = violations(json.summary.violations);
     if json.compliant {
@@ -528,6 +528,7 @@ fn check_words(json: &crate::wire::check::CheckJson) -> String {
     }
     let unjudged = crate::inventory::Coverage {
         unplaced: json.listing.unplaced,
+        unproven: json.listing.unproven,
         ..crate::inventory::Coverage::default()
     };
     let notes: Vec<String> = super::targeted_note(&json.targets)
@@ -555,10 +556,12 @@ fn not_compliant_note(sections: &[CheckSection]) -> String {
         .count();
     match n {
         0 => String::new(),
-        1 => "; 1 account not compliant without violations (targeted, or files not judged)"
+        1 => "; 1 account not compliant without violations (not checked whole: targeted, \
+              listing not proven complete, or files not judged)"
             .to_owned(),
         n => format!(
-            "; {n} accounts not compliant without violations (targeted, or files not judged)"
+            "; {n} accounts not compliant without violations (not checked whole: targeted, \
+             listing not proven complete, or files not judged)"
         ),
     }
 }

@@ -218,7 +218,7 @@ pub(crate) fn check_json(report: &Report, policy: &str, source: Source) -> Check
         format_version: CHECK_FORMAT_VERSION,
         policy: policy.to_owned(),
         source,
-        compliant: report.is_compliant(),
+        compliant: report.is_proven_compliant(),
         targets: Vec::new(),
         summary: CheckSummaryJson {
             files: report.files_judged(),

@@ -863,7 +863,7 @@ pub(crate) fn apply_report(
         },
     )?;
     let tally = report.tally();
-    write_folder_repairs(tally, out)?;
+    write_folder_repairs(report, tally, out)?;
     if report.interrupted {
         let line = format!(
             "Interrupted: {} restricted, {} exposed, {} failed, {} not applied; re-run to finish.",
@@ -938,15 +938,41 @@ pub(crate) fn apply_report(
     Ok(())
 }
 
-/// What happened below changed folders: files put back, and files not checked because the
-/// run stopped first.
-fn write_folder_repairs(tally: crate::apply::Tally, out: &mut dyn Write) -> io::Result<()> {
+/// What happened below changed folders: files put back, files left lower than the plan saw
+/// them (each named), and files not checked because the run stopped first.
+fn write_folder_repairs(
+    report: &Report,
+    tally: crate::apply::Tally,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if tally.restored > 0 {
         writeln!(
             out,
             "Put back {} {} below changed folders that a folder change had reset.",
             tally.restored,
             if tally.restored == 1 { "file" } else { "files" }
+        )?;
+    }
+    if tally.left > 0 {
+        writeln!(
+            out,
+            "{} {} below changed folders read lower than the plan saw and {} left as {}: not \
+             raised, as nobody reviewed that; the next plan shows what the policy wants.",
+            tally.left,
+            if tally.left == 1 { "file" } else { "files" },
+            if tally.left == 1 { "was" } else { "were" },
+            if tally.left == 1 { "it is" } else { "they are" },
+        )?;
+    }
+    for change in &report.left {
+        writeln!(
+            out,
+            "  = {} {} reads {}, the plan leaves it {}: left {}",
+            escape(&change.path),
+            escape(&change.fid),
+            change.from,
+            change.to,
+            change.from
         )?;
     }
     if tally.unchecked > 0 {

@@ -1,9 +1,11 @@
 //! The words of `watch`: each [`Event`] as one log line (text, or a JSON object), `/healthz`'s
 //! answer, and the `status` label of an API request in the metrics.
 //!
-//! A line is composed from the facts with names as they are, then made inert once: the text
-//! line through `plotward_visible::escape`, the JSON line through `escape_json` after serde
-//! (which already escapes the C0 controls), so a file name cannot forge or garble a line.
+//! A line is composed from the facts with names as they are, then made inert: the text line
+//! through `plotward_visible::escape`; the JSON line's strings from outside (the message,
+//! paths, errors) through the same `escape`, so `jq -r .message` shows `\e` as the text log
+//! does rather than obeying it, and the whole line through `escape_json` after serde as a
+//! safety net. A file name cannot forge or garble a line in either.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -122,7 +124,7 @@ pub(crate) fn line(format: LogFormat, event: &Event<'_>, now: SystemTime) -> Str
             format!("{}\n", plotward_visible::escape(&text))
         }
         LogFormat::Json => {
-            let line = json_line(event, ts, level, message);
+            let line = json_line(event, ts, level, &message);
             // Every field is a string, a number or a nested struct of them: this cannot fail,
             // and if it did the line would say so rather than vanish.
             let json = serde_json::to_string(&line)
@@ -133,12 +135,14 @@ pub(crate) fn line(format: LogFormat, event: &Event<'_>, now: SystemTime) -> Str
 }
 
 /// An event's JSON object: its words, and its facts as fields.
-fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -> LogLine<'a> {
+fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: &str) -> LogLine<'a> {
+    // As the text log shows them: `jq -r .message` must not print a raw escape sequence.
+    let visible = plotward_visible::escape;
     let mut line = LogLine {
         ts,
         level: level.as_str(),
         event: name(event),
-        message,
+        message: visible(message).into_owned(),
         ..LogLine::default()
     };
     match event {
@@ -163,8 +167,8 @@ fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -
         } => {
             line.account = Some(account);
             line.change = Some(LogChange {
-                fid: &change.fid,
-                path: &change.path,
+                fid: visible(&change.fid),
+                path: visible(&change.path),
                 from: change.from,
                 to: change.to,
                 direction: direction(change.direction()),
@@ -181,11 +185,11 @@ fn json_line<'a>(event: &Event<'a>, ts: String, level: Level, message: String) -
             retry_in,
         } => {
             line.account = Some(account);
-            line.error = Some(error);
+            line.error = Some(visible(error));
             line.failures = Some(*failures);
             line.retry_in_seconds = Some(retry_in.as_secs_f64());
         }
-        Event::ReloadFailed { error, .. } => line.error = Some(error),
+        Event::ReloadFailed { error, .. } => line.error = Some(visible(error)),
         Event::Started { .. }
         | Event::Warning { .. }
         | Event::Reloaded { .. }
@@ -202,8 +206,12 @@ fn writes(tally: Tally, report: &CycleReport) -> LogWrites {
         not_applied: tally.not_applied + tally.unchecked,
         settling: tally.settling,
         restored: tally.restored,
+        left: tally.left,
         refused: report.refused,
-        stopped: report.stopped.as_ref().map(ToString::to_string),
+        stopped: report
+            .stopped
+            .as_ref()
+            .map(|why| plotward_visible::escape(&why.to_string()).into_owned()),
     }
 }
 
@@ -325,6 +333,15 @@ fn cycle(report: &CycleReport) -> String {
         }
         if w.restored > 0 {
             let _ = write!(text, ", {} put back below folders", w.restored);
+        }
+        if w.left > 0 {
+            let _ = write!(
+                text,
+                ", {} left below folders lower than listed (never raised; the next cycle \
+                 judges {})",
+                w.left,
+                if w.left == 1 { "it" } else { "them" }
+            );
         }
         if let Some(stopped) = &w.stopped {
             let _ = write!(text, " (stopped: {stopped})");
@@ -526,6 +543,48 @@ mod tests {
         );
         assert_eq!(status_label(Outcome::Status(503)), "503");
         assert_eq!(status_label(Outcome::Failed(Failure::Refused)), "refused");
+    }
+
+    #[test]
+    fn json_log_fields_show_names_escaped_as_the_text_log_does() {
+        let name = "a\u{1b}[31mb\u{7}c\u{202e}d\u{200b}e";
+        let change = Change::plot("alice:1", name, Sharing::Public, Sharing::Private);
+        let pending = Event::Pending {
+            account: "alice",
+            change: &change,
+            withheld: true,
+        };
+        let failed = Event::Failed {
+            account: "alice",
+            error: name,
+            failures: 1,
+            retry_in: Duration::from_secs(2),
+        };
+        let shown = "a\\e[31mb\\u{7}c\\u{202e}d\\u{200b}e";
+        let json: serde_json::Value =
+            serde_json::from_str(&line(LogFormat::Json, &pending, EPOCH)).unwrap();
+        // Decoded, as `jq -r` prints them: visible escapes, no raw control.
+        let path = json["change"]["path"].as_str().unwrap();
+        let message = json["message"].as_str().unwrap();
+        assert_eq!(path, plotward_visible::escape(name));
+        assert!(message.contains(path), "{message}");
+        assert!(!message.chars().any(plotward_visible::needs_escape));
+        let text = line(LogFormat::Text, &pending, EPOCH);
+        assert!(text.contains(path), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&line(LogFormat::Json, &failed, EPOCH)).unwrap();
+        assert_eq!(json["error"], plotward_visible::escape(name).as_ref());
+        assert!(
+            !json["message"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .any(plotward_visible::needs_escape)
+        );
+        assert_eq!(
+            path, shown,
+            "ESC, BEL, U+202E and U+200B each shown as an escape"
+        );
     }
 
     proptest! {

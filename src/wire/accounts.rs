@@ -32,6 +32,7 @@ pub(crate) const CHECKS_FORMAT_VERSION: u32 = 2;
 
 /// A plan over several accounts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PlansFile {
     /// Always [`PLANS_FORMAT_VERSION`].
     pub format_version: u32,
@@ -42,6 +43,7 @@ pub(crate) struct PlansFile {
 
 /// One account's section: its plan, or why it has none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AccountPlanJson {
     /// The account's user.
     pub user: String,
@@ -59,6 +61,7 @@ pub(crate) struct AccountPlanJson {
 
 /// Totals over every account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PlansTotalJson {
     /// Accounts in the run.
     pub accounts: usize,

@@ -1,9 +1,12 @@
 //! `watch --log-format json`: one JSON object a line on stderr, per event (documented in the
 //! README's watch section).
 //!
-//! Serialize-only, built in `render/watch.rs` and written through the escaping of
-//! `plotward_visible::escape_json`, so a name from the account cannot put a control character
-//! on a terminal that tails the log. Fields that do not apply to an event are left out.
+//! Serialize-only, built in `render/watch.rs`. Text from outside (names, messages, errors)
+//! is shown as the text log shows it, through `plotward_visible::escape`, so `jq -r` prints
+//! `\x1b`, not an escape sequence; the line as a whole goes through
+//! `plotward_visible::escape_json` too. Fields that do not apply to an event are left out.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -47,7 +50,7 @@ pub(crate) struct LogLine<'a> {
     pub retry_in_seconds: Option<f64>,
     /// What went wrong, one line.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
+    pub error: Option<Cow<'a, str>>,
 }
 
 /// Files by effective sharing, and the changes pending.
@@ -70,6 +73,9 @@ pub(crate) struct LogWrites {
     pub not_applied: usize,
     pub settling: usize,
     pub restored: usize,
+    /// Files below restricted folders that read lower than the cycle's listing showed them
+    /// and were left there: watch never raises a file.
+    pub left: usize,
     /// Restrictions `max_changes` refused.
     pub refused: usize,
     /// Why the writes stopped early, if they did.
@@ -80,8 +86,8 @@ pub(crate) struct LogWrites {
 /// One pending change.
 #[derive(Debug, Serialize)]
 pub(crate) struct LogChange<'a> {
-    pub fid: &'a str,
-    pub path: &'a str,
+    pub fid: Cow<'a, str>,
+    pub path: Cow<'a, str>,
     pub from: Sharing,
     pub to: Sharing,
     /// `restrict` or `expose`.

@@ -64,6 +64,7 @@ pub(crate) const PLAN_FORMAT_VERSION_TARGETED: u32 = 2;
 
 /// A plan as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PlanFile {
     /// [`PLAN_FORMAT_VERSION`], or [`PLAN_FORMAT_VERSION_TARGETED`] with `targets`.
     pub format_version: u32,
@@ -98,6 +99,7 @@ pub(crate) struct PlanFile {
 
 /// A broken guardrail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct BreachJson {
     /// The setting: `never_public`, `max_changes` or `max_exposures`.
     pub guardrail: String,
@@ -124,6 +126,7 @@ pub(crate) enum Source {
 
 /// The counts of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SummaryJson {
     /// Changes that lower exposure.
     pub restrict: usize,
@@ -136,6 +139,7 @@ pub(crate) struct SummaryJson {
 
 /// One change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ChangeJson {
     pub fid: String,
     pub path: String,
@@ -160,6 +164,7 @@ pub(crate) struct ChangeJson {
 
 /// The folder that makes a file more exposed than its own flags, and the level it gives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ThroughJson {
     /// The folder's path.
     pub folder: String,
@@ -169,6 +174,7 @@ pub(crate) struct ThroughJson {
 
 /// The file below a folder that requires the folder's restriction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RequiredByJson {
     pub fid: String,
     pub path: String,
@@ -179,6 +185,7 @@ pub(crate) struct RequiredByJson {
 /// A folder the plan changes, and what lies below it: a server that cascades folder changes
 /// may reset those files, which apply then restores.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct FolderChangeJson {
     pub fid: String,
     pub path: String,
@@ -219,6 +226,7 @@ pub(crate) enum RuleJson {
 
 /// A rule that decided no file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DeadRuleJson {
     /// 1-based rule number.
     pub index: usize,
@@ -231,6 +239,7 @@ pub(crate) struct DeadRuleJson {
 /// A pattern that matches no file: `{"rule": 2, "pattern": "hrr/**", "line": 5}`, `rule`
 /// absent for a `never_public` glob.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DeadPatternJson {
     /// The rule (1-based); absent for `guardrails.never_public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

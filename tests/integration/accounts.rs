@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use plotward_sandbox::{Options, Sandbox, Seed, User};
 
+use crate::api::Api;
 use crate::harness::Test;
 
 /// A sandbox with alice, bob and carol (keys `NAME-key`): each has one public file the policy
@@ -528,10 +529,15 @@ fn a_fifo_as_a_key_file_fails_its_account_at_once_and_the_others_are_checked() {
         "version: 1\ndefault: private\naccount:\n  user: alice\n  api_key_file: {}\n",
         fifo.display()
     );
+    // Labelled with the server it would use (PLOTLY_API_DOMAIN), not "(no server)".
     test.write("a.yaml", &a)
         .args(["check", "-p", "a.yaml", "-p", "b.yaml"])
         .stdout_contains("(account.api_key_file in a.yaml) is not a regular file")
-        .stdout_contains("alice on (no server) (policy a.yaml): failed")
+        .stdout_contains(&format!(
+            "alice on {} (policy a.yaml): failed",
+            sandbox.url()
+        ))
+        .stdout_lacks("(no server)")
         .stdout_contains("(policy b.yaml)")
         .status(1);
 }
@@ -756,4 +762,58 @@ fn key_errors_of_a_policy_account_point_at_its_account_block() {
         ))
         .stderr_lacks("flags beat")
         .status(1);
+}
+
+/// `export -p teams/a.yaml -p teams/b.yaml --out teams` would write `teams/<user>.yaml`; when
+/// that is one of the policies (by name, or a link to it), nothing is sent or written.
+#[test]
+fn export_and_snapshot_into_a_directory_never_replace_a_policy_given() {
+    let sandbox = three_accounts();
+    let bob = format!("{}# bob's team keeps this comment\n", policy_for("bob"));
+    for (command, dir, bob_path) in [
+        ("export", "teams", "teams/bob.yaml"),
+        ("export", "out", "b.yaml"),
+        ("snapshot", "snaps", "snaps/bob.json"),
+    ] {
+        let test = Test::new()
+            .write("a.yaml", &policy_for("alice"))
+            .write(bob_path, &bob)
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_ALICE", "alice-key")
+            .env("KEY_BOB", "bob-key");
+        let replaced = if bob_path == "b.yaml" {
+            // `out/bob.yaml` is a symlink to the policy `b.yaml`.
+            std::fs::create_dir(test.path("out")).unwrap();
+            std::os::unix::fs::symlink("../b.yaml", test.path("out/bob.yaml")).unwrap();
+            "out/bob.yaml".to_owned()
+        } else {
+            bob_path.to_owned()
+        };
+        let run = test
+            .args([command, "-p", "a.yaml", "-p", bob_path, "--out", dir])
+            .stderr_contains(&format!(
+                "--out would replace {replaced}, this {command}'s own input"
+            ))
+            .status(1);
+        assert_eq!(run.read(bob_path), bob, "{command} --out {dir}");
+        assert!(!run.path(&format!("{dir}/alice.yaml")).exists());
+        assert!(!run.path(&format!("{dir}/alice.json")).exists());
+    }
+    // One account: the file given is the policy itself.
+    for command in ["snapshot", "export"] {
+        let run = Test::new()
+            .write("b.yaml", &bob)
+            .env("PLOTLY_API_DOMAIN", sandbox.url())
+            .env("KEY_BOB", "bob-key")
+            .args([command, "-p", "b.yaml", "-o", "b.yaml"])
+            .stderr_contains(&format!(
+                "--out would replace b.yaml, this {command}'s own input"
+            ))
+            .status(1);
+        assert_eq!(run.read("b.yaml"), bob, "{command}");
+    }
+    assert!(
+        Api::new(&sandbox).requests().is_empty(),
+        "refused before any request"
+    );
 }

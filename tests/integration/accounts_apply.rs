@@ -272,6 +272,19 @@ fn a_tampered_saved_plan_over_several_accounts_is_refused_before_any_write() {
     foreign["accounts"][0]["plan"]["changes"][0]["fid"] = json!("bob:1");
     let mut miscounted = plan.clone();
     miscounted["total"]["restrict"] = json!(1);
+    // Unknown fields are refused as in a single-account plan, in a section and everywhere.
+    let unknown = |at: &[&str]| {
+        let mut edited = plan.clone();
+        let mut object = &mut edited;
+        for key in at {
+            object = match key.parse::<usize>() {
+                Ok(index) => &mut object[index],
+                Err(_) => &mut object[*key],
+            };
+        }
+        object["extra"] = json!(1);
+        edited
+    };
     for (edited, message) in [
         (removed, "no section for the account carol"),
         (added, "names the account alice"),
@@ -279,6 +292,14 @@ fn a_tampered_saved_plan_over_several_accounts_is_refused_before_any_write() {
         (swapped_server, "holds a plan of bob"),
         (foreign, "a change is to a file of another user"),
         (miscounted, "its total says"),
+        (unknown(&[]), "unknown field `extra`"),
+        (unknown(&["accounts", "0"]), "unknown field `extra`"),
+        (unknown(&["accounts", "0", "plan"]), "unknown field `extra`"),
+        (
+            unknown(&["accounts", "1", "plan", "changes", "0"]),
+            "unknown field `extra`",
+        ),
+        (unknown(&["total"]), "unknown field `extra`"),
     ] {
         let before = api.requests().len();
         three(&sandbox, "")

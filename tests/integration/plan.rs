@@ -706,7 +706,9 @@ fn out_never_replaces_the_plans_own_inputs() {
             .policy("version: 1\ndefault: private\n")
             .write("snap.json", &snapshot_of(&["a"]))
             .args(["plan", "--snapshot", "snap.json", "--out", target])
-            .stderr_contains(&format!("--out {target} is this plan's own input"))
+            .stderr_contains(&format!(
+                "--out would replace {target}, this plan's own input"
+            ))
             .status(1);
         assert!(run.read(target).len() < 200, "{target} was left alone");
     }
@@ -728,4 +730,33 @@ fn an_unwritable_out_names_the_file_not_the_temporary_one() {
         .stderr_lacks(".plotward-")
         .stderr_lacks("at path")
         .status(1);
+}
+
+#[test]
+fn check_and_export_never_replace_their_own_policy_even_through_a_link() {
+    let policy = "version: 1\ndefault: private\n# kept\n";
+    // `export` without -p reads no policy: writing `plotward.yaml` is how one starts.
+    let commands: [&[&str]; 2] = [
+        &["check", "--format", "json"],
+        &["export", "-p", "plotward.yaml"],
+    ];
+    for command in commands {
+        for out in ["plotward.yaml", "link.yaml", "hard.yaml"] {
+            let test = Test::new()
+                .policy(policy)
+                .write("snap.json", &snapshot_of(&["a"]));
+            std::os::unix::fs::symlink("plotward.yaml", test.path("link.yaml")).unwrap();
+            std::fs::hard_link(test.path("plotward.yaml"), test.path("hard.yaml")).unwrap();
+            let name = command[0];
+            let run = test
+                .args(command)
+                .args(["--snapshot", "snap.json", "--out", out])
+                .stderr_contains(&format!(
+                    "--out would replace {out}, this {name}'s own input; write the {name} output"
+                ))
+                .status(1);
+            assert_eq!(run.read("plotward.yaml"), policy, "{command:?} --out {out}");
+            assert!(run.stdout.is_empty(), "{}", run.stdout);
+        }
+    }
 }

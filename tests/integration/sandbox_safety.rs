@@ -730,3 +730,31 @@ fn oversized_state_files_and_journals_are_refused_unread() {
         .stderr_contains("larger than 1 GiB")
         .status(1);
 }
+
+/// Two users with one key: the key says who signs in, so the sandbox refuses to start rather
+/// than sign carol's requests in as bob; the key is not shown.
+#[test]
+fn two_users_with_one_key_are_refused_at_start() {
+    let users = ["bob", "carol"].map(|name| plotward_sandbox::User {
+        username: name.to_owned(),
+        api_key: "SAMEKEY1".to_owned(),
+    });
+    let Err(err) = plotward_sandbox::Sandbox::start(&Options {
+        users: users.to_vec(),
+        ..Options::default()
+    }) else {
+        panic!("two users with one key were accepted");
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("the users bob and carol have the same API key"),
+        "{message}"
+    );
+    assert!(!message.contains("SAMEKEY1"), "{message}");
+    crate::harness::Test::new()
+        .args(["sandbox", "--addr", "127.0.0.1:0"])
+        .args(["--user", "bob:SAMEKEY1", "--user", "carol:SAMEKEY1"])
+        .stderr_contains("the users bob and carol have the same API key")
+        .stderr_lacks("SAMEKEY1")
+        .status(1);
+}

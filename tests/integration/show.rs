@@ -192,3 +192,30 @@ fn an_artifact_url_with_credentials_or_markup_is_refused() {
         .stderr_contains("--artifact-url must be")
         .status(1);
 }
+
+#[test]
+fn a_saved_plan_with_a_field_plotward_does_not_know_is_refused() {
+    let planned = Test::new()
+        .policy("version: 1\ndefault: private\n")
+        .write(
+            "s.json",
+            &crate::gitops::snapshot_of(&[("alice:1", "a", "plot", "public")]),
+        )
+        .args(["plan", "--snapshot", "s.json", "--out", "plan.json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&planned.read("plan.json")).unwrap();
+    for at in [None, Some("changes"), Some("summary")] {
+        let mut edited = plan.clone();
+        match at {
+            None => edited["extra"] = serde_json::json!(1),
+            Some("changes") => edited["changes"][0]["extra"] = serde_json::json!(1),
+            Some(key) => edited[key]["extra"] = serde_json::json!(1),
+        }
+        Test::new()
+            .write("plan.json", &edited.to_string())
+            .args(["show", "plan.json"])
+            .stderr_contains("unknown field `extra`")
+            .stdout("")
+            .status(1);
+    }
+}

@@ -1032,3 +1032,224 @@ fn an_echoed_key_reaches_neither_the_audit_log_nor_the_trace() {
         .status(0);
     assert!(!run.stderr.contains("alice-key"), "{}", run.stderr);
 }
+
+/// `wf/x` public inside the private folder `wf`; everything else left alone.
+const FOLDER_POLICY: &str = "version: 1\ndefault: private\nrules:\n  - match: \"wf/x\"\n    \
+     sharing: public\n  - match: \"wf\"\n    sharing: private\n    filetypes: [fold]\n  - \
+     match: \"**\"\n    sharing: ignore\n";
+
+/// A server whose listing shows alice's secret folder `wf` holding `wf/x` public, while
+/// reading `x` on its own says private: the owner's level, as after the owner made it private
+/// between the listing and the folder write. Answers `PATCH`es.
+fn lying_about_a_file_below_a_folder() -> Server {
+    Server::api("127.0.0.1", |request| {
+        if request.method == "PATCH" {
+            return echo_patch(request);
+        }
+        if request.path() == "/v2/files/alice:2" {
+            return Reply::Json(200, file("alice:2", "x", "plot", 1, false));
+        }
+        let mut folder = file("alice:1", "wf", "fold", -1, false);
+        folder["share_key_enabled"] = json!(true);
+        Reply::Json(
+            200,
+            page(2, None, vec![folder, file("alice:2", "x", "plot", 1, true)]),
+        )
+    })
+}
+
+#[test]
+fn apply_never_raises_a_file_below_a_folder_above_what_it_read_before_the_folder_write() {
+    let main = lying_about_a_file_below_a_folder();
+    let run = against(&main, &["apply", "--auto-approve"])
+        .policy(FOLDER_POLICY)
+        .stdout_contains("Apply complete: 1 restricted, 0 exposed, 0 failed.")
+        .stdout_contains("1 file below changed folders read lower than the plan saw")
+        .stdout_contains("  = wf/x alice:2 reads private, the plan leaves it public: left private")
+        .status(0);
+    assert!(!run.stdout.contains("Put back"), "{}", run.stdout);
+    assert_eq!(
+        patches(&main),
+        ["/v2/files/alice:1"],
+        "only the folder written"
+    );
+}
+
+#[test]
+fn watch_never_raises_a_file_below_a_folder_it_restricts_and_says_it_left_it() {
+    let main = lying_about_a_file_below_a_folder();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), FOLDER_POLICY).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_plotward"))
+        .args([
+            "watch",
+            "-p",
+            "policy.yaml",
+            "--auto-restrict",
+            "--interval",
+            "1h",
+        ])
+        .args(["--metrics-addr", "off", "--backoff-ms", "1"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("PLOTLY_API_DOMAIN", main.url())
+        .env("PLOTLY_USERNAME", "alice")
+        .env("PLOTLY_API_KEY", "alice-key")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _guard = crate::harness::ChildGuard(child);
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let cycle = loop {
+        let line = seen
+            .recv_timeout(Duration::from_mins(1))
+            .unwrap_or_else(|_| panic!("no cycle line; the log:\n{}", log.join("\n")));
+        if line.contains("cycle:") {
+            break line;
+        }
+        log.push(line);
+    };
+    assert!(cycle.contains("writes: 1 applied"), "{cycle}");
+    assert!(
+        cycle.contains("1 left below folders lower than listed (never raised"),
+        "{cycle}"
+    );
+    assert!(!cycle.contains("put back"), "{cycle}");
+    assert_eq!(
+        patches(&main),
+        ["/v2/files/alice:1"],
+        "only the folder written"
+    );
+}
+
+/// Alice's account on a server whose count says 3 while it lists 2 private files: nothing
+/// listed is wrong, but the listing is not proven complete.
+fn miscounting_clean() -> Server {
+    Server::api("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(
+                3,
+                None,
+                vec![
+                    file("alice:1", "a", "plot", -1, false),
+                    file("alice:2", "b", "plot", -1, false),
+                ],
+            ),
+        )
+    })
+}
+
+/// `check --accept-count-mismatch --format FORMAT` over alice on `lying` (from
+/// `PLOTLY_API_DOMAIN`) alone, or with alice on `honest` too (one private file, counted right).
+fn unproven_check(lying: &Server, honest: Option<&Server>, format: &str) -> Test {
+    let account = |server: &str| {
+        format!(
+            "version: 1\ndefault: private\naccount:\n  user: alice\n{server}  api_key_env: KEY_ALICE\n"
+        )
+    };
+    let test = Test::new()
+        .env("PLOTLY_API_DOMAIN", &lying.url())
+        .env("KEY_ALICE", "alice-key")
+        .write("a.yaml", &account(""))
+        .args(["check", "--accept-count-mismatch", "--backoff-ms", "1"])
+        .args(["--format", format, "-p", "a.yaml"]);
+    match honest {
+        None => test,
+        Some(honest) => test
+            .write("b.yaml", &account(&format!("  server: {}\n", honest.url())))
+            .args(["-p", "b.yaml", "--allow-server", &honest.url()]),
+    }
+}
+
+#[test]
+fn an_unproven_listing_never_reads_compliant_in_any_format_alone_or_among_accounts() {
+    let lying = miscounting_clean();
+    let honest = Server::api("127.0.0.1", |_| {
+        Reply::Json(
+            200,
+            page(1, None, vec![file("alice:1", "a", "plot", -1, false)]),
+        )
+    });
+    // The exit is the targeted check's: nothing pending (0), never `compliant`.
+    for honest in [None, Some(&honest)] {
+        let json = unproven_check(&lying, honest, "json").status(0);
+        let json: Value = serde_json::from_str(&json.stdout).unwrap();
+        let account = if honest.is_some() {
+            assert_eq!(json["compliant"], false, "{json}");
+            assert_eq!(json["accounts"][1]["check"]["compliant"], true, "{json}");
+            json["accounts"][0]["check"].clone()
+        } else {
+            json
+        };
+        assert_eq!(account["compliant"], false, "{account}");
+        assert_eq!(account["listing"]["unproven"]["counted"], 3, "{account}");
+        let text = unproven_check(&lying, honest, "text")
+            .stdout_contains(
+                "Check: no violations in 2 files listed, but the listing was not proven complete.",
+            )
+            .status(0);
+        let markdown = unproven_check(&lying, honest, "markdown")
+            .stdout_contains("not proven complete")
+            .status(0);
+        unproven_check(&lying, honest, "junit")
+            .stdout_contains("<skipped message=\"The listing was not proven complete")
+            .stdout_contains("listing_proven_complete\" value=\"false\"")
+            .status(0);
+        let html = unproven_check(&lying, honest, "html").status(0);
+        if honest.is_some() {
+            for total in [&text.stdout, &markdown.stdout] {
+                assert!(
+                    total.contains(
+                        "0 violations in 3 files over 2 accounts; 1 account not compliant \
+                         without violations (not checked whole: targeted, listing not proven \
+                         complete, or files not judged)"
+                    ),
+                    "{total}"
+                );
+                assert!(
+                    total.contains(
+                        "0 violations; not compliant. The listing was not proven complete: \
+                         the server counts 3 items, 2 were listed"
+                    ),
+                    "{total}"
+                );
+            }
+            assert!(
+                html.stdout.contains("not every account was checked whole"),
+                "{}",
+                html.stdout
+            );
+        } else {
+            assert!(!text.stdout.contains("compliant"), "{}", text.stdout);
+            assert!(
+                !markdown.stdout.contains("compliant"),
+                "{}",
+                markdown.stdout
+            );
+            assert!(
+                html.stdout
+                    .contains("but the listing was not proven complete"),
+                "{}",
+                html.stdout
+            );
+            assert!(!html.stdout.contains("Compliant"), "{}", html.stdout);
+        }
+    }
+}

@@ -1009,3 +1009,40 @@ fn a_reload_that_names_another_account_is_refused_and_the_account_watched_stays(
     assert!(patches(&api).is_empty(), "{:?}", patches(&api));
     assert_eq!(watcher.terminate(), Some(0));
 }
+
+/// A file named with ESC, BEL, U+202E and U+200B reads in the JSON log, once decoded (as
+/// `jq -r` prints it), as the text log shows it: each one a visible escape.
+#[test]
+fn json_log_fields_show_a_hostile_name_escaped() {
+    let name = "a\u{1b}[31mb\u{7}c\u{202e}d\u{200b}e";
+    let sandbox = seeded_with(&[("alice:1", name, "plot", "public")], Options::default());
+    let mut watcher = Watcher::start(
+        &sandbox,
+        POLICY,
+        &["--interval", "1h", "--metrics-addr", "off", "-v"],
+    );
+    watcher.wait_for("a first cycle", |w| w.named("cycle").len() == 1);
+    let pending = &watcher.named("pending")[0];
+    let shown = "a\\e[31mb\\u{7}c\\u{202e}d\\u{200b}e";
+    assert_eq!(pending["change"]["path"], shown, "{pending}");
+    let message = pending["message"].as_str().unwrap();
+    assert!(message.contains(shown), "{message}");
+    for event in watcher.events() {
+        let decoded = event.to_string();
+        assert!(
+            !decoded.contains('\u{1b}') && !decoded.contains('\u{202e}'),
+            "{decoded}"
+        );
+        for field in ["message", "error"] {
+            if let Some(text) = event[field].as_str() {
+                assert!(
+                    !text
+                        .chars()
+                        .any(|c| c.is_control() || c == '\u{202e}' || c == '\u{200b}'),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(watcher.terminate(), Some(0));
+}

@@ -285,6 +285,7 @@ fn prepare(
     } else {
         (seeded(options)?, None)
     };
+    check_distinct_keys(store.users())?;
     let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
         addr: options.addr,
         source,
@@ -365,6 +366,23 @@ fn recover(
     let journal =
         journal::Journal::create(&journal_path, last).map_err(|err| shown(err, &journal_path))?;
     Ok((store, Some(journal)))
+}
+
+/// Refuses two users with one API key: the key is what a request signs in with, so the first
+/// user would answer for both (`--user bob:K --user carol:K` signed carol's requests in as
+/// bob). The key itself is never shown.
+fn check_distinct_keys(users: &[User]) -> Result<(), SandboxError> {
+    let mut seen = std::collections::HashMap::with_capacity(users.len());
+    for user in users {
+        if let Some(first) = seen.insert(user.api_key.as_str(), user.username.as_str()) {
+            return Err(SandboxError::Setup(format!(
+                "the users {first} and {} have the same API key: a key says who signs in, so \
+                 each user needs its own",
+                user.username
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The store for the seed and users of `options`.
