@@ -66,6 +66,7 @@ impl fmt::Display for Sharing {
 
 /// The two sharing flags of a Chart Studio file, exactly as the API reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Flags {
     /// `true` for public files.
     pub world_readable: bool,
@@ -180,6 +181,7 @@ impl RemoteFile {
 /// export made from the inventory repeats it, so no output claims more than the listing
 /// proved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Coverage {
     /// Files of other users that the listing held and plotward skipped.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -196,6 +198,7 @@ pub(crate) struct Coverage {
 
 /// A listing whose item count differs from the server's `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CountMismatch {
     /// What the server's `count` said.
     pub counted: usize,

@@ -202,7 +202,7 @@ fn refuse_oversized(file: &PlanFile) -> Result<(), SavedPlanError> {
     let glob = |pattern: &str| pattern.chars().count() <= MAX_GLOB_CHARS;
     let rule_ok = |rule: &RuleJson| match rule {
         RuleJson::Rule { pattern, .. } => glob(pattern),
-        RuleJson::Default => true,
+        RuleJson::Default {} => true,
     };
     let oversized = |what| Err(SavedPlanError::Oversized { what });
     if file.policy.len() > MAX_PATH_BYTES {
@@ -280,7 +280,7 @@ impl From<RuleJson> for DecidingRule {
                 pattern: pattern.into(),
                 line,
             },
-            RuleJson::Default => DecidingRule::Default,
+            RuleJson::Default {} => DecidingRule::Default,
         }
     }
 }

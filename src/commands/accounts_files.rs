@@ -152,17 +152,17 @@ fn make_directory(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(failed)
 }
 
-/// Each account's stderr, then what was written (or why not), in policy order; exit 1 if an
-/// account failed.
+/// Each account in policy order: its warnings and, if it failed, why, under one line naming
+/// it; then what was written. Exit 1 if an account failed.
 fn report(done: &[(Label, Done<Vec<u8>>)], io: &mut Io<'_>) -> Result<Exit, Error> {
-    accounts::write_stderr(done, io)?;
     for (label, done) in done {
+        if !done.stderr.is_empty() || done.result.is_err() {
+            sections::stderr_header(label, io.err)?;
+            io.err.write_all(&done.stderr)?;
+        }
         match &done.result {
             Ok(note) => io.err.write_all(note)?,
-            Err(error) => {
-                sections::stderr_header(label, io.err)?;
-                sections::failed(error, Framing::Text, io.err)?;
-            }
+            Err(error) => sections::failed(error, Framing::Text, io.err)?,
         }
     }
     Ok(if done.iter().any(|(_, d)| d.result.is_err()) {

@@ -560,7 +560,11 @@ async fn read_unless_stopped(
     };
     tokio::select! {
         listing = reads => Ok(Some(listing?)),
-        _ = stopped.wait_for(Option::is_some) => Ok(None),
+        _ = stopped.wait_for(Option::is_some) => {
+            // The stop is logged before anything the cycle says about it.
+            shutdown.settle();
+            Ok(None)
+        }
     }
 }
 

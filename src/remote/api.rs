@@ -350,7 +350,7 @@ fn check_item(file: &ListedFile) -> Result<Checked<'_>, String> {
     if name.is_empty() || name.contains('/') {
         return Err(format!(
             "the listing names {fid} `{}`, which cannot be a path segment (empty or containing `/`)",
-            redact(name)
+            base::shown(name)
         ));
     }
     Ok(Checked {

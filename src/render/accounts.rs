@@ -115,6 +115,10 @@ pub(crate) fn header(
     }
 }
 
+/// The most of a failed account's error a Markdown comment shows: a server's error can be
+/// kilobytes, and a comment over many accounts must keep room for every account's heading.
+const FAILURE_CHARS: usize = 400;
+
 /// Writes why an account has no plan or check, in its section.
 ///
 /// The error often carries the server's own words; in Markdown they go in a code span, so a
@@ -122,7 +126,11 @@ pub(crate) fn header(
 pub(crate) fn failed(error: &str, format: Framing, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Framing::Text => writeln!(out, "Failed: {}\n", plotward_visible::escape(error)),
-        Framing::Markdown => writeln!(out, "**Failed:** {}\n", super::markdown::code(error)),
+        Framing::Markdown => writeln!(
+            out,
+            "**Failed:** {}\n",
+            super::markdown::code_in_text(error, FAILURE_CHARS)
+        ),
         Framing::Comment => writeln!(out, "# Failed: {}", plotward_visible::escape(error)),
     }
 }
@@ -875,6 +883,14 @@ mod tests {
         assert!(!inner.starts_with('`') || inner.starts_with(" `"), "{span}");
         assert!(inner.contains("[click me](https://evil.example) @octocat **bold**"));
         assert!(!inner.contains("``"), "{span}");
+        // A paragraph, not a table cell: the pipe is kept as it is.
+        assert!(inner.ends_with("<b>|"), "{span}");
+        // A long error is cut, and says where it is whole.
+        let mut out = Vec::new();
+        failed(&"e".repeat(5_000), Framing::Markdown, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.len() < FAILURE_CHARS + 200, "{}", text.len());
+        assert!(text.contains("(cut to 400 characters; the JSON report has it whole)"));
     }
 
     #[test]

@@ -285,7 +285,7 @@ impl From<&DecidingRule> for RuleJson {
                 pattern: pattern.to_string(),
                 line: *line,
             },
-            DecidingRule::Default => RuleJson::Default,
+            DecidingRule::Default => RuleJson::Default {},
         }
     }
 }

@@ -729,11 +729,28 @@ fn render(report: &Report<'_>, rows: usize, diff_lines: usize) -> io::Result<Vec
 /// A code span that survives any content: a fence longer than any backtick run inside, and
 /// pipes escaped so a table cell stays one cell.
 pub(crate) fn code(text: &str) -> String {
-    // Control and bidi characters shown as escapes: one row per file, read as written.
-    let text = &*plotward_visible::escape(text);
+    code_span(&plotward_visible::escape(text).replace('|', "\\|"))
+}
+
+/// A code span for a paragraph, not a table cell: pipes kept as they are (GitHub shows a
+/// `\|` inside a paragraph's code span as written), and cut to `limit` characters, saying
+/// so, for text from outside that could be of any length.
+pub(crate) fn code_in_text(text: &str, limit: usize) -> String {
+    let text = plotward_visible::escape(text);
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!(
+            "{} (cut to {limit} characters; the JSON report has it whole)",
+            code_span(&text[..cut])
+        ),
+        None => code_span(&text),
+    }
+}
+
+/// `text` (already escaped) between fences longer than any backtick run in it, on one line.
+fn code_span(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let body = text.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let body = text.replace(['\n', '\r'], " ");
     let pad = if body.starts_with('`') || body.ends_with('`') {
         " "
     } else {

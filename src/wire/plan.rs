@@ -108,7 +108,7 @@ pub(crate) struct BreachJson {
 
 /// Where the planned inventory came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub(crate) enum Source {
     /// A snapshot file.
     Snapshot {
@@ -209,7 +209,7 @@ pub(crate) enum DirectionJson {
 
 /// What decided a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub(crate) enum RuleJson {
     /// A rule of the policy decided, through one of its patterns.
     Rule {
@@ -220,8 +220,10 @@ pub(crate) enum RuleJson {
         /// The rule's line in the policy.
         line: u64,
     },
-    /// The policy's default.
-    Default,
+    /// The policy's default. A struct variant with no field, not a unit one: only then does
+    /// `deny_unknown_fields` refuse `{"type": "default", "extra": 1}` (serde does not check a
+    /// unit variant's other keys in an internally tagged enum).
+    Default {},
 }
 
 /// A rule that decided no file.

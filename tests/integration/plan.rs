@@ -328,7 +328,7 @@ fn default_decisions_are_marked_in_json() {
         .args(["plan", "--snapshot", "snapshot.json", "--format", "json"])
         .status(0);
     let plan: PlanJson = serde_json::from_str(&run.stdout).unwrap();
-    assert!(plan.changes.iter().all(|c| c.rule == RuleJson::Default));
+    assert!(plan.changes.iter().all(|c| c.rule == RuleJson::Default {}));
     assert_eq!(plan.changes.len(), 5);
 }
 

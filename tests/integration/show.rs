@@ -204,13 +204,24 @@ fn a_saved_plan_with_a_field_plotward_does_not_know_is_refused() {
         .args(["plan", "--snapshot", "s.json", "--out", "plan.json"])
         .status(0);
     let plan: serde_json::Value = serde_json::from_str(&planned.read("plan.json")).unwrap();
-    for at in [None, Some("changes"), Some("summary")] {
+    // Every object of the file, nested ones included (the red team found five that took
+    // any field).
+    let edits: [fn(&mut serde_json::Value); 8] = [
+        |plan| plan["extra"] = serde_json::json!(1),
+        |plan| plan["changes"][0]["extra"] = serde_json::json!(1),
+        |plan| plan["summary"]["extra"] = serde_json::json!(1),
+        |plan| plan["changes"][0]["observed"]["extra"] = serde_json::json!(1),
+        |plan| plan["changes"][0]["rule"]["extra"] = serde_json::json!(1),
+        |plan| plan["source"]["extra"] = serde_json::json!(1),
+        |plan| plan["listing"] = serde_json::json!({ "extra": 1 }),
+        |plan| {
+            plan["listing"] =
+                serde_json::json!({ "unproven": { "counted": 2, "listed": 1, "extra": 1 } });
+        },
+    ];
+    for edit in edits {
         let mut edited = plan.clone();
-        match at {
-            None => edited["extra"] = serde_json::json!(1),
-            Some("changes") => edited["changes"][0]["extra"] = serde_json::json!(1),
-            Some(key) => edited[key]["extra"] = serde_json::json!(1),
-        }
+        edit(&mut edited);
         Test::new()
             .write("plan.json", &edited.to_string())
             .args(["show", "plan.json"])

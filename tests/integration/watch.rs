@@ -135,6 +135,9 @@ impl Watcher {
             stopping.is_some() && stopped == Some(names.len() - 1) && stopping < stopped,
             "{names:?}"
         );
+        // What a cycle says of the stop comes after the stop itself.
+        let abandoned = names.iter().position(|name| name == "reads_abandoned");
+        assert!(abandoned.is_none() || stopping < abandoned, "{names:?}");
     }
 
     /// Waits (bounded) until `done` holds for the log; panics with the log otherwise.

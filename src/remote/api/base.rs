@@ -190,10 +190,15 @@ pub(crate) fn redact(text: &str) -> String {
         }
         None => text.to_owned(),
     };
+    shown(&without_userinfo)
+}
+
+/// Server text that is not a URL (a file name) as an error shows it: escaped, and cut at 300
+/// characters. Unlike [`redact`], nothing before an `@` is taken for credentials.
+pub(crate) fn shown(text: &str) -> String {
     let mut shown =
-        plotward_visible::escape(&without_userinfo.chars().take(300).collect::<String>())
-            .into_owned();
-    if without_userinfo.chars().count() > 300 {
+        plotward_visible::escape(&text.chars().take(300).collect::<String>()).into_owned();
+    if text.chars().count() > 300 {
         shown.push('…');
     }
     shown

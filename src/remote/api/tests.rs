@@ -406,6 +406,10 @@ fn a_missing_field_of_an_own_file_is_an_error_naming_it_not_a_guess() {
     let file = listed("a:3", "x/y", "plot", -1);
     let err = build_inventory(vec![file], "a").unwrap_err();
     assert!(err.contains("a:3"), "{err}");
+    // A name is not a URL: nothing before an `@` is hidden as if it were a password.
+    let file = listed("a:4", "team/a @org/admins", "plot", -1);
+    let err = build_inventory(vec![file], "a").unwrap_err();
+    assert!(err.contains("`team/a @org/admins`"), "{err}");
 }
 
 #[test]
