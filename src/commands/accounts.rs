@@ -123,9 +123,27 @@ pub(super) fn live(input: &Input) -> Result<&Live, Error> {
 /// client that can write only when `access` says so.
 pub(super) fn run_all<T, F, Fut>(
     runtime: &tokio::runtime::Runtime,
+    run: (Vec<Account>, Access),
+    live: &Live,
+    job: F,
+) -> Result<Vec<(Label, Done<T>)>, Error>
+where
+    T: Send + 'static,
+    F: Fn(usize, Policy, Client, Remote) -> Fut,
+    Fut: std::future::Future<Output = Done<T>> + Send + 'static,
+{
+    run_all_in_order(runtime, run, live, job, |_, _| Ok(()))
+}
+
+/// [`run_all`], handing each account to `ready` as soon as it and every account before it
+/// are done (in the order of the policies), while later accounts still run: what can be
+/// written of a combined report is written as it comes, not all after the last account.
+pub(super) fn run_all_in_order<T, F, Fut>(
+    runtime: &tokio::runtime::Runtime,
     (accounts, access): (Vec<Account>, Access),
     live: &Live,
     job: F,
+    mut ready: impl FnMut(&Label, &Done<T>) -> Result<(), Error>,
 ) -> Result<Vec<(Label, Done<T>)>, Error>
 where
     T: Send + 'static,
@@ -171,12 +189,22 @@ where
             (index, work.await)
         });
     }
+    let mut next = 0;
+    let mut hand_over = |results: &[Option<Done<T>>]| -> Result<(), Error> {
+        while let Some(Some(done)) = results.get(next) {
+            ready(&labels[next], done)?;
+            next += 1;
+        }
+        Ok(())
+    };
     runtime.block_on(async {
+        hand_over(&results)?;
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((index, done)) => results[index] = Some(done),
                 Err(err) => return Err(Error::Runtime(std::io::Error::other(err.to_string()))),
             }
+            hand_over(&results)?;
         }
         Ok(())
     })?;
@@ -323,10 +351,27 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
     } = read_only_run(&config.input, &config.policies, &config.targets)?;
     let strict = config.strict;
     let format = config.format;
-    let done = run_all(&runtime, run, live, |_, policy, client, remote| {
+    let job = |_, policy: Policy, client: Client, remote: Remote| {
         let targets = Arc::clone(&targets);
         async move { plan_one(&policy, &client, &remote, &targets, strict, format).await }
-    })?;
+    };
+    let json_to_stdout = config.out.as_deref().is_some_and(super::outfile::is_stdout);
+    // The JSON plan on stdout is written account by account as they are done, while later
+    // accounts are still listed (an organization's plan is hundreds of megabytes of JSON,
+    // which written at the end took a fifth of the run).
+    let streamed = (config.format == Format::Json && !json_to_stdout)
+        .then(|| sections::PlansJson::open(io.out))
+        .transpose()?;
+    let (done, streamed) = match streamed {
+        Some(mut writer) => {
+            let out = &mut *io.out;
+            let done = run_all_in_order(&runtime, run, live, job, |label, done| {
+                Ok(writer.section(label, &done.result, out)?)
+            })?;
+            (done, Some(writer))
+        }
+        None => (run_all(&runtime, run, live, job)?, None),
+    };
     write_stderr(&done, io)?;
     let exit = worst(
         &done,
@@ -344,9 +389,11 @@ pub(super) fn plan(config: &PlanConfig, io: &mut Io<'_>) -> Result<Exit, Error> 
             result: done.result,
         })
         .collect();
-    let json_to_stdout = config.out.as_deref().is_some_and(super::outfile::is_stdout);
     let shown = (config.format, super::plan::show_options(config));
-    let plans = if json_to_stdout {
+    let plans = if let Some(writer) = streamed {
+        writer.close(&sections::plans_total(&plans), io.out)?;
+        plans
+    } else if json_to_stdout {
         let mut text = Vec::new();
         let plans = show_plans(plans, shown, io.err_painter, &mut text)?;
         if config.format != Format::Json {
@@ -719,6 +766,45 @@ mod tests {
             user: user.to_owned(),
         };
         render::json::plan_file(&plan, &policy, (source, &[]), &[])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The plan written account by account is byte for byte the plan written whole:
+        /// failed accounts, hostile errors and no account at all included.
+        #[test]
+        fn a_streamed_json_plan_is_the_json_plan_written_whole(
+            accounts in prop::collection::vec(
+                (0usize..30, 1usize..20, prop::option::of("[a-z \"\\\\\u{1b}\u{202e}é]{1,40}")),
+                0..5,
+            ),
+        ) {
+            let sections: Vec<PlanSection> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, (files, len, failure))| PlanSection {
+                    label: Label {
+                        user: format!("user{i}"),
+                        server: "https://plotly.example.com".to_owned(),
+                        policy: format!("p{i}.yaml"),
+                    },
+                    result: match failure {
+                        Some(why) => Err(why.clone()),
+                        None => Ok(planned(&format!("user{i}"), *files, *len)),
+                    },
+                })
+                .collect();
+            let mut streamed = Vec::new();
+            let mut writer = sections::PlansJson::open(&mut streamed).unwrap();
+            for section in &sections {
+                writer.section(&section.label, &section.result, &mut streamed).unwrap();
+            }
+            writer.close(&sections::plans_total(&sections), &mut streamed).unwrap();
+            let mut whole = Vec::new();
+            render::json::write(&sections::plans_document(sections), &mut whole).unwrap();
+            prop_assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(whole).unwrap());
+        }
     }
 
     proptest! {

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use super::{CheckFormat, Format, Painter};
 use crate::wire::accounts::{
-    AccountCheckJson, AccountPlanJson, CHECKS_FORMAT_VERSION, ChecksJson, ChecksTotalJson,
+    AccountCheckJson, AccountPlanJson, AccountPlanRef, CHECKS_FORMAT_VERSION, ChecksJson, ChecksTotalJson,
     PLANS_FORMAT_VERSION, PlansFile, PlansTotalJson,
 };
 use crate::wire::check::CheckJson;
@@ -187,6 +187,56 @@ pub(crate) fn plans_document(sections: Vec<PlanSection>) -> PlansFile {
             })
             .collect(),
         total,
+    }
+}
+
+/// A JSON plan over several accounts written as the accounts are done, in policy order: the
+/// opening, each account's section, then the total (last in the document, so nothing waits
+/// for it). The bytes are those [`plans_document`] written whole would give (tested); an
+/// organization's plan is written while later accounts are still being listed, not all
+/// after the last one.
+pub(crate) struct PlansJson {
+    sections: usize,
+}
+
+impl PlansJson {
+    /// Writes the document's opening.
+    pub(crate) fn open(out: &mut dyn Write) -> io::Result<PlansJson> {
+        write!(
+            out,
+            "{{\n  \"format_version\": {PLANS_FORMAT_VERSION},\n  \"accounts\": ["
+        )?;
+        Ok(PlansJson { sections: 0 })
+    }
+
+    /// Writes the next account's section.
+    pub(crate) fn section(
+        &mut self,
+        label: &Label,
+        result: &Result<PlanFile, String>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        out.write_all(if self.sections == 0 { b"\n    " } else { b",\n    " })?;
+        self.sections += 1;
+        let section = AccountPlanRef {
+            user: &label.user,
+            server: &label.server,
+            policy: &label.policy,
+            plan: result.as_ref().ok(),
+            error: result.as_ref().err().map(String::as_str),
+        };
+        super::json::write_nested(&section, 2, out)
+    }
+
+    /// Writes the total and closes the document.
+    pub(crate) fn close(self, total: &PlansTotalJson, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(if self.sections == 0 {
+            b"],\n  \"total\": "
+        } else {
+            b"\n  ],\n  \"total\": "
+        })?;
+        super::json::write_nested(total, 1, out)?;
+        out.write_all(b"\n}\n")
     }
 }
 

@@ -47,10 +47,23 @@ pub(crate) fn check(
 /// token (some 160 for one change of a plan), and each going through `dyn Write` cost more
 /// than the token itself (a plan of 594,000 changes over an organization spent seconds on it).
 pub(crate) fn write(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
+    write_nested(value, 0, out)?;
+    out.write_all(b"\n")
+}
+
+/// Writes a JSON value as it reads `depth` levels inside a pretty-printed document (its
+/// lines indented by two spaces a level), with no line break before or after it: how a
+/// document written a piece at a time (`render::accounts::PlansJson`) gets the bytes
+/// [`write`] would give the whole.
+pub(crate) fn write_nested(
+    value: &impl serde::Serialize,
+    depth: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
-    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, Inert::new());
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut buffered, Inert::at_depth(depth));
     value.serialize(&mut serializer)?;
-    buffered.write_all(b"\n")?;
     buffered.flush()
 }
 
@@ -67,9 +80,9 @@ struct Inert {
 }
 
 impl Inert {
-    fn new() -> Inert {
+    fn at_depth(depth: usize) -> Inert {
         Inert {
-            depth: 0,
+            depth,
             has_value: false,
         }
     }

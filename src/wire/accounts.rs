@@ -59,6 +59,19 @@ pub(crate) struct AccountPlanJson {
     pub error: Option<String>,
 }
 
+/// [`AccountPlanJson`] borrowed, for writing a section while the plan stays where it is:
+/// the same fields in the same order, so the same JSON.
+#[derive(Serialize)]
+pub(crate) struct AccountPlanRef<'a> {
+    pub user: &'a str,
+    pub server: &'a str,
+    pub policy: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<&'a PlanFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
 /// Totals over every account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
