@@ -8,8 +8,8 @@ use std::io::{self, Write};
 
 use super::{CheckFormat, Format, Painter};
 use crate::wire::accounts::{
-    AccountCheckJson, AccountPlanJson, AccountPlanRef, CHECKS_FORMAT_VERSION, ChecksJson, ChecksTotalJson,
-    PLANS_FORMAT_VERSION, PlansFile, PlansTotalJson,
+    AccountCheckJson, AccountPlanJson, AccountPlanRef, CHECKS_FORMAT_VERSION, ChecksJson,
+    ChecksTotalJson, PLANS_FORMAT_VERSION, PlansFile, PlansTotalJson,
 };
 use crate::wire::check::CheckJson;
 use crate::wire::plan::PlanFile;
@@ -216,7 +216,11 @@ impl PlansJson {
         result: &Result<PlanFile, String>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        out.write_all(if self.sections == 0 { b"\n    " } else { b",\n    " })?;
+        out.write_all(if self.sections == 0 {
+            b"\n    "
+        } else {
+            b",\n    "
+        })?;
         self.sections += 1;
         let section = AccountPlanRef {
             user: &label.user,
