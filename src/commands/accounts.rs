@@ -768,6 +768,26 @@ mod tests {
         render::json::plan_file(&plan, &policy, (source, &[]), &[])
     }
 
+    /// An account per `(files, name length, failure)`: `user0`, `user1`, ... planned from
+    /// `files` public files, or failed with the message.
+    fn sections_of(accounts: &[(usize, usize, Option<String>)]) -> Vec<PlanSection> {
+        accounts
+            .iter()
+            .enumerate()
+            .map(|(i, (files, len, failure))| PlanSection {
+                label: Label {
+                    user: format!("user{i}"),
+                    server: "https://plotly.example.com".to_owned(),
+                    policy: format!("p{i}.yaml"),
+                },
+                result: match failure {
+                    Some(why) => Err(why.clone()),
+                    None => Ok(planned(&format!("user{i}"), *files, *len)),
+                },
+            })
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -780,21 +800,7 @@ mod tests {
                 0..5,
             ),
         ) {
-            let sections: Vec<PlanSection> = accounts
-                .iter()
-                .enumerate()
-                .map(|(i, (files, len, failure))| PlanSection {
-                    label: Label {
-                        user: format!("user{i}"),
-                        server: "https://plotly.example.com".to_owned(),
-                        policy: format!("p{i}.yaml"),
-                    },
-                    result: match failure {
-                        Some(why) => Err(why.clone()),
-                        None => Ok(planned(&format!("user{i}"), *files, *len)),
-                    },
-                })
-                .collect();
+            let sections = sections_of(&accounts);
             let mut streamed = Vec::new();
             let mut writer = sections::PlansJson::open(&mut streamed).unwrap();
             for section in &sections {
@@ -820,21 +826,7 @@ mod tests {
                 1..9,
             ),
         ) {
-            let sections: Vec<PlanSection> = accounts
-                .iter()
-                .enumerate()
-                .map(|(i, (files, len, failure))| PlanSection {
-                    label: Label {
-                        user: format!("user{i}"),
-                        server: "https://plotly.example.com".to_owned(),
-                        policy: format!("p{i}.yaml"),
-                    },
-                    result: match failure {
-                        Some(why) => Err(why.clone()),
-                        None => Ok(planned(&format!("user{i}"), *files, *len)),
-                    },
-                })
-                .collect();
+            let sections = sections_of(&accounts);
             let restrict: usize = accounts
                 .iter()
                 .filter(|(_, _, failure)| failure.is_none())
