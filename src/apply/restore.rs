@@ -7,8 +7,9 @@
 //! folder is read again and written back where the plan leaves it, if the change moved it.
 //!
 //! Only files the policy manages are ever raised back, and only in `apply` ([`Raise`]): a
-//! file the policy ignores is put back only *down* to its level before the run. A run that stops between a folder change and the
-//! put-back (an interrupt, a quota, a dead server) leaves the server's reset in place, and a
+//! file the policy ignores is put back only *down* to its level before the run. A run that
+//! stops between a folder change and the put-back (an interrupt, a quota, a dead server)
+//! leaves the server's reset in place, and a
 //! later run cannot tell a level a cascade set from one a person chose; raising ignored files
 //! to such a level could expose what nobody asked to expose. Managed files need no memory of
 //! the run: the next plan finds them and changes them back.
