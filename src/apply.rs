@@ -32,8 +32,8 @@ pub(crate) use change::{Change, DecidingRule, changes};
 use indicatif::ProgressBar;
 pub(crate) use outcome::{AuditBroken, Failure, Outcome, Settling, Skip, Stop, Unverified};
 pub(crate) use refusal::{
-    Cancelled, Refusal, check_account, check_digest, check_guardrails, check_targets,
-    refuse_never_public, refuse_stale,
+    Cancelled, Refusal, check_digest, check_guardrails, check_targets, recheck_saved,
+    refuse_never_public,
 };
 pub(crate) use saved::{Inconsistency, SavedPlan, SavedPlanError};
 pub(crate) use stale::{Drift, Drifted, Staleness};

@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Watches;
 use super::change::Change;
 use super::saved::{Origin, SavedPlan, SavedPlanError};
 use super::stale::{Staleness, stale_changes};
 use crate::inventory::{Inventory, Sharing};
 use crate::plan::{Breach, Plan};
-use crate::policy::Policy;
+use crate::policy::{Policy, Targets};
 
 /// A plan apply will not carry out; nothing was written.
 #[derive(Debug)]
@@ -157,6 +158,32 @@ pub(crate) fn check_account(
             snapshot: path.clone(),
         }),
     }
+}
+
+/// A saved plan checked again as it is about to be applied: made from this account, its own
+/// targets valid, still exactly what a fresh plan of the policy (with those targets) makes of
+/// the account as it is now, and within the guardrails (`force` as for a fresh plan). Gives
+/// the fresh plan's watches for the run. One check for a plan of one account and for each
+/// section of a plan of several.
+pub(crate) fn recheck_saved(
+    plan: &Path,
+    saved: &SavedPlan,
+    (policy, inventory): (&Policy, &Inventory),
+    (api_url, user): (&str, &str),
+    force: bool,
+) -> Result<Watches, Refusal> {
+    check_account(plan, saved, api_url, user)?;
+    // Re-planned with the plan's own targets, so staleness compares like with like.
+    let targets = Targets::new(&saved.targets).map_err(|bad| Refusal::Invalid {
+        plan: plan.to_path_buf(),
+        error: SavedPlanError::BadTarget(bad),
+    })?;
+    let fresh = crate::plan::diff_targeted(policy, inventory, &targets);
+    let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
+    let watches = super::watches(&fresh, &policy.guardrails);
+    refuse_stale(plan, saved, &fresh, inventory)?;
+    check_guardrails(policy, &breaches, force)?;
+    Ok(watches)
 }
 
 /// A saved plan applies only while every file it plans still has the state it observed, and

@@ -232,17 +232,13 @@ fn confirm_saved(
     force: bool,
     io: &mut Io<'_>,
 ) -> Result<(Vec<Change>, Watches), Error> {
-    apply::check_account(path, &plan, &client.api_url(), client.username())?;
-    // Re-planned with the plan's own targets, so staleness compares like with like.
-    let targets = Targets::new(&plan.targets).map_err(|bad| Refusal::Invalid {
-        plan: path.to_path_buf(),
-        error: apply::SavedPlanError::BadTarget(bad),
-    })?;
-    let fresh = crate::plan::diff_targeted(policy, inventory, &targets);
-    let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
-    let watches = apply::watches(&fresh, &policy.guardrails);
-    apply::refuse_stale(path, &plan, &fresh, inventory)?;
-    apply::check_guardrails(policy, &breaches, force)?;
+    let watches = apply::recheck_saved(
+        path,
+        &plan,
+        (policy, inventory),
+        (&client.api_url(), client.username()),
+        force,
+    )?;
     let (restrict, expose) = plan.counts();
     render::text::applying_saved_plan(path, restrict, expose, io.out)?;
     Ok((plan.changes, watches))

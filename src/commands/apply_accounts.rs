@@ -242,20 +242,17 @@ fn prepare_saved(
     (path, saved): (&Path, SavedPlan),
     force: bool,
 ) -> Ready {
-    let checked = (|| {
-        apply::check_account(path, &saved, &client.api_url(), client.username())?;
-        let targets = Targets::new(&saved.targets).map_err(|bad| Refusal::Invalid {
-            plan: path.to_path_buf(),
-            error: apply::SavedPlanError::BadTarget(bad),
-        })?;
-        let fresh = crate::plan::diff_targeted(policy, inventory, &targets);
-        let breaches = crate::plan::breaches(&fresh, &policy.guardrails);
-        let watches = apply::watches(&fresh, &policy.guardrails);
-        apply::refuse_stale(path, &saved, &fresh, inventory)?;
-        apply::check_guardrails(policy, &breaches, force)?;
+    let checked = apply::recheck_saved(
+        path,
+        &saved,
+        (policy, inventory),
+        (&client.api_url(), client.username()),
+        force,
+    )
+    .and_then(|watches| {
         apply::refuse_never_public(&saved.changes, policy)?;
-        Ok::<_, Refusal>(watches)
-    })();
+        Ok(watches)
+    });
     match checked {
         Ok(watches) => (None, saved.changes, watches, None),
         Err(refusal) => (
