@@ -134,38 +134,12 @@ pub(super) fn halt_on_signals(
     clients: Vec<Client>,
     interrupted: Arc<std::sync::atomic::AtomicBool>,
 ) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        Ok(async move {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-            for client in &clients {
-                client.halt(apply::Stop::Interrupted(Some(name)).to_string());
-            }
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            std::process::exit(130);
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                for client in &clients {
-                    client.halt(apply::Stop::Interrupted(None).to_string());
-                }
-            }
-        })
-    }
+    super::on_stop_signals(move |name| {
+        interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+        for client in &clients {
+            client.halt(apply::Stop::Interrupted(name).to_string());
+        }
+    })
 }
 
 /// 0 when every change was applied, 1 otherwise (failures, a quota stop, `--max-writes`).

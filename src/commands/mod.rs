@@ -159,6 +159,41 @@ fn fails_strict(plan: &crate::plan::Plan<'_>, io: &mut Io<'_>) -> Result<bool, E
     Ok(true)
 }
 
+/// Hands the first SIGINT or SIGTERM to `first` by name (`None` for Ctrl-C where there are no
+/// signals); a second exits at once (130). The handlers are installed by this call, so a
+/// signal that comes before the future is first polled is not missed. `apply` halts its
+/// clients with it, `watch` its cycles.
+pub(super) fn on_stop_signals(
+    first: impl FnOnce(Option<&'static str>) + Send + 'static,
+) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            first(Some(name));
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                first(None);
+            }
+        })
+    }
+}
+
 /// A runtime for the network commands: two workers suit this I/O-bound work.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()

@@ -645,35 +645,11 @@ fn stop_on_signals(
     shutdown: Arc<Shutdown>,
     log: Arc<Log>,
 ) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        Ok(async move {
-            let signal = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-            // Halted first, logged after: once the line is out, no write starts.
-            shutdown.request(signal, || log.emit(&Event::Stopping { signal }));
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            std::process::exit(130);
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                shutdown.request("Ctrl-C", || {
-                    log.emit(&Event::Stopping { signal: "Ctrl-C" });
-                });
-            }
-        })
-    }
+    super::on_stop_signals(move |name| {
+        let signal = name.unwrap_or("Ctrl-C");
+        // Halted first, logged after: once the line is out, no write starts.
+        shutdown.request(signal, || log.emit(&Event::Stopping { signal }));
+    })
 }
 
 /// SIGHUP, where there is one.
