@@ -427,7 +427,7 @@ pub(super) fn show_plans(
     if format == Format::Json {
         let document = sections::plans_document(plans);
         render::json::write(&document, out)?;
-        return Ok(back_to_sections(document));
+        return Ok(sections::plans_sections(document));
     }
     if format == Format::Markdown {
         return show_plans_markdown(plans, &options, out);
@@ -514,25 +514,6 @@ fn show_plans_markdown(
             result: result.map(PlanView::into_document),
         })
         .collect())
-}
-
-/// The sections of a document, back (after JSON was written from it).
-fn back_to_sections(document: crate::wire::accounts::PlansFile) -> Vec<PlanSection> {
-    document
-        .accounts
-        .into_iter()
-        .map(|account| PlanSection {
-            label: Label {
-                user: account.user,
-                server: account.server,
-                policy: account.policy,
-            },
-            result: match (account.plan, account.error) {
-                (Some(plan), _) => Ok(plan),
-                (None, error) => Err(error.unwrap_or_default()),
-            },
-        })
-        .collect()
 }
 
 /// One account's plan: listed, diffed, kept as its document; the inventory is dropped here.

@@ -5,7 +5,6 @@ use super::apply::{PlanDocument, read_plan_document};
 use crate::apply::Refusal;
 use crate::config::ShowConfig;
 use crate::error::{Error, Exit};
-use crate::render::accounts::{Label, PlanSection};
 use crate::render::{self, PlanView, ShowOptions};
 use crate::wire::accounts::PlansFile;
 
@@ -57,18 +56,7 @@ fn show_accounts(
             })?;
         }
     }
-    let sections = file
-        .accounts
-        .into_iter()
-        .map(|account| PlanSection {
-            label: Label {
-                user: account.user,
-                server: account.server,
-                policy: account.policy,
-            },
-            result: account.plan.ok_or(account.error.unwrap_or_default()),
-        })
-        .collect();
+    let sections = crate::render::accounts::plans_sections(file);
     super::accounts::show_plans(sections, (config.format, options), io.out_painter, io.out)?;
     Ok(Exit::Success)
 }

@@ -190,6 +190,23 @@ pub(crate) fn plans_document(sections: Vec<PlanSection>) -> PlansFile {
     }
 }
 
+/// The sections a plan document over several accounts holds, back: the inverse of
+/// [`plans_document`] (`show` reads a saved one; `plan` gets its own back after writing it).
+pub(crate) fn plans_sections(document: PlansFile) -> Vec<PlanSection> {
+    document
+        .accounts
+        .into_iter()
+        .map(|account| PlanSection {
+            label: Label {
+                user: account.user,
+                server: account.server,
+                policy: account.policy,
+            },
+            result: account.plan.ok_or(account.error.unwrap_or_default()),
+        })
+        .collect()
+}
+
 /// A JSON plan over several accounts written as the accounts are done, in policy order: the
 /// opening, each account's section, then the total (last in the document, so nothing waits
 /// for it). The bytes are those [`plans_document`] written whole would give (tested); an
