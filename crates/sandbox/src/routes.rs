@@ -27,7 +27,7 @@ use super::journal::{Journal, Op, Record};
 use super::seed::{self, Seed};
 use super::snapshot::{Flags, Snapshot, SnapshotFile};
 use super::store::{Changes, ROOT, Reader, Scope, Store, User};
-use super::wire::{self, ApiError, FileObject, Page, Urls, View, WebForm};
+use super::wire::{self, ApiError, FileObject, FolderListing, Listing, Page, Urls, View, WebForm};
 
 /// Everything the handlers share.
 pub(crate) struct App {
@@ -456,9 +456,14 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Serializes a response body.
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Ok(bytes) => bytes_response(status, bytes),
         Err(_) => ApiError::server_error().into_response(),
     }
+}
+
+/// A response of JSON already written.
+fn bytes_response(status: StatusCode, json: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 /// Authenticates, injects faults, runs the handler, logs the request, and wakes the saver
@@ -956,22 +961,6 @@ enum Special {
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 10_000;
 
-#[derive(Serialize)]
-struct Listing<'a> {
-    fid: String,
-    filename: &'a str,
-    filetype: &'static str,
-    owner: &'a str,
-    children: Page<'a>,
-}
-
-#[derive(Serialize)]
-struct FolderListing<'a> {
-    #[serde(flatten)]
-    folder: FileObject<'a>,
-    children: Page<'a>,
-}
-
 async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> {
     let owner = match special {
         Special::Trashed | Special::Shared => ctx.caller().ok_or_else(ApiError::unauthenticated)?,
@@ -1007,7 +996,7 @@ async fn list_special(ctx: Ctx, special: Special) -> Result<Response, ApiError> 
         owner: &owner,
         children,
     };
-    Ok(json_response(StatusCode::OK, &listing))
+    Ok(bytes_response(StatusCode::OK, listing.to_json()))
 }
 
 fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
@@ -1030,7 +1019,7 @@ fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
             owner: &owner,
             children,
         };
-        return Ok(json_response(StatusCode::OK, &listing));
+        return Ok(bytes_response(StatusCode::OK, listing.to_json()));
     }
     let folder = store.get(&owner, id).ok_or_else(ApiError::not_found)?;
     let view = if ctx.caller() == Some(owner.as_str()) {
@@ -1039,9 +1028,9 @@ fn folder_detail(ctx: &Ctx, fid: &str) -> Result<Response, ApiError> {
         View::Reader
     };
     let folder = FileObject::new(folder, view, &ctx.urls, folder.share_key_visible(ctx.now));
-    Ok(json_response(
+    Ok(bytes_response(
         StatusCode::OK,
-        &FolderListing { folder, children },
+        FolderListing { folder, children }.to_json(),
     ))
 }
 

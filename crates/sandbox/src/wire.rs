@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 
 use super::store::StoredFile;
 
+mod write;
+
 /// An API error with Chart Studio's body shape:
 /// `{"errors":[{"code":..,"message":..,"path":null,"field":..}],"detail":..}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -416,6 +418,25 @@ fn api_resource(filetype: &str) -> &'static str {
         "external_image" => "external-images",
         _ => "plots",
     }
+}
+
+/// `/v2/folders/home` and `/v2/folders/all`: the root, which has no file object of its own,
+/// and a page of its children.
+#[derive(Serialize)]
+pub(crate) struct Listing<'a> {
+    pub fid: String,
+    pub filename: &'a str,
+    pub filetype: &'static str,
+    pub owner: &'a str,
+    pub children: Page<'a>,
+}
+
+/// `/v2/folders/FID`: the folder's own object, and a page of its children.
+#[derive(Serialize)]
+pub(crate) struct FolderListing<'a> {
+    #[serde(flatten)]
+    pub folder: FileObject<'a>,
+    pub children: Page<'a>,
 }
 
 /// A DRF page-number page: `{count, next, previous, first, last, results}`.
