@@ -120,6 +120,12 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     assert_eq!(accounts[0]["server"], url);
     assert_eq!(accounts[0]["plan"]["format_version"], 1);
     assert_eq!(accounts[1]["plan"]["changes"][0]["fid"], "bob:1");
+    // Each account's changes are let go once written; the exit code still counts them.
+    three(&sandbox)
+        .args(["plan", "--format", "json", "--detailed-exitcode"])
+        .args(POLICIES)
+        .stdout_contains("\"fid\": \"bob:1\"")
+        .status(2);
     let markdown = three(&sandbox)
         .args(["plan", "--format", "markdown"])
         .args(POLICIES)
