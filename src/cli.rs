@@ -10,7 +10,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success; no changes pending, or every change applied
   1  error (invalid policy, bad input, usage, network, stale plan, a change not applied,
-     a plan that breaks a guardrail, a status path with no file)
+     a plan that breaks a guardrail, a status path with no file, output that could not
+     be written, a closed pipe included)
   2  changes pending (plan --detailed-exitcode), violations found (check), a file that
      does not comply (status), or the policy differs from the export (export --diff)
 

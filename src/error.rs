@@ -108,8 +108,20 @@ pub(crate) enum Error {
     Stdin(io::Error),
     /// Standard output or error could not be written. The only `From<io::Error>`: every other
     /// I/O operation names itself with a variant above.
-    #[error("cannot write output: {0}")]
+    #[error("cannot write output: {}", describe_output_error(.0))]
     Output(#[from] io::Error),
+}
+
+/// A closed pipe says what happened and what it means for the exit code; anything else as
+/// the system says it.
+fn describe_output_error(err: &io::Error) -> String {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        "the reader closed it before everything was written (broken pipe); the exit code \
+         is 1, not what the whole report would have said"
+            .to_owned()
+    } else {
+        err.to_string()
+    }
 }
 
 impl From<crate::apply::Refusal> for Error {
@@ -125,11 +137,6 @@ impl Error {
     #[allow(clippy::unused_self)]
     pub(crate) fn exit(&self) -> Exit {
         Exit::Failure
-    }
-
-    /// Whether this is a closed pipe (`plotward plan | head`), which is not worth reporting.
-    pub(crate) fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 

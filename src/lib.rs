@@ -68,7 +68,9 @@ pub fn main() -> ExitCode {
     let painter = config::painter(cli.no_color, std::io::stderr().is_terminal());
     match Config::from_cli(cli).and_then(|config| run(&config)) {
         Ok(exit) => exit.into(),
-        Err(err) if err.is_broken_pipe() => Exit::Success.into(),
+        // A closed pipe (`plotward check | head`) is an error like any other: the report
+        // was cut short, and a plan or check stopped early cannot say "no changes" or
+        // "compliant" (a CI step with `pipefail` would read 0 as green).
         Err(err) => {
             let _ = std::io::stderr().write_all(err.render(painter).as_bytes());
             err.exit().into()

@@ -61,6 +61,58 @@ fn three(sandbox: &Sandbox) -> Test {
 
 const POLICIES: [&str; 6] = ["-p", "a.yaml", "-p", "b.yaml", "-p", "c.yaml"];
 
+/// A JSON plan on stdout lets go of each account's changes once its section is written:
+/// the total and the exit code, read afterwards, still count them, and `--out` still saves
+/// them all.
+#[test]
+fn a_streamed_json_plan_still_counts_the_changes_it_let_go() {
+    let sandbox = three_accounts();
+    let streamed = three(&sandbox)
+        .args(["plan", "--format", "json", "--detailed-exitcode"])
+        .args(POLICIES)
+        .stdout_contains("\"fid\": \"bob:1\"")
+        .status(2);
+    let document: Value = serde_json::from_str(&streamed.stdout).unwrap();
+    assert_eq!(document["total"]["restrict"], 2, "{}", streamed.stdout);
+    let saved = three(&sandbox)
+        .args(["plan", "--format", "json", "--out", "plan.json"])
+        .args(POLICIES)
+        .status(0);
+    assert_eq!(saved.read("plan.json"), streamed.stdout);
+}
+
+/// A reader that goes away (`| head`) cuts the report short: never exit 0, which a CI step
+/// with `pipefail` reads as "no changes" or "compliant", and say why. Over several accounts
+/// the JSON plan is written while later accounts still run, so the run stops early.
+#[test]
+fn a_closed_stdout_is_an_error_never_a_green_exit() {
+    let sandbox = three_accounts();
+    for (command, format) in [
+        ("plan", "json"),
+        ("plan", "text"),
+        ("check", "json"),
+        ("check", "text"),
+    ] {
+        let mut args = vec![command, "--format", format];
+        if command == "plan" {
+            args.push("--detailed-exitcode");
+        }
+        three(&sandbox)
+            .stdout_closed()
+            .args(&args)
+            .args(POLICIES)
+            .stderr_contains("cannot write output: the reader closed it")
+            .stderr_contains("broken pipe")
+            .status(1);
+        three(&sandbox)
+            .stdout_closed()
+            .args(&args)
+            .args(["-p", "a.yaml"])
+            .stderr_contains("broken pipe")
+            .status(1);
+    }
+}
+
 #[test]
 fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     let sandbox = three_accounts();
@@ -120,12 +172,6 @@ fn a_plan_over_three_accounts_has_a_section_each_and_a_total_in_every_format() {
     assert_eq!(accounts[0]["server"], url);
     assert_eq!(accounts[0]["plan"]["format_version"], 1);
     assert_eq!(accounts[1]["plan"]["changes"][0]["fid"], "bob:1");
-    // Each account's changes are let go once written; the exit code still counts them.
-    three(&sandbox)
-        .args(["plan", "--format", "json", "--detailed-exitcode"])
-        .args(POLICIES)
-        .stdout_contains("\"fid\": \"bob:1\"")
-        .status(2);
     let markdown = three(&sandbox)
         .args(["plan", "--format", "markdown"])
         .args(POLICIES)

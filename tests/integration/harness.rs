@@ -53,6 +53,9 @@ pub(crate) struct Test {
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<String>,
+    /// Whether the reader of stdout goes away before plotward writes (`plotward ... | head`
+    /// at its most abrupt).
+    stdout_closed: bool,
     expectations: Vec<Expect>,
 }
 
@@ -64,8 +67,16 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            stdout_closed: false,
             expectations: Vec::new(),
         }
+    }
+
+    /// Closes the read end of stdout as soon as the binary starts: every write to it fails
+    /// with a broken pipe.
+    pub(crate) fn stdout_closed(mut self) -> Test {
+        self.stdout_closed = true;
+        self
     }
 
     /// Writes a file into the directory (the text is unindented).
@@ -191,6 +202,9 @@ impl Test {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run plotward");
+        if self.stdout_closed {
+            drop(child.stdout.take());
+        }
         let feeder = self.stdin.clone().and_then(|text| {
             let mut pipe = child.stdin.take()?;
             // plotward may exit without reading it all: a broken pipe is no failure here.
