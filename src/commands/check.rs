@@ -17,6 +17,7 @@ pub(crate) fn check(config: &CheckConfig, io: &mut Io<'_>) -> Result<Exit, Error
         .as_deref()
         .filter(|path| !outfile::is_stdout(path));
     refuse_out_over("check", out, &config.policies, &config.input)?;
+    out.map(outfile::refuse_unwritable).transpose()?;
     if let [_, _, ..] = config.policies.as_slice() {
         return super::accounts::check(config, io);
     }

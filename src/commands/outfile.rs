@@ -51,6 +51,31 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses, before anything is read or sent, an output file that [`write_atomically`] would
+/// refuse or could not create: a directory, a stream, anything under `/dev` or `/proc`, or a
+/// file in a folder that does not exist. A plan of an organization is minutes of requests;
+/// it should not end in "cannot write ./". What only the write can tell (a full disk,
+/// permissions) is still found then.
+pub(crate) fn refuse_unwritable(path: &Path) -> Result<(), Error> {
+    let target = regular_target(path)?;
+    let dir = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let missing = match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => io::Error::new(
+            io::ErrorKind::NotADirectory,
+            "its folder is not a directory",
+        ),
+        Err(err) => err,
+    };
+    Err(Error::WriteFile {
+        path: path.to_owned(),
+        source: missing,
+    })
+}
+
 /// tempfile's errors name its random temporary file (`... at path "dir/.plotward-x1Y2.tmp"`);
 /// the message names the file the user asked for, so only the cause is kept.
 fn without_temp_path(err: io::Error) -> io::Error {

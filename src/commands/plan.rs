@@ -99,14 +99,18 @@ pub(super) fn show_options(config: &PlanConfig) -> ShowOptions {
 }
 
 /// `--out` must not replace the plan's own inputs (`--out plotward.yaml` would leave plan JSON
-/// where the policy was).
+/// where the policy was), and must be a file that can be written, checked before the plan.
 fn refuse_out_over_inputs(config: &PlanConfig) -> Result<(), Error> {
     refuse_out_over(
         "plan",
         config.out.as_deref(),
         &config.policies,
         &config.input,
-    )
+    )?;
+    match config.out.as_deref().filter(|p| !outfile::is_stdout(p)) {
+        Some(out) => outfile::refuse_unwritable(out),
+        None => Ok(()),
+    }
 }
 
 /// An output file (`plan`, `check`, `snapshot`, `export --out`) must not be the policy or the

@@ -783,6 +783,36 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     assert_eq!(writes(&api).len(), 19);
 }
 
+/// An `--out` that cannot be written is refused before any request: the server here is one
+/// nothing listens at, so a run that got as far as the network would say so instead.
+#[test]
+fn an_unwritable_out_is_refused_before_the_account_is_read() {
+    for command in ["plan", "check"] {
+        for (out, says) in [
+            (".", "it is a directory, not a regular file"),
+            ("missing/report.out", "No such file or directory"),
+            ("/dev/stdout", "it is under /dev or /proc"),
+        ] {
+            let run = Test::new()
+                .env("PLOTLY_USERNAME", "alice")
+                .env("PLOTLY_API_KEY", "k")
+                .args([
+                    command,
+                    "-p",
+                    &policy_arg(),
+                    "--api-url",
+                    "http://127.0.0.1:9",
+                    "--out",
+                    out,
+                ])
+                .stderr_contains(&format!("error: cannot write {out}: {says}"))
+                .stderr_lacks("127.0.0.1:9")
+                .status(1);
+            assert_eq!(run.stdout, "", "{command} --out {out}");
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_api_is_a_clear_error_after_retries() {
     let run = Test::new()
