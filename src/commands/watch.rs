@@ -344,11 +344,12 @@ async fn run_due(
     let mut cycles = 0;
     while let Some((index, started, result)) = running.next().await {
         let Some(result) = result else { continue };
-        cycles += 1;
         if context.shutdown.requested().is_some() && result.is_err() {
-            // Cut short by the stop (the halted client refused to go on): not a failure.
+            // Cut short by the stop (the halted client refused to go on): not a failure, and
+            // not a cycle `stopped` counts either.
             continue;
         }
+        cycles += 1;
         let delay = record(
             &accounts[index],
             &mut schedules[index],
