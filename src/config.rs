@@ -215,10 +215,22 @@ fn account_key(
         KeySource::File(path) => {
             let source = credentials::Source::Policy(format!(
                 "{} (account.api_key_file in {policy})",
-                path.display()
+                shown_key_path(path)
             ));
             Ok((credentials::read_account_key_file(path, &source)?, source))
         }
+    }
+}
+
+/// `account.api_key_file` as messages show it: the path, unless it has neither a `/` nor a
+/// `.`, which is how a key pasted where its file's name belongs looks (it would be quoted in
+/// "cannot read KEY"); then "the file".
+fn shown_key_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text.contains(['/', '.', '\\']) {
+        path.display().to_string()
+    } else {
+        "the file".to_owned()
     }
 }
 

@@ -21,9 +21,45 @@ pub(crate) const MAX_GLOB_CHARS: usize = 2 * MAX_PATH_BYTES + 8;
 pub(crate) const MAX_DATA_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Reads a UTF-8 text file of at most `limit` bytes, reading no more than that whatever the
-/// file claims (a FIFO or a growing file included).
+/// file claims (a growing file included). Only a regular file outside `/dev` and `/proc` is
+/// read: opening a FIFO waits for a writer, maybe forever (a policy, a snapshot or a saved
+/// plan that is a FIFO hung every command), and `/proc/self/environ` behind a symlinked
+/// policy would be read as one, its keys quoted in the error.
 pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
-    read_open(std::fs::File::open(path)?, limit)
+    let refused = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {what}; plotward reads regular files only"),
+        )
+    };
+    if std::fs::canonicalize(path)
+        .is_ok_and(|real| real.starts_with("/dev") || real.starts_with("/proc"))
+    {
+        return Err(refused("under /dev or /proc"));
+    }
+    if std::fs::metadata(path)?.is_dir() {
+        return Err(refused("a directory"));
+    }
+    let file = open_regular(path)?
+        .ok_or_else(|| refused("not a regular file (a FIFO, a socket or a device)"))?;
+    read_open(file, limit)
+}
+
+/// Opens `path` for reading without ever blocking in `open` (`O_NONBLOCK`: a FIFO or a device
+/// put there after the caller's check opens at once instead of waiting for a writer), and
+/// gives the file back only if the opened handle is a regular file (`fstat`), where the flag
+/// changes nothing about reading. `None` for anything else.
+pub(crate) fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    // Elsewhere no FIFO blocks an open the same way; the check on the handle still holds.
+    let file = options.open(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
 }
 
 /// Reads an opened UTF-8 text file of at most `limit` bytes, as [`read_text`] does.
@@ -63,6 +99,32 @@ fn shown(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO swapped in after the path was checked: the open returns at once (a plain open
+    /// would wait for a writer) and the handle is refused as not a regular file.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_swapped_in_after_the_check_neither_blocks_the_open_nor_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|status| status.success()), "mkfifo");
+        let (sent, opened) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || sent.send(open_regular(&path).map(|f| f.is_none())));
+        let result = opened.recv_timeout(std::time::Duration::from_secs(20));
+        if result.is_err() {
+            // Unblock the stuck open before failing, so the test ends.
+            drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+        }
+        assert!(
+            matches!(result, Ok(Ok(true))),
+            "the open blocked or the FIFO was taken for a file: {result:?}"
+        );
+        let regular = dir.path().join("key");
+        std::fs::write(&regular, "k").unwrap();
+        assert!(open_regular(&regular).unwrap().is_some());
+    }
 
     #[test]
     fn files_past_their_limit_are_refused_before_being_read_whole() {

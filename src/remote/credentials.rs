@@ -360,7 +360,8 @@ impl PlotlyFiles {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, CredentialsError> {
-    let text = match std::fs::read_to_string(path) {
+    // Bounded, and never a FIFO: `~/.plotly/.credentials` is read by every command.
+    let text = match crate::limits::read_text(path, crate::limits::MAX_POLICY_BYTES) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => {
@@ -603,7 +604,8 @@ fn check_username(name: &str) -> Result<(), CredentialsError> {
 
 /// Reads a key file named by `from`: refuses anything but a regular file before opening it
 /// (opening a FIFO blocks until a writer comes, maybe forever) and again on the opened
-/// handle ([`open_regular`], which cannot block if a FIFO is swapped in between), then reads
+/// handle ([`crate::limits::open_regular`], which cannot block if a FIFO is swapped in
+/// between), then reads
 /// at most [`MAX_KEY_FILE_BYTES`].
 fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError> {
     let file_error = |err: std::io::Error| key_file_error(path, from, err.to_string());
@@ -611,7 +613,7 @@ fn read_key_text(path: &Path, from: &Source) -> Result<String, CredentialsError>
     if !std::fs::metadata(path).map_err(file_error)?.is_file() {
         return Err(not_a_file());
     }
-    let file = open_regular(path)
+    let file = crate::limits::open_regular(path)
         .map_err(file_error)?
         .ok_or_else(not_a_file)?;
     crate::limits::read_open(file, MAX_KEY_FILE_BYTES).map_err(file_error)
@@ -630,23 +632,6 @@ fn key_file_error(path: &Path, from: &Source, message: String) -> CredentialsErr
             message,
         },
     }
-}
-
-/// Opens `path` for reading without ever blocking in `open` (`O_NONBLOCK`: a FIFO or a device
-/// put there after the caller's check opens at once instead of waiting for a writer), and
-/// gives the file back only if the opened handle is a regular file (`fstat`), where the flag
-/// changes nothing about reading. `None` for anything else.
-fn open_regular(path: &Path) -> std::io::Result<Option<std::fs::File>> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    // Elsewhere no FIFO blocks an open the same way; the check on the handle still holds.
-    let file = options.open(path)?;
-    Ok(file.metadata()?.is_file().then_some(file))
 }
 
 /// Reads an API key file (`--api-key-file`): a regular file whose only content is the key,
@@ -1109,32 +1094,6 @@ mod tests {
         let err = read_account_key_file(&two, &from).unwrap_err().to_string();
         assert!(err.contains("does not look like an API key"), "{err}");
         assert!(!err.contains("SECRET"), "{err}");
-    }
-
-    /// A FIFO swapped in after the path was checked: the open returns at once (a plain open
-    /// would wait for a writer) and the handle is refused as not a regular file.
-    #[cfg(unix)]
-    #[test]
-    fn a_fifo_swapped_in_after_the_check_neither_blocks_the_open_nor_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        assert!(made.is_ok_and(|status| status.success()), "mkfifo");
-        let (sent, opened) = std::sync::mpsc::channel();
-        let path = fifo.clone();
-        std::thread::spawn(move || sent.send(open_regular(&path).map(|f| f.is_none())));
-        let result = opened.recv_timeout(std::time::Duration::from_secs(20));
-        if result.is_err() {
-            // Unblock the stuck open before failing, so the test ends.
-            drop(std::fs::OpenOptions::new().write(true).open(&fifo));
-        }
-        assert!(
-            matches!(result, Ok(Ok(true))),
-            "the open blocked or the FIFO was taken for a file: {result:?}"
-        );
-        let regular = dir.path().join("key");
-        std::fs::write(&regular, "k").unwrap();
-        assert!(open_regular(&regular).unwrap().is_some());
     }
 
     #[test]

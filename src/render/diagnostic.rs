@@ -82,12 +82,12 @@ fn write_one(
         span.line,
         span.column
     )?;
-    if item.conceal_source {
+    let Some(line) = diagnostics.line(span.line) else {
+        return write_concealed_label(out, item, gutter, painter);
+    };
+    if item.conceal_source || may_hold_secret(line) {
         return write_concealed_label(out, item, gutter, painter);
     }
-    let Some(line) = diagnostics.line(span.line) else {
-        return Ok(());
-    };
     let bar = painter.paint(Painter::BLUE, "|");
     let number = painter.paint(Painter::BLUE, format!("{:>gutter$}", span.line));
     let indent = usize::try_from(span.column.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -111,6 +111,32 @@ fn write_one(
 
 /// The note of a diagnostic whose source line is not shown (it may hold a secret), on a line
 /// of its own: `  = use api_key_env: ...`.
+/// Words that, in the key of a line, say its value may be a secret.
+const SECRET_WORDS: [&str; 7] = [
+    "key",
+    "password",
+    "passwd",
+    "token",
+    "secret",
+    "credential",
+    "auth",
+];
+
+/// Whether a source line is kept out of a diagnostic, whatever made the diagnostic: a line
+/// with a control character (no policy has one; a file of `NAME=VALUE` pairs separated by NUL
+/// does) or one whose key, the text before its first `:` or `=`, names a secret (`api_key:`,
+/// a `.credentials` file's `"api_key":`, `PLOTLY_API_KEY=`). A "policy" that is a symlink to a
+/// secrets file, or a key one indentation level off, must not have its key quoted back in CI's
+/// log. A rule whose glob has such a word (`"keys/**": private`) loses its excerpt only; its
+/// position and message are still given.
+fn may_hold_secret(line: &str) -> bool {
+    if line.chars().any(|c| c.is_control() && c != '\t') {
+        return true;
+    }
+    let key = line.split([':', '=']).next().unwrap_or(line).to_lowercase();
+    SECRET_WORDS.iter().any(|word| key.contains(word))
+}
+
 fn write_concealed_label(
     out: &mut String,
     item: &Diagnostic,
@@ -177,7 +203,8 @@ mod tests {
     /// never its source line, which may hold a password or a key.
     #[test]
     fn a_concealed_diagnostic_shows_its_place_but_not_its_line() {
-        let source = "version: 1\naccount:\n  api_key: Zq8sLx2VbN4mK7pR1tYw\n";
+        // A line the renderer would show on its own (its key names no secret).
+        let source = "version: 1\naccount:\n  server: https://Zq8sLx2VbN4mK7pR1tYw@h\n";
         let span = crate::policy::Span {
             line: 3,
             column: 3,
@@ -200,6 +227,41 @@ mod tests {
         assert!(!shown.contains("Zq8sLx2VbN4mK7pR1tYw"), "{shown}");
         for needle in ["p.yaml:3:3", "would put the API key", "= use `api_key_env"] {
             assert!(shown.contains(needle), "{needle:?} missing from {shown}");
+        }
+    }
+
+    /// Lines that may hold a secret are never shown, whoever made the diagnostic; others are.
+    #[test]
+    fn lines_whose_key_names_a_secret_or_that_hold_control_characters_are_never_shown() {
+        for line in [
+            "api_key: Zq8sLx2VbN4mK7pR1tYw",
+            "  \"api_key\": \"Zq8sLx2VbN4mK7pR1tYw\",",
+            "PLOTLY_API_KEY=Zq8sLx2VbN4mK7pR1tYw",
+            "Password: Zq8sLx2VbN4mK7pR1tYw",
+            "token: Zq8sLx2VbN4mK7pR1tYw",
+            "HOME=/root\0PLOTLY_KEY=Zq8sLx2VbN4mK7pR1tYw",
+        ] {
+            assert!(may_hold_secret(line), "{line:?} would be shown");
+            let source = format!("version: 1\n{line}\n");
+            let span = crate::policy::Span {
+                line: 2,
+                column: 1,
+                width: 3,
+            };
+            let shown = render(
+                &Diagnostics::new("p.yaml", &source, vec![Diagnostic::at(span, "unknown key")]),
+                Painter::new(false),
+            );
+            assert!(!shown.contains("Zq8sLx2VbN4mK7pR1tYw"), "{shown}");
+            assert!(shown.contains("p.yaml:2:1"), "{shown}");
+        }
+        for line in [
+            "default: privte",
+            "  - match: \"reports/**\"",
+            "    sharing: secret",
+            "\tversion: 1",
+        ] {
+            assert!(!may_hold_secret(line), "{line:?} would be hidden");
         }
     }
 

@@ -181,3 +181,94 @@ fn names_from_the_command_line_are_shown_escaped() {
         .stderr_lacks("\u{1b}")
         .status(0);
 }
+
+/// A FIFO, a device or a directory given as a policy, a saved plan, a snapshot, a policy
+/// test or an existing policy to diff is refused at once: opening a FIFO waits for a writer,
+/// and every command hung on one.
+#[test]
+fn inputs_that_are_not_regular_files_are_refused_at_once() {
+    let commands: [&[&str]; 7] = [
+        &["validate", "-p", "fifo"],
+        &["plan", "-p", "fifo", "--snapshot", "fifo"],
+        &["plan", "--snapshot", "fifo"],
+        &["show", "fifo"],
+        &["apply", "fifo", "-p", "plotward.yaml"],
+        &["test", "fifo"],
+        &["export", "--snapshot", "fifo", "--diff", "fifo"],
+    ];
+    for args in commands {
+        let run = Test::new()
+            .policy("version: 1\ndefault: private\n")
+            .args(args);
+        let made = std::process::Command::new("mkfifo")
+            .arg(run.path("fifo"))
+            .status();
+        if !made.is_ok_and(|status| status.success()) {
+            return;
+        }
+        run.stderr_contains("fifo: it is not a regular file (a FIFO, a socket or a device)")
+            .status(1);
+    }
+    Test::new()
+        .args(["validate", "-p", "/dev/null"])
+        .stderr_contains("/dev/null: it is under /dev or /proc")
+        .status(1);
+    Test::new()
+        .args(["validate", "-p", "."])
+        .stderr_contains("it is a directory")
+        .status(1);
+}
+
+/// A policy that is really a secrets file (a symlink to `/proc/self/environ`, to Plotly's
+/// `.credentials` or to a `.env`), or a key one indentation level off, never has its key
+/// quoted back in a diagnostic: CI logs are read by more people than the policy repository.
+#[test]
+fn a_diagnostic_never_quotes_a_key_from_the_file() {
+    let keys = [
+        "CREDKEY123abc",
+        "TOPLEVELKEY456",
+        "DOTENVKEY789",
+        "ENVIRONKEY000",
+    ];
+    let validate = |policy: &str, link_to: Option<&str>, says: &str| {
+        let test = Test::new()
+            .write(
+                "credentials.json",
+                "{\n  \"username\": \"alice\",\n  \"api_key\": \"CREDKEY123abc\"\n}\n",
+            )
+            .write(
+                "top.yaml",
+                "version: 1\ndefault: private\napi_key: TOPLEVELKEY456\n",
+            )
+            .write(".env", "PLOTLY_API_KEY=DOTENVKEY789\n")
+            .env("PLOTLY_KEY_FINANCE", "ENVIRONKEY000");
+        if let Some(target) = link_to {
+            std::os::unix::fs::symlink(target, test.path(policy)).unwrap();
+        }
+        let run = test
+            .args(["validate", "-p", policy])
+            .stderr_contains(says)
+            .status(1);
+        for key in keys {
+            assert!(!run.stderr.contains(key), "{key} quoted:\n{}", run.stderr);
+        }
+        run.stderr
+    };
+    validate(
+        "environ.yaml",
+        Some("/proc/self/environ"),
+        "environ.yaml: it is under /dev or /proc",
+    );
+    validate("top.yaml", None, "unknown key `api_key` in policy");
+    validate("env.yaml", Some(".env"), "env.yaml");
+    let credentials = validate(
+        "cred.yaml",
+        Some("credentials.json"),
+        "unknown key `api_key` in policy",
+    );
+    // Lines without a secret are still quoted, with their caret.
+    assert!(
+        credentials.contains("\"username\": \"alice\","),
+        "{credentials}"
+    );
+}
