@@ -307,6 +307,16 @@ pub(crate) enum UsageError {
         command: &'static str,
         path: PathBuf,
     },
+    /// `--audit-log` naming one of the command's own inputs: a policy or the saved plan.
+    #[error(
+        "--audit-log would append to {}, this {command}'s own input; give the audit log a \
+         file of its own",
+        plotward_visible::escape(&path.display().to_string())
+    )]
+    AuditLogIsInput {
+        command: &'static str,
+        path: PathBuf,
+    },
 }
 
 /// Why an output path is not written: replacing it would replace something other than a

@@ -95,6 +95,13 @@ pub(super) fn open_audit(config: &ApplyConfig) -> Result<Option<Arc<AuditLog>>, 
             ),
         });
     }
+    let inputs: Vec<_> = config
+        .policies
+        .iter()
+        .chain(&config.plan_file)
+        .cloned()
+        .collect();
+    super::plan::refuse_audit_log_over("apply", path, &inputs)?;
     let log = AuditLog::open(path).map_err(|source| Error::WriteFile {
         path: path.clone(),
         source,

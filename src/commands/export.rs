@@ -23,6 +23,9 @@ pub(crate) fn export(
     let policy = super::one_account_policy("export", policies)?;
     if diff.is_none() {
         super::plan::refuse_out_over("export", out, policies, input)?;
+        if let Some(path) = out.filter(|path| !super::outfile::is_stdout(path)) {
+            super::outfile::refuse_unwritable(path)?;
+        }
     }
     let (inventory, source) = load_inventory(input, policy.as_ref(), true, io)?;
     let exported = crate::export::export(&inventory)?;

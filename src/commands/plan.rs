@@ -151,6 +151,23 @@ pub(super) fn refuse_outputs_over(
     Ok(())
 }
 
+/// `--audit-log` must not be one of the command's inputs: appending JSON lines to a policy or a
+/// saved plan would break the next run (and `watch`'s next reload and restart).
+pub(super) fn refuse_audit_log_over(
+    command: &'static str,
+    path: &std::path::Path,
+    inputs: &[PathBuf],
+) -> Result<(), Error> {
+    if inputs.iter().any(|input| is_same_file(path, input)) {
+        return Err(crate::error::UsageError::AuditLogIsInput {
+            command,
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Whether two paths name one file. Compared by `stat` (following links), never by opening:
 /// opening an output that is a FIFO would block forever, and such outputs are refused later
 /// with their own message.
@@ -279,6 +296,7 @@ pub(crate) fn snapshot(
         written.map(std::path::Path::to_path_buf),
         policies,
     )?;
+    written.map(outfile::refuse_unwritable).transpose()?;
     let remote = live.remote(policy.as_ref())?;
     let (runtime, client) = super::connect(&remote, true, io)?;
     let inventory = runtime.block_on(list_account(&client, &remote, io))?;

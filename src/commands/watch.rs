@@ -46,12 +46,15 @@ pub(crate) fn watch(config: &WatchConfig, io: &mut Io<'_>) -> Result<Exit, Error
         Some(path) if super::outfile::is_stdout(path) => {
             Some(Arc::new(AuditLog::stdout().map_err(Error::Output)?))
         }
-        Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
-            Error::WriteFile {
-                path: path.clone(),
-                source,
-            }
-        })?)),
+        Some(path) => {
+            super::plan::refuse_audit_log_over("watch", path, &config.policies)?;
+            Some(Arc::new(AuditLog::open(path).map_err(|source| {
+                Error::WriteFile {
+                    path: path.clone(),
+                    source,
+                }
+            })?))
+        }
         None => None,
     };
     io.err.flush()?;

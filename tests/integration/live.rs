@@ -813,6 +813,40 @@ fn an_unwritable_out_is_refused_before_the_account_is_read() {
     }
 }
 
+/// `snapshot` and `export` check `--out` before listing too, and `--audit-log` may not be the
+/// policy it would append to (`apply` and `watch`): all refused before any request, against a
+/// server nothing listens at.
+#[test]
+fn outputs_over_inputs_or_unwritable_are_refused_before_the_account_is_read() {
+    for command in ["snapshot", "export"] {
+        let run = Test::new()
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "k")
+            .args([command, "--api-url", "http://127.0.0.1:9", "--out", "."])
+            .stderr_contains("error: cannot write .: it is a directory, not a regular file")
+            .stderr_lacks("127.0.0.1:9")
+            .status(1);
+        assert_eq!(run.stdout, "", "{command}");
+    }
+    let policy = "version: 1\ndefault: private\n";
+    let runs: [&[&str]; 2] = [
+        &["apply", "--auto-approve", "--audit-log", "p.yaml"],
+        &["watch", "--interval", "1s", "--audit-log", "p.yaml"],
+    ];
+    for args in runs {
+        let run = Test::new()
+            .write("p.yaml", policy)
+            .env("PLOTLY_USERNAME", "alice")
+            .env("PLOTLY_API_KEY", "k")
+            .args(args)
+            .args(["-p", "p.yaml", "--api-url", "http://127.0.0.1:9"])
+            .stderr_contains("--audit-log would append to p.yaml, this ")
+            .stderr_lacks("127.0.0.1:9")
+            .status(1);
+        assert_eq!(run.read("p.yaml"), policy, "{args:?}");
+    }
+}
+
 #[test]
 fn an_unreachable_api_is_a_clear_error_after_retries() {
     let run = Test::new()
