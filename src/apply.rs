@@ -306,6 +306,8 @@ enum Step<'a> {
     Settling(&'a Settling),
     /// Written and verified.
     Applied,
+    /// The run stopped before the write (or its next attempt) was sent: why.
+    NotSent(&'a str),
 }
 
 impl Step<'_> {
@@ -319,6 +321,7 @@ impl Step<'_> {
             Step::Unverified(why) => (AuditOutcome::Unverified, Some(why.to_string())),
             Step::Settling(settling) => (AuditOutcome::Settling, Some(settling.to_string())),
             Step::Applied => (AuditOutcome::Applied, None),
+            Step::NotSent(why) => (AuditOutcome::NotSent, Some(why.to_owned())),
         }
     }
 }
@@ -633,17 +636,22 @@ async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
         attempt: 0,
         status: None,
     };
+    // Whether an attempt's outcome ended the write's lines in the audit log; a write the run
+    // stopped before sending gets a closing `not_sent` line instead.
+    let mut closed = false;
     let mut on_attempt = |attempt: &Attempt| {
         let Some(message) = attempt.message.as_deref() else {
             written = Written {
                 attempt: attempt.number,
                 status: attempt.status,
             };
+            closed = true;
             return;
         };
         let step = if attempt.will_retry {
             Step::Retrying(message)
         } else {
+            closed = true;
             Step::Failed(message)
         };
         run.audit(change, attempt.number, step, attempt.status);
@@ -676,8 +684,10 @@ async fn write(run: &Run, change: &Change) -> Result<Written, Outcome> {
         }
         // The server stopped answering: no further write is started, and the ones that got
         // no answer are reported as not applied (a re-run finds out and converges).
-        Err(RemoteError::ServerDown(why)) => Err(stopped(run, Stop::ServerDown(why))),
-        Err(RemoteError::Halted(why)) => Err(stopped(run, Stop::Halted(why))),
+        Err(RemoteError::ServerDown(why)) => {
+            Err(unsent(run, change, closed, Stop::ServerDown(why)))
+        }
+        Err(RemoteError::Halted(why)) => Err(unsent(run, change, closed, Stop::Halted(why))),
         Err(err) => Err(Outcome::Failed {
             status: err.status(),
             failure: Failure::Write(err.message()),
@@ -691,6 +701,17 @@ fn stopped(run: &Run, stop: Stop) -> Outcome {
     Outcome::NotApplied {
         reason: Skip::Stopped(stop),
     }
+}
+
+/// [`stopped`], for a stop found before the next attempt went out (a signal, a server taken
+/// for dead): the audit log's `started` line gets its closing `not_sent` line, unless a failed
+/// attempt already closed it, so an auditor never reads a write as maybe made.
+fn unsent(run: &Run, change: &Change, closed: bool, stop: Stop) -> Outcome {
+    if !closed {
+        let why = stop.to_string();
+        run.audit(change, 0, Step::NotSent(&why), None);
+    }
+    stopped(run, stop)
 }
 
 fn unverified(run: &Run, change: &Change, written: Written, why: Unverified) -> Outcome {

@@ -49,4 +49,7 @@ pub(crate) enum AuditOutcome {
     Unverified,
     /// A secret link written but not readable before `--share-key-timeout`.
     Settling,
+    /// The run stopped before the write (or its next attempt) was sent.
+    #[serde(rename = "not_sent")]
+    NotSent,
 }

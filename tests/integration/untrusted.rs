@@ -895,6 +895,15 @@ fn an_interrupt_finishes_and_records_writes_in_flight_and_reports_the_rest() {
         .filter(|l| l.contains("\"outcome\":\"applied\""))
         .count();
     assert_eq!(applied, sent, "{audit}");
+    // Every `started` line is ended by `applied` or, for a write the interrupt refused
+    // before it went out, `not_sent`.
+    let count = |outcome: &str| {
+        audit
+            .lines()
+            .filter(|l| l.contains(&format!("\"outcome\":\"{outcome}\"")))
+            .count()
+    };
+    assert_eq!(count("started"), applied + count("not_sent"), "{audit}");
     assert!(
         out.contains(&format!(
             "Interrupted: {sent} restricted, 0 exposed, 0 failed, {} not applied",

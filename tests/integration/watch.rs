@@ -508,17 +508,36 @@ fn sigterm_in_the_middle_of_a_batch_lets_writes_in_flight_finish_and_starts_none
     );
     assert_eq!(watcher.named("stopped").len(), 1);
     watcher.assert_stopped_in_order();
-    // Every write made is in the audit log, flushed before the exit. (A task that had
-    // recorded `started` when the halt came is refused before sending, and apply's log
-    // records no outcome for it: at most one per writer.)
+    // Every write made is in the audit log, flushed before the exit, and every `started`
+    // line is ended: `applied` for a write made, `not_sent` for one the halt refused before
+    // it went out (at most one per writer), never left open for an auditor to guess.
     let audit = std::fs::read_to_string(audit).unwrap();
-    let outcomes: Vec<Value> = audit
+    let lines: Vec<Value> = audit
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["outcome"].clone())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .collect();
-    let count = |what: &str| outcomes.iter().filter(|o| *o == what).count();
+    let count = |what: &str| lines.iter().filter(|l| l["outcome"] == what).count();
     assert_eq!(count("applied"), written, "{audit}");
-    assert!(count("started") <= written + 2, "{audit}");
+    assert!(count("not_sent") <= 2, "{audit}");
+    assert_eq!(
+        count("started"),
+        count("applied") + count("not_sent"),
+        "{audit}"
+    );
+    let patched = patches(&api);
+    for unsent in lines.iter().filter(|l| l["outcome"] == "not_sent") {
+        let fid = unsent["fid"].as_str().unwrap();
+        assert!(
+            !patched
+                .iter()
+                .any(|path| path.ends_with(&format!("/{fid}"))),
+            "{fid} is not_sent but was written: {audit}"
+        );
+        assert!(
+            unsent["message"].as_str().unwrap().contains("SIGTERM"),
+            "{unsent}"
+        );
+    }
 }
 
 #[test]
