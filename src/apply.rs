@@ -92,6 +92,25 @@ pub(crate) struct Report {
     pub audit_failed: Option<AuditBroken>,
 }
 
+impl Report {
+    /// The first change whose write failed, with why: its path and the failure in words.
+    pub(crate) fn first_failure(&self) -> Option<(String, String)> {
+        self.results
+            .iter()
+            .chain(&self.restored)
+            .find_map(|(change, outcome)| match outcome {
+                Outcome::Failed { status, failure } => Some((
+                    change.path.clone(),
+                    match status {
+                        Some(status) => format!("HTTP {status}: {failure}"),
+                        None => failure.to_string(),
+                    },
+                )),
+                _ => None,
+            })
+    }
+}
+
 /// Counts of a report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Tally {

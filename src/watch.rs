@@ -215,6 +215,9 @@ pub(crate) struct CycleReport {
     pub refused: usize,
     /// Why the writes stopped early (quota, a dead server, an interrupt), if they did.
     pub stopped: Option<Stop>,
+    /// The first write that failed: its path and why (the server's message, or the
+    /// transport's), so a cycle that counts failures also says what they were.
+    pub first_failure: Option<(String, String)>,
     /// What the listing could not vouch for (other users' files skipped, files outside the
     /// folder tree, a count that never added up).
     pub coverage: Coverage,

@@ -500,6 +500,7 @@ async fn cycle(
         tally: None,
         refused: 0,
         stopped: None,
+        first_failure: None,
         coverage: plan.coverage,
         took: Duration::ZERO,
     };
@@ -536,6 +537,7 @@ async fn cycle(
             )
             .await;
             report.tally = Some(done.tally());
+            report.first_failure = done.first_failure();
             report.stopped = done.stopped;
         }
     }

@@ -212,6 +212,10 @@ fn writes(tally: Tally, report: &CycleReport) -> LogWrites {
             .stopped
             .as_ref()
             .map(|why| plotward_visible::escape(&why.to_string()).into_owned()),
+        first_failure: report
+            .first_failure
+            .as_ref()
+            .map(|(path, why)| plotward_visible::escape(&format!("{path}: {why}")).into_owned()),
     }
 }
 
@@ -346,6 +350,9 @@ fn cycle(report: &CycleReport) -> String {
         if let Some(stopped) = &w.stopped {
             let _ = write!(text, " (stopped: {stopped})");
         }
+        if let Some(failure) = &w.first_failure {
+            let _ = write!(text, "; first failed write: {failure}");
+        }
     }
     let coverage = &report.coverage;
     if coverage.unplaced > 0 {
@@ -437,6 +444,7 @@ mod tests {
             }),
             refused: 0,
             stopped: None,
+            first_failure: None,
             coverage: Coverage::default(),
             took: Duration::from_millis(210),
         }
@@ -467,6 +475,43 @@ mod tests {
         assert_eq!(value["writes"]["applied"], 1);
         assert_eq!(value["ts"], "1970-01-01T00:00:00.000Z");
         assert!(value.get("error").is_none());
+    }
+
+    /// A cycle whose writes failed says what the first failure was, in both formats, its
+    /// server text shown inertly.
+    #[test]
+    fn a_cycle_with_failed_writes_names_the_first_and_why() {
+        let failed = CycleReport {
+            tally: Some(Tally {
+                failed: 2,
+                ..Tally::default()
+            }),
+            first_failure: Some((
+                "team/plot\u{1b}[2J".to_owned(),
+                "HTTP 500: quota \u{202e}exceeded".to_owned(),
+            )),
+            ..report("alice")
+        };
+        let text = line(LogFormat::Text, &Event::Cycle(&failed), EPOCH);
+        assert!(text.contains(" WARN  cycle: "), "{text}");
+        assert!(
+            text.contains(
+                "; first failed write: team/plot\\e[2J: HTTP 500: quota \\u{202e}exceeded"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&line(LogFormat::Json, &Event::Cycle(&failed), EPOCH)).unwrap();
+        assert_eq!(json["writes"]["failed"], 2);
+        assert!(
+            json["writes"]["first_failure"]
+                .as_str()
+                .unwrap()
+                .ends_with(": HTTP 500: quota \\u{202e}exceeded"),
+            "{json}"
+        );
+        let clean = line(LogFormat::Json, &Event::Cycle(&report("alice")), EPOCH);
+        assert!(!clean.contains("first_failure"), "{clean}");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub(crate) struct LogWrites {
     /// Why the writes stopped early, if they did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The first write that failed, `PATH: WHY`, if any did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<String>,
 }
 
 /// One pending change.

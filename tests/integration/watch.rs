@@ -439,6 +439,44 @@ fn check_metrics(python: &Path, watcher: &Watcher, api: &Api, made_public: usize
     assert!(health.text().unwrap().starts_with("ok: "));
 }
 
+/// A cycle whose writes fail says which failed first and why, not only how many.
+#[test]
+fn a_cycle_whose_writes_fail_names_the_first_and_the_servers_reason() {
+    let sandbox = seeded_with(
+        &[("alice:1", "team/chart", "plot", "public")],
+        Options {
+            faults: FaultConfig {
+                fail_writes_to: vec!["alice:1".into()],
+                ..FaultConfig::default()
+            },
+            ..Options::default()
+        },
+    );
+    let mut watcher = Watcher::start(
+        &sandbox,
+        POLICY,
+        &[
+            "--interval",
+            "1s",
+            "--auto-restrict",
+            "--metrics-addr",
+            "off",
+            "--retries",
+            "0",
+        ],
+    );
+    watcher.wait_for("a cycle", |w| !w.named("cycle").is_empty());
+    let cycle = &watcher.named("cycle")[0];
+    assert_eq!(cycle["writes"]["failed"], 1, "{cycle}");
+    let failure = cycle["writes"]["first_failure"].as_str().unwrap();
+    assert!(
+        failure.starts_with("team/chart: HTTP 500: ")
+            && failure.contains("Uh oh, an error occurred on the server."),
+        "{failure}"
+    );
+    assert_eq!(watcher.terminate(), Some(0));
+}
+
 #[test]
 fn sigterm_in_the_middle_of_a_batch_lets_writes_in_flight_finish_and_starts_none() {
     let files: Vec<(String, String)> = (1..=30)
