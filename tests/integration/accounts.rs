@@ -785,9 +785,15 @@ fn key_errors_of_a_policy_account_point_at_its_account_block() {
     );
     run(
         Test::new()
-            .write("a.yaml", &by_file("keys"))
+            .write("a.yaml", &by_file("./keys"))
             .write("keys/placeholder", ""),
-        "error: keys (account.api_key_file in a.yaml) is not a regular file",
+        "error: ./keys (account.api_key_file in a.yaml) is not a regular file",
+    );
+    // A value with neither `/` nor `.` is what a key pasted in the file's place looks like:
+    // never quoted back.
+    run(
+        Test::new().write("a.yaml", &by_file("Zq8sLx2VbN4mK7pR1tYw")),
+        "error: cannot read the file (account.api_key_file in a.yaml): ",
     );
     // The server refuses the key, or says it is another user's.
     run(
