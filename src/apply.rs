@@ -92,23 +92,13 @@ pub(crate) struct Report {
     pub audit_failed: Option<AuditBroken>,
 }
 
-impl Report {
-    /// The first change whose write failed, with why: its path and the failure in words.
-    pub(crate) fn first_failure(&self) -> Option<(String, String)> {
-        self.results
-            .iter()
-            .chain(&self.restored)
-            .find_map(|(change, outcome)| match outcome {
-                Outcome::Failed { status, failure } => Some((
-                    change.path.clone(),
-                    match status {
-                        Some(status) => format!("HTTP {status}: {failure}"),
-                        None => failure.to_string(),
-                    },
-                )),
-                _ => None,
-            })
-    }
+/// The first write of a run that failed, for a report that names only one (`watch`'s cycle).
+#[derive(Clone, Debug)]
+pub(crate) struct FirstFailure {
+    pub path: String,
+    /// HTTP status, if the server answered.
+    pub status: Option<u16>,
+    pub failure: Failure,
 }
 
 /// Counts of a report.
@@ -159,6 +149,19 @@ impl Report {
     /// Every outcome: the planned changes', then the put-back files'.
     pub(crate) fn outcomes(&self) -> impl Iterator<Item = &(Change, Outcome)> {
         self.results.iter().chain(&self.restored)
+    }
+
+    /// The first change whose write failed: its path, the status the server answered with
+    /// (if it did), and why.
+    pub(crate) fn first_failure(&self) -> Option<FirstFailure> {
+        self.outcomes().find_map(|(change, outcome)| match outcome {
+            Outcome::Failed { status, failure } => Some(FirstFailure {
+                path: change.path.clone(),
+                status: *status,
+                failure: failure.clone(),
+            }),
+            _ => None,
+        })
     }
 
     /// Whether every change was applied and recorded.

@@ -217,7 +217,7 @@ pub(crate) struct CycleReport {
     pub stopped: Option<Stop>,
     /// The first write that failed: its path and why (the server's message, or the
     /// transport's), so a cycle that counts failures also says what they were.
-    pub first_failure: Option<(String, String)>,
+    pub first_failure: Option<crate::apply::FirstFailure>,
     /// What the listing could not vouch for (other users' files skipped, files outside the
     /// folder tree, a count that never added up).
     pub coverage: Coverage,

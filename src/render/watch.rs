@@ -212,10 +212,13 @@ fn writes(tally: Tally, report: &CycleReport) -> LogWrites {
             .stopped
             .as_ref()
             .map(|why| plotward_visible::escape(&why.to_string()).into_owned()),
-        first_failure: report
-            .first_failure
-            .as_ref()
-            .map(|(path, why)| plotward_visible::escape(&format!("{path}: {why}")).into_owned()),
+        first_failure: report.first_failure.as_ref().map(|first| {
+            let words = match first.status {
+                Some(status) => format!("{}: HTTP {status}: {}", first.path, first.failure),
+                None => format!("{}: {}", first.path, first.failure),
+            };
+            plotward_visible::escape(&words).into_owned()
+        }),
     }
 }
 
@@ -486,10 +489,11 @@ mod tests {
                 failed: 2,
                 ..Tally::default()
             }),
-            first_failure: Some((
-                "team/plot\u{1b}[2J".to_owned(),
-                "HTTP 500: quota \u{202e}exceeded".to_owned(),
-            )),
+            first_failure: Some(crate::apply::FirstFailure {
+                path: "team/plot\u{1b}[2J".to_owned(),
+                status: Some(500),
+                failure: crate::apply::Failure::Write("quota \u{202e}exceeded".to_owned()),
+            }),
             ..report("alice")
         };
         let text = line(LogFormat::Text, &Event::Cycle(&failed), EPOCH);
