@@ -32,17 +32,25 @@ pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
             format!("it is {what}; plotward reads regular files only"),
         )
     };
-    if std::fs::canonicalize(path)
-        .is_ok_and(|real| real.starts_with("/dev") || real.starts_with("/proc"))
-    {
+    if resolves_under_dev_or_proc(path) {
         return Err(refused("under /dev or /proc"));
     }
-    if std::fs::metadata(path)?.is_dir() {
+    let file = open_without_waiting(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_dir() {
         return Err(refused("a directory"));
     }
-    let file = open_regular(path)?
-        .ok_or_else(|| refused("not a regular file (a FIFO, a socket or a device)"))?;
+    if !kind.is_file() {
+        return Err(refused("not a regular file (a FIFO, a socket or a device)"));
+    }
     read_open(file, limit)
+}
+
+/// Whether `path`, links followed, is under `/dev` or `/proc` (streams and the kernel's
+/// views, `/proc/self/environ` among them): never read as an input nor written as an output.
+pub(crate) fn resolves_under_dev_or_proc(path: &Path) -> bool {
+    std::fs::canonicalize(path)
+        .is_ok_and(|real| real.starts_with("/dev") || real.starts_with("/proc"))
 }
 
 /// Opens `path` for reading without ever blocking in `open` (`O_NONBLOCK`: a FIFO or a device
@@ -50,6 +58,13 @@ pub(crate) fn read_text(path: &Path, limit: u64) -> io::Result<String> {
 /// gives the file back only if the opened handle is a regular file (`fstat`), where the flag
 /// changes nothing about reading. `None` for anything else.
 pub(crate) fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
+    let file = open_without_waiting(path)?;
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+/// Opens `path` for reading with `O_NONBLOCK`, so a FIFO opens at once instead of waiting
+/// for a writer; the caller checks what the handle is (`fstat`) before reading.
+fn open_without_waiting(path: &Path) -> io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -58,8 +73,7 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<Option<std::fs::File>> {
         options.custom_flags(libc::O_NONBLOCK);
     }
     // Elsewhere no FIFO blocks an open the same way; the check on the handle still holds.
-    let file = options.open(path)?;
-    Ok(file.metadata()?.is_file().then_some(file))
+    options.open(path)
 }
 
 /// Reads an opened UTF-8 text file of at most `limit` bytes, as [`read_text`] does.

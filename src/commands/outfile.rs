@@ -24,10 +24,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         source,
     };
     let target = regular_target(path)?;
-    let dir = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(&target).to_owned();
     let mut builder = tempfile::Builder::new();
     builder.prefix(".plotward-").suffix(".tmp");
     #[cfg(unix)]
@@ -58,11 +55,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// permissions) is still found then.
 pub(crate) fn refuse_unwritable(path: &Path) -> Result<(), Error> {
     let target = regular_target(path)?;
-    let dir = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let missing = match fs::metadata(dir) {
+    let missing = match fs::metadata(folder_of(&target)) {
         Ok(meta) if meta.is_dir() => return Ok(()),
         Ok(_) => io::Error::new(
             io::ErrorKind::NotADirectory,
@@ -123,11 +116,14 @@ fn regular_target(path: &Path) -> Result<PathBuf, Error> {
 
 /// Whether the directory holding `path` is (after links) under `/dev` or `/proc`.
 fn under_dev_or_proc(path: &Path) -> bool {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/dev") || d.starts_with("/proc"))
+    crate::limits::resolves_under_dev_or_proc(folder_of(path))
+}
+
+/// The folder holding `path`: its parent, or `.` for a bare name.
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// What a file that is not a regular file is.
